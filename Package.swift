@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// mixshards: offline mixup augmentation (`mixprep`) and a CNN trainer that
+/// streams the resulting shards (`mixtrain`). See README.md and DESIGN.md.
+let package = Package(
+    name: "mixshards",
+    products: [
+        .executable(name: "mixprep", targets: ["mixprep"]),
+        .executable(name: "mixtrain", targets: ["mixtrain"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // C libraries: one system-library target each, imported by exactly one Swift file.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        .target(name: "MixCore"),
+        .target(name: "ZlibKit", dependencies: ["CZlib", "MixCore"]),
+        .target(name: "Imaging", dependencies: ["CPNG", "MixCore"]),
+        .target(name: "Datasets", dependencies: ["MixCore", "ZlibKit", "Imaging"]),
+        .target(name: "Mixup", dependencies: ["MixCore"]),
+        .target(name: "ShardFormat", dependencies: ["MixCore", "ZlibKit"]),
+        .target(name: "Pipeline", dependencies: ["MixCore", "Mixup", "ShardFormat", "TOMLKit"]),
+        .target(name: "Prep", dependencies: ["MixCore", "Datasets", "Mixup", "ShardFormat", "Imaging", "Pipeline"]),
+        .target(name: "Kernels", dependencies: ["COpenBLAS"]),
+        .target(name: "NN", dependencies: ["Kernels", "MixCore"]),
+        .target(name: "Training", dependencies: ["NN", "ShardFormat", "Pipeline", "MixCore"]),
+
+        // Thin command-line front ends.
+        .executableTarget(name: "mixprep", dependencies: [
+            "Prep", "Pipeline", "MixCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "mixtrain", dependencies: [
+            "Training", "Pipeline", "MixCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "MixCoreTests", dependencies: ["MixCore"]),
+        .testTarget(name: "ZlibKitTests", dependencies: ["ZlibKit"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ZlibKit", "Imaging"]),
+        .testTarget(name: "MixupTests", dependencies: ["Mixup", "MixCore"]),
+        .testTarget(name: "ShardFormatTests", dependencies: ["ShardFormat", "MixCore", "ZlibKit"],
+                    resources: [.copy("Golden")]),
+        .testTarget(name: "PrepTests", dependencies: ["Prep", "Pipeline", "ShardFormat", "MixCore", "Datasets"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Kernels"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "ShardFormat", "Prep", "Pipeline"]),
+    ]
+)

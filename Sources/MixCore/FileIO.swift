@@ -1,0 +1,160 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Checked file I/O: whole-file reads, atomic writes (temp + fsync + rename)
+/// and read-only memory maps. Every error names the file.
+public enum FileIO {
+    /// Reads a whole file.
+    public static func read(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw MixError.file(path, "cannot open: \(errnoText())") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw MixError.file(path, "cannot stat: \(errnoText())") }
+        let size = Int(st.st_size)
+        var bytes = [UInt8](repeating: 0, count: size)
+        var done = 0
+        try bytes.withUnsafeMutableBytes { buf in
+            while done < size {
+                let n = Glibc.read(fd, buf.baseAddress! + done, size - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw MixError.file(path, "read failed: \(n == 0 ? "unexpected end of file" : errnoText())") }
+                done += n
+            }
+        }
+        return bytes
+    }
+
+    /// Writes `bytes` to `path` atomically: `path.tmp`, fsync, rename, fsync of the directory.
+    /// A crash leaves either the old file, no file, or the whole new one — never a partial one.
+    public static func writeAtomically(_ path: String, _ bytes: UnsafeRawBufferPointer) throws {
+        let tmp = path + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw MixError.file(tmp, "cannot create: \(errnoText())") }
+        var ok = false
+        defer {
+            if !ok { close(fd); unlink(tmp) }
+        }
+        var done = 0
+        while done < bytes.count {
+            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw MixError.file(tmp, "write failed: \(errnoText())") }
+            done += n
+        }
+        guard fsync(fd) == 0 else { throw MixError.file(tmp, "fsync failed: \(errnoText())") }
+        ok = true
+        close(fd)
+        guard rename(tmp, path) == 0 else {
+            unlink(tmp)
+            throw MixError.file(path, "cannot rename from \(tmp): \(errnoText())")
+        }
+        syncDirectory(of: path)
+    }
+
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try writeAtomically(path, $0) }
+    }
+
+    public static func writeAtomically(_ path: String, _ text: String) throws {
+        try writeAtomically(path, Array(text.utf8))
+    }
+
+    /// Creates `path` and its parents (like `mkdir -p`).
+    public static func makeDirectories(_ path: String) throws {
+        var current = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            current += (current.isEmpty || current.hasSuffix("/") ? "" : "/") + part
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw MixError.file(current, "cannot create directory: \(errnoText())")
+            }
+        }
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public static func fileSize(_ path: String) -> Int? {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int(st.st_size) : nil
+    }
+
+    /// Names in a directory (no `.`/`..`), sorted bytewise.
+    public static func list(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else { throw MixError.file(path, "cannot list directory: \(errnoText())") }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    public static func remove(_ path: String) {
+        unlink(path)
+    }
+
+    static func syncDirectory(of path: String) {
+        let dir: String
+        if let slash = path.lastIndex(of: "/") {
+            dir = slash == path.startIndex ? "/" : String(path[..<slash])
+        } else {
+            dir = "."
+        }
+        let fd = open(dir, O_RDONLY)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+
+    static func errnoText() -> String {
+        String(cString: strerror(errno))
+    }
+}
+
+/// A read-only memory map of a whole file. The mapping lives as long as the object.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    public let count: Int
+    private let base: UnsafeMutableRawPointer?
+
+    public init(_ path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw MixError.file(path, "cannot open: \(FileIO.errnoText())") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw MixError.file(path, "cannot stat: \(FileIO.errnoText())") }
+        count = Int(st.st_size)
+        if count == 0 {
+            base = nil
+            return
+        }
+        let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let p, p != MAP_FAILED else { throw MixError.file(path, "cannot mmap: \(FileIO.errnoText())") }
+        base = p
+    }
+
+    deinit {
+        if let base { munmap(base, count) }
+    }
+
+    /// The mapped bytes; valid while `self` is alive.
+    public var bytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base, count: count)
+    }
+}

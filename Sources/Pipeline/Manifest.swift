@@ -1,0 +1,128 @@
+import Foundation
+import MixCore
+import ShardFormat
+
+/// `manifest.json`: the table of contents of a complete shard directory,
+/// written last and atomically. A directory without one is incomplete.
+///
+/// It holds no timestamps or host details, so equal inputs give equal bytes.
+public struct Manifest: Sendable, Equatable, Codable {
+    public static let fileName = "manifest.json"
+    public static let formatName = "MixShard"
+    public static let toolVersion = "mixshards 0.1.0"
+
+    public var format = Manifest.formatName
+    public var formatVersion = Int(MixShardLayout.version)
+    public var tool = Manifest.toolVersion
+    /// The resolved pipeline (file values with command-line overrides applied).
+    public var pipeline: Pipeline
+    public var seed: UInt64
+    public var source: SourceInfo
+    public var train: [EpochEntry]
+    public var test: SplitEntry
+    /// Statistics over all training epochs.
+    public var summary: ShardStats
+
+    public init(pipeline: Pipeline, source: SourceInfo, train: [EpochEntry], test: SplitEntry, summary: ShardStats) {
+        self.pipeline = pipeline
+        self.seed = pipeline.seed
+        self.source = source
+        self.train = train
+        self.test = test
+        self.summary = summary
+    }
+
+    /// Reads `DIR/manifest.json`; a missing one means an incomplete directory.
+    public static func load(directory: String) throws -> Manifest {
+        let path = directory + "/" + fileName
+        guard FileIO.exists(path) else {
+            throw MixError.file(directory, "no \(fileName): the shard directory is incomplete (finish it with `mixprep run` or `mixprep finalize`)")
+        }
+        do {
+            return try JSONDecoder().decode(Manifest.self, from: Data(try FileIO.read(path)))
+        } catch let e as MixError {
+            throw e
+        } catch {
+            throw MixError.file(path, "not a valid manifest: \(error)")
+        }
+    }
+
+    /// The canonical JSON bytes (sorted keys, pretty-printed).
+    public func encoded() throws -> [UInt8] {
+        try Manifest.canonicalJSON(self)
+    }
+
+    public static func canonicalJSON<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(value)) + [0x0A]
+    }
+}
+
+/// Where the samples came from.
+public struct SourceInfo: Sendable, Equatable, Codable {
+    public var name: String
+    public var path: String
+    /// SHA-256 of the source's canonical records (see `Dataset.fingerprint`).
+    public var fingerprint: String
+    public var classNames: [String]
+    public var trainCount: Int
+    public var testCount: Int
+    public var channels: Int
+    public var height: Int
+    public var width: Int
+
+    public init(name: String, path: String, fingerprint: String, classNames: [String], trainCount: Int, testCount: Int,
+                channels: Int, height: Int, width: Int) {
+        self.name = name
+        self.path = path
+        self.fingerprint = fingerprint
+        self.classNames = classNames
+        self.trainCount = trainCount
+        self.testCount = testCount
+        self.channels = channels
+        self.height = height
+        self.width = width
+    }
+}
+
+/// One shard file in the manifest.
+public struct ShardEntry: Sendable, Equatable, Codable {
+    /// Path relative to the shard directory.
+    public var file: String
+    public var samples: Int
+    public var bytes: Int
+    public var sha256: String
+
+    public init(file: String, samples: Int, bytes: Int, sha256: String) {
+        self.file = file
+        self.samples = samples
+        self.bytes = bytes
+        self.sha256 = sha256
+    }
+}
+
+/// The shards of one split (test) or epoch (train), with their statistics.
+public struct SplitEntry: Sendable, Equatable, Codable {
+    public var shards: [ShardEntry]
+    public var stats: ShardStats
+
+    public init(shards: [ShardEntry], stats: ShardStats) {
+        self.shards = shards
+        self.stats = stats
+    }
+
+    public var samples: Int { shards.reduce(0) { $0 + $1.samples } }
+}
+
+public struct EpochEntry: Sendable, Equatable, Codable {
+    public var epoch: Int
+    public var shards: [ShardEntry]
+    public var stats: ShardStats
+
+    public init(epoch: Int, shards: [ShardEntry], stats: ShardStats) {
+        self.epoch = epoch
+        self.shards = shards
+        self.stats = stats
+    }
+}

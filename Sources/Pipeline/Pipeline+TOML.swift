@@ -1,0 +1,148 @@
+import MixCore
+import Mixup
+import TOMLKit
+
+extension Pipeline {
+    /// Reads a pipeline file. Unknown keys, wrong types and out-of-range values
+    /// are errors that name the file and the key. Relative `dataset.path` is
+    /// resolved against the file's folder.
+    public static func load(_ path: String) throws -> Pipeline {
+        let bytes = try FileIO.read(path)
+        var pipeline = try parse(String(decoding: bytes, as: UTF8.self), file: path)
+        if !pipeline.dataset.path.isEmpty && !pipeline.dataset.path.hasPrefix("/") {
+            let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+            pipeline.dataset.path = dir + "/" + pipeline.dataset.path
+        }
+        return pipeline
+    }
+
+    /// Parses pipeline TOML text (`file` only names it in errors).
+    public static func parse(_ text: String, file: String = "<pipeline>") throws -> Pipeline {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let e as TOMLParseError {
+            throw MixError("\(file): line \(e.source.begin.line), column \(e.source.begin.column): \(e.description)")
+        }
+        var p = Pipeline()
+        var top = TableReader(root, prefix: "", file: file)
+        p.name = try top.string("name") ?? p.name
+        if let seed = try top.int("seed") {
+            guard seed >= 0 else { throw MixError("\(file): seed must be ≥ 0 (got \(seed))") }
+            p.seed = UInt64(seed)
+        }
+        if var t = try top.table("dataset") {
+            p.dataset.path = try t.string("path") ?? p.dataset.path
+            p.dataset.trainLimit = try t.int("train_limit") ?? p.dataset.trainLimit
+            p.dataset.testLimit = try t.int("test_limit") ?? p.dataset.testLimit
+            try t.finish()
+        }
+        if var t = try top.table("mix") {
+            if let mode = try t.string("mode") {
+                guard let m = MixMode(rawValue: mode) else {
+                    throw MixError("\(file): mix.mode must be one of \(MixMode.allCases.map(\.rawValue).joined(separator: ", ")) (got \"\(mode)\")")
+                }
+                p.mix.mode = m
+            }
+            p.mix.p = try t.double("p") ?? p.mix.p
+            p.mix.alpha = try t.double("alpha") ?? p.mix.alpha
+            p.mix.block = try t.int("block") ?? p.mix.block
+            p.mix.smoothing = try t.double("smoothing") ?? p.mix.smoothing
+            try t.finish()
+        }
+        if var t = try top.table("shards") {
+            p.shards.epochs = try t.int("epochs") ?? p.shards.epochs
+            p.shards.samplesPerShard = try t.int("samples_per_shard") ?? p.shards.samplesPerShard
+            p.shards.samplesPerChunk = try t.int("samples_per_chunk") ?? p.shards.samplesPerChunk
+            p.shards.codec = try t.string("codec") ?? p.shards.codec
+            p.shards.level = try t.int("level") ?? p.shards.level
+            p.shards.filter = try t.string("filter") ?? p.shards.filter
+            p.shards.provenance = try t.bool("provenance") ?? p.shards.provenance
+            try t.finish()
+        }
+        if var t = try top.table("train") {
+            p.train.epochs = try t.int("epochs") ?? p.train.epochs
+            p.train.batch = try t.int("batch") ?? p.train.batch
+            p.train.lr = try t.double("lr") ?? p.train.lr
+            p.train.beta1 = try t.double("beta1") ?? p.train.beta1
+            p.train.beta2 = try t.double("beta2") ?? p.train.beta2
+            p.train.eps = try t.double("eps") ?? p.train.eps
+            p.train.widths = try t.intArray("widths") ?? p.train.widths
+            p.train.hidden = try t.int("hidden") ?? p.train.hidden
+            try t.finish()
+        }
+        try top.finish()
+        if let problem = p.problems().first { throw MixError("\(file): \(problem)") }
+        return p
+    }
+}
+
+/// Reads keys of one TOML table strictly: wrong types and, at `finish()`, unread keys are errors.
+struct TableReader {
+    let table: TOMLTable
+    let prefix: String
+    let file: String
+    var used: Set<String> = []
+
+    init(_ table: TOMLTable, prefix: String, file: String) {
+        self.table = table
+        self.prefix = prefix
+        self.file = file
+    }
+
+    private func fail(_ key: String, _ what: String) -> MixError {
+        MixError("\(file): \(prefix)\(key) \(what)")
+    }
+
+    private mutating func value(_ key: String) -> TOMLValueConvertible? {
+        used.insert(key)
+        return table[key]
+    }
+
+    mutating func string(_ key: String) throws -> String? {
+        guard let v = value(key) else { return nil }
+        guard let s = v.string else { throw fail(key, "must be a string") }
+        return s
+    }
+
+    mutating func int(_ key: String) throws -> Int? {
+        guard let v = value(key) else { return nil }
+        guard let i = v.int else { throw fail(key, "must be an integer") }
+        return i
+    }
+
+    mutating func double(_ key: String) throws -> Double? {
+        guard let v = value(key) else { return nil }
+        if let d = v.double { return d }
+        if let i = v.int { return Double(i) }
+        throw fail(key, "must be a number")
+    }
+
+    mutating func bool(_ key: String) throws -> Bool? {
+        guard let v = value(key) else { return nil }
+        guard let b = v.bool else { throw fail(key, "must be true or false") }
+        return b
+    }
+
+    mutating func intArray(_ key: String) throws -> [Int]? {
+        guard let v = value(key) else { return nil }
+        guard let a = v.array else { throw fail(key, "must be an array of integers") }
+        return try a.map { e in
+            guard let i = e.int else { throw fail(key, "must be an array of integers") }
+            return i
+        }
+    }
+
+    mutating func table(_ key: String) throws -> TableReader? {
+        guard let v = value(key) else { return nil }
+        guard let t = v.table else { throw fail(key, "must be a table ([\(key)])") }
+        return TableReader(t, prefix: prefix + key + ".", file: file)
+    }
+
+    /// Throws for the first key that was never read.
+    func finish() throws {
+        for key in table.keys.sorted() where !used.contains(key) {
+            throw MixError("\(file): unknown key \(prefix)\(key)")
+        }
+    }
+}

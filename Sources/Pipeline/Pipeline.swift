@@ -1,0 +1,140 @@
+import MixCore
+import Mixup
+import ShardFormat
+
+/// A pipeline: what to read, how to mix, how to store, how to train.
+/// Decoded from `pipelines/*.toml`; command-line options override file values.
+public struct Pipeline: Sendable, Equatable, Codable {
+    /// A name for reports.
+    public var name: String = "pipeline"
+    /// The one seed every random draw derives from.
+    public var seed: UInt64 = 0
+    public var dataset = DatasetSection()
+    public var mix = MixConfig()
+    public var shards = ShardSection()
+    public var train = TrainSection()
+
+    public init() {}
+
+    /// Problems with the values, each naming its key; empty when valid.
+    public func problems() -> [String] {
+        var out: [String] = []
+        if dataset.path.isEmpty { out.append("dataset.path must be set") }
+        if dataset.trainLimit < 0 { out.append("dataset.train_limit must be ≥ 0 (got \(dataset.trainLimit))") }
+        if dataset.testLimit < 0 { out.append("dataset.test_limit must be ≥ 0 (got \(dataset.testLimit))") }
+        out += mix.problems(prefix: "mix.")
+        out += shards.problems()
+        out += train.problems()
+        return out
+    }
+
+    /// Throws the first problem, if any.
+    public func validate() throws {
+        if let first = problems().first { throw MixError(first) }
+    }
+
+    /// The part of the pipeline that determines shard bytes, together with the
+    /// source bytes (not their path, `train` or `name`). Two runs into one
+    /// directory must agree on it.
+    public var prepIdentity: PrepIdentity {
+        PrepIdentity(seed: seed, trainLimit: dataset.trainLimit, testLimit: dataset.testLimit, mix: mix, shards: shards)
+    }
+}
+
+/// What fixes every byte of a shard directory, together with the source bytes.
+public struct PrepIdentity: Sendable, Equatable, Codable {
+    public var seed: UInt64
+    public var trainLimit: Int
+    public var testLimit: Int
+    public var mix: MixConfig
+    public var shards: ShardSection
+}
+
+/// `[dataset]`
+public struct DatasetSection: Sendable, Equatable, Codable {
+    /// A CIFAR-10 folder, the official `.tar.gz`, or PNG class folders. Relative
+    /// paths in a pipeline file are relative to that file's folder.
+    public var path: String = ""
+    /// Use only the first N training images (0: all).
+    public var trainLimit: Int = 0
+    /// Use only the first N test images (0: all).
+    public var testLimit: Int = 0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey { case path, trainLimit = "train_limit", testLimit = "test_limit" }
+}
+
+/// `[shards]`
+public struct ShardSection: Sendable, Equatable, Codable {
+    /// Training epochs to materialise.
+    public var epochs: Int = 1
+    /// Samples per shard file (the last shard of a split may hold fewer).
+    public var samplesPerShard: Int = 5000
+    /// Samples per chunk inside a shard (the unit of compression and of random access).
+    public var samplesPerChunk: Int = 256
+    /// `zlib` or `none`.
+    public var codec: String = "zlib"
+    /// zlib level 1...9.
+    public var level: Int = 1
+    /// `delta` or `none`.
+    public var filter: String = "delta"
+    public var provenance: Bool = true
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case epochs, codec, level, filter, provenance
+        case samplesPerShard = "samples_per_shard", samplesPerChunk = "samples_per_chunk"
+    }
+
+    public static let codecNames: [String: Codec] = ["none": .none, "zlib": .zlib]
+    public static let filterNames: [String: ImageFilter] = ["none": .none, "delta": .delta]
+
+    /// The encoding these settings name (valid settings assumed).
+    public var encoding: ShardEncoding {
+        ShardEncoding(codec: ShardSection.codecNames[codec] ?? .zlib, level: level,
+                      filter: ShardSection.filterNames[filter] ?? .delta,
+                      samplesPerChunk: samplesPerChunk, provenance: provenance)
+    }
+
+    func problems() -> [String] {
+        var out: [String] = []
+        if epochs < 1 || epochs > 100_000 { out.append("shards.epochs must be in 1...100000 (got \(epochs))") }
+        if samplesPerShard < 1 { out.append("shards.samples_per_shard must be ≥ 1 (got \(samplesPerShard))") }
+        if samplesPerChunk < 1 || samplesPerChunk > 65_536 { out.append("shards.samples_per_chunk must be in 1...65536 (got \(samplesPerChunk))") }
+        if ShardSection.codecNames[codec] == nil { out.append("shards.codec must be one of none, zlib (got \"\(codec)\")") }
+        if !(1...9).contains(level) { out.append("shards.level must be in 1...9 (got \(level))") }
+        if ShardSection.filterNames[filter] == nil { out.append("shards.filter must be one of none, delta (got \"\(filter)\")") }
+        return out
+    }
+}
+
+/// `[train]`: the training contract's knobs (DESIGN.md).
+public struct TrainSection: Sendable, Equatable, Codable {
+    public var epochs: Int = 30
+    public var batch: Int = 128
+    public var lr: Double = 1e-3
+    public var beta1: Double = 0.9
+    public var beta2: Double = 0.999
+    public var eps: Double = 1e-8
+    /// Output channels of the four convolutions.
+    public var widths: [Int] = [32, 64, 128, 256]
+    /// Width of the hidden fully connected layer.
+    public var hidden: Int = 256
+
+    public init() {}
+
+    func problems() -> [String] {
+        var out: [String] = []
+        if epochs < 1 { out.append("train.epochs must be ≥ 1 (got \(epochs))") }
+        if batch < 1 { out.append("train.batch must be ≥ 1 (got \(batch))") }
+        if !(lr > 0) || !lr.isFinite { out.append("train.lr must be > 0 (got \(lr))") }
+        if !(0..<1).contains(beta1) { out.append("train.beta1 must be in [0, 1) (got \(beta1))") }
+        if !(0..<1).contains(beta2) { out.append("train.beta2 must be in [0, 1) (got \(beta2))") }
+        if !(eps > 0) { out.append("train.eps must be > 0 (got \(eps))") }
+        if widths.count != 4 || widths.contains(where: { $0 < 1 }) { out.append("train.widths must be 4 positive channel counts (got \(widths))") }
+        if hidden < 1 { out.append("train.hidden must be ≥ 1 (got \(hidden))") }
+        return out
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import Imaging
+import MixCore
+import Pipeline
+import ShardFormat
+
+/// What `mixprep export` should show.
+public struct ExportRequest: Sendable {
+    public var directory: String
+    public var outDirectory: String
+    /// Training epoch, or nil for the test split.
+    public var epoch: Int?
+    public var count: Int
+    /// Explicit sample positions (within the epoch or split); overrides `count`.
+    public var positions: [Int]?
+    public var mixedOnly: Bool
+    public var scale: Int
+    public var columns: Int
+
+    public init(directory: String, outDirectory: String, epoch: Int?, count: Int, positions: [Int]?,
+                mixedOnly: Bool, scale: Int, columns: Int) {
+        self.directory = directory
+        self.outDirectory = outDirectory
+        self.epoch = epoch
+        self.count = count
+        self.positions = positions
+        self.mixedOnly = mixedOnly
+        self.scale = scale
+        self.columns = columns
+    }
+}
+
+/// `mixprep export`: sample PNGs, a labelled contact sheet and a Markdown index.
+public enum Exporter {
+    public struct Result: Sendable {
+        public var images: Int
+        public var sheet: String
+        public var index: String
+    }
+
+    struct Picked {
+        var position: Int
+        var image: [UInt8]
+        var label: [Float]
+        var provenance: Provenance?
+        var file: String
+    }
+
+    public static func export(_ request: ExportRequest) throws -> Result {
+        let dir = request.directory
+        let manifest = try Manifest.load(directory: dir)
+        let shards: [ShardEntry]
+        let what: String
+        if let e = request.epoch {
+            guard let entry = manifest.train.first(where: { $0.epoch == e }) else {
+                throw MixError.file(dir, "no training epoch \(e) (the directory holds epochs 0...\(manifest.train.count - 1))")
+            }
+            shards = entry.shards
+            what = "epoch \(e)"
+        } else {
+            shards = manifest.test.shards
+            what = "test split"
+        }
+        let wanted = request.positions.map(Set.init)
+        var picked: [Picked] = []
+        var base = 0
+        var chunk = DecodedChunk()
+        scan: for shard in shards {
+            let reader = try ShardReader(path: dir + "/" + shard.file)
+            let shape = reader.shape
+            for i in 0..<reader.index.count {
+                let e = reader.index[i]
+                let range = (base + Int(e.firstSample))..<(base + Int(e.firstSample + e.sampleCount))
+                if let wanted, !wanted.contains(where: range.contains) { continue }
+                try reader.readChunk(i, into: &chunk)
+                for s in 0..<chunk.count {
+                    let position = range.lowerBound + s
+                    let prov = chunk.provenance.isEmpty ? nil : chunk.provenance[s]
+                    if let wanted, !wanted.contains(position) { continue }
+                    if request.mixedOnly, let p = prov, p.primary == p.partner && p.lambda == 1 { continue }
+                    picked.append(Picked(
+                        position: position,
+                        image: Array(chunk.images[(s * shape.imageBytes)..<((s + 1) * shape.imageBytes)]),
+                        label: Array(chunk.labels[(s * shape.classCount)..<((s + 1) * shape.classCount)]),
+                        provenance: prov, file: shard.file))
+                    if wanted == nil && picked.count >= request.count { break scan }
+                }
+            }
+            base += shard.samples
+        }
+        if let positions = request.positions {
+            let found = Set(picked.map(\.position))
+            if let missing = positions.first(where: { !found.contains($0) }) {
+                throw MixError.file(dir, "\(what) has no sample at position \(missing)")
+            }
+            let order = Dictionary(positions.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+            picked.sort { order[$0.position]! < order[$1.position]! }
+        }
+        guard !picked.isEmpty else { throw MixError.file(dir, "no samples to export from the \(what)") }
+
+        let src = manifest.source
+        let out = request.outDirectory
+        try FileIO.makeDirectories(out)
+        for p in picked {
+            var image = RGBImage(width: src.width * request.scale, height: src.height * request.scale, background: .white)
+            image.blitPlanar(p.image, channels: src.channels, height: src.height, width: src.width, x: 0, y: 0, scale: request.scale)
+            try PNG.write(image, to: out + "/" + sampleName(p.position))
+        }
+        let tiles = picked.map { p in
+            ContactTile(image: p.image, channels: src.channels, height: src.height, width: src.width, label: p.label,
+                        lambda: p.provenance.flatMap { $0.primary == $0.partner && $0.lambda == 1 ? nil : $0.lambda },
+                        caption: "#\(p.position)")
+        }
+        let title = "\(manifest.pipeline.name): \(what), \(picked.count) samples (mode \(manifest.pipeline.mix.mode.rawValue), p \(manifest.pipeline.mix.p), alpha \(manifest.pipeline.mix.alpha))"
+        let sheet = makeContactSheet(tiles: tiles, classNames: src.classNames, columns: request.columns,
+                                     scale: request.scale, title: title)
+        let sheetPath = out + "/contact-sheet.png"
+        try PNG.write(sheet, to: sheetPath)
+        let indexPath = out + "/index.md"
+        try FileIO.writeAtomically(indexPath, indexMarkdown(picked, title: title, classNames: src.classNames, source: src))
+        return Result(images: picked.count, sheet: sheetPath, index: indexPath)
+    }
+
+    static func sampleName(_ position: Int) -> String {
+        "sample-" + String(format: "%06d", position) + ".png"
+    }
+
+    static func indexMarkdown(_ picked: [Picked], title: String, classNames: [String], source: SourceInfo) -> String {
+        var md = "# \(title)\n\n![contact sheet](contact-sheet.png)\n\n"
+        md += "Source: \(source.name) (fingerprint `\(source.fingerprint.prefix(16))…`). "
+        md += "Positions are within the epoch; primary and partner are indices in the source split.\n\n"
+        md += "| position | image | primary | partner | λ | label (top classes) | shard |\n|---:|---|---:|---:|---:|---|---|\n"
+        for p in picked {
+            let top = p.label.enumerated().filter { $0.element > 0.0005 }.sorted { $0.element > $1.element }.prefix(3)
+                .map { "\(classNames[$0.offset]) \(String(format: "%.3f", $0.element))" }.joined(separator: ", ")
+            let prim = p.provenance.map { String($0.primary) } ?? "–"
+            let part = p.provenance.map { String($0.partner) } ?? "–"
+            let lam = p.provenance.map { String(format: "%.4f", $0.lambda) } ?? "–"
+            md += "| \(p.position) | [png](\(sampleName(p.position))) | \(prim) | \(part) | \(lam) | \(top) | \(p.file) |\n"
+        }
+        return md
+    }
+}

@@ -1,0 +1,220 @@
+import Datasets
+import MixCore
+import Mixup
+import Pipeline
+import ShardFormat
+
+/// How `mixprep run` executes.
+public struct PrepOptions: Sendable {
+    public var outDirectory: String
+    public var threads: Int
+    /// This process's share of the shard files: `index` of `count`.
+    public var worker: WorkerSlot
+    public var quiet: Bool
+
+    public init(outDirectory: String, threads: Int = 2, worker: WorkerSlot = .all, quiet: Bool = false) {
+        self.outDirectory = outDirectory
+        self.threads = threads
+        self.worker = worker
+        self.quiet = quiet
+    }
+}
+
+/// What a run did.
+public struct PrepReport: Sendable {
+    public var written = 0
+    public var kept = 0
+    public var redone: [String] = []
+    public var samplesWritten = 0
+    public var bytesWritten = 0
+    public var rawBytesWritten = 0
+    public var seconds = 0.0
+    public var manifestWritten = false
+    public var alreadyComplete = false
+}
+
+/// Materialises a pipeline's epochs into a shard directory.
+public enum PrepRunner {
+    /// Runs `pipeline` into `options.outDirectory`: keeps shards that verify,
+    /// (re)writes the others, and — when this process owns every shard —
+    /// writes `manifest.json` last.
+    public static func run(_ pipeline: Pipeline, options: PrepOptions) throws -> PrepReport {
+        try pipeline.validate()
+        let dir = options.outDirectory
+        let log = Log(quiet: options.quiet)
+        let dataset = try loadDataset(pipeline)
+        log("source: \(dataset.name) at \(dataset.path): \(dataset.train.count) train, \(dataset.test.count) test images, "
+            + "\(dataset.classCount) classes, fingerprint \(dataset.fingerprint.prefix(16))…")
+        let state = RunState(identity: pipeline.prepIdentity, source: sourceInfo(dataset), pipeline: pipeline)
+
+        try FileIO.makeDirectories(dir)
+        if let existing = try RunState.load(directory: dir) {
+            let diff = existing.differences(from: state)
+            guard diff.isEmpty else {
+                throw MixError.file(dir, "already holds shards of a different pipeline (differs in: \(diff.joined(separator: ", "))); choose another --out or delete it")
+            }
+        } else {
+            try state.write(directory: dir)
+        }
+        var report = PrepReport()
+        if FileIO.exists(dir + "/" + Manifest.fileName) {
+            _ = try Manifest.load(directory: dir)
+            log("\(dir): already complete (manifest.json present); nothing to do")
+            report.alreadyComplete = true
+            return report
+        }
+
+        let factory = SampleFactory(train: dataset.train, test: dataset.test, classCount: dataset.classCount,
+                                    mix: pipeline.mix, seed: pipeline.seed)
+        let allJobs = ShardPlan.jobs(trainCount: dataset.train.count, testCount: dataset.test.count,
+                                     epochs: pipeline.shards.epochs, samplesPerShard: pipeline.shards.samplesPerShard)
+        let mine = allJobs.indices.filter { options.worker.owns($0) }
+        try prepareDirectories(dir, jobs: allJobs)
+
+        let encoding = pipeline.shards.encoding
+        let progress = Progress("mixprep", total: mine.reduce(0) { $0 + allJobs[$1].count }, unit: "images", quiet: options.quiet)
+        let results = Locked([Int: ShardOutcome]())
+        let tally = Locked(PrepReport())
+        try Parallel.forEach(count: mine.count, threads: options.threads) { n in
+            let job = allJobs[mine[n]]
+            let path = dir + "/" + job.file
+            var redoReason: String?
+            if FileIO.exists(path) {
+                do {
+                    let outcome = try ShardCheck.check(path: path, job: job, shape: factory.shape, encoding: encoding)
+                    results.withLock { $0[mine[n]] = outcome }
+                    tally.withLock { $0.kept += 1 }
+                    progress.advance(by: job.count)
+                    return
+                } catch {
+                    redoReason = "\(error)"
+                }
+            }
+            var block = factory.block(for: job)
+            if !encoding.provenance { block.provenance = [] }
+            let bytes = ShardWriter.encode(block, encoding: encoding, split: job.split, epoch: UInt32(job.epoch),
+                                           shardIndex: UInt32(job.shardIndex))
+            let digest = bytes.withUnsafeBytes { SHA256.hexDigest(of: $0) }
+            try FileIO.writeAtomically(path, bytes)
+            let outcome = ShardOutcome(entry: ShardEntry(file: job.file, samples: job.count, bytes: bytes.count, sha256: digest),
+                                       stats: ShardStats(of: block))
+            results.withLock { $0[mine[n]] = outcome }
+            tally.withLock {
+                $0.written += 1
+                $0.samplesWritten += job.count
+                $0.bytesWritten += bytes.count
+                $0.rawBytesWritten += MixShardLayout.headerBytes + MixShardLayout.footerBytes
+                    + (job.count + encoding.samplesPerChunk - 1) / encoding.samplesPerChunk * MixShardLayout.indexEntryBytes
+                    + job.count * (factory.shape.imageBytes + 4 * factory.shape.classCount + (encoding.provenance ? 12 : 0))
+                if let redoReason { $0.redone.append("\(job.file): \(redoReason)") }
+            }
+            progress.advance(by: job.count)
+        }
+        report = tally.withLock { $0 }
+        report.seconds = progress.finish()
+        for r in report.redone { log("redone \(r)") }
+
+        if options.worker.count == 1 {
+            let outcomes = results.withLock { $0 }
+            try writeManifest(dir, state: state, jobs: allJobs, outcomes: allJobs.indices.map { outcomes[$0]! })
+            report.manifestWritten = true
+            log("wrote \(dir)/\(Manifest.fileName)")
+        } else {
+            log("worker \(options.worker): done; once every worker has finished, run `mixprep finalize \(dir)`")
+        }
+        return report
+    }
+
+    /// Writes the manifest of a directory whose shards were made by several
+    /// workers: every shard must exist and verify.
+    public static func finalize(directory dir: String, threads: Int, quiet: Bool = false) throws {
+        guard let state = try RunState.load(directory: dir) else {
+            throw MixError.file(dir, "no \(RunState.fileName): not a shard directory made by `mixprep run`")
+        }
+        let p = state.pipeline
+        let shape = SampleShape(channels: state.source.channels, height: state.source.height, width: state.source.width,
+                                classCount: state.source.classNames.count)
+        let jobs = ShardPlan.jobs(trainCount: state.source.trainCount, testCount: state.source.testCount,
+                                  epochs: p.shards.epochs, samplesPerShard: p.shards.samplesPerShard)
+        let progress = Progress("finalize", total: jobs.reduce(0) { $0 + $1.count }, unit: "images", quiet: quiet)
+        let outcomes = Locked([Int: ShardOutcome]())
+        try Parallel.forEach(count: jobs.count, threads: threads) { i in
+            let path = dir + "/" + jobs[i].file
+            guard FileIO.exists(path) else {
+                throw MixError.file(path, "missing: a worker has not finished (rerun it, or `mixprep run` without --worker)")
+            }
+            let o = try ShardCheck.check(path: path, job: jobs[i], shape: shape, encoding: p.shards.encoding)
+            outcomes.withLock { $0[i] = o }
+            progress.advance(by: jobs[i].count)
+        }
+        progress.finish()
+        let all = outcomes.withLock { $0 }
+        try writeManifest(dir, state: state, jobs: jobs, outcomes: jobs.indices.map { all[$0]! })
+        Log(quiet: quiet)("wrote \(dir)/\(Manifest.fileName)")
+    }
+
+    // MARK: - Pieces
+
+    static func loadDataset(_ pipeline: Pipeline) throws -> Dataset {
+        var dataset = try Dataset.load(pipeline.dataset.path)
+        if pipeline.dataset.trainLimit > 0 { dataset.train = dataset.train.prefix(pipeline.dataset.trainLimit) }
+        if pipeline.dataset.testLimit > 0 { dataset.test = dataset.test.prefix(pipeline.dataset.testLimit) }
+        return dataset
+    }
+
+    static func sourceInfo(_ d: Dataset) -> SourceInfo {
+        SourceInfo(name: d.name, path: d.path, fingerprint: d.fingerprint, classNames: d.classNames,
+                   trainCount: d.train.count, testCount: d.test.count,
+                   channels: d.train.channels, height: d.train.height, width: d.train.width)
+    }
+
+    /// Creates the split/epoch folders and removes temp files a crash may have left.
+    static func prepareDirectories(_ dir: String, jobs: [ShardJob]) throws {
+        var folders: [String] = []
+        for job in jobs {
+            let folder = dir + "/" + job.file[..<job.file.lastIndex(of: "/")!]
+            if folders.last != folder { folders.append(folder) }
+        }
+        for folder in Set(folders) {
+            try FileIO.makeDirectories(folder)
+            for name in try FileIO.list(folder) where name.hasSuffix(".tmp") { FileIO.remove(folder + "/" + name) }
+        }
+    }
+
+    static func writeManifest(_ dir: String, state: RunState, jobs: [ShardJob], outcomes: [ShardOutcome]) throws {
+        let k = state.source.classNames.count
+        var epochs: [EpochEntry] = []
+        var test = SplitEntry(shards: [], stats: ShardStats(classCount: k))
+        var summary = ShardStats(classCount: k)
+        for (job, o) in zip(jobs, outcomes) {
+            switch job.split {
+            case .train:
+                if epochs.last?.epoch != job.epoch {
+                    epochs.append(EpochEntry(epoch: job.epoch, shards: [], stats: ShardStats(classCount: k)))
+                }
+                epochs[epochs.count - 1].shards.append(o.entry)
+                epochs[epochs.count - 1].stats.merge(o.stats)
+                summary.merge(o.stats)
+            case .test:
+                test.shards.append(o.entry)
+                test.stats.merge(o.stats)
+            }
+        }
+        let manifest = Manifest(pipeline: state.pipeline, source: state.source, train: epochs, test: test, summary: summary)
+        try FileIO.writeAtomically(dir + "/" + Manifest.fileName, try manifest.encoded())
+    }
+}
+
+/// A shard's manifest entry and statistics.
+struct ShardOutcome: Sendable {
+    var entry: ShardEntry
+    var stats: ShardStats
+}
+
+/// Prints status lines to standard error unless quiet.
+struct Log {
+    let quiet: Bool
+    func callAsFunction(_ line: String) {
+        if !quiet { printError(line) }
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import MixCore
+import Pipeline
+
+/// `prep.json`: written when a run starts, before any shard, so that a rerun,
+/// another worker or `mixprep finalize` knows what the directory is being
+/// made from — and refuses to mix two different pipelines in one directory.
+struct RunState: Codable, Equatable {
+    static let fileName = "prep.json"
+
+    var identity: PrepIdentity
+    var source: SourceInfo
+    var pipeline: Pipeline
+
+    static func load(directory: String) throws -> RunState? {
+        let path = directory + "/" + fileName
+        guard FileIO.exists(path) else { return nil }
+        do {
+            return try JSONDecoder().decode(RunState.self, from: Data(try FileIO.read(path)))
+        } catch let e as MixError {
+            throw e
+        } catch {
+            throw MixError.file(path, "not a valid run state: \(error)")
+        }
+    }
+
+    func write(directory: String) throws {
+        try FileIO.writeAtomically(directory + "/" + RunState.fileName, try Manifest.canonicalJSON(self))
+    }
+
+    /// The keys in which `other` differs from `self`, for a helpful refusal.
+    func differences(from other: RunState) -> [String] {
+        var out: [String] = []
+        if identity.seed != other.identity.seed { out.append("seed \(other.identity.seed) vs \(identity.seed)") }
+        if identity.mix != other.identity.mix { out.append("[mix]") }
+        if identity.shards != other.identity.shards { out.append("[shards]") }
+        if identity.trainLimit != other.identity.trainLimit || identity.testLimit != other.identity.testLimit {
+            out.append("dataset limits")
+        }
+        if source.fingerprint != other.source.fingerprint { out.append("source data (fingerprint)") }
+        return out
+    }
+}

@@ -1,0 +1,29 @@
+import MixCore
+import ShardFormat
+import Pipeline
+
+/// Full verification of one shard file against what the plan expects of it.
+enum ShardCheck {
+    /// Reads every chunk (all CRCs, label sums) and checks the header against
+    /// the job; returns the file's manifest entry and statistics.
+    static func check(path: String, job: ShardJob, shape: SampleShape, encoding: ShardEncoding) throws -> ShardOutcome {
+        let reader = try ShardReader(path: path)
+        let h = reader.header
+        let expectedEpoch: UInt32 = job.split == .test ? MixShardLayout.testEpoch : UInt32(job.epoch)
+        var wrong: [String] = []
+        if h.split != job.split { wrong.append("split") }
+        if h.epoch != expectedEpoch { wrong.append("epoch \(h.epoch) (expected \(expectedEpoch))") }
+        if h.shardIndex != UInt32(job.shardIndex) { wrong.append("shardIndex \(h.shardIndex) (expected \(job.shardIndex))") }
+        if reader.sampleCount != job.count { wrong.append("sampleCount \(reader.sampleCount) (expected \(job.count))") }
+        if reader.shape != shape { wrong.append("sample shape") }
+        if h.codec != encoding.codec || h.imageFilter != encoding.filter || Int(h.samplesPerChunk) != encoding.samplesPerChunk
+            || h.hasProvenance != encoding.provenance {
+            wrong.append("encoding")
+        }
+        guard wrong.isEmpty else { throw MixError.file(path, "header: does not match the pipeline: \(wrong.joined(separator: ", "))") }
+        let block = try reader.readAll()
+        let digest = SHA256.hexDigest(of: reader.bytes)
+        return ShardOutcome(entry: ShardEntry(file: job.file, samples: job.count, bytes: reader.bytes.count, sha256: digest),
+                            stats: ShardStats(of: block))
+    }
+}

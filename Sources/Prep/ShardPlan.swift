@@ -1,0 +1,44 @@
+import ShardFormat
+
+/// One shard file to produce: which split, epoch and positions it holds.
+public struct ShardJob: Sendable, Equatable {
+    public var split: Split
+    /// Training epoch (0-based); 0 for test.
+    public var epoch: Int
+    public var shardIndex: Int
+    /// Positions in the epoch order (train) or in the test split (test).
+    public var positions: Range<Int>
+    /// Path relative to the shard directory.
+    public var file: String
+
+    public var count: Int { positions.count }
+}
+
+/// The list of shard files of a directory: every epoch's training shards, then the test shards.
+public enum ShardPlan {
+    public static func jobs(trainCount: Int, testCount: Int, epochs: Int, samplesPerShard: Int) -> [ShardJob] {
+        var jobs: [ShardJob] = []
+        for e in 0..<epochs {
+            for (s, range) in ranges(trainCount, samplesPerShard).enumerated() {
+                jobs.append(ShardJob(split: .train, epoch: e, shardIndex: s, positions: range,
+                                     file: "train/" + epochDirectory(e) + "/" + shardName(s)))
+            }
+        }
+        for (s, range) in ranges(testCount, samplesPerShard).enumerated() {
+            jobs.append(ShardJob(split: .test, epoch: 0, shardIndex: s, positions: range, file: "test/" + shardName(s)))
+        }
+        return jobs
+    }
+
+    public static func epochDirectory(_ e: Int) -> String { "epoch-" + pad(e, 3) }
+    public static func shardName(_ s: Int) -> String { "shard-" + pad(s, 5) + ".mxs" }
+
+    static func ranges(_ n: Int, _ size: Int) -> [Range<Int>] {
+        stride(from: 0, to: n, by: size).map { $0..<min($0 + size, n) }
+    }
+
+    static func pad(_ v: Int, _ width: Int) -> String {
+        let s = String(v)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import MixCore
+import Pipeline
+import ShardFormat
+
+/// `mixprep verify`: every shard against the manifest — presence, size,
+/// SHA-256, structure, every chunk's CRC and label sums, statistics.
+public enum Verifier {
+    public struct Result: Sendable {
+        /// Human-readable statistics.
+        public var report: String
+        /// One line per problem; empty when the directory is sound.
+        public var problems: [String]
+    }
+
+    public static func verify(directory dir: String, threads: Int) throws -> Result {
+        let manifest = try Manifest.load(directory: dir)
+        let p = manifest.pipeline
+        let shape = SampleShape(channels: manifest.source.channels, height: manifest.source.height,
+                                width: manifest.source.width, classCount: manifest.source.classNames.count)
+        let jobs = ShardPlan.jobs(trainCount: manifest.source.trainCount, testCount: manifest.source.testCount,
+                                  epochs: manifest.train.count, samplesPerShard: p.shards.samplesPerShard)
+        let listed = manifest.train.flatMap { e in e.shards.map { ($0, e.stats) } }.map(\.0) + manifest.test.shards
+        var problems: [String] = []
+        guard listed.map(\.file) == jobs.map(\.file) else {
+            return Result(report: "", problems: ["\(dir)/manifest.json: its shard list does not match the pipeline's plan"])
+        }
+        let progress = Progress("verify", total: jobs.reduce(0) { $0 + $1.count }, unit: "images")
+        let outcomes = Locked([Int: ShardOutcome]())
+        let failures = Locked([Int: String]())
+        try Parallel.forEach(count: jobs.count, threads: threads) { i in
+            let path = dir + "/" + jobs[i].file
+            do {
+                let o = try ShardCheck.check(path: path, job: jobs[i], shape: shape, encoding: p.shards.encoding)
+                outcomes.withLock { $0[i] = o }
+            } catch {
+                failures.withLock { $0[i] = "\(error)" }
+            }
+            progress.advance(by: jobs[i].count)
+        }
+        progress.finish()
+        let got = outcomes.withLock { $0 }
+        let failed = failures.withLock { $0 }
+        var summary = ShardStats(classCount: shape.classCount)
+        for i in jobs.indices {
+            if let f = failed[i] { problems.append(f); continue }
+            guard let o = got[i] else { continue }
+            if o.entry.sha256 != listed[i].sha256 {
+                problems.append("\(dir)/\(jobs[i].file): SHA-256 \(o.entry.sha256.prefix(16))… differs from the manifest's \(listed[i].sha256.prefix(16))…")
+            }
+            if o.entry.bytes != listed[i].bytes {
+                problems.append("\(dir)/\(jobs[i].file): \(o.entry.bytes) bytes, the manifest says \(listed[i].bytes)")
+            }
+            if jobs[i].split == .train { summary.merge(o.stats) }
+        }
+        if problems.isEmpty && summary != manifest.summary {
+            problems.append("\(dir)/manifest.json: summary statistics differ from the shards' contents")
+        }
+        let fileCount = jobs.count
+        let bytes = got.values.reduce(0) { $0 + $1.entry.bytes }
+        var lines: [String] = []
+        lines.append("\(dir): \(fileCount - failed.count)/\(fileCount) shards verified (\(problems.isEmpty ? "OK" : "\(problems.count) problem(s)")), \(bytes) bytes")
+        lines.append("source: \(manifest.source.name), fingerprint \(manifest.source.fingerprint)")
+        lines.append("pipeline: \(p.name), mode \(p.mix.mode.rawValue), p \(p.mix.p), alpha \(p.mix.alpha), seed \(p.seed), \(manifest.train.count) epoch(s)")
+        lines.append(StatsText.describe(summary, classNames: manifest.source.classNames))
+        return Result(report: lines.joined(separator: "\n"), problems: problems)
+    }
+}
+
+/// Text renderings of `ShardStats`.
+public enum StatsText {
+    public static func describe(_ s: ShardStats, classNames: [String]) -> String {
+        var lines: [String] = []
+        lines.append(String(format: "train samples: %d, mixed: %d (%.2f%%)", s.samples, s.mixed, 100 * s.fractionMixed))
+        lines.append("λ histogram of mixed samples (10 bins over [0, 1]):")
+        let peak = max(s.lambdaHistogram.max() ?? 1, 1)
+        for (i, n) in s.lambdaHistogram.enumerated() {
+            let bar = String(repeating: "#", count: Int((40.0 * Double(n) / Double(peak)).rounded()))
+            lines.append(String(format: "  [%.1f, %.1f%@ %7d %@", Double(i) / 10, Double(i + 1) / 10, i == 9 ? "]" : ")", n, bar))
+        }
+        lines.append("label mass per class:")
+        let total = max(s.labelMass.reduce(0, +), 1e-12)
+        for (c, m) in s.labelMass.enumerated() {
+            let name = c < classNames.count ? classNames[c] : "class \(c)"
+            lines.append(String(format: "  %-12@ %10.2f  %5.2f%%", name, m, 100 * m / total))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,154 @@
+import MixCore
+import ZlibKit
+
+/// How a shard is stored: everything the header records about encoding.
+public struct ShardEncoding: Sendable, Equatable {
+    public var codec: Codec
+    /// zlib level 1...9 (ignored for `.none`).
+    public var level: Int
+    public var filter: ImageFilter
+    public var samplesPerChunk: Int
+    public var provenance: Bool
+
+    public init(codec: Codec = .zlib, level: Int = 1, filter: ImageFilter = .delta, samplesPerChunk: Int = 256, provenance: Bool = true) {
+        self.codec = codec
+        self.level = level
+        self.filter = filter
+        self.samplesPerChunk = samplesPerChunk
+        self.provenance = provenance
+    }
+}
+
+/// The shape of the samples in a shard.
+public struct SampleShape: Sendable, Equatable, Codable {
+    public var channels: Int
+    public var height: Int
+    public var width: Int
+    public var classCount: Int
+
+    public init(channels: Int, height: Int, width: Int, classCount: Int) {
+        self.channels = channels
+        self.height = height
+        self.width = width
+        self.classCount = classCount
+    }
+
+    public var imageBytes: Int { channels * height * width }
+}
+
+/// Samples in memory, laid out as in a chunk payload: images `n × C × H × W`
+/// bytes, labels `n × K` floats, provenance `n` entries (or empty).
+public struct SampleBlock: Sendable, Equatable {
+    public var shape: SampleShape
+    public var images: [UInt8]
+    public var labels: [Float]
+    public var provenance: [Provenance]
+
+    public init(shape: SampleShape, images: [UInt8] = [], labels: [Float] = [], provenance: [Provenance] = []) {
+        self.shape = shape
+        self.images = images
+        self.labels = labels
+        self.provenance = provenance
+    }
+
+    public var count: Int { shape.classCount == 0 ? 0 : labels.count / shape.classCount }
+
+    /// Reserves room for `n` samples.
+    public mutating func reserve(_ n: Int) {
+        images.reserveCapacity(n * shape.imageBytes)
+        labels.reserveCapacity(n * shape.classCount)
+        provenance.reserveCapacity(n)
+    }
+}
+
+/// Encodes MixShard v1 files.
+public enum ShardWriter {
+    /// The complete bytes of a shard holding `block`.
+    /// - Parameters:
+    ///   - split, epoch, shardIndex: recorded in the header (`epoch` is forced to 0xFFFFFFFF for test).
+    public static func encode(_ block: SampleBlock, encoding: ShardEncoding, split: Split, epoch: UInt32, shardIndex: UInt32) -> [UInt8] {
+        let shape = block.shape
+        let n = block.count
+        precondition(block.images.count == n * shape.imageBytes, "images and labels disagree on the sample count")
+        precondition(!encoding.provenance || block.provenance.count == n, "provenance missing")
+        precondition(encoding.samplesPerChunk > 0)
+        let perChunk = encoding.samplesPerChunk
+        let chunkCount = (n + perChunk - 1) / perChunk
+        let header = ShardHeader(
+            flags: encoding.provenance ? MixShardLayout.flagProvenance : 0, sampleCount: UInt32(n),
+            chunkCount: UInt32(chunkCount), samplesPerChunk: UInt32(perChunk),
+            channels: UInt16(shape.channels), height: UInt16(shape.height), width: UInt16(shape.width),
+            classCount: UInt16(shape.classCount), codec: encoding.codec, imageFilter: encoding.filter,
+            split: split, epoch: split == .test ? MixShardLayout.testEpoch : epoch, shardIndex: shardIndex)
+
+        var out = header.encoded()
+        out.reserveCapacity(MixShardLayout.headerBytes + header.rawBytes(samples: n) + 32 * chunkCount + 64)
+        var entries: [ChunkIndexEntry] = []
+        entries.reserveCapacity(chunkCount)
+        var payload = [UInt8](repeating: 0, count: header.rawBytes(samples: min(n, perChunk)))
+        for c in 0..<chunkCount {
+            let first = c * perChunk
+            let count = min(perChunk, n - first)
+            let raw = header.rawBytes(samples: count)
+            let crc = payload.withUnsafeMutableBytes { buf in
+                fillPayload(buf, block: block, first: first, count: count, filter: encoding.filter)
+            }
+            let offset = UInt64(out.count)
+            let stored: Int = payload.withUnsafeBytes { buf in
+                let region = UnsafeRawBufferPointer(rebasing: buf[0..<raw])
+                switch encoding.codec {
+                case .none:
+                    out.append(contentsOf: region)
+                    return raw
+                case .zlib:
+                    let z = Zlib.compress(region, level: encoding.level)
+                    out.append(contentsOf: z)
+                    return z.count
+                }
+            }
+            entries.append(ChunkIndexEntry(offset: offset, storedBytes: UInt32(stored), rawBytes: UInt32(raw),
+                                           firstSample: UInt32(first), sampleCount: UInt32(count), rawCRC: crc))
+        }
+        let indexOffset = out.count
+        var index = [UInt8](repeating: 0, count: MixShardLayout.indexEntryBytes * chunkCount)
+        for (i, e) in entries.enumerated() { e.write(into: &index, at: i * MixShardLayout.indexEntryBytes) }
+        out.append(contentsOf: index)
+        let footer = ShardFooter(indexOffset: UInt64(indexOffset), chunkCount: UInt32(chunkCount),
+                                 indexCRC: Zlib.crc32(index), sampleCount: UInt32(n))
+        out.append(contentsOf: footer.encoded())
+        return out
+    }
+
+    /// Lays out one chunk's payload (filtered images, labels, provenance) in `buf`;
+    /// returns the CRC-32 of the unfiltered payload.
+    private static func fillPayload(_ buf: UnsafeMutableRawBufferPointer, block: SampleBlock, first: Int, count: Int,
+                                    filter: ImageFilter) -> UInt32 {
+        let shape = block.shape
+        let imageRegion = count * shape.imageBytes
+        let dst = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        var crc: UInt32 = 0
+        block.images.withUnsafeBufferPointer { images in
+            let src = images.baseAddress! + first * shape.imageBytes
+            crc = Zlib.crc32(UnsafeRawBufferPointer(start: src, count: imageRegion))
+            switch filter {
+            case .none: dst.update(from: src, count: imageRegion)
+            case .delta: ImageFilter.deltaEncode(src, dst, count: imageRegion, width: shape.width)
+            }
+        }
+        var at = imageRegion
+        let k = shape.classCount
+        for v in block.labels[(first * k)..<((first + count) * k)] {
+            buf.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: at, as: UInt32.self)
+            at += 4
+        }
+        if !block.provenance.isEmpty {
+            for p in block.provenance[first..<(first + count)] {
+                buf.storeBytes(of: p.primary.littleEndian, toByteOffset: at, as: UInt32.self)
+                buf.storeBytes(of: p.partner.littleEndian, toByteOffset: at + 4, as: UInt32.self)
+                buf.storeBytes(of: p.lambda.bitPattern.littleEndian, toByteOffset: at + 8, as: UInt32.self)
+                at += 12
+            }
+        }
+        return Zlib.crc32(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buf)[imageRegion..<at]), seed: crc)
+    }
+}

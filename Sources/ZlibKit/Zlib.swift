@@ -1,0 +1,118 @@
+import CZlib
+import MixCore
+
+/// The project's only door to zlib: CRC-32, one-shot deflate/inflate of
+/// RFC 1950 streams, and gunzip for `.tar.gz` sources.
+public enum Zlib {
+    /// CRC-32 (zlib's `crc32`), optionally continuing from `seed`.
+    @inlinable
+    public static func crc32(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
+        _crc32(bytes, seed: seed)
+    }
+
+    @usableFromInline
+    static func _crc32(_ bytes: UnsafeRawBufferPointer, seed: UInt32) -> UInt32 {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return seed }
+        var crc = UInt(seed)
+        var p = base.assumingMemoryBound(to: UInt8.self)
+        var left = bytes.count
+        while left > 0 {
+            let n = min(left, Int(UInt32.max >> 1))
+            crc = CZlib.crc32(crc, p, UInt32(n))
+            p += n
+            left -= n
+        }
+        return UInt32(truncatingIfNeeded: crc)
+    }
+
+    public static func crc32(_ bytes: [UInt8]) -> UInt32 {
+        bytes.withUnsafeBytes { crc32($0) }
+    }
+
+    /// Compresses `input` as one zlib stream (RFC 1950) at `level` 1...9.
+    public static func compress(_ input: UnsafeRawBufferPointer, level: Int) -> [UInt8] {
+        precondition((1...9).contains(level), "zlib level must be 1...9")
+        var stream = z_stream()
+        let rc = mxs_deflateInit2(&stream, Int32(level), 15, 8, Z_DEFAULT_STRATEGY)
+        precondition(rc == Z_OK, "deflateInit2 failed: \(rc)")
+        defer { deflateEnd(&stream) }
+        let bound = Int(deflateBound(&stream, UInt(input.count)))
+        var out = [UInt8](repeating: 0, count: bound)
+        let produced: Int = out.withUnsafeMutableBytes { outBuf in
+            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
+            stream.avail_in = UInt32(input.count)
+            stream.next_out = outBuf.baseAddress!.assumingMemoryBound(to: Bytef.self)
+            stream.avail_out = UInt32(bound)
+            let status = deflate(&stream, Z_FINISH)
+            precondition(status == Z_STREAM_END, "deflate did not finish within deflateBound: \(status)")
+            return Int(stream.total_out)
+        }
+        out.removeLast(bound - produced)
+        return out
+    }
+
+    /// Inflates one zlib stream into exactly `output.count` bytes.
+    /// Throws a description (the caller adds file and chunk) when the stream is
+    /// damaged, shorter or longer than expected.
+    public static func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws {
+        var stream = z_stream()
+        guard mxs_inflateInit2(&stream, 15) == Z_OK else { throw MixError("inflateInit failed") }
+        defer { inflateEnd(&stream) }
+        stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
+        stream.avail_in = UInt32(input.count)
+        stream.next_out = output.baseAddress?.assumingMemoryBound(to: Bytef.self)
+        stream.avail_out = UInt32(output.count)
+        let status = inflate(&stream, Z_FINISH)
+        switch status {
+        case Z_STREAM_END:
+            guard Int(stream.total_out) == output.count else {
+                throw MixError("inflated \(stream.total_out) bytes, expected \(output.count)")
+            }
+            guard stream.avail_in == 0 else { throw MixError("\(stream.avail_in) trailing bytes after the zlib stream") }
+        case Z_BUF_ERROR where stream.avail_out == 0:
+            throw MixError("inflates to more than the expected \(output.count) bytes")
+        case Z_BUF_ERROR:
+            throw MixError("zlib stream is truncated")
+        default:
+            let msg = stream.msg.map { String(cString: $0) } ?? "error \(status)"
+            throw MixError("zlib stream is damaged: \(msg)")
+        }
+    }
+
+    /// Inflates a whole gzip file (all members) in memory.
+    public static func gunzip(_ input: [UInt8], name: String) throws -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(input.count * 2)
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        try input.withUnsafeBytes { inBuf in
+            var offset = 0
+            while offset < inBuf.count {
+                var stream = z_stream()
+                // 15 + 16: gzip wrapper only.
+                guard mxs_inflateInit2(&stream, 15 + 16) == Z_OK else { throw MixError.file(name, "inflateInit failed") }
+                defer { inflateEnd(&stream) }
+                stream.next_in = UnsafeMutablePointer(mutating: (inBuf.baseAddress! + offset).assumingMemoryBound(to: Bytef.self))
+                stream.avail_in = UInt32(inBuf.count - offset)
+                var status: Int32 = Z_OK
+                repeat {
+                    status = chunk.withUnsafeMutableBytes { c -> Int32 in
+                        stream.next_out = c.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                        stream.avail_out = UInt32(c.count)
+                        return inflate(&stream, Z_NO_FLUSH)
+                    }
+                    let produced = chunk.count - Int(stream.avail_out)
+                    out.append(contentsOf: chunk[0..<produced])
+                    if status == Z_BUF_ERROR && stream.avail_in == 0 {
+                        throw MixError.file(name, "gzip stream is truncated")
+                    }
+                    if status != Z_OK && status != Z_STREAM_END && status != Z_BUF_ERROR {
+                        let msg = stream.msg.map { String(cString: $0) } ?? "error \(status)"
+                        throw MixError.file(name, "not a valid gzip file: \(msg)")
+                    }
+                } while status != Z_STREAM_END
+                offset += Int(stream.total_in)
+            }
+        }
+        return out
+    }
+}
