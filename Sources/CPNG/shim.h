@@ -13,6 +13,9 @@ static inline unsigned mxs_png_format_ga(void) { return PNG_FORMAT_GA; }
 static inline unsigned mxs_png_format_rgba(void) { return PNG_FORMAT_RGBA; }
 static inline unsigned mxs_png_format_flag_linear(void) { return PNG_FORMAT_FLAG_LINEAR; }
 
+/* Read flag: 16-bit samples without gamma information are sRGB-encoded, not linear. */
+static inline unsigned mxs_png_image_flag_16bit_srgb(void) { return PNG_IMAGE_FLAG_16BIT_sRGB; }
+
 /* Bytes of a buffer holding the whole image in image->format (PNG_IMAGE_SIZE). */
 static inline size_t mxs_png_image_size(png_imagep image) { return PNG_IMAGE_SIZE(*image); }
 
