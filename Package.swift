@@ -19,13 +19,15 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
-        .target(name: "MixCore"),
+        // SHA-256 on the x86 SHA extensions; MixCore's Swift SHA256 is the portable path and reference.
+        .target(name: "CSHA256"),
+        .target(name: "MixCore", dependencies: ["CSHA256"]),
         .target(name: "ZlibKit", dependencies: ["CZlib", "MixCore"]),
         .target(name: "Imaging", dependencies: ["CPNG", "MixCore"]),
         .target(name: "Datasets", dependencies: ["MixCore", "ZlibKit", "Imaging"]),
         .target(name: "Mixup", dependencies: ["MixCore"]),
         .target(name: "ShardFormat", dependencies: ["MixCore", "ZlibKit"]),
-        .target(name: "Pipeline", dependencies: ["MixCore", "Mixup", "ShardFormat", "TOMLKit"]),
+        .target(name: "Pipeline", dependencies: ["MixCore", "Mixup", "ShardFormat", "ZlibKit", "TOMLKit"]),
         .target(name: "Prep", dependencies: ["MixCore", "Datasets", "Mixup", "ShardFormat", "Imaging", "Pipeline"]),
         .target(name: "Kernels", dependencies: ["COpenBLAS"]),
         .target(name: "NN", dependencies: ["Kernels", "MixCore"]),

@@ -1,0 +1,106 @@
+import Foundation
+import XCTest
+import MixCore
+
+final class FileIOTests: XCTestCase {
+    private var dir = ""
+
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "mixcore-fileio-\(getpid())-\(UUID().uuidString)"
+        try FileIO.makeDirectories(dir)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    func testWriteAtomically() throws {
+        let path = dir + "/out.bin"
+        let first = (0 ..< 10_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try FileIO.writeAtomically(path, first)
+        XCTAssertEqual(try FileIO.read(path), first)
+        XCTAssertFalse(FileIO.exists(path + ".tmp"))
+        XCTAssertEqual(FileIO.fileSize(path), first.count)
+        XCTAssertEqual(try FileIO.list(dir), ["out.bin"])
+
+        // Overwriting with shorter content leaves exactly the new bytes.
+        try FileIO.writeAtomically(path, "hello\n")
+        XCTAssertEqual(try FileIO.read(path), Array("hello\n".utf8))
+        XCTAssertFalse(FileIO.exists(path + ".tmp"))
+
+        // Empty content.
+        try FileIO.writeAtomically(path, [UInt8]())
+        XCTAssertEqual(try FileIO.read(path), [])
+        XCTAssertEqual(try FileIO.list(dir), ["out.bin"])
+
+        // A failure names the file and leaves nothing behind.
+        XCTAssertThrowsError(try FileIO.writeAtomically(dir + "/missing/x.bin", [1, 2, 3])) { error in
+            XCTAssertTrue("\(error)".contains("missing/x.bin"), "\(error)")
+        }
+        XCTAssertThrowsError(try FileIO.read(dir + "/nope")) { error in
+            XCTAssertTrue("\(error)".contains("nope"), "\(error)")
+        }
+    }
+
+    func testListSortsBytewise() throws {
+        for name in ["b", "a10", "B", "a2", "a", "_x", "é"] {
+            try FileIO.writeAtomically(dir + "/" + name, name)
+        }
+        try FileIO.makeDirectories(dir + "/sub/deeper")
+        XCTAssertTrue(FileIO.isDirectory(dir + "/sub/deeper"))
+        XCTAssertFalse(FileIO.isDirectory(dir + "/a"))
+        XCTAssertEqual(try FileIO.list(dir), ["B", "_x", "a", "a10", "a2", "b", "sub", "é"])
+        XCTAssertThrowsError(try FileIO.list(dir + "/absent"))
+        // makeDirectories on an existing path is fine.
+        try FileIO.makeDirectories(dir + "/sub")
+        FileIO.remove(dir + "/a")
+        XCTAssertFalse(FileIO.exists(dir + "/a"))
+    }
+
+    func testMappedFile() throws {
+        let path = dir + "/mapped.bin"
+        let content = (0 ..< 70_000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
+        try FileIO.writeAtomically(path, content)
+        let file = try MappedFile(path)
+        XCTAssertEqual(file.count, content.count)
+        XCTAssertEqual(file.path, path)
+        withExtendedLifetime(file) {
+            XCTAssertEqual(Array(file.bytes), content)
+        }
+
+        let empty = dir + "/empty.bin"
+        try FileIO.writeAtomically(empty, [UInt8]())
+        let e = try MappedFile(empty)
+        XCTAssertEqual(e.count, 0)
+        XCTAssertEqual(e.bytes.count, 0)
+
+        XCTAssertThrowsError(try MappedFile(dir + "/absent.bin")) { error in
+            XCTAssertTrue("\(error)".contains("absent.bin"))
+        }
+    }
+
+    func testProgressWithZeroTotal() {
+        let quiet = Progress("quiet", total: 0, quiet: true)
+        quiet.advance()
+        quiet.advance(by: 5, status: "x")
+        XCTAssertGreaterThanOrEqual(quiet.finish(), 0)
+
+        // Prints (to standard error) with an unknown total, and on every advance with interval 0.
+        let p = Progress("test", total: 0, unit: "bytes", interval: 0)
+        for _ in 0 ..< 3 { p.advance(by: 10, status: "ok") }
+        XCTAssertGreaterThanOrEqual(p.finish(), 0)
+        XCTAssertGreaterThanOrEqual(p.elapsed, 0)
+
+        // A finish before any work, and with a known total.
+        XCTAssertGreaterThanOrEqual(Progress("none", total: 0, interval: 0).finish(), 0)
+        let q = Progress("known", total: 4, interval: 0)
+        for _ in 0 ..< 4 { q.advance() }
+        q.finish()
+    }
+
+    func testMixErrorNamesFile() {
+        let e = MixError.file("/x/y.mxs", "bad magic")
+        XCTAssertEqual(e.description, "/x/y.mxs: bad magic")
+        XCTAssertEqual(e, MixError("/x/y.mxs: bad magic"))
+    }
+}
