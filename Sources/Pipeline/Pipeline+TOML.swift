@@ -56,6 +56,7 @@ extension Pipeline {
             p.shards.samplesPerChunk = try t.int("samples_per_chunk") ?? p.shards.samplesPerChunk
             p.shards.codec = try t.string("codec") ?? p.shards.codec
             p.shards.level = try t.int("level") ?? p.shards.level
+            p.shards.strategy = try t.string("strategy") ?? p.shards.strategy
             p.shards.filter = try t.string("filter") ?? p.shards.filter
             p.shards.provenance = try t.bool("provenance") ?? p.shards.provenance
             try t.finish()

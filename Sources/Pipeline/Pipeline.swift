@@ -1,6 +1,7 @@
 import MixCore
 import Mixup
 import ShardFormat
+import ZlibKit
 
 /// A pipeline: what to read, how to mix, how to store, how to train.
 /// Decoded from `pipelines/*.toml`; command-line options override file values.
@@ -77,6 +78,8 @@ public struct ShardSection: Sendable, Equatable, Codable {
     public var codec: String = "zlib"
     /// zlib level 1...9.
     public var level: Int = 1
+    /// deflate strategy: `rle` (default: smallest and fastest on delta-filtered images), `default`, `filtered`, `huffman`.
+    public var strategy: String = "rle"
     /// `delta` or `none`.
     public var filter: String = "delta"
     public var provenance: Bool = true
@@ -84,7 +87,7 @@ public struct ShardSection: Sendable, Equatable, Codable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case epochs, codec, level, filter, provenance
+        case epochs, codec, level, strategy, filter, provenance
         case samplesPerShard = "samples_per_shard", samplesPerChunk = "samples_per_chunk"
     }
 
@@ -94,6 +97,7 @@ public struct ShardSection: Sendable, Equatable, Codable {
     /// The encoding these settings name (valid settings assumed).
     public var encoding: ShardEncoding {
         ShardEncoding(codec: ShardSection.codecNames[codec] ?? .zlib, level: level,
+                      strategy: DeflateStrategy(rawValue: strategy) ?? .rle,
                       filter: ShardSection.filterNames[filter] ?? .delta,
                       samplesPerChunk: samplesPerChunk, provenance: provenance)
     }
@@ -105,6 +109,9 @@ public struct ShardSection: Sendable, Equatable, Codable {
         if samplesPerChunk < 1 || samplesPerChunk > 65_536 { out.append("shards.samples_per_chunk must be in 1...65536 (got \(samplesPerChunk))") }
         if ShardSection.codecNames[codec] == nil { out.append("shards.codec must be one of none, zlib (got \"\(codec)\")") }
         if !(1...9).contains(level) { out.append("shards.level must be in 1...9 (got \(level))") }
+        if DeflateStrategy(rawValue: strategy) == nil {
+            out.append("shards.strategy must be one of \(DeflateStrategy.allCases.map(\.rawValue).joined(separator: ", ")) (got \"\(strategy)\")")
+        }
         if ShardSection.filterNames[filter] == nil { out.append("shards.filter must be one of none, delta (got \"\(filter)\")") }
         return out
     }

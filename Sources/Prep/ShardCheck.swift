@@ -22,7 +22,7 @@ enum ShardCheck {
         }
         guard wrong.isEmpty else { throw MixError.file(path, "header: does not match the pipeline: \(wrong.joined(separator: ", "))") }
         let block = try reader.readAll()
-        let digest = SHA256.hexDigest(of: reader.bytes)
+        let digest = withExtendedLifetime(reader) { SHA256.hexDigest(of: reader.bytes) }
         return ShardOutcome(entry: ShardEntry(file: job.file, samples: job.count, bytes: reader.bytes.count, sha256: digest),
                             stats: ShardStats(of: block))
     }

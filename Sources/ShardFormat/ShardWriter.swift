@@ -6,13 +6,17 @@ public struct ShardEncoding: Sendable, Equatable {
     public var codec: Codec
     /// zlib level 1...9 (ignored for `.none`).
     public var level: Int
+    /// deflate strategy (an encoder choice: readers need not know it).
+    public var strategy: DeflateStrategy
     public var filter: ImageFilter
     public var samplesPerChunk: Int
     public var provenance: Bool
 
-    public init(codec: Codec = .zlib, level: Int = 1, filter: ImageFilter = .delta, samplesPerChunk: Int = 256, provenance: Bool = true) {
+    public init(codec: Codec = .zlib, level: Int = 1, strategy: DeflateStrategy = .rle, filter: ImageFilter = .delta,
+                samplesPerChunk: Int = 256, provenance: Bool = true) {
         self.codec = codec
         self.level = level
+        self.strategy = strategy
         self.filter = filter
         self.samplesPerChunk = samplesPerChunk
         self.provenance = provenance
@@ -101,7 +105,7 @@ public enum ShardWriter {
                     out.append(contentsOf: region)
                     return raw
                 case .zlib:
-                    let z = Zlib.compress(region, level: encoding.level)
+                    let z = Zlib.compress(region, level: encoding.level, strategy: encoding.strategy)
                     out.append(contentsOf: z)
                     return z.count
                 }

@@ -1,6 +1,29 @@
 import CZlib
 import MixCore
 
+/// deflate's match-finding strategy (zlib's `strategy` argument). Every choice
+/// produces a standard zlib stream; only speed and size differ.
+public enum DeflateStrategy: String, Sendable, CaseIterable {
+    /// `Z_DEFAULT_STRATEGY`: hash-chain LZ77 matches + Huffman.
+    case standard = "default"
+    /// `Z_FILTERED`: favours Huffman over short matches.
+    case filtered
+    /// `Z_HUFFMAN_ONLY`: no matches at all.
+    case huffman
+    /// `Z_RLE`: matches of distance 1 only (runs). On delta-filtered images it is
+    /// both faster and smaller than the default at level 1 (see README, "Shard size and speed").
+    case rle
+
+    var zlibValue: Int32 {
+        switch self {
+        case .standard: Z_DEFAULT_STRATEGY
+        case .filtered: Z_FILTERED
+        case .huffman: Z_HUFFMAN_ONLY
+        case .rle: Z_RLE
+        }
+    }
+}
+
 /// The project's only door to zlib: CRC-32, one-shot deflate/inflate of
 /// RFC 1950 streams, and gunzip for `.tar.gz` sources.
 public enum Zlib {
@@ -30,10 +53,10 @@ public enum Zlib {
     }
 
     /// Compresses `input` as one zlib stream (RFC 1950) at `level` 1...9.
-    public static func compress(_ input: UnsafeRawBufferPointer, level: Int) -> [UInt8] {
+    public static func compress(_ input: UnsafeRawBufferPointer, level: Int, strategy: DeflateStrategy = .standard) -> [UInt8] {
         precondition((1...9).contains(level), "zlib level must be 1...9")
         var stream = z_stream()
-        let rc = mxs_deflateInit2(&stream, Int32(level), 15, 8, Z_DEFAULT_STRATEGY)
+        let rc = mxs_deflateInit2(&stream, Int32(level), 15, 8, strategy.zlibValue)
         precondition(rc == Z_OK, "deflateInit2 failed: \(rc)")
         defer { deflateEnd(&stream) }
         let bound = Int(deflateBound(&stream, UInt(input.count)))

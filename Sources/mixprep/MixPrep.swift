@@ -37,6 +37,7 @@ struct Run: ParsableCommand {
     @Option(help: "Epochs to materialise (overrides shards.epochs).") var epochs: Int?
     @Option(help: "Seed (overrides seed).") var seed: UInt64?
     @Option(help: "zlib level 1-9 (overrides shards.level).") var level: Int?
+    @Option(help: "deflate strategy: rle, default, filtered, huffman (overrides shards.strategy).") var strategy: String?
     @Option(help: "Use only the first N training images (overrides dataset.train_limit).") var limit: Int?
     @Option(help: "Worker threads.") var threads: Int = Parallel.defaultThreads
     @Option(help: "This process's share of the shards, i/n.") var worker: String?
@@ -55,6 +56,7 @@ struct Run: ParsableCommand {
             if let seed { p.seed = seed }
             if let level { p.shards.level = level }
             if let limit { p.dataset.trainLimit = limit }
+            if let strategy { p.shards.strategy = strategy }
             try p.validate()
             let slot = try worker.map(WorkerSlot.init(parsing:)) ?? WorkerSlot.fromEnvironment(ProcessInfo.processInfo.environment) ?? .all
             let dir = out ?? "shards/\(p.name)"
