@@ -95,7 +95,8 @@ public enum ShardWriter {
             let count = min(perChunk, n - first)
             let raw = header.rawBytes(samples: count)
             let crc = payload.withUnsafeMutableBytes { buf in
-                fillPayload(buf, block: block, first: first, count: count, filter: encoding.filter)
+                fillPayload(buf, block: block, first: first, count: count, filter: encoding.filter,
+                            provenance: encoding.provenance)
             }
             let offset = UInt64(out.count)
             let stored: Int = payload.withUnsafeBytes { buf in
@@ -126,7 +127,7 @@ public enum ShardWriter {
     /// Lays out one chunk's payload (filtered images, labels, provenance) in `buf`;
     /// returns the CRC-32 of the unfiltered payload.
     private static func fillPayload(_ buf: UnsafeMutableRawBufferPointer, block: SampleBlock, first: Int, count: Int,
-                                    filter: ImageFilter) -> UInt32 {
+                                    filter: ImageFilter, provenance: Bool) -> UInt32 {
         let shape = block.shape
         let imageRegion = count * shape.imageBytes
         let dst = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
@@ -145,7 +146,7 @@ public enum ShardWriter {
             buf.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: at, as: UInt32.self)
             at += 4
         }
-        if !block.provenance.isEmpty {
+        if provenance {
             for p in block.provenance[first..<(first + count)] {
                 buf.storeBytes(of: p.primary.littleEndian, toByteOffset: at, as: UInt32.self)
                 buf.storeBytes(of: p.partner.littleEndian, toByteOffset: at + 4, as: UInt32.self)

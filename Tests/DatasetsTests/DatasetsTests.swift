@@ -1,0 +1,114 @@
+import Datasets
+import Foundation
+import Imaging
+import MixCore
+import XCTest
+
+final class CIFAR10Tests: XCTestCase {
+    /// The embedded subset, found from this file's location.
+    static let mini = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../data/cifar10-mini").standardized.path
+
+    func tmp(_ name: String = #function) throws -> String {
+        let dir = NSTemporaryDirectory() + "mixshards-ds-\(name.filter { $0.isLetter })-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileIO.makeDirectories(dir)
+        return dir
+    }
+
+    func testFolderMatchesTheFilesAndFingerprintIsSHA256OfTheirConcatenation() throws {
+        let d = try Dataset.load(Self.mini)
+        XCTAssertEqual(d.train.count, 2000)
+        XCTAssertEqual(d.test.count, 500)
+        XCTAssertEqual(d.classNames, CIFAR10.defaultClassNames)
+        let b1 = try FileIO.read(Self.mini + "/data_batch_1.bin")
+        let b2 = try FileIO.read(Self.mini + "/data_batch_2.bin")
+        let t = try FileIO.read(Self.mini + "/test_batch.bin")
+        XCTAssertEqual(d.train.labels[0], Int32(b1[0]))
+        XCTAssertEqual(Array(d.train.image(0)), Array(b1[1..<3073]))
+        XCTAssertEqual(Array(d.train.image(1000)), Array(b2[1..<3073]))
+        XCTAssertEqual(Array(d.test.image(499)), Array(t[(499 * 3073 + 1)..<(500 * 3073)]))
+        XCTAssertEqual(d.fingerprint, SHA256.hex(SHA256.hash(b1 + b2 + t)))
+    }
+
+    func testOfficialArchiveReadsTheSameAsTheFolder() throws {
+        let dir = try tmp()
+        try FileIO.makeDirectories(dir + "/cifar-10-batches-bin")
+        for f in ["data_batch_1.bin", "data_batch_2.bin", "test_batch.bin", "batches.meta.txt"] {
+            try FileIO.writeAtomically(dir + "/cifar-10-batches-bin/" + f, try FileIO.read(Self.mini + "/" + f))
+        }
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
+        tar.arguments = ["-czf", dir + "/cifar-10-binary.tar.gz", "-C", dir, "cifar-10-batches-bin"]
+        try tar.run()
+        tar.waitUntilExit()
+        XCTAssertEqual(tar.terminationStatus, 0)
+        let a = try Dataset.load(dir + "/cifar-10-binary.tar.gz")
+        let f = try Dataset.load(Self.mini)
+        XCTAssertEqual(a.train, f.train)
+        XCTAssertEqual(a.test, f.test)
+        XCTAssertEqual(a.fingerprint, f.fingerprint)
+        XCTAssertEqual(a.classNames, f.classNames)
+        // A truncated archive is a one-line error naming it.
+        let gz = try FileIO.read(dir + "/cifar-10-binary.tar.gz")
+        try FileIO.writeAtomically(dir + "/cut.tar.gz", Array(gz.prefix(gz.count / 2)))
+        XCTAssertThrowsError(try Dataset.load(dir + "/cut.tar.gz")) { XCTAssertTrue("\($0)".contains("cut.tar.gz: gzip stream is truncated"), "\($0)") }
+    }
+
+    func testBadInputsNameTheFile() throws {
+        let dir = try tmp()
+        let good = try FileIO.read(Self.mini + "/test_batch.bin")
+        // Wrong size.
+        try FileIO.writeAtomically(dir + "/data_batch_1.bin", Array(good.prefix(3073 * 2 + 5)))
+        try FileIO.writeAtomically(dir + "/test_batch.bin", good)
+        XCTAssertThrowsError(try Dataset.load(dir)) {
+            XCTAssertTrue("\($0)".contains("data_batch_1.bin: size 6151 is not a positive multiple"), "\($0)")
+        }
+        // Bad label.
+        var bad = Array(good.prefix(3073 * 3))
+        bad[3073 * 2] = 10
+        try FileIO.writeAtomically(dir + "/data_batch_1.bin", bad)
+        XCTAssertThrowsError(try Dataset.load(dir)) {
+            XCTAssertTrue("\($0)".contains("data_batch_1.bin: record 2 has label 10"), "\($0)")
+        }
+        // Missing test split.
+        try FileIO.writeAtomically(dir + "/data_batch_1.bin", Array(good.prefix(3073)))
+        FileIO.remove(dir + "/test_batch.bin")
+        XCTAssertThrowsError(try Dataset.load(dir)) { XCTAssertTrue("\($0)".contains("missing split test"), "\($0)") }
+        XCTAssertThrowsError(try Dataset.load(dir + "/nothing")) { XCTAssertTrue("\($0)".contains("nothing: no such file"), "\($0)") }
+    }
+}
+
+final class ImageFolderTests: XCTestCase {
+    func testPNGClassFolders() throws {
+        let dir = NSTemporaryDirectory() + "mixshards-png-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        var expected: [String: [UInt8]] = [:]
+        for split in ["train", "test"] {
+            for (k, cls) in ["zebra", "ant"].enumerated() {
+                try FileIO.makeDirectories("\(dir)/\(split)/\(cls)")
+                for i in 0..<3 {
+                    let chw = (0..<(3 * 4 * 5)).map { UInt8(($0 * 7 + i * 31 + k * 101) % 256) }
+                    try PNG.write(RGBImage(planar: chw, channels: 3, height: 4, width: 5), to: "\(dir)/\(split)/\(cls)/\(i).png")
+                    expected["\(split)/\(cls)/\(i)"] = chw
+                }
+            }
+        }
+        let d = try Dataset.load(dir)
+        XCTAssertEqual(d.classNames, ["ant", "zebra"]) // sorted by name
+        XCTAssertEqual(d.train.count, 6)
+        XCTAssertEqual(d.test.count, 6)
+        XCTAssertEqual([d.train.height, d.train.width, d.train.channels], [4, 5, 3])
+        XCTAssertEqual(Array(d.train.image(0)), expected["train/ant/0"])
+        XCTAssertEqual(d.train.labels, [0, 0, 0, 1, 1, 1])
+        XCTAssertEqual(Array(d.test.image(5)), expected["test/zebra/2"])
+
+        // An unreadable PNG names its file.
+        try FileIO.writeAtomically("\(dir)/train/ant/broken.png", [1, 2, 3])
+        XCTAssertThrowsError(try Dataset.load(dir)) { XCTAssertTrue("\($0)".contains("train/ant/broken.png"), "\($0)") }
+        FileIO.remove("\(dir)/train/ant/broken.png")
+        // A different size names its file.
+        try PNG.write(RGBImage(width: 6, height: 4), to: "\(dir)/test/ant/big.png")
+        XCTAssertThrowsError(try Dataset.load(dir)) { XCTAssertTrue("\($0)".contains("test/ant/big.png: image is 6×4, expected 5×4"), "\($0)") }
+    }
+}

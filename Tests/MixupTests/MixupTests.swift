@@ -1,0 +1,139 @@
+import MixCore
+import Mixup
+import XCTest
+
+final class EpochPlanTests: XCTestCase {
+    func plan(_ mode: MixMode, p: Double = 0.2, alpha: Double = 0.2, n: Int = 50_000, epoch: Int = 0, seed: UInt64 = 0,
+              block: Int = 128) -> EpochPlan {
+        EpochPlan(config: MixConfig(mode: mode, p: p, alpha: alpha, block: block), seed: seed, epoch: epoch, count: n, height: 32, width: 32)
+    }
+
+    func testOrderIsASeededPermutationThatChangesPerEpoch() {
+        let a = plan(.sample, epoch: 0), b = plan(.sample, epoch: 1), a2 = plan(.sample, epoch: 0)
+        XCTAssertEqual(a.order.sorted(), Array(0..<50_000))
+        XCTAssertEqual(a.order, a2.order)
+        XCTAssertNotEqual(a.order, b.order)
+        XCTAssertNotEqual(a.order, plan(.sample, epoch: 0, seed: 1).order)
+    }
+
+    func testFractionMixedWithinFourSigmaOfP() {
+        for p in [0.2, 0.5, 0.9] {
+            let n = 50_000
+            let pl = plan(.sample, p: p, n: n)
+            let mixed = (0..<n).filter { pl.decision(at: $0).mixed }.count
+            let sigma = (Double(n) * p * (1 - p)).squareRoot()
+            XCTAssertLessThan(abs(Double(mixed) - Double(n) * p), 4 * sigma, "p \(p): \(mixed) mixed of \(n)")
+        }
+        XCTAssertEqual((0..<1000).filter { plan(.sample, p: 0, n: 1000).decision(at: $0).mixed }.count, 0)
+        XCTAssertEqual((0..<1000).filter { plan(.sample, p: 1, n: 1000).decision(at: $0).mixed }.count, 1000)
+    }
+
+    func testPAppliesOnceInEveryMode() {
+        let n = 20_000, p = 0.3
+        for mode in [MixMode.sample, .batch, .cutmix] {
+            let pl = plan(mode, p: p, n: n)
+            let mixed = (0..<n).filter { pl.decision(at: $0).mixed }.count
+            XCTAssertLessThan(abs(Double(mixed) - Double(n) * p), 4 * (Double(n) * p * (1 - p)).squareRoot(), "\(mode)")
+        }
+        XCTAssertTrue((0..<1000).allSatisfy { !plan(.none, p: 1, n: 1000).decision(at: $0).mixed })
+    }
+
+    func testDecisionsArePureFunctionsOfPosition() {
+        let pl = plan(.sample, p: 0.5, n: 1000)
+        let forward = (0..<1000).map { pl.decision(at: $0) }
+        let backward = (0..<1000).reversed().map { pl.decision(at: $0) }.reversed()
+        XCTAssertEqual(forward, Array(backward))
+        XCTAssertEqual(forward, (0..<1000).map { plan(.sample, p: 0.5, n: 1000).decision(at: $0) })
+    }
+
+    func testUnmixedSamplesHavePartnerPrimaryAndLambdaOne() {
+        let pl = plan(.sample, p: 0.2, n: 5000)
+        for k in 0..<5000 {
+            let d = pl.decision(at: k)
+            XCTAssertEqual(d.primary, pl.order[k])
+            if !d.mixed {
+                XCTAssertEqual(d.partner, d.primary)
+                XCTAssertEqual(d.lambda, 1)
+            } else {
+                XCTAssertTrue((0...1).contains(d.lambda))
+                XCTAssertTrue((0..<5000).contains(d.partner))
+            }
+        }
+    }
+
+    func testBatchModeSharesLambdaPerBlockAndPermutesPartnersWithinIt() {
+        let n = 1000, block = 128
+        let pl = plan(.batch, p: 1, n: n, block: block)
+        for start in stride(from: 0, to: n, by: block) {
+            let positions = start..<min(start + block, n)
+            let ds = positions.map { pl.decision(at: $0) }
+            XCTAssertEqual(Set(ds.map(\.lambda)).count, 1, "block at \(start)")
+            // Partners are the block's primaries, each once.
+            XCTAssertEqual(ds.map(\.partner).sorted(), ds.map(\.primary).sorted())
+        }
+        XCTAssertNotEqual(pl.decision(at: 0).lambda, pl.decision(at: 128).lambda)
+    }
+
+    func testCutMixLambdaIsTheKeptFraction() {
+        let pl = plan(.cutmix, p: 1, alpha: 1, n: 2000)
+        var boxes = 0
+        for k in 0..<2000 {
+            let d = pl.decision(at: k)
+            if let b = d.box {
+                boxes += 1
+                XCTAssertTrue(b.x0 >= 0 && b.x1 <= 32 && b.y0 >= 0 && b.y1 <= 32 && b.x0 < b.x1 && b.y0 < b.y1)
+                XCTAssertEqual(d.lambda, Float(1024 - (b.x1 - b.x0) * (b.y1 - b.y0)) / 1024)
+            } else {
+                XCTAssertEqual(d.lambda, 1)
+            }
+        }
+        XCTAssertGreaterThan(boxes, 1500)
+    }
+
+    func testValidationNamesTheKey() {
+        XCTAssertEqual(MixConfig(alpha: 0).problems().first?.hasPrefix("mix.alpha"), true)
+        XCTAssertEqual(MixConfig(p: 1.5).problems().first?.hasPrefix("mix.p"), true)
+        XCTAssertEqual(MixConfig(smoothing: 1).problems().first?.hasPrefix("mix.smoothing"), true)
+        XCTAssertEqual(MixConfig(block: 0).problems().first?.hasPrefix("mix.block"), true)
+        XCTAssertTrue(MixConfig().problems().isEmpty)
+    }
+}
+
+final class MixerTests: XCTestCase {
+    let source = LabeledImages(channels: 1, height: 2, width: 2, images: [0, 100, 200, 255, 50, 50, 50, 50], labels: [2, 0])
+
+    func testBlendRoundsHalfAwayFromZero() {
+        XCTAssertEqual(Mixer.blend(1, 0, lambda: 0.5), 1)     // 0.5 → 1
+        XCTAssertEqual(Mixer.blend(3, 0, lambda: 0.5), 2)     // 1.5 → 2
+        XCTAssertEqual(Mixer.blend(255, 0, lambda: 1), 255)
+        XCTAssertEqual(Mixer.blend(0, 255, lambda: 0), 255)
+        XCTAssertEqual(Mixer.blend(200, 100, lambda: 0.25), 125)
+    }
+
+    func testMixedImageAndLabel() {
+        let d = MixDecision(primary: 0, partner: 1, lambda: 0.75, box: nil, mixed: true)
+        var image = [UInt8](repeating: 0, count: 4)
+        image.withUnsafeMutableBufferPointer { Mixer.image(d, source: source, into: $0.baseAddress!) }
+        XCTAssertEqual(image, [13, 88, 163, 204]) // round(0.75·x + 0.25·50)
+        var label = [Float](repeating: 9, count: 3)
+        label.withUnsafeMutableBufferPointer { Mixer.label(d, source: source, classCount: 3, smoothing: 0, into: $0.baseAddress!) }
+        XCTAssertEqual(label, [0.25, 0, 0.75])
+    }
+
+    func testLabelSmoothing() {
+        let d = MixDecision.unmixed(0)
+        var label = [Float](repeating: 0, count: 4)
+        let wide = LabeledImages(channels: 1, height: 2, width: 2, images: source.images, labels: [3, 0])
+        label.withUnsafeMutableBufferPointer { Mixer.label(d, source: wide, classCount: 4, smoothing: 0.1, into: $0.baseAddress!) }
+        XCTAssertEqual(label[0], 0.025, accuracy: 1e-7)
+        XCTAssertEqual(label[3], 0.925, accuracy: 1e-7)
+        XCTAssertEqual(label.reduce(0, +), 1, accuracy: 1e-6)
+    }
+
+    func testCutMixPastesTheBoxFromThePartner() {
+        let d = MixDecision(primary: 0, partner: 1, lambda: 0.75, box: (x0: 1, y0: 0, x1: 2, y1: 1), mixed: true)
+        var image = [UInt8](repeating: 0, count: 4)
+        image.withUnsafeMutableBufferPointer { Mixer.image(d, source: source, into: $0.baseAddress!) }
+        XCTAssertEqual(image, [0, 50, 200, 255])
+    }
+}

@@ -1,0 +1,67 @@
+import MixCore
+import ShardFormat
+import ZlibKit
+import XCTest
+
+final class ShardRoundTripTests: XCTestCase {
+    func testRoundTripEveryEncoding() throws {
+        let dir = try ShardFixtures.temporaryDirectory()
+        for n in [1, 7, 64, 100] {
+            let block = ShardFixtures.block(n: n)
+            for codec in Codec.allCases {
+                for filter in ImageFilter.allCases {
+                    for perChunk in [1, 16, 64, 1000] {
+                        for provenance in [true, false] {
+                            let enc = ShardEncoding(codec: codec, level: 6, strategy: .standard, filter: filter,
+                                                    samplesPerChunk: perChunk, provenance: provenance)
+                            let bytes = ShardWriter.encode(block, encoding: enc, split: .train, epoch: 3, shardIndex: 2)
+                            let path = dir + "/rt.mxs"
+                            try FileIO.writeAtomically(path, bytes)
+                            let reader = try ShardReader(path: path)
+                            XCTAssertEqual(reader.sampleCount, n)
+                            XCTAssertEqual(reader.header.epoch, 3)
+                            XCTAssertEqual(reader.header.shardIndex, 2)
+                            XCTAssertEqual(reader.index.count, (n + perChunk - 1) / perChunk)
+                            var expected = block
+                            if !provenance { expected.provenance = [] }
+                            XCTAssertEqual(try reader.readAll(), expected, "n \(n) codec \(codec) filter \(filter) chunk \(perChunk)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func testEveryStrategyAndLevelRoundTrips() throws {
+        let dir = try ShardFixtures.temporaryDirectory()
+        let block = ShardFixtures.block(n: 40, height: 32, width: 32, classes: 10)
+        for strategy in DeflateStrategy.allCases {
+            for level in 1...9 {
+                let enc = ShardEncoding(codec: .zlib, level: level, strategy: strategy, filter: .delta, samplesPerChunk: 16)
+                try FileIO.writeAtomically(dir + "/s.mxs", ShardWriter.encode(block, encoding: enc, split: .train, epoch: 0, shardIndex: 0))
+                XCTAssertEqual(try ShardReader(path: dir + "/s.mxs").readAll(), block, "\(strategy) level \(level)")
+            }
+        }
+    }
+
+    func testTestSplitRecordsTheTestEpoch() throws {
+        let dir = try ShardFixtures.temporaryDirectory()
+        let bytes = ShardWriter.encode(ShardFixtures.block(n: 3), encoding: ShardEncoding(), split: .test, epoch: 5, shardIndex: 0)
+        try FileIO.writeAtomically(dir + "/t.mxs", bytes)
+        let r = try ShardReader(path: dir + "/t.mxs")
+        XCTAssertEqual(r.header.split, .test)
+        XCTAssertEqual(r.header.epoch, 0xFFFF_FFFF)
+    }
+
+    func testDeltaFilterIsTheDesignsFilter() throws {
+        // Within each row of each plane: byte[x] − byte[x−1] mod 256, first byte kept.
+        let dir = try ShardFixtures.temporaryDirectory()
+        let shape = SampleShape(channels: 1, height: 2, width: 3, classCount: 1)
+        let block = SampleBlock(shape: shape, images: [10, 5, 250, 1, 2, 3], labels: [1], provenance: [])
+        let enc = ShardEncoding(codec: .none, filter: .delta, samplesPerChunk: 1, provenance: false)
+        let bytes = ShardWriter.encode(block, encoding: enc, split: .train, epoch: 0, shardIndex: 0)
+        XCTAssertEqual(Array(bytes[64..<70]), [10, 251, 245, 1, 1, 1])
+        try FileIO.writeAtomically(dir + "/d.mxs", bytes)
+        XCTAssertEqual(try ShardReader(path: dir + "/d.mxs").readAll().images, block.images)
+    }
+}
