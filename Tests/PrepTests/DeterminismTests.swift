@@ -47,13 +47,15 @@ final class DeterminismTests: XCTestCase {
                 let block = try ShardReader(path: dir + "/" + shard.file).readAll()
                 for s in 0..<block.count {
                     let prov = block.provenance[s]
-                    let xi = source.train.image(Int(prov.primary)), xj = source.train.image(Int(prov.partner))
-                    let image = block.images[(s * 3072)..<((s + 1) * 3072)]
-                    for (a, (b, got)) in zip(xi, zip(xj, image)) {
-                        if got != Mixer.blend(a, b, lambda: prov.lambda) {
-                            XCTFail("epoch \(epoch.epoch) sample \(s): pixel \(got) != round(\(prov.lambda)·\(a) + (1−λ)·\(b))")
-                            return
+                    let i = Int(prov.primary) * 3072, j = Int(prov.partner) * 3072
+                    let bad = source.train.images.withUnsafeBufferPointer { src in
+                        block.images.withUnsafeBufferPointer { out in
+                            (0..<3072).first { out[s * 3072 + $0] != Mixer.blend(src[i + $0], src[j + $0], lambda: prov.lambda) }
                         }
+                    }
+                    if let bad {
+                        XCTFail("epoch \(epoch.epoch) sample \(s): pixel \(bad) is not round(λ·x_i + (1−λ)·x_j) with λ \(prov.lambda)")
+                        return
                     }
                     var want = [Float](repeating: 0, count: 10)
                     want[Int(source.train.labels[Int(prov.primary)])] += prov.lambda

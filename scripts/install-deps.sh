@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mixshards builds against, if any is missing.
+set -euo pipefail
+packages=(pkg-config zlib1g-dev libpng-dev libopenblas-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
