@@ -1,0 +1,72 @@
+import Foundation
+import Kernels
+
+/// Adam exactly as `torch.optim.Adam` with its defaults (no weight decay, no amsgrad,
+/// single-tensor path), on one flat parameter buffer:
+///
+///     t += 1
+///     m = m + (g − m)·(1 − β1)            (torch: exp_avg.lerp_(g, 1−β1))
+///     v = v·β2 + (1 − β2)·g²
+///     denom = √v / √(1 − β2ᵗ) + ε
+///     p = p − (lr / (1 − β1ᵗ)) · m / denom
+///
+/// The state (`m`, `v`, `step`) is public so a checkpoint can restore training exactly.
+public struct Adam: Sendable, Equatable {
+    /// Hyperparameters are kept in Double, as Python floats are in PyTorch, so derived
+    /// constants (1 − β, bias corrections) round exactly as torch's do.
+    public var learningRate: Double
+    public var beta1: Double
+    public var beta2: Double
+    public var epsilon: Double
+    /// First-moment estimate, one entry per parameter.
+    public var m: [Float]
+    /// Second-moment estimate, one entry per parameter.
+    public var v: [Float]
+    /// Number of updates taken so far (torch's `state['step']`).
+    public var step: Int
+
+    public init(parameterCount: Int, learningRate: Double = 1e-3, beta1: Double = 0.9,
+                beta2: Double = 0.999, epsilon: Double = 1e-8) {
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.m = [Float](repeating: 0, count: parameterCount)
+        self.v = [Float](repeating: 0, count: parameterCount)
+        self.step = 0
+    }
+
+    /// One update of `parameters` from `gradients` (both `m.count` long).
+    public mutating func step(parameters p: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>) {
+        step += 1
+        let t = Double(step)
+        let bc1 = 1 - pow(beta1, t)
+        let bc2 = 1 - pow(beta2, t)
+        let stepSize = Float(learningRate / bc1)
+        let bc2Sqrt = Float(bc2.squareRoot())
+        let w1 = Float(1 - beta1), b2 = Float(beta2), w2 = Float(1 - beta2), eps = Float(epsilon)
+        let n = m.count
+        m.withUnsafeMutableBufferPointer { mb in
+            v.withUnsafeMutableBufferPointer { vb in
+                let mp = mb.baseAddress!, vp = vb.baseAddress!
+                parallelChunks(n, minChunk: 1 << 15) { r in
+                    for i in r {
+                        let gi = g[i]
+                        let mi = mp[i] + (gi - mp[i]) * w1
+                        let vi = vp[i] * b2 + w2 * (gi * gi)
+                        mp[i] = mi
+                        vp[i] = vi
+                        let denom = vi.squareRoot() / bc2Sqrt + eps
+                        p[i] = p[i] - stepSize * (mi / denom)
+                    }
+                }
+            }
+        }
+    }
+
+    /// One update of a network's parameters from its current gradients.
+    public mutating func step(_ model: SeedCNN) {
+        precondition(model.parameterCount == m.count, "Adam: parameter count mismatch")
+        step(parameters: model.parameterPointer, gradients: UnsafePointer(model.gradientPointer))
+    }
+}

@@ -1,0 +1,182 @@
+import Kernels
+import NN
+import XCTest
+
+/// Finite-difference checks of every layer's backward pass. Each uses the scalar
+/// L = ⟨r, layer(x)⟩ for a fixed random r, so ∂L/∂output = r.
+final class LayerGradientTests: XCTestCase {
+    override func setUp() { setThreads(2) }
+
+    func testConv2DGradients() {
+        var rng = TestRNG(10)
+        let (B, Cin, Cout, H, W) = (2, 2, 3, 5, 4)
+        let conv = Conv2D(inChannels: Cin, outChannels: Cout)
+        for layout in [ConvGeometry.Layout.nchw, .cnhw] {
+            let g = conv.geometry(batch: B, height: H, width: W, layout: layout)
+            var x = rng.floats(B * Cin * H * W), w = rng.floats(conv.weightCount), b = rng.floats(Cout)
+            let r = rng.floats(Cout * B * H * W)
+            func run(_ x: [Float], _ w: [Float], _ b: [Float]) -> ([Float], [Float]) {
+                var col = [Float](repeating: 0, count: g.colRows * g.colColumns)
+                var y = [Float](repeating: 0, count: r.count)
+                conv.forward(g, input: x, weight: w, bias: b, col: &col, output: &y)
+                return (y, col)
+            }
+            let (_, col) = run(x, w, b)
+            var dw = [Float](repeating: 0, count: w.count), db = [Float](repeating: 0, count: Cout)
+            var dcol = [Float](repeating: 0, count: col.count), dx = [Float](repeating: 0, count: x.count)
+            conv.backward(g, col: col, weight: w, dOutput: r, dWeight: &dw, dBias: &db, dCol: &dcol, dInput: &dx)
+            checkGradient("conv.x \(layout)", &x, analytic: dx) { dot(run($0, w, b).0, r) }
+            checkGradient("conv.w \(layout)", &w, analytic: dw) { dot(run(x, $0, b).0, r) }
+            checkGradient("conv.b \(layout)", &b, analytic: db) { dot(run(x, w, $0).0, r) }
+        }
+    }
+
+    func testConv2DForwardMatchesNaive() {
+        var rng = TestRNG(11)
+        let (B, Cin, Cout, H, W) = (3, 4, 5, 6, 6)
+        let conv = Conv2D(inChannels: Cin, outChannels: Cout)
+        let g = conv.geometry(batch: B, height: H, width: W, layout: .nchw)
+        let x = rng.floats(B * Cin * H * W), w = rng.floats(conv.weightCount), b = rng.floats(Cout)
+        var col = [Float](repeating: 0, count: g.colRows * g.colColumns)
+        var y = [Float](repeating: 0, count: Cout * B * H * W)
+        conv.forward(g, input: x, weight: w, bias: b, col: &col, output: &y)
+        var ref = [Float](repeating: 0, count: y.count)
+        naiveConv2DForward(input: x, weight: w, bias: b, output: &ref, batch: B, inChannels: Cin,
+                           outChannels: Cout, height: H, width: W)
+        // y is CNHW, ref NCHW.
+        for n in 0..<B { for c in 0..<Cout { for i in 0..<(H * W) {
+            XCTAssertEqual(y[(c * B + n) * H * W + i], ref[(n * Cout + c) * H * W + i], accuracy: 1e-5)
+        } } }
+    }
+
+    func testReLUGradient() {
+        var rng = TestRNG(12)
+        var x = rng.floats(50).map { abs($0) < 0.05 ? $0 + 0.1 : $0 }  // stay away from the kink
+        let r = rng.floats(50)
+        var y = [Float](repeating: 0, count: 50), dx = [Float](repeating: 0, count: 50)
+        ReLU.forward(x, &y, count: 50)
+        XCTAssertEqual(y, x.map { max($0, 0) })
+        ReLU.backward(output: y, dOutput: r, dInput: &dx, count: 50)
+        checkGradient("relu", &x, analytic: dx) { x in
+            var y = [Float](repeating: 0, count: 50)
+            ReLU.forward(x, &y, count: 50)
+            return dot(y, r)
+        }
+    }
+
+    func testMaxPoolGradientAndValues() {
+        var rng = TestRNG(13)
+        for (H, W) in [(4, 6), (5, 5)] {   // odd sizes drop the last row/column
+            let planes = 3, OH = H / 2, OW = W / 2
+            var x = rng.floats(planes * H * W)
+            let r = rng.floats(planes * OH * OW)
+            var y = [Float](repeating: 0, count: r.count), am = [UInt8](repeating: 0, count: r.count)
+            MaxPool2x2.forward(x, planes: planes, height: H, width: W, output: &y, argmax: &am)
+            for p in 0..<planes { for oy in 0..<OH { for ox in 0..<OW {
+                let base = p * H * W + 2 * oy * W + 2 * ox
+                let m = max(max(x[base], x[base + 1]), max(x[base + W], x[base + W + 1]))
+                XCTAssertEqual(y[(p * OH + oy) * OW + ox], m)
+            } } }
+            var dx = [Float](repeating: .nan, count: x.count)
+            MaxPool2x2.backward(dOutput: r, argmax: am, planes: planes, height: H, width: W, dInput: &dx)
+            checkGradient("maxpool \(H)x\(W)", &x, analytic: dx, eps: 1e-3) { x in
+                var y = [Float](repeating: 0, count: r.count), am = [UInt8](repeating: 0, count: r.count)
+                MaxPool2x2.forward(x, planes: planes, height: H, width: W, output: &y, argmax: &am)
+                return dot(y, r)
+            }
+        }
+    }
+
+    /// The fused bias+ReLU+pool equals pool(relu(x + b)) and has the right gradients.
+    func testBiasReLUMaxPoolMatchesCompositionAndGradient() {
+        var rng = TestRNG(14)
+        let (C, P, H, W) = (3, 2, 4, 4)
+        var x = rng.floats(C * P * H * W)
+        var b = rng.floats(C, scale: 0.3)
+        let n = C * P * (H / 2) * (W / 2)
+        let r = rng.floats(n)
+        func fused(_ x: [Float], _ b: [Float]) -> ([Float], [UInt8]) {
+            var y = [Float](repeating: 0, count: n), am = [UInt8](repeating: 0, count: n)
+            BiasReLUMaxPool.forward(x, bias: b, channels: C, planesPerChannel: P, height: H, width: W,
+                                    output: &y, argmax: &am)
+            return (y, am)
+        }
+        // Composition with the separate layers.
+        var xb = x
+        for i in 0..<xb.count { xb[i] += b[i / (P * H * W)] }
+        var relu = [Float](repeating: 0, count: xb.count)
+        ReLU.forward(xb, &relu, count: xb.count)
+        var ref = [Float](repeating: 0, count: n), am = [UInt8](repeating: 0, count: n)
+        MaxPool2x2.forward(relu, planes: C * P, height: H, width: W, output: &ref, argmax: &am)
+        let (y, fam) = fused(x, b)
+        assertClose(y, ref, tol: 1e-6, "fused vs composed")
+        var dx = [Float](repeating: .nan, count: x.count), db = [Float](repeating: .nan, count: C)
+        BiasReLUMaxPool.backward(dOutput: r, output: y, argmax: fam, channels: C, planesPerChannel: P,
+                                 height: H, width: W, dInput: &dx, dBias: &db)
+        checkGradient("fused.x", &x, analytic: dx, eps: 1e-3) { dot(fused($0, b).0, r) }
+        checkGradient("fused.b", &b, analytic: db, eps: 1e-3) { dot(fused(x, $0).0, r) }
+    }
+
+    func testLinearGradients() {
+        var rng = TestRNG(15)
+        let (B, I, O) = (3, 5, 4)
+        let fc = Linear(inFeatures: I, outFeatures: O)
+        var x = rng.floats(B * I), w = rng.floats(O * I), b = rng.floats(O)
+        let r = rng.floats(B * O)
+        func run(_ x: [Float], _ w: [Float], _ b: [Float]) -> [Float] {
+            var y = [Float](repeating: 0, count: B * O)
+            fc.forward(x, weight: w, bias: b, output: &y, batch: B)
+            return y
+        }
+        // Value check: y[0][0] = Σ x[0][i]·w[0][i] + b[0]
+        var y00 = b[0]
+        for i in 0..<I { y00 += x[i] * w[i] }
+        XCTAssertEqual(run(x, w, b)[0], y00, accuracy: 1e-5)
+        var dx = [Float](repeating: 0, count: x.count), dw = [Float](repeating: 0, count: w.count)
+        var db = [Float](repeating: 0, count: O)
+        fc.backward(x, weight: w, dOutput: r, dWeight: &dw, dBias: &db, dInput: &dx, batch: B)
+        checkGradient("linear.x", &x, analytic: dx) { dot(run($0, w, b), r) }
+        checkGradient("linear.w", &w, analytic: dw) { dot(run(x, $0, b), r) }
+        checkGradient("linear.b", &b, analytic: db) { dot(run(x, w, $0), r) }
+    }
+
+    func testSoftTargetCrossEntropyValueAndGradient() {
+        // Hand value: logits (0, ln 3) → softmax (1/4, 3/4); target (0.5, 0.5)
+        // loss = −0.5·ln(1/4) − 0.5·ln(3/4) = 0.5·(ln 4 + ln 4/3).
+        let z: [Float] = [0, Float(log(3.0))], y: [Float] = [0.5, 0.5]
+        var d = [Float](repeating: 0, count: 2)
+        let l = SoftTargetCrossEntropy.forward(logits: z, targets: y, batch: 1, classes: 2, dLogits: &d)
+        XCTAssertEqual(l, Float(0.5 * (log(4.0) + log(4.0 / 3.0))), accuracy: 1e-6)
+        XCTAssertEqual(d[0], 0.25 - 0.5, accuracy: 1e-6)
+        XCTAssertEqual(d[1], 0.75 - 0.5, accuracy: 1e-6)
+
+        var rng = TestRNG(16)
+        let (B, K) = (4, 5)
+        var logits = rng.floats(B * K, scale: 3)
+        let targets = rng.softTargets(rows: B, k: K)
+        var grad = [Float](repeating: 0, count: B * K)
+        let loss = SoftTargetCrossEntropy.forward(logits: logits, targets: targets, batch: B, classes: K, dLogits: &grad)
+        // gradient = (softmax − y) / B for rows summing to 1
+        for b in 0..<B {
+            let row = logits[(b * K)..<(b * K + K)].map { Double($0) }
+            let m = row.max()!
+            let s = row.reduce(0) { $0 + exp($1 - m) }
+            for k in 0..<K {
+                let p = exp(row[k] - m) / s
+                XCTAssertEqual(grad[b * K + k], Float((p - Double(targets[b * K + k])) / Double(B)), accuracy: 1e-6)
+            }
+        }
+        checkGradient("softCE", &logits, analytic: grad, eps: 1e-3, atol: 1e-4) { z in
+            Double(SoftTargetCrossEntropy.forward(logits: z, targets: targets, batch: B, classes: K))
+        }
+        let ev = SoftTargetCrossEntropy.evaluate(logits: logits, targets: targets, batch: B, classes: K)
+        XCTAssertEqual(ev.lossSum / Double(B), Double(loss), accuracy: 1e-5)
+    }
+
+    func testEvaluateCountsArgmaxMatches() {
+        let z: [Float] = [1, 2, 0,   5, 1, 1,   0, 0, 3]
+        let y: [Float] = [0, 1, 0,   0.3, 0.7, 0,   0, 0, 1]
+        let r = SoftTargetCrossEntropy.evaluate(logits: z, targets: y, batch: 3, classes: 3)
+        XCTAssertEqual(r.correct, 2)
+    }
+}

@@ -1,0 +1,96 @@
+import Kernels
+import NN
+import XCTest
+
+final class WinogradTests: XCTestCase {
+    override func setUp() { setThreads(2) }
+
+    /// The Winograd block equals conv (im2col) + fused bias/ReLU/pool, forward and backward.
+    func testWinogradBlockMatchesIm2colPath() {
+        var rng = TestRNG(30)
+        for (B, Cin, Cout, S) in [(2, 3, 4, 6), (3, 5, 2, 4), (1, 2, 3, 2)] {
+            let block = WinogradConvBlock(inChannels: Cin, outChannels: Cout)
+            let conv = Conv2D(inChannels: Cin, outChannels: Cout)
+            let g = conv.geometry(batch: B, height: S, width: S, layout: .cnhw)
+            let x = rng.floats(Cin * B * S * S), w = rng.floats(conv.weightCount), b = rng.floats(Cout, scale: 0.2)
+            let T = block.tiles(batch: B, size: S)
+            // Reference: conv without bias → fused bias/ReLU/pool.
+            var col = [Float](repeating: 0, count: g.colRows * g.colColumns)
+            var raw = [Float](repeating: 0, count: Cout * B * S * S)
+            conv.forward(g, input: x, weight: w, bias: nil, col: &col, output: &raw)
+            var ref = [Float](repeating: 0, count: Cout * T), refAm = [UInt8](repeating: 0, count: Cout * T)
+            BiasReLUMaxPool.forward(raw, bias: b, channels: Cout, planesPerChannel: B, height: S, width: S,
+                                    output: &ref, argmax: &refAm)
+            var u = [Float](repeating: 0, count: block.uCount)
+            var v = [Float](repeating: 0, count: block.vCount(batch: B, size: S))
+            var m = [Float](repeating: 0, count: block.mCount(batch: B, size: S))
+            var out = [Float](repeating: 0, count: Cout * T), am = [UInt8](repeating: 0, count: Cout * T)
+            block.forward(input: x, batch: B, size: S, weight: w, bias: b, u: &u, v: &v, m: &m, output: &out, argmax: &am)
+            assertClose(out, ref, tol: 1e-5, "forward \(B) \(Cin) \(Cout) \(S)")
+            XCTAssertEqual(am, refAm)
+            // Backward.
+            let dOut = rng.floats(Cout * T)
+            var dRaw = [Float](repeating: 0, count: raw.count), dbRef = [Float](repeating: 0, count: Cout)
+            BiasReLUMaxPool.backward(dOutput: dOut, output: ref, argmax: refAm, channels: Cout, planesPerChannel: B,
+                                     height: S, width: S, dInput: &dRaw, dBias: &dbRef)
+            var dwRef = [Float](repeating: 0, count: w.count), dcol = [Float](repeating: 0, count: col.count)
+            var dxRef = [Float](repeating: 0, count: x.count)
+            conv.backward(g, col: col, weight: w, dOutput: dRaw, dWeight: &dwRef, dBias: nil, dCol: &dcol, dInput: &dxRef)
+            var du = [Float](repeating: 0, count: block.uCount)
+            var dw = [Float](repeating: 0, count: w.count), db = [Float](repeating: 0, count: Cout)
+            var dx = [Float](repeating: .nan, count: x.count)
+            block.backward(dOutput: dOut, output: out, argmax: am, batch: B, size: S, u: u, v: &v, m: &m, du: &du,
+                           dWeight: &dw, dBias: &db, dInput: &dx)
+            assertClose(dw, dwRef, tol: 1e-5, "dW")
+            assertClose(db, dbRef, tol: 1e-5, "dB")
+            assertClose(dx, dxRef, tol: 1e-5, "dX")
+        }
+    }
+
+    /// Weight and input transforms are exact adjoint pairs of their gradients.
+    func testTransformAdjoints() {
+        var rng = TestRNG(31)
+        let (C, B, S, Co) = (3, 2, 6, 4)
+        let T = B * (S / 2) * (S / 2)
+        let vN = 16 * winogradSlabStride(C * T), uN = 16 * winogradSlabStride(Co * C)
+        let x = rng.floats(C * B * S * S), y = rng.floats(vN)
+        var vx = [Float](repeating: 0, count: vN), xy = [Float](repeating: 0, count: x.count)
+        winogradInputTransform(x, channels: C, batch: B, size: S, v: &vx)
+        winogradInputGradient(y, channels: C, batch: B, size: S, dInput: &xy)
+        // Padding entries between slabs are not part of the map; zero them in y's pairing.
+        var lhs = 0.0
+        let slab = winogradSlabStride(C * T)
+        for xi in 0..<16 { for i in 0..<(C * T) { lhs += Double(vx[xi * slab + i]) * Double(y[xi * slab + i]) } }
+        XCTAssertEqual(lhs, dot(x, xy), accuracy: 1e-3)
+        let w = rng.floats(Co * C * 9), z = rng.floats(uN)
+        var uw = [Float](repeating: 0, count: uN), wz = [Float](repeating: 0, count: w.count)
+        winogradWeightTransform(w, outChannels: Co, inChannels: C, u: &uw)
+        winogradWeightGradient(z, outChannels: Co, inChannels: C, dWeight: &wz)
+        var lhs2 = 0.0
+        let uslab = winogradSlabStride(Co * C)
+        for xi in 0..<16 { for i in 0..<(Co * C) { lhs2 += Double(uw[xi * uslab + i]) * Double(z[xi * uslab + i]) } }
+        XCTAssertEqual(lhs2, dot(w, wz), accuracy: 1e-3)
+    }
+
+    /// Whole network: Winograd and im2col paths give the same loss and gradients.
+    func testNetworkWinogradMatchesIm2col() {
+        let config = CNNConfig(widths: [4, 6, 8, 8], hidden: 10, classes: 4, inputChannels: 3, inputSize: 16)
+        var rng = TestRNG(32)
+        let B = 3
+        let x = rng.floats(B * config.inputCount), y = rng.softTargets(rows: B, k: config.classes)
+        let a = SeedCNN(config: config, seed: 1, winogradMinInputChannels: 1)
+        let b = SeedCNN(config: config, seed: 1, winogradMinInputChannels: .max)
+        XCTAssertEqual(a.usesWinograd, [false, true, true, true])
+        XCTAssertEqual(b.usesWinograd, [false, false, false, false])
+        let la = a.trainStep(input: x, targets: y, batch: B), lb = b.trainStep(input: x, targets: y, batch: B)
+        XCTAssertEqual(la, lb, accuracy: 1e-5)
+        assertClose(a.gradients, b.gradients, tol: 1e-4, "gradients")
+        assertClose(a.logits(input: x, batch: B), b.logits(input: x, batch: B), tol: 1e-5, "logits")
+    }
+}
+
+extension WinogradTests {
+    func testDefaultPolicy() {
+        XCTAssertEqual(SeedCNN(config: CNNConfig(), seed: 0).usesWinograd, [false, true, true, true])
+    }
+}
