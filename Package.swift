@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "Prep", dependencies: ["MixCore", "Datasets", "Mixup", "ShardFormat", "Imaging", "Pipeline"]),
         .target(name: "Kernels", dependencies: ["COpenBLAS"]),
         .target(name: "NN", dependencies: ["Kernels", "MixCore"]),
-        .target(name: "Training", dependencies: ["NN", "ShardFormat", "Pipeline", "MixCore"]),
+        .target(name: "Training", dependencies: ["NN", "Kernels", "ShardFormat", "Pipeline", "MixCore"]),
 
         // Thin command-line front ends.
         .executableTarget(name: "mixprep", dependencies: [

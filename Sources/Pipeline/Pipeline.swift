@@ -132,7 +132,8 @@ public struct TrainSection: Sendable, Equatable, Codable {
 
     public init() {}
 
-    func problems() -> [String] {
+    /// Problems with the values, each naming its key; empty when valid.
+    public func problems() -> [String] {
         var out: [String] = []
         if epochs < 1 { out.append("train.epochs must be ≥ 1 (got \(epochs))") }
         if batch < 1 { out.append("train.batch must be ≥ 1 (got \(batch))") }

@@ -1,0 +1,249 @@
+import Foundation
+import MixCore
+import NN
+
+/// Everything needed to continue training exactly where it stopped.
+public struct Checkpoint: Sendable, Equatable {
+    /// The fixed-size facts, stored as the checkpoint's JSON header.
+    public struct Header: Sendable, Equatable, Codable {
+        /// Network shape.
+        public var widths: [Int]
+        public var hidden: Int
+        public var classes: Int
+        public var inputChannels: Int
+        public var inputSize: Int
+        /// Epochs completed (this is `checkpoint-<epoch>.ckpt`).
+        public var epoch: Int
+        /// Adam updates taken so far.
+        public var adamStep: Int
+        /// Optimiser settings.
+        public var learningRate: Double
+        public var beta1: Double
+        public var beta2: Double
+        public var epsilon: Double
+        /// Batch size and seed: with `nextEpoch`, they fix the loader position
+        /// (the chunk order of epoch e is a pure function of (seed, e)).
+        public var batch: Int
+        public var seed: UInt64
+        /// The next (0-based) training epoch the loader reads.
+        public var nextEpoch: Int
+        /// Metrics of every epoch completed so far.
+        public var metrics: [EpochMetrics]
+        /// The run's pipeline name, and the shard set it trained on.
+        public var pipelineName: String
+        public var manifestSHA256: String
+        public var sourceFingerprint: String
+        /// Parameters in each of the three float blocks.
+        public var parameterCount: Int
+
+        /// The network configuration this header describes.
+        public var config: CNNConfig {
+            CNNConfig(widths: widths, hidden: hidden, classes: classes, inputChannels: inputChannels, inputSize: inputSize)
+        }
+    }
+
+    public var header: Header
+    /// The flat parameter buffer (`SeedCNN` order).
+    public var parameters: [Float]
+    /// Adam's first and second moments.
+    public var adamM: [Float]
+    public var adamV: [Float]
+
+    public init(header: Header, parameters: [Float], adamM: [Float], adamV: [Float]) {
+        self.header = header
+        self.parameters = parameters
+        self.adamM = adamM
+        self.adamV = adamV
+    }
+
+    // MARK: File format
+
+    /// `MIXCKPT1`.
+    public static let magic: [UInt8] = Array("MIXCKPT1".utf8)
+    public static let version: UInt32 = 1
+
+    /// The file name of the checkpoint taken after `epoch` completed epochs.
+    public static func fileName(epoch: Int) -> String {
+        "checkpoint-" + String(format: "%03d", epoch) + ".ckpt"
+    }
+
+    /// The file's bytes:
+    ///
+    /// ```
+    /// magic "MIXCKPT1" (8) | version u32 | headerBytes u32 | header (JSON, UTF-8)
+    /// | parameterCount u64 | parameters f32 × n | Adam m f32 × n | Adam v f32 × n
+    /// | SHA-256 of everything before (32)
+    /// ```
+    /// Integers and floats little-endian.
+    public func encoded() throws -> [UInt8] {
+        let n = header.parameterCount
+        guard parameters.count == n, adamM.count == n, adamV.count == n else {
+            throw MixError("checkpoint: parameter/moment counts (\(parameters.count)/\(adamM.count)/\(adamV.count)) do not match \(n)")
+        }
+        let json = Array(try JSONEncoder.sorted.encode(header))
+        var out: [UInt8] = []
+        out.reserveCapacity(8 + 8 + json.count + 8 + 12 * n + 32)
+        out += Checkpoint.magic
+        out.appendLE(Checkpoint.version)
+        out.appendLE(UInt32(json.count))
+        out += json
+        out.appendLE(UInt64(n))
+        for block in [parameters, adamM, adamV] { out.appendFloats(block) }
+        out += SHA256.hash(out)
+        return out
+    }
+
+    /// Decodes and verifies checkpoint bytes; errors name `path`.
+    public static func decode(_ bytes: [UInt8], path: String) throws -> Checkpoint {
+        let fail = { (what: String) in MixError.file(path, what) }
+        guard bytes.count >= 8 + 8 + 8 + 32 else { throw fail("too short to be a checkpoint (\(bytes.count) bytes)") }
+        guard Array(bytes[0..<8]) == magic else { throw fail("not a mixtrain checkpoint (bad magic)") }
+        let body = bytes.count - 32
+        let digest = bytes.withUnsafeBytes { SHA256.hash(UnsafeRawBufferPointer(rebasing: $0[0..<body])) }
+        guard digest == Array(bytes[body...]) else { throw fail("checksum mismatch (corrupt or truncated checkpoint)") }
+        var r = ByteReader(bytes: bytes, end: body, at: 8)
+        let v: UInt32 = try r.le(fail)
+        guard v == version else { throw fail("unsupported checkpoint version \(v) (this build reads \(version))") }
+        let headerBytes = Int(try r.le(fail) as UInt32)
+        let json = try r.take(headerBytes, fail)
+        let header: Header
+        do { header = try JSONDecoder().decode(Header.self, from: Data(json)) } catch {
+            throw fail("header is not valid: \(error)")
+        }
+        let n = Int(try r.le(fail) as UInt64)
+        guard n == header.parameterCount, r.remaining == 12 * n else {
+            throw fail("holds \(r.remaining) bytes of parameters and moments, expected 3 × 4 × \(header.parameterCount)")
+        }
+        let p = try r.floats(n, fail), m = try r.floats(n, fail), vv = try r.floats(n, fail)
+        if let problem = header.config.validationError() { throw fail("network configuration: \(problem)") }
+        return Checkpoint(header: header, parameters: p, adamM: m, adamV: vv)
+    }
+
+    /// Writes atomically (temp + fsync + rename).
+    public func write(to path: String) throws {
+        try FileIO.writeAtomically(path, try encoded())
+    }
+
+    /// Reads and verifies a checkpoint file.
+    public static func read(_ path: String) throws -> Checkpoint {
+        try decode(try FileIO.read(path), path: path)
+    }
+
+    /// The checkpoints in `directory`, newest (highest epoch) first.
+    public static func list(in directory: String) -> [(epoch: Int, path: String)] {
+        guard let names = try? FileIO.list(directory) else { return [] }
+        return names.compactMap { name -> (Int, String)? in
+            guard name.hasPrefix("checkpoint-"), name.hasSuffix(".ckpt"),
+                  let e = Int(name.dropFirst("checkpoint-".count).dropLast(".ckpt".count)) else { return nil }
+            return (e, directory + "/" + name)
+        }.sorted { $0.0 > $1.0 }
+    }
+
+    /// The newest checkpoint in `directory` that verifies; each corrupt newer one
+    /// is reported through `warn` and skipped. Nil when there is none.
+    public static func latestGood(in directory: String, warn: (String) -> Void) -> Checkpoint? {
+        for (_, path) in list(in: directory) {
+            do {
+                return try read(path)
+            } catch {
+                warn("skipping unusable checkpoint: \(error)")
+            }
+        }
+        return nil
+    }
+
+    // MARK: Model and optimiser
+
+    /// Captures a model and its optimiser.
+    public init(model: SeedCNN, optimizer: Adam, epoch: Int, batch: Int, seed: UInt64, metrics: [EpochMetrics],
+                pipelineName: String, manifestSHA256: String, sourceFingerprint: String) {
+        let c = model.config
+        header = Header(widths: c.widths, hidden: c.hidden, classes: c.classes, inputChannels: c.inputChannels,
+                        inputSize: c.inputSize, epoch: epoch, adamStep: optimizer.step,
+                        learningRate: optimizer.learningRate, beta1: optimizer.beta1, beta2: optimizer.beta2,
+                        epsilon: optimizer.epsilon, batch: batch, seed: seed, nextEpoch: epoch, metrics: metrics,
+                        pipelineName: pipelineName, manifestSHA256: manifestSHA256,
+                        sourceFingerprint: sourceFingerprint, parameterCount: model.parameterCount)
+        parameters = model.parameters
+        adamM = optimizer.m
+        adamV = optimizer.v
+    }
+
+    /// A model holding the checkpoint's parameters.
+    public func makeModel() throws -> SeedCNN {
+        let model = SeedCNN(config: header.config, seed: header.seed)
+        guard model.parameterCount == parameters.count else {
+            throw MixError("checkpoint: \(parameters.count) parameters, but its configuration needs \(model.parameterCount)")
+        }
+        model.parameters = parameters
+        return model
+    }
+
+    /// The optimiser state stored in the checkpoint.
+    public func makeOptimizer() -> Adam {
+        var adam = Adam(parameterCount: parameters.count, learningRate: header.learningRate, beta1: header.beta1,
+                        beta2: header.beta2, epsilon: header.epsilon)
+        adam.m = adamM
+        adam.v = adamV
+        adam.step = header.adamStep
+        return adam
+    }
+}
+
+extension JSONEncoder {
+    /// Deterministic JSON (sorted keys).
+    static var sorted: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }
+}
+
+extension Array where Element == UInt8 {
+    mutating func appendLE<T: FixedWidthInteger>(_ v: T) {
+        Swift.withUnsafeBytes(of: v.littleEndian) { append(contentsOf: $0) }
+    }
+
+    mutating func appendFloats(_ values: [Float]) {
+        if 1.littleEndian == 1 {
+            values.withUnsafeBytes { append(contentsOf: $0) }
+        } else {
+            for x in values { appendLE(x.bitPattern) }
+        }
+    }
+}
+
+/// Bounds-checked little-endian reads from a byte array.
+struct ByteReader {
+    let bytes: [UInt8]
+    let end: Int
+    var at: Int
+
+    var remaining: Int { end - at }
+
+    mutating func take(_ n: Int, _ fail: (String) -> MixError) throws -> ArraySlice<UInt8> {
+        guard n >= 0, n <= remaining else { throw fail("truncated at byte \(at)") }
+        defer { at += n }
+        return bytes[at..<(at + n)]
+    }
+
+    mutating func le<T: FixedWidthInteger>(_ fail: (String) -> MixError) throws -> T {
+        let s = try take(MemoryLayout<T>.size, fail)
+        var v: T = 0
+        for (i, b) in s.enumerated() { v |= T(b) << (8 * i) }
+        return v
+    }
+
+    mutating func floats(_ n: Int, _ fail: (String) -> MixError) throws -> [Float] {
+        let s = try take(4 * n, fail)
+        var out = [Float](repeating: 0, count: n)
+        if 1.littleEndian == 1 {
+            out.withUnsafeMutableBytes { dst in s.withUnsafeBytes { dst.copyMemory(from: $0) } }
+        } else {
+            s.withUnsafeBytes { src in
+                for i in 0..<n { out[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+            }
+        }
+        return out
+    }
+}

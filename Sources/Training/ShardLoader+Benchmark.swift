@@ -1,0 +1,53 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MixCore
+
+/// Loader throughput: decode (inflate, CRC and label checks, normalise) whole
+/// epochs with nothing else consuming CPU; the decoding runs on one thread.
+public enum LoaderBenchmark {
+    /// What a loader benchmark measured.
+    public struct Result: Sendable {
+        /// Images delivered.
+        public var images: Int
+        /// Wall seconds.
+        public var seconds: Double
+        /// CPU seconds (user + system) of the whole process over the run:
+        /// on a busy machine, `images / cpuSeconds` is the one-core rate.
+        public var cpuSeconds: Double
+        public var imagesPerSecond: Double { Double(images) / max(seconds, 1e-9) }
+        public var imagesPerCPUSecond: Double { Double(images) / max(cpuSeconds, 1e-9) }
+    }
+
+    /// Reads `epochs` training epochs (0, 1, …) of `path`.
+    public static func run(path: String, epochs: Int = 1, batch: Int = 128, seed: UInt64 = 0,
+                           quiet: Bool = false) throws -> Result {
+        let loader = try ShardLoader(path: path, options: LoaderOptions(batch: batch, seed: seed))
+        var total = 0
+        let expected = (0..<epochs).reduce(0) { $0 + loader.directory.trainSampleCount(epoch: $1) }
+        let progress = Progress("bench-loader", total: expected, unit: "images", quiet: quiet)
+        let cpu0 = cpuSeconds()
+        let start = Progress.now()
+        for e in 0..<epochs {
+            let stream = loader.trainBatches(epoch: e)
+            while let b = try stream.next() {
+                total += b.count
+                progress.advance(by: b.count)
+                stream.recycle(b)
+            }
+        }
+        let seconds = Progress.now() - start
+        let cpu = cpuSeconds() - cpu0
+        progress.finish()
+        return Result(images: total, seconds: seconds, cpuSeconds: cpu)
+    }
+
+    /// User + system CPU seconds of this process so far.
+    static func cpuSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+}

@@ -1,0 +1,80 @@
+import MixCore
+import Pipeline
+import ShardFormat
+
+/// A complete shard directory opened for reading: its manifest, and every
+/// shard it lists memory-mapped through `ShardReader` (structure checked at open).
+///
+/// A directory without `manifest.json` is refused (it is incomplete).
+public final class ShardDirectory: @unchecked Sendable {
+    /// The directory path as given.
+    public let path: String
+    public let manifest: Manifest
+    /// SHA-256 (hex) of the `manifest.json` bytes: identifies the exact shard set.
+    public let manifestSHA256: String
+    /// Image and label shape shared by every shard.
+    public let shape: SampleShape
+    /// Training shards per materialised epoch, in manifest order.
+    let trainReaders: [[ShardReader]]
+    /// Test shards, in manifest order.
+    let testReaders: [ShardReader]
+
+    /// Opens `path`: reads the manifest, maps and checks the structure of every
+    /// listed shard, and checks that shard headers agree with the manifest.
+    public init(path: String) throws {
+        self.path = path
+        let manifest = try Manifest.load(directory: path)
+        self.manifest = manifest
+        manifestSHA256 = SHA256.hex(SHA256.hash(try FileIO.read(path + "/" + Manifest.fileName)))
+        let manifestPath = path + "/" + Manifest.fileName
+        guard !manifest.train.isEmpty, manifest.train.allSatisfy({ !$0.shards.isEmpty }) else {
+            throw MixError.file(manifestPath, "lists no training shards")
+        }
+        guard !manifest.test.shards.isEmpty else {
+            throw MixError.file(manifestPath, "lists no test shards")
+        }
+        let classCount = manifest.source.classNames.count
+        guard classCount >= 2 else { throw MixError.file(manifestPath, "source.classNames must name at least 2 classes") }
+        var shape: SampleShape?
+        func open(_ entry: ShardEntry, split: Split, epoch: UInt32) throws -> ShardReader {
+            let file = path + "/" + entry.file
+            guard FileIO.exists(file) else { throw MixError.file(file, "missing (listed in \(Manifest.fileName))") }
+            let reader = try ShardReader(path: file)
+            guard reader.sampleCount == entry.samples else {
+                throw MixError.file(file, "holds \(reader.sampleCount) samples, the manifest says \(entry.samples)")
+            }
+            guard reader.header.split == split, split == .test || reader.header.epoch == epoch else {
+                throw MixError.file(file, "header says split \(reader.header.split) epoch \(reader.header.epoch), the manifest lists it under \(split) epoch \(epoch)")
+            }
+            let s = reader.shape
+            guard s.classCount == classCount else {
+                throw MixError.file(file, "has \(s.classCount) classes, the manifest names \(classCount)")
+            }
+            if let shape, shape != s {
+                throw MixError.file(file, "image shape \(s.channels)×\(s.height)×\(s.width) differs from the other shards' \(shape.channels)×\(shape.height)×\(shape.width)")
+            }
+            shape = s
+            return reader
+        }
+        trainReaders = try manifest.train.map { e in try e.shards.map { try open($0, split: .train, epoch: UInt32(e.epoch)) } }
+        testReaders = try manifest.test.shards.map { try open($0, split: .test, epoch: MixShardLayout.testEpoch) }
+        self.shape = shape!
+    }
+
+    /// Class names, in label order.
+    public var classNames: [String] { manifest.source.classNames }
+    /// Number of training epochs materialised on disk.
+    public var materialisedEpochs: Int { trainReaders.count }
+    /// The materialised epoch that training epoch `epoch` reads (`epoch mod E`).
+    public func materialisedEpoch(for epoch: Int) -> Int { epoch % trainReaders.count }
+    /// Training samples of training epoch `epoch` (after cycling).
+    public func trainSampleCount(epoch: Int) -> Int {
+        trainReaders[materialisedEpoch(for: epoch)].reduce(0) { $0 + $1.sampleCount }
+    }
+    /// Samples in the test split.
+    public var testSampleCount: Int { testReaders.reduce(0) { $0 + $1.sampleCount } }
+    /// Paths of the training shards of training epoch `epoch` (after cycling).
+    public func trainShardPaths(epoch: Int) -> [String] { trainReaders[materialisedEpoch(for: epoch)].map(\.path) }
+    /// Paths of the test shards.
+    public var testShardPaths: [String] { testReaders.map(\.path) }
+}

@@ -1,0 +1,34 @@
+import MixCore
+import NN
+
+/// Training-step throughput of the seed CNN (NN's `benchmarkTrainSteps`).
+public enum TrainBenchmark {
+    /// Images per second of `steps` timed training steps of the default seed CNN.
+    public static func run(batch: Int = 128, steps: Int = 20, threads: Int = 2, config: CNNConfig = CNNConfig()) -> Double {
+        benchmarkTrainSteps(config: config, batch: batch, steps: steps, threads: threads)
+    }
+}
+
+/// `mixtrain eval`: a checkpoint evaluated on a shard directory's test split.
+public enum CheckpointEvaluation {
+    /// Loads `checkpoint`, evaluates it on `shardDirectory`'s test split, and
+    /// returns the accuracy line and the confusion matrix with class names.
+    public static func run(checkpoint: String, shardDirectory: String, threads: Int = 2, quiet: Bool = false) throws -> String {
+        let ckpt = try Checkpoint.read(checkpoint)
+        let dir = try ShardDirectory(path: shardDirectory)
+        let s = dir.shape
+        let c = ckpt.header.config
+        guard c.inputChannels == s.channels, c.inputSize == s.height, s.height == s.width, c.classes == s.classCount else {
+            throw MixError.file(checkpoint, "network takes \(c.inputChannels)×\(c.inputSize)×\(c.inputSize) images and \(c.classes) classes; "
+                                + "\(shardDirectory) holds \(s.channels)×\(s.height)×\(s.width) images and \(s.classCount) classes")
+        }
+        setTrainingThreads(threads)
+        let model = try ckpt.makeModel()
+        let loader = try ShardLoader(directory: dir, options: LoaderOptions(batch: 256, seed: ckpt.header.seed))
+        let eval = try Evaluation.run(model: model, loader: loader,
+                                      progress: Progress("eval", total: dir.testSampleCount, unit: "images", quiet: quiet))
+        var out = "checkpoint \(checkpoint) (epoch \(ckpt.header.epoch)) on \(shardDirectory): \(eval.count) test images\n"
+        out += eval.table(classNames: dir.classNames)
+        return out
+    }
+}

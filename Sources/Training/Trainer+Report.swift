@@ -1,0 +1,74 @@
+import Foundation
+import MixCore
+
+/// The fixed facts of a run that `report.md` states.
+struct ReportContext {
+    let settings: TrainSettings
+    let shardPath: String
+    let manifestSHA256: String
+    let sourceName: String
+    let sourceFingerprint: String
+    let classNames: [String]
+    let trainSamples: Int
+    let testSamples: Int
+    let materialisedEpochs: Int
+    let parameterCount: Int
+    let resumedEpochs: Int
+
+    init(settings: TrainSettings, directory: ShardDirectory, parameterCount: Int, resumedEpochs: Int) {
+        self.settings = settings
+        shardPath = directory.path
+        manifestSHA256 = directory.manifestSHA256
+        sourceName = directory.manifest.source.name
+        sourceFingerprint = directory.manifest.source.fingerprint
+        classNames = directory.classNames
+        trainSamples = directory.trainSampleCount(epoch: 0)
+        testSamples = directory.testSampleCount
+        materialisedEpochs = directory.materialisedEpochs
+        self.parameterCount = parameterCount
+        self.resumedEpochs = resumedEpochs
+    }
+
+    func markdown(metrics: [EpochMetrics], skipped: [CorruptChunk], wallSeconds: Double) -> String {
+        let t = settings.train
+        var s = "# mixtrain run: \(settings.pipelineName)\n\n## Settings\n\n"
+        s += "| setting | value |\n|---|---|\n"
+        s += "| shard directory | `\(shardPath)` |\n"
+        s += "| manifest.json SHA-256 | `\(manifestSHA256)` |\n"
+        s += "| source | \(sourceName) |\n"
+        s += "| source fingerprint (SHA-256) | `\(sourceFingerprint)` |\n"
+        s += "| classes | \(classNames.joined(separator: ", ")) |\n"
+        s += "| training samples per epoch | \(trainSamples) |\n"
+        s += "| test samples | \(testSamples) |\n"
+        s += "| materialised epochs | \(materialisedEpochs)\(t.epochs > materialisedEpochs ? " (epoch e reads epoch e mod \(materialisedEpochs), reshuffled)" : "") |\n"
+        s += "| epochs | \(t.epochs) |\n"
+        s += "| batch | \(t.batch) |\n"
+        s += "| optimiser | Adam, lr \(t.lr), β1 \(t.beta1), β2 \(t.beta2), ε \(t.eps) |\n"
+        s += "| network | conv widths \(t.widths), hidden \(t.hidden), \(parameterCount) parameters |\n"
+        s += "| seed | \(settings.seed) |\n"
+        s += "| threads | \(settings.threads) |\n"
+        if resumedEpochs > 0 { s += "| resumed | after epoch \(resumedEpochs) (from `\(Checkpoint.fileName(epoch: resumedEpochs))`) |\n" }
+        s += "\n## Epochs\n\n| epoch | train loss | test loss | test accuracy | images/s | seconds |\n|---:|---:|---:|---:|---:|---:|\n"
+        for m in metrics {
+            s += "| \(m.epoch) | \(fmt(m.trainLoss, 4)) | \(fmt(m.testLoss, 4)) | \(fmt(100 * m.testAccuracy, 2))% | \(Int(m.imagesPerSecond.rounded())) | \(fmt(m.seconds, 1)) |\n"
+        }
+        s += "\n## Result\n\n"
+        if let last = metrics.last {
+            let best = metrics.max { $0.testAccuracy < $1.testAccuracy }!
+            s += "Final test accuracy: **\(fmt(100 * last.testAccuracy, 2))%** after \(last.epoch) epoch\(last.epoch == 1 ? "" : "s") "
+                + "(best \(fmt(100 * best.testAccuracy, 2))% at epoch \(best.epoch)).\n\n"
+        } else {
+            s += "No epoch has completed.\n\n"
+        }
+        let total = metrics.reduce(0) { $0 + $1.seconds }
+        s += "Wall time: \(fmt(total, 1)) s summed over epochs; \(fmt(wallSeconds, 1)) s in this invocation.\n"
+        if !skipped.isEmpty {
+            let distinct = Dictionary(grouping: skipped) { "\($0.file)#\($0.chunk)" }
+            s += "\n## Skipped corrupt chunks\n\n\(skipped.count) read\(skipped.count == 1 ? "" : "s") skipped, \(distinct.count) distinct chunk\(distinct.count == 1 ? "" : "s"):\n\n"
+            for key in distinct.keys.sorted() {
+                s += "- \(distinct[key]!.first!.message) (\(distinct[key]!.count)×)\n"
+            }
+        }
+        return s
+    }
+}

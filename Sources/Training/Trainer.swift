@@ -1,0 +1,201 @@
+import Foundation
+import Kernels
+import MixCore
+import NN
+import Pipeline
+
+/// What `Trainer.run` needs: where to read and write, and the training knobs.
+public struct TrainSettings: Sendable {
+    /// A complete shard directory (with `manifest.json`).
+    public var shardDirectory: String
+    /// Where metrics, curves, report and checkpoints go (created if needed).
+    public var runDirectory: String
+    /// Epochs, batch, optimiser and network settings (the pipeline's `[train]`).
+    public var train: TrainSection
+    /// A name for reports (the pipeline's name).
+    public var pipelineName: String
+    /// Seeds the network initialisation and the loader's chunk order.
+    public var seed: UInt64
+    /// Threads for OpenBLAS and the NN kernels' own loops.
+    public var threads: Int
+    /// Continue from the newest good checkpoint in `runDirectory`.
+    public var resume: Bool
+    /// Skip (and count) corrupt chunks instead of stopping.
+    public var skipCorrupt: Bool
+    /// No progress lines and no per-epoch lines.
+    public var quiet: Bool
+
+    public init(shardDirectory: String, runDirectory: String, train: TrainSection = TrainSection(),
+                pipelineName: String = "pipeline", seed: UInt64 = 0, threads: Int = 2, resume: Bool = false,
+                skipCorrupt: Bool = false, quiet: Bool = false) {
+        self.shardDirectory = shardDirectory
+        self.runDirectory = runDirectory
+        self.train = train
+        self.pipelineName = pipelineName
+        self.seed = seed
+        self.threads = threads
+        self.resume = resume
+        self.skipCorrupt = skipCorrupt
+        self.quiet = quiet
+    }
+
+    /// Throws the first problem with the settings, naming it.
+    public func validate() throws {
+        if let problem = train.trainProblems.first { throw MixError(problem) }
+        guard threads >= 1 else { throw MixError("threads must be ≥ 1 (got \(threads))") }
+    }
+}
+
+extension TrainSection {
+    /// The section's problems, each naming its key (mirrors `Pipeline.problems`).
+    var trainProblems: [String] {
+        var p = Pipeline()
+        p.dataset.path = "-"
+        p.train = self
+        return p.problems()
+    }
+}
+
+/// What a training run produced.
+public struct TrainResult: Sendable {
+    /// Every epoch's metrics, including those restored from a checkpoint.
+    public var metrics: [EpochMetrics]
+    /// Epochs restored from a checkpoint (0 for a fresh run).
+    public var resumedEpochs: Int
+    /// Corrupt chunk reads skipped (with `skipCorrupt`).
+    public var skipped: [CorruptChunk]
+    /// Wall seconds of this invocation.
+    public var wallSeconds: Double
+    /// Final test accuracy (nil if no epoch ran).
+    public var finalAccuracy: Double? { metrics.last?.testAccuracy }
+}
+
+/// The train/evaluate loop: per epoch, a pass over that epoch's shards, an
+/// evaluation on the test split, then `metrics.csv`, `curves.svg`,
+/// `report.md` and `checkpoint-NNN.ckpt` written atomically.
+public enum Trainer {
+    /// Trains as `settings` say; `log` receives the per-epoch summary lines.
+    public static func run(_ settings: TrainSettings, log: @escaping (String) -> Void = { print($0) }) throws -> TrainResult {
+        try settings.validate()
+        let wallStart = Progress.now()
+        let say: (String) -> Void = settings.quiet ? { _ in } : log
+        let t = settings.train
+        let dir = try ShardDirectory(path: settings.shardDirectory)
+        let shape = dir.shape
+        guard shape.height == shape.width else {
+            throw MixError.file(settings.shardDirectory, "images are \(shape.height)×\(shape.width); the CNN needs square images")
+        }
+        let config = CNNConfig(widths: t.widths, hidden: t.hidden, classes: shape.classCount,
+                               inputChannels: shape.channels, inputSize: shape.height)
+        if let problem = config.validationError() {
+            throw MixError.file(settings.shardDirectory, "cannot build the CNN for \(shape.channels)×\(shape.height)×\(shape.width) images: \(problem)")
+        }
+        let loader = try ShardLoader(directory: dir, options: LoaderOptions(batch: t.batch, seed: settings.seed,
+                                                                            skipCorrupt: settings.skipCorrupt))
+        let run = settings.runDirectory
+        try FileIO.makeDirectories(run)
+        setTrainingThreads(settings.threads)
+
+        var model: SeedCNN
+        var adam: Adam
+        var metrics: [EpochMetrics] = []
+        var resumed = 0
+        if settings.resume, let ckpt = Checkpoint.latestGood(in: run, warn: { printError("warning: " + $0) }) {
+            try check(ckpt.header, against: settings, config: config, directory: dir)
+            model = try ckpt.makeModel()
+            adam = ckpt.makeOptimizer()
+            metrics = ckpt.header.metrics
+            resumed = ckpt.header.epoch
+            say("resuming from \(run)/\(Checkpoint.fileName(epoch: resumed)) (\(resumed) epoch\(resumed == 1 ? "" : "s") done)")
+        } else {
+            if settings.resume {
+                printError("warning: no usable checkpoint in \(run); starting from scratch")
+            } else if let existing = Checkpoint.list(in: run).first {
+                throw MixError.file(run, "already holds \(existing.path.split(separator: "/").last!); pass --resume to continue it, or choose another --out")
+            }
+            model = SeedCNN(config: config, seed: settings.seed)
+            adam = Adam(parameterCount: model.parameterCount, learningRate: t.lr, beta1: t.beta1, beta2: t.beta2, epsilon: t.eps)
+        }
+        let context = ReportContext(settings: settings, directory: dir, parameterCount: model.parameterCount,
+                                    resumedEpochs: resumed)
+
+        for epoch in resumed..<max(resumed, t.epochs) {
+            let epochStart = Progress.now()
+            let samples = dir.trainSampleCount(epoch: epoch)
+            let batches = (samples + t.batch - 1) / t.batch
+            let progress = Progress("epoch \(epoch + 1)/\(t.epochs)", total: samples, unit: "images", quiet: settings.quiet)
+            let stream = loader.trainBatches(epoch: epoch)
+            var lossSum = 0.0
+            var seen = 0
+            while let batch = try stream.next() {
+                let loss = batch.images.withUnsafeBufferPointer { x in
+                    batch.labels.withUnsafeBufferPointer { y in
+                        model.trainStep(input: x.baseAddress!, targets: y.baseAddress!, batch: batch.count, optimizer: &adam)
+                    }
+                }
+                guard loss.isFinite else {
+                    throw MixError("epoch \(epoch + 1), batch \(batch.index + 1): the loss is \(loss); lower the learning rate (train.lr = \(t.lr))")
+                }
+                lossSum += Double(loss) * Double(batch.count)
+                seen += batch.count
+                progress.advance(by: batch.count, status: "batch \(batch.index + 1)/\(batches), loss \(fmt(lossSum / Double(seen), 4))")
+                stream.recycle(batch)
+            }
+            let trainSeconds = progress.finish()
+            guard seen > 0 else { throw MixError.file(settings.shardDirectory, "epoch \(epoch + 1): no training sample could be read") }
+            let eval = try Evaluation.run(model: model, loader: loader,
+                                          progress: Progress("test \(epoch + 1)/\(t.epochs)", total: dir.testSampleCount,
+                                                             unit: "images", quiet: settings.quiet))
+            let m = EpochMetrics(epoch: epoch + 1, trainLoss: lossSum / Double(seen), testLoss: eval.loss,
+                                 testAccuracy: eval.accuracy, imagesPerSecond: Double(seen) / max(trainSeconds, 1e-9),
+                                 seconds: Progress.now() - epochStart)
+            metrics.append(m)
+            say("epoch \(m.epoch)/\(t.epochs): train loss \(fmt(m.trainLoss, 4)), test loss \(fmt(m.testLoss, 4)), "
+                + "test acc \(fmt(100 * m.testAccuracy, 2))%, \(Int(m.imagesPerSecond.rounded())) images/s, \(fmt(m.seconds, 1)) s")
+            let ckpt = Checkpoint(model: model, optimizer: adam, epoch: epoch + 1, batch: t.batch, seed: settings.seed,
+                                  metrics: metrics, pipelineName: settings.pipelineName,
+                                  manifestSHA256: dir.manifestSHA256, sourceFingerprint: dir.manifest.source.fingerprint)
+            try ckpt.write(to: run + "/" + Checkpoint.fileName(epoch: epoch + 1))
+            try writeOutputs(run: run, metrics: metrics, context: context, skipped: loader.skipped,
+                             wallSeconds: Progress.now() - wallStart)
+        }
+        if resumed >= t.epochs {
+            say("nothing to do: \(resumed) epochs already done (asked for \(t.epochs))")
+            try writeOutputs(run: run, metrics: metrics, context: context, skipped: loader.skipped,
+                             wallSeconds: Progress.now() - wallStart)
+        }
+        let skipped = loader.skipped
+        if !skipped.isEmpty {
+            printError("warning: skipped \(skipped.count) corrupt chunk read\(skipped.count == 1 ? "" : "s") "
+                       + "(\(Set(skipped.map { "\($0.file)#\($0.chunk)" }).count) distinct chunks); see \(run)/report.md")
+        }
+        return TrainResult(metrics: metrics, resumedEpochs: resumed, skipped: skipped, wallSeconds: Progress.now() - wallStart)
+    }
+
+    /// A checkpoint can continue this run only if it was made with the same settings and shards.
+    static func check(_ h: Checkpoint.Header, against s: TrainSettings, config: CNNConfig, directory: ShardDirectory) throws {
+        var diff: [String] = []
+        if h.config != config { diff.append("network (widths \(h.widths), hidden \(h.hidden) vs \(config.widths), \(config.hidden))") }
+        if h.batch != s.train.batch { diff.append("batch (\(h.batch) vs \(s.train.batch))") }
+        if h.seed != s.seed { diff.append("seed (\(h.seed) vs \(s.seed))") }
+        if h.learningRate != s.train.lr || h.beta1 != s.train.beta1 || h.beta2 != s.train.beta2 || h.epsilon != s.train.eps {
+            diff.append("optimiser settings")
+        }
+        if h.manifestSHA256 != directory.manifestSHA256 { diff.append("shard set (manifest.json differs)") }
+        guard diff.isEmpty else {
+            throw MixError.file(s.runDirectory, "the checkpoint of epoch \(h.epoch) differs from this run in: \(diff.joined(separator: ", "))")
+        }
+    }
+
+    static func writeOutputs(run: String, metrics: [EpochMetrics], context: ReportContext, skipped: [CorruptChunk],
+                             wallSeconds: Double) throws {
+        try FileIO.writeAtomically(run + "/metrics.csv", RunOutputs.csv(metrics))
+        try FileIO.writeAtomically(run + "/curves.svg", RunOutputs.svg(metrics, title: "mixtrain: \(context.settings.pipelineName)"))
+        try FileIO.writeAtomically(run + "/report.md", context.markdown(metrics: metrics, skipped: skipped, wallSeconds: wallSeconds))
+    }
+}
+
+/// Sets the OpenBLAS and kernel thread count (Kernels' `setThreads`).
+public func setTrainingThreads(_ n: Int) {
+    setThreads(n)
+}

@@ -1,0 +1,141 @@
+import ArgumentParser
+import Foundation
+import MixCore
+import Pipeline
+import Training
+
+@main
+struct MixTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mixtrain",
+        abstract: "Train the seed CNN on a MixShard directory made by `mixprep run`.",
+        subcommands: [Train.self, Eval.self, Bench.self, BenchLoader.self])
+}
+
+/// Turns library errors into one line and a non-zero exit.
+func guarded(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as MixError {
+        printError("error: \(error.message)")
+        throw ExitCode(1)
+    }
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train on SHARD_DIR; write metrics.csv, curves.svg, report.md and a checkpoint per epoch.",
+        discussion: """
+        Settings come from the pipeline embedded in the directory's manifest.json (or --pipeline FILE); \
+        options override them. With --resume, training continues from the newest good checkpoint in the \
+        run directory and gives the same per-epoch metrics as an uninterrupted run.
+        """)
+
+    @Argument(help: "Shard directory (with manifest.json).") var shardDir: String
+    @Option(help: "Pipeline file whose [train] section to use (default: the manifest's pipeline).") var pipeline: String?
+    @Option(help: "Training epochs (overrides train.epochs).") var epochs: Int?
+    @Option(help: "Threads for OpenBLAS and the kernels.") var threads: Int = Parallel.defaultThreads
+    @Option(help: "Seed for initialisation and chunk order (default: the pipeline's seed).") var seed: UInt64?
+    @Option(help: "Run directory (default: runs/<pipeline name>).") var out: String?
+    @Flag(help: "Continue from the newest good checkpoint in the run directory.") var resume = false
+    @Flag(help: "Skip corrupt chunks (counted and reported) instead of stopping.") var skipCorrupt = false
+    @Option(help: "Batch size (overrides train.batch).") var batch: Int?
+    @Option(help: "Learning rate (overrides train.lr).") var lr: Double?
+    @Flag(help: "Print nothing but errors and warnings.") var quiet = false
+
+    func validate() throws {
+        if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be ≥ 1") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be ≥ 1") }
+        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be > 0") }
+    }
+
+    func run() throws {
+        try guarded {
+            let p: Pipeline
+            if let pipeline {
+                p = try Pipeline.load(pipeline)
+            } else {
+                p = try Manifest.load(directory: shardDir).pipeline
+            }
+            var t = p.train
+            if let epochs { t.epochs = epochs }
+            if let batch { t.batch = batch }
+            if let lr { t.lr = lr }
+            let settings = TrainSettings(shardDirectory: shardDir, runDirectory: out ?? "runs/\(p.name)", train: t,
+                                         pipelineName: p.name, seed: seed ?? p.seed, threads: threads, resume: resume,
+                                         skipCorrupt: skipCorrupt, quiet: quiet)
+            let result = try Trainer.run(settings) { line in
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            }
+            if !quiet, let acc = result.finalAccuracy {
+                print("final test accuracy \(String(format: "%.2f", 100 * acc))%; wrote \(settings.runDirectory)/{metrics.csv,curves.svg,report.md}")
+            }
+        }
+    }
+}
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a checkpoint on a shard directory's test split: accuracy and confusion matrix.")
+
+    @Argument(help: "Checkpoint file (checkpoint-NNN.ckpt).") var checkpoint: String
+    @Argument(help: "Shard directory (with manifest.json).") var shardDir: String
+    @Option(help: "Threads for OpenBLAS and the kernels.") var threads: Int = Parallel.defaultThreads
+
+    func validate() throws {
+        if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+    }
+
+    func run() throws {
+        try guarded {
+            let result = try CheckpointEvaluation.run(checkpoint: checkpoint, shardDirectory: shardDir, threads: threads)
+            print(result, terminator: "")
+        }
+    }
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time training steps (forward, loss, backward, Adam) of the seed CNN on synthetic input.")
+
+    @Option(help: "Timed steps (after 3 warm-up steps).") var steps: Int = 20
+    @Option(help: "Threads for OpenBLAS and the kernels.") var threads: Int = Parallel.defaultThreads
+    @Option(help: "Batch size.") var batch: Int = 128
+
+    func validate() throws {
+        if steps < 1 { throw ValidationError("--steps must be ≥ 1") }
+        if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+        if batch < 1 { throw ValidationError("--batch must be ≥ 1") }
+    }
+
+    func run() throws {
+        let rate = TrainBenchmark.run(batch: batch, steps: steps, threads: threads)
+        print("seed CNN, batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"), \(steps) steps")
+        print(String(format: "%.0f images/s", rate))
+    }
+}
+
+struct BenchLoader: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-loader",
+        abstract: "Time the shard loader alone (inflate, checks, normalisation) over training epochs.")
+
+    @Argument(help: "Shard directory (with manifest.json).") var shardDir: String
+    @Option(help: "Epochs to read.") var epochs: Int = 1
+    @Option(help: "Batch size.") var batch: Int = 128
+
+    func validate() throws {
+        if epochs < 1 { throw ValidationError("--epochs must be ≥ 1") }
+        if batch < 1 { throw ValidationError("--batch must be ≥ 1") }
+    }
+
+    func run() throws {
+        try guarded {
+            let r = try LoaderBenchmark.run(path: shardDir, epochs: epochs, batch: batch)
+            print("\(r.images) images in \(String(format: "%.2f", r.seconds)) s on one decoding thread; "
+                  + "\(String(format: "%.2f", r.cpuSeconds)) CPU s (\(String(format: "%.0f", r.imagesPerCPUSecond)) images per CPU second)")
+            print(String(format: "%.0f images/s", r.imagesPerSecond))
+        }
+    }
+}

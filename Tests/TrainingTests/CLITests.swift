@@ -1,0 +1,92 @@
+import Foundation
+import MixCore
+import XCTest
+
+/// Runs the built `mixtrain` executable.
+final class CLITests: XCTestCase {
+    /// The `mixtrain` binary next to the test bundle (same build directory).
+    func binary() throws -> String {
+        var candidates: [URL] = []
+        if let exe = Bundle.main.executableURL { candidates.append(exe.deletingLastPathComponent()) }
+        candidates.append(Bundle.main.bundleURL)
+        candidates.append(Bundle(for: CLITests.self).bundleURL.deletingLastPathComponent())
+        for dir in candidates {
+            var d = dir
+            for _ in 0..<3 {
+                let path = d.appendingPathComponent("mixtrain").path
+                if FileManager.default.isExecutableFile(atPath: path) { return path }
+                d.deleteLastPathComponent()
+            }
+        }
+        XCTFail("mixtrain executable not found next to the test bundle (\(candidates.map(\.path)))")
+        throw XCTSkip("no binary")
+    }
+
+    /// Runs the binary; returns exit status, stdout, stderr.
+    func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try binary())
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    func testTrainEvalAndBenchEndToEnd() throws {
+        let dir = try Fixtures.shardDirectory()
+        let runDir = Fixtures.tempDirectory("cli")
+        let r = try run(["train", dir, "--out", runDir, "--epochs", "2", "--threads", "1"])
+        XCTAssertEqual(r.status, 0, r.err)
+        for name in ["metrics.csv", "report.md", "curves.svg", "checkpoint-001.ckpt", "checkpoint-002.ckpt"] {
+            XCTAssertTrue(FileIO.exists(runDir + "/" + name), name)
+        }
+        XCTAssertTrue(r.out.contains("epoch 2/2: train loss"), r.out)
+        XCTAssertTrue(r.out.contains("final test accuracy"), r.out)
+        let csv = String(decoding: try FileIO.read(runDir + "/metrics.csv"), as: UTF8.self)
+        XCTAssertEqual(csv.split(separator: "\n").count, 3)
+        // Non-terminal stderr: plain progress lines, no carriage returns.
+        XCTAssertFalse(r.err.contains("\r"))
+
+        let e = try run(["eval", runDir + "/checkpoint-002.ckpt", dir, "--threads", "1"])
+        XCTAssertEqual(e.status, 0, e.err)
+        let lines = e.out.split(separator: "\n")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("accuracy: ") && $0.contains("/100)") }, e.out)
+        XCTAssertTrue(e.out.contains("airplane") && e.out.contains("truck"), e.out)
+        XCTAssertEqual(lines.count, 3 + 1 + 10) // title, accuracy, caption, column header, 10 rows
+        // The eval accuracy is the last epoch's test accuracy.
+        let lastAcc = Double(csv.split(separator: "\n").last!.split(separator: ",")[3])!
+        XCTAssertTrue(e.out.contains("accuracy: \(String(format: "%.2f", 100 * lastAcc))%"), e.out)
+
+        let b = try run(["bench", "--steps", "1", "--batch", "4", "--threads", "1"])
+        XCTAssertEqual(b.status, 0, b.err)
+        XCTAssertTrue(b.out.split(separator: "\n").last!.hasSuffix(" images/s"), b.out)
+        let bl = try run(["bench-loader", dir])
+        XCTAssertEqual(bl.status, 0, bl.err)
+        let last = bl.out.split(separator: "\n").last!
+        XCTAssertTrue(last.hasSuffix(" images/s"), bl.out)
+        XCTAssertGreaterThan(Double(last.split(separator: " ")[0]) ?? 0, 0)
+    }
+
+    func testBadInputGivesOneLineErrorAndNonZeroExit() throws {
+        let empty = Fixtures.tempDirectory("empty")
+        let r = try run(["train", empty, "--out", empty + "/run"])
+        XCTAssertNotEqual(r.status, 0)
+        let lines = r.err.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, r.err)
+        XCTAssertTrue(r.err.hasPrefix("error: \(empty): no manifest.json"), r.err)
+        XCTAssertFalse(FileIO.exists(empty + "/run"))
+
+        let missing = try run(["eval", empty + "/nope.ckpt", empty])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertEqual(missing.err.split(separator: "\n").count, 1, missing.err)
+
+        let badOption = try run(["train", empty, "--threads", "0"])
+        XCTAssertNotEqual(badOption.status, 0)
+        XCTAssertTrue(badOption.err.contains("--threads must be ≥ 1"), badOption.err)
+    }
+}

@@ -1,0 +1,92 @@
+import MixCore
+import NN
+import XCTest
+@testable import Training
+
+final class CheckpointTests: XCTestCase {
+    /// A tiny model after two Adam steps on fixed data, captured in a checkpoint.
+    func makeCheckpoint(epoch: Int = 3) -> (Checkpoint, SeedCNN, Adam) {
+        let config = CNNConfig(widths: [4, 8, 8, 8], hidden: 16, classes: 10)
+        let model = SeedCNN(config: config, seed: 11)
+        var adam = Adam(parameterCount: model.parameterCount, learningRate: 2e-3)
+        var rng = CounterRNG(seed: 1, stream: .test)
+        let x = (0..<(4 * 3072)).map { _ in Float(rng.normal()) }
+        var y = [Float](repeating: 0, count: 40)
+        for b in 0..<4 { y[b * 10 + b] = 1 }
+        for _ in 0..<2 {
+            _ = x.withUnsafeBufferPointer { xb in
+                y.withUnsafeBufferPointer { yb in
+                    model.trainStep(input: xb.baseAddress!, targets: yb.baseAddress!, batch: 4, optimizer: &adam)
+                }
+            }
+        }
+        let metrics = [EpochMetrics(epoch: 1, trainLoss: 2.25, testLoss: 2.125, testAccuracy: 0.25, imagesPerSecond: 1234.5, seconds: 1.5),
+                       EpochMetrics(epoch: 2, trainLoss: 2.0, testLoss: 1.9, testAccuracy: 0.3125, imagesPerSecond: 1300, seconds: 1.25)]
+        let ckpt = Checkpoint(model: model, optimizer: adam, epoch: epoch, batch: 50, seed: 11, metrics: metrics,
+                              pipelineName: "tiny", manifestSHA256: String(repeating: "ab", count: 32),
+                              sourceFingerprint: String(repeating: "cd", count: 32))
+        return (ckpt, model, adam)
+    }
+
+    func testRoundTripRestoresModelAndOptimizerExactly() throws {
+        let (ckpt, model, adam) = makeCheckpoint()
+        XCTAssertEqual(adam.step, 2)
+        let bytes = try ckpt.encoded()
+        XCTAssertEqual(Array(bytes[0..<8]), Array("MIXCKPT1".utf8))
+        let back = try Checkpoint.decode(bytes, path: "mem")
+        XCTAssertEqual(back, ckpt)
+        XCTAssertEqual(back.header.epoch, 3)
+        XCTAssertEqual(back.header.adamStep, 2)
+        XCTAssertEqual(back.header.widths, [4, 8, 8, 8])
+        XCTAssertEqual(back.header.hidden, 16)
+        XCTAssertEqual(back.header.classes, 10)
+        XCTAssertEqual(back.header.metrics.map(\.testAccuracy), [0.25, 0.3125])
+        XCTAssertEqual(back.header.learningRate, 2e-3)
+        let restored = try back.makeModel()
+        XCTAssertEqual(restored.parameters, model.parameters)
+        XCTAssertEqual(back.makeOptimizer(), adam)
+        // Bytes are deterministic: re-encoding gives the same file.
+        XCTAssertEqual(try back.encoded(), bytes)
+
+        let dir = Fixtures.tempDirectory("ckpt")
+        let path = dir + "/" + Checkpoint.fileName(epoch: 3)
+        XCTAssertTrue(path.hasSuffix("checkpoint-003.ckpt"))
+        try ckpt.write(to: path)
+        XCTAssertFalse(FileIO.exists(path + ".tmp"))
+        XCTAssertEqual(try Checkpoint.read(path), ckpt)
+    }
+
+    func testCorruptAndTruncatedCheckpointsAreDetected() throws {
+        let (ckpt, _, _) = makeCheckpoint()
+        var bytes = try ckpt.encoded()
+        let middle = bytes.count / 2
+        bytes[middle] ^= 1
+        XCTAssertThrowsError(try Checkpoint.decode(bytes, path: "x.ckpt")) { error in
+            XCTAssertEqual((error as? MixError)?.message, "x.ckpt: checksum mismatch (corrupt or truncated checkpoint)")
+        }
+        bytes[middle] ^= 1
+        XCTAssertThrowsError(try Checkpoint.decode(Array(bytes.dropLast(100)), path: "x.ckpt"))
+        var badMagic = bytes
+        badMagic[0] = 0x58
+        XCTAssertThrowsError(try Checkpoint.decode(badMagic, path: "x.ckpt")) { error in
+            XCTAssertTrue("\(error)".contains("bad magic"))
+        }
+        XCTAssertThrowsError(try Checkpoint.decode([1, 2, 3], path: "x.ckpt"))
+    }
+
+    func testLatestGoodSkipsCorruptNewerCheckpoints() throws {
+        let dir = Fixtures.tempDirectory("latest")
+        let (c1, _, _) = makeCheckpoint(epoch: 1)
+        let (c2, _, _) = makeCheckpoint(epoch: 2)
+        try c1.write(to: dir + "/" + Checkpoint.fileName(epoch: 1))
+        try c2.write(to: dir + "/" + Checkpoint.fileName(epoch: 2))
+        try FileIO.writeAtomically(dir + "/" + Checkpoint.fileName(epoch: 3), [UInt8](repeating: 7, count: 100))
+        XCTAssertEqual(Checkpoint.list(in: dir).map(\.epoch), [3, 2, 1])
+        var warnings: [String] = []
+        let got = Checkpoint.latestGood(in: dir) { warnings.append($0) }
+        XCTAssertEqual(got?.header.epoch, 2)
+        XCTAssertEqual(warnings.count, 1)
+        XCTAssertTrue(warnings[0].contains("checkpoint-003.ckpt"), warnings[0])
+        XCTAssertNil(Checkpoint.latestGood(in: dir + "/nothing") { _ in })
+    }
+}
