@@ -32,6 +32,7 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["COpenBLAS"]),
         .target(name: "NN", dependencies: ["Kernels", "MixCore"]),
         .target(name: "Training", dependencies: ["NN", "Kernels", "ShardFormat", "Pipeline", "MixCore"]),
+        .target(name: "Experiment", dependencies: ["Prep", "Training", "Pipeline", "Imaging", "MixCore", "TOMLKit"]),
 
         // Thin command-line front ends.
         .executableTarget(name: "mixprep", dependencies: [
@@ -39,7 +40,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mixtrain", dependencies: [
-            "Training", "Pipeline", "MixCore",
+            "Training", "Experiment", "Pipeline", "MixCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -54,5 +55,6 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Kernels"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "ShardFormat", "Prep", "Pipeline"]),
+        .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "Training", "Prep", "Pipeline", "MixCore"]),
     ]
 )
