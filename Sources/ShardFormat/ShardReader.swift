@@ -11,6 +11,8 @@ public struct DecodedChunk: Sendable {
     public var labels: [Float] = []
     /// `count` entries, empty when the shard has no provenance.
     public var provenance: [Provenance] = []
+    /// The inflated payload, kept to be reused by the next read.
+    var raw: [UInt8] = []
 
     public init() {}
 }
@@ -104,8 +106,9 @@ public final class ShardReader: @unchecked Sendable {
         if chunk.images.count != imageRegion { chunk.images = [UInt8](repeating: 0, count: imageRegion) }
         if chunk.labels.count != labelCount { chunk.labels = [Float](repeating: 0, count: labelCount) }
         let stored = UnsafeRawBufferPointer(rebasing: file.bytes[Int(e.offset)..<(Int(e.offset) + Int(e.storedBytes))])
-        var raw = [UInt8](repeating: 0, count: Int(e.rawBytes))
-        try raw.withUnsafeMutableBytes { rawBuf in
+        if chunk.raw.count < Int(e.rawBytes) { chunk.raw = [UInt8](repeating: 0, count: Int(e.rawBytes)) }
+        try chunk.raw.withUnsafeMutableBytes { whole in
+            let rawBuf = UnsafeMutableRawBufferPointer(rebasing: whole[0..<Int(e.rawBytes)])
             switch header.codec {
             case .none:
                 rawBuf.copyMemory(from: stored)
@@ -115,8 +118,9 @@ public final class ShardReader: @unchecked Sendable {
             let p = rawBuf.baseAddress!.assumingMemoryBound(to: UInt8.self)
             if header.imageFilter == .delta { ImageFilter.deltaDecode(p, count: imageRegion, width: shape.width) }
         }
-        let crc = raw.withUnsafeBytes { Zlib.crc32($0) }
+        let crc = chunk.raw.withUnsafeBytes { Zlib.crc32(UnsafeRawBufferPointer(rebasing: $0[0..<Int(e.rawBytes)])) }
         guard crc == e.rawCRC else { throw fail("rawCRC mismatch (stored \(hex(e.rawCRC)), computed \(hex(crc)))") }
+        let raw = chunk.raw
         raw.withUnsafeBytes { buf in
             chunk.images.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: buf[0..<imageRegion])) }
             var at = imageRegion
