@@ -92,10 +92,10 @@ public enum Zlib {
                 throw MixError("inflated \(stream.total_out) bytes, expected \(output.count)")
             }
             guard stream.avail_in == 0 else { throw MixError("\(stream.avail_in) trailing bytes after the zlib stream") }
-        case Z_BUF_ERROR where stream.avail_out == 0:
-            throw MixError("inflates to more than the expected \(output.count) bytes")
-        case Z_BUF_ERROR:
+        case Z_BUF_ERROR where stream.avail_in == 0:
             throw MixError("zlib stream is truncated")
+        case Z_BUF_ERROR:
+            throw MixError("inflates to more than the expected \(output.count) bytes")
         default:
             let msg = stream.msg.map { String(cString: $0) } ?? "error \(status)"
             throw MixError("zlib stream is damaged: \(msg)")
