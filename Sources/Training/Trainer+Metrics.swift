@@ -14,15 +14,22 @@ public struct EpochMetrics: Sendable, Equatable, Codable {
     public var imagesPerSecond: Double
     /// Wall seconds of the whole epoch (training and evaluation).
     public var seconds: Double
+    /// Seconds of the training pass spent waiting for the loader's next batch
+    /// (nil in checkpoints written before it was measured).
+    public var loaderSeconds: Double?
+    /// Seconds of the test evaluation (nil in checkpoints written before it was measured).
+    public var evalSeconds: Double?
 
     public init(epoch: Int, trainLoss: Double, testLoss: Double, testAccuracy: Double,
-                imagesPerSecond: Double, seconds: Double) {
+                imagesPerSecond: Double, seconds: Double, loaderSeconds: Double? = nil, evalSeconds: Double? = nil) {
         self.epoch = epoch
         self.trainLoss = trainLoss
         self.testLoss = testLoss
         self.testAccuracy = testAccuracy
         self.imagesPerSecond = imagesPerSecond
         self.seconds = seconds
+        self.loaderSeconds = loaderSeconds
+        self.evalSeconds = evalSeconds
     }
 }
 

@@ -127,7 +127,11 @@ public enum Trainer {
             let stream = loader.trainBatches(epoch: epoch)
             var lossSum = 0.0
             var seen = 0
-            while let batch = try stream.next() {
+            var loaderSeconds = 0.0
+            while true {
+                let waitStart = Progress.now()
+                guard let batch = try stream.next() else { break }
+                loaderSeconds += Progress.now() - waitStart
                 let loss = batch.images.withUnsafeBufferPointer { x in
                     batch.labels.withUnsafeBufferPointer { y in
                         model.trainStep(input: x.baseAddress!, targets: y.baseAddress!, batch: batch.count, optimizer: &adam)
@@ -143,12 +147,15 @@ public enum Trainer {
             }
             let trainSeconds = progress.finish()
             guard seen > 0 else { throw MixError.file(settings.shardDirectory, "epoch \(epoch + 1): no training sample could be read") }
+            let evalStart = Progress.now()
             let eval = try Evaluation.run(model: model, loader: loader,
                                           progress: Progress("test \(epoch + 1)/\(t.epochs)", total: dir.testSampleCount,
                                                              unit: "images", quiet: settings.quiet))
+            let epochEnd = Progress.now()
             let m = EpochMetrics(epoch: epoch + 1, trainLoss: lossSum / Double(seen), testLoss: eval.loss,
                                  testAccuracy: eval.accuracy, imagesPerSecond: Double(seen) / max(trainSeconds, 1e-9),
-                                 seconds: Progress.now() - epochStart)
+                                 seconds: epochEnd - epochStart, loaderSeconds: loaderSeconds,
+                                 evalSeconds: epochEnd - evalStart)
             metrics.append(m)
             say("epoch \(m.epoch)/\(t.epochs): train loss \(fmt(m.trainLoss, 4)), test loss \(fmt(m.testLoss, 4)), "
                 + "test acc \(fmt(100 * m.testAccuracy, 2))%, \(Int(m.imagesPerSecond.rounded())) images/s, \(fmt(m.seconds, 1)) s")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Experiment
 import Foundation
 import MixCore
 import Pipeline
@@ -9,7 +10,7 @@ struct MixTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mixtrain",
         abstract: "Train the seed CNN on a MixShard directory made by `mixprep run`.",
-        subcommands: [Train.self, Eval.self, Bench.self, BenchLoader.self])
+        subcommands: [Train.self, Eval.self, Bench.self, BenchLoader.self, Experiment.self])
 }
 
 /// Turns library errors into one line and a non-zero exit.
@@ -136,6 +137,45 @@ struct BenchLoader: ParsableCommand {
             print("\(r.images) images in \(String(format: "%.2f", r.seconds)) s on one decoding thread; "
                   + "\(String(format: "%.2f", r.cpuSeconds)) CPU s (\(String(format: "%.0f", r.imagesPerCPUSecond)) images per CPU second)")
             print(String(format: "%.0f images/s", r.imagesPerSecond))
+        }
+    }
+}
+
+struct Experiment: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run an experiment file: mixprep and mixtrain for every arm × trial, then OUT/report.md and OUT/summary.json.",
+        discussion: """
+        Shards go to OUT/shards/<arm>-seed<k>, runs to OUT/runs/<arm>-seed<k>. Rerunning keeps shards that verify, \
+        skips finished runs and resumes interrupted ones from their last checkpoint. See README.md, "Experiments".
+        """)
+
+    @Argument(help: "Experiment file (TOML: a base pipeline, [[arms]] and trials).") var file: String
+    @Option(help: "Dataset path (overrides the file's data / dataset.path).") var data: String?
+    @Option(help: "Output folder (default: the file's out, else experiments/<name>).") var out: String?
+    @Option(help: "Epochs to train and materialise (overrides the file's epochs).") var epochs: Int?
+    @Option(help: "Threads for mixprep and training.") var threads: Int = Parallel.defaultThreads
+    @Option(help: "Seeds to run, comma-separated (overrides the file's trials), e.g. 0,1.") var trials: String?
+    @Flag(help: "Print nothing but the answer, warnings and errors.") var quiet = false
+
+    func validate() throws {
+        if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be ≥ 1") }
+        if let trials, parsedTrials(trials) == nil { throw ValidationError("--trials must be seeds ≥ 0 separated by commas, e.g. 0,1") }
+    }
+
+    func parsedTrials(_ text: String) -> [UInt64]? {
+        let seeds = text.split(separator: ",", omittingEmptySubsequences: false).map { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+        return seeds.isEmpty || seeds.contains(nil) ? nil : seeds.map { $0! }
+    }
+
+    func run() throws {
+        try guarded {
+            let spec = try ExperimentSpec.load(file)
+            let options = ExperimentOptions(data: data, out: out, epochs: epochs, threads: threads,
+                                            trials: trials.flatMap(parsedTrials), quiet: quiet)
+            let outcome = try ExperimentRunner.run(spec, options: options)
+            for line in outcome.headline { print(line) }
+            print("report: \(outcome.reportPath)")
         }
     }
 }

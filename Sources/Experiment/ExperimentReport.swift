@@ -1,0 +1,222 @@
+import Foundation
+import Imaging
+import MixCore
+
+/// The experiment folder's report: `report.md`, `summary.json`,
+/// `accuracy.svg` and `confusion.png`, all pure functions of the runs'
+/// records (no timestamps), so a rerun reproduces them byte for byte.
+public enum ExperimentReport {
+    /// The answer, one line per arm compared with the baseline, e.g.
+    /// `mixup: 76.10 ± 0.30 % vs baseline 74.40 ± 0.40 % final test accuracy (3 trials each, 30 epochs): +1.70 points`.
+    public static func headline(_ s: ExperimentSummary) -> [String] {
+        let epochs = "\(s.epochs) epoch\(s.epochs == 1 ? "" : "s")"
+        guard let base = s.arms.first(where: { $0.name == s.baseline }) else { return [] }
+        if s.comparisons.isEmpty {
+            let n = base.finalTestAccuracy.n
+            return ["\(base.name): \(meanStd(base.finalTestAccuracy)) final test accuracy (\(n) trial\(n == 1 ? "" : "s"), \(epochs))"]
+        }
+        return s.comparisons.map { c in
+            let arm = s.arms.first { $0.name == c.arm }!
+            let (na, nb) = (arm.finalTestAccuracy.n, base.finalTestAccuracy.n)
+            let trials = na == nb ? "\(na) trial\(na == 1 ? "" : "s") each" : "\(na) and \(nb) trials"
+            return "\(arm.name): \(meanStd(arm.finalTestAccuracy)) vs \(base.name) \(meanStd(base.finalTestAccuracy)) "
+                + "final test accuracy (\(trials), \(epochs)): \(points(c.difference)) points"
+        }
+    }
+
+    /// What the interval says, in words.
+    static func verdict(_ c: Comparison) -> String {
+        guard let se = c.standardError else {
+            return "One trial per arm: there is no trial-to-trial spread to judge the difference against; run more trials (`trials = [0, 1, 2]`)."
+        }
+        guard let lo = c.ci95Low, let hi = c.ci95High, let df = c.degreesOfFreedom else {
+            return "Every trial of both arms scored the same (standard error \(pp(se)) points)."
+        }
+        let interval = "95% confidence interval of the difference: \(points(lo)) to \(points(hi)) points (Welch t, \(String(format: "%.1f", df)) degrees of freedom)"
+        if lo > 0 { return interval + " — above zero: **\(c.arm) helps** in this setting." }
+        if hi < 0 { return interval + " — below zero: **\(c.arm) hurts** in this setting." }
+        return interval + " — it includes zero: the difference is within the trial-to-trial spread; more trials would tell."
+    }
+
+    /// The files, by name relative to the experiment folder.
+    static func files(summary s: ExperimentSummary, plan: ExperimentPlan,
+                      contactSheets: [(arm: String, path: String)]) throws -> [(String, [UInt8])] {
+        let png = try PNG.encode(ExperimentFigures.confusionImage(s))
+        return [
+            ("summary.json", try s.encoded()),
+            ("accuracy.svg", Array(ExperimentFigures.curvesSVG(s).utf8)),
+            ("confusion.png", png),
+            ("report.md", Array(markdown(s, plan: plan, contactSheets: contactSheets).utf8)),
+        ]
+    }
+
+    /// `report.md`: the answer first, then trials, curves, confusion, samples, time, settings.
+    static func markdown(_ s: ExperimentSummary, plan: ExperimentPlan, contactSheets: [(arm: String, path: String)]) -> String {
+        let mixing = s.arms.filter { $0.name != s.baseline }.map(\.name)
+        let question = mixing.count == 1 ? "Does \(mixing[0]) help, and by how much?" : "Which arm helps, and by how much?"
+        var md = "# \(question)\n\nExperiment `\(s.experiment)` (`\(s.file)`).\n\n"
+        for line in headline(s) { md += "**\(line).**\n\n" }
+        for c in s.comparisons {
+            md += verdict(c)
+            if !c.perSeed.isEmpty {
+                md += " Per seed (same initialisation and sample order, only the mixing differs): "
+                md += c.perSeed.map { "\(points($0.difference)) (seed \($0.seed))" }.joined(separator: ", ") + "."
+            }
+            md += "\n\n"
+        }
+        md += "| arm | mixing | trials | final test accuracy | best test accuracy | final test loss | vs \(s.baseline) |\n"
+        md += "|---|---|---:|---:|---:|---:|---:|\n"
+        for a in s.arms {
+            let diff = s.comparisons.first { $0.arm == a.name }.map { "\(points($0.difference)) points" } ?? "—"
+            md += "| \(a.name) | \(a.mixing) | \(a.finalTestAccuracy.n) | \(meanStd(a.finalTestAccuracy)) | \(meanStd(a.bestTestAccuracy)) | "
+                + "\(meanStd(a.finalTestLoss, percent: false)) | \(diff) |\n"
+        }
+        md += "\nMean over trials ± sample standard deviation. \(s.source): \(grouped(s.trainSamples)) training / "
+            + "\(grouped(s.testSamples)) test images; \(s.epochs) epoch\(s.epochs == 1 ? "" : "s"), batch \(s.batch), "
+            + "Adam lr \(shortNumber(s.learningRate)), conv widths \(s.widths), hidden \(s.hidden).\n\n"
+        md += "![Test accuracy and test loss per epoch of every run](accuracy.svg)\n\n"
+
+        md += "## Trials\n\n"
+        md += "| arm | seed | final test accuracy | best test accuracy (epoch) | final test loss | final train loss | train time | run |\n"
+        md += "|---|---:|---:|---:|---:|---:|---:|---|\n"
+        for r in s.runs {
+            let t = r.seconds.loading + r.seconds.training + r.seconds.evaluation
+            md += "| \(r.arm) | \(r.seed) | \(pct(r.finalTestAccuracy)) % | \(pct(r.bestTestAccuracy)) % (\(r.bestEpoch)) | "
+                + "\(String(format: "%.4f", r.finalTestLoss)) | \(String(format: "%.4f", r.finalTrainLoss)) | \(duration(t)) | "
+                + "[\(r.run)](\(r.run)/report.md) |\n"
+        }
+        md += "\nTrain time: loading + training + evaluation of the run (see Wall time). Each run's `metrics.csv`, "
+            + "`curves.svg` and `report.md` are in its folder.\n\n"
+
+        md += "## Test accuracy per epoch\n\n![Test accuracy and test loss per epoch of every run](accuracy.svg)\n\n"
+        md += "Mean test accuracy over trials (%):\n\n| epoch | " + s.arms.map(\.name).joined(separator: " | ") + " |\n"
+        md += "|---:|" + String(repeating: "---:|", count: s.arms.count) + "\n"
+        for e in 0..<s.epochs {
+            md += "| \(e + 1) |"
+            for a in s.arms {
+                let runs = s.runs.filter { $0.arm == a.name && $0.testAccuracy.count > e }
+                let mean = runs.reduce(0.0) { $0 + $1.testAccuracy[e] } / Double(max(1, runs.count))
+                md += " \(pct(mean)) |"
+            }
+            md += "\n"
+        }
+
+        md += "\n## Per-class accuracy\n\nFinal models, all trials pooled (%):\n\n| class | "
+            + s.arms.map(\.name).joined(separator: " | ")
+            + s.comparisons.map { " | \($0.arm) − \($0.baseline)" }.joined() + " |\n"
+        md += "|---|" + String(repeating: "---:|", count: s.arms.count + s.comparisons.count) + "\n"
+        let base = s.arms.first { $0.name == s.baseline }!
+        for (k, name) in s.classNames.enumerated() where k < base.perClassAccuracy.count {
+            md += "| \(name) |" + s.arms.map { " \(pct($0.perClassAccuracy[k])) |" }.joined()
+            for c in s.comparisons {
+                let arm = s.arms.first { $0.name == c.arm }!
+                md += " \(points(arm.perClassAccuracy[k] - base.perClassAccuracy[k])) |"
+            }
+            md += "\n"
+        }
+
+        md += "\n## Confusion matrices\n\nFinal models on the test split, summed over each arm's trials; rows: true class, "
+            + "columns: predicted class.\n\n![Confusion matrices](confusion.png)\n\n"
+        for a in s.arms {
+            let total = a.confusion.reduce(0) { $0 + $1.reduce(0, +) }
+            md += "### \(a.name)\n\n\(a.finalTestAccuracy.n) trial\(a.finalTestAccuracy.n == 1 ? "" : "s"), \(grouped(total)) test predictions.\n\n"
+            md += "| true \\ predicted | " + s.classNames.joined(separator: " | ") + " |\n"
+            md += "|---|" + String(repeating: "---:|", count: s.classNames.count) + "\n"
+            for (i, row) in a.confusion.enumerated() {
+                let name = i < s.classNames.count ? s.classNames[i] : "class \(i)"
+                md += "| **\(name)** |" + row.enumerated().map { j, v in i == j ? " **\(v)** |" : " \(v) |" }.joined() + "\n"
+            }
+            md += "\n"
+        }
+
+        md += "## Mixed training samples\n\n"
+        if contactSheets.isEmpty {
+            md += "No arm mixes samples, or its shards were removed before a contact sheet was made.\n\n"
+        }
+        for sheet in contactSheets {
+            let arm = plan.spec.arms.first { $0.name == sheet.arm }!
+            let trial = plan.trials(of: arm.name).first!
+            let dir = (sheet.path as NSString).deletingLastPathComponent
+            md += "Arm `\(arm.name)` (\(arm.mixDescription)), seed \(trial.seed), epoch 0: the first mixed samples. "
+                + "Under each image: a bar of its soft label in class colours, λ and the two classes. "
+                + "[Index](\(dir)/index.md) of positions, source indices and labels."
+            if arm.mix.alpha < 1 {
+                md += " With α = \(shortNumber(arm.mix.alpha)), λ ~ Beta(α, α) is mostly near 0 or 1, so many mixed images "
+                    + "look like one picture with a faint second one; the label bar shows the mix."
+            }
+            md += "\n\n![Mixed samples of \(arm.name)](\(sheet.path))\n\n"
+        }
+
+        md += "## Wall time\n\n| arm | prep | loading | training | evaluation | total |\n|---|---:|---:|---:|---:|---:|\n"
+        for a in s.arms {
+            md += "| \(a.name) | \(duration(a.seconds.prep)) | \(duration(a.seconds.loading)) | \(duration(a.seconds.training)) | "
+                + "\(duration(a.seconds.evaluation)) | \(duration(a.seconds.total)) |\n"
+        }
+        let t = s.seconds
+        md += "| **all** | \(duration(t.prep)) | \(duration(t.loading)) | \(duration(t.training)) | \(duration(t.evaluation)) | **\(duration(t.total))** |\n\n"
+        if t.total > 0 {
+            md += "Shares of the total: prep \(share(t.prep, t.total)), loading \(share(t.loading, t.total)), "
+                + "training \(share(t.training, t.total)), evaluation \(share(t.evaluation, t.total)).\n\n"
+        }
+        md += "*Prep*: `mixprep` (reading the source, mixing, compressing, checksumming and writing every epoch's shards), "
+            + "measured when shards were written. *Loading*: time the training loop waited for the loader's next batch "
+            + "(decoding runs ahead on a background thread; this is the part it did not hide). *Training*: forward, backward "
+            + "and Adam steps. *Evaluation*: the test split after every epoch. Summed over runs and epochs (an epoch "
+            + "interrupted by a kill and redone counts once).\n\n"
+
+        md += "## Settings\n\n| setting | value |\n|---|---|\n"
+        md += "| experiment file | `\(s.file)` |\n"
+        if let f = plan.spec.basePipelineFile { md += "| base pipeline | `\(f)` |\n" } else { md += "| base pipeline | inline in the experiment file |\n" }
+        md += "| dataset | `\(plan.trials[0].pipeline.dataset.path)` |\n"
+        md += "| source | \(s.source), fingerprint `\(s.sourceFingerprint)` |\n"
+        md += "| images | \(grouped(s.trainSamples)) training, \(grouped(s.testSamples)) test; classes \(s.classNames.joined(separator: ", ")) |\n"
+        md += "| arms | " + s.arms.map { "\($0.name): \($0.mixing)" }.joined(separator: "; ") + " |\n"
+        md += "| seeds (trials) | \(s.seeds.map(String.init).joined(separator: ", ")) — seed the mixing, the initialisation and the sample order |\n"
+        let p = plan.trials[0].pipeline
+        md += "| epochs | \(s.epochs) trained, \(p.shards.epochs) materialised per run |\n"
+        md += "| training | batch \(s.batch), Adam lr \(shortNumber(p.train.lr)), β1 \(shortNumber(p.train.beta1)), β2 \(shortNumber(p.train.beta2)), ε \(shortNumber(p.train.eps)) |\n"
+        md += "| network | conv widths \(s.widths), hidden \(s.hidden) |\n"
+        md += "| shards, runs | `shards/<arm>-seed<k>/`, `runs/<arm>-seed<k>/` |\n\n"
+        md += "Numbers: `summary.json` (accuracies as fractions). Reproduce: `mixtrain experiment \(s.file)`; "
+            + "rerunning skips finished runs and resumes interrupted ones.\n"
+        return md
+    }
+
+    // MARK: - Formatting
+
+    static func pct(_ x: Double) -> String { String(format: "%.2f", 100 * x) }
+
+    /// `76.10 ± 0.30 %`, or `76.10 %` for one trial; losses without the percent.
+    static func meanStd(_ s: TrialStatistic, percent: Bool = true) -> String {
+        if percent {
+            return s.std.map { "\(pct(s.mean)) ± \(pct($0)) %" } ?? "\(pct(s.mean)) %"
+        }
+        return s.std.map { String(format: "%.4f ± %.4f", s.mean, $0) } ?? String(format: "%.4f", s.mean)
+    }
+
+    /// A difference of fractions as signed percentage points: `+1.70`.
+    static func points(_ d: Double) -> String { String(format: "%+.2f", 100 * d) }
+
+    static func pp(_ d: Double) -> String { String(format: "%.2f", 100 * d) }
+
+    static func share(_ part: Double, _ total: Double) -> String { String(format: "%.0f %%", 100 * part / total) }
+
+    /// `12.3 s`, `4 min 05 s`, `2 h 03 min`.
+    static func duration(_ s: Double) -> String {
+        if s < 100 { return String(format: "%.1f s", s) }
+        let t = Int(s.rounded())
+        if t < 3600 { return String(format: "%d min %02d s", t / 60, t % 60) }
+        return String(format: "%d h %02d min", t / 3600, t / 60 % 60)
+    }
+
+    /// `50,000`.
+    static func grouped(_ n: Int) -> String {
+        let s = String(n)
+        var out = ""
+        for (i, c) in s.enumerated() {
+            if i > 0 && (s.count - i) % 3 == 0 { out += "," }
+            out.append(c)
+        }
+        return out
+    }
+}

@@ -1,0 +1,322 @@
+import Foundation
+import MixCore
+import Pipeline
+import Prep
+import Training
+
+/// What happened to one arm × trial in this invocation.
+public struct TrialOutcome: Sendable, Equatable {
+    /// What training did.
+    public enum Training: Sendable, Equatable {
+        /// Trained from scratch.
+        case trained
+        /// Continued from the checkpoint after `epochs` epochs.
+        case resumed(epochs: Int)
+        /// The final checkpoint was already there (only the evaluation was redone).
+        case alreadyTrained
+        /// The run had finished and been evaluated: nothing was done at all.
+        case skipped
+    }
+
+    /// `<arm>-seed<k>`.
+    public var name: String
+    /// The arm's name.
+    public var arm: String
+    /// The trial's seed.
+    public var seed: UInt64
+    /// Shard files written (0 when every shard was kept or the prep step was skipped).
+    public var shardsWritten: Int
+    /// Shard files kept because they verified.
+    public var shardsKept: Int
+    /// `PrepRunner.run` was called (false for a skipped trial).
+    public var prepRan: Bool
+    /// What training did.
+    public var training: Training
+}
+
+/// What `ExperimentRunner.run` did and produced.
+public struct ExperimentOutcome: Sendable {
+    /// What was run.
+    public var plan: ExperimentPlan
+    /// Per arm × trial, in the order they ran.
+    public var trials: [TrialOutcome]
+    /// Shard directories in which shards were written.
+    public var prepared: Int { trials.filter { $0.shardsWritten > 0 }.count }
+    /// Runs that trained at least one epoch in this invocation (fresh or resumed).
+    public var trained: Int { trials.filter { $0.training == .trained || isResumed($0.training) }.count }
+    /// Of those, the runs continued from a checkpoint.
+    public var resumed: Int { trials.filter { isResumed($0.training) }.count }
+    /// Runs that had finished before: no prep, no training, no evaluation.
+    public var skipped: Int { trials.filter { $0.training == .skipped }.count }
+    /// The numbers of `summary.json`.
+    public var summary: ExperimentSummary
+    /// `OUT/report.md`.
+    public var reportPath: String
+    /// The report's opening answer, one line per compared arm.
+    public var headline: [String]
+    /// Report files (re)written because their contents changed.
+    public var filesWritten: [String]
+
+    private func isResumed(_ t: TrialOutcome.Training) -> Bool {
+        if case .resumed = t { return true }
+        return false
+    }
+}
+
+/// Runs every arm × trial of an experiment — `mixprep` (PrepRunner) then
+/// `mixtrain` (Trainer) — and writes the experiment report.
+///
+/// Resumable after a kill at any point: shard directories keep every shard
+/// that verifies, runs continue from their newest good checkpoint, finished
+/// runs (`trial.json` complete and the final checkpoint present) are skipped,
+/// and report files are rewritten only when their bytes change, so a rerun of
+/// a finished experiment writes nothing.
+public enum ExperimentRunner {
+    /// Runs `spec` as `options` say. `log` receives status lines (standard error by default).
+    public static func run(_ spec: ExperimentSpec, options: ExperimentOptions,
+                           log: @escaping @Sendable (String) -> Void = { printError($0) }) throws -> ExperimentOutcome {
+        let plan = try ExperimentPlan(spec: spec, options: options)
+        let quiet = options.quiet
+        let say: @Sendable (String) -> Void = { line in
+            if !quiet { log(line) }
+        }
+        try FileIO.makeDirectories(plan.outDirectory)
+        say("experiment \(spec.name): \(spec.arms.count) arm\(spec.arms.count == 1 ? "" : "s") × \(plan.seeds.count) trial\(plan.seeds.count == 1 ? "" : "s") "
+            + "× \(plan.epochs) epoch\(plan.epochs == 1 ? "" : "s") into \(plan.outDirectory)")
+        var outcomes: [TrialOutcome] = []
+        for (i, trial) in plan.trials.enumerated() {
+            let tag = "[\(i + 1)/\(plan.trials.count)] \(trial.name)"
+            outcomes.append(try runTrial(trial, tag: tag, options: options, say: say))
+        }
+        // Arm by arm for the report's tables.
+        let results = try spec.arms.flatMap { arm in try plan.trials(of: arm.name).map { try loadResult($0, plan: plan) } }
+        let summary = makeSummary(plan: plan, results: results)
+        var written: [String] = []
+        try ensureContactSheets(plan: plan, say: say, written: &written)
+        let files = try ExperimentReport.files(summary: summary, plan: plan,
+                                               contactSheets: contactSheets(plan: plan))
+        for (name, bytes) in files {
+            if try writeIfChanged(plan.outDirectory + "/" + name, bytes) { written.append(name) }
+        }
+        let headline = ExperimentReport.headline(summary)
+        let outcome = ExperimentOutcome(plan: plan, trials: outcomes, summary: summary,
+                                        reportPath: plan.outDirectory + "/report.md", headline: headline,
+                                        filesWritten: written)
+        say("runs: \(outcome.trained) trained (\(outcome.resumed) resumed), \(outcome.skipped) already finished; "
+            + "shards written in \(outcome.prepared) director\(outcome.prepared == 1 ? "y" : "ies")")
+        return outcome
+    }
+
+    // MARK: - One trial
+
+    static func runTrial(_ trial: TrialPlan, tag: String, options: ExperimentOptions,
+                         say: @escaping @Sendable (String) -> Void) throws -> TrialOutcome {
+        let run = trial.runDirectory
+        var outcome = TrialOutcome(name: trial.name, arm: trial.arm.name, seed: trial.seed, shardsWritten: 0, shardsKept: 0,
+                                   prepRan: false, training: .skipped)
+        var record = try TrialRecord.load(directory: run)
+        if let r = record {
+            let diff = r.differences(from: trial)
+            guard diff.isEmpty else {
+                throw MixError.file(run, "holds a run made with other settings (differs in: \(diff.joined(separator: ", "))); "
+                                    + "delete it (and \(trial.shardDirectory)) or choose another --out")
+            }
+        }
+        if let r = record, r.complete, readableCheckpoint(trial.finalCheckpoint) != nil {
+            say("\(tag): finished before; skipped")
+            return outcome
+        }
+
+        // mixprep
+        try FileIO.makeDirectories(run)
+        if record == nil {
+            record = TrialRecord(trial: trial)
+            try record!.write(directory: run)
+        }
+        say("\(tag): mixprep → \(trial.shardDirectory)")
+        let prepStart = Progress.now()
+        let prep = try PrepRunner.run(trial.pipeline, options: PrepOptions(outDirectory: trial.shardDirectory,
+                                                                            threads: options.threads, quiet: options.quiet))
+        outcome.prepRan = true
+        outcome.shardsWritten = prep.written
+        outcome.shardsKept = prep.kept
+        if !prep.alreadyComplete {
+            record!.prepSeconds += Progress.now() - prepStart
+            record!.shardsWritten += prep.written
+            try record!.write(directory: run)
+        }
+
+        // mixtrain
+        if readableCheckpoint(trial.finalCheckpoint) == nil {
+            let resume = !Checkpoint.list(in: run).isEmpty
+            say("\(tag): mixtrain → \(run)\(resume ? " (resuming)" : "")")
+            let settings = TrainSettings(shardDirectory: trial.shardDirectory, runDirectory: run, train: trial.pipeline.train,
+                                         pipelineName: trial.pipeline.name, seed: trial.seed, threads: options.threads,
+                                         resume: resume, quiet: options.quiet)
+            let result = try Trainer.run(settings) { line in say("\(trial.name): \(line)") }
+            outcome.training = result.resumedEpochs > 0 ? .resumed(epochs: result.resumedEpochs) : .trained
+        } else {
+            outcome.training = .alreadyTrained
+        }
+
+        // The final model's confusion matrix.
+        let ckpt = try Checkpoint.read(trial.finalCheckpoint)
+        try check(ckpt.header, trial: trial)
+        let dir = try ShardDirectory(path: trial.shardDirectory)
+        guard ckpt.header.manifestSHA256 == dir.manifestSHA256 else {
+            throw MixError.file(trial.finalCheckpoint, "was trained on other shards than \(trial.shardDirectory) holds; delete \(run) to redo the run")
+        }
+        setTrainingThreads(options.threads)
+        let model = try ckpt.makeModel()
+        let loader = try ShardLoader(directory: dir, options: LoaderOptions(batch: trial.pipeline.train.batch, seed: trial.seed))
+        let eval = try Evaluation.run(model: model, loader: loader,
+                                      progress: Progress("\(trial.name) confusion", total: dir.testSampleCount,
+                                                         unit: "images", quiet: options.quiet))
+        record!.confusion = eval.confusion
+        record!.classNames = dir.classNames
+        record!.trainSamples = dir.trainSampleCount(epoch: 0)
+        record!.testSamples = dir.testSampleCount
+        record!.sourceName = dir.manifest.source.name
+        record!.sourceFingerprint = dir.manifest.source.fingerprint
+        record!.manifestSHA256 = dir.manifestSHA256
+        record!.complete = true
+        try record!.write(directory: run)
+        say("\(tag): done, final test accuracy \(String(format: "%.2f", 100 * (ckpt.header.metrics.last?.testAccuracy ?? 0)))%")
+        return outcome
+    }
+
+    /// The checkpoint at `path` if it exists and verifies (a corrupt one is reported and treated as missing).
+    static func readableCheckpoint(_ path: String) -> Checkpoint? {
+        guard FileIO.exists(path) else { return nil }
+        do {
+            return try Checkpoint.read(path)
+        } catch {
+            printError("warning: \(error); training resumes from an earlier checkpoint")
+            return nil
+        }
+    }
+
+    /// A final checkpoint must belong to this trial.
+    static func check(_ h: Checkpoint.Header, trial: TrialPlan) throws {
+        let t = trial.pipeline.train
+        var diff: [String] = []
+        if h.seed != trial.seed { diff.append("seed (\(h.seed) vs \(trial.seed))") }
+        if h.epoch != t.epochs { diff.append("epochs (\(h.epoch) vs \(t.epochs))") }
+        if h.batch != t.batch { diff.append("batch (\(h.batch) vs \(t.batch))") }
+        if h.widths != t.widths || h.hidden != t.hidden { diff.append("network (widths \(h.widths), hidden \(h.hidden) vs \(t.widths), \(t.hidden))") }
+        if h.learningRate != t.lr { diff.append("lr (\(h.learningRate) vs \(t.lr))") }
+        if h.metrics.count != t.epochs { diff.append("metrics of \(h.metrics.count) epochs") }
+        guard diff.isEmpty else {
+            throw MixError.file(trial.finalCheckpoint, "does not belong to this trial (differs in: \(diff.joined(separator: ", "))); delete \(trial.runDirectory) to redo it")
+        }
+    }
+
+    // MARK: - Results
+
+    /// A finished trial's numbers: its record and its final checkpoint's metrics.
+    struct TrialResult {
+        var trial: TrialPlan
+        var record: TrialRecord
+        var metrics: [EpochMetrics]
+    }
+
+    static func loadResult(_ trial: TrialPlan, plan: ExperimentPlan) throws -> TrialResult {
+        guard let record = try TrialRecord.load(directory: trial.runDirectory), record.complete, record.confusion != nil else {
+            throw MixError.file(trial.runDirectory, "has not finished (no complete \(TrialRecord.fileName))")
+        }
+        let ckpt = try Checkpoint.read(trial.finalCheckpoint)
+        try check(ckpt.header, trial: trial)
+        if let sha = record.manifestSHA256, sha != ckpt.header.manifestSHA256 {
+            throw MixError.file(trial.finalCheckpoint, "was trained on other shards than \(TrialRecord.fileName) records; delete \(trial.runDirectory) to redo the run")
+        }
+        return TrialResult(trial: trial, record: record, metrics: ckpt.header.metrics)
+    }
+
+    static func makeSummary(plan: ExperimentPlan, results: [TrialResult]) -> ExperimentSummary {
+        let prefix = plan.outDirectory + "/"
+        func relative(_ p: String) -> String { p.hasPrefix(prefix) ? String(p.dropFirst(prefix.count)) : p }
+        let runs: [RunSummary] = results.map { r in
+            let m = r.metrics
+            let best = m.indices.max { m[$0].testAccuracy < m[$1].testAccuracy || (m[$0].testAccuracy == m[$1].testAccuracy && $0 > $1) }!
+            var split = TimeSplit(prep: r.record.prepSeconds)
+            for e in m {
+                let loading = e.loaderSeconds ?? 0, evaluation = e.evalSeconds ?? 0
+                split.loading += loading
+                split.evaluation += evaluation
+                split.training += max(0, e.seconds - loading - evaluation)
+            }
+            return RunSummary(arm: r.trial.arm.name, seed: r.trial.seed, run: relative(r.trial.runDirectory),
+                              shards: relative(r.trial.shardDirectory), finalTestAccuracy: m.last!.testAccuracy,
+                              bestTestAccuracy: m[best].testAccuracy, bestEpoch: m[best].epoch,
+                              finalTestLoss: m.last!.testLoss, finalTrainLoss: m.last!.trainLoss,
+                              testAccuracy: m.map(\.testAccuracy), testLoss: m.map(\.testLoss), trainLoss: m.map(\.trainLoss),
+                              seconds: split, confusion: r.record.confusion!)
+        }
+        let arms: [ArmSummary] = plan.spec.arms.map { arm in
+            let mine = runs.filter { $0.arm == arm.name }
+            let k = mine[0].confusion.count
+            var confusion = [[Int]](repeating: [Int](repeating: 0, count: k), count: k)
+            for r in mine {
+                for i in 0..<k { for j in 0..<k { confusion[i][j] += r.confusion[i][j] } }
+            }
+            let perClass = confusion.indices.map { i in
+                let n = confusion[i].reduce(0, +)
+                return n > 0 ? Double(confusion[i][i]) / Double(n) : 0
+            }
+            return ArmSummary(name: arm.name, mix: arm.mix, mixing: arm.mixDescription,
+                              finalTestAccuracy: TrialStatistic(mine.map(\.finalTestAccuracy)),
+                              bestTestAccuracy: TrialStatistic(mine.map(\.bestTestAccuracy)),
+                              finalTestLoss: TrialStatistic(mine.map(\.finalTestLoss)),
+                              confusion: confusion, perClassAccuracy: perClass,
+                              seconds: mine.reduce(TimeSplit()) { $0 + $1.seconds })
+        }
+        let baseline = arms.first { $0.name == plan.spec.baseline }!
+        let comparisons = arms.filter { $0.name != baseline.name }.map { Comparison(arm: $0, baseline: baseline, runs: runs) }
+        let first = results[0]
+        let t = first.trial.pipeline.train
+        return ExperimentSummary(experiment: plan.spec.name, file: plan.spec.file, baseline: baseline.name, epochs: plan.epochs,
+                                 seeds: plan.seeds, source: first.record.sourceName ?? "",
+                                 sourceFingerprint: first.record.sourceFingerprint ?? "",
+                                 trainSamples: first.record.trainSamples ?? 0, testSamples: first.record.testSamples ?? 0,
+                                 classNames: first.record.classNames ?? [], batch: t.batch, learningRate: t.lr,
+                                 widths: t.widths, hidden: t.hidden, arms: arms, comparisons: comparisons, runs: runs,
+                                 seconds: runs.reduce(TimeSplit()) { $0 + $1.seconds })
+    }
+
+    // MARK: - Contact sheets
+
+    /// The contact sheet of each mixing arm: `samples/<arm>/contact-sheet.png`, from its first trial's epoch 0.
+    static func contactSheets(plan: ExperimentPlan) -> [(arm: String, path: String)] {
+        plan.spec.arms.filter(\.mixes).compactMap { arm in
+            let rel = "samples/\(arm.name)/contact-sheet.png"
+            return FileIO.exists(plan.outDirectory + "/" + rel) ? (arm.name, rel) : nil
+        }
+    }
+
+    /// Exports the mixed samples of each mixing arm's first trial, once.
+    static func ensureContactSheets(plan: ExperimentPlan, say: (String) -> Void, written: inout [String]) throws {
+        for arm in plan.spec.arms where arm.mixes {
+            let out = plan.outDirectory + "/samples/" + arm.name
+            guard !FileIO.exists(out + "/contact-sheet.png"), let trial = plan.trials(of: arm.name).first else { continue }
+            guard FileIO.exists(trial.shardDirectory + "/" + Manifest.fileName) else {
+                printError("warning: no contact sheet for \(arm.name): \(trial.shardDirectory) is gone")
+                continue
+            }
+            do {
+                _ = try Exporter.export(ExportRequest(directory: trial.shardDirectory, outDirectory: out, epoch: 0, count: 24,
+                                                      positions: nil, mixedOnly: true, scale: 3, columns: 8))
+                written.append("samples/\(arm.name)/contact-sheet.png")
+                say("contact sheet of \(arm.name)'s mixed samples: \(out)/contact-sheet.png")
+            } catch {
+                printError("warning: no contact sheet for \(arm.name): \(error)")
+            }
+        }
+    }
+
+    /// Writes `bytes` atomically unless the file already holds exactly them; true if written.
+    static func writeIfChanged(_ path: String, _ bytes: [UInt8]) throws -> Bool {
+        if FileIO.exists(path), let old = try? FileIO.read(path), old == bytes { return false }
+        try FileIO.writeAtomically(path, bytes)
+        return true
+    }
+}

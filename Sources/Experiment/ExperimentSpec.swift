@@ -1,0 +1,334 @@
+import Foundation
+import MixCore
+import Mixup
+import Pipeline
+import TOMLKit
+
+/// One arm of an experiment: a name and the mixing settings that differ from
+/// the base pipeline's `[mix]`.
+public struct ExperimentArm: Sendable, Equatable, Codable {
+    /// Names the arm's shard and run directories (`<name>-seed<k>`) and its rows in the report.
+    public var name: String
+    /// The base pipeline's `[mix]` with the arm's overrides applied.
+    public var mix: MixConfig
+
+    /// An arm named `name` that mixes as `mix` says.
+    public init(name: String, mix: MixConfig) {
+        self.name = name
+        self.mix = mix
+    }
+
+    /// Whether the arm mixes anything at all (mode other than `none`, p > 0).
+    public var mixes: Bool { mix.mode != .none && mix.p > 0 }
+
+    /// A short description of the mixing, e.g. `sample, p 0.2, α 0.2` or `none`.
+    public var mixDescription: String {
+        guard mixes else { return "none" }
+        var s = "\(mix.mode.rawValue), p \(shortNumber(mix.p)), α \(shortNumber(mix.alpha))"
+        if mix.mode == .batch { s += ", block \(mix.block)" }
+        if mix.smoothing > 0 { s += ", ε \(shortNumber(mix.smoothing))" }
+        return s
+    }
+}
+
+/// An experiment file: a base pipeline, the arms that differ from it, and the
+/// trials (seeds) each arm is run with.
+///
+/// ```toml
+/// name = "article"                 # default: the file name without .toml
+/// pipeline = "cifar10-mixup.toml"  # base pipeline, relative to this file (or inline
+///                                  # [dataset] [mix] [shards] [train] sections instead)
+/// trials = [0, 1, 2]               # seeds; each arm runs once per seed
+/// epochs = 30                      # optional: sets train.epochs and shards.epochs
+/// data = "../../shared/cifar10"    # optional: replaces dataset.path (relative to this file)
+/// out = "../experiments/article"   # optional: output folder (relative to this file)
+/// baseline = "baseline"            # optional: the arm the others are compared with
+///
+/// [[arms]]
+/// name = "baseline"
+/// mode = "none"
+///
+/// [[arms]]
+/// name = "mixup"
+/// mode = "sample"                  # and/or p, alpha, block, smoothing
+/// p = 0.2
+/// alpha = 0.2
+/// ```
+public struct ExperimentSpec: Sendable, Equatable {
+    /// Names the experiment in reports; default output folder `experiments/<name>`.
+    public var name: String
+    /// The file it was read from (names it in errors and in the report).
+    public var file: String
+    /// The base pipeline (its `seed` and `name` are replaced per trial).
+    public var base: Pipeline
+    /// Where the base pipeline came from: a file path, or nil for inline sections.
+    public var basePipelineFile: String?
+    /// The arms, in file order.
+    public var arms: [ExperimentArm]
+    /// Seeds; each arm runs once per seed.
+    public var trials: [UInt64]
+    /// `epochs`, when given (already applied to `base`).
+    public var epochs: Int?
+    /// `data`, resolved against the file's folder (already applied to `base`).
+    public var data: String?
+    /// `out`, resolved against the file's folder.
+    public var out: String?
+    /// The arm the others are compared with.
+    public var baseline: String
+
+    /// Reads an experiment file. Unknown keys, wrong types and bad values are
+    /// one-line errors naming the file and the key. Relative paths (`pipeline`,
+    /// `data`, `out`, inline `dataset.path`) are relative to the file's folder.
+    public static func load(_ path: String) throws -> ExperimentSpec {
+        let bytes = try FileIO.read(path)
+        return try parse(String(decoding: bytes, as: UTF8.self), file: path)
+    }
+
+    /// Parses experiment TOML; `file` names it in errors and anchors relative paths.
+    public static func parse(_ text: String, file: String = "<experiment>") throws -> ExperimentSpec {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let e as TOMLParseError {
+            throw MixError("\(file): line \(e.source.begin.line), column \(e.source.begin.column): \(e.description)")
+        }
+        let dir = folder(of: file)
+        var top = StrictTable(root, prefix: "", file: file)
+        if root["seed"] != nil {
+            throw MixError("\(file): seed is not an experiment key; the seeds are trials = [0, 1, …]")
+        }
+        let name = try top.string("name") ?? defaultName(file)
+        guard isSafeName(name) else {
+            throw MixError("\(file): name must be letters, digits, '.', '_' or '-' (got \"\(name)\")")
+        }
+
+        // Base pipeline: a file, or inline sections.
+        let sections = ["dataset", "mix", "shards", "train"]
+        let inline = sections.filter { root[$0] != nil }
+        var base: Pipeline
+        var baseFile: String?
+        if let pipelinePath = try top.string("pipeline") {
+            if let first = inline.first {
+                throw MixError("\(file): give either pipeline = \"…\" or inline sections, not both (found [\(first)])")
+            }
+            let resolved = resolve(pipelinePath, in: dir)
+            guard FileIO.exists(resolved) else { throw MixError("\(file): pipeline: no such file \(resolved)") }
+            base = try Pipeline.load(resolved)
+            baseFile = resolved
+        } else {
+            guard !inline.isEmpty else {
+                throw MixError("\(file): no base pipeline: set pipeline = \"FILE.toml\" or give [dataset], [mix], [shards], [train] sections")
+            }
+            let sub = TOMLTable()
+            for key in inline {
+                guard let t = root[key]?.table else { throw MixError("\(file): \(key) must be a table ([\(key)])") }
+                sub[key] = t
+            }
+            var hasPath = false
+            if let d = sub["dataset"]?.table, d["path"] != nil { hasPath = true }
+            if !hasPath {
+                // The path may come from `data` or --data; checked once those are applied.
+                let d = sub["dataset"]?.table ?? TOMLTable()
+                d["path"] = "-"
+                sub["dataset"] = d
+            }
+            base = try Pipeline.parse(sub.convert(to: .toml), file: file)
+            if !hasPath {
+                base.dataset.path = ""
+            } else {
+                base.dataset.path = resolve(base.dataset.path, in: dir)
+            }
+            for key in inline { top.markUsed(key) }
+        }
+
+        // Trials, epochs, data, out.
+        guard let trialValues = try top.intArray("trials") else {
+            throw MixError("\(file): trials must be set (the seeds, e.g. trials = [0, 1, 2])")
+        }
+        guard !trialValues.isEmpty else { throw MixError("\(file): trials must list at least one seed") }
+        if let bad = trialValues.first(where: { $0 < 0 }) { throw MixError("\(file): trials must be seeds ≥ 0 (got \(bad))") }
+        if let dup = firstDuplicate(trialValues) { throw MixError("\(file): trials lists seed \(dup) twice") }
+        let trials = trialValues.map { UInt64($0) }
+
+        let epochs = try top.int("epochs")
+        if let epochs, !(1...100_000).contains(epochs) { throw MixError("\(file): epochs must be in 1...100000 (got \(epochs))") }
+        if let epochs {
+            base.train.epochs = epochs
+            base.shards.epochs = epochs
+        }
+        var data: String?
+        if let d = try top.string("data") {
+            guard !d.isEmpty else { throw MixError("\(file): data must not be empty") }
+            data = resolve(d, in: dir)
+            base.dataset.path = data!
+        }
+        var out: String?
+        if let o = try top.string("out") {
+            guard !o.isEmpty else { throw MixError("\(file): out must not be empty") }
+            out = resolve(o, in: dir)
+        }
+
+        // Arms.
+        guard let armValues = try top.tableArray("arms") else {
+            throw MixError("\(file): no arms: add [[arms]] tables, each with a name and mix overrides")
+        }
+        guard !armValues.isEmpty else { throw MixError("\(file): arms must hold at least one [[arms]] table") }
+        var arms: [ExperimentArm] = []
+        for (i, t) in armValues.enumerated() {
+            var r = StrictTable(t, prefix: "arms[\(i + 1)].", file: file)
+            guard let armName = try r.string("name") else { throw MixError("\(file): arms[\(i + 1)].name must be set") }
+            guard isSafeName(armName) else {
+                throw MixError("\(file): arms[\(i + 1)].name must be letters, digits, '.', '_' or '-' (got \"\(armName)\")")
+            }
+            if arms.contains(where: { $0.name == armName }) { throw MixError("\(file): arms[\(i + 1)].name \"\(armName)\" is used twice") }
+            r.prefix = "arms.\(armName)."
+            var mix = base.mix
+            if let mode = try r.string("mode") {
+                guard let m = MixMode(rawValue: mode) else {
+                    throw MixError("\(file): arms.\(armName).mode must be one of \(MixMode.allCases.map(\.rawValue).joined(separator: ", ")) (got \"\(mode)\")")
+                }
+                mix.mode = m
+            }
+            if let p = try r.double("p") {
+                mix.p = p
+            } else if mix.mode == .none {
+                mix.p = 0
+            }
+            mix.alpha = try r.double("alpha") ?? mix.alpha
+            mix.block = try r.int("block") ?? mix.block
+            mix.smoothing = try r.double("smoothing") ?? mix.smoothing
+            try r.finish()
+            if let problem = mix.problems(prefix: "arms.\(armName).").first { throw MixError("\(file): \(problem)") }
+            arms.append(ExperimentArm(name: armName, mix: mix))
+        }
+
+        let baseline: String
+        if let b = try top.string("baseline") {
+            guard arms.contains(where: { $0.name == b }) else {
+                throw MixError("\(file): baseline names no arm (got \"\(b)\"; arms: \(arms.map(\.name).joined(separator: ", ")))")
+            }
+            baseline = b
+        } else {
+            baseline = (arms.first { !$0.mixes } ?? arms[0]).name
+        }
+        try top.finish()
+
+        if !base.dataset.path.isEmpty, let problem = base.problems().first { throw MixError("\(file): \(problem)") }
+        return ExperimentSpec(name: name, file: file, base: base, basePipelineFile: baseFile, arms: arms, trials: trials,
+                              epochs: epochs, data: data, out: out, baseline: baseline)
+    }
+
+    // MARK: - Helpers
+
+    static func folder(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    static func resolve(_ path: String, in dir: String) -> String {
+        path.hasPrefix("/") || dir == "." ? path : dir + "/" + path
+    }
+
+    static func defaultName(_ file: String) -> String {
+        var base = file.split(separator: "/").last.map(String.init) ?? file
+        if base.hasSuffix(".toml") { base.removeLast(5) }
+        return isSafeName(base) ? base : "experiment"
+    }
+
+    /// Names that are safe as one path component.
+    static func isSafeName(_ s: String) -> Bool {
+        !s.isEmpty && !s.hasPrefix(".") && s.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "." || $0 == "_" || $0 == "-"
+        }
+    }
+
+    static func firstDuplicate(_ values: [Int]) -> Int? {
+        var seen = Set<Int>()
+        for v in values where !seen.insert(v).inserted { return v }
+        return nil
+    }
+}
+
+/// Reads the keys of one TOML table strictly (the experiment file's
+/// counterpart of Pipeline's internal reader): wrong types are errors, and at
+/// `finish()` so is any key never read. Errors name the file and the key.
+struct StrictTable {
+    let table: TOMLTable
+    var prefix: String
+    let file: String
+    private var used: Set<String> = []
+
+    init(_ table: TOMLTable, prefix: String, file: String) {
+        self.table = table
+        self.prefix = prefix
+        self.file = file
+    }
+
+    private func fail(_ key: String, _ what: String) -> MixError {
+        MixError("\(file): \(prefix)\(key) \(what)")
+    }
+
+    private mutating func value(_ key: String) -> TOMLValueConvertible? {
+        used.insert(key)
+        return table[key]
+    }
+
+    mutating func markUsed(_ key: String) {
+        used.insert(key)
+    }
+
+    mutating func string(_ key: String) throws -> String? {
+        guard let v = value(key) else { return nil }
+        guard let s = v.string else { throw fail(key, "must be a string") }
+        return s
+    }
+
+    mutating func int(_ key: String) throws -> Int? {
+        guard let v = value(key) else { return nil }
+        guard let i = v.int else { throw fail(key, "must be an integer") }
+        return i
+    }
+
+    mutating func double(_ key: String) throws -> Double? {
+        guard let v = value(key) else { return nil }
+        if let d = v.double { return d }
+        if let i = v.int { return Double(i) }
+        throw fail(key, "must be a number")
+    }
+
+    mutating func intArray(_ key: String) throws -> [Int]? {
+        guard let v = value(key) else { return nil }
+        guard let a = v.array else { throw fail(key, "must be an array of integers") }
+        return try a.map { e in
+            guard let i = e.int else { throw fail(key, "must be an array of integers") }
+            return i
+        }
+    }
+
+    /// An array of tables (`[[key]]`).
+    mutating func tableArray(_ key: String) throws -> [TOMLTable]? {
+        guard let v = value(key) else { return nil }
+        guard let a = v.array else { throw fail(key, "must be an array of tables ([[\(key)]])") }
+        return try a.map { e in
+            guard let t = e.table else { throw fail(key, "must be an array of tables ([[\(key)]])") }
+            return t
+        }
+    }
+
+    /// Throws for the first key that was never read.
+    func finish() throws {
+        for key in table.keys.sorted() where !used.contains(key) {
+            throw MixError("\(file): unknown key \(prefix)\(key)")
+        }
+    }
+}
+
+/// `0.2`, `1`, `0.001`: a number without trailing zeros.
+func shortNumber(_ x: Double) -> String {
+    if x == x.rounded() && abs(x) < 1e15 { return String(Int(x)) }
+    var s = String(format: "%.6g", x)
+    if s.contains("e") { return s }
+    while s.hasSuffix("0") { s.removeLast() }
+    if s.hasSuffix(".") { s.removeLast() }
+    return s
+}

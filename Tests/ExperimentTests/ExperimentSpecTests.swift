@@ -1,0 +1,153 @@
+@testable import Experiment
+import Foundation
+import MixCore
+import XCTest
+
+/// Experiment files: the shipped ones, and errors that name the key.
+final class ExperimentSpecTests: XCTestCase {
+    typealias F = ExperimentFixtures
+
+    func testShippedArticleFile() throws {
+        let spec = try ExperimentSpec.load(F.packageRoot + "/pipelines/article.toml")
+        XCTAssertEqual(spec.name, "article")
+        XCTAssertEqual(spec.trials, [0, 1, 2])
+        XCTAssertEqual(spec.epochs, 30)
+        XCTAssertEqual(spec.base.train.epochs, 30)
+        XCTAssertEqual(spec.base.shards.epochs, 30)
+        XCTAssertEqual(spec.base.train.batch, 128)
+        XCTAssertEqual(spec.base.train.lr, 1e-3)
+        XCTAssertEqual(spec.base.train.widths, [32, 64, 128, 256])
+        XCTAssertEqual(spec.base.dataset.trainLimit, 0)
+        XCTAssertEqual(spec.base.dataset.path, F.packageRoot + "/pipelines/../../shared/cifar10")
+        XCTAssertEqual(spec.basePipelineFile, F.packageRoot + "/pipelines/cifar10-mixup.toml")
+        XCTAssertEqual(spec.arms.map(\.name), ["baseline", "mixup"])
+        XCTAssertEqual(spec.arms[0].mix.mode, .none)
+        XCTAssertEqual(spec.arms[0].mix.p, 0)
+        XCTAssertEqual(spec.arms[1].mix.mode, .sample)
+        XCTAssertEqual(spec.arms[1].mix.p, 0.2)
+        XCTAssertEqual(spec.arms[1].mix.alpha, 0.2)
+        XCTAssertEqual(spec.baseline, "baseline")
+        // --data and the output folder.
+        let plan = try ExperimentPlan(spec: spec, options: ExperimentOptions(data: "/data/cifar-10-binary.tar.gz"))
+        XCTAssertEqual(plan.outDirectory, "experiments/article")
+        XCTAssertEqual(plan.trials.count, 6)
+        XCTAssertEqual(plan.trials.map(\.name), ["baseline-seed0", "mixup-seed0", "baseline-seed1", "mixup-seed1",
+                                                 "baseline-seed2", "mixup-seed2"])
+        XCTAssertEqual(plan.trials[3].pipeline.seed, 1)
+        XCTAssertEqual(plan.trials[3].pipeline.mix.p, 0.2)
+        XCTAssertEqual(plan.trials[2].pipeline.mix.mode, .none)
+        XCTAssertEqual(plan.trials[3].pipeline.dataset.path, "/data/cifar-10-binary.tar.gz")
+        XCTAssertEqual(plan.trials[3].shardDirectory, "experiments/article/shards/mixup-seed1")
+        XCTAssertEqual(plan.trials[3].runDirectory, "experiments/article/runs/mixup-seed1")
+    }
+
+    func testShippedMiniFile() throws {
+        let spec = try ExperimentSpec.load(F.packageRoot + "/pipelines/article-mini.toml")
+        XCTAssertEqual(spec.trials, [0, 1])
+        XCTAssertEqual(spec.base.train.epochs, 1)
+        XCTAssertNil(spec.basePipelineFile)
+        XCTAssertEqual(spec.base.dataset.path, F.packageRoot + "/pipelines/../data/cifar10-mini")
+        XCTAssertTrue(FileIO.exists(spec.base.dataset.path + "/test_batch.bin"))
+        XCTAssertEqual(spec.arms.map(\.mixDescription), ["none", "sample, p 0.2, α 0.2"])
+        let plan = try ExperimentPlan(spec: spec, options: ExperimentOptions(out: "/tmp/x", epochs: 2, trials: [5]))
+        XCTAssertEqual(plan.trials.map(\.name), ["baseline-seed5", "mixup-seed5"])
+        XCTAssertEqual(plan.trials[0].pipeline.train.epochs, 2)
+        XCTAssertEqual(plan.trials[0].pipeline.shards.epochs, 2)
+        XCTAssertEqual(plan.trials[0].finalCheckpoint, "/tmp/x/runs/baseline-seed5/checkpoint-002.ckpt")
+    }
+
+    /// Each bad file gives one line naming the file and the key.
+    func testErrorsNameTheKey() throws {
+        let good = F.tinyExperimentText()
+        let cases: [(String, String)] = [
+            (good.replacingOccurrences(of: "trials = [0, 1]", with: "trails = [0, 1]"), "trials must be set"),
+            ("trails = 3\n" + good, "unknown key trails"),
+            (good.replacingOccurrences(of: "alpha = 0.2", with: "alpah = 0.2"), "unknown key arms.mixup.alpah"),
+            (good.replacingOccurrences(of: "alpha = 0.2", with: "alpha = -1"), "arms.mixup.alpha must be > 0 (got -1.0)"),
+            (good.replacingOccurrences(of: "p = 0.2", with: "p = 1.5"), "arms.mixup.p must be in [0, 1] (got 1.5)"),
+            (good.replacingOccurrences(of: "mode = \"none\"", with: "mode = \"nothing\""), "arms.baseline.mode must be one of sample, batch, cutmix, none (got \"nothing\")"),
+            (good.replacingOccurrences(of: "p = 0.2", with: "p = \"high\""), "arms.mixup.p must be a number"),
+            (good.replacingOccurrences(of: "trials = [0, 1]", with: "trials = 3"), "trials must be an array of integers"),
+            (good.replacingOccurrences(of: "trials = [0, 1]", with: "trials = [0, 0]"), "trials lists seed 0 twice"),
+            (good.replacingOccurrences(of: "trials = [0, 1]", with: "trials = [-1]"), "trials must be seeds ≥ 0 (got -1)"),
+            (good.replacingOccurrences(of: "trials = [0, 1]", with: "trials = []"), "trials must list at least one seed"),
+            (good.replacingOccurrences(of: "epochs = 1", with: "epochs = 0"), "epochs must be in 1...100000 (got 0)"),
+            (good.replacingOccurrences(of: "name = \"mixup\"", with: "name = \"baseline\""), "arms[2].name \"baseline\" is used twice"),
+            (good.replacingOccurrences(of: "name = \"mixup\"", with: "name = \"a/b\""), "arms[2].name must be letters, digits"),
+            (good.replacingOccurrences(of: "name = \"mixup\"\n", with: ""), "arms[2].name must be set"),
+            (good.replacingOccurrences(of: "[[arms]]", with: "[[armz]]"), "no arms"),
+            (good.replacingOccurrences(of: "[mix]", with: "[mix]\nfoo = 1"), "unknown key mix.foo"),
+            (good.replacingOccurrences(of: "hidden = 32", with: "hidden = 0"), "train.hidden must be ≥ 1 (got 0)"),
+            ("pipeline = \"cifar10-mixup.toml\"\n" + good, "give either pipeline = \"…\" or inline sections, not both (found [dataset])"),
+            ("name = \"x\"\npipeline = \"missing.toml\"\ntrials = [0]\n[[arms]]\nname = \"a\"\n", "pipeline: no such file"),
+            ("seed = 3\n" + good, "seed is not an experiment key"),
+            ("baseline = \"control\"\n" + good, "baseline names no arm (got \"control\"; arms: baseline, mixup)"),
+            ("epochs = 2\n" + good, "line "),
+            ("arms = 3\n" + F.tinyExperimentText(arms: ""), "arms must be an array of tables ([[arms]])"),
+        ]
+        for (text, expected) in cases {
+            let file = try F.writeFile(text, name: "bad.toml")
+            XCTAssertThrowsError(try ExperimentSpec.load(file), expected) { error in
+                let message = "\(error)"
+                XCTAssertTrue(message.hasPrefix(file + ": "), message)
+                XCTAssertTrue(message.contains(expected), "expected “\(expected)” in: \(message)")
+                XCTAssertFalse(message.contains("\n"), message)
+            }
+        }
+    }
+
+    func testCommandLineOverridesAreChecked() throws {
+        let spec = try ExperimentSpec.load(try F.writeFile(F.tinyExperimentText()))
+        XCTAssertThrowsError(try ExperimentPlan(spec: spec, options: ExperimentOptions(epochs: 0))) {
+            XCTAssertEqual("\($0)", "--epochs must be in 1...100000 (got 0)")
+        }
+        XCTAssertThrowsError(try ExperimentPlan(spec: spec, options: ExperimentOptions(trials: [1, 1]))) {
+            XCTAssertTrue("\($0)".hasPrefix("--trials lists a seed twice"))
+        }
+        XCTAssertThrowsError(try ExperimentPlan(spec: spec, options: ExperimentOptions(threads: 0)))
+        // Inline sections without a dataset path need data or --data.
+        let noPath = F.tinyExperimentText().replacingOccurrences(of: "path = \"\(F.miniCIFAR)\"\n", with: "")
+        let file = try F.writeFile(noPath)
+        let s = try ExperimentSpec.load(file)
+        XCTAssertThrowsError(try ExperimentPlan(spec: s, options: ExperimentOptions())) {
+            XCTAssertEqual("\($0)", "\(file): dataset.path must be set (in the pipeline, as data = \"…\", or with --data)")
+        }
+        XCTAssertEqual(try ExperimentPlan(spec: s, options: ExperimentOptions(data: F.miniCIFAR)).trials[0].pipeline.dataset.path,
+                       F.miniCIFAR)
+    }
+
+    func testStatistics() {
+        let s = TrialStatistic([0.70, 0.72, 0.74])
+        XCTAssertEqual(s.mean, 0.72, accuracy: 1e-12)
+        XCTAssertEqual(s.std!, 0.02, accuracy: 1e-12)
+        XCTAssertEqual(s.min, 0.70)
+        XCTAssertEqual(s.max, 0.74)
+        XCTAssertNil(TrialStatistic([0.5]).std)
+        XCTAssertEqual(studentT975(4), 2.776, accuracy: 1e-9)
+        XCTAssertEqual(studentT975(30), 2.042, accuracy: 1e-9)
+        XCTAssertEqual(studentT975(1e9), 1.960, accuracy: 1e-6)
+        XCTAssertGreaterThan(studentT975(3.5), studentT975(4))
+        XCTAssertLessThan(studentT975(3.5), studentT975(3))
+
+        // Welch: equal spreads and counts give df = 2(n − 1).
+        func arm(_ name: String, _ v: [Double]) -> ArmSummary {
+            ArmSummary(name: name, mix: .init(), mixing: "", finalTestAccuracy: TrialStatistic(v), bestTestAccuracy: TrialStatistic(v),
+                       finalTestLoss: TrialStatistic(v), confusion: [], perClassAccuracy: [], seconds: TimeSplit())
+        }
+        let c = Comparison(arm: arm("mixup", [0.76, 0.78, 0.80]), baseline: arm("baseline", [0.70, 0.72, 0.74]), runs: [])
+        XCTAssertEqual(c.difference, 0.06, accuracy: 1e-12)
+        let se = (2 * 0.02 * 0.02 / 3).squareRoot()
+        XCTAssertEqual(c.standardError!, se, accuracy: 1e-12)
+        XCTAssertEqual(c.degreesOfFreedom!, 4, accuracy: 1e-9)
+        XCTAssertEqual(c.ci95Low!, 0.06 - 2.776 * se, accuracy: 1e-9)
+        XCTAssertEqual(c.ci95High!, 0.06 + 2.776 * se, accuracy: 1e-9)
+        XCTAssertTrue(ExperimentReport.verdict(c).contains("above zero: **mixup helps**"))
+        let single = Comparison(arm: arm("mixup", [0.8]), baseline: arm("baseline", [0.7]), runs: [])
+        XCTAssertNil(single.standardError)
+        XCTAssertTrue(ExperimentReport.verdict(single).hasPrefix("One trial per arm"))
+        XCTAssertEqual(ExperimentReport.duration(42.04), "42.0 s")
+        XCTAssertEqual(ExperimentReport.duration(245), "4 min 05 s")
+        XCTAssertEqual(ExperimentReport.duration(7380), "2 h 03 min")
+        XCTAssertEqual(ExperimentReport.grouped(50000), "50,000")
+    }
+}

@@ -1,0 +1,205 @@
+@testable import Experiment
+import Foundation
+import MixCore
+import Training
+import XCTest
+
+/// End to end on the embedded data: 2 arms × 2 trials × 1 epoch of a tiny network.
+final class ExperimentTests: XCTestCase {
+    typealias F = ExperimentFixtures
+
+    func testReportHoldsTheRunsNumbers() throws {
+        let (out, _, outcome) = try F.sharedRun()
+        XCTAssertEqual(outcome.trials.map(\.name), ["baseline-seed0", "mixup-seed0", "baseline-seed1", "mixup-seed1"])
+        XCTAssertEqual(outcome.summary.runs.map { "\($0.arm)-seed\($0.seed)" },
+                       ["baseline-seed0", "baseline-seed1", "mixup-seed0", "mixup-seed1"])
+        XCTAssertEqual(outcome.prepared, 4)
+        XCTAssertEqual(outcome.trained, 4)
+        XCTAssertEqual(outcome.resumed, 0)
+        XCTAssertEqual(outcome.skipped, 0)
+        for t in outcome.trials {
+            XCTAssertTrue(FileIO.exists(out + "/shards/\(t.name)/manifest.json"), t.name)
+            XCTAssertTrue(FileIO.exists(out + "/runs/\(t.name)/checkpoint-001.ckpt"), t.name)
+            XCTAssertEqual(t.shardsWritten, 3, t.name) // 2 train shards of 200 + 1 test shard of 200
+        }
+
+        let summary = try ExperimentSummary.decode(try FileIO.read(out + "/summary.json"))
+        XCTAssertEqual(summary, outcome.summary)
+        XCTAssertEqual(summary.baseline, "baseline")
+        XCTAssertEqual(summary.epochs, 1)
+        XCTAssertEqual(summary.seeds, [0, 1])
+        XCTAssertEqual(summary.trainSamples, 400)
+        XCTAssertEqual(summary.testSamples, 200)
+        let report = String(decoding: try FileIO.read(out + "/report.md"), as: UTF8.self)
+
+        var finals: [String: [Double]] = [:]
+        for r in summary.runs {
+            let csv = try F.metrics(out + "/" + r.run)
+            XCTAssertEqual(csv.count, 1)
+            let last = csv.last!
+            XCTAssertEqual(r.finalTestAccuracy, last.testAccuracy, accuracy: 1e-6)
+            XCTAssertEqual(r.bestTestAccuracy, csv.map(\.testAccuracy).max()!, accuracy: 1e-6)
+            XCTAssertEqual(r.finalTestLoss, last.testLoss, accuracy: 1e-6)
+            XCTAssertEqual(r.finalTrainLoss, last.trainLoss, accuracy: 1e-6)
+            finals[r.arm, default: []].append(last.testAccuracy)
+            // The confusion matrix is the final model's: 200 predictions, diagonal = accuracy.
+            let total = r.confusion.reduce(0) { $0 + $1.reduce(0, +) }
+            let correct = r.confusion.indices.reduce(0) { $0 + r.confusion[$1][$1] }
+            XCTAssertEqual(total, 200)
+            XCTAssertEqual(Double(correct) / 200, last.testAccuracy, accuracy: 1e-6)
+            // The per-trial table row.
+            let row = "| \(r.arm) | \(r.seed) | \(pct(last.testAccuracy)) % | \(pct(r.bestTestAccuracy)) % (1) | "
+                + String(format: "%.4f", last.testLoss) + " | " + String(format: "%.4f", last.trainLoss) + " | "
+            XCTAssertTrue(report.contains(row), "missing row \(row)\n\(report)")
+            // Times: every part measured, prep from the shards written.
+            XCTAssertGreaterThan(r.seconds.prep, 0)
+            XCTAssertGreaterThanOrEqual(r.seconds.loading, 0)
+            XCTAssertGreaterThan(r.seconds.training, 0)
+            XCTAssertGreaterThan(r.seconds.evaluation, 0)
+        }
+
+        // Mean and sample standard deviation, recomputed from the CSVs.
+        for arm in summary.arms {
+            let v = finals[arm.name]!
+            XCTAssertEqual(v.count, 2)
+            let mean = (v[0] + v[1]) / 2
+            let std = (((v[0] - mean) * (v[0] - mean) + (v[1] - mean) * (v[1] - mean)) / 1).squareRoot()
+            XCTAssertEqual(arm.finalTestAccuracy.mean, mean, accuracy: 1e-9)
+            XCTAssertEqual(arm.finalTestAccuracy.std!, std, accuracy: 1e-9)
+            XCTAssertEqual(arm.finalTestAccuracy.n, 2)
+            XCTAssertTrue(report.contains("| \(arm.name) | \(arm.mixing) | 2 | \(pct(mean)) ± \(pct(std)) % |"), report)
+            // Summed confusion: 2 trials × 200.
+            XCTAssertEqual(arm.confusion.reduce(0) { $0 + $1.reduce(0, +) }, 400)
+            let seconds = summary.runs.filter { $0.arm == arm.name }.reduce(0.0) { $0 + $1.seconds.total }
+            XCTAssertEqual(arm.seconds.total, seconds, accuracy: 1e-9)
+        }
+        XCTAssertEqual(summary.arms.map(\.mixing), ["none", "sample, p 0.2, α 0.2"])
+
+        // The answer comes first.
+        let b = finals["baseline"]!, m = finals["mixup"]!
+        let (bm, mm) = ((b[0] + b[1]) / 2, (m[0] + m[1]) / 2)
+        let c = summary.comparisons.first!
+        XCTAssertEqual(c.arm, "mixup")
+        XCTAssertEqual(c.difference, mm - bm, accuracy: 1e-9)
+        XCTAssertEqual(c.perSeed.map(\.seed), [0, 1])
+        XCTAssertEqual(c.perSeed[1].difference, m[1] - b[1], accuracy: 1e-9)
+        let firstScreen = report.split(separator: "\n").prefix(12).joined(separator: "\n")
+        let headline = outcome.headline.first!
+        XCTAssertTrue(headline.hasPrefix("mixup: \(pct(mm)) ± "), headline)
+        XCTAssertTrue(headline.contains(" vs baseline \(pct(bm)) ± "), headline)
+        XCTAssertTrue(headline.hasSuffix("final test accuracy (2 trials each, 1 epoch): \(String(format: "%+.2f", 100 * (mm - bm))) points"), headline)
+        XCTAssertTrue(firstScreen.contains("**\(headline).**"), firstScreen)
+        XCTAssertTrue(firstScreen.contains("| arm | mixing | trials | final test accuracy |"), firstScreen)
+
+        // Pictures.
+        let svg = String(decoding: try FileIO.read(out + "/accuracy.svg"), as: UTF8.self)
+        XCTAssertTrue(svg.hasPrefix("<svg"))
+        XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1, 2 * 4) // 2 panels × 4 runs × 1 epoch
+        XCTAssertTrue(svg.contains("#1f77b4") && svg.contains("#d62728"))
+        XCTAssertTrue(report.contains("![Confusion matrices](confusion.png)"))
+        XCTAssertTrue(report.contains("![Mixed samples of mixup](samples/mixup/contact-sheet.png)"))
+        for png in ["confusion.png", "samples/mixup/contact-sheet.png"] {
+            let bytes = try FileIO.read(out + "/" + png)
+            XCTAssertEqual(Array(bytes.prefix(4)), [0x89, 0x50, 0x4E, 0x47], png)
+        }
+        XCTAssertFalse(FileIO.exists(out + "/samples/baseline"))
+        // Markdown confusion tables hold the summed counts.
+        let mix = summary.arms[1]
+        let airplaneRow = "| **airplane** |" + mix.confusion[0].enumerated().map { $0 == 0 ? " **\($1)** |" : " \($1) |" }.joined()
+        XCTAssertTrue(report.contains(airplaneRow), airplaneRow)
+    }
+
+    func testRerunDoesNoWork() throws {
+        let out = try F.copyOfSharedRun("rerun")
+        let file = try F.sharedRun().file
+        let before = try F.snapshot(out)
+        let outcome = try ExperimentRunner.run(try ExperimentSpec.load(file),
+                                               options: ExperimentOptions(out: out, threads: 1, quiet: true))
+        XCTAssertEqual(outcome.skipped, 4)
+        XCTAssertEqual(outcome.trained, 0)
+        XCTAssertEqual(outcome.prepared, 0)
+        XCTAssertTrue(outcome.trials.allSatisfy { !$0.prepRan && $0.training == .skipped })
+        XCTAssertEqual(outcome.filesWritten, [])
+        let after = try F.snapshot(out)
+        XCTAssertEqual(Set(before.keys), Set(after.keys))
+        for (name, b) in before {
+            XCTAssertEqual(after[name]!.mtime, b.mtime, name)
+            XCTAssertTrue(after[name]!.bytes == b.bytes, "\(name) changed")
+        }
+    }
+
+    func testInterruptedPrepAndTrainingAreRedoneAlone() throws {
+        let out = try F.copyOfSharedRun("interrupted")
+        let file = try F.writeFile(F.tinyExperimentText())
+        let original = try F.metrics(out + "/runs/mixup-seed1")
+        // A kill during mixprep: no manifest, one shard missing.
+        FileIO.remove(out + "/shards/baseline-seed1/manifest.json")
+        FileIO.remove(out + "/shards/baseline-seed1/train/epoch-000/shard-00001.mxs")
+        FileIO.remove(out + "/runs/baseline-seed1/trial.json")
+        FileIO.remove(out + "/runs/baseline-seed1/checkpoint-001.ckpt")
+        // A kill during training: no checkpoint yet.
+        FileIO.remove(out + "/runs/mixup-seed1/checkpoint-001.ckpt")
+        FileIO.remove(out + "/runs/mixup-seed1/metrics.csv")
+        let untouched = try F.snapshot(out + "/runs/mixup-seed0")
+
+        let outcome = try ExperimentRunner.run(try ExperimentSpec.load(file),
+                                               options: ExperimentOptions(out: out, threads: 1, quiet: true))
+        let byName = Dictionary(uniqueKeysWithValues: outcome.trials.map { ($0.name, $0) })
+        XCTAssertEqual(byName["baseline-seed0"]!.training, .skipped)
+        XCTAssertEqual(byName["mixup-seed0"]!.training, .skipped)
+        XCTAssertEqual(byName["baseline-seed1"]!.shardsWritten, 1)
+        XCTAssertEqual(byName["baseline-seed1"]!.shardsKept, 2)
+        XCTAssertEqual(byName["baseline-seed1"]!.training, .trained)
+        XCTAssertEqual(byName["mixup-seed1"]!.shardsWritten, 0)
+        XCTAssertTrue(byName["mixup-seed1"]!.prepRan)
+        XCTAssertEqual(byName["mixup-seed1"]!.training, .trained)
+        XCTAssertEqual([outcome.skipped, outcome.trained, outcome.prepared], [2, 2, 1])
+        // Same seed, same shards: the redone run reproduces its metrics.
+        let redone = try F.metrics(out + "/runs/mixup-seed1")
+        XCTAssertEqual(redone.map(\.testAccuracy), original.map(\.testAccuracy))
+        XCTAssertEqual(redone.map(\.trainLoss), original.map(\.trainLoss))
+        let after = try F.snapshot(out + "/runs/mixup-seed0")
+        for (name, b) in untouched { XCTAssertEqual(after[name]!.mtime, b.mtime, name) }
+        // The report's numbers are those of the runs now on disk.
+        let summary = try ExperimentSummary.decode(try FileIO.read(out + "/summary.json"))
+        let run = summary.runs.first { $0.arm == "mixup" && $0.seed == 1 }!
+        XCTAssertEqual(run.finalTestAccuracy, redone.last!.testAccuracy, accuracy: 1e-6)
+    }
+
+    func testKilledRunResumesFromItsLastCheckpoint() throws {
+        let arms = "[[arms]]\nname = \"mixup\"\n"
+        let file = try F.writeFile(F.tinyExperimentText(trials: "[3]", epochs: 2, arms: arms, trainLimit: 200))
+        let out = F.tempDirectory("resume") + "/out"
+        let options = ExperimentOptions(out: out, threads: 1, quiet: true)
+        let first = try ExperimentRunner.run(try ExperimentSpec.load(file), options: options)
+        XCTAssertEqual(first.trials.map(\.training), [.trained])
+        let full = try F.metrics(out + "/runs/mixup-seed3")
+        XCTAssertEqual(full.count, 2)
+        // Killed after epoch 1: the second checkpoint and the trial record's completion are gone.
+        FileIO.remove(out + "/runs/mixup-seed3/checkpoint-002.ckpt")
+        FileIO.remove(out + "/runs/mixup-seed3/trial.json")
+        let again = try ExperimentRunner.run(try ExperimentSpec.load(file), options: options)
+        XCTAssertEqual(again.trials.map(\.training), [.resumed(epochs: 1)])
+        XCTAssertEqual(again.trials[0].shardsWritten, 0)
+        let resumed = try F.metrics(out + "/runs/mixup-seed3")
+        XCTAssertEqual(resumed.map(\.testAccuracy), full.map(\.testAccuracy))
+        XCTAssertEqual(resumed.map(\.testLoss), full.map(\.testLoss))
+        // One arm: the headline states it without a comparison.
+        XCTAssertEqual(again.headline, ["mixup: \(pct(full[1].testAccuracy)) % final test accuracy (1 trial, 2 epochs)"])
+        XCTAssertEqual(again.summary.runs[0].bestEpoch, full[0].testAccuracy > full[1].testAccuracy ? 1 : 2)
+    }
+
+    func testChangedSettingsAreRefusedNamingTheKey() throws {
+        let out = try F.copyOfSharedRun("changed")
+        let text = F.tinyExperimentText().replacingOccurrences(of: "hidden = 32", with: "hidden = 24")
+        let file = try F.writeFile(text)
+        XCTAssertThrowsError(try ExperimentRunner.run(try ExperimentSpec.load(file),
+                                                      options: ExperimentOptions(out: out, threads: 1, quiet: true))) { e in
+            let message = "\(e)"
+            XCTAssertTrue(message.contains("runs/baseline-seed0: holds a run made with other settings (differs in: train.hidden)"), message)
+            XCTAssertFalse(message.contains("\n"))
+        }
+    }
+
+    func pct(_ x: Double) -> String { String(format: "%.2f", 100 * x) }
+}
