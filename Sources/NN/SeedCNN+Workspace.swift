@@ -57,7 +57,6 @@ final class Workspace {
         for (i, cout) in config.widths.enumerated() {
             let S = config.inputSize >> i
             if winograd[i] {
-                let T = B * (S / 2) * (S / 2)
                 colSizes.append(0)
                 let block = WinogradConvBlock(inChannels: cin, outChannels: cout)
                 vSizes.append(block.vCount(batch: B, size: S))
