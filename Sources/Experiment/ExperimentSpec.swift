@@ -93,7 +93,7 @@ public struct ExperimentSpec: Sendable, Equatable {
             throw MixError("\(file): line \(e.source.begin.line), column \(e.source.begin.column): \(e.description)")
         }
         let dir = folder(of: file)
-        var top = StrictTable(root, prefix: "", file: file)
+        var top = StrictTOMLTable(root, prefix: "", file: file)
         if root["seed"] != nil {
             throw MixError("\(file): seed is not an experiment key; the seeds are trials = [0, 1, …]")
         }
@@ -175,7 +175,7 @@ public struct ExperimentSpec: Sendable, Equatable {
         guard !armValues.isEmpty else { throw MixError("\(file): arms must hold at least one [[arms]] table") }
         var arms: [ExperimentArm] = []
         for (i, t) in armValues.enumerated() {
-            var r = StrictTable(t, prefix: "arms[\(i + 1)].", file: file)
+            var r = StrictTOMLTable(t, prefix: "arms[\(i + 1)].", file: file)
             guard let armName = try r.string("name") else { throw MixError("\(file): arms[\(i + 1)].name must be set") }
             guard isSafeName(armName) else {
                 throw MixError("\(file): arms[\(i + 1)].name must be letters, digits, '.', '_' or '-' (got \"\(armName)\")")
@@ -249,79 +249,6 @@ public struct ExperimentSpec: Sendable, Equatable {
     }
 }
 
-/// Reads the keys of one TOML table strictly (the experiment file's
-/// counterpart of Pipeline's internal reader): wrong types are errors, and at
-/// `finish()` so is any key never read. Errors name the file and the key.
-struct StrictTable {
-    let table: TOMLTable
-    var prefix: String
-    let file: String
-    private var used: Set<String> = []
-
-    init(_ table: TOMLTable, prefix: String, file: String) {
-        self.table = table
-        self.prefix = prefix
-        self.file = file
-    }
-
-    private func fail(_ key: String, _ what: String) -> MixError {
-        MixError("\(file): \(prefix)\(key) \(what)")
-    }
-
-    private mutating func value(_ key: String) -> TOMLValueConvertible? {
-        used.insert(key)
-        return table[key]
-    }
-
-    mutating func markUsed(_ key: String) {
-        used.insert(key)
-    }
-
-    mutating func string(_ key: String) throws -> String? {
-        guard let v = value(key) else { return nil }
-        guard let s = v.string else { throw fail(key, "must be a string") }
-        return s
-    }
-
-    mutating func int(_ key: String) throws -> Int? {
-        guard let v = value(key) else { return nil }
-        guard let i = v.int else { throw fail(key, "must be an integer") }
-        return i
-    }
-
-    mutating func double(_ key: String) throws -> Double? {
-        guard let v = value(key) else { return nil }
-        if let d = v.double { return d }
-        if let i = v.int { return Double(i) }
-        throw fail(key, "must be a number")
-    }
-
-    mutating func intArray(_ key: String) throws -> [Int]? {
-        guard let v = value(key) else { return nil }
-        guard let a = v.array else { throw fail(key, "must be an array of integers") }
-        return try a.map { e in
-            guard let i = e.int else { throw fail(key, "must be an array of integers") }
-            return i
-        }
-    }
-
-    /// An array of tables (`[[key]]`).
-    mutating func tableArray(_ key: String) throws -> [TOMLTable]? {
-        guard let v = value(key) else { return nil }
-        guard let a = v.array else { throw fail(key, "must be an array of tables ([[\(key)]])") }
-        return try a.map { e in
-            guard let t = e.table else { throw fail(key, "must be an array of tables ([[\(key)]])") }
-            return t
-        }
-    }
-
-    /// Throws for the first key that was never read.
-    func finish() throws {
-        for key in table.keys.sorted() where !used.contains(key) {
-            throw MixError("\(file): unknown key \(prefix)\(key)")
-        }
-    }
-}
 
 /// `0.2`, `1`, `0.001`: a number without trailing zeros.
 func shortNumber(_ x: Double) -> String {

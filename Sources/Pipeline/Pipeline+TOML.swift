@@ -25,7 +25,7 @@ extension Pipeline {
             throw MixError("\(file): line \(e.source.begin.line), column \(e.source.begin.column): \(e.description)")
         }
         var p = Pipeline()
-        var top = TableReader(root, prefix: "", file: file)
+        var top = StrictTOMLTable(root, prefix: "", file: file)
         p.name = try top.string("name") ?? p.name
         if let seed = try top.int("seed") {
             guard seed >= 0 else { throw MixError("\(file): seed must be ≥ 0 (got \(seed))") }
@@ -78,72 +78,3 @@ extension Pipeline {
     }
 }
 
-/// Reads keys of one TOML table strictly: wrong types and, at `finish()`, unread keys are errors.
-struct TableReader {
-    let table: TOMLTable
-    let prefix: String
-    let file: String
-    var used: Set<String> = []
-
-    init(_ table: TOMLTable, prefix: String, file: String) {
-        self.table = table
-        self.prefix = prefix
-        self.file = file
-    }
-
-    private func fail(_ key: String, _ what: String) -> MixError {
-        MixError("\(file): \(prefix)\(key) \(what)")
-    }
-
-    private mutating func value(_ key: String) -> TOMLValueConvertible? {
-        used.insert(key)
-        return table[key]
-    }
-
-    mutating func string(_ key: String) throws -> String? {
-        guard let v = value(key) else { return nil }
-        guard let s = v.string else { throw fail(key, "must be a string") }
-        return s
-    }
-
-    mutating func int(_ key: String) throws -> Int? {
-        guard let v = value(key) else { return nil }
-        guard let i = v.int else { throw fail(key, "must be an integer") }
-        return i
-    }
-
-    mutating func double(_ key: String) throws -> Double? {
-        guard let v = value(key) else { return nil }
-        if let d = v.double { return d }
-        if let i = v.int { return Double(i) }
-        throw fail(key, "must be a number")
-    }
-
-    mutating func bool(_ key: String) throws -> Bool? {
-        guard let v = value(key) else { return nil }
-        guard let b = v.bool else { throw fail(key, "must be true or false") }
-        return b
-    }
-
-    mutating func intArray(_ key: String) throws -> [Int]? {
-        guard let v = value(key) else { return nil }
-        guard let a = v.array else { throw fail(key, "must be an array of integers") }
-        return try a.map { e in
-            guard let i = e.int else { throw fail(key, "must be an array of integers") }
-            return i
-        }
-    }
-
-    mutating func table(_ key: String) throws -> TableReader? {
-        guard let v = value(key) else { return nil }
-        guard let t = v.table else { throw fail(key, "must be a table ([\(key)])") }
-        return TableReader(t, prefix: prefix + key + ".", file: file)
-    }
-
-    /// Throws for the first key that was never read.
-    func finish() throws {
-        for key in table.keys.sorted() where !used.contains(key) {
-            throw MixError("\(file): unknown key \(prefix)\(key)")
-        }
-    }
-}
