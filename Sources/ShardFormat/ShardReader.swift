@@ -113,7 +113,8 @@ public final class ShardReader: @unchecked Sendable {
             case .none:
                 rawBuf.copyMemory(from: stored)
             case .zlib:
-                do { try Zlib.decompress(stored, into: rawBuf) } catch let error as MixError { throw fail(error.message) }
+                // The chunk's CRC-32 is checked below, so zlib's own Adler-32 pass is skipped.
+                do { try Zlib.decompress(stored, into: rawBuf, checkAdler32: false) } catch let error as MixError { throw fail(error.message) }
             }
             let p = rawBuf.baseAddress!.assumingMemoryBound(to: UInt8.self)
             if header.imageFilter == .delta { ImageFilter.deltaDecode(p, count: imageRegion, width: shape.width) }

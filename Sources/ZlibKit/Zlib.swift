@@ -77,12 +77,27 @@ public enum Zlib {
     /// Inflates one zlib stream into exactly `output.count` bytes.
     /// Throws a description (the caller adds file and chunk) when the stream is
     /// damaged, shorter or longer than expected.
-    public static func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws {
+    ///
+    /// With `checkAdler32: false` the 2-byte header is checked by hand, the
+    /// deflate data is inflated raw and the Adler-32 trailer is skipped: for
+    /// callers that verify the output with their own, stronger checksum
+    /// (MixShard chunks carry a CRC-32 of the payload), saving zlib's pass.
+    public static func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
+                                  checkAdler32: Bool = true) throws {
+        var body = input
+        if !checkAdler32 {
+            guard input.count >= 6 else { throw MixError("zlib stream is truncated") }
+            let cmf = input[0], flg = input[1]
+            guard cmf & 0x0F == 8, cmf >> 4 <= 7, (Int(cmf) << 8 | Int(flg)) % 31 == 0, flg & 0x20 == 0 else {
+                throw MixError("zlib stream is damaged: bad header")
+            }
+            body = UnsafeRawBufferPointer(rebasing: input[2..<(input.count - 4)])
+        }
         var stream = z_stream()
-        guard mxs_inflateInit2(&stream, 15) == Z_OK else { throw MixError("inflateInit failed") }
+        guard mxs_inflateInit2(&stream, checkAdler32 ? 15 : -15) == Z_OK else { throw MixError("inflateInit failed") }
         defer { inflateEnd(&stream) }
-        stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
-        stream.avail_in = UInt32(input.count)
+        stream.next_in = UnsafeMutablePointer(mutating: body.baseAddress?.assumingMemoryBound(to: Bytef.self))
+        stream.avail_in = UInt32(body.count)
         stream.next_out = output.baseAddress?.assumingMemoryBound(to: Bytef.self)
         stream.avail_out = UInt32(output.count)
         let status = inflate(&stream, Z_FINISH)

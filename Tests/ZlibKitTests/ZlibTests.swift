@@ -43,6 +43,26 @@ final class ZlibTests: XCTestCase {
         XCTAssertThrowsError(try inflate(bad, size: 1000)) { XCTAssertTrue("\($0)".contains("damaged"), "\($0)") }
     }
 
+    func testRawInflateSkippingAdler32() throws {
+        let input = (0..<5000).map { UInt8(truncatingIfNeeded: $0 * 7 / 3) }
+        let z = input.withUnsafeBytes { Zlib.compress($0, level: 1, strategy: .rle) }
+        func inflate(_ bytes: [UInt8], size: Int) throws -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: size)
+            try bytes.withUnsafeBytes { src in try out.withUnsafeMutableBytes { try Zlib.decompress(src, into: $0, checkAdler32: false) } }
+            return out
+        }
+        XCTAssertEqual(try inflate(z, size: 5000), input)
+        var badTrailer = z
+        badTrailer[z.count - 1] ^= 1
+        XCTAssertEqual(try inflate(badTrailer, size: 5000), input, "the Adler-32 trailer is not read")
+        var badHeader = z
+        badHeader[1] ^= 1
+        XCTAssertThrowsError(try inflate(badHeader, size: 5000)) { XCTAssertTrue("\($0)".contains("bad header"), "\($0)") }
+        XCTAssertThrowsError(try inflate(Array(z.prefix(z.count - 6)), size: 5000)) { XCTAssertTrue("\($0)".contains("truncated"), "\($0)") }
+        XCTAssertThrowsError(try inflate(z + [0], size: 5000)) { XCTAssertTrue("\($0)".contains("trailing"), "\($0)") }
+        XCTAssertThrowsError(try inflate(z, size: 4999)) { XCTAssertTrue("\($0)".contains("more than the expected"), "\($0)") }
+    }
+
     func testGunzipReadsGzipFilesIncludingSeveralMembers() throws {
         let dir = NSTemporaryDirectory() + "mixshards-gz-\(getpid())"
         try FileIO.makeDirectories(dir)
