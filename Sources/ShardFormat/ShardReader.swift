@@ -124,11 +124,12 @@ public final class ShardReader: @unchecked Sendable {
         let raw = chunk.raw
         raw.withUnsafeBytes { buf in
             chunk.images.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: buf[0..<imageRegion])) }
-            var at = imageRegion
-            for j in 0..<labelCount {
-                chunk.labels[j] = Float(bitPattern: UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
-                at += 4
+            chunk.labels.withUnsafeMutableBufferPointer { labels in
+                for j in 0..<labelCount {
+                    labels[j] = Float(bitPattern: buf.le(UInt32.self, at: imageRegion + 4 * j))
+                }
             }
+            var at = imageRegion + 4 * labelCount
             chunk.provenance.removeAll(keepingCapacity: true)
             if header.hasProvenance {
                 for _ in 0..<n {
@@ -140,12 +141,16 @@ public final class ShardReader: @unchecked Sendable {
             }
         }
         let k = shape.classCount
-        for s in 0..<n {
-            var sum: Float = 0
-            for j in 0..<k { sum += chunk.labels[s * k + j] }
-            guard sum.isFinite, abs(sum - 1) <= MixShardLayout.labelSumTolerance else {
-                throw fail("sample \(Int(e.firstSample) + s): label row sums to \(sum), not 1")
+        let badRow: (Int, Float)? = chunk.labels.withUnsafeBufferPointer { labels in
+            for s in 0..<n {
+                var sum: Float = 0
+                for j in 0..<k { sum += labels[s * k + j] }
+                if !(sum.isFinite && abs(sum - 1) <= MixShardLayout.labelSumTolerance) { return (s, sum) }
             }
+            return nil
+        }
+        if let (s, sum) = badRow {
+            throw fail("sample \(Int(e.firstSample) + s): label row sums to \(sum), not 1")
         }
     }
 
