@@ -24,10 +24,7 @@ public enum BiasReLUMaxPool {
                 for oy in 0..<OH {
                     let r0 = src + 2 * oy * W, r1 = r0 + W
                     for ox in 0..<OW {
-                        var best = r0[2 * ox], idx: UInt8 = 0
-                        if r0[2 * ox + 1] > best { best = r0[2 * ox + 1]; idx = 1 }
-                        if r1[2 * ox] > best { best = r1[2 * ox]; idx = 2 }
-                        if r1[2 * ox + 1] > best { best = r1[2 * ox + 1]; idx = 3 }
+                        let (best, idx) = MaxPool2x2.windowMax(r0, r1, 2 * ox)
                         dst[oy * OW + ox] = max(best + b, 0)
                         am[oy * OW + ox] = idx
                     }

@@ -5,6 +5,17 @@ import Kernels
 /// PyTorch. The winning position of each window is remembered as 0…3 (`dy·2 + dx`;
 /// the first maximum wins ties).
 public enum MaxPool2x2 {
+    /// The maximum of the 2×2 window whose top-left is `r0[x]` (second row `r1`) and
+    /// its position 0…3 (`dy·2 + dx`, first maximum wins ties).
+    @inline(__always)
+    static func windowMax(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ x: Int) -> (Float, UInt8) {
+        var best = r0[x], idx: UInt8 = 0
+        if r0[x + 1] > best { best = r0[x + 1]; idx = 1 }
+        if r1[x] > best { best = r1[x]; idx = 2 }
+        if r1[x + 1] > best { best = r1[x + 1]; idx = 3 }
+        return (best, idx)
+    }
+
     /// output `[planes, H/2, W/2]`, argmax `[planes, H/2, W/2]`.
     public static func forward(_ input: UnsafePointer<Float>, planes: Int, height H: Int, width W: Int,
                                output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<UInt8>) {
@@ -16,10 +27,7 @@ public enum MaxPool2x2 {
             for oy in 0..<OH {
                 let r0 = src + 2 * oy * W, r1 = r0 + W
                 for ox in 0..<OW {
-                    var best = r0[2 * ox], idx: UInt8 = 0
-                    if r0[2 * ox + 1] > best { best = r0[2 * ox + 1]; idx = 1 }
-                    if r1[2 * ox] > best { best = r1[2 * ox]; idx = 2 }
-                    if r1[2 * ox + 1] > best { best = r1[2 * ox + 1]; idx = 3 }
+                    let (best, idx) = windowMax(r0, r1, 2 * ox)
                     dst[oy * OW + ox] = best
                     am[oy * OW + ox] = idx
                 }
