@@ -44,6 +44,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Shared by the end-to-end tests: package paths and running built executables.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "MixCoreTests", dependencies: ["MixCore"]),
         .testTarget(name: "ZlibKitTests", dependencies: ["ZlibKit"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
@@ -51,10 +53,10 @@ let package = Package(
         .testTarget(name: "MixupTests", dependencies: ["Mixup", "MixCore"]),
         .testTarget(name: "ShardFormatTests", dependencies: ["ShardFormat", "MixCore", "ZlibKit"],
                     resources: [.copy("Golden")]),
-        .testTarget(name: "PrepTests", dependencies: ["Prep", "Pipeline", "ShardFormat", "MixCore", "Datasets"]),
+        .testTarget(name: "PrepTests", dependencies: ["TestSupport", "Prep", "Pipeline", "ShardFormat", "MixCore", "Datasets"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Kernels"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "ShardFormat", "Prep", "Pipeline"]),
-        .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "Training", "Prep", "Pipeline", "MixCore"]),
+        .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "NN", "ShardFormat", "Prep", "Pipeline"]),
+        .testTarget(name: "ExperimentTests", dependencies: ["TestSupport", "Experiment", "Training", "Prep", "Pipeline", "MixCore"]),
     ]
 )

@@ -1,41 +1,15 @@
 import Foundation
 import MixCore
+import TestSupport
 import XCTest
 
 /// `mixtrain experiment` through the built executable.
 final class ExperimentCLITests: XCTestCase {
     typealias F = ExperimentFixtures
 
-    /// The `mixtrain` binary next to the test bundle (same build directory).
-    func binary() throws -> String {
-        var candidates: [URL] = []
-        if let exe = Bundle.main.executableURL { candidates.append(exe.deletingLastPathComponent()) }
-        candidates.append(Bundle.main.bundleURL)
-        candidates.append(Bundle(for: ExperimentCLITests.self).bundleURL.deletingLastPathComponent())
-        for dir in candidates {
-            var d = dir
-            for _ in 0..<3 {
-                let path = d.appendingPathComponent("mixtrain").path
-                if FileManager.default.isExecutableFile(atPath: path) { return path }
-                d.deleteLastPathComponent()
-            }
-        }
-        XCTFail("mixtrain executable not found next to the test bundle (\(candidates.map(\.path)))")
-        throw XCTSkip("no binary")
-    }
-
+    /// Runs the built `mixtrain`; returns exit status, stdout, stderr.
     func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try binary())
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try TestSupport.run(TestSupport.executable("mixtrain"), args)
     }
 
     func testExperimentCommand() throws {

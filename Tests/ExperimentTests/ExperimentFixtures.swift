@@ -1,18 +1,13 @@
 import Experiment
 import Foundation
 import MixCore
+import TestSupport
 import XCTest
 
 /// Shared test data: tiny experiments on the embedded CIFAR-10 subset.
 enum ExperimentFixtures {
-    /// The package root (three levels above this file).
-    static let packageRoot: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
-
-    static let miniCIFAR = packageRoot + "/data/cifar10-mini"
+    static let packageRoot = TestSupport.packageRoot
+    static let miniCIFAR = TestSupport.miniCIFAR
 
     /// A fresh temporary folder for this process, removed at exit.
     static let scratch: String = {

@@ -2,12 +2,13 @@ import Foundation
 import MixCore
 import Pipeline
 import Prep
+import TestSupport
 import XCTest
 
 /// Paths, pipelines and directory comparison for the end-to-end tests.
 enum PrepFixtures {
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized.path
-    static let mini = repo + "/data/cifar10-mini"
+    static let repo = TestSupport.packageRoot
+    static let mini = TestSupport.miniCIFAR
 
     static func temporaryDirectory(_ name: String) throws -> String {
         let dir = NSTemporaryDirectory() + "mixshards-prep-\(name.filter { $0.isLetter || $0.isNumber })-\(getpid())"
@@ -51,33 +52,12 @@ enum PrepFixtures {
         return out
     }
 
-    /// The built `mixprep` executable, next to the test bundle.
-    static var mixprep: String {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("mixprep").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return repo + "/.build/debug/mixprep"
-    }
+    /// The built `mixprep` executable.
+    static var mixprep: String { TestSupport.executable("mixprep") }
 
     /// Runs `mixprep` with `args`; returns (exit status, stdout, stderr).
     @discardableResult
-    static func run(_ args: [String], env: [String: String] = [:]) throws -> (Int32, String, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: mixprep)
-        p.arguments = args
-        var environment = ProcessInfo.processInfo.environment
-        for (k, v) in env { environment[k] = v }
-        p.environment = environment
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    static func run(_ args: [String], env: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+        try TestSupport.run(mixprep, args, env: env)
     }
 }

@@ -3,19 +3,14 @@ import MixCore
 import Pipeline
 import Prep
 import ShardFormat
+import TestSupport
 import XCTest
 
 /// Shared test data: tiny shard directories made with `PrepRunner` from the
 /// embedded CIFAR-10 subset, created once per test process.
 enum Fixtures {
-    /// The package root (three levels above this file).
-    static let packageRoot: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
-
-    static let miniCIFAR = packageRoot + "/data/cifar10-mini"
+    static let packageRoot = TestSupport.packageRoot
+    static let miniCIFAR = TestSupport.miniCIFAR
 
     /// A fresh temporary folder for this process.
     static let scratch: String = {
