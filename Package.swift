@@ -54,8 +54,8 @@ let package = Package(
         .testTarget(name: "ShardFormatTests", dependencies: ["ShardFormat", "MixCore", "ZlibKit"],
                     resources: [.copy("Golden")]),
         .testTarget(name: "PrepTests", dependencies: ["TestSupport", "Prep", "Pipeline", "ShardFormat", "MixCore", "Datasets"]),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Kernels"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Kernels", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "NN", "ShardFormat", "Prep", "Pipeline"]),
         .testTarget(name: "ExperimentTests", dependencies: ["TestSupport", "Experiment", "Training", "Prep", "Pipeline", "MixCore"]),
     ]

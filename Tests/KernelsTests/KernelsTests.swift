@@ -1,21 +1,6 @@
 import Kernels
+import TestSupport
 import XCTest
-
-/// Small deterministic generator for test data (tests of Kernels must not depend on MixCore).
-struct TestRNG {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 1 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    mutating func float() -> Float { Float(Double(next() >> 11) * 0x1.0p-53 * 2 - 1) }
-    mutating func floats(_ n: Int) -> [Float] { (0..<n).map { _ in float() } }
-}
 
 func assertClose(_ a: [Float], _ b: [Float], tol: Float, _ msg: String = "",
                  file: StaticString = #filePath, line: UInt = #line) {

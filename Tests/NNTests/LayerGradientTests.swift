@@ -1,5 +1,6 @@
 import Kernels
 import NN
+import TestSupport
 import XCTest
 
 /// Finite-difference checks of every layer's backward pass. Each uses the scalar

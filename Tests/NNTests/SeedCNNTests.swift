@@ -1,5 +1,6 @@
 import Kernels
 import NN
+import TestSupport
 import XCTest
 
 final class SeedCNNTests: XCTestCase {

@@ -50,3 +50,32 @@ public enum TestSupport {
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
 }
+
+/// Small deterministic generator for test data (SplitMix64), free of MixCore so that
+/// the Kernels tests need nothing but Kernels.
+public struct TestRNG {
+    public var state: UInt64
+    public init(_ seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 1 }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [-1, 1).
+    public mutating func float() -> Float { Float(Double(next() >> 11) * 0x1.0p-53 * 2 - 1) }
+    public mutating func floats(_ n: Int, scale: Float = 1) -> [Float] { (0..<n).map { _ in float() * scale } }
+    public mutating func int(below n: Int) -> Int { Int(next() % UInt64(n)) }
+    /// `rows` one-hot rows of width `k`, optionally blended (mixup-like) with a second class.
+    public mutating func softTargets(rows: Int, k: Int, blend: Bool = true) -> [Float] {
+        var y = [Float](repeating: 0, count: rows * k)
+        for r in 0..<rows {
+            let a = int(below: k), b = int(below: k)
+            let lam: Float = blend ? 0.5 + 0.5 * abs(float()) : 1
+            y[r * k + a] += lam
+            y[r * k + b] += 1 - lam
+        }
+        return y
+    }
+}
