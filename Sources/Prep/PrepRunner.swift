@@ -69,7 +69,7 @@ public enum PrepRunner {
         let allJobs = ShardPlan.jobs(trainCount: dataset.train.count, testCount: dataset.test.count,
                                      epochs: pipeline.shards.epochs, samplesPerShard: pipeline.shards.samplesPerShard)
         let mine = allJobs.indices.filter { options.worker.owns($0) }
-        try prepareDirectories(dir, jobs: allJobs)
+        try prepareDirectories(dir, jobs: allJobs, owned: mine)
 
         let encoding = pipeline.shards.encoding
         let progress = Progress("mixprep", total: mine.reduce(0) { $0 + allJobs[$1].count }, unit: "images", quiet: options.quiet)
@@ -168,17 +168,17 @@ public enum PrepRunner {
                    channels: d.train.channels, height: d.train.height, width: d.train.width)
     }
 
-    /// Creates the split/epoch folders and removes temp files a crash may have left.
-    static func prepareDirectories(_ dir: String, jobs: [ShardJob]) throws {
+    /// Creates the split/epoch folders and removes the temp files a crash may
+    /// have left of this worker's own shards. Only its own: another worker
+    /// writing into the same folder may be renaming its `.tmp` file right now.
+    static func prepareDirectories(_ dir: String, jobs: [ShardJob], owned: [Int]) throws {
         var folders: [String] = []
         for job in jobs {
             let folder = dir + "/" + job.file[..<job.file.lastIndex(of: "/")!]
             if folders.last != folder { folders.append(folder) }
         }
-        for folder in Set(folders) {
-            try FileIO.makeDirectories(folder)
-            for name in try FileIO.list(folder) where name.hasSuffix(".tmp") { FileIO.remove(folder + "/" + name) }
-        }
+        for folder in Set(folders) { try FileIO.makeDirectories(folder) }
+        for j in owned { FileIO.remove(dir + "/" + jobs[j].file + ".tmp") }
     }
 
     static func writeManifest(_ dir: String, state: RunState, jobs: [ShardJob], outcomes: [ShardOutcome]) throws {
