@@ -70,7 +70,9 @@ public struct ExperimentOutcome: Sendable {
 /// that verifies, runs continue from their newest good checkpoint, finished
 /// runs (`trial.json` complete and the final checkpoint present) are skipped,
 /// and report files are rewritten only when their bytes change, so a rerun of
-/// a finished experiment writes nothing.
+/// a finished experiment writes nothing. Several processes may run the same
+/// experiment into the same folder at once: each run is claimed with a
+/// `FileLock`, so they share the runs out between them.
 public enum ExperimentRunner {
     /// Runs `spec` as `options` say. `log` receives status lines (standard error by default).
     public static func run(_ spec: ExperimentSpec, options: ExperimentOptions,
@@ -84,19 +86,38 @@ public enum ExperimentRunner {
         say("experiment \(spec.name): \(spec.arms.count) arm\(spec.arms.count == 1 ? "" : "s") × \(plan.seeds.count) trial\(plan.seeds.count == 1 ? "" : "s") "
             + "× \(plan.epochs) epoch\(plan.epochs == 1 ? "" : "s") into \(plan.outDirectory)")
         var outcomes: [TrialOutcome] = []
+        // Each run is claimed with a lock, so several processes (or machines
+        // sharing OUT) can work through one experiment: first every run that
+        // is free, then the ones other processes hold — waiting for each, and
+        // taking it over if its process died.
+        var busy: [(tag: String, trial: TrialPlan)] = []
         for (i, trial) in plan.trials.enumerated() {
             let tag = "[\(i + 1)/\(plan.trials.count)] \(trial.name)"
-            outcomes.append(try runTrial(trial, tag: tag, options: options, say: say))
+            guard let lock = try FileLock.tryAcquire(try lockPath(trial)) else {
+                say("\(tag): another process is running it; coming back to it at the end")
+                busy.append((tag, trial))
+                continue
+            }
+            outcomes.append(try withExtendedLifetime(lock) { try runTrial(trial, tag: tag, options: options, say: say) })
+        }
+        for (tag, trial) in busy {
+            say("\(tag): waiting for the other process")
+            let lock = try FileLock.acquire(try lockPath(trial))
+            outcomes.append(try withExtendedLifetime(lock) { try runTrial(trial, tag: tag, options: options, say: say) })
         }
         // Arm by arm for the report's tables.
         let results = try spec.arms.flatMap { arm in try plan.trials(of: arm.name).map { try loadResult($0, plan: plan) } }
         let summary = makeSummary(plan: plan, results: results)
         var written: [String] = []
-        try ensureContactSheets(plan: plan, say: say, written: &written)
-        let files = try ExperimentReport.files(summary: summary, plan: plan,
-                                               contactSheets: contactSheets(plan: plan))
-        for (name, bytes) in files {
-            if try writeIfChanged(plan.outDirectory + "/" + name, bytes) { written.append(name) }
+        // One report writer at a time (they would write the same bytes).
+        let reportLock = try FileLock.acquire(plan.outDirectory + "/" + reportLockName)
+        try withExtendedLifetime(reportLock) {
+            try ensureContactSheets(plan: plan, say: say, written: &written)
+            let files = try ExperimentReport.files(summary: summary, plan: plan,
+                                                   contactSheets: contactSheets(plan: plan))
+            for (name, bytes) in files {
+                if try writeIfChanged(plan.outDirectory + "/" + name, bytes) { written.append(name) }
+            }
         }
         let headline = ExperimentReport.headline(summary)
         let outcome = ExperimentOutcome(plan: plan, trials: outcomes, summary: summary,
@@ -108,6 +129,16 @@ public enum ExperimentRunner {
     }
 
     // MARK: - One trial
+
+    /// `OUT/runs/<arm>-seed<k>/.lock`, held while a process works on the run
+    /// (creates the run folder).
+    static func lockPath(_ trial: TrialPlan) throws -> String {
+        try FileIO.makeDirectories(trial.runDirectory)
+        return trial.runDirectory + "/.lock"
+    }
+
+    /// `OUT/.report.lock`: held while a process writes the report files.
+    static let reportLockName = ".report.lock"
 
     static func runTrial(_ trial: TrialPlan, tag: String, options: ExperimentOptions,
                          say: @escaping @Sendable (String) -> Void) throws -> TrialOutcome {
@@ -123,7 +154,7 @@ public enum ExperimentRunner {
             }
         }
         if let r = record, r.complete, readableCheckpoint(trial.finalCheckpoint) != nil {
-            say("\(tag): finished before; skipped")
+            say("\(tag): finished; skipped")
             return outcome
         }
 

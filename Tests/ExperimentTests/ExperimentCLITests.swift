@@ -1,3 +1,4 @@
+import Experiment
 import Foundation
 import MixCore
 import TestSupport
@@ -24,6 +25,28 @@ final class ExperimentCLITests: XCTestCase {
         XCTAssertEqual(lines[1], "report: \(out)/report.md")
         XCTAssertEqual(try FileIO.list(out + "/runs"), ["baseline-seed2", "mixup-seed2"])
         XCTAssertEqual(r.err, "")
+    }
+
+    func testTwoProcessesShareOneExperiment() throws {
+        let file = try F.writeFile(F.tinyExperimentText(trainLimit: 200))
+        let out = F.tempDirectory("two") + "/out"
+        let results = Locked([(status: Int32, out: String, err: String)]())
+        let mixtrain = TestSupport.executable("mixtrain")
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in
+            let r = try! TestSupport.run(mixtrain, ["experiment", file, "--out", out, "--threads", "1"])
+            results.withLock { $0.append(r) }
+        }
+        let both = results.withLock { $0 }
+        XCTAssertEqual(both.map(\.status), [0, 0], both.map(\.err).joined())
+        // Every run was trained by exactly one of the two.
+        let trained = both.flatMap { $0.err.split(separator: "\n").filter { $0.contains(": mixtrain → ") } }
+            .map { String($0.split(separator: " ")[1].dropLast()) }
+        XCTAssertEqual(trained.sorted(), ["baseline-seed0", "baseline-seed1", "mixup-seed0", "mixup-seed1"], both.map(\.err).joined())
+        // Both print the same answer, and the report is that of all four runs.
+        XCTAssertEqual(both[0].out, both[1].out)
+        let summary = try ExperimentSummary.decode(try FileIO.read(out + "/summary.json"))
+        XCTAssertEqual(summary.runs.count, 4)
+        XCTAssertFalse(try FileIO.list(out).contains { $0.hasSuffix(".tmp") })
     }
 
     func testBadInputGivesOneLineErrorAndNonZeroExit() throws {

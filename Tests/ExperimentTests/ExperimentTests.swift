@@ -201,5 +201,53 @@ final class ExperimentTests: XCTestCase {
         }
     }
 
+    func testRunHeldByAnotherProcessIsWaitedForAndTakenOverWhenItsHolderDies() throws {
+        let out = try F.copyOfSharedRun("locked")
+        let file = try F.writeFile(F.tinyExperimentText())
+        let original = try F.metrics(out + "/runs/baseline-seed0")
+        // baseline-seed0 was interrupted, and "another process" still holds it.
+        FileIO.remove(out + "/runs/baseline-seed0/checkpoint-001.ckpt")
+        FileIO.remove(out + "/runs/baseline-seed0/trial.json")
+        var holder: FileLock? = try XCTUnwrap(FileLock.tryAcquire(out + "/runs/baseline-seed0/.lock"))
+        let lines = Locked([String]())
+        let result = Locked<Result<ExperimentOutcome, Error>?>(nil)
+        let finished = expectation(description: "runner returned")
+        let spec = try ExperimentSpec.load(file)
+        Thread.detachNewThread {
+            let r = Result { try ExperimentRunner.run(spec, options: ExperimentOptions(out: out, threads: 1, quiet: false)) { line in
+                lines.withLock { $0.append(line) }
+            } }
+            result.withLock { $0 = r }
+            finished.fulfill()
+        }
+        // The runner does every free run, then waits for the held one.
+        let deadline = Date().addingTimeInterval(120)
+        while !lines.withLock({ $0.contains("[1/4] baseline-seed0: waiting for the other process") }) && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        let seen = lines.withLock { $0 }
+        XCTAssertEqual(seen.filter { $0.hasPrefix("[") }, [
+            "[1/4] baseline-seed0: another process is running it; coming back to it at the end",
+            "[2/4] mixup-seed0: finished; skipped",
+            "[3/4] baseline-seed1: finished; skipped",
+            "[4/4] mixup-seed1: finished; skipped",
+            "[1/4] baseline-seed0: waiting for the other process",
+        ])
+        XCTAssertNil(result.withLock { $0 }, "the runner returned while a run was held")
+        XCTAssertFalse(FileIO.exists(out + "/runs/baseline-seed0/trial.json"), "the runner touched a held run")
+        // The holder dies without finishing: the runner takes the run over.
+        holder = nil
+        wait(for: [finished], timeout: 120)
+        let outcome = try XCTUnwrap(result.withLock { $0 }).get()
+        XCTAssertEqual(outcome.trials.map(\.name), ["mixup-seed0", "baseline-seed1", "mixup-seed1", "baseline-seed0"])
+        XCTAssertEqual(outcome.trials.map(\.training), [.skipped, .skipped, .skipped, .trained])
+        XCTAssertEqual(try F.metrics(out + "/runs/baseline-seed0").map(\.testAccuracy), original.map(\.testAccuracy))
+        let summary = try ExperimentSummary.decode(try FileIO.read(out + "/summary.json"))
+        XCTAssertEqual(summary.runs.first { $0.arm == "baseline" && $0.seed == 0 }!.finalTestAccuracy,
+                       original.last!.testAccuracy, accuracy: 1e-6)
+        _ = holder
+    }
+
     func pct(_ x: Double) -> String { String(format: "%.2f", 100 * x) }
 }
