@@ -77,15 +77,18 @@ public enum ExperimentReport {
         md += "![Test accuracy and test loss per epoch of every run](accuracy.svg)\n\n"
 
         md += "## Trials\n\n"
-        md += "| arm | seed | final test accuracy | best test accuracy (epoch) | final test loss | final train loss | train time | run |\n"
-        md += "|---|---:|---:|---:|---:|---:|---:|---|\n"
+        md += "| arm | seed | final test accuracy | best test accuracy (epoch) | final test loss | final train loss | train time | threads | run |\n"
+        md += "|---|---:|---:|---:|---:|---:|---:|---:|---|\n"
         for r in s.runs {
             let t = r.seconds.loading + r.seconds.training + r.seconds.evaluation
             md += "| \(r.arm) | \(r.seed) | \(pct(r.finalTestAccuracy)) % | \(pct(r.bestTestAccuracy)) % (\(r.bestEpoch)) | "
                 + "\(String(format: "%.4f", r.finalTestLoss)) | \(String(format: "%.4f", r.finalTrainLoss)) | \(duration(t)) | "
+                + "\(threadsText(r.threads)) | "
                 + "[\(r.run)](\(r.run)/report.md) |\n"
         }
-        md += "\nTrain time: loading + training + evaluation of the run (see Wall time). Each run's `metrics.csv`, "
+        md += "\nTrain time: loading + training + evaluation of the run (see Wall time). Threads: what training ran "
+            + "with, by epochs where it changed (— where the checkpoint did not record it); float sums depend on it, so a "
+            + "seed reproduces a run's numbers only at the same thread count. Each run's `metrics.csv`, "
             + "`curves.svg` and `report.md` are in its folder.\n\n"
 
         md += "## Test accuracy per epoch\n\n![Test accuracy and test loss per epoch of every run](accuracy.svg)\n\n"
@@ -183,6 +186,23 @@ public enum ExperimentReport {
     }
 
     // MARK: - Formatting
+
+    /// The threads of each stretch of epochs: `1`, or `2 (1–2), 1 (3–30)`, with `—` where unrecorded.
+    static func threadsText(_ perEpoch: [Int?]) -> String {
+        var stretches: [(threads: Int?, first: Int, last: Int)] = []
+        for (i, t) in perEpoch.enumerated() {
+            if let s = stretches.last, s.threads == t {
+                stretches[stretches.count - 1].last = i + 1
+            } else {
+                stretches.append((t, i + 1, i + 1))
+            }
+        }
+        func name(_ t: Int?) -> String { t.map(String.init) ?? "—" }
+        if stretches.count == 1 { return name(stretches[0].threads) }
+        return stretches.map { s in
+            "\(name(s.threads)) (\(s.first == s.last ? "\(s.first)" : "\(s.first)–\(s.last)"))"
+        }.joined(separator: ", ")
+    }
 
     static func pct(_ x: Double) -> String { String(format: "%.2f", 100 * x) }
 

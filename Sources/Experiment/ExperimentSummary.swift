@@ -103,6 +103,8 @@ public struct RunSummary: Sendable, Equatable, Codable {
     public var testLoss: [Double]
     /// Per epoch.
     public var trainLoss: [Double]
+    /// Per epoch: the threads it trained with (nil where the checkpoint did not record it).
+    public var threads: [Int?]
     /// Where the run's time went.
     public var seconds: TimeSplit
     /// `confusion[true][predicted]` of the final model on the test split.

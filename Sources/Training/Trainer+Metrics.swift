@@ -19,9 +19,14 @@ public struct EpochMetrics: Sendable, Equatable, Codable {
     public var loaderSeconds: Double?
     /// Seconds of the test evaluation (nil in checkpoints written before it was measured).
     public var evalSeconds: Double?
+    /// Threads the epoch trained with (nil in checkpoints written before it
+    /// was recorded). Float sums depend on it, so the same seed reproduces a
+    /// run's numbers only at the same thread count.
+    public var threads: Int?
 
     public init(epoch: Int, trainLoss: Double, testLoss: Double, testAccuracy: Double,
-                imagesPerSecond: Double, seconds: Double, loaderSeconds: Double? = nil, evalSeconds: Double? = nil) {
+                imagesPerSecond: Double, seconds: Double, loaderSeconds: Double? = nil, evalSeconds: Double? = nil,
+                threads: Int? = nil) {
         self.epoch = epoch
         self.trainLoss = trainLoss
         self.testLoss = testLoss
@@ -30,6 +35,7 @@ public struct EpochMetrics: Sendable, Equatable, Codable {
         self.seconds = seconds
         self.loaderSeconds = loaderSeconds
         self.evalSeconds = evalSeconds
+        self.threads = threads
     }
 }
 

@@ -17,6 +17,7 @@ final class ExperimentTests: XCTestCase {
         XCTAssertEqual(outcome.trained, 4)
         XCTAssertEqual(outcome.resumed, 0)
         XCTAssertEqual(outcome.skipped, 0)
+        XCTAssertEqual(outcome.summary.runs.map(\.threads), Array(repeating: [1], count: 4))
         for t in outcome.trials {
             XCTAssertTrue(FileIO.exists(out + "/shards/\(t.name)/manifest.json"), t.name)
             XCTAssertTrue(FileIO.exists(out + "/runs/\(t.name)/checkpoint-001.ckpt"), t.name)
@@ -51,6 +52,7 @@ final class ExperimentTests: XCTestCase {
             let row = "| \(r.arm) | \(r.seed) | \(pct(last.testAccuracy)) % | \(pct(r.bestTestAccuracy)) % (1) | "
                 + String(format: "%.4f", last.testLoss) + " | " + String(format: "%.4f", last.trainLoss) + " | "
             XCTAssertTrue(report.contains(row), "missing row \(row)\n\(report)")
+            XCTAssertTrue(report.contains(" | 1 | [\(r.run)](\(r.run)/report.md) |\n"), "threads and link of \(r.run)")
             // Times: every part measured, prep from the shards written.
             XCTAssertGreaterThan(r.seconds.prep, 0)
             XCTAssertGreaterThanOrEqual(r.seconds.loading, 0)
@@ -247,6 +249,13 @@ final class ExperimentTests: XCTestCase {
         XCTAssertEqual(summary.runs.first { $0.arm == "baseline" && $0.seed == 0 }!.finalTestAccuracy,
                        original.last!.testAccuracy, accuracy: 1e-6)
         _ = holder
+    }
+
+    func testThreadsAreShownByStretchesOfEpochs() {
+        XCTAssertEqual(ExperimentReport.threadsText([1, 1, 1]), "1")
+        XCTAssertEqual(ExperimentReport.threadsText([2, 2, 1, 1, 1]), "2 (1–2), 1 (3–5)")
+        XCTAssertEqual(ExperimentReport.threadsText([nil, nil, 1]), "— (1–2), 1 (3)")
+        XCTAssertEqual(ExperimentReport.threadsText([nil]), "—")
     }
 
     func pct(_ x: Double) -> String { String(format: "%.2f", 100 * x) }

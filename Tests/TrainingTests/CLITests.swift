@@ -1,6 +1,7 @@
 import Foundation
 import MixCore
 import TestSupport
+import Training
 import XCTest
 
 /// Runs the built `mixtrain` executable.
@@ -24,6 +25,19 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(csv.split(separator: "\n").count, 3)
         // Non-terminal stderr: plain progress lines, no carriage returns.
         XCTAssertFalse(r.err.contains("\r"))
+        XCTAssertFalse(r.err.contains("warning"), r.err)
+
+        // Resuming with another thread count works but says the run will not match an uninterrupted one.
+        let more = try run(["train", dir, "--out", runDir, "--epochs", "3", "--threads", "2", "--resume"])
+        XCTAssertEqual(more.status, 0, more.err)
+        XCTAssertTrue(more.err.contains("warning: \(runDir): epoch 2 trained with 1 thread, this resume uses 2; "
+                                        + "the run will not match an uninterrupted one"), more.err)
+        XCTAssertEqual(try Checkpoint.read(runDir + "/checkpoint-003.ckpt").header.metrics.map(\.threads), [1, 1, 2])
+        FileIO.remove(runDir + "/checkpoint-003.ckpt")
+        let same = try run(["train", dir, "--out", runDir, "--epochs", "3", "--threads", "1", "--resume"])
+        XCTAssertEqual(same.status, 0, same.err)
+        XCTAssertFalse(same.err.contains("this resume uses"), same.err)
+        XCTAssertEqual(try Checkpoint.read(runDir + "/checkpoint-003.ckpt").header.metrics.map(\.threads), [1, 1, 1])
 
         let e = try run(["eval", runDir + "/checkpoint-002.ckpt", dir, "--threads", "1"])
         XCTAssertEqual(e.status, 0, e.err)

@@ -23,6 +23,7 @@ final class TrainerTests: XCTestCase {
             XCTAssertTrue((0...1).contains(m.testAccuracy))
             XCTAssertEqual(m.testAccuracy * 100, (m.testAccuracy * 100).rounded(), accuracy: 1e-9) // 100 test images
             XCTAssertGreaterThan(m.imagesPerSecond, 0)
+            XCTAssertEqual(m.threads, 2)
         }
         XCTAssertEqual(Checkpoint.list(in: run).map(\.epoch), [3, 2, 1])
         let csv = String(decoding: try FileIO.read(run + "/metrics.csv"), as: UTF8.self)
