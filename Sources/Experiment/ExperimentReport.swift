@@ -91,8 +91,8 @@ public enum ExperimentReport {
             + "seed reproduces a run's numbers only at the same thread count. Each run's `metrics.csv`, "
             + "`curves.svg` and `report.md` are in its folder.\n\n"
 
-        md += "## Test accuracy per epoch\n\n![Test accuracy and test loss per epoch of every run](accuracy.svg)\n\n"
-        md += "Mean test accuracy over trials (%):\n\n| epoch | " + s.arms.map(\.name).joined(separator: " | ") + " |\n"
+        md += "## Test accuracy per epoch\n\nThe curves are in the figure at the top (`accuracy.svg`). "
+            + "Mean test accuracy over trials (%):\n\n| epoch | " + s.arms.map(\.name).joined(separator: " | ") + " |\n"
         md += "|---:|" + String(repeating: "---:|", count: s.arms.count) + "\n"
         for e in 0..<s.epochs {
             md += "| \(e + 1) |"

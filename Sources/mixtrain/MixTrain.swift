@@ -146,7 +146,10 @@ struct Experiment: ParsableCommand {
         abstract: "Run an experiment file: mixprep and mixtrain for every arm × trial, then OUT/report.md and OUT/summary.json.",
         discussion: """
         Shards go to OUT/shards/<arm>-seed<k>, runs to OUT/runs/<arm>-seed<k>. Rerunning keeps shards that verify, \
-        skips finished runs and resumes interrupted ones from their last checkpoint. See README.md, "Experiments".
+        skips finished runs and resumes interrupted ones from their last checkpoint. Several processes may run the \
+        same experiment into the same OUT at once (e.g. one per core with --threads 1): each run is claimed with a \
+        lock, and a process that runs out of free runs waits for the others' and takes over any whose process died. \
+        See README.md, "Experiments".
         """)
 
     @Argument(help: "Experiment file (TOML: a base pipeline, [[arms]] and trials).") var file: String
