@@ -24,6 +24,25 @@ public enum ExperimentReport {
         }
     }
 
+    /// The reference accuracies next to this experiment's, e.g. `Reference (the article): baseline
+    /// 74.50 %, mixup 76.50 % — mixup +2.00 points; here: mixup +1.80 points.`
+    static func referenceLine(_ s: ExperimentSummary) -> String {
+        let given = s.arms.filter { $0.referenceAccuracy != nil }
+        var line = "Reference (\(s.reference ?? "reference_accuracy in the experiment file")): "
+            + given.map { "\($0.name) \(pct($0.referenceAccuracy!)) %" }.joined(separator: ", ")
+        if let base = s.arms.first(where: { $0.name == s.baseline }), let b = base.referenceAccuracy {
+            let compared = s.comparisons.compactMap { c -> (String, Double, Double)? in
+                guard let r = s.arms.first(where: { $0.name == c.arm })?.referenceAccuracy else { return nil }
+                return (c.arm, r - b, c.difference)
+            }
+            if !compared.isEmpty {
+                line += " — " + compared.map { "\($0.0) \(points($0.1)) points" }.joined(separator: ", ")
+                    + "; here: " + compared.map { "\($0.0) \(points($0.2)) points" }.joined(separator: ", ")
+            }
+        }
+        return line + ".\n"
+    }
+
     /// What the interval says, in words.
     static func verdict(_ c: Comparison) -> String {
         guard let se = c.standardError else {
@@ -64,13 +83,17 @@ public enum ExperimentReport {
             }
             md += "\n\n"
         }
-        md += "| arm | mixing | trials | final test accuracy | best test accuracy | final test loss | vs \(s.baseline) |\n"
-        md += "|---|---|---:|---:|---:|---:|---:|\n"
+        let hasReference = s.arms.contains { $0.referenceAccuracy != nil }
+        md += "| arm | mixing | trials | final test accuracy | best test accuracy | final test loss | vs \(s.baseline) |"
+            + (hasReference ? " reference |\n" : "\n")
+        md += "|---|---|---:|---:|---:|---:|---:|" + (hasReference ? "---:|\n" : "\n")
         for a in s.arms {
             let diff = s.comparisons.first { $0.arm == a.name }.map { "\(points($0.difference)) points" } ?? "—"
             md += "| \(a.name) | \(a.mixing) | \(a.finalTestAccuracy.n) | \(meanStd(a.finalTestAccuracy)) | \(meanStd(a.bestTestAccuracy)) | "
-                + "\(meanStd(a.finalTestLoss, percent: false)) | \(diff) |\n"
+                + "\(meanStd(a.finalTestLoss, percent: false)) | \(diff) |"
+                + (hasReference ? " \(a.referenceAccuracy.map { "\(pct($0)) %" } ?? "—") |\n" : "\n")
         }
+        if hasReference { md += "\n" + referenceLine(s) }
         md += "\nMean over trials ± sample standard deviation. \(s.source): \(grouped(s.trainSamples)) training / "
             + "\(grouped(s.testSamples)) test images; \(s.epochs) epoch\(s.epochs == 1 ? "" : "s"), batch \(s.batch), "
             + "Adam lr \(shortNumber(s.learningRate)), conv widths \(s.widths), hidden \(s.hidden).\n\n"

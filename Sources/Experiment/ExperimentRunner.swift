@@ -299,7 +299,8 @@ public enum ExperimentRunner {
                               bestTestAccuracy: TrialStatistic(mine.map(\.bestTestAccuracy)),
                               finalTestLoss: TrialStatistic(mine.map(\.finalTestLoss)),
                               confusion: confusion, perClassAccuracy: perClass,
-                              seconds: mine.reduce(TimeSplit()) { $0 + $1.seconds })
+                              seconds: mine.reduce(TimeSplit()) { $0 + $1.seconds },
+                              referenceAccuracy: arm.referenceAccuracy)
         }
         let baseline = arms.first { $0.name == plan.spec.baseline }!
         let comparisons = arms.filter { $0.name != baseline.name }.map { Comparison(arm: $0, baseline: baseline, runs: runs) }
@@ -311,7 +312,7 @@ public enum ExperimentRunner {
                                  trainSamples: first.record.trainSamples ?? 0, testSamples: first.record.testSamples ?? 0,
                                  classNames: first.record.classNames ?? [], batch: t.batch, learningRate: t.lr,
                                  widths: t.widths, hidden: t.hidden, arms: arms, comparisons: comparisons, runs: runs,
-                                 seconds: runs.reduce(TimeSplit()) { $0 + $1.seconds })
+                                 seconds: runs.reduce(TimeSplit()) { $0 + $1.seconds }, reference: plan.spec.reference)
     }
 
     // MARK: - Contact sheets

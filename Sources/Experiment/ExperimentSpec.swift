@@ -11,11 +11,15 @@ public struct ExperimentArm: Sendable, Equatable, Codable {
     public var name: String
     /// The base pipeline's `[mix]` with the arm's overrides applied.
     public var mix: MixConfig
+    /// A final test accuracy (fraction) to compare the arm with, e.g. a
+    /// published result (`reference_accuracy`, given in percent).
+    public var referenceAccuracy: Double?
 
     /// An arm named `name` that mixes as `mix` says.
-    public init(name: String, mix: MixConfig) {
+    public init(name: String, mix: MixConfig, referenceAccuracy: Double? = nil) {
         self.name = name
         self.mix = mix
+        self.referenceAccuracy = referenceAccuracy
     }
 
     /// Whether the arm mixes anything at all (mode other than `none`, p > 0).
@@ -43,10 +47,12 @@ public struct ExperimentArm: Sendable, Equatable, Codable {
 /// data = "../../shared/cifar10"    # optional: replaces dataset.path (relative to this file)
 /// out = "../experiments/article"   # optional: output folder (relative to this file)
 /// baseline = "baseline"            # optional: the arm the others are compared with
+/// reference = "the article, mean of 3 trials"  # optional: where reference_accuracy comes from
 ///
 /// [[arms]]
 /// name = "baseline"
 /// mode = "none"
+/// reference_accuracy = 74.5        # optional: % to compare the arm's result with
 ///
 /// [[arms]]
 /// name = "mixup"
@@ -75,6 +81,8 @@ public struct ExperimentSpec: Sendable, Equatable {
     public var out: String?
     /// The arm the others are compared with.
     public var baseline: String
+    /// What the arms' reference accuracies are (e.g. "the article, mean of 3 trials").
+    public var reference: String?
 
     /// Reads an experiment file. Unknown keys, wrong types and bad values are
     /// one-line errors naming the file and the key. Relative paths (`pipeline`,
@@ -197,9 +205,13 @@ public struct ExperimentSpec: Sendable, Equatable {
             mix.alpha = try r.double("alpha") ?? mix.alpha
             mix.block = try r.int("block") ?? mix.block
             mix.smoothing = try r.double("smoothing") ?? mix.smoothing
+            let reference = try r.double("reference_accuracy")
+            if let reference, !(0...100).contains(reference) {
+                throw MixError("\(file): arms.\(armName).reference_accuracy must be a percentage in [0, 100] (got \(reference))")
+            }
             try r.finish()
             if let problem = mix.problems(prefix: "arms.\(armName).").first { throw MixError("\(file): \(problem)") }
-            arms.append(ExperimentArm(name: armName, mix: mix))
+            arms.append(ExperimentArm(name: armName, mix: mix, referenceAccuracy: reference.map { $0 / 100 }))
         }
 
         let baseline: String
@@ -211,11 +223,15 @@ public struct ExperimentSpec: Sendable, Equatable {
         } else {
             baseline = (arms.first { !$0.mixes } ?? arms[0]).name
         }
+        let reference = try top.string("reference")
+        if reference != nil && !arms.contains(where: { $0.referenceAccuracy != nil }) {
+            throw MixError("\(file): reference is set but no arm has a reference_accuracy")
+        }
         try top.finish()
 
         if !base.dataset.path.isEmpty, let problem = base.problems().first { throw MixError("\(file): \(problem)") }
         return ExperimentSpec(name: name, file: file, base: base, basePipelineFile: baseFile, arms: arms, trials: trials,
-                              epochs: epochs, data: data, out: out, baseline: baseline)
+                              epochs: epochs, data: data, out: out, baseline: baseline, reference: reference)
     }
 
     // MARK: - Helpers

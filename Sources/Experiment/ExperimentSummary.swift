@@ -131,6 +131,8 @@ public struct ArmSummary: Sendable, Equatable, Codable {
     public var perClassAccuracy: [Double]
     /// Summed over trials.
     public var seconds: TimeSplit
+    /// The experiment file's `reference_accuracy` for the arm (fraction).
+    public var referenceAccuracy: Double? = nil
 }
 
 /// An arm against the baseline: the difference of mean final test accuracies.
@@ -222,6 +224,8 @@ public struct ExperimentSummary: Sendable, Equatable, Codable {
     public var runs: [RunSummary]
     /// Summed over every run.
     public var seconds: TimeSplit
+    /// What the arms' reference accuracies are.
+    public var reference: String? = nil
 
     /// Deterministic JSON (sorted keys, snake_case, indented).
     public func encoded() throws -> [UInt8] {

@@ -27,6 +27,8 @@ final class ExperimentSpecTests: XCTestCase {
         XCTAssertEqual(spec.arms[1].mix.p, 0.2)
         XCTAssertEqual(spec.arms[1].mix.alpha, 0.2)
         XCTAssertEqual(spec.baseline, "baseline")
+        XCTAssertEqual(spec.arms.map(\.referenceAccuracy), [0.745, 0.765])
+        XCTAssertEqual(spec.reference, "the article: mean of 3 trials")
         // --data and the output folder.
         let plan = try ExperimentPlan(spec: spec, options: ExperimentOptions(data: "/data/cifar-10-binary.tar.gz"))
         XCTAssertEqual(plan.outDirectory, "experiments/article")
@@ -84,6 +86,9 @@ final class ExperimentSpecTests: XCTestCase {
             ("baseline = \"control\"\n" + good, "baseline names no arm (got \"control\"; arms: baseline, mixup)"),
             ("epochs = 2\n" + good, "line "),
             ("arms = 3\n" + F.tinyExperimentText(arms: ""), "arms must be an array of tables ([[arms]])"),
+            (good.replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.2\nreference_accuracy = 120"),
+             "arms.mixup.reference_accuracy must be a percentage in [0, 100] (got 120.0)"),
+            ("reference = \"the paper\"\n" + good, "reference is set but no arm has a reference_accuracy"),
         ]
         for (text, expected) in cases {
             let file = try F.writeFile(text, name: "bad.toml")

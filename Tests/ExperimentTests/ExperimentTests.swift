@@ -251,6 +251,22 @@ final class ExperimentTests: XCTestCase {
         _ = holder
     }
 
+    func testReferenceAccuraciesAreShownNextToTheResults() throws {
+        let outcome = try F.sharedRun().outcome
+        var s = outcome.summary
+        let plain = ExperimentReport.markdown(s, plan: outcome.plan, contactSheets: [])
+        XCTAssertFalse(plain.contains("reference"), "no reference column without references")
+        s.arms[0].referenceAccuracy = 0.745
+        s.arms[1].referenceAccuracy = 0.765
+        s.reference = "the article"
+        let md = ExperimentReport.markdown(s, plan: outcome.plan, contactSheets: [])
+        XCTAssertTrue(md.contains("| vs baseline | reference |\n|---|---|---:|---:|---:|---:|---:|---:|\n"), md)
+        XCTAssertTrue(md.contains(" | — | 74.50 % |\n"), md)
+        XCTAssertTrue(md.contains(" points | 76.50 % |\n"), md)
+        let here = String(format: "%+.2f", 100 * s.comparisons[0].difference)
+        XCTAssertTrue(md.contains("Reference (the article): baseline 74.50 %, mixup 76.50 % — mixup +2.00 points; here: mixup \(here) points.\n"), md)
+    }
+
     func testThreadsAreShownByStretchesOfEpochs() {
         XCTAssertEqual(ExperimentReport.threadsText([1, 1, 1]), "1")
         XCTAssertEqual(ExperimentReport.threadsText([2, 2, 1, 1, 1]), "2 (1–2), 1 (3–5)")
