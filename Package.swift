@@ -17,10 +17,15 @@ let package = Package(
         // C libraries: one system-library target each, imported by exactly one Swift file.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
-        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // OpenBLAS is not linked: Kernels loads it at run time (dlopen, BLAS.swift) after choosing its kernel.
 
         // SHA-256 on the x86 SHA extensions; MixCore's Swift SHA256 is the portable path and reference.
         .target(name: "CSHA256"),
+        // cpuid/xgetbv for Kernels' CPUFeatures (which BLAS kernel, which SIMD paths).
+        .target(name: "CCPUID"),
+        // Vectorised Winograd tails (baseline and AVX2 builds of each, chosen at run time).
+        .target(name: "CKernels"),
         .target(name: "MixCore", dependencies: ["CSHA256"]),
         .target(name: "ZlibKit", dependencies: ["CZlib", "MixCore"]),
         .target(name: "Imaging", dependencies: ["CPNG", "MixCore"]),
@@ -29,7 +34,7 @@ let package = Package(
         .target(name: "ShardFormat", dependencies: ["MixCore", "ZlibKit"]),
         .target(name: "Pipeline", dependencies: ["MixCore", "Mixup", "ShardFormat", "ZlibKit", "TOMLKit"]),
         .target(name: "Prep", dependencies: ["MixCore", "Datasets", "Mixup", "ShardFormat", "Imaging", "Pipeline"]),
-        .target(name: "Kernels", dependencies: ["COpenBLAS"]),
+        .target(name: "Kernels", dependencies: ["CCPUID", "CKernels"]),
         .target(name: "NN", dependencies: ["Kernels", "MixCore"]),
         .target(name: "Training", dependencies: ["NN", "Kernels", "ShardFormat", "Pipeline", "MixCore"]),
         .target(name: "Experiment", dependencies: ["Prep", "Training", "Pipeline", "Imaging", "MixCore", "TOMLKit"]),
@@ -56,7 +61,7 @@ let package = Package(
         .testTarget(name: "PrepTests", dependencies: ["TestSupport", "Prep", "Pipeline", "ShardFormat", "MixCore", "Datasets"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Kernels", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "NN", "ShardFormat", "Prep", "Pipeline"]),
+        .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "NN", "Kernels", "ShardFormat", "Prep", "Pipeline"]),
         .testTarget(name: "ExperimentTests", dependencies: ["TestSupport", "Experiment", "Training", "Prep", "Pipeline", "MixCore"]),
     ]
 )

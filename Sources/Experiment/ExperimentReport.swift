@@ -100,19 +100,19 @@ public enum ExperimentReport {
         md += "![Test accuracy and test loss per epoch of every run](accuracy.svg)\n\n"
 
         md += "## Trials\n\n"
-        md += "| arm | seed | final test accuracy | best test accuracy (epoch) | final test loss | final train loss | train time | threads | run |\n"
-        md += "|---|---:|---:|---:|---:|---:|---:|---:|---|\n"
+        md += "| arm | seed | final test accuracy | best test accuracy (epoch) | final test loss | final train loss | train time | threads | BLAS kernel | run |\n"
+        md += "|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n"
         for r in s.runs {
             let t = r.seconds.loading + r.seconds.training + r.seconds.evaluation
             md += "| \(r.arm) | \(r.seed) | \(pct(r.finalTestAccuracy)) % | \(pct(r.bestTestAccuracy)) % (\(r.bestEpoch)) | "
                 + "\(String(format: "%.4f", r.finalTestLoss)) | \(String(format: "%.4f", r.finalTrainLoss)) | \(duration(t)) | "
-                + "\(threadsText(r.threads)) | "
+                + "\(threadsText(r.threads)) | \(kernelsText(r.blasKernels ?? [])) | "
                 + "[\(r.run)](\(r.run)/report.md) |\n"
         }
         md += "\nTrain time: loading + training + evaluation of the run (see Wall time). Threads: what training ran "
-            + "with, by epochs where it changed (— where the checkpoint did not record it); float sums depend on it, so a "
-            + "seed reproduces a run's numbers only at the same thread count. Each run's `metrics.csv`, "
-            + "`curves.svg` and `report.md` are in its folder.\n\n"
+            + "with, by epochs where it changed (— where the checkpoint did not record it); it changes the speed, not the "
+            + "numbers (runs of mixshards 0.1 were the exception: their float sums depended on it). BLAS kernel: the OpenBLAS "
+            + "kernel family the epochs ran on. Each run's `metrics.csv`, `curves.svg` and `report.md` are in its folder.\n\n"
 
         md += "## Test accuracy per epoch\n\nThe curves are in the figure at the top (`accuracy.svg`). "
             + "Mean test accuracy over trials (%):\n\n| epoch | " + s.arms.map(\.name).joined(separator: " | ") + " |\n"
@@ -225,6 +225,13 @@ public enum ExperimentReport {
         return stretches.map { s in
             "\(name(s.threads)) (\(s.first == s.last ? "\(s.first)" : "\(s.first)–\(s.last)"))"
         }.joined(separator: ", ")
+    }
+
+    /// The distinct kernels of a run's epochs (`Zen`), `—` where none was recorded.
+    static func kernelsText(_ perEpoch: [String?]) -> String {
+        let names = perEpoch.compactMap { $0?.split(separator: " ").first.map(String.init) }
+        let distinct = names.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        return distinct.isEmpty ? "—" : distinct.joined(separator: ", ")
     }
 
     static func pct(_ x: Double) -> String { String(format: "%.2f", 100 * x) }

@@ -281,7 +281,8 @@ public enum ExperimentRunner {
                               bestTestAccuracy: m[best].testAccuracy, bestEpoch: m[best].epoch,
                               finalTestLoss: m.last!.testLoss, finalTrainLoss: m.last!.trainLoss,
                               testAccuracy: m.map(\.testAccuracy), testLoss: m.map(\.testLoss), trainLoss: m.map(\.trainLoss),
-                              threads: m.map(\.threads), seconds: split, confusion: r.record.confusion!)
+                              threads: m.map(\.threads), blasKernels: m.map(\.blasKernel), seconds: split,
+                              confusion: r.record.confusion!)
         }
         let arms: [ArmSummary] = plan.spec.arms.map { arm in
             let mine = runs.filter { $0.arm == arm.name }

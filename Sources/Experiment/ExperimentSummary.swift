@@ -105,6 +105,8 @@ public struct RunSummary: Sendable, Equatable, Codable {
     public var trainLoss: [Double]
     /// Per epoch: the threads it trained with (nil where the checkpoint did not record it).
     public var threads: [Int?]
+    /// Per epoch: the OpenBLAS kernel it ran on (nil where the checkpoint did not record it).
+    public var blasKernels: [String?]?
     /// Where the run's time went.
     public var seconds: TimeSplit
     /// `confusion[true][predicted]` of the final model on the test split.

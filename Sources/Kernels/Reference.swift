@@ -92,3 +92,53 @@ public func naiveConv2DBackward(input: UnsafePointer<Float>, weight: UnsafePoint
     for i in 0..<dW.count { dWeight[i] = Float(dW[i]) }
     for i in 0..<Cout { dBias[i] = Float(dB[i]) }
 }
+
+/// Scalar reference of `winogradOutputPool` (the Swift code it replaced): for every
+/// `idx = co·T + t`, Y = Aᵀ·M·A over the 16 slabs, then max over the 2×2 tile (first
+/// maximum wins), + bias, ReLU.
+public func winogradOutputPoolReference(_ m: UnsafePointer<Float>, outChannels Cout: Int, tiles T: Int,
+                                        bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                                        argmax: UnsafeMutablePointer<UInt8>) {
+    let plane = winogradSlabStride(Cout * T)
+    for idx in 0..<(Cout * T) {
+        let src = m + idx
+        func row(_ r: Int) -> SIMD4<Float> {
+            SIMD4(src[(4 * r) * plane], src[(4 * r + 1) * plane], src[(4 * r + 2) * plane], src[(4 * r + 3) * plane])
+        }
+        let m0 = row(0), m1 = row(1), m2 = row(2), m3 = row(3)
+        let p0 = m0 + m1 + m2, p1 = m1 - m2 - m3
+        let y00 = p0[0] + p0[1] + p0[2], y01 = p0[1] - p0[2] - p0[3]
+        let y10 = p1[0] + p1[1] + p1[2], y11 = p1[1] - p1[2] - p1[3]
+        var best = y00, a: UInt8 = 0
+        if y01 > best { best = y01; a = 1 }
+        if y10 > best { best = y10; a = 2 }
+        if y11 > best { best = y11; a = 3 }
+        output[idx] = max(best + bias[idx / T], 0)
+        argmax[idx] = a
+    }
+}
+
+/// Scalar reference of `winogradOutputPoolBackward`: dM = A·dY·Aᵀ with dY one-hot at the
+/// argmax carrying the gradient where the pooled output was positive; dBias = Σ over tiles.
+public func winogradOutputPoolBackwardReference(dOutput: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                                                argmax: UnsafePointer<UInt8>, outChannels Cout: Int, tiles T: Int,
+                                                dm: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>) {
+    let plane = winogradSlabStride(Cout * T)
+    for co in 0..<Cout {
+        var sum: Float = 0
+        for t in 0..<T {
+            let idx = co * T + t
+            let g: Float = output[idx] > 0 ? dOutput[idx] : 0
+            sum += g
+            let a = Int(argmax[idx])
+            let ai: SIMD4<Float> = (a >> 1) == 0 ? SIMD4(1, 1, 1, 0) : SIMD4(0, 1, -1, -1)
+            let aj: SIMD4<Float> = (a & 1) == 0 ? SIMD4(1, 1, 1, 0) : SIMD4(0, 1, -1, -1)
+            let gi = g * ai
+            for r in 0..<4 {
+                let rowv = gi[r] * aj
+                for c in 0..<4 { dm[idx + (4 * r + c) * plane] = rowv[c] }
+            }
+        }
+        dBias[co] = sum
+    }
+}

@@ -9,31 +9,34 @@ import MixCore
 /// model's default policy applies.
 /// Sets the thread count for BLAS and the package's parallel loops to `threads`.
 public func benchmarkTrainSteps(config: CNNConfig = CNNConfig(), batch: Int = 128, steps: Int = 20,
-                                threads: Int = 2, seed: UInt64 = 0, winograd: Bool = true) -> Double {
+                                threads: Int = 2, seed: UInt64 = 0, winograd: Bool = true,
+                                microBatch: Int = SeedCNN.defaultMicroBatch) -> Double {
     benchmarkRun(config: config, batch: batch, steps: steps, threads: threads, seed: seed, profile: false,
-                 winograd: winograd).imagesPerSecond
+                 winograd: winograd, microBatch: microBatch).imagesPerSecond
 }
 
 /// Like `benchmarkTrainSteps`, but also returns the seconds per step spent in each phase
 /// (`conv0.im2col`, `conv0.gemm`, `conv0.pool`, `conv1.gemmW`, `conv1.gemmX`,
 /// `conv1.col2im`, `fc`, `loss`, `adam`, …), sorted by cost. Timing adds a little overhead.
 public func benchmarkProfile(config: CNNConfig = CNNConfig(), batch: Int = 128, steps: Int = 20,
-                             threads: Int = 2, seed: UInt64 = 0, winograd: Bool = true)
+                             threads: Int = 2, seed: UInt64 = 0, winograd: Bool = true,
+                             microBatch: Int = SeedCNN.defaultMicroBatch)
     -> (imagesPerSecond: Double, phases: [(name: String, secondsPerStep: Double)])
 {
     let r = benchmarkRun(config: config, batch: batch, steps: steps, threads: threads, seed: seed, profile: true,
-                         winograd: winograd)
+                         winograd: winograd, microBatch: microBatch)
     let phases = r.profile.map { (name: $0.key, secondsPerStep: $0.value / Double(steps)) }
         .sorted { $0.secondsPerStep > $1.secondsPerStep }
     return (r.imagesPerSecond, phases)
 }
 
 func benchmarkRun(config: CNNConfig, batch: Int, steps: Int, threads: Int, seed: UInt64, profile: Bool,
-                  winograd: Bool)
+                  winograd: Bool, microBatch: Int)
     -> (imagesPerSecond: Double, profile: [String: Double])
 {
     setThreads(threads)
-    let model = SeedCNN(config: config, seed: seed, winogradMinInputChannels: winograd ? 32 : .max)
+    let model = SeedCNN(config: config, seed: seed, winogradMinInputChannels: winograd ? 32 : .max,
+                        microBatch: microBatch)
     var adam = Adam(parameterCount: model.parameterCount)
     var rng = CounterRNG(seed: seed, stream: .test)
     let input = (0..<(batch * config.inputCount)).map { _ in Float(rng.normal()) }

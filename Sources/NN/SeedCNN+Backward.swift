@@ -5,17 +5,54 @@ extension SeedCNN {
     /// `targets [batch, classes]`. Gradients are overwritten (not accumulated) in the
     /// gradient buffer; returns the mean loss. Call an optimiser afterwards (or use
     /// `trainStep(input:targets:batch:optimizer:)`).
+    ///
+    /// The batch is split into micro-batches of `microBatch` samples, run on up to
+    /// `kernelThreads` workers, each with its own workspace and single-threaded BLAS;
+    /// micro-batch j writes its gradient (scaled by 1/batch) into slot j, and the slots
+    /// are added in the order 0, 1, 2, … So the result is the same for any thread count.
     @discardableResult
     public func trainStep(input: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch B: Int) -> Float {
-        let ws = trainingWorkspace(B)
+        precondition(B >= 1, "trainStep: empty batch")
+        let mb = microBatch, K = config.classes, per = config.inputCount
+        let chunks = (B + mb - 1) / mb
+        while gradientSlots.count < chunks - 1 { gradientSlots.append(.allocate(capacity: parameterCount)) }
+        let workspaces = trainingWorkspaces(workerCount(chunks))
+        var losses = [Double](repeating: 0, count: chunks)
+        losses.withUnsafeMutableBufferPointer { lb in
+            let l = lb.baseAddress!
+            forEachMicroBatch(chunks, workspaces: workspaces) { j, ws in
+                let start = j * mb, n = min(mb, B - start)
+                l[j] = microStep(ws, input: input + start * per, targets: targets + start * K, batch: n,
+                                 gradientScale: 1 / Float(B), gradients: j == 0 ? grads : gradientSlots[j - 1])
+            }
+        }
+        if chunks > 1 {
+            let slots = Array(gradientSlots.prefix(chunks - 1)), g = grads
+            timed(workspaces[0], "reduce") {
+                parallelChunks(parameterCount, minChunk: 1 << 14) { r in
+                    for slot in slots {
+                        for i in r { g[i] += slot[i] }
+                    }
+                }
+            }
+        }
+        collectProfile(workspaces)
+        return Float(losses.reduce(0, +) / Double(B))
+    }
+
+    /// Forward and backward of one micro-batch of `B` samples in `ws`: writes its gradient,
+    /// with dLoss/dLogits scaled by `gradientScale`, to `gradients` (overwritten); returns
+    /// the loss summed over its samples.
+    func microStep(_ ws: Workspace, input: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch B: Int,
+                   gradientScale: Float, gradients grads: UnsafeMutablePointer<Float>) -> Double {
         forward(ws, input: input, batch: B)
         let K = config.classes, Hd = config.hidden
-        let loss = timed("loss") {
-            SoftTargetCrossEntropy.forward(logits: ws.logits, targets: targets, batch: B, classes: K,
-                                           dLogits: ws.dLogits!)
+        let loss = timed(ws, "loss") {
+            SoftTargetCrossEntropy.forwardSum(logits: ws.logits, targets: targets, batch: B, classes: K,
+                                              dLogits: ws.dLogits!, gradientScale: gradientScale)
         }
         let last = convs.count - 1
-        timed("fc") {
+        timed(ws, "fcBack") {
             fc2.backward(ws.hidden, weight: params + fc2Weight, dOutput: ws.dLogits!,
                          dWeight: grads + fc2Weight, dBias: grads + fc2Bias, dInput: ws.dHidden!, batch: B)
             ReLU.backward(output: ws.hidden, dOutput: ws.dHidden!, dInput: ws.dHidden!, count: B * Hd)
@@ -37,7 +74,7 @@ extension SeedCNN {
             let S = side(i)
             if usesWinograd[i] {
                 let block = WinogradConvBlock(inChannels: conv.inChannels, outChannels: conv.outChannels)
-                timed("conv\(i).winogradBack") {
+                timed(ws, "conv\(i).winogradBack") {
                     block.backward(dOutput: ws.dPooled[i], output: ws.pooled[i], argmax: ws.argmax[i], batch: B, size: S,
                                    u: ws.u[i]!, v: ws.v[i]!, m: ws.m!, du: ws.du!,
                                    dWeight: grads + convWeight(i), dBias: grads + convBias(i),
@@ -47,23 +84,23 @@ extension SeedCNN {
             }
             let g = conv.geometry(batch: B, height: S, width: S, layout: i == 0 ? .nchw : .cnhw)
             // dConv[Cout, B·S·S] (in convOut) and dBias from the pooled gradient.
-            timed("conv\(i).poolBack") {
+            timed(ws, "conv\(i).poolBack") {
                 BiasReLUMaxPool.backward(dOutput: ws.dPooled[i], output: ws.pooled[i], argmax: ws.argmax[i],
                                          channels: conv.outChannels, planesPerChannel: B, height: S, width: S,
                                          dInput: ws.convOut, dBias: grads + convBias(i))
             }
             // dW = dConv × colᵀ
-            timed("conv\(i).gemmW") {
+            timed(ws, "conv\(i).gemmW") {
                 sgemm(transB: true, m: conv.outChannels, n: g.colRows, k: g.colColumns,
                       a: ws.convOut, b: ws.cols[i], c: grads + convWeight(i))
             }
             if i > 0 {
                 // dCol = Wᵀ × dConv;  dPooled[i-1] = col2im(dCol)
-                timed("conv\(i).gemmX") {
+                timed(ws, "conv\(i).gemmX") {
                     sgemm(transA: true, m: g.colRows, n: g.colColumns, k: conv.outChannels,
                           a: params + convWeight(i), b: ws.convOut, c: ws.dCol!)
                 }
-                timed("conv\(i).col2im") { col2im(g, col: ws.dCol!, output: ws.dPooled[i - 1]) }
+                timed(ws, "conv\(i).col2im") { col2im(g, col: ws.dCol!, output: ws.dPooled[i - 1]) }
             }
         }
         return loss

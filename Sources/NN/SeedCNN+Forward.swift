@@ -1,23 +1,35 @@
 import Kernels
 
 extension SeedCNN {
-    /// A training workspace holding at least `batch` samples (grown on demand).
-    func trainingWorkspace(_ batch: Int) -> Workspace {
-        if let ws = trainWorkspace, ws.capacity >= batch { return ws }
-        trainWorkspace = nil  // free the old one before allocating the new one
-        let ws = Workspace(config: config, capacity: batch, training: true, winograd: usesWinograd)
-        trainWorkspace = ws
-        return ws
+    /// `workers` training workspaces of capacity `microBatch` (grown on demand).
+    func trainingWorkspaces(_ workers: Int) -> [Workspace] {
+        while trainWorkspaces.count < workers {
+            trainWorkspaces.append(Workspace(config: config, capacity: microBatch, training: true, winograd: usesWinograd))
+        }
+        for ws in trainWorkspaces where (ws.profile == nil) != (profile == nil) { ws.profile = profile == nil ? nil : [:] }
+        return Array(trainWorkspaces.prefix(workers))
     }
 
-    func inferenceWorkspaceForChunk() -> Workspace {
-        let cap = max(1, inferenceChunk)
-        if let ws = inferenceWorkspace, ws.capacity >= cap { return ws }
-        inferenceWorkspace = nil
-        let ws = Workspace(config: config, capacity: cap, training: false, winograd: usesWinograd)
-        inferenceWorkspace = ws
-        return ws
+    /// `workers` inference workspaces of capacity `microBatch` (grown on demand).
+    func inferenceWorkspaces(_ workers: Int) -> [Workspace] {
+        while inferenceWorkspaces.count < workers {
+            inferenceWorkspaces.append(Workspace(config: config, capacity: microBatch, training: false, winograd: usesWinograd))
+        }
+        return Array(inferenceWorkspaces.prefix(workers))
     }
+
+    /// Runs `body(chunk, workspace)` for the `chunks` micro-batches of a batch on up to
+    /// `kernelThreads` workers: worker w takes chunks w, w + W, w + 2W, … Chunks must write
+    /// disjoint memory; which worker runs a chunk never changes what it computes.
+    func forEachMicroBatch(_ chunks: Int, workspaces: [Workspace], _ body: (Int, Workspace) -> Void) {
+        let W = workspaces.count
+        parallelWorkers(W) { w in
+            for j in stride(from: w, to: chunks, by: W) { body(j, workspaces[w]) }
+        }
+    }
+
+    /// Workers for `chunks` micro-batches: at most `kernelThreads`, at most one per chunk.
+    func workerCount(_ chunks: Int) -> Int { max(1, min(kernelThreads, chunks)) }
 
     /// Forward pass of `B ≤ ws.capacity` NCHW images; leaves every activation in `ws`
     /// and the logits `[B, classes]` in `ws.logits`.
@@ -28,7 +40,7 @@ extension SeedCNN {
             let S = side(i)
             if usesWinograd[i] {
                 let block = WinogradConvBlock(inChannels: conv.inChannels, outChannels: conv.outChannels)
-                timed("conv\(i).winograd") {
+                timed(ws, "conv\(i).winograd") {
                     block.forward(input: x, batch: B, size: S, weight: params + convWeight(i), bias: params + convBias(i),
                                   u: ws.u[i]!, v: ws.v[i]!, m: ws.m!, output: ws.pooled[i], argmax: ws.argmax[i])
                 }
@@ -37,20 +49,20 @@ extension SeedCNN {
             }
             let g = conv.geometry(batch: B, height: S, width: S, layout: i == 0 ? .nchw : .cnhw)
             // convOut[Cout, B·S·S] = W[Cout, Cin·9] × col[Cin·9, B·S·S]   (bias added after pooling)
-            timed("conv\(i).im2col") { im2col(g, input: x, col: ws.cols[i]) }
-            timed("conv\(i).gemm") {
+            timed(ws, "conv\(i).im2col") { im2col(g, input: x, col: ws.cols[i]) }
+            timed(ws, "conv\(i).gemm") {
                 sgemm(m: conv.outChannels, n: g.colColumns, k: g.colRows,
                       a: params + convWeight(i), b: ws.cols[i], c: ws.convOut)
             }
             // pooled[Cout, B, S/2, S/2] = relu(maxpool(convOut) + bias)
-            timed("conv\(i).pool") {
+            timed(ws, "conv\(i).pool") {
                 BiasReLUMaxPool.forward(ws.convOut, bias: params + convBias(i),
                                         channels: conv.outChannels, planesPerChannel: B, height: S, width: S,
                                         output: ws.pooled[i], argmax: ws.argmax[i])
             }
             x = UnsafePointer(ws.pooled[i])
         }
-        timed("fc") {
+        timed(ws, "fc") {
             // fcIn[B, C·s·s] ← pooled_last[C, B, s·s]  (PyTorch flatten order)
             let C = config.widths.last!, ss = config.finalSide * config.finalSide
             let F = C * ss
@@ -69,42 +81,44 @@ extension SeedCNN {
         }
     }
 
-    /// Logits `[batch, classes]` for NCHW `input` (inference; any batch size, processed
-    /// in chunks of `inferenceChunk`).
+    /// Logits `[batch, classes]` for NCHW `input` (inference; any batch size, processed in
+    /// micro-batches of `microBatch` on up to `kernelThreads` threads).
     public func logits(input: UnsafePointer<Float>, batch: Int) -> [Float] {
-        let K = config.classes, per = config.inputCount
+        let K = config.classes, per = config.inputCount, mb = microBatch
         var out = [Float](repeating: 0, count: batch * K)
-        let ws = inferenceWorkspaceForChunk()
+        let chunks = (batch + mb - 1) / mb
+        let workspaces = inferenceWorkspaces(workerCount(chunks))
         out.withUnsafeMutableBufferPointer { ob in
-            var start = 0
-            while start < batch {
-                let n = min(ws.capacity, batch - start)
+            let o = ob.baseAddress!
+            forEachMicroBatch(chunks, workspaces: workspaces) { j, ws in
+                let start = j * mb, n = min(mb, batch - start)
                 forward(ws, input: input + start * per, batch: n)
-                (ob.baseAddress! + start * K).update(from: ws.logits, count: n * K)
-                start += n
+                (o + start * K).update(from: ws.logits, count: n * K)
             }
         }
         return out
     }
 
     /// Soft-target cross-entropy summed over the batch, and the number of samples whose
-    /// predicted class equals the argmax of their target row (inference, chunked).
+    /// predicted class equals the argmax of their target row (inference, in micro-batches;
+    /// sums taken in micro-batch order).
     public func evaluate(input: UnsafePointer<Float>, targets: UnsafePointer<Float>,
                          batch: Int) -> (lossSum: Double, correct: Int) {
-        let K = config.classes, per = config.inputCount
-        let ws = inferenceWorkspaceForChunk()
-        var lossSum = 0.0, correct = 0
-        var start = 0
-        while start < batch {
-            let n = min(ws.capacity, batch - start)
-            forward(ws, input: input + start * per, batch: n)
-            let r = SoftTargetCrossEntropy.evaluate(logits: ws.logits, targets: targets + start * K,
-                                                    batch: n, classes: K)
-            lossSum += r.lossSum
-            correct += r.correct
-            start += n
+        let K = config.classes, per = config.inputCount, mb = microBatch
+        let chunks = (batch + mb - 1) / mb
+        let workspaces = inferenceWorkspaces(workerCount(chunks))
+        var results = [(lossSum: Double, correct: Int)](repeating: (0, 0), count: chunks)
+        results.withUnsafeMutableBufferPointer { rb in
+            let r = rb.baseAddress!
+            forEachMicroBatch(chunks, workspaces: workspaces) { j, ws in
+                let start = j * mb, n = min(mb, batch - start)
+                forward(ws, input: input + start * per, batch: n)
+                let e = SoftTargetCrossEntropy.evaluate(logits: ws.logits, targets: targets + start * K,
+                                                        batch: n, classes: K)
+                r[j] = (e.lossSum, e.correct)
+            }
         }
-        return (lossSum, correct)
+        return results.reduce((0.0, 0)) { ($0.0 + $1.lossSum, $0.1 + $1.correct) }
     }
 
     /// Mean soft-target cross-entropy of a batch (inference only, no gradients).

@@ -31,6 +31,8 @@ final class Workspace {
     var dFcIn: UnsafeMutablePointer<Float>?
     var dHidden: UnsafeMutablePointer<Float>?
     var dLogits: UnsafeMutablePointer<Float>?
+    /// Seconds per phase while profiling (nil otherwise); see `SeedCNN.timed`.
+    var profile: [String: Double]?
     private var owned: [UnsafeMutableRawPointer] = []
 
     init(config: CNNConfig, capacity B: Int, training: Bool, winograd: [Bool]) {

@@ -26,13 +26,25 @@ public final class SeedCNN {
     /// Total number of parameters.
     public let parameterCount: Int
 
+    /// Samples per micro-batch. `trainStep` splits every batch into micro-batches of this
+    /// size (the last may be shorter), runs them on up to `kernelThreads` threads with
+    /// single-threaded BLAS, and sums their gradients in micro-batch order; `logits` and
+    /// `evaluate` work in chunks of this size too. It never depends on the thread count,
+    /// so neither does any number the network computes.
+    public let microBatch: Int
+    /// The default `microBatch`: 32 samples (4 per batch of 128, so 1, 2 or 4 threads
+    /// share a batch evenly; measured no slower on one thread than whole batches).
+    public static let defaultMicroBatch = 32
+
     let params: UnsafeMutablePointer<Float>
     let grads: UnsafeMutablePointer<Float>
-    var trainWorkspace: Workspace?
-    var inferenceWorkspace: Workspace?
-    /// Largest batch processed at once by `logits` / `evaluate` (inputs are chunked).
-    public var inferenceChunk: Int = 128
-    /// When non-nil, `trainStep` adds the seconds spent in each phase here.
+    /// One training / inference workspace per worker thread (capacity `microBatch`).
+    var trainWorkspaces: [Workspace] = []
+    var inferenceWorkspaces: [Workspace] = []
+    /// Gradient buffers of micro-batches 1, 2, … (micro-batch 0 writes `grads` directly).
+    var gradientSlots: [UnsafeMutablePointer<Float>] = []
+    /// When non-nil, `trainStep` adds the seconds spent in each phase here (summed over
+    /// worker threads, so CPU seconds).
     public var profile: [String: Double]?
 
     /// A network with PyTorch's default initialisation: every weight and bias drawn from
@@ -44,9 +56,12 @@ public final class SeedCNN {
     /// channels the 16 Winograd GEMMs get too thin (K = Cin) to pay off; with the default
     /// 32, blocks 2–4 of the seed model use Winograd (measured ~18% faster training than
     /// im2col everywhere; the first block, Cin = 3, stays im2col). Pass `.max` to disable.
-    public init(config: CNNConfig = CNNConfig(), seed: UInt64, winogradMinInputChannels: Int = 32) {
+    public init(config: CNNConfig = CNNConfig(), seed: UInt64, winogradMinInputChannels: Int = 32,
+                microBatch: Int = SeedCNN.defaultMicroBatch) {
         if let problem = config.validationError() { preconditionFailure("CNNConfig: \(problem)") }
+        precondition(microBatch >= 1, "SeedCNN: microBatch must be ≥ 1")
         self.config = config
+        self.microBatch = microBatch
         var convs: [Conv2D] = []
         var cin = config.inputChannels
         for w in config.widths {
@@ -92,6 +107,7 @@ public final class SeedCNN {
     deinit {
         params.deallocate()
         grads.deallocate()
+        for g in gradientSlots { g.deallocate() }
     }
 
     // MARK: Parameter access
@@ -136,13 +152,34 @@ public final class SeedCNN {
 
     // MARK: Phase timing
 
+    /// Runs `body`, adding its seconds to `ws.profile[name]` when profiling.
+    @inline(__always)
+    func timed<R>(_ ws: Workspace, _ name: String, _ body: () -> R) -> R {
+        guard ws.profile != nil else { return body() }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let r = body()
+        let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        ws.profile![name, default: 0] += dt
+        return r
+    }
+
+    /// Runs `body` on the calling thread (outside the workers), adding its seconds to
+    /// `profile[name]` when profiling.
     @inline(__always)
     func timed<R>(_ name: String, _ body: () -> R) -> R {
         guard profile != nil else { return body() }
         let t0 = DispatchTime.now().uptimeNanoseconds
         let r = body()
-        let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-        profile![name, default: 0] += dt
+        profile![name, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
         return r
+    }
+
+    /// Moves the workspaces' phase times into `profile` (when profiling).
+    func collectProfile(_ workspaces: [Workspace]) {
+        guard profile != nil else { return }
+        for ws in workspaces {
+            for (k, v) in ws.profile ?? [:] { profile![k, default: 0] += v }
+            ws.profile = [:]
+        }
     }
 }

@@ -10,8 +10,17 @@ public enum SoftTargetCrossEntropy {
     public static func forward(logits z: UnsafePointer<Float>, targets y: UnsafePointer<Float>,
                                batch B: Int, classes K: Int,
                                dLogits: UnsafeMutablePointer<Float>? = nil) -> Float {
+        Float(forwardSum(logits: z, targets: y, batch: B, classes: K, dLogits: dLogits,
+                         gradientScale: 1 / Float(B)) / Double(B))
+    }
+
+    /// The loss *summed* over these `B` rows; `dLogits` (if given) receives
+    /// (softmax(z)·Σ_k y_k − y)·`gradientScale`. A micro-batch of a larger batch of `N`
+    /// passes 1/N, so the micro-batches' gradients add up to the whole batch's.
+    public static func forwardSum(logits z: UnsafePointer<Float>, targets y: UnsafePointer<Float>,
+                                  batch B: Int, classes K: Int,
+                                  dLogits: UnsafeMutablePointer<Float>?, gradientScale: Float) -> Double {
         var total = 0.0
-        let invB = 1 / Float(B)
         for b in 0..<B {
             let zr = z + b * K, yr = y + b * K
             var mx = zr[0]
@@ -29,11 +38,11 @@ public enum SoftTargetCrossEntropy {
                 let d = dLogits + b * K
                 for k in 0..<K {
                     let p = Float(exp(Double(zr[k]) - lse))
-                    d[k] = (p * ysum - yr[k]) * invB
+                    d[k] = (p * ysum - yr[k]) * gradientScale
                 }
             }
         }
-        return Float(total / Double(B))
+        return total
     }
 
     /// Sum (not mean) of per-sample losses, and the number of samples whose logit argmax

@@ -39,27 +39,6 @@ public struct WinogradConvBlock: Sendable, Equatable {
             sgemm(m: Cout, n: T, k: Cin, a: u + xi * uS, b: v + xi * vS, c: m + xi * mS)
         }
         // Output transform Aᵀ·M·A per tile, fused with max-pool, bias and ReLU.
-        let plane = mS
-        let tasks = min(Cout * 4, Cout * T)
-        parallelFor(tasks) { task in
-            let lo = Cout * T * task / tasks, hi = Cout * T * (task + 1) / tasks
-            for idx in lo..<hi {
-                let src = m + idx        // idx = co·T + t
-                @inline(__always) func row(_ r: Int) -> SIMD4<Float> {
-                    SIMD4(src[(4 * r) * plane], src[(4 * r + 1) * plane],
-                          src[(4 * r + 2) * plane], src[(4 * r + 3) * plane])
-                }
-                let m0 = row(0), m1 = row(1), m2 = row(2), m3 = row(3)
-                let p0 = m0 + m1 + m2, p1 = m1 - m2 - m3
-                let y00 = p0[0] + p0[1] + p0[2], y01 = p0[1] - p0[2] - p0[3]
-                let y10 = p1[0] + p1[1] + p1[2], y11 = p1[1] - p1[2] - p1[3]
-                var best = y00, a: UInt8 = 0
-                if y01 > best { best = y01; a = 1 }
-                if y10 > best { best = y10; a = 2 }
-                if y11 > best { best = y11; a = 3 }
-                output[idx] = max(best + bias[idx / T], 0)
-                argmax[idx] = a
-            }
-        }
+        winogradOutputPool(m, outChannels: Cout, tiles: T, bias: bias, output: output, argmax: argmax)
     }
 }

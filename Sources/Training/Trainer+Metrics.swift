@@ -19,14 +19,17 @@ public struct EpochMetrics: Sendable, Equatable, Codable {
     public var loaderSeconds: Double?
     /// Seconds of the test evaluation (nil in checkpoints written before it was measured).
     public var evalSeconds: Double?
-    /// Threads the epoch trained with (nil in checkpoints written before it
-    /// was recorded). Float sums depend on it, so the same seed reproduces a
-    /// run's numbers only at the same thread count.
+    /// Threads the epoch trained with (nil in checkpoints written before it was
+    /// recorded). Since mixshards 0.2 it changes the speed only, never a number; before
+    /// that, float sums depended on it.
     public var threads: Int?
+    /// The OpenBLAS kernel the epoch ran on, with where the choice came from
+    /// (`Zen (chosen by mixshards for this CPU)`); nil in older checkpoints.
+    public var blasKernel: String?
 
     public init(epoch: Int, trainLoss: Double, testLoss: Double, testAccuracy: Double,
                 imagesPerSecond: Double, seconds: Double, loaderSeconds: Double? = nil, evalSeconds: Double? = nil,
-                threads: Int? = nil) {
+                threads: Int? = nil, blasKernel: String? = nil) {
         self.epoch = epoch
         self.trainLoss = trainLoss
         self.testLoss = testLoss
@@ -36,6 +39,7 @@ public struct EpochMetrics: Sendable, Equatable, Codable {
         self.loaderSeconds = loaderSeconds
         self.evalSeconds = evalSeconds
         self.threads = threads
+        self.blasKernel = blasKernel
     }
 }
 
@@ -43,10 +47,11 @@ public struct EpochMetrics: Sendable, Equatable, Codable {
 public enum RunOutputs {
     /// `metrics.csv`: a header and one row per epoch.
     public static func csv(_ metrics: [EpochMetrics]) -> String {
-        var out = "epoch,train_loss,test_loss,test_acc,images_per_s,seconds\n"
+        var out = "epoch,train_loss,test_loss,test_acc,images_per_s,seconds,threads,blas_kernel\n"
         for m in metrics {
+            let kernel = (m.blasKernel ?? "").split(separator: " ").first.map(String.init) ?? ""
             out += "\(m.epoch),\(fmt(m.trainLoss, 6)),\(fmt(m.testLoss, 6)),\(fmt(m.testAccuracy, 6)),"
-                + "\(fmt(m.imagesPerSecond, 1)),\(fmt(m.seconds, 3))\n"
+                + "\(fmt(m.imagesPerSecond, 1)),\(fmt(m.seconds, 3)),\(m.threads.map(String.init) ?? ""),\(kernel)\n"
         }
         return out
     }

@@ -1,3 +1,4 @@
+import Kernels
 import Foundation
 import MixCore
 
@@ -29,6 +30,27 @@ struct ReportContext {
         self.resumedEpochs = resumedEpochs
     }
 
+    /// `2`, or `1 (epochs 1–3), 2 (epochs 4–30)` where a resume changed it.
+    func threadsText(_ perEpoch: [Int?], current: Int) -> String {
+        let known = perEpoch.compactMap { $0 }
+        if Set(known).count <= 1 { return String(known.first ?? current) }
+        var parts: [String] = []
+        var start = 0
+        for i in 1...perEpoch.count where i == perEpoch.count || perEpoch[i] != perEpoch[start] {
+            let t = perEpoch[start].map(String.init) ?? "—"
+            parts.append(i - 1 == start ? "\(t) (epoch \(start + 1))" : "\(t) (epochs \(start + 1)–\(i))")
+            start = i
+        }
+        return parts.joined(separator: ", ")
+    }
+
+    /// The kernel(s) the epochs ran on, with the CPU.
+    func blasText(_ metrics: [EpochMetrics]) -> String {
+        let kernels = metrics.compactMap(\.blasKernel).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let kernel = kernels.isEmpty ? BLASReport.kernel : kernels.joined(separator: "; then ")
+        return "OpenBLAS kernel \(kernel), on \(CPUFeatures.current.summary)"
+    }
+
     func markdown(metrics: [EpochMetrics], skipped: [CorruptChunk], wallSeconds: Double) -> String {
         let t = settings.train
         var s = "# mixtrain run: \(settings.pipelineName)\n\n## Settings\n\n"
@@ -46,7 +68,9 @@ struct ReportContext {
         s += "| optimiser | Adam, lr \(t.lr), β1 \(t.beta1), β2 \(t.beta2), ε \(t.eps) |\n"
         s += "| network | conv widths \(t.widths), hidden \(t.hidden), \(parameterCount) parameters |\n"
         s += "| seed | \(settings.seed) |\n"
-        s += "| threads | \(settings.threads) |\n"
+        s += "| micro-batch | \(TrainingDefaults.microBatch) samples (gradients summed in a fixed order: the thread count changes speed only) |\n"
+        s += "| threads | \(threadsText(metrics.map(\.threads), current: settings.threads)) |\n"
+        s += "| BLAS | \(blasText(metrics)) |\n"
         if resumedEpochs > 0 { s += "| resumed | after epoch \(resumedEpochs) (from `\(Checkpoint.fileName(epoch: resumedEpochs))`) |\n" }
         s += "\n## Epochs\n\n| epoch | train loss | test loss | test accuracy | images/s | seconds |\n|---:|---:|---:|---:|---:|---:|\n"
         for m in metrics {

@@ -16,7 +16,7 @@ public struct TrainSettings: Sendable {
     public var pipelineName: String
     /// Seeds the network initialisation and the loader's chunk order.
     public var seed: UInt64
-    /// Threads for OpenBLAS and the NN kernels' own loops.
+    /// Threads for the network's micro-batch workers and loops (speed only, never numbers).
     public var threads: Int
     /// Continue from the newest good checkpoint in `runDirectory`.
     public var resume: Bool
@@ -107,10 +107,6 @@ public enum Trainer {
             metrics = ckpt.header.metrics
             resumed = ckpt.header.epoch
             say("resuming from \(run)/\(Checkpoint.fileName(epoch: resumed)) (\(resumed) epoch\(resumed == 1 ? "" : "s") done)")
-            if let before = metrics.last?.threads, before != settings.threads {
-                printError("warning: \(run): epoch \(resumed) trained with \(before) thread\(before == 1 ? "" : "s"), this resume uses "
-                           + "\(settings.threads); the run will not match an uninterrupted one (float sums depend on the thread count)")
-            }
         } else {
             if settings.resume {
                 printError("warning: no usable checkpoint in \(run); starting from scratch")
@@ -159,7 +155,8 @@ public enum Trainer {
             let m = EpochMetrics(epoch: epoch + 1, trainLoss: lossSum / Double(seen), testLoss: eval.loss,
                                  testAccuracy: eval.accuracy, imagesPerSecond: Double(seen) / max(trainSeconds, 1e-9),
                                  seconds: epochEnd - epochStart, loaderSeconds: loaderSeconds,
-                                 evalSeconds: epochEnd - evalStart, threads: settings.threads)
+                                 evalSeconds: epochEnd - evalStart, threads: settings.threads,
+                                 blasKernel: BLASReport.kernel)
             metrics.append(m)
             say("epoch \(m.epoch)/\(t.epochs): train loss \(fmt(m.trainLoss, 4)), test loss \(fmt(m.testLoss, 4)), "
                 + "test acc \(fmt(100 * m.testAccuracy, 2))%, \(Int(m.imagesPerSecond.rounded())) images/s, \(fmt(m.seconds, 1)) s")
@@ -206,7 +203,7 @@ public enum Trainer {
     }
 }
 
-/// Sets the OpenBLAS and kernel thread count (Kernels' `setThreads`).
+/// Sets the training thread count (Kernels' `setThreads`; OpenBLAS itself stays single-threaded).
 public func setTrainingThreads(_ n: Int) {
     setThreads(n)
 }

@@ -98,22 +98,38 @@ struct Eval: ParsableCommand {
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Time training steps (forward, loss, backward, Adam) of the seed CNN on synthetic input.")
+        abstract: "Time training steps (forward, loss, backward, Adam) of the seed CNN on synthetic input.",
+        discussion: "Prints the settings, the BLAS kernel in use and, last, the rate in images/s.")
 
     @Option(help: "Timed steps (after 3 warm-up steps).") var steps: Int = 20
-    @Option(help: "Threads for OpenBLAS and the kernels.") var threads: Int = Parallel.defaultThreads
+    @Option(help: "Threads for the micro-batch workers and the kernels.") var threads: Int = Parallel.defaultThreads
     @Option(help: "Batch size.") var batch: Int = 128
+    @Option(help: "Samples per micro-batch (changes the numbers; training uses the default).")
+    var microBatch: Int = TrainingDefaults.microBatch
+    @Flag(help: "Also print the CPU time per step of each phase.") var profile = false
 
     func validate() throws {
         if steps < 1 { throw ValidationError("--steps must be ≥ 1") }
         if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
         if batch < 1 { throw ValidationError("--batch must be ≥ 1") }
+        if microBatch < 1 { throw ValidationError("--micro-batch must be ≥ 1") }
     }
 
     func run() throws {
-        let rate = TrainBenchmark.run(batch: batch, steps: steps, threads: threads)
-        print("seed CNN, batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"), \(steps) steps")
-        print(String(format: "%.0f images/s", rate))
+        let header = "seed CNN, batch \(batch), micro-batch \(microBatch), \(threads) thread\(threads == 1 ? "" : "s"), \(steps) steps"
+        if profile {
+            let r = TrainBenchmark.profile(batch: batch, steps: steps, threads: threads, microBatch: microBatch)
+            print(header)
+            print(BLASReport.line)
+            print(ProfileTable.render(r.phases, batch: batch, threads: threads))
+            print(String(format: "%.0f images/s", r.imagesPerSecond))
+        } else {
+            let rate = TrainBenchmark.run(batch: batch, steps: steps, threads: threads, microBatch: microBatch)
+            print(header)
+            print(BLASReport.line)
+            print(String(format: "%.0f images/s", rate))
+        }
+        if let warning = BLASReport.warning { printError("warning: " + warning) }
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 import TestSupport
 import XCTest
@@ -48,7 +49,7 @@ final class SgemmTests: XCTestCase {
     func testSetThreadsAndParallelForCoversEveryIndexOnce() {
         setThreads(2)
         XCTAssertEqual(kernelThreads, 2)
-        XCTAssertEqual(blasThreads(), 2)
+        XCTAssertEqual(blasThreads(), 1)   // BLAS runs single-threaded inside the package's workers
         var hits = [Int](repeating: 0, count: 1000)
         hits.withUnsafeMutableBufferPointer { h in
             let p = h.baseAddress!
@@ -184,4 +185,41 @@ final class ConvKernelTests: XCTestCase {
             XCTAssertEqual(Float((lp - lm) / Double(2 * eps)), dw[i], accuracy: 1e-3)
         }
     }
+
+    /// `parallelFor` honours `setThreads` (at most that many threads take part) and runs
+    /// serially when nested inside another parallel region.
+    func testParallelForHonoursTheThreadCountAndNestsSerially() {
+        let threadIDs = Locked(Set<UInt>())
+        func current() -> UInt { UInt(bitPattern: Int(bitPattern: pthread_self())) }
+        for threads in [1, 2] {
+            setThreads(threads)
+            threadIDs.set([])
+            parallelFor(64) { _ in
+                threadIDs.insert(current())
+                usleep(200)
+            }
+            XCTAssertLessThanOrEqual(threadIDs.count, threads, "threads \(threads)")
+        }
+        setThreads(2)
+        var innerThreads = [Int](repeating: 0, count: 2)
+        innerThreads.withUnsafeMutableBufferPointer { r in
+            let p = r.baseAddress!
+            parallelWorkers(2) { w in
+                let ids = Locked(Set<UInt>())
+                parallelFor(16) { _ in ids.insert(current()) }
+                p[w] = ids.count
+            }
+        }
+        XCTAssertEqual(innerThreads, [1, 1])
+    }
+}
+
+/// A set guarded by a lock, for the thread-count test.
+final class Locked<T: Hashable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = Set<T>()
+    init(_ v: Set<T>) { value = v }
+    func set(_ v: Set<T>) { lock.lock(); value = v; lock.unlock() }
+    func insert(_ v: T) { lock.lock(); value.insert(v); lock.unlock() }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return value.count }
 }

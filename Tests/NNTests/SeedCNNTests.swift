@@ -80,8 +80,7 @@ final class SeedCNNTests: XCTestCase {
         let B = 5
         var rng = TestRNG(21)
         let x = rng.floats(B * config.inputCount)
-        let model = SeedCNN(config: config, seed: 2)
-        model.inferenceChunk = 2
+        let model = SeedCNN(config: config, seed: 2, microBatch: 2)
         let all = model.logits(input: x, batch: B)
         XCTAssertEqual(all.count, B * config.classes)
         for b in 0..<B {
@@ -98,8 +97,8 @@ final class SeedCNNTests: XCTestCase {
         }
         let ev = model.evaluate(input: x, targets: y, batch: B)
         XCTAssertEqual(ev.correct, B)
-        model.inferenceChunk = 128
-        let ev2 = model.evaluate(input: x, targets: y, batch: B)
+        let whole = SeedCNN(config: config, seed: 2, microBatch: 128)
+        let ev2 = whole.evaluate(input: x, targets: y, batch: B)
         XCTAssertEqual(ev.lossSum, ev2.lossSum, accuracy: 1e-4)
         XCTAssertEqual(Float(ev.lossSum / Double(B)), model.trainStep(input: x, targets: y, batch: B), accuracy: 1e-5)
     }
@@ -139,5 +138,44 @@ final class SeedCNNTests: XCTestCase {
         let l2b = model.trainStep(input: x, targets: y, batch: 2)
         XCTAssertEqual(l2a, l2b)
         XCTAssertEqual(g2a, model.gradients)
+    }
+
+    /// Micro-batches: the thread count never changes a number (loss, gradients, logits,
+    /// evaluation), and the micro-batches' gradients add up to the whole batch's.
+    func testThreadCountNeverChangesANumber() {
+        let config = Self.tiny
+        let B = 11   // micro-batches of 3: 3, 3, 3, 2
+        var rng = TestRNG(24)
+        let x = rng.floats(B * config.inputCount)
+        let y = rng.softTargets(rows: B, k: config.classes)
+        func run(threads: Int) -> (loss: Float, grads: [Float], params: [Float], logits: [Float], eval: Double) {
+            setThreads(threads)
+            let model = SeedCNN(config: config, seed: 4, winogradMinInputChannels: 2, microBatch: 3)
+            var adam = Adam(parameterCount: model.parameterCount)
+            var loss: Float = 0
+            for _ in 0..<3 { loss = model.trainStep(input: x, targets: y, batch: B, optimizer: &adam) }
+            let grads = model.gradients
+            return (loss, grads, model.parameters, model.logits(input: x, batch: B),
+                    model.evaluate(input: x, targets: y, batch: B).lossSum)
+        }
+        let one = run(threads: 1)
+        for threads in [2, 3, 8] {
+            let many = run(threads: threads)
+            XCTAssertEqual(one.loss, many.loss, "threads \(threads)")
+            XCTAssertEqual(one.grads, many.grads, "threads \(threads)")
+            XCTAssertEqual(one.params, many.params, "threads \(threads)")
+            XCTAssertEqual(one.logits, many.logits, "threads \(threads)")
+            XCTAssertEqual(one.eval, many.eval, "threads \(threads)")
+        }
+        // Micro-batches of 3 against one micro-batch of 11: the same gradient up to rounding.
+        setThreads(2)
+        let split = SeedCNN(config: config, seed: 4, winogradMinInputChannels: 2, microBatch: 3)
+        let whole = SeedCNN(config: config, seed: 4, winogradMinInputChannels: 2, microBatch: 64)
+        let ls = split.trainStep(input: x, targets: y, batch: B), lw = whole.trainStep(input: x, targets: y, batch: B)
+        XCTAssertEqual(ls, lw, accuracy: 1e-5)
+        let gs = split.gradients, gw = whole.gradients
+        let scale = gw.map { abs($0) }.max()!
+        XCTAssertGreaterThan(scale, 0)
+        for i in gs.indices { XCTAssertEqual(gs[i], gw[i], accuracy: 1e-5 * scale, "gradient \(i)") }
     }
 }

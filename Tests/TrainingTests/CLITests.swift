@@ -27,17 +27,23 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(r.err.contains("\r"))
         XCTAssertFalse(r.err.contains("warning"), r.err)
 
-        // Resuming with another thread count works but says the run will not match an uninterrupted one.
+        // Resuming with another thread count needs no warning: it gives the numbers of an uninterrupted run.
         let more = try run(["train", dir, "--out", runDir, "--epochs", "3", "--threads", "2", "--resume"])
         XCTAssertEqual(more.status, 0, more.err)
-        XCTAssertTrue(more.err.contains("warning: \(runDir): epoch 2 trained with 1 thread, this resume uses 2; "
-                                        + "the run will not match an uninterrupted one"), more.err)
-        XCTAssertEqual(try Checkpoint.read(runDir + "/checkpoint-003.ckpt").header.metrics.map(\.threads), [1, 1, 2])
+        XCTAssertFalse(more.err.contains("warning"), more.err)
+        let mixed = try Checkpoint.read(runDir + "/checkpoint-003.ckpt")
+        XCTAssertEqual(mixed.header.metrics.map(\.threads), [1, 1, 2])
         FileIO.remove(runDir + "/checkpoint-003.ckpt")
         let same = try run(["train", dir, "--out", runDir, "--epochs", "3", "--threads", "1", "--resume"])
         XCTAssertEqual(same.status, 0, same.err)
-        XCTAssertFalse(same.err.contains("this resume uses"), same.err)
-        XCTAssertEqual(try Checkpoint.read(runDir + "/checkpoint-003.ckpt").header.metrics.map(\.threads), [1, 1, 1])
+        let single = try Checkpoint.read(runDir + "/checkpoint-003.ckpt")
+        XCTAssertEqual(single.header.metrics.map(\.threads), [1, 1, 1])
+        XCTAssertEqual(single.header.metrics.map(\.trainLoss), mixed.header.metrics.map(\.trainLoss))
+        XCTAssertEqual(single.header.metrics.map(\.testAccuracy), mixed.header.metrics.map(\.testAccuracy))
+        XCTAssertEqual(single.parameters, mixed.parameters)
+        let report = String(decoding: try FileIO.read(runDir + "/report.md"), as: UTF8.self)
+        XCTAssertTrue(report.contains("| BLAS | OpenBLAS kernel "), report)
+        XCTAssertTrue(report.contains("| threads | 1 |"), report)
 
         let e = try run(["eval", runDir + "/checkpoint-002.ckpt", dir, "--threads", "1"])
         XCTAssertEqual(e.status, 0, e.err)
@@ -52,6 +58,8 @@ final class CLITests: XCTestCase {
         let b = try run(["bench", "--steps", "1", "--batch", "4", "--threads", "1"])
         XCTAssertEqual(b.status, 0, b.err)
         XCTAssertTrue(b.out.split(separator: "\n").last!.hasSuffix(" images/s"), b.out)
+        XCTAssertTrue(b.out.contains("micro-batch 32, 1 thread"), b.out)
+        XCTAssertTrue(b.out.contains("BLAS: OpenBLAS"), b.out)
         let bl = try run(["bench-loader", dir])
         XCTAssertEqual(bl.status, 0, bl.err)
         let last = bl.out.split(separator: "\n").last!

@@ -5,11 +5,32 @@ import XCTest
 @testable import Training
 
 final class TrainerTests: XCTestCase {
-    func settings(_ dir: String, run: String, epochs: Int = 2, resume: Bool = false) -> TrainSettings {
+    func settings(_ dir: String, run: String, epochs: Int = 2, resume: Bool = false, threads: Int = 2) -> TrainSettings {
         var t = Fixtures.tinyPipeline().train
         t.epochs = epochs
         return TrainSettings(shardDirectory: dir, runDirectory: run, train: t, pipelineName: "tiny", seed: 7,
-                             threads: 2, resume: resume, quiet: true)
+                             threads: threads, resume: resume, quiet: true)
+    }
+
+    /// Issue 8: 2 epochs on the embedded data at 1 and 2 threads give byte-identical loss and
+    /// accuracy columns in metrics.csv and identical checkpoint parameters and Adam state.
+    func testThreadCountChangesSpeedNeverNumbers() throws {
+        let dir = try Fixtures.shardDirectory()
+        var csv: [[String]] = [], ckpts: [Checkpoint] = []
+        for threads in [1, 2] {
+            let run = Fixtures.tempDirectory("threads\(threads)")
+            let result = try Trainer.run(settings(dir, run: run, epochs: 2, threads: threads))
+            XCTAssertEqual(result.metrics.map(\.threads), [threads, threads])
+            let text = String(decoding: try FileIO.read(run + "/metrics.csv"), as: UTF8.self)
+            // epoch, train_loss, test_loss, test_acc of every row
+            csv.append(text.split(separator: "\n").map { $0.split(separator: ",").prefix(4).joined(separator: ",") })
+            ckpts.append(try Checkpoint.read(run + "/" + Checkpoint.fileName(epoch: 2)))
+        }
+        XCTAssertEqual(csv[0].count, 3)
+        XCTAssertEqual(csv[0], csv[1])
+        XCTAssertEqual(ckpts[0].parameters, ckpts[1].parameters)
+        XCTAssertEqual(ckpts[0].adamM, ckpts[1].adamM)
+        XCTAssertEqual(ckpts[0].adamV, ckpts[1].adamV)
     }
 
     func testRunWritesMetricsCurvesReportAndCheckpoints() throws {
@@ -28,7 +49,8 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(Checkpoint.list(in: run).map(\.epoch), [3, 2, 1])
         let csv = String(decoding: try FileIO.read(run + "/metrics.csv"), as: UTF8.self)
         let lines = csv.split(separator: "\n")
-        XCTAssertEqual(lines.first, "epoch,train_loss,test_loss,test_acc,images_per_s,seconds")
+        XCTAssertEqual(lines.first, "epoch,train_loss,test_loss,test_acc,images_per_s,seconds,threads,blas_kernel")
+        XCTAssertEqual(lines[1].split(separator: ",")[6], "2")
         XCTAssertEqual(lines.count, 4)
         XCTAssertTrue(lines[3].hasPrefix("3,"))
         XCTAssertEqual(Double(lines[3].split(separator: ",")[3])!, result.metrics[2].testAccuracy, accuracy: 1e-6)
