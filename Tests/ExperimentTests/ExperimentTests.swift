@@ -52,7 +52,8 @@ final class ExperimentTests: XCTestCase {
             let row = "| \(r.arm) | \(r.seed) | \(pct(last.testAccuracy)) % | \(pct(r.bestTestAccuracy)) % (1) | "
                 + String(format: "%.4f", last.testLoss) + " | " + String(format: "%.4f", last.trainLoss) + " | "
             XCTAssertTrue(report.contains(row), "missing row \(row)\n\(report)")
-            XCTAssertTrue(report.contains(" | 1 | [\(r.run)](\(r.run)/report.md) |\n"), "threads and link of \(r.run)")
+            let kernel = BLASReport.kernel.split(separator: " ").first!
+            XCTAssertTrue(report.contains(" | 1 | \(kernel) | [\(r.run)](\(r.run)/report.md) |\n"), "threads, kernel and link of \(r.run)")
             // Times: every part measured, prep from the shards written.
             XCTAssertGreaterThan(r.seconds.prep, 0)
             XCTAssertGreaterThanOrEqual(r.seconds.loading, 0)
