@@ -16,6 +16,7 @@ let package = Package(
     targets: [
         // C libraries: one system-library target each, imported by exactly one Swift file.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
 
         // OpenBLAS is not linked: Kernels loads it at run time (dlopen, BLAS.swift) after choosing its kernel.
@@ -27,7 +28,7 @@ let package = Package(
         // Vectorised Winograd tails (baseline and AVX2 builds of each, chosen at run time).
         .target(name: "CKernels"),
         .target(name: "MixCore", dependencies: ["CSHA256"]),
-        .target(name: "ZlibKit", dependencies: ["CZlib", "MixCore"]),
+        .target(name: "ZlibKit", dependencies: ["CZlib", "CDeflate", "MixCore"]),
         .target(name: "Imaging", dependencies: ["CPNG", "MixCore"]),
         .target(name: "Datasets", dependencies: ["MixCore", "ZlibKit", "Imaging"]),
         .target(name: "Mixup", dependencies: ["MixCore"]),

@@ -81,7 +81,9 @@ public enum Zlib {
     /// With `checkAdler32: false` the 2-byte header is checked by hand, the
     /// deflate data is inflated raw and the Adler-32 trailer is skipped: for
     /// callers that verify the output with their own, stronger checksum
-    /// (MixShard chunks carry a CRC-32 of the payload), saving zlib's pass.
+    /// (MixShard chunks carry a CRC-32 of the payload), saving zlib's pass. That path
+    /// inflates with libdeflate (`Libdeflate`), and falls back to zlib only to name
+    /// what is wrong with a stream libdeflate refused.
     public static func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
                                   checkAdler32: Bool = true) throws {
         var body = input
@@ -92,6 +94,7 @@ public enum Zlib {
                 throw MixError("zlib stream is damaged: bad header")
             }
             body = UnsafeRawBufferPointer(rebasing: input[2..<(input.count - 4)])
+            if Libdeflate.inflateRaw(body, into: output) { return }
         }
         var stream = z_stream()
         guard mxs_inflateInit2(&stream, checkAdler32 ? 15 : -15) == Z_OK else { throw MixError("inflateInit failed") }
