@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages mixshards builds against, if any is missing.
 set -euo pipefail
-packages=(pkg-config zlib1g-dev libpng-dev libopenblas-dev)
+packages=(pkg-config zlib1g-dev libdeflate-dev libpng-dev libopenblas-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
