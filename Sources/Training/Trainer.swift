@@ -77,6 +77,8 @@ public enum Trainer {
     /// Trains as `settings` say; `log` receives the per-epoch summary lines.
     public static func run(_ settings: TrainSettings, log: @escaping (String) -> Void = { print($0) }) throws -> TrainResult {
         try settings.validate()
+        // First, while this is the only thread: loading OpenBLAS sets OPENBLAS_CORETYPE for a moment.
+        setTrainingThreads(settings.threads)
         let wallStart = Progress.now()
         let say: (String) -> Void = settings.quiet ? { _ in } : log
         let t = settings.train
@@ -94,7 +96,6 @@ public enum Trainer {
                                                                             skipCorrupt: settings.skipCorrupt))
         let run = settings.runDirectory
         try FileIO.makeDirectories(run)
-        setTrainingThreads(settings.threads)
 
         var model: SeedCNN
         var adam: Adam
