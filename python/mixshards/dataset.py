@@ -135,6 +135,21 @@ class Epoch:
         r = rank_batch_range(len(self), batch_size, rank, world_size, drop_last)
         return self.batch_range(r.start, r.stop, batch_size, seed)
 
+    def batch_positions(self, batch_size: int = 128, rank: int = 0, world_size: int = 1, seed: Optional[int] = None,
+                        drop_last: bool = False) -> Iterator[np.ndarray]:
+        """The positions of the samples of each batch :meth:`batches` yields with
+        the same arguments (int64 arrays; look samples up with ``ep[k]``)."""
+        r = rank_batch_range(len(self), batch_size, rank, world_size, drop_last)
+        segments = self._segments(self.chunk_order(seed), r.start * batch_size, min(r.stop * batch_size, len(self)))
+        pieces = []
+        for cid, lo, hi in segments:
+            si, ci = self.chunks[cid]
+            first = self._starts[si] + int(self.shards[si].index["first"][ci])
+            pieces.append(np.arange(first + lo, first + hi, dtype=np.int64))
+        flat = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
+        for b in range(0, len(flat), batch_size):
+            yield flat[b:b + batch_size]
+
     def batch_range(self, first: int, stop: int, batch_size: int, seed: Optional[int] = None
                     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Batches ``first..<stop`` of the whole epoch in :meth:`chunk_order` (``seed``)."""

@@ -177,11 +177,11 @@ def decode_index(b: bytes | memoryview, header: Header, footer: Footer, path: st
         raise ShardError(f"{path}: footer: file size {size} != indexOffset {footer.index_offset} + 32·{n} + 32 "
                          "(truncated or padded)")
     io = footer.index_offset
-    raw_index = b[io:io + INDEX_ENTRY_BYTES * n]
+    raw_index = bytes(b[io:io + INDEX_ENTRY_BYTES * n])
     crc = zlib.crc32(raw_index)
     if crc != footer.index_crc:
         raise ShardError(f"{path}: index: CRC mismatch (stored {hex32(footer.index_crc)}, computed {hex32(crc)})")
-    index = np.frombuffer(raw_index, dtype=INDEX_DTYPE).copy()
+    index = np.frombuffer(raw_index, dtype=INDEX_DTYPE)
     next_offset, next_sample = HEADER_BYTES, 0
     # Plain ints: numpy scalars would wrap silently on adversarial values.
     for i, e in enumerate(index.tolist()):

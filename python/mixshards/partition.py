@@ -30,3 +30,18 @@ def rank_batch_range(samples: int, batch_size: int, rank: int, world_size: int, 
     if world_size < 1 or not 0 <= rank < world_size:
         raise ValueError(f"rank must be in 0..<world_size (got rank {rank}, world_size {world_size})")
     return split_range(batch_count(samples, batch_size, drop_last), rank, world_size)
+
+
+def round_robin_skips(counts: list[int], consumed: int) -> list[int]:
+    """How many of each worker's batches are among the first ``consumed`` a
+    PyTorch DataLoader delivers, when it takes one batch from each worker in
+    turn and drops workers that are done (``counts``: each worker's batches)."""
+    skips = [0] * len(counts)
+    q = 0
+    while consumed > 0 and any(c > q for c in counts):
+        for w, c in enumerate(counts):
+            if c > q and consumed > 0:
+                skips[w] += 1
+                consumed -= 1
+        q += 1
+    return skips

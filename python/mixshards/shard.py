@@ -103,11 +103,8 @@ class ShardFile:
         def fail(what: str) -> ShardError:
             return ShardError(f"{self.path}: chunk {i}: {what}")
 
-        data = self._bytes[offset:offset + stored]
-        if h.codec == "zlib":
-            payload = _inflate(data, raw, fail)
-        else:
-            payload = bytes(data)
+        with self._bytes[offset:offset + stored] as data:  # released even on error, so close() can unmap
+            payload = _inflate(data, raw, fail) if h.codec == "zlib" else bytes(data)
         image_region = n * h.image_bytes
         buf = np.frombuffer(payload, dtype=np.uint8)
         images = buf[:image_region].reshape(n, h.channels, h.height, h.width)
@@ -146,8 +143,12 @@ class ShardFile:
         return Chunk(0, cat("images"), cat("labels"), cat("primary"), cat("partner"), cat("lam"))
 
     def close(self) -> None:
+        """Unmaps the file (left to the garbage collector while a view of it is still alive)."""
         self._bytes.release()
-        self._map.close()
+        try:
+            self._map.close()
+        except BufferError:
+            pass
 
     def __enter__(self) -> "ShardFile":
         return self
