@@ -140,9 +140,8 @@ class Epoch:
         """The positions of the samples of each batch :meth:`batches` yields with
         the same arguments (int64 arrays; look samples up with ``ep[k]``)."""
         r = rank_batch_range(len(self), batch_size, rank, world_size, drop_last)
-        segments = self._segments(self.chunk_order(seed), r.start * batch_size, min(r.stop * batch_size, len(self)))
         pieces = []
-        for cid, lo, hi in segments:
+        for cid, lo, hi in self._segments(r.start, r.stop, batch_size, seed):
             si, ci = self.chunks[cid]
             first = self._starts[si] + int(self.shards[si].index["first"][ci])
             pieces.append(np.arange(first + lo, first + hi, dtype=np.int64))
@@ -153,11 +152,12 @@ class Epoch:
     def batch_range(self, first: int, stop: int, batch_size: int, seed: Optional[int] = None
                     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Batches ``first..<stop`` of the whole epoch in :meth:`chunk_order` (``seed``)."""
-        start, end = first * batch_size, min(stop * batch_size, len(self))
-        return self._stream(self._segments(self.chunk_order(seed), start, end), batch_size)
+        return self._stream(self._segments(first, stop, batch_size, seed), batch_size)
 
-    def _segments(self, order: list[int], start: int, end: int) -> list[tuple[int, int, int]]:
-        """``(chunk id, lo, hi)`` pieces covering samples ``start..<end`` of the ordered sequence."""
+    def _segments(self, first: int, stop: int, batch_size: int, seed: Optional[int]) -> list[tuple[int, int, int]]:
+        """``(chunk id, lo, hi)`` pieces holding batches ``first..<stop`` of the epoch in chunk order."""
+        start, end = first * batch_size, min(stop * batch_size, len(self))
+        order = self.chunk_order(seed)
         out = []
         pos = 0
         for cid in order:
