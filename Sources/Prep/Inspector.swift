@@ -34,4 +34,22 @@ public enum Inspector {
         }
         return lines.joined(separator: "\n")
     }
+
+    /// Writes every sample of the shard at `path`, decoded and checked, to `out`
+    /// as flat little-endian arrays: images (n×C×H×W bytes), then labels
+    /// (n×K float32), then, if the shard has provenance, n × {primary u32,
+    /// partner u32, λ float32}. Other readers compare against it.
+    public static func dump(path: String, to out: String) throws {
+        let block = try ShardReader(path: path).readAll()
+        var bytes = block.images
+        bytes.reserveCapacity(block.images.count + 4 * block.labels.count + 12 * block.provenance.count)
+        func put(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
+        for v in block.labels { put(v.bitPattern) }
+        for p in block.provenance {
+            put(p.primary)
+            put(p.partner)
+            put(p.lambda.bitPattern)
+        }
+        try FileIO.writeAtomically(out, bytes)
+    }
 }

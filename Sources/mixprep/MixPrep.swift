@@ -105,9 +105,14 @@ struct Inspect: ParsableCommand {
 
     @Argument(help: "A .mxs file.") var file: String
     @Flag(help: "Also decode every chunk and show its first samples.") var samples = false
+    @Option(help: ArgumentHelp("Also write every sample, decoded, to this file as flat little-endian arrays: images, labels (float32), provenance.",
+                               valueName: "OUT")) var dump: String?
 
     func run() throws {
-        try guarded { print(try Inspector.describe(path: file, samples: samples)) }
+        try guarded {
+            print(try Inspector.describe(path: file, samples: samples))
+            if let dump { try Inspector.dump(path: file, to: dump) }
+        }
     }
 }
 

@@ -84,6 +84,10 @@ enum ExperimentFixtures {
         let out = scratch + "/shared-experiment"
         let outcome = try ExperimentRunner.run(try ExperimentSpec.load(file),
                                                options: ExperimentOptions(out: out, threads: 1, quiet: true))
+        for run in try FileIO.list(out + "/shards") {
+            let problems = try TestSupport.manifestSchemaProblems(directory: out + "/shards/" + run)
+            guard problems.isEmpty else { throw MixError(problems.joined(separator: "; ")) }
+        }
         shared = (out, file, outcome)
         return (out, file, outcome)
     }

@@ -1,5 +1,7 @@
 import Foundation
 import MixCore
+import ShardFormat
+import TestSupport
 import XCTest
 
 /// `mixprep` end to end, as a user runs it.
@@ -11,6 +13,7 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(status, 0, err)
         XCTAssertTrue(out.contains("images/s"), out)
         XCTAssertTrue(out.contains("stored bytes/sample"), out)
+        XCTAssertEqual(try TestSupport.manifestSchemaProblems(directory: dir), [])
 
         (status, out, err) = try PrepFixtures.run(["verify", dir])
         XCTAssertEqual(status, 0, err)
@@ -20,6 +23,14 @@ final class CLITests: XCTestCase {
         (status, out, err) = try PrepFixtures.run(["inspect", dir + "/train/epoch-000/shard-00000.mxs"])
         XCTAssertEqual(status, 0, err)
         XCTAssertTrue(out.contains("samples 600 in 3 chunks of ≤ 256"), out)
+
+        // --dump: every sample decoded, as flat arrays (images, float32 labels, 12-byte provenance).
+        (status, _, err) = try PrepFixtures.run(["inspect", dir + "/train/epoch-000/shard-00000.mxs", "--dump", base + "/dump.bin"])
+        XCTAssertEqual(status, 0, err)
+        let dump = try FileIO.read(base + "/dump.bin")
+        XCTAssertEqual(dump.count, 600 * (3072 + 4 * 10 + 12))
+        let block = try ShardReader(path: dir + "/train/epoch-000/shard-00000.mxs").readAll()
+        XCTAssertEqual(Array(dump[0..<(600 * 3072)]), block.images)
 
         (status, out, err) = try PrepFixtures.run(["export", dir, "--count", "12", "--mixed-only", "--out", base + "/export"])
         XCTAssertEqual(status, 0, err)

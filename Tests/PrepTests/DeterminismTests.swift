@@ -5,6 +5,7 @@ import Mixup
 import Pipeline
 import Prep
 import ShardFormat
+import TestSupport
 import XCTest
 
 /// Every output byte is a pure function of (source bytes, pipeline, seed).
@@ -40,6 +41,7 @@ final class DeterminismTests: XCTestCase {
         _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: dir, quiet: true))
         let source = try Dataset.load(PrepFixtures.mini)
         let manifest = try Manifest.load(directory: dir)
+        XCTAssertEqual(try TestSupport.manifestSchemaProblems(directory: dir), [])
         var mixed = 0, total = 0
         for epoch in manifest.train {
             var seen = Set<UInt32>()

@@ -56,6 +56,8 @@ enum Fixtures {
         if let dir = made[key] { return dir }
         let dir = scratch + "/shards-" + key
         _ = try PrepRunner.run(pipeline(), options: PrepOptions(outDirectory: dir, threads: 2, quiet: true))
+        let problems = try TestSupport.manifestSchemaProblems(directory: dir)
+        guard problems.isEmpty else { throw MixError(problems.joined(separator: "; ")) }
         made[key] = dir
         return dir
     }

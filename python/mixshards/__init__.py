@@ -1,0 +1,28 @@
+"""mixshards: read MixShard directories written by ``mixprep`` from Python.
+
+>>> import mixshards
+>>> ds = mixshards.open("out/quickstart/shards")
+>>> ep = ds.epoch(0)
+>>> for images, labels in ep.batches(batch_size=128, seed=0): ...
+
+See the README for the API and ``mixshards.torch`` for PyTorch.
+"""
+
+from __future__ import annotations
+
+from .dataset import Dataset, Epoch, Sample
+from .errors import ShardError
+from .shard import Chunk, ShardFile
+from .verify import verify
+
+__all__ = ["open", "verify", "Dataset", "Epoch", "Sample", "ShardError", "ShardFile", "Chunk"]
+__version__ = "0.1.0"
+
+
+def open(directory, cache_chunks: int = 8) -> Dataset:  # noqa: A001 - the issue's API name
+    """Opens a complete shard directory (reads and checks ``manifest.json``).
+
+    ``cache_chunks`` inflated chunks are kept for random access (LRU).
+    Raises :class:`ShardError` for a directory that is not a shard directory.
+    """
+    return Dataset(directory, cache_chunks=cache_chunks)

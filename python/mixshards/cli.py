@@ -1,0 +1,63 @@
+"""``python -m mixshards inspect FILE [--samples]`` and ``python -m mixshards verify DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import layout
+from .errors import ShardError
+from .shard import ShardFile
+from .verify import verify
+
+
+def describe(path: str, samples: bool = False) -> str:
+    """A shard file's header and chunk index as text (like ``mixprep inspect``)."""
+    with ShardFile(path) as r:
+        h = r.header
+        epoch = "- (test)" if h.epoch == layout.TEST_EPOCH else str(h.epoch)
+        lines = [
+            f"{path}: MixShard v{layout.VERSION}, {r.size} bytes",
+            f"  split {h.split}, epoch {epoch}, shard {h.shard_index}",
+            f"  samples {h.sample_count} in {h.chunk_count} chunks of ≤ {h.samples_per_chunk}",
+            f"  image {h.channels}×{h.height}×{h.width} uint8, {h.class_count} classes, labels float32, "
+            f"provenance {'yes' if h.has_provenance else 'no'}",
+            f"  codec {h.codec}, image filter {h.image_filter}",
+            "  chunk      offset    stored       raw   ratio  first  count  rawCRC",
+        ]
+        for i, (offset, stored, raw, first, count, crc, _) in enumerate(r.index.tolist()):
+            lines.append(f"  {i:5d} {offset:11d} {stored:9d} {raw:9d}  {stored / max(raw, 1):5.3f} {first:6d} {count:6d}  {crc:08x}")
+        if samples:
+            for i in range(r.chunk_count):
+                c = r.read_chunk(i)
+                for s in range(min(len(c), 4)):
+                    row = " ".join(f"{v:.3f}" for v in c.labels[s])
+                    prov = "" if c.primary is None else \
+                        f" primary {c.primary[s]} partner {c.partner[s]} λ {c.lam[s]:.4f}"
+                    lines.append(f"  chunk {i} sample {c.first_sample + s}:{prov} label [{row}]")
+            lines.append(f"  all {r.chunk_count} chunks decoded and checked")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mixshards", description="Read MixShard directories.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("inspect", help="print a shard file's header and chunk index")
+    p.add_argument("file")
+    p.add_argument("--samples", action="store_true", help="also decode every chunk and show its first samples")
+    p = sub.add_parser("verify", help="check every shard of a directory against its manifest")
+    p.add_argument("directory")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "inspect":
+            print(describe(args.file, args.samples))
+            return 0
+        problems = verify(args.directory)
+    except ShardError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    for line in problems:
+        print(f"error: {line}", file=sys.stderr)
+    if not problems:
+        print(f"{args.directory}: every shard verified (OK)")
+    return 1 if problems else 0

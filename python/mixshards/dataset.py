@@ -1,0 +1,277 @@
+"""A shard directory opened for reading: epochs, random access, batches."""
+
+from __future__ import annotations
+
+import bisect
+import os
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+import numpy as np
+
+from . import layout, manifest as manifest_mod
+from .errors import ShardError
+from .partition import rank_batch_range
+from .rng import chunk_order
+from .shard import Chunk, ShardFile
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sample of an epoch."""
+
+    #: Position in the epoch (or the test split).
+    position: int
+    #: ``C × H × W`` uint8 (read-only).
+    image: np.ndarray
+    #: ``K`` float32 soft label, summing to 1 (read-only).
+    label: np.ndarray
+    #: Source index of the primary image, or ``None`` without provenance.
+    primary: Optional[int]
+    #: Source index of the partner (``== primary`` when unmixed), or ``None``.
+    partner: Optional[int]
+    #: Weight of the primary (1 when unmixed), or ``None``.
+    lam: Optional[float]
+
+
+class ChunkCache:
+    """A small LRU cache of inflated chunks, shared by every shard of a dataset."""
+
+    def __init__(self, capacity: int):
+        self.capacity = max(0, capacity)
+        self._items: OrderedDict[tuple[str, int], Chunk] = OrderedDict()
+
+    def get(self, shard: ShardFile, i: int) -> Chunk:
+        key = (shard.path, i)
+        c = self._items.get(key)
+        if c is not None:
+            self._items.move_to_end(key)
+            return c
+        c = shard.read_chunk(i)
+        if self.capacity:
+            self._items[key] = c
+            if len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return c
+
+
+class Epoch:
+    """The samples of one training epoch, or of the test split, in position order.
+
+    Shards are listed in the manifest in position order: shard s of an epoch
+    holds the positions after those of shards 0..s-1, and chunk c of a shard
+    holds its samples ``c·samplesPerChunk …``. ``len(ep)``, ``ep[k]`` and
+    :meth:`batches` follow from that and the shard indexes.
+    """
+
+    def __init__(self, name: str, number: int, shards: list[ShardFile], cache: ChunkCache):
+        #: ``"epoch 3"`` or ``"test"``.
+        self.name = name
+        #: The training epoch number that keys the shuffle (0 for the test split).
+        self.number = number
+        self.shards = shards
+        self._cache = cache
+        self._starts = [0]
+        for s in shards:
+            self._starts.append(self._starts[-1] + s.sample_count)
+        #: Every chunk as ``(shard, chunk)``, in file order.
+        self.chunks = [(si, c) for si, s in enumerate(shards) for c in range(s.chunk_count)]
+        self._chunk_sizes = [int(shards[si].index["count"][c]) for si, c in self.chunks]
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    def __repr__(self) -> str:
+        return f"<mixshards.Epoch {self.name}: {len(self)} samples in {len(self.shards)} shards>"
+
+    def __getitem__(self, k: int) -> Sample:
+        n = len(self)
+        if not isinstance(k, (int, np.integer)):
+            raise TypeError("positions are integers")
+        k = int(k)
+        if k < 0:
+            k += n
+        if not 0 <= k < n:
+            raise IndexError(f"position {k} out of range for {self.name} of {n} samples")
+        si = bisect.bisect_right(self._starts, k) - 1
+        shard = self.shards[si]
+        local = k - self._starts[si]
+        c = self._cache.get(shard, shard.chunk_of(local))
+        j = local - c.first_sample
+        prov = c.primary is not None
+        return Sample(k, c.images[j], c.labels[j], int(c.primary[j]) if prov else None,
+                      int(c.partner[j]) if prov else None, float(c.lam[j]) if prov else None)
+
+    def chunk_order(self, seed: Optional[int]) -> list[int]:
+        """Indices into :attr:`chunks` in reading order: file order without a
+        seed, else mixtrain's order for (seed, this epoch's number)."""
+        if seed is None:
+            return list(range(len(self.chunks)))
+        return chunk_order(len(self.chunks), seed, self.number)
+
+    def batch_counts(self, batch_size: int = 128, world_size: int = 1, drop_last: bool = False) -> list[int]:
+        """Batches each rank gets from :meth:`batches`; they differ by at most one.
+
+        For DDP, where every rank must take the same number of steps, stop every
+        rank after ``min(ep.batch_counts(B, W, drop_last))`` batches
+        (``mixshards.torch`` does so by default).
+        """
+        return [len(rank_batch_range(len(self), batch_size, r, world_size, drop_last)) for r in range(world_size)]
+
+    def batches(self, batch_size: int = 128, rank: int = 0, world_size: int = 1, seed: Optional[int] = None,
+                drop_last: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Batches ``(images uint8 N×C×H×W, labels float32 N×K)`` of this rank's part.
+
+        Chunks are read in :meth:`chunk_order` (``seed=None``: file order;
+        a seed shuffles chunk order exactly as ``mixtrain`` does for this epoch),
+        samples within a chunk in order, batches spanning chunk boundaries.
+        The epoch's batches in that order are dealt to ranks as contiguous runs
+        (see :func:`mixshards.partition.rank_batch_range`): parts are disjoint,
+        together complete (without ``drop_last``), and each rank reads only the
+        chunks of its run, sharing at most one chunk at each end with a neighbour.
+        """
+        r = rank_batch_range(len(self), batch_size, rank, world_size, drop_last)
+        return self.batch_range(r.start, r.stop, batch_size, seed)
+
+    def batch_positions(self, batch_size: int = 128, rank: int = 0, world_size: int = 1, seed: Optional[int] = None,
+                        drop_last: bool = False) -> Iterator[np.ndarray]:
+        """The positions of the samples of each batch :meth:`batches` yields with
+        the same arguments (int64 arrays; look samples up with ``ep[k]``)."""
+        r = rank_batch_range(len(self), batch_size, rank, world_size, drop_last)
+        pieces = []
+        for cid, lo, hi in self._segments(r.start, r.stop, batch_size, seed):
+            si, ci = self.chunks[cid]
+            first = self._starts[si] + int(self.shards[si].index["first"][ci])
+            pieces.append(np.arange(first + lo, first + hi, dtype=np.int64))
+        flat = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
+        for b in range(0, len(flat), batch_size):
+            yield flat[b:b + batch_size]
+
+    def batch_range(self, first: int, stop: int, batch_size: int, seed: Optional[int] = None
+                    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Batches ``first..<stop`` of the whole epoch in :meth:`chunk_order` (``seed``)."""
+        return self._stream(self._segments(first, stop, batch_size, seed), batch_size)
+
+    def _segments(self, first: int, stop: int, batch_size: int, seed: Optional[int]) -> list[tuple[int, int, int]]:
+        """``(chunk id, lo, hi)`` pieces holding batches ``first..<stop`` of the epoch in chunk order."""
+        start, end = first * batch_size, min(stop * batch_size, len(self))
+        order = self.chunk_order(seed)
+        out = []
+        pos = 0
+        for cid in order:
+            size = self._chunk_sizes[cid]
+            lo, hi = max(start - pos, 0), min(end - pos, size)
+            if lo < hi:
+                out.append((cid, lo, hi))
+            pos += size
+            if pos >= end:
+                break
+        return out
+
+    def _stream(self, segments: list[tuple[int, int, int]], batch_size: int
+                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        c, h, w = self.shards[0].header.shape if self.shards else (0, 0, 0)
+        k = self.shards[0].header.class_count if self.shards else 0
+        images = np.empty((batch_size, c, h, w), np.uint8)
+        labels = np.empty((batch_size, k), np.float32)
+        fill = 0
+        for cid, lo, hi in segments:
+            si, ci = self.chunks[cid]
+            chunk = self._cache.get(self.shards[si], ci)
+            while lo < hi:
+                take = min(batch_size - fill, hi - lo)
+                images[fill:fill + take] = chunk.images[lo:lo + take]
+                labels[fill:fill + take] = chunk.labels[lo:lo + take]
+                fill += take
+                lo += take
+                if fill == batch_size:
+                    yield images, labels
+                    images = np.empty((batch_size, c, h, w), np.uint8)
+                    labels = np.empty((batch_size, k), np.float32)
+                    fill = 0
+        if fill:
+            yield images[:fill], labels[:fill]
+
+
+class Dataset:
+    """A complete shard directory: its manifest and lazily opened epochs.
+
+    Use :func:`mixshards.open`. Opening checks the manifest; an epoch's shards
+    are opened (structure checked, headers compared with the manifest) when the
+    epoch is first used.
+    """
+
+    def __init__(self, directory: str, cache_chunks: int = 8):
+        self.path = str(directory)
+        self.manifest = manifest_mod.load(self.path)
+        #: Class names, in label order.
+        self.classes: tuple[str, ...] = self.manifest.class_names
+        #: ``(C, H, W)``.
+        self.shape: tuple[int, int, int] = self.manifest.shape
+        #: Training epochs materialised on disk.
+        self.epochs: int = len(self.manifest.train)
+        self._cache = ChunkCache(cache_chunks)
+        self._train: dict[int, list[ShardFile]] = {}
+        self._test: Optional[list[ShardFile]] = None
+        self._warned_cycle = False
+
+    def __repr__(self) -> str:
+        return f"<mixshards.Dataset {self.path}: {self.epochs} epoch(s), {len(self.classes)} classes, shape {self.shape}>"
+
+    def epoch(self, e: int) -> Epoch:
+        """Training epoch ``e`` (0-based). Beyond the materialised epochs it reuses
+        the shards of epoch ``e mod epochs`` (with one warning), as mixtrain does;
+        ``e`` still keys the shuffle."""
+        if not isinstance(e, (int, np.integer)) or e < 0:
+            raise ValueError(f"epoch must be an integer ≥ 0 (got {e!r})")
+        e = int(e)
+        m = e % self.epochs
+        if m != e and not self._warned_cycle:
+            self._warned_cycle = True
+            warnings.warn(f"{self.path}: epoch {e} is beyond the {self.epochs} materialised; "
+                          f"epochs ≥ {self.epochs} reuse the shards of epoch (e mod {self.epochs}), reshuffled",
+                          stacklevel=2)
+        if m not in self._train:
+            self._train[m] = [self._open(s, "train", m) for s in self.manifest.train[m]]
+        return Epoch(f"epoch {e}", e, self._train[m], self._cache)
+
+    @property
+    def test(self) -> Epoch:
+        """The test split (unmixed, one-hot labels)."""
+        if self._test is None:
+            self._test = [self._open(s, "test", layout.TEST_EPOCH) for s in self.manifest.test]
+        return Epoch("test", 0, self._test, self._cache)
+
+    def _open(self, entry: manifest_mod.ShardEntry, split: str, epoch: int) -> ShardFile:
+        path = os.path.join(self.path, entry.file)
+        if not os.path.exists(path):
+            raise ShardError(f"{path}: missing (listed in {manifest_mod.FILE_NAME})")
+        shard = ShardFile(path)
+        h = shard.header
+        if h.sample_count != entry.samples:
+            raise ShardError(f"{path}: holds {h.sample_count} samples, the manifest says {entry.samples}")
+        if h.split != split or (split == "train" and h.epoch != epoch):
+            raise ShardError(f"{path}: header says split {h.split} epoch {h.epoch}, "
+                             f"the manifest lists it under {split} epoch {epoch}")
+        if h.class_count != len(self.classes):
+            raise ShardError(f"{path}: has {h.class_count} classes, the manifest names {len(self.classes)}")
+        if h.shape != self.shape:
+            raise ShardError(f"{path}: image shape {'×'.join(map(str, h.shape))} differs from the manifest's "
+                             f"{'×'.join(map(str, self.shape))}")
+        return shard
+
+    def close(self) -> None:
+        """Unmaps every opened shard."""
+        for shards in [*self._train.values(), self._test or []]:
+            for s in shards:
+                s.close()
+        self._train.clear()
+        self._test = None
+
+    def __enter__(self) -> "Dataset":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,136 @@
+"""``manifest.json``: the table of contents of a complete shard directory.
+
+The keys are specified by ``docs/manifest.schema.json``; this module checks
+what a reader relies on (format and version, shape, class names, the shard
+lists and their sample counts) and keeps the rest as parsed JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+
+from . import layout
+from .errors import ShardError
+
+FILE_NAME = "manifest.json"
+FORMAT_NAME = "MixShard"
+FORMAT_VERSION = layout.VERSION
+
+
+@dataclass(frozen=True)
+class ShardEntry:
+    """One shard file listed in the manifest."""
+
+    #: Path relative to the shard directory.
+    file: str
+    samples: int
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A checked manifest. ``raw`` is the whole parsed JSON."""
+
+    path: str
+    raw: dict
+    #: SHA-256 (hex) of the manifest bytes: identifies the exact shard set.
+    sha256: str
+    class_names: tuple[str, ...]
+    #: ``(C, H, W)``.
+    shape: tuple[int, int, int]
+    #: Training shards per materialised epoch, in epoch-position order.
+    train: tuple[tuple[ShardEntry, ...], ...]
+    #: Test shards, in position order.
+    test: tuple[ShardEntry, ...]
+
+    @property
+    def source(self) -> dict:
+        return self.raw["source"]
+
+    @property
+    def pipeline(self) -> dict:
+        return self.raw["pipeline"]
+
+
+def load(directory: str) -> Manifest:
+    """Reads and checks ``DIRECTORY/manifest.json``; a missing one means an incomplete directory."""
+    directory = str(directory)
+    path = os.path.join(directory, FILE_NAME)
+    if not os.path.isdir(directory):
+        raise ShardError(f"{directory}: not a directory")
+    if not os.path.exists(path):
+        raise ShardError(f"{directory}: no {FILE_NAME}: not a shard directory, or an incomplete one "
+                         "(finish it with `mixprep run` or `mixprep finalize`)")
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        raw = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ShardError(f"{path}: not valid JSON ({e})") from None
+    return parse(raw, path, hashlib.sha256(data).hexdigest())
+
+
+def parse(raw: Any, path: str, sha256: str = "") -> Manifest:
+    """Checks a parsed manifest; errors name the file and the key."""
+    def fail(what: str) -> ShardError:
+        return ShardError(f"{path}: {what}")
+
+    def get(obj: Any, key: str, kind, where: str):
+        if not isinstance(obj, dict) or key not in obj:
+            raise fail(f"missing key {where}{key}")
+        v = obj[key]
+        ok = isinstance(v, kind) and not (kind is int and isinstance(v, bool))
+        if not ok:
+            raise fail(f"{where}{key} has the wrong type ({type(v).__name__})")
+        return v
+
+    if not isinstance(raw, dict):
+        raise fail("not a JSON object")
+    fmt = get(raw, "format", str, "")
+    version = get(raw, "formatVersion", int, "")
+    if fmt != FORMAT_NAME or version != FORMAT_VERSION:
+        raise fail(f"format {fmt!r} version {version} is not supported (this reader knows {FORMAT_NAME} v{FORMAT_VERSION})")
+    source = get(raw, "source", dict, "")
+    names = get(source, "classNames", list, "source.")
+    if len(names) < 2 or not all(isinstance(n, str) for n in names):
+        raise fail("source.classNames must name at least 2 classes")
+    shape = tuple(get(source, k, int, "source.") for k in ("channels", "height", "width"))
+    if not all(1 <= v <= 0xFFFF for v in shape):
+        raise fail(f"source image shape {shape} is out of range")
+    get(raw, "pipeline", dict, "")
+
+    def entries(obj: Any, where: str) -> tuple[ShardEntry, ...]:
+        shards = get(obj, "shards", list, where)
+        if not shards:
+            raise fail(f"{where}shards lists no shards")
+        out = []
+        for i, s in enumerate(shards):
+            w = f"{where}shards[{i}]."
+            e = ShardEntry(get(s, "file", str, w), get(s, "samples", int, w), get(s, "bytes", int, w),
+                           get(s, "sha256", str, w))
+            if e.samples < 1 or not _safe_relative(e.file):
+                raise fail(f"{w}file {e.file!r} with {e.samples} samples is not a valid shard entry")
+            out.append(e)
+        return tuple(out)
+
+    train_list = get(raw, "train", list, "")
+    if not train_list:
+        raise fail("lists no training epochs")
+    train = []
+    for e, epoch in enumerate(train_list):
+        if get(epoch, "epoch", int, f"train[{e}].") != e:
+            raise fail(f"train[{e}].epoch is {epoch['epoch']}, expected {e}")
+        train.append(entries(epoch, f"train[{e}]."))
+    test = entries(get(raw, "test", dict, ""), "test.")
+    return Manifest(path, raw, sha256, tuple(names), shape, tuple(train), test)
+
+
+def _safe_relative(p: str) -> bool:
+    """A relative path that stays inside the directory."""
+    return bool(p) and not posixpath.isabs(p) and "\\" not in p and ".." not in p.split("/")

@@ -1,0 +1,73 @@
+"""mixtrain's chunk order, bit for bit: Philox4x32-10 counter-based random
+numbers and the seeded Fisher–Yates shuffle of ``ShardLoader.chunkOrder``.
+
+Mirrors ``Sources/MixCore/CounterRNG.swift``: word n of the stream keyed by
+``(seed, stream, epoch, position)`` is word ``n % 4`` of
+``Philox(counter=(n // 4, position, epoch, stream), key=(seed low, seed high))``.
+"""
+
+from __future__ import annotations
+
+_M32 = 0xFFFFFFFF
+_M64 = 0xFFFFFFFFFFFFFFFF
+#: ``RNGStream.shuffle``: loader chunk order.
+STREAM_SHUFFLE = 4
+
+
+def philox4x32(counter: tuple[int, int, int, int], key: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Philox4x32 with 10 rounds (Salmon et al., SC'11)."""
+    c0, c1, c2, c3 = counter
+    k0, k1 = key
+    for _ in range(10):
+        p0 = 0xD2511F53 * c0
+        p1 = 0xCD9E8D57 * c2
+        c0, c1, c2, c3 = ((p1 >> 32) ^ c1 ^ k0) & _M32, p1 & _M32, ((p0 >> 32) ^ c3 ^ k1) & _M32, p0 & _M32
+        k0 = (k0 + 0x9E3779B9) & _M32
+        k1 = (k1 + 0xBB67AE85) & _M32
+    return c0, c1, c2, c3
+
+
+class CounterRNG:
+    """The stream keyed by ``(seed, stream, epoch, position)``; only the draws the loader uses."""
+
+    def __init__(self, seed: int, stream: int, epoch: int = 0, position: int = 0):
+        seed &= _M64
+        self._key = (seed & _M32, seed >> 32)
+        self._fixed = (position & _M32, epoch & _M32, stream & _M32)
+        self._block = 0
+        self._buffer: tuple[int, ...] = ()
+        self._used = 4
+
+    def next_u32(self) -> int:
+        if self._used == 4:
+            self._buffer = philox4x32((self._block, *self._fixed), self._key)
+            self._block = (self._block + 1) & _M32
+            self._used = 0
+        self._used += 1
+        return self._buffer[self._used - 1]
+
+    def next_u64(self) -> int:
+        hi = self.next_u32()
+        return (hi << 32) | self.next_u32()
+
+    def uniform_int(self, n: int) -> int:
+        """A uniform integer in ``0..<n``: Lemire's multiply-shift with rejection."""
+        if n <= 0:
+            raise ValueError("uniform_int needs n > 0")
+        product = self.next_u64() * n
+        if product & _M64 < n:
+            threshold = ((1 << 64) - n) % n
+            while product & _M64 < threshold:
+                product = self.next_u64() * n
+        return product >> 64
+
+
+def chunk_order(count: int, seed: int, epoch: int) -> list[int]:
+    """The order in which mixtrain visits an epoch's ``count`` chunks (numbered
+    in shard-then-chunk order): a Fisher–Yates shuffle keyed by (seed, epoch)."""
+    order = list(range(count))
+    rng = CounterRNG(seed, STREAM_SHUFFLE, epoch)
+    for i in range(count - 1, 0, -1):
+        j = rng.uniform_int(i + 1)
+        order[i], order[j] = order[j], order[i]
+    return order

@@ -1,0 +1,171 @@
+"""PyTorch: an ``IterableDataset`` of normalised batches for DDP, resumable mid-epoch.
+
+Imported only when torch is installed::
+
+    from mixshards.torch import MixShardDataset, DataLoader
+    train = MixShardDataset("shards/cifar10-mixup", batch_size=128, seed=0)
+    loader = DataLoader(train, num_workers=2)
+    for epoch in range(start, epochs):
+        train.set_epoch(epoch)
+        for x, y in loader:   # x: float32 N×C×H×W normalised, y: float32 N×K soft labels
+            ...
+        torch.save({"data": train.state_dict(), ...}, path)   # resumable mid-epoch too
+
+Under ``torch.distributed`` each rank reads its own contiguous part of the
+epoch (see :meth:`mixshards.Epoch.batches`) and, by default (``even=True``),
+every rank yields the same number of batches, as DDP requires.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional, Sequence
+
+import torch
+import torch.distributed as dist
+import torch.utils.data as tud
+
+from .dataset import Dataset, Epoch
+from .normalize import Normalizer, source_statistics
+from .partition import rank_batch_range, round_robin_skips, split_range
+
+__all__ = ["MixShardDataset", "DataLoader"]
+
+
+class MixShardDataset(tud.IterableDataset):
+    """Batches ``(images, labels)`` of one epoch (``split="train"``) or of the test split.
+
+    Yields whole batches: use it with ``batch_size=None`` in a DataLoader, or
+    with :class:`DataLoader` below, which also records progress for
+    :meth:`state_dict` when ``num_workers > 0``.
+
+    - ``batch_size``, ``drop_last``: as in :meth:`mixshards.Epoch.batches`.
+    - ``seed``: shuffles chunk order as mixtrain does for (seed, epoch);
+      ``None`` reads in file order (the default for the test split).
+    - ``mean``, ``std``: per-channel statistics; default from the manifest's source.
+    - ``rank``, ``world_size``: default from ``torch.distributed`` when initialised, else 0 and 1.
+    - ``even``: cut every rank to the smallest rank's batch count (needed by DDP).
+    """
+
+    def __init__(self, directory, split: str = "train", batch_size: int = 128, seed: Optional[int] = 0,
+                 drop_last: bool = False, even: bool = True, mean: Optional[Sequence[float]] = None,
+                 std: Optional[Sequence[float]] = None, rank: Optional[int] = None,
+                 world_size: Optional[int] = None, cache_chunks: int = 4):
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test' (got {split!r})")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be ≥ 1 (got {batch_size})")
+        self.directory = str(directory)
+        self.split = split
+        self.batch_size = batch_size
+        self.seed = seed if split == "train" else None
+        self.drop_last = drop_last
+        self.even = even
+        self._rank, self._world = rank, world_size
+        self._cache_chunks = cache_chunks
+        self._ds: Optional[Dataset] = None
+        if mean is None or std is None:
+            d = self._dataset()
+            mean, std = source_statistics(d.manifest.source, d.shape[0])
+        self.normalizer = Normalizer(mean, std)
+        self.epoch = 0
+        self._start = 0      # batches to skip on the next pass (resume)
+        self._consumed = 0   # batches delivered in this epoch
+
+    # Shard files are memory-mapped: each process (DataLoader worker) opens its own.
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_ds"] = None
+        return state
+
+    def _dataset(self) -> Dataset:
+        if self._ds is None:
+            self._ds = Dataset(self.directory, cache_chunks=self._cache_chunks)
+        return self._ds
+
+    def _epoch(self) -> Epoch:
+        d = self._dataset()
+        return d.test if self.split == "test" else d.epoch(self.epoch)
+
+    def rank_and_world_size(self) -> tuple[int, int]:
+        if self._world is not None:
+            return (self._rank or 0), self._world
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
+
+    def set_epoch(self, epoch: int) -> None:
+        """Selects training epoch ``epoch`` (keys the shuffle; cycles past the
+        materialised epochs) and starts it from its first batch."""
+        self.epoch = int(epoch)
+        self._start = self._consumed = 0
+
+    def state_dict(self) -> dict:
+        """``{"epoch", "batches"}``: the epoch and the batches this rank has consumed of it."""
+        return {"epoch": self.epoch, "batches": self._consumed}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Resumes: the next pass starts after ``state["batches"]`` batches of ``state["epoch"]``."""
+        self.epoch = int(state["epoch"])
+        self._start = self._consumed = int(state["batches"])
+
+    def _rank_batches(self, ep: Epoch) -> range:
+        rank, world = self.rank_and_world_size()
+        r = rank_batch_range(len(ep), self.batch_size, rank, world, self.drop_last)
+        if self.even:
+            r = range(r.start, r.start + min(ep.batch_counts(self.batch_size, world, self.drop_last)))
+        return r
+
+    def __len__(self) -> int:
+        """Batches this rank yields in a whole pass."""
+        return len(self._rank_batches(self._epoch()))
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        ep = self._epoch()
+        mine = self._rank_batches(ep)
+        start = self._start
+        info = tud.get_worker_info()
+        if info is None:
+            workers, worker = 1, 0
+            self._start, self._consumed = 0, start   # the resume point applies to this pass only
+        else:
+            workers, worker = info.num_workers, info.id
+        # Workers take contiguous runs of this rank's batches; the DataLoader
+        # delivers them round-robin, so a resume skips each worker's share.
+        counts = [len(split_range(len(mine), w, workers)) for w in range(workers)]
+        part = split_range(len(mine), worker, workers)
+        first = mine.start + part.start + round_robin_skips(counts, start)[worker]
+        return self._generate(ep, first, mine.start + part.stop, counting=info is None)
+
+    def _generate(self, ep: Epoch, first: int, stop: int, counting: bool):
+        for images, labels in ep.batch_range(first, stop, self.batch_size, self.seed):
+            x = torch.from_numpy(self.normalizer(images))
+            y = torch.from_numpy(labels)
+            if counting:
+                self._consumed += 1
+            yield x, y
+
+
+class DataLoader(tud.DataLoader):
+    """A ``torch.utils.data.DataLoader`` for :class:`MixShardDataset` (``batch_size=None``)
+    that records the batches delivered, so ``dataset.state_dict()`` is right with
+    worker processes too. Persistent workers are refused: they would keep a stale
+    epoch and resume point."""
+
+    def __init__(self, dataset: MixShardDataset, num_workers: int = 0, **kwargs):
+        if kwargs.get("persistent_workers"):
+            raise ValueError("persistent_workers would keep a stale epoch; MixShardDataset needs fresh workers")
+        super().__init__(dataset, batch_size=None, num_workers=num_workers, **kwargs)
+
+    def __iter__(self):
+        it = super().__iter__()
+        ds = self.dataset
+        if self.num_workers == 0:
+            return it  # the dataset counts in this process
+        ds._consumed, ds._start = ds._start, 0   # workers took their copy of the resume point
+        return self._counting(it, ds)
+
+    @staticmethod
+    def _counting(it, ds: MixShardDataset):
+        for batch in it:
+            ds._consumed += 1
+            yield batch

@@ -1,0 +1,134 @@
+"""Shared test data: the repository's golden shards, and shard directories
+written by the Swift ``mixprep`` once per test process (with a dump of every
+shard from ``mixprep inspect --dump`` to compare against)."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+GOLDEN = REPO / "Tests" / "ShardFormatTests" / "Golden"
+SCHEMA = REPO / "docs" / "manifest.schema.json"
+MINI = REPO / "data" / "cifar10-mini"
+
+# Variants beyond the quick start: every codec, filter and mixing mode, with and without provenance.
+VARIANTS = {
+    "quickstart": None,  # pipelines/quickstart.toml, 2 epochs
+    "plain": """
+        [mix]
+        mode = "none"
+        [shards]
+        codec = "none"
+        filter = "none"
+        provenance = false
+        samples_per_shard = 70
+        samples_per_chunk = 16
+        """,
+    "batch": """
+        [mix]
+        mode = "batch"
+        block = 16
+        smoothing = 0.1
+        [shards]
+        epochs = 2
+        level = 9
+        strategy = "default"
+        samples_per_shard = 120
+        samples_per_chunk = 50
+        """,
+}
+
+_scratch = None
+_made: dict[str, Path] = {}
+
+
+def mixprep() -> str | None:
+    """The built ``mixprep``: ``$MIXSHARDS_BIN/mixprep`` (set by scripts/test.sh), else ``.build/{debug,release}``."""
+    candidates = [Path(os.environ["MIXSHARDS_BIN"]) / "mixprep"] if os.environ.get("MIXSHARDS_BIN") else []
+    candidates += [REPO / ".build" / "debug" / "mixprep", REPO / ".build" / "release" / "mixprep"]
+    for c in candidates:
+        if c.is_file() and os.access(c, os.X_OK):
+            return str(c)
+    if os.environ.get("MIXSHARDS_BIN"):
+        raise RuntimeError(f"MIXSHARDS_BIN is set but {candidates[0]} is not an executable")
+    return None
+
+
+def scratch() -> Path:
+    global _scratch
+    if _scratch is None:
+        _scratch = Path(tempfile.mkdtemp(prefix="mixshards-py-tests-"))
+        atexit.register(shutil.rmtree, _scratch, True)
+    return _scratch
+
+
+def run(*args: str) -> str:
+    r = subprocess.run(list(args), capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r.stdout
+
+
+def shard_dir(name: str) -> Path:
+    """A shard directory written by mixprep (made once), with ``dumps/`` of every shard."""
+    if name in _made:
+        return _made[name]
+    exe = mixprep()
+    if exe is None:
+        raise unittest.SkipTest("mixprep is not built (run `swift build` or scripts/test.sh)")
+    out = scratch() / name
+    if VARIANTS[name] is None:
+        run(exe, "run", str(REPO / "pipelines" / "quickstart.toml"), "--out", str(out / "shards"),
+            "--epochs", "2", "--quiet")
+    else:
+        pipeline = scratch() / f"{name}.toml"
+        pipeline.write_text(f'name = "{name}"\nseed = 5\n[dataset]\npath = "{MINI}"\n'
+                            f'train_limit = 300\ntest_limit = 100\n' + "\n".join(
+                                line.strip() for line in VARIANTS[name].splitlines()) + "\n")
+        run(exe, "run", str(pipeline), "--out", str(out / "shards"), "--quiet")
+    for shard in sorted((out / "shards").rglob("*.mxs")):
+        dump = out / "dumps" / shard.relative_to(out / "shards")
+        dump.parent.mkdir(parents=True, exist_ok=True)
+        run(exe, "inspect", str(shard), "--dump", str(dump))
+    _made[name] = out
+    return out
+
+
+def read_dump(path: Path, n: int, shape: tuple[int, int, int], classes: int, provenance: bool):
+    """``mixprep inspect --dump``: images, then float32 labels, then 12-byte provenance."""
+    b = path.read_bytes()
+    image_bytes = n * shape[0] * shape[1] * shape[2]
+    images = np.frombuffer(b, np.uint8, image_bytes).reshape(n, *shape)
+    labels = np.frombuffer(b, "<f4", n * classes, image_bytes).reshape(n, classes)
+    at = image_bytes + 4 * n * classes
+    prov = None
+    if provenance:
+        prov = np.frombuffer(b, [("primary", "<u4"), ("partner", "<u4"), ("lam", "<f4")], n, at)
+        at += 12 * n
+    assert at == len(b), f"{path}: dump is {len(b)} bytes, expected {at}"
+    return images, labels, prov
+
+
+def copy_dir(name: str, label: str) -> Path:
+    """A private copy of a variant's shard directory, to damage."""
+    dest = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=scratch())) / "shards"
+    shutil.copytree(shard_dir(name) / "shards", dest)
+    return dest
+
+
+def flip_chunk_byte(path: Path, chunk: int) -> None:
+    """Flips one byte in the middle of chunk ``chunk``'s stored bytes."""
+    from mixshards import ShardFile
+    with ShardFile(str(path)) as s:
+        offset, stored = int(s.index["offset"][chunk]), int(s.index["stored"][chunk])
+    b = bytearray(path.read_bytes())
+    b[offset + stored // 2] ^= 0x5A
+    path.write_bytes(bytes(b))

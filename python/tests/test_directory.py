@@ -1,0 +1,96 @@
+"""Directories written by mixprep read back whole, sample by sample, against `mixprep inspect --dump`."""
+
+import json
+import subprocess
+import sys
+import unittest
+import warnings
+
+import numpy as np
+
+import mixshards
+
+from . import jsonschema_subset, support
+
+
+class DirectoryTests(unittest.TestCase):
+    def check_variant(self, name: str):
+        root = support.shard_dir(name)
+        d = root / "shards"
+        ds = mixshards.open(d)
+        manifest = json.loads((d / "manifest.json").read_text())
+        self.assertEqual(ds.classes, tuple(manifest["source"]["classNames"]))
+        self.assertEqual(ds.shape, (3, 32, 32))
+        self.assertEqual(ds.epochs, len(manifest["train"]))
+        provenance = manifest["pipeline"]["shards"]["provenance"]
+        splits = [(ds.epoch(e), manifest["train"][e]["shards"]) for e in range(ds.epochs)] + [(ds.test, manifest["test"]["shards"])]
+        for ep, shards in splits:
+            dumps = [support.read_dump(root / "dumps" / s["file"], s["samples"], ds.shape, len(ds.classes), provenance)
+                     for s in shards]
+            images = np.concatenate([x[0] for x in dumps])
+            labels = np.concatenate([x[1] for x in dumps])
+            self.assertEqual(len(ep), len(images))
+            for k in range(len(ep)):
+                s = ep[k]
+                self.assertEqual(s.position, k)
+                np.testing.assert_array_equal(s.image, images[k])
+                np.testing.assert_array_equal(s.label, labels[k])
+            if provenance:
+                prov = np.concatenate([x[2] for x in dumps])
+                self.assertEqual([ep[k].primary for k in range(len(ep))], prov["primary"].tolist())
+                self.assertEqual([ep[k].partner for k in range(len(ep))], prov["partner"].tolist())
+                self.assertEqual([ep[k].lam for k in range(len(ep))], prov["lam"].astype(np.float64).tolist())
+            else:
+                self.assertIsNone(ep[0].primary)
+            # The whole epoch through batches, in file order, is the same bytes.
+            got = list(ep.batches(batch_size=100))
+            np.testing.assert_array_equal(np.concatenate([g[0] for g in got]), images)
+            np.testing.assert_array_equal(np.concatenate([g[1] for g in got]), labels)
+        self.assertEqual(mixshards.verify(d), [])
+        schema = json.loads(support.SCHEMA.read_text())
+        self.assertEqual(jsonschema_subset.problems(manifest, schema), [])
+        ds.close()
+
+    def test_quickstart(self):
+        self.check_variant("quickstart")
+
+    def test_stored_unfiltered_without_provenance(self):
+        self.check_variant("plain")
+
+    def test_batch_mode_default_strategy(self):
+        self.check_variant("batch")
+
+    def test_inspect_matches_mixprep(self):
+        d = support.shard_dir("quickstart") / "shards"
+        for shard in (d / "train" / "epoch-001" / "shard-00001.mxs", d / "test" / "shard-00000.mxs"):
+            swift = support.run(support.mixprep(), "inspect", str(shard), "--samples")
+            python = subprocess.run([sys.executable, "-m", "mixshards", "inspect", str(shard), "--samples"],
+                                    capture_output=True, text=True, check=True).stdout
+            self.assertEqual(python, swift)
+
+    def test_verify_command(self):
+        d = support.shard_dir("quickstart") / "shards"
+        r = subprocess.run([sys.executable, "-m", "mixshards", "verify", str(d)], capture_output=True, text=True)
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        r = subprocess.run([sys.executable, "-m", "mixshards", "verify", str(support.scratch())], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no manifest.json", r.stderr)
+
+    def test_epochs_beyond_the_materialised_cycle_with_a_warning(self):
+        ds = mixshards.open(support.shard_dir("quickstart") / "shards")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ep = ds.epoch(3)
+        self.assertEqual(len(caught), 1)
+        self.assertIn("reuse the shards of epoch (e mod 2)", str(caught[0].message))
+        np.testing.assert_array_equal(ep[17].image, ds.epoch(1)[17].image)
+        self.assertNotEqual(ep.chunk_order(0), ds.epoch(1).chunk_order(0))
+        self.assertEqual(ep.chunk_order(0), mixshards.rng.chunk_order(len(ep.chunks), 0, 3))
+
+    def test_random_access_bounds(self):
+        ep = mixshards.open(support.shard_dir("plain") / "shards").epoch(0)
+        np.testing.assert_array_equal(ep[-1].image, ep[len(ep) - 1].image)
+        with self.assertRaises(IndexError):
+            ep[len(ep)]
+        with self.assertRaises(TypeError):
+            ep[1.5]

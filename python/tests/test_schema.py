@@ -1,0 +1,59 @@
+"""The manifest schema's validator reports what it should (manifests themselves are checked in test_directory)."""
+
+import copy
+import json
+import unittest
+
+from . import jsonschema_subset
+from .support import SCHEMA
+
+EXAMPLE_SHARD = {"file": "train/epoch-000/shard-00000.mxs", "samples": 3, "bytes": 200, "sha256": "ab" * 32}
+STATS = {"samples": 3, "mixed": 1, "lambdaHistogram": [0, 0, 1, 0, 0, 0, 0, 0, 0, 0], "labelMass": [1.5, 1.5]}
+EXAMPLE = {
+    "format": "MixShard", "formatVersion": 1, "tool": "mixshards 0.1.0", "seed": 0,
+    "pipeline": {"name": "x", "seed": 0, "dataset": {"path": "d", "train_limit": 0, "test_limit": 0},
+                 "mix": {"mode": "sample", "p": 0.2, "alpha": 0.2, "block": 128, "smoothing": 0},
+                 "shards": {"epochs": 1, "samples_per_shard": 5000, "samples_per_chunk": 256, "codec": "zlib",
+                            "level": 1, "strategy": "rle", "filter": "delta", "provenance": True},
+                 "train": {"epochs": 1, "batch": 128, "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
+                           "widths": [32, 64, 128, 256], "hidden": 256}},
+    "source": {"name": "cifar10", "path": "d", "fingerprint": "cd" * 32, "classNames": ["a", "b"], "trainCount": 3,
+               "testCount": 3, "channels": 3, "height": 32, "width": 32},
+    "train": [{"epoch": 0, "shards": [EXAMPLE_SHARD], "stats": STATS}],
+    "test": {"shards": [dict(EXAMPLE_SHARD, file="test/shard-00000.mxs")], "stats": STATS},
+    "summary": STATS,
+}
+
+
+class SchemaTests(unittest.TestCase):
+    def setUp(self):
+        self.schema = json.loads(SCHEMA.read_text())
+
+    def test_example_conforms(self):
+        self.assertEqual(jsonschema_subset.problems(EXAMPLE, self.schema), [])
+
+    def test_violations(self):
+        cases = [
+            (("formatVersion",), 2, "$.formatVersion: must be 1"),
+            (("pipeline", "mix", "mode"), "mixup", "$.pipeline.mix.mode: 'mixup' is not one of"),
+            (("pipeline", "shards", "provenance"), 1, "$.pipeline.shards.provenance: expected boolean"),
+            (("pipeline", "mix", "p"), 1.5, "$.pipeline.mix.p: 1.5 violates maximum 1"),
+            (("source", "fingerprint"), "xyz", "$.source.fingerprint: 'xyz' does not match"),
+            (("test", "shards", 0, "file"), "../x.mxs", "$.test.shards[0].file"),
+            (("summary", "lambdaHistogram"), [0] * 9, "$.summary.lambdaHistogram: 9 items"),
+            (("source", "extra"), 1, "$.source: unexpected key extra"),
+        ]
+        for path, value, expected in cases:
+            m = copy.deepcopy(EXAMPLE)
+            target = m
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = value
+            problems = jsonschema_subset.problems(m, self.schema)
+            self.assertTrue(any(expected in p for p in problems), f"{expected!r} not in {problems}")
+        m = copy.deepcopy(EXAMPLE)
+        del m["train"][0]["shards"][0]["sha256"]
+        self.assertEqual(jsonschema_subset.problems(m, self.schema), ["$.train[0].shards[0]: missing required key sha256"])
+
+    def test_schema_uses_only_the_supported_keywords(self):
+        self.assertNotIn("unsupported", " ".join(jsonschema_subset.problems(EXAMPLE, self.schema)))

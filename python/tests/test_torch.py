@@ -1,0 +1,109 @@
+"""mixshards.torch (skipped without torch) and the numpy normaliser it uses."""
+
+import unittest
+
+import numpy as np
+
+import mixshards
+from mixshards.normalize import CIFAR10_MEAN, CIFAR10_STD, Normalizer, source_statistics
+
+from . import support
+
+try:
+    import torch
+    from mixshards.torch import DataLoader, MixShardDataset
+except ImportError:  # torch is not a dependency; CI has none
+    torch = None
+
+
+class NormalizerTests(unittest.TestCase):
+    def test_float32_arithmetic_of_the_contract(self):
+        n = Normalizer(CIFAR10_MEAN, CIFAR10_STD)
+        self.assertEqual(n.table.dtype, np.float32)
+        self.assertEqual(n.table[0, 0], np.float32(-np.float32(0.4914) / np.float32(0.2470)))
+        self.assertAlmostEqual(float(n.table[2, 255]), (1 - 0.4465) / 0.2616, places=5)
+        images = np.arange(2 * 3 * 2 * 2, dtype=np.uint8).reshape(2, 3, 2, 2)
+        out = n(images)
+        self.assertEqual(out[1, 2, 1, 0], n.table[2, images[1, 2, 1, 0]])
+        with self.assertRaises(ValueError):
+            n(images[:, :2])
+
+    def test_source_statistics(self):
+        self.assertEqual(source_statistics({"name": "cifar10"}, 3), (CIFAR10_MEAN, CIFAR10_STD))
+        with self.assertWarns(UserWarning):
+            mean, std = source_statistics({"name": "faces"}, 1)
+        self.assertAlmostEqual(mean[0], sum(CIFAR10_MEAN) / 3)
+
+
+@unittest.skipIf(torch is None, "torch is not installed")
+class TorchDatasetTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = support.shard_dir("batch") / "shards"  # 300 samples, chunks of 50, 2 epochs
+
+    def drain(self, it):
+        return [(x.clone(), y.clone()) for x, y in it]
+
+    def test_normalised_batches_and_soft_labels(self):
+        ds = MixShardDataset(self.dir, batch_size=64, seed=2)
+        ep = mixshards.open(self.dir).epoch(0)
+        got = self.drain(ds)
+        self.assertEqual(len(got), len(ds))
+        self.assertEqual([len(x) for x, _ in got], [64, 64, 64, 64, 44])
+        norm = Normalizer(CIFAR10_MEAN, CIFAR10_STD)
+        for (x, y), (images, labels) in zip(got, ep.batches(64, seed=2)):
+            self.assertEqual((x.dtype, y.dtype), (torch.float32, torch.float32))
+            np.testing.assert_array_equal(x.numpy(), norm(images))
+            np.testing.assert_array_equal(y.numpy(), labels)
+
+    def test_set_epoch_changes_shards_and_order(self):
+        ds = MixShardDataset(self.dir, batch_size=300, seed=2)
+        ds.set_epoch(1)
+        (x1, _), = self.drain(ds)
+        ep1 = mixshards.open(self.dir).epoch(1)
+        images, _ = next(ep1.batches(300, seed=2))
+        np.testing.assert_array_equal(x1.numpy(), Normalizer(CIFAR10_MEAN, CIFAR10_STD)(images))
+
+    def test_ranks_are_even_disjoint_and_complete(self):
+        ep = mixshards.open(self.dir).epoch(0)
+        for world in (1, 2, 3, 4):
+            lengths = [len(MixShardDataset(self.dir, batch_size=32, rank=r, world_size=world)) for r in range(world)]
+            self.assertEqual(len(set(lengths)), 1, lengths)
+            uneven = [len(MixShardDataset(self.dir, batch_size=32, rank=r, world_size=world, even=False))
+                      for r in range(world)]
+            self.assertEqual(uneven, ep.batch_counts(32, world))
+            self.assertEqual(sum(uneven), 10)
+
+    def test_resume_mid_epoch(self):
+        for workers in (0, 2):
+            ds = MixShardDataset(self.dir, batch_size=32, seed=1)
+            ds.set_epoch(1)
+            loader = DataLoader(ds, num_workers=workers)
+            full = self.drain(loader)
+            self.assertEqual(ds.state_dict(), {"epoch": 1, "batches": 10})
+            ds.set_epoch(1)
+            first = []
+            for i, (x, y) in enumerate(loader):
+                first.append((x.clone(), y.clone()))
+                if i == 3:
+                    break
+            state = ds.state_dict()
+            self.assertEqual(state, {"epoch": 1, "batches": 4})
+            again = MixShardDataset(self.dir, batch_size=32, seed=1)
+            again.load_state_dict(state)
+            rest = self.drain(DataLoader(again, num_workers=workers))
+            self.assertEqual(again.state_dict(), {"epoch": 1, "batches": 10})
+            self.assertEqual(len(first) + len(rest), len(full))
+            for (a, b), (c, d) in zip(first + rest, full):
+                self.assertTrue(torch.equal(a, c) and torch.equal(b, d), workers)
+
+    def test_workers_deliver_every_batch_once(self):
+        ds = MixShardDataset(self.dir, batch_size=16, seed=0)
+        single = self.drain(DataLoader(ds, num_workers=0))
+        multi = self.drain(DataLoader(ds, num_workers=2))
+        key = lambda batch: batch[1].numpy().tobytes() + batch[0].numpy().tobytes()
+        self.assertEqual(sorted(map(key, single)), sorted(map(key, multi)))
+
+    def test_persistent_workers_are_refused(self):
+        with self.assertRaises(ValueError):
+            DataLoader(MixShardDataset(self.dir), num_workers=1, persistent_workers=True)
