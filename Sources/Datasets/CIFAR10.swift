@@ -28,9 +28,13 @@ public enum CIFAR10 {
                             testFile: (files.last!, contents.last!))
     }
 
-    /// Reads the official `cifar-10-binary.tar.gz` directly (gunzip + tar in memory).
-    public static func loadArchive(_ path: String) throws -> Dataset {
-        let tar = try Zlib.gunzip(try FileIO.read(path), name: path)
+    /// The most an archive may inflate to (256 MiB; the official CIFAR-10 archive inflates to 176 MiB).
+    public static let maxArchiveBytes = 1 << 28
+
+    /// Reads the official `cifar-10-binary.tar.gz` directly (gunzip + tar in memory),
+    /// refusing an archive that inflates to more than `maxInflatedBytes`.
+    public static func loadArchive(_ path: String, maxInflatedBytes: Int = maxArchiveBytes) throws -> Dataset {
+        let tar = try Zlib.gunzip(try FileIO.read(path), name: path, limit: maxInflatedBytes)
         let members = try Tar.members(tar, name: path)
         var batches: [(Int, String, [UInt8])] = []
         var test: (String, [UInt8])?

@@ -53,6 +53,10 @@ final class CIFAR10Tests: XCTestCase {
         let gz = try FileIO.read(dir + "/cifar-10-binary.tar.gz")
         try FileIO.writeAtomically(dir + "/cut.tar.gz", Array(gz.prefix(gz.count / 2)))
         XCTAssertThrowsError(try Dataset.load(dir + "/cut.tar.gz")) { XCTAssertTrue("\($0)".contains("cut.tar.gz: gzip stream is truncated"), "\($0)") }
+        // An archive inflating past the cap (a gzip bomb) is refused, naming it, before it is held whole.
+        XCTAssertThrowsError(try CIFAR10.loadArchive(dir + "/cifar-10-binary.tar.gz", maxInflatedBytes: 1 << 20)) {
+            XCTAssertEqual("\($0)", dir + "/cifar-10-binary.tar.gz: inflates to more than 1 MiB, the limit for this input (a gzip bomb?)")
+        }
     }
 
     func testBadInputsNameTheFile() throws {
