@@ -76,4 +76,16 @@ final class HostileInputTests: XCTestCase {
         }
         XCTAssertFalse(FileIO.exists(base + "/out"))
     }
+
+    /// Sizes that would exhaust memory at train are refused at prep, naming the key.
+    func testPrepRefusesAbsurdTrainingSizes() throws {
+        for (key, value, expected) in [("hidden", "1000000000", "train.hidden must be in 1...8192 (got 1000000000)"),
+                                       ("batch", "10000000", "train.batch must be in 1...4096 (got 10000000)"),
+                                       ("widths", "[1, 1, 1, 1000000]", "train.widths must be 4 channel counts in 1...1024")] {
+            let file = base + "/\(key).toml"
+            try FileIO.writeAtomically(file, "[dataset]\npath = \"\(PrepFixtures.mini)\"\n[train]\n\(key) = \(value)\n")
+            try assertRefused(["run", file, "--out", base + "/out"], expected)
+        }
+        XCTAssertFalse(FileIO.exists(base + "/out"))
+    }
 }
