@@ -103,4 +103,21 @@ final class FileIOTests: XCTestCase {
         XCTAssertEqual(e.description, "/x/y.mxs: bad magic")
         XCTAssertEqual(e, MixError("/x/y.mxs: bad magic"))
     }
+
+    /// A FIFO, a directory or a device where a file should be is refused by name,
+    /// never opened for a blocking read (a FIFO used to hang every tool).
+    func testNonRegularFilesAreRefusedWithoutBlocking() throws {
+        let fifo = dir + "/shard.mxs"
+        XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+        for (path, kind) in [(fifo, "a FIFO"), (dir, "a directory"), ("/dev/null", "a character device")] {
+            XCTAssertThrowsError(try FileIO.read(path)) { XCTAssertEqual("\($0)", "\(path): is \(kind), not a regular file") }
+            XCTAssertThrowsError(try MappedFile(path)) { XCTAssertEqual("\($0)", "\(path): is \(kind), not a regular file") }
+        }
+        // A regular file still maps, and an empty one is fine.
+        try FileIO.writeAtomically(dir + "/ok", [1, 2, 3])
+        let mapped = try MappedFile(dir + "/ok")
+        withExtendedLifetime(mapped) { XCTAssertEqual(Array(mapped.bytes), [1, 2, 3]) }
+        try FileIO.writeAtomically(dir + "/empty", [UInt8]())
+        XCTAssertEqual(try MappedFile(dir + "/empty").count, 0)
+    }
 }

@@ -88,4 +88,18 @@ final class HostileInputTests: XCTestCase {
         }
         XCTAssertFalse(FileIO.exists(base + "/out"))
     }
+
+    /// A FIFO where a shard or a dataset archive should be used to hang every tool; now refused by name.
+    func testFIFOsAreRefusedNotRead() throws {
+        XCTAssertEqual(mkfifo(base + "/fifo.mxs", 0o644), 0)
+        try assertRefused(["inspect", base + "/fifo.mxs"], base + "/fifo.mxs: is a FIFO, not a regular file")
+        XCTAssertEqual(mkfifo(base + "/cifar.tar.gz", 0o644), 0)
+        try assertRefused(["run", PrepFixtures.repo + "/pipelines/quickstart.toml", "--data", base + "/cifar.tar.gz", "--out", base + "/o"],
+                          base + "/cifar.tar.gz: is a FIFO, not a regular file")
+        XCTAssertEqual(mkfifo(base + "/pipeline.toml", 0o644), 0)
+        try assertRefused(["run", base + "/pipeline.toml"], base + "/pipeline.toml: is a FIFO, not a regular file")
+        // A directory where a shard should be gets the same clear message.
+        try FileIO.makeDirectories(base + "/dir.mxs")
+        try assertRefused(["inspect", base + "/dir.mxs"], base + "/dir.mxs: is a directory, not a regular file")
+    }
 }

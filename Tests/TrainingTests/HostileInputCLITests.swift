@@ -53,4 +53,15 @@ final class HostileInputCLITests: XCTestCase {
         try FileIO.writeAtomically(path, try Fixtures.craftedCheckpoint(good) { $0["epoch"] = -1 })
         try assertRefused(["eval", path, dir], path + ": header: epoch -1")
     }
+
+    /// A FIFO in place of a listed shard used to hang train and bench-loader; now refused by name.
+    func testFIFOInPlaceOfAShard() throws {
+        let dir = try Fixtures.copy(try Fixtures.shardDirectory(), name: "fifo")
+        let shard = dir + "/train/epoch-000/shard-00000.mxs"
+        FileIO.remove(shard)
+        XCTAssertEqual(mkfifo(shard, 0o644), 0)
+        let out = Fixtures.tempDirectory("fiforun")
+        try assertRefused(["train", dir, "--out", out], shard + ": is a FIFO, not a regular file")
+        try assertRefused(["bench-loader", dir], shard + ": is a FIFO, not a regular file")
+    }
 }
