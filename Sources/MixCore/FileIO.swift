@@ -103,6 +103,20 @@ public enum FileIO {
         }
     }
 
+    /// Whether `name` is safe as one path component of an output: non-empty,
+    /// only ASCII letters, digits, '.', '_' and '-', not starting with '.'
+    /// (so never `.`, `..`, hidden, a path, or holding a newline).
+    public static func isSafeName(_ name: String) -> Bool {
+        !name.isEmpty && !name.hasPrefix(".") && name.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "." || $0 == "_" || $0 == "-"
+        }
+    }
+
+    /// Refuses an empty output directory: prefixed to relative names it would write into `/`.
+    public static func checkOutputDirectory(_ path: String) throws {
+        guard !path.isEmpty else { throw MixError("the output directory is empty (--out \"\"); name a directory") }
+    }
+
     public static func exists(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0

@@ -20,6 +20,9 @@ public struct Pipeline: Sendable, Equatable, Codable {
     /// Problems with the values, each naming its key; empty when valid.
     public func problems() -> [String] {
         var out: [String] = []
+        if !FileIO.isSafeName(name) {
+            out.append("name must be letters, digits, '.', '_' or '-', not starting with '.' (got \(String(reflecting: name)))")
+        }
         if dataset.path.isEmpty { out.append("dataset.path must be set") }
         if dataset.trainLimit < 0 { out.append("dataset.train_limit must be ≥ 0 (got \(dataset.trainLimit))") }
         if dataset.testLimit < 0 { out.append("dataset.test_limit must be ≥ 0 (got \(dataset.testLimit))") }

@@ -41,6 +41,7 @@ public enum PrepRunner {
     public static func run(_ pipeline: Pipeline, options: PrepOptions) throws -> PrepReport {
         try pipeline.validate()
         let dir = options.outDirectory
+        try FileIO.checkOutputDirectory(dir)
         let log = Log(quiet: options.quiet)
         let dataset = try loadDataset(pipeline)
         log("source: \(dataset.name) at \(dataset.path): \(dataset.train.count) train, \(dataset.test.count) test images, "

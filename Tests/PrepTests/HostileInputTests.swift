@@ -102,4 +102,17 @@ final class HostileInputTests: XCTestCase {
         try FileIO.makeDirectories(base + "/dir.mxs")
         try assertRefused(["inspect", base + "/dir.mxs"], base + "/dir.mxs: is a directory, not a regular file")
     }
+
+    /// `--out ""` used to write into `/`; a pipeline name could lead outside the working folder.
+    func testOutputPathsAreChecked() throws {
+        let quickstart = PrepFixtures.repo + "/pipelines/quickstart.toml"
+        try assertRefused(["run", quickstart, "--out", ""], "the output directory is empty (--out \"\"); name a directory")
+        try assertRefused(["export", base, "--out", ""], "the output directory is empty (--out \"\")")
+        for (name, shown) in [("../../x", "\"../../x\""), ("", "\"\""), ("a\\nb", "\"a\\nb\""), (".hidden", "\".hidden\""), ("a/b", "\"a/b\"")] {
+            let file = base + "/named.toml"
+            try FileIO.writeAtomically(file, "name = \"\(name)\"\n[dataset]\npath = \"\(PrepFixtures.mini)\"\n")
+            try assertRefused(["run", file], "named.toml: name must be letters, digits, '.', '_' or '-', not starting with '.' (got \(shown))")
+        }
+        XCTAssertTrue(try Pipeline.parse("name = \"cifar10-mixup_v2.1\"\n[dataset]\npath = \"x\"\n").problems().isEmpty)
+    }
 }

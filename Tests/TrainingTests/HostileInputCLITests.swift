@@ -64,4 +64,16 @@ final class HostileInputCLITests: XCTestCase {
         try assertRefused(["train", dir, "--out", out], shard + ": is a FIFO, not a regular file")
         try assertRefused(["bench-loader", dir], shard + ": is a FIFO, not a regular file")
     }
+
+    /// `train --out ""` used to try writing into `/`; an unsafe pipeline name in a manifest cannot pick the run directory.
+    func testOutputPathsAreChecked() throws {
+        let dir = try Fixtures.shardDirectory()
+        try assertRefused(["train", dir, "--out", ""], "the output directory is empty (--out \"\"); name a directory")
+        XCTAssertEqual(try TrainSettings.defaultRunDirectory(pipelineName: "tiny"), "runs/tiny")
+        for name in ["../../x", "", "a\nb", "."] {
+            XCTAssertThrowsError(try TrainSettings.defaultRunDirectory(pipelineName: name)) {
+                XCTAssertEqual("\($0)", "the pipeline name \(String(reflecting: name)) cannot name a run directory; choose one with --out")
+            }
+        }
+    }
 }
