@@ -127,6 +127,15 @@ public enum FileIO {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// The size of the regular file at `path`, nil when nothing is there; refuses
+    /// (by name, without opening it) a FIFO, device or directory.
+    public static func regularFileSize(_ path: String) throws -> Int? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw MixError.file(path, "is \(kindName(st.st_mode)), not a regular file") }
+        return Int(st.st_size)
+    }
+
     public static func fileSize(_ path: String) -> Int? {
         var st = stat()
         return stat(path, &st) == 0 ? Int(st.st_size) : nil
