@@ -93,8 +93,16 @@ public enum CIFAR10 {
     }
 
     /// Class names, one per line; blank lines ignored.
+    /// Refuses what is not text (invalid UTF-8, control characters): binary garbage
+    /// used to become dozens of class names.
     static func parseMeta(_ bytes: [UInt8], name: String) throws -> [String] {
-        let names = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw MixError.file(name, "is not UTF-8 text (expected one class name per line)")
+        }
+        if let bad = text.unicodeScalars.first(where: { $0.properties.generalCategory == .control && !"\n\r\t".unicodeScalars.contains($0) }) {
+            throw MixError.file(name, "holds control character U+\(String(bad.value, radix: 16, uppercase: true)) (expected one class name per line)")
+        }
+        let names = text.split(whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: " \t\r") }.filter { !$0.isEmpty }
         guard !names.isEmpty, names.count <= 256 else { throw MixError.file(name, "expected 1...256 class names, found \(names.count)") }
         return names

@@ -44,7 +44,7 @@ public struct Manifest: Sendable, Equatable, Codable {
         } catch let e as MixError {
             throw e
         } catch {
-            throw MixError.file(path, "not a valid manifest: \(error)")
+            throw MixError.file(path, "not a valid manifest: \(MixError.describe(decoding: error))")
         }
         guard manifest.format == formatName, manifest.formatVersion == Int(MixShardLayout.version) else {
             throw MixError.file(path, "format \(String(reflecting: manifest.format)) version \(manifest.formatVersion) is not supported "

@@ -120,7 +120,7 @@ public struct Checkpoint: Sendable, Equatable {
         let json = try r.take(headerBytes, fail)
         let header: Header
         do { header = try JSONDecoder().decode(Header.self, from: Data(json)) } catch {
-            throw fail("header is not valid: \(error)")
+            throw fail("header is not valid: \(MixError.describe(decoding: error))")
         }
         // Everything a crafted header could make overflow or allocate is checked before the floats are read.
         if let problem = header.config.validationError() { throw fail("network configuration: \(problem)") }

@@ -124,6 +124,7 @@ public enum Zlib {
     /// allocating for it) output beyond `limit` bytes: a gzip bomb costs at most
     /// about `1.5 × limit` of memory, however far it would inflate.
     public static func gunzip(_ input: [UInt8], name: String, limit: Int = .max) throws -> [UInt8] {
+        guard !input.isEmpty else { throw MixError.file(name, "is empty (0 bytes), not a gzip file") }
         var out = [UInt8]()
         out.reserveCapacity(min(limit, input.count * 2))
         var chunk = [UInt8](repeating: 0, count: 1 << 20)

@@ -81,6 +81,29 @@ final class CIFAR10Tests: XCTestCase {
         XCTAssertThrowsError(try Dataset.load(dir)) { XCTAssertTrue("\($0)".contains("missing split test"), "\($0)") }
         XCTAssertThrowsError(try Dataset.load(dir + "/nothing")) { XCTAssertTrue("\($0)".contains("nothing: no such file"), "\($0)") }
     }
+
+    /// Careless input (issue 10, item 7): an empty archive and a binary batches.meta.txt get clear one-line errors.
+    func testEmptyArchiveAndBinaryMeta() throws {
+        let dir = try tmp()
+        try FileIO.writeAtomically(dir + "/empty.tar.gz", [UInt8]())
+        XCTAssertThrowsError(try Dataset.load(dir + "/empty.tar.gz")) {
+            XCTAssertEqual("\($0)", dir + "/empty.tar.gz: is empty (0 bytes), not a gzip file")
+        }
+        var record = Array(try FileIO.read(Self.mini + "/test_batch.bin").prefix(3073))
+        record[0] = 1
+        try FileIO.writeAtomically(dir + "/data_batch_1.bin", record)
+        try FileIO.writeAtomically(dir + "/test_batch.bin", record)
+        try FileIO.writeAtomically(dir + "/batches.meta.txt", Array(record[1..<200]))
+        XCTAssertThrowsError(try Dataset.load(dir)) {
+            XCTAssertEqual("\($0)", dir + "/batches.meta.txt: is not UTF-8 text (expected one class name per line)")
+        }
+        try FileIO.writeAtomically(dir + "/batches.meta.txt", "cat\ndog\u{01}\n")
+        XCTAssertThrowsError(try Dataset.load(dir)) {
+            XCTAssertEqual("\($0)", dir + "/batches.meta.txt: holds control character U+1 (expected one class name per line)")
+        }
+        try FileIO.writeAtomically(dir + "/batches.meta.txt", "cat\r\ndog\tx\n\n")
+        XCTAssertEqual(try Dataset.load(dir).classNames, ["cat", "dog\tx"])
+    }
 }
 
 final class ImageFolderTests: XCTestCase {

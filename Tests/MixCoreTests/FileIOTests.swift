@@ -121,3 +121,27 @@ final class FileIOTests: XCTestCase {
         XCTAssertEqual(try MappedFile(dir + "/empty").count, 0)
     }
 }
+
+/// JSON decoding failures become one line naming the key (issue 10, item 7).
+final class DecodingErrorTextTests: XCTestCase {
+    struct Inner: Codable { var epoch: Int }
+    struct Outer: Codable { var name: String; var train: [Inner] }
+
+    func text(_ json: String) -> String {
+        do {
+            _ = try JSONDecoder().decode(Outer.self, from: Data(json.utf8))
+            return "decoded"
+        } catch {
+            return MixError.describe(decoding: error)
+        }
+    }
+
+    func testKeyPathAndReason() {
+        XCTAssertEqual(text(#"{"name": "a", "train": [{"epoch": 0}, {"epoch": "x"}]}"#),
+                       "key train[1].epoch: Expected to decode Int but found a string instead.")
+        XCTAssertEqual(text(#"{"name": "a", "train": [{}]}"#), "missing key train[0].epoch")
+        XCTAssertEqual(text(#"{"train": []}"#), "missing key name")
+        XCTAssertEqual(text("not json"), "The given data was not valid JSON.")
+        XCTAssertEqual(MixError.describe(decoding: MixError("two\nlines")), "two lines")
+    }
+}
