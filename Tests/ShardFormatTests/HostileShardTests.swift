@@ -18,19 +18,8 @@ final class HostileShardTests: XCTestCase {
                            split: .train, epoch: 0, shardIndex: 0)
     }
 
-    /// Writes `bytes`, opens and reads every chunk; returns the one-line error.
     func failure(_ bytes: [UInt8], file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let path = dir + "/crafted.mxs"
-        try FileIO.writeAtomically(path, bytes)
-        do {
-            _ = try ShardReader(path: path).readAll()
-            XCTFail("crafted shard accepted", file: file, line: line)
-            return ""
-        } catch let e as MixError {
-            XCTAssertTrue(e.message.hasPrefix(path + ": "), "error does not name the file: \(e.message)", file: file, line: line)
-            XCTAssertFalse(e.message.contains("\n"), file: file, line: line)
-            return e.message
-        }
+        try ShardFixtures.readFailure(bytes, at: dir + "/crafted.mxs", file: file, line: line)
     }
 
     func testCraftingKeepsAGoodShardGood() throws {
