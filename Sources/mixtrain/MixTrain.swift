@@ -63,7 +63,8 @@ struct Train: ParsableCommand {
             if let epochs { t.epochs = epochs }
             if let batch { t.batch = batch }
             if let lr { t.lr = lr }
-            let settings = TrainSettings(shardDirectory: shardDir, runDirectory: try out ?? TrainSettings.defaultRunDirectory(pipelineName: p.name), train: t,
+            let runDirectory = try out ?? TrainSettings.defaultRunDirectory(pipelineName: p.name)
+            let settings = TrainSettings(shardDirectory: shardDir, runDirectory: runDirectory, train: t,
                                          pipelineName: p.name, seed: seed ?? p.seed, threads: threads, resume: resume,
                                          skipCorrupt: skipCorrupt, quiet: quiet)
             let result = try Trainer.run(settings) { line in
