@@ -52,17 +52,19 @@ let package = Package(
 
         // Shared by the end-to-end tests: package paths and running built executables.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Hostile but self-consistent shards (fields edited, CRCs recomputed) for the reader and CLI tests.
+        .target(name: "ShardTestSupport", dependencies: ["ZlibKit"], path: "Tests/ShardTestSupport"),
         .testTarget(name: "MixCoreTests", dependencies: ["MixCore"]),
         .testTarget(name: "ZlibKitTests", dependencies: ["ZlibKit"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ZlibKit", "Imaging"]),
         .testTarget(name: "MixupTests", dependencies: ["Mixup", "MixCore"]),
-        .testTarget(name: "ShardFormatTests", dependencies: ["ShardFormat", "MixCore", "ZlibKit"],
+        .testTarget(name: "ShardFormatTests", dependencies: ["ShardFormat", "MixCore", "ZlibKit", "ShardTestSupport"],
                     resources: [.copy("Golden")]),
-        .testTarget(name: "PrepTests", dependencies: ["TestSupport", "Prep", "Pipeline", "ShardFormat", "MixCore", "Datasets"]),
+        .testTarget(name: "PrepTests", dependencies: ["TestSupport", "ShardTestSupport", "Prep", "Pipeline", "ShardFormat", "MixCore", "Datasets", "Imaging"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Kernels", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "NN", "Kernels", "ShardFormat", "Prep", "Pipeline"]),
+        .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "ShardTestSupport", "Training", "NN", "Kernels", "ShardFormat", "Prep", "Pipeline"]),
         .testTarget(name: "ExperimentTests", dependencies: ["TestSupport", "Experiment", "Training", "Prep", "Pipeline", "MixCore"]),
     ]
 )

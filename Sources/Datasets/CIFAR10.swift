@@ -28,9 +28,13 @@ public enum CIFAR10 {
                             testFile: (files.last!, contents.last!))
     }
 
-    /// Reads the official `cifar-10-binary.tar.gz` directly (gunzip + tar in memory).
-    public static func loadArchive(_ path: String) throws -> Dataset {
-        let tar = try Zlib.gunzip(try FileIO.read(path), name: path)
+    /// The most an archive may inflate to (256 MiB; the official CIFAR-10 archive inflates to 176 MiB).
+    public static let maxArchiveBytes = 1 << 28
+
+    /// Reads the official `cifar-10-binary.tar.gz` directly (gunzip + tar in memory),
+    /// refusing an archive that inflates to more than `maxInflatedBytes`.
+    public static func loadArchive(_ path: String, maxInflatedBytes: Int = maxArchiveBytes) throws -> Dataset {
+        let tar = try Zlib.gunzip(try FileIO.read(path), name: path, limit: maxInflatedBytes)
         let members = try Tar.members(tar, name: path)
         var batches: [(Int, String, [UInt8])] = []
         var test: (String, [UInt8])?
@@ -89,8 +93,16 @@ public enum CIFAR10 {
     }
 
     /// Class names, one per line; blank lines ignored.
+    /// Refuses what is not text (invalid UTF-8, control characters): binary garbage
+    /// used to become dozens of class names.
     static func parseMeta(_ bytes: [UInt8], name: String) throws -> [String] {
-        let names = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw MixError.file(name, "is not UTF-8 text (expected one class name per line)")
+        }
+        if let bad = text.unicodeScalars.first(where: { $0.properties.generalCategory == .control && !"\n\r\t".unicodeScalars.contains($0) }) {
+            throw MixError.file(name, "holds control character U+\(String(bad.value, radix: 16, uppercase: true)) (expected one class name per line)")
+        }
+        let names = text.split(whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: " \t\r") }.filter { !$0.isEmpty }
         guard !names.isEmpty, names.count <= 256 else { throw MixError.file(name, "expected 1...256 class names, found \(names.count)") }
         return names

@@ -252,11 +252,7 @@ public struct ExperimentSpec: Sendable, Equatable {
     }
 
     /// Names that are safe as one path component.
-    static func isSafeName(_ s: String) -> Bool {
-        !s.isEmpty && !s.hasPrefix(".") && s.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "." || $0 == "_" || $0 == "-"
-        }
-    }
+    static func isSafeName(_ s: String) -> Bool { FileIO.isSafeName(s) }
 
     static func firstDuplicate(_ values: [Int]) -> Int? {
         var seen = Set<Int>()

@@ -44,7 +44,7 @@ struct TrialRecord: Codable, Equatable {
         } catch let e as MixError {
             throw e
         } catch {
-            throw MixError.file(path, "is not a trial record (\(error)); delete it to redo this run")
+            throw MixError.file(path, "is not a trial record (\(MixError.describe(decoding: error))); delete it to redo this run")
         }
     }
 

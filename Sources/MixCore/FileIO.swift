@@ -7,14 +7,43 @@ import Darwin
 /// Checked file I/O: whole-file reads, atomic writes (temp + fsync + rename)
 /// and read-only memory maps. Every error names the file.
 public enum FileIO {
-    /// Reads a whole file.
-    public static func read(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY)
+    /// Opens a regular file for reading; returns the descriptor and its size.
+    ///
+    /// The file is opened non-blocking and checked with `fstat` before any read:
+    /// a FIFO, device, socket or directory where a file should be is refused by
+    /// name instead of hanging a read (opening a FIFO to read blocks until a writer comes).
+    public static func openRegular(_ path: String) throws -> (fd: Int32, size: Int) {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw MixError.file(path, "cannot open: \(errnoText())") }
-        defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw MixError.file(path, "cannot stat: \(errnoText())") }
-        let size = Int(st.st_size)
+        guard fstat(fd, &st) == 0 else {
+            let text = errnoText()
+            close(fd)
+            throw MixError.file(path, "cannot stat: \(text)")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw MixError.file(path, "is \(kindName(st.st_mode)), not a regular file")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        return (fd, Int(st.st_size))
+    }
+
+    static func kindName(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: "a directory"
+        case S_IFIFO: "a FIFO"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFSOCK: "a socket"
+        default: "a special file"
+        }
+    }
+
+    /// Reads a whole regular file (see `openRegular`).
+    public static func read(_ path: String) throws -> [UInt8] {
+        let (fd, size) = try openRegular(path)
+        defer { close(fd) }
         var bytes = [UInt8](repeating: 0, count: size)
         var done = 0
         try bytes.withUnsafeMutableBytes { buf in
@@ -74,6 +103,20 @@ public enum FileIO {
         }
     }
 
+    /// Whether `name` is safe as one path component of an output: non-empty,
+    /// only ASCII letters, digits, '.', '_' and '-', not starting with '.'
+    /// (so never `.`, `..`, hidden, a path, or holding a newline).
+    public static func isSafeName(_ name: String) -> Bool {
+        !name.isEmpty && !name.hasPrefix(".") && name.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "." || $0 == "_" || $0 == "-"
+        }
+    }
+
+    /// Refuses an empty output directory: prefixed to relative names it would write into `/`.
+    public static func checkOutputDirectory(_ path: String) throws {
+        guard !path.isEmpty else { throw MixError("the output directory is empty (--out \"\"); name a directory") }
+    }
+
     public static func exists(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0
@@ -82,6 +125,15 @@ public enum FileIO {
     public static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// The size of the regular file at `path`, nil when nothing is there; refuses
+    /// (by name, without opening it) a FIFO, device or directory.
+    public static func regularFileSize(_ path: String) throws -> Int? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw MixError.file(path, "is \(kindName(st.st_mode)), not a regular file") }
+        return Int(st.st_size)
     }
 
     public static func fileSize(_ path: String) -> Int? {
@@ -126,7 +178,8 @@ public enum FileIO {
     }
 }
 
-/// A read-only memory map of a whole file. The mapping lives as long as the object.
+/// A read-only memory map of a whole regular file (FIFOs, devices and
+/// directories are refused, see `FileIO.openRegular`). The mapping lives as long as the object.
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let count: Int
@@ -134,12 +187,9 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(_ path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw MixError.file(path, "cannot open: \(FileIO.errnoText())") }
+        let (fd, size) = try FileIO.openRegular(path)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw MixError.file(path, "cannot stat: \(FileIO.errnoText())") }
-        count = Int(st.st_size)
+        count = size
         if count == 0 {
             base = nil
             return

@@ -17,3 +17,33 @@ public struct MixError: Error, CustomStringConvertible, Equatable, Sendable {
 
     public var description: String { message }
 }
+
+extension MixError {
+    /// One line for a failure to decode JSON: the key path and what was wrong
+    /// (`key train[0].epoch: Expected to decode Int but found a string instead.`),
+    /// instead of Swift's `DecodingError` dump.
+    public static func describe(decoding error: Error) -> String {
+        guard let e = error as? DecodingError else { return oneLine("\(error)") }
+        func path(_ keys: [CodingKey]) -> String {
+            var s = ""
+            for k in keys {
+                if let i = k.intValue, k.stringValue == "Index \(i)" { s += "[\(i)]" } else { s += (s.isEmpty ? "" : ".") + k.stringValue }
+            }
+            return s
+        }
+        let text: String
+        switch e {
+        case .keyNotFound(let key, let c):
+            text = "missing key \(path(c.codingPath + [key]))"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
+            text = (c.codingPath.isEmpty ? "" : "key \(path(c.codingPath)): ") + c.debugDescription
+        @unknown default:
+            text = "\(e)"
+        }
+        return oneLine(text)
+    }
+
+    static func oneLine(_ s: String) -> String {
+        s.split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+}

@@ -1,3 +1,5 @@
+import MixCore
+
 /// Shape of a `SeedCNN`: `widths.count` blocks of conv3×3(pad 1) + ReLU + maxpool2×2,
 /// then fc(widths.last · (inputSize / 2^blocks)² → hidden), ReLU, fc(hidden → classes).
 public struct CNNConfig: Codable, Sendable, Equatable {
@@ -23,15 +25,46 @@ public struct CNNConfig: Codable, Sendable, Equatable {
     /// Elements of one input image, `C·H·W`.
     public var inputCount: Int { inputChannels * inputSize * inputSize }
 
-    /// Checks the configuration; returns a description of the first problem, or nil.
+    /// Parameters of the network, computed with checked arithmetic: nil when it
+    /// overflows (or a size is negative). `SeedCNN.parameterCount` for a valid configuration.
+    public var checkedParameterCount: Int? {
+        var total = 0
+        func add(_ a: Int, _ b: Int, bias: Int) -> Bool {
+            guard a >= 0, b >= 0, bias >= 0 else { return false }
+            let (product, o1) = a.multipliedReportingOverflow(by: b)
+            let (withBias, o2) = product.addingReportingOverflow(bias)
+            let (sum, o3) = total.addingReportingOverflow(withBias)
+            total = sum
+            return !(o1 || o2 || o3)
+        }
+        var cin = inputChannels
+        for w in widths {
+            let (fan, o) = cin.multipliedReportingOverflow(by: 9)
+            guard !o, add(w, fan, bias: w) else { return nil }
+            cin = w
+        }
+        guard widths.count < Int.bitWidth else { return nil }
+        let side = inputSize >> widths.count
+        let (area, o1) = side.multipliedReportingOverflow(by: side)
+        let (flat, o2) = (widths.last ?? inputChannels).multipliedReportingOverflow(by: area)
+        guard !o1, !o2, add(flat, hidden, bias: hidden), add(hidden, classes, bias: classes) else { return nil }
+        return total
+    }
+
+    /// Checks the configuration, including `TrainingLimits`; returns a description of the first problem, or nil.
     public func validationError() -> String? {
-        if widths.isEmpty { return "widths must not be empty" }
-        if widths.contains(where: { $0 <= 0 }) { return "widths must be positive" }
-        if hidden <= 0 { return "hidden must be positive" }
+        typealias L = TrainingLimits
+        if widths.isEmpty || widths.count > L.maxBlocks { return "widths must hold 1...\(L.maxBlocks) channel counts (got \(widths.count))" }
+        if widths.contains(where: { $0 <= 0 || $0 > L.maxWidth }) { return "widths must be in 1...\(L.maxWidth) (got \(widths))" }
+        if hidden <= 0 || hidden > L.maxHidden { return "hidden must be in 1...\(L.maxHidden) (got \(hidden))" }
         if classes < 2 { return "classes must be at least 2" }
         if inputChannels <= 0 { return "inputChannels must be positive" }
         if inputSize <= 0 || inputSize % (1 << widths.count) != 0 {
             return "inputSize must be a positive multiple of 2^\(widths.count)"
+        }
+        guard let n = checkedParameterCount, n <= L.maxParameters else {
+            return "widths \(widths) and hidden \(hidden) make \(checkedParameterCount.map(String.init) ?? "too many") parameters "
+                + "for \(inputChannels)×\(inputSize)×\(inputSize) images and \(classes) classes; at most \(L.maxParameters) are allowed"
         }
         return nil
     }

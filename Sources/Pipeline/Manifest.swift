@@ -38,12 +38,53 @@ public struct Manifest: Sendable, Equatable, Codable {
         guard FileIO.exists(path) else {
             throw MixError.file(directory, "no \(fileName): the shard directory is incomplete (finish it with `mixprep run` or `mixprep finalize`)")
         }
+        let manifest: Manifest
         do {
-            return try JSONDecoder().decode(Manifest.self, from: Data(try FileIO.read(path)))
+            manifest = try JSONDecoder().decode(Manifest.self, from: Data(try FileIO.read(path)))
         } catch let e as MixError {
             throw e
         } catch {
-            throw MixError.file(path, "not a valid manifest: \(error)")
+            throw MixError.file(path, "not a valid manifest: \(MixError.describe(decoding: error))")
+        }
+        guard manifest.format == formatName, manifest.formatVersion == Int(MixShardLayout.version) else {
+            throw MixError.file(path, "format \(String(reflecting: manifest.format)) version \(manifest.formatVersion) is not supported "
+                                + "(this build reads \(formatName) version \(MixShardLayout.version))")
+        }
+        return manifest
+    }
+
+    /// Problems with the shard listing itself, each naming the manifest at
+    /// `path`: training epochs numbered 0, 1, … in order; every shard a
+    /// relative path of safe names (nothing outside the directory), listed
+    /// once, with at least one sample and a non-negative size.
+    public func listingProblems(path: String) -> [String] {
+        var out: [String] = []
+        for (i, e) in train.enumerated() where e.epoch != i {
+            out.append("\(path): train[\(i)] is numbered epoch \(e.epoch), expected \(i)")
+        }
+        var seen = Set<String>()
+        for entry in train.flatMap(\.shards) + test.shards {
+            let parts = entry.file.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.allSatisfy({ FileIO.isSafeName(String($0)) }) else {
+                out.append("\(path): shard \(String(reflecting: entry.file)) is not a path inside the directory")
+                continue
+            }
+            if !seen.insert(entry.file).inserted { out.append("\(path): shard \(entry.file) is listed twice") }
+            if entry.samples < 1 || entry.bytes < 0 {
+                out.append("\(path): shard \(entry.file) is listed with \(entry.samples) samples and \(entry.bytes) bytes")
+            }
+        }
+        return out
+    }
+
+    /// `listingProblems`, then each listed shard's presence and size in `directory`
+    /// (what a reader checks before trusting the listing, short of hashing).
+    public func checkListing(directory: String) throws {
+        if let first = listingProblems(path: directory + "/" + Manifest.fileName).first { throw MixError(first) }
+        for entry in train.flatMap(\.shards) + test.shards {
+            let file = directory + "/" + entry.file
+            guard let size = try FileIO.regularFileSize(file) else { throw MixError.file(file, "missing (listed in \(Manifest.fileName))") }
+            guard size == entry.bytes else { throw MixError.file(file, "\(size) bytes, \(Manifest.fileName) says \(entry.bytes)") }
         }
     }
 

@@ -20,6 +20,9 @@ public struct Pipeline: Sendable, Equatable, Codable {
     /// Problems with the values, each naming its key; empty when valid.
     public func problems() -> [String] {
         var out: [String] = []
+        if !FileIO.isSafeName(name) {
+            out.append("name must be letters, digits, '.', '_' or '-', not starting with '.' (got \(String(reflecting: name)))")
+        }
         if dataset.path.isEmpty { out.append("dataset.path must be set") }
         if dataset.trainLimit < 0 { out.append("dataset.train_limit must be ≥ 0 (got \(dataset.trainLimit))") }
         if dataset.testLimit < 0 { out.append("dataset.test_limit must be ≥ 0 (got \(dataset.testLimit))") }
@@ -136,13 +139,15 @@ public struct TrainSection: Sendable, Equatable, Codable {
     public func problems() -> [String] {
         var out: [String] = []
         if epochs < 1 { out.append("train.epochs must be ≥ 1 (got \(epochs))") }
-        if batch < 1 { out.append("train.batch must be ≥ 1 (got \(batch))") }
+        if let problem = TrainingLimits.batchProblem(batch, key: "train.batch") { out.append(problem) }
         if !(lr > 0) || !lr.isFinite { out.append("train.lr must be > 0 (got \(lr))") }
         if !(0..<1).contains(beta1) { out.append("train.beta1 must be in [0, 1) (got \(beta1))") }
         if !(0..<1).contains(beta2) { out.append("train.beta2 must be in [0, 1) (got \(beta2))") }
         if !(eps > 0) { out.append("train.eps must be > 0 (got \(eps))") }
-        if widths.count != 4 || widths.contains(where: { $0 < 1 }) { out.append("train.widths must be 4 positive channel counts (got \(widths))") }
-        if hidden < 1 { out.append("train.hidden must be ≥ 1 (got \(hidden))") }
+        if widths.count != 4 || widths.contains(where: { !(1...TrainingLimits.maxWidth).contains($0) }) {
+            out.append("train.widths must be 4 channel counts in 1...\(TrainingLimits.maxWidth) (got \(widths))")
+        }
+        if !(1...TrainingLimits.maxHidden).contains(hidden) { out.append("train.hidden must be in 1...\(TrainingLimits.maxHidden) (got \(hidden))") }
         return out
     }
 }

@@ -48,6 +48,7 @@ public enum Exporter {
 
     public static func export(_ request: ExportRequest) throws -> Result {
         let dir = request.directory
+        try FileIO.checkOutputDirectory(request.outDirectory)
         let manifest = try Manifest.load(directory: dir)
         let shards: [ShardEntry]
         let what: String

@@ -41,10 +41,18 @@ public enum PrepRunner {
     public static func run(_ pipeline: Pipeline, options: PrepOptions) throws -> PrepReport {
         try pipeline.validate()
         let dir = options.outDirectory
+        try FileIO.checkOutputDirectory(dir)
         let log = Log(quiet: options.quiet)
         let dataset = try loadDataset(pipeline)
         log("source: \(dataset.name) at \(dataset.path): \(dataset.train.count) train, \(dataset.test.count) test images, "
             + "\(dataset.classCount) classes, fingerprint \(dataset.fingerprint.prefix(16))…")
+        let shape = SampleShape(channels: dataset.train.channels, height: dataset.train.height, width: dataset.train.width,
+                                classCount: dataset.classCount)
+        if let problem = MixShardLayout.limitProblem(shape: shape, samplesPerChunk: pipeline.shards.samplesPerChunk,
+                                                     samplesPerShard: pipeline.shards.samplesPerShard,
+                                                     provenance: pipeline.shards.provenance) {
+            throw MixError.file(dataset.path, problem)
+        }
         let state = RunState(identity: pipeline.prepIdentity, source: sourceInfo(dataset), pipeline: pipeline)
 
         try FileIO.makeDirectories(dir)

@@ -20,7 +20,7 @@ struct RunState: Codable, Equatable {
         } catch let e as MixError {
             throw e
         } catch {
-            throw MixError.file(path, "not a valid run state: \(error)")
+            throw MixError.file(path, "not a valid run state: \(MixError.describe(decoding: error))")
         }
     }
 

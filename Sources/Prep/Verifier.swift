@@ -21,9 +21,9 @@ public enum Verifier {
         let jobs = ShardPlan.jobs(trainCount: manifest.source.trainCount, testCount: manifest.source.testCount,
                                   epochs: manifest.train.count, samplesPerShard: p.shards.samplesPerShard)
         let listed = manifest.train.flatMap { e in e.shards.map { ($0, e.stats) } }.map(\.0) + manifest.test.shards
-        var problems: [String] = []
+        var problems = manifest.listingProblems(path: dir + "/" + Manifest.fileName)
         guard listed.map(\.file) == jobs.map(\.file) else {
-            return Result(report: "", problems: ["\(dir)/manifest.json: its shard list does not match the pipeline's plan"])
+            return Result(report: "", problems: problems + ["\(dir)/manifest.json: its shard list does not match the pipeline's plan"])
         }
         let progress = Progress("verify", total: jobs.reduce(0) { $0 + $1.count }, unit: "images")
         let outcomes = Locked([Int: ShardOutcome]())
@@ -47,6 +47,9 @@ public enum Verifier {
             guard let o = got[i] else { continue }
             if o.entry.sha256 != listed[i].sha256 {
                 problems.append("\(dir)/\(jobs[i].file): SHA-256 \(o.entry.sha256.prefix(16))… differs from the manifest's \(listed[i].sha256.prefix(16))…")
+            }
+            if o.entry.samples != listed[i].samples {
+                problems.append("\(dir)/\(jobs[i].file): \(o.entry.samples) samples, the manifest says \(listed[i].samples)")
             }
             if o.entry.bytes != listed[i].bytes {
                 problems.append("\(dir)/\(jobs[i].file): \(o.entry.bytes) bytes, the manifest says \(listed[i].bytes)")

@@ -26,6 +26,48 @@ public enum MixShardLayout {
     /// Tolerance on a label row's sum.
     public static let labelSumTolerance: Float = 1e-4
 
+    // MARK: Format limits
+    //
+    // Reader and writer policy, not part of the byte layout: a reader refuses a
+    // header or chunk beyond them before allocating anything for it, so memory
+    // stays bounded by a small multiple of `maxChunkRawBytes` whatever a file
+    // declares. The writer never exceeds them (`limitProblem`, checked by
+    // `mixprep` before it writes a shard).
+
+    /// Samples per chunk (header `samplesPerChunk`, index `sampleCount`).
+    public static let maxSamplesPerChunk = 65_536
+    /// Image planes (1 grey, 3 RGB, 4 RGBA).
+    public static let maxChannels = 4
+    /// Image height and width, each.
+    public static let maxSide = 1024
+    /// Label classes.
+    public static let maxClasses = 1024
+    /// A chunk's payload before compression (256 MiB). Full CIFAR-10 chunks of
+    /// `maxSamplesPerChunk` samples with provenance take 205 MB.
+    public static let maxChunkRawBytes = 1 << 28
+
+    /// Why a shard of this shape and chunking cannot be written within the
+    /// format limits, naming the pipeline key or source property; nil when it can.
+    /// `samplesPerShard` caps the samples a chunk actually holds.
+    public static func limitProblem(shape: SampleShape, samplesPerChunk: Int, samplesPerShard: Int, provenance: Bool) -> String? {
+        if !(1...maxSamplesPerChunk).contains(samplesPerChunk) {
+            return "shards.samples_per_chunk must be in 1...\(maxSamplesPerChunk) (got \(samplesPerChunk))"
+        }
+        if !(1...maxChannels).contains(shape.channels) { return "images have \(shape.channels) channels; the format allows 1...\(maxChannels)" }
+        if !(1...maxSide).contains(shape.height) || !(1...maxSide).contains(shape.width) {
+            return "images are \(shape.width)×\(shape.height); the format allows sides of 1...\(maxSide)"
+        }
+        if !(1...maxClasses).contains(shape.classCount) { return "\(shape.classCount) classes; the format allows 1...\(maxClasses)" }
+        let perChunk = min(samplesPerChunk, max(samplesPerShard, 1))
+        let perSample = shape.imageBytes + 4 * shape.classCount + (provenance ? provenanceBytes : 0)
+        let (raw, overflow) = perChunk.multipliedReportingOverflow(by: perSample)
+        if overflow || raw > maxChunkRawBytes {
+            return "shards.samples_per_chunk = \(samplesPerChunk): a chunk of \(perChunk) samples of \(perSample) bytes exceeds "
+                + "the format's \(maxChunkRawBytes >> 20) MiB per chunk; use at most \(maxChunkRawBytes / perSample) samples per chunk"
+        }
+        return nil
+    }
+
     /// Header field offsets.
     enum Header {
         static let magic = 0, version = 8, headerBytes = 10, flags = 12
@@ -107,11 +149,20 @@ public struct ShardHeader: Equatable, Sendable {
     }
 
     public var hasProvenance: Bool { flags & MixShardLayout.flagProvenance != 0 }
-    /// Bytes of one image (C·H·W).
+    /// Bytes of one image (C·H·W); at most 65535³, so never overflows an Int.
     public var imageBytes: Int { Int(channels) * Int(height) * Int(width) }
-    /// Raw payload bytes of `n` samples.
+    /// Raw payload bytes of one sample (image, label row, provenance); never overflows.
+    public var sampleBytes: Int { imageBytes + 4 * Int(classCount) + (hasProvenance ? MixShardLayout.provenanceBytes : 0) }
+    /// Raw payload bytes of `n` samples, nil when the product overflows.
+    public func checkedRawBytes(samples n: Int) -> Int? {
+        let (v, overflow) = n.multipliedReportingOverflow(by: sampleBytes)
+        return overflow || n < 0 ? nil : v
+    }
+    /// Raw payload bytes of `n` samples of a header within the format limits
+    /// (the writer's, or one `decode` accepted).
     public func rawBytes(samples n: Int) -> Int {
-        n * (imageBytes + 4 * Int(classCount) + (hasProvenance ? MixShardLayout.provenanceBytes : 0))
+        guard let v = checkedRawBytes(samples: n) else { preconditionFailure("rawBytes of \(n) samples overflows") }
+        return v
     }
 }
 
@@ -244,6 +295,22 @@ extension ShardHeader {
             throw fail("header: zero image dimension or class count")
         }
         guard h.samplesPerChunk > 0 || h.sampleCount == 0 else { throw fail("header: samplesPerChunk is 0") }
+        typealias L = MixShardLayout
+        guard h.samplesPerChunk <= L.maxSamplesPerChunk else {
+            throw fail("header: samplesPerChunk \(h.samplesPerChunk) exceeds the format limit \(L.maxSamplesPerChunk)")
+        }
+        guard Int(h.channels) <= L.maxChannels, Int(h.height) <= L.maxSide, Int(h.width) <= L.maxSide else {
+            throw fail("header: image shape \(h.channels)×\(h.height)×\(h.width) exceeds the format limits "
+                       + "(\(L.maxChannels) channels, sides of \(L.maxSide))")
+        }
+        guard Int(h.classCount) <= L.maxClasses else {
+            throw fail("header: classCount \(h.classCount) exceeds the format limit \(L.maxClasses)")
+        }
+        let perChunk = min(Int(h.samplesPerChunk), Int(h.sampleCount))
+        guard let raw = h.checkedRawBytes(samples: perChunk), raw <= L.maxChunkRawBytes else {
+            throw fail("header: chunks of \(perChunk) samples of \(h.sampleBytes) bytes exceed the format's "
+                       + "\(L.maxChunkRawBytes >> 20) MiB per chunk")
+        }
         return h
     }
 }

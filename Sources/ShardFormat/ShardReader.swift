@@ -45,8 +45,10 @@ public final class ShardReader: @unchecked Sendable {
             throw fail("footer: chunk/sample counts (\(footer.chunkCount)/\(footer.sampleCount)) disagree with the header (\(header.chunkCount)/\(header.sampleCount))")
         }
         let n = Int(header.chunkCount)
-        let expectedSize = UInt64(footer.indexOffset) &+ UInt64(MixShardLayout.indexEntryBytes * n + MixShardLayout.footerBytes)
-        guard footer.indexOffset >= UInt64(MixShardLayout.headerBytes), expectedSize == UInt64(bytes.count) else {
+        // Checked: a crafted indexOffset near 2^64 must not wrap around to the file size.
+        let tail = UInt64(MixShardLayout.indexEntryBytes * n + MixShardLayout.footerBytes)
+        let (expectedSize, wrapped) = footer.indexOffset.addingReportingOverflow(tail)
+        guard footer.indexOffset >= UInt64(MixShardLayout.headerBytes), !wrapped, expectedSize == UInt64(bytes.count) else {
             throw fail("footer: file size \(bytes.count) != indexOffset \(footer.indexOffset) + 32·\(n) + 32 (truncated or padded)")
         }
         let io = Int(footer.indexOffset)
@@ -68,8 +70,10 @@ public final class ShardReader: @unchecked Sendable {
             guard e.firstSample == nextSample, Int(e.sampleCount) == expectedCount, expectedCount > 0 else {
                 throw fail("chunk \(i): holds samples \(e.firstSample)..<\(e.firstSample &+ e.sampleCount), expected \(nextSample)..<\(Int(nextSample) + expectedCount)")
             }
-            guard Int(e.rawBytes) == header.rawBytes(samples: Int(e.sampleCount)) else {
-                throw fail("chunk \(i): rawBytes \(e.rawBytes) does not match \(e.sampleCount) samples")
+            // The header's limits bound sampleCount × sampleBytes (≤ maxChunkRawBytes), so this cannot overflow
+            // and readChunk's buffers stay bounded.
+            guard Int(e.rawBytes) == header.checkedRawBytes(samples: Int(e.sampleCount)) else {
+                throw fail("chunk \(i): rawBytes \(e.rawBytes) does not match \(e.sampleCount) samples of \(header.sampleBytes) bytes")
             }
             if header.codec == .none && e.storedBytes != e.rawBytes {
                 throw fail("chunk \(i): stored \(e.storedBytes) bytes but codec none needs \(e.rawBytes)")

@@ -75,7 +75,9 @@ public enum ShardWriter {
         let n = block.count
         precondition(block.images.count == n * shape.imageBytes, "images and labels disagree on the sample count")
         precondition(!encoding.provenance || block.provenance.count == n, "provenance missing")
-        precondition(encoding.samplesPerChunk > 0)
+        precondition(MixShardLayout.limitProblem(shape: shape, samplesPerChunk: encoding.samplesPerChunk, samplesPerShard: n,
+                                                 provenance: encoding.provenance) == nil,
+                     "shard beyond the format limits (mixprep checks them first)")
         let perChunk = encoding.samplesPerChunk
         let chunkCount = (n + perChunk - 1) / perChunk
         let header = ShardHeader(

@@ -36,6 +36,18 @@ public struct Checkpoint: Sendable, Equatable {
         /// Parameters in each of the three float blocks.
         public var parameterCount: Int
 
+        /// What is impossible in the header apart from the network shape (a crafted file), naming the field; nil when fine.
+        var problem: String? {
+            if epoch < 0 || nextEpoch < 0 || adamStep < 0 {
+                return "header: epoch \(epoch), nextEpoch \(nextEpoch) and adamStep \(adamStep) must be ≥ 0"
+            }
+            if let problem = TrainingLimits.batchProblem(batch, key: "header: batch") { return problem }
+            if parameterCount != config.checkedParameterCount {
+                return "header: parameterCount \(parameterCount) does not match the network's \(config.checkedParameterCount ?? 0)"
+            }
+            return nil
+        }
+
         /// The network configuration this header describes.
         public var config: CNNConfig {
             CNNConfig(widths: widths, hidden: hidden, classes: classes, inputChannels: inputChannels, inputSize: inputSize)
@@ -108,14 +120,17 @@ public struct Checkpoint: Sendable, Equatable {
         let json = try r.take(headerBytes, fail)
         let header: Header
         do { header = try JSONDecoder().decode(Header.self, from: Data(json)) } catch {
-            throw fail("header is not valid: \(error)")
+            throw fail("header is not valid: \(MixError.describe(decoding: error))")
         }
-        let n = Int(try r.le(fail) as UInt64)
-        guard n == header.parameterCount, r.remaining == 12 * n else {
-            throw fail("holds \(r.remaining) bytes of parameters and moments, expected 3 × 4 × \(header.parameterCount)")
-        }
-        let p = try r.floats(n, fail), m = try r.floats(n, fail), vv = try r.floats(n, fail)
+        // Everything a crafted header could make overflow or allocate is checked before the floats are read.
         if let problem = header.config.validationError() { throw fail("network configuration: \(problem)") }
+        if let problem = header.problem { throw fail(problem) }
+        let count: UInt64 = try r.le(fail)
+        guard count == UInt64(header.parameterCount), UInt64(r.remaining) == 12 &* count else {
+            throw fail("holds \(r.remaining) bytes of parameters and moments for \(count) parameters, expected 3 × 4 × \(header.parameterCount)")
+        }
+        let n = header.parameterCount
+        let p = try r.floats(n, fail), m = try r.floats(n, fail), vv = try r.floats(n, fail)
         return Checkpoint(header: header, parameters: p, adamM: m, adamV: vv)
     }
 

@@ -19,14 +19,16 @@ public final class ShardDirectory: @unchecked Sendable {
     /// Test shards, in manifest order.
     let testReaders: [ShardReader]
 
-    /// Opens `path`: reads the manifest, maps and checks the structure of every
-    /// listed shard, and checks that shard headers agree with the manifest.
+    /// Opens `path`: reads the manifest, checks its listing (epochs in order, paths
+    /// inside the directory, no duplicates, sizes of the files), maps and checks the
+    /// structure of every listed shard, and checks that shard headers agree with the manifest.
     public init(path: String) throws {
         self.path = path
         let manifest = try Manifest.load(directory: path)
         self.manifest = manifest
         manifestSHA256 = SHA256.hex(SHA256.hash(try FileIO.read(path + "/" + Manifest.fileName)))
         let manifestPath = path + "/" + Manifest.fileName
+        try manifest.checkListing(directory: path)
         guard !manifest.train.isEmpty, manifest.train.allSatisfy({ !$0.shards.isEmpty }) else {
             throw MixError.file(manifestPath, "lists no training shards")
         }

@@ -67,7 +67,7 @@ public final class ShardLoader: @unchecked Sendable {
 
     /// A loader over an opened directory.
     public init(directory: ShardDirectory, options: LoaderOptions) throws {
-        guard options.batch >= 1 else { throw MixError("batch size must be ≥ 1 (got \(options.batch))") }
+        if let problem = TrainingLimits.batchProblem(options.batch, key: "batch size") { throw MixError(problem) }
         self.directory = directory
         self.options = options
         self.normalizer = PixelNormalizer(channels: directory.shape.channels)

@@ -43,6 +43,16 @@ public struct TrainSettings: Sendable {
     public func validate() throws {
         if let problem = train.trainProblems.first { throw MixError(problem) }
         guard threads >= 1 else { throw MixError("threads must be ≥ 1 (got \(threads))") }
+        try FileIO.checkOutputDirectory(runDirectory)
+    }
+
+    /// `runs/<pipeline name>`, when the name is safe as a folder name (an older
+    /// manifest's may not be: `../x`, empty, a newline).
+    public static func defaultRunDirectory(pipelineName name: String) throws -> String {
+        guard FileIO.isSafeName(name) else {
+            throw MixError("the pipeline name \(String(reflecting: name)) cannot name a run directory; choose one with --out")
+        }
+        return "runs/" + name
     }
 }
 

@@ -120,10 +120,13 @@ public enum Zlib {
         }
     }
 
-    /// Inflates a whole gzip file (all members) in memory.
-    public static func gunzip(_ input: [UInt8], name: String) throws -> [UInt8] {
+    /// Inflates a whole gzip file (all members) in memory, refusing (before
+    /// allocating for it) output beyond `limit` bytes: a gzip bomb costs at most
+    /// about `1.5 × limit` of memory, however far it would inflate.
+    public static func gunzip(_ input: [UInt8], name: String, limit: Int = .max) throws -> [UInt8] {
+        guard !input.isEmpty else { throw MixError.file(name, "is empty (0 bytes), not a gzip file") }
         var out = [UInt8]()
-        out.reserveCapacity(input.count * 2)
+        out.reserveCapacity(min(limit, input.count * 2))
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         try input.withUnsafeBytes { inBuf in
             var offset = 0
@@ -142,6 +145,10 @@ public enum Zlib {
                         return inflate(&stream, Z_NO_FLUSH)
                     }
                     let produced = chunk.count - Int(stream.avail_out)
+                    guard produced <= limit - out.count else {
+                        let shown = limit >= 1 << 20 ? "\(limit >> 20) MiB" : "\(limit) bytes"
+                        throw MixError.file(name, "inflates to more than \(shown), the limit for this input (a gzip bomb?)")
+                    }
                     out.append(contentsOf: chunk[0..<produced])
                     if status == Z_BUF_ERROR && stream.avail_in == 0 {
                         throw MixError.file(name, "gzip stream is truncated")

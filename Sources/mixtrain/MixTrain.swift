@@ -47,12 +47,12 @@ struct Train: ParsableCommand {
     func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be ≥ 1") }
-        if let batch, batch < 1 { throw ValidationError("--batch must be ≥ 1") }
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be > 0") }
     }
 
     func run() throws {
         try guarded {
+            if let batch, let problem = TrainingLimits.batchProblem(batch, key: "--batch") { throw MixError(problem) }
             let p: Pipeline
             if let pipeline {
                 p = try Pipeline.load(pipeline)
@@ -63,7 +63,8 @@ struct Train: ParsableCommand {
             if let epochs { t.epochs = epochs }
             if let batch { t.batch = batch }
             if let lr { t.lr = lr }
-            let settings = TrainSettings(shardDirectory: shardDir, runDirectory: out ?? "runs/\(p.name)", train: t,
+            let runDirectory = try out ?? TrainSettings.defaultRunDirectory(pipelineName: p.name)
+            let settings = TrainSettings(shardDirectory: shardDir, runDirectory: runDirectory, train: t,
                                          pipelineName: p.name, seed: seed ?? p.seed, threads: threads, resume: resume,
                                          skipCorrupt: skipCorrupt, quiet: quiet)
             let result = try Trainer.run(settings) { line in
@@ -111,11 +112,11 @@ struct Bench: ParsableCommand {
     func validate() throws {
         if steps < 1 { throw ValidationError("--steps must be ≥ 1") }
         if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
-        if batch < 1 { throw ValidationError("--batch must be ≥ 1") }
         if microBatch < 1 { throw ValidationError("--micro-batch must be ≥ 1") }
     }
 
     func run() throws {
+        try guarded { if let problem = TrainingLimits.batchProblem(batch, key: "--batch") { throw MixError(problem) } }
         let header = "seed CNN, batch \(batch), micro-batch \(microBatch), \(threads) thread\(threads == 1 ? "" : "s"), \(steps) steps"
         if profile {
             let r = TrainBenchmark.profile(batch: batch, steps: steps, threads: threads, microBatch: microBatch)
@@ -144,11 +145,11 @@ struct BenchLoader: ParsableCommand {
 
     func validate() throws {
         if epochs < 1 { throw ValidationError("--epochs must be ≥ 1") }
-        if batch < 1 { throw ValidationError("--batch must be ≥ 1") }
     }
 
     func run() throws {
         try guarded {
+            if let problem = TrainingLimits.batchProblem(batch, key: "--batch") { throw MixError(problem) }
             let r = try LoaderBenchmark.run(path: shardDir, epochs: epochs, batch: batch)
             print("\(r.images) images in \(String(format: "%.2f", r.seconds)) s on one decoding thread; "
                   + "\(String(format: "%.2f", r.cpuSeconds)) CPU s (\(String(format: "%.0f", r.imagesPerCPUSecond)) images per CPU second)")

@@ -53,6 +53,10 @@ final class CIFAR10Tests: XCTestCase {
         let gz = try FileIO.read(dir + "/cifar-10-binary.tar.gz")
         try FileIO.writeAtomically(dir + "/cut.tar.gz", Array(gz.prefix(gz.count / 2)))
         XCTAssertThrowsError(try Dataset.load(dir + "/cut.tar.gz")) { XCTAssertTrue("\($0)".contains("cut.tar.gz: gzip stream is truncated"), "\($0)") }
+        // An archive inflating past the cap (a gzip bomb) is refused, naming it, before it is held whole.
+        XCTAssertThrowsError(try CIFAR10.loadArchive(dir + "/cifar-10-binary.tar.gz", maxInflatedBytes: 1 << 20)) {
+            XCTAssertEqual("\($0)", dir + "/cifar-10-binary.tar.gz: inflates to more than 1 MiB, the limit for this input (a gzip bomb?)")
+        }
     }
 
     func testBadInputsNameTheFile() throws {
@@ -76,6 +80,29 @@ final class CIFAR10Tests: XCTestCase {
         FileIO.remove(dir + "/test_batch.bin")
         XCTAssertThrowsError(try Dataset.load(dir)) { XCTAssertTrue("\($0)".contains("missing split test"), "\($0)") }
         XCTAssertThrowsError(try Dataset.load(dir + "/nothing")) { XCTAssertTrue("\($0)".contains("nothing: no such file"), "\($0)") }
+    }
+
+    /// Careless input (issue 10, item 7): an empty archive and a binary batches.meta.txt get clear one-line errors.
+    func testEmptyArchiveAndBinaryMeta() throws {
+        let dir = try tmp()
+        try FileIO.writeAtomically(dir + "/empty.tar.gz", [UInt8]())
+        XCTAssertThrowsError(try Dataset.load(dir + "/empty.tar.gz")) {
+            XCTAssertEqual("\($0)", dir + "/empty.tar.gz: is empty (0 bytes), not a gzip file")
+        }
+        var record = Array(try FileIO.read(Self.mini + "/test_batch.bin").prefix(3073))
+        record[0] = 1
+        try FileIO.writeAtomically(dir + "/data_batch_1.bin", record)
+        try FileIO.writeAtomically(dir + "/test_batch.bin", record)
+        try FileIO.writeAtomically(dir + "/batches.meta.txt", Array(record[1..<200]))
+        XCTAssertThrowsError(try Dataset.load(dir)) {
+            XCTAssertEqual("\($0)", dir + "/batches.meta.txt: is not UTF-8 text (expected one class name per line)")
+        }
+        try FileIO.writeAtomically(dir + "/batches.meta.txt", "cat\ndog\u{01}\n")
+        XCTAssertThrowsError(try Dataset.load(dir)) {
+            XCTAssertEqual("\($0)", dir + "/batches.meta.txt: holds control character U+1 (expected one class name per line)")
+        }
+        try FileIO.writeAtomically(dir + "/batches.meta.txt", "cat\r\ndog\tx\n\n")
+        XCTAssertEqual(try Dataset.load(dir).classNames, ["cat", "dog\tx"])
     }
 }
 

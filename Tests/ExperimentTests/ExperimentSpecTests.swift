@@ -79,7 +79,7 @@ final class ExperimentSpecTests: XCTestCase {
             (good.replacingOccurrences(of: "name = \"mixup\"\n", with: ""), "arms[2].name must be set"),
             (good.replacingOccurrences(of: "[[arms]]", with: "[[armz]]"), "no arms"),
             (good.replacingOccurrences(of: "[mix]", with: "[mix]\nfoo = 1"), "unknown key mix.foo"),
-            (good.replacingOccurrences(of: "hidden = 32", with: "hidden = 0"), "train.hidden must be ≥ 1 (got 0)"),
+            (good.replacingOccurrences(of: "hidden = 32", with: "hidden = 0"), "train.hidden must be in 1...8192 (got 0)"),
             ("pipeline = \"cifar10-mixup.toml\"\n" + good, "give either pipeline = \"…\" or inline sections, not both (found [dataset])"),
             ("name = \"x\"\npipeline = \"missing.toml\"\ntrials = [0]\n[[arms]]\nname = \"a\"\n", "pipeline: no such file"),
             ("seed = 3\n" + good, "seed is not an experiment key"),

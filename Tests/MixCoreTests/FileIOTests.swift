@@ -103,4 +103,45 @@ final class FileIOTests: XCTestCase {
         XCTAssertEqual(e.description, "/x/y.mxs: bad magic")
         XCTAssertEqual(e, MixError("/x/y.mxs: bad magic"))
     }
+
+    /// A FIFO, a directory or a device where a file should be is refused by name,
+    /// never opened for a blocking read (a FIFO used to hang every tool).
+    func testNonRegularFilesAreRefusedWithoutBlocking() throws {
+        let fifo = dir + "/shard.mxs"
+        XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+        for (path, kind) in [(fifo, "a FIFO"), (dir, "a directory"), ("/dev/null", "a character device")] {
+            XCTAssertThrowsError(try FileIO.read(path)) { XCTAssertEqual("\($0)", "\(path): is \(kind), not a regular file") }
+            XCTAssertThrowsError(try MappedFile(path)) { XCTAssertEqual("\($0)", "\(path): is \(kind), not a regular file") }
+        }
+        // A regular file still maps, and an empty one is fine.
+        try FileIO.writeAtomically(dir + "/ok", [1, 2, 3])
+        let mapped = try MappedFile(dir + "/ok")
+        withExtendedLifetime(mapped) { XCTAssertEqual(Array(mapped.bytes), [1, 2, 3]) }
+        try FileIO.writeAtomically(dir + "/empty", [UInt8]())
+        XCTAssertEqual(try MappedFile(dir + "/empty").count, 0)
+    }
+}
+
+/// JSON decoding failures become one line naming the key (issue 10, item 7).
+final class DecodingErrorTextTests: XCTestCase {
+    struct Inner: Codable { var epoch: Int }
+    struct Outer: Codable { var name: String; var train: [Inner] }
+
+    func text(_ json: String) -> String {
+        do {
+            _ = try JSONDecoder().decode(Outer.self, from: Data(json.utf8))
+            return "decoded"
+        } catch {
+            return MixError.describe(decoding: error)
+        }
+    }
+
+    func testKeyPathAndReason() {
+        XCTAssertEqual(text(#"{"name": "a", "train": [{"epoch": 0}, {"epoch": "x"}]}"#),
+                       "key train[1].epoch: Expected to decode Int but found a string instead.")
+        XCTAssertEqual(text(#"{"name": "a", "train": [{}]}"#), "missing key train[0].epoch")
+        XCTAssertEqual(text(#"{"train": []}"#), "missing key name")
+        XCTAssertEqual(text("not json"), "The given data was not valid JSON.")
+        XCTAssertEqual(MixError.describe(decoding: MixError("two\nlines")), "two lines")
+    }
 }

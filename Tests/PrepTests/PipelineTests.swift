@@ -28,6 +28,11 @@ final class PipelineTests: XCTestCase {
             ("[shards]\ncodec = \"lz4\"\n", "shards.codec must be one of"),
             ("[shards]\nfrobnicate = 1\n", "unknown key shards.frobnicate"),
             ("[train]\nwidths = [1, 2]\n", "train.widths must be 4"),
+            // Upper limits (issue 10): sizes that would exhaust memory are refused naming the key.
+            ("[train]\nbatch = 10000000\n", "train.batch must be in 1...4096 (got 10000000)"),
+            ("[train]\nwidths = [1, 1, 1, 1000000]\n", "train.widths must be 4 channel counts in 1...1024 (got [1, 1, 1, 1000000])"),
+            ("[train]\nhidden = 1000000000\n", "train.hidden must be in 1...8192 (got 1000000000)"),
+            ("[shards]\nsamples_per_chunk = 343000\n", "shards.samples_per_chunk must be in 1...65536 (got 343000)"),
             ("colour = 3\n", "unknown key colour"),
             ("mix = 3\n", "mix must be a table"),
         ]

@@ -33,6 +33,21 @@ enum ShardFixtures {
                          Provenance(primary: 2, partner: 2, lambda: 1)])
     }
 
+    /// Writes `bytes` to `path`, opens it and reads every chunk; asserts that this fails with
+    /// one line naming the file, and returns that line.
+    static func readFailure(_ bytes: [UInt8], at path: String, file: StaticString, line: UInt) throws -> String {
+        try FileIO.writeAtomically(path, bytes)
+        do {
+            _ = try ShardReader(path: path).readAll()
+            XCTFail("bad shard accepted", file: file, line: line)
+            return ""
+        } catch let e as MixError {
+            XCTAssertTrue(e.message.hasPrefix(path + ": "), "error does not name the file: \(e.message)", file: file, line: line)
+            XCTAssertFalse(e.message.contains("\n"), file: file, line: line)
+            return e.message
+        }
+    }
+
     static func temporaryDirectory(_ name: String = #function) throws -> String {
         let dir = NSTemporaryDirectory() + "mixshards-tests-\(name.filter { $0.isLetter || $0.isNumber })-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)

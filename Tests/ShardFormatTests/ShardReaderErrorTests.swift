@@ -13,19 +13,8 @@ final class ShardReaderErrorTests: XCTestCase {
                                   split: .train, epoch: 0, shardIndex: 0)
     }
 
-    /// Writes `bytes`, opens and reads every chunk; returns the error message.
     func failure(_ bytes: [UInt8], file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let path = dir + "/bad.mxs"
-        try FileIO.writeAtomically(path, bytes)
-        do {
-            _ = try ShardReader(path: path).readAll()
-            XCTFail("damaged shard accepted", file: file, line: line)
-            return ""
-        } catch let e as MixError {
-            XCTAssertTrue(e.message.hasPrefix(path + ": "), "error does not name the file: \(e.message)", file: file, line: line)
-            XCTAssertFalse(e.message.contains("\n"), file: file, line: line)
-            return e.message
-        }
+        try ShardFixtures.readFailure(bytes, at: dir + "/bad.mxs", file: file, line: line)
     }
 
     func testGoodShardReads() throws {

@@ -89,4 +89,47 @@ final class CheckpointTests: XCTestCase {
         XCTAssertTrue(warnings[0].contains("checkpoint-003.ckpt"), warnings[0])
         XCTAssertNil(Checkpoint.latestGood(in: dir + "/nothing") { _ in })
     }
+
+    /// `makeCheckpoint(epoch: 2)` crafted (`Fixtures.craftedCheckpoint`).
+    func crafted(count: UInt64? = nil, _ edit: (inout [String: Any]) -> Void) throws -> [UInt8] {
+        try Fixtures.craftedCheckpoint(makeCheckpoint(epoch: 2).0, count: count, edit)
+    }
+
+    func assertRefused(_ bytes: [UInt8], _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try Checkpoint.decode(bytes, path: "x.ckpt"), file: file, line: line) { error in
+            XCTAssertEqual((error as? MixError)?.message, "x.ckpt: " + expected, file: file, line: line)
+        }
+    }
+
+    /// Crafted checkpoints with a valid SHA-256 used to crash eval and --resume (issue 10); now each is one line.
+    func testCraftedCheckpointsAreRefusedNotCrashed() throws {
+        XCTAssertNoThrow(try Checkpoint.decode(try crafted { _ in }, path: "x.ckpt"))
+        // The checked count is the network's: 4·3·9+4 + 8·4·9+8 + 2·(8·8·9+8) + (8·2·2)·16+16 + 16·10+10.
+        XCTAssertEqual(makeCheckpoint().1.parameterCount, 2274)
+        XCTAssertEqual(makeCheckpoint().1.config.checkedParameterCount, 2274)
+        XCTAssertEqual(CNNConfig().checkedParameterCount, SeedCNN(config: CNNConfig(), seed: 0).parameterCount)
+        assertRefused(try crafted(count: 1 << 62) { $0["parameterCount"] = 1 << 62 },
+                      "header: parameterCount 4611686018427387904 does not match the network's 2274")
+        assertRefused(try crafted(count: 1 << 63) { _ in },
+                      "holds 27288 bytes of parameters and moments for 9223372036854775808 parameters, expected 3 × 4 × 2274")
+        assertRefused(try crafted(count: 1 << 62) { _ in },
+                      "holds 27288 bytes of parameters and moments for 4611686018427387904 parameters, expected 3 × 4 × 2274")
+        assertRefused(try crafted { $0["epoch"] = -5 }, "header: epoch -5, nextEpoch 2 and adamStep 2 must be ≥ 0")
+        assertRefused(try crafted { $0["nextEpoch"] = Int.min }, "header: epoch 2, nextEpoch \(Int.min) and adamStep 2 must be ≥ 0")
+        assertRefused(try crafted { $0["batch"] = 10_000_000 }, "header: batch must be in 1...4096 (got 10000000)")
+        assertRefused(try crafted { $0["hidden"] = 1_000_000_000 }, "network configuration: hidden must be in 1...8192 (got 1000000000)")
+        assertRefused(try crafted { $0["widths"] = [Int](repeating: 8, count: 100) },
+                      "network configuration: widths must hold 1...8 channel counts (got 100)")
+        assertRefused(try crafted { $0["inputSize"] = 1 << 60 },
+                      "network configuration: widths [4, 8, 8, 8] and hidden 16 make too many parameters for 3×1152921504606846976×1152921504606846976 images and 10 classes; at most 50000000 are allowed")
+    }
+
+    /// --resume skips a crafted checkpoint with a warning instead of crashing on it.
+    func testLatestGoodSkipsACraftedCheckpoint() throws {
+        let dir = Fixtures.tempDirectory("crafted")
+        try FileIO.writeAtomically(dir + "/" + Checkpoint.fileName(epoch: 2), try crafted { $0["epoch"] = -1 })
+        var warnings: [String] = []
+        XCTAssertNil(Checkpoint.latestGood(in: dir) { warnings.append($0) })
+        XCTAssertEqual(warnings, ["skipping unusable checkpoint: \(dir)/checkpoint-002.ckpt: header: epoch -1, nextEpoch 2 and adamStep 2 must be ≥ 0"])
+    }
 }

@@ -4,6 +4,7 @@ import Pipeline
 import Prep
 import ShardFormat
 import TestSupport
+@testable import Training
 import XCTest
 
 /// Shared test data: tiny shard directories made with `PrepRunner` from the
@@ -44,6 +45,23 @@ enum Fixtures {
         p.train.widths = [4, 8, 8, 8]
         p.train.hidden = 16
         return p
+    }
+
+    /// `good`'s file with `edit` applied to its JSON header and `count` (default: the real one) as
+    /// its parameter count, with a valid SHA-256: what a crafted checkpoint looks like to the decoder.
+    static func craftedCheckpoint(_ good: Checkpoint, count: UInt64? = nil, _ edit: (inout [String: Any]) -> Void) throws -> [UInt8] {
+        let bytes = try good.encoded()
+        let jsonBytes = Int(bytes[12]) | Int(bytes[13]) << 8 | Int(bytes[14]) << 16 | Int(bytes[15]) << 24
+        var header = try JSONSerialization.jsonObject(with: Data(bytes[16..<(16 + jsonBytes)])) as! [String: Any]
+        edit(&header)
+        let json = Array(try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
+        var out = Array(bytes[0..<12])
+        out.appendLE(UInt32(json.count))
+        out += json
+        out.appendLE(count ?? UInt64(good.header.parameterCount))
+        out += bytes[(16 + jsonBytes + 8)..<(bytes.count - 32)]
+        out += SHA256.hash(out)
+        return out
     }
 
     private static let lock = NSLock()

@@ -78,5 +78,10 @@ final class ZlibTests: XCTestCase {
         let joined = try FileIO.read("\(dir)/a.gz") + FileIO.read("\(dir)/b.gz")
         XCTAssertEqual(try Zlib.gunzip(joined, name: "ab.gz"), part1 + part2)
         XCTAssertThrowsError(try Zlib.gunzip([1, 2, 3, 4], name: "junk.gz")) { XCTAssertTrue("\($0)".hasPrefix("junk.gz: "), "\($0)") }
+        // A cap on the inflated size: at the limit it reads, one byte under it refuses.
+        XCTAssertEqual(try Zlib.gunzip(joined, name: "ab.gz", limit: 5013).count, 5013)
+        XCTAssertThrowsError(try Zlib.gunzip(joined, name: "ab.gz", limit: 5012)) {
+            XCTAssertEqual("\($0)", "ab.gz: inflates to more than 5012 bytes, the limit for this input (a gzip bomb?)")
+        }
     }
 }
