@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 swift build --build-tests
-swift test --skip-build
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+swift test --skip-build 2>&1 | tee "$log"
 
 # The first python3 that has numpy: the one on PATH, else Debian's (python3-numpy).
 python=""
@@ -21,4 +23,14 @@ if [ -z "$python" ]; then
 fi
 echo "Python tests ($("$python" --version 2>&1), numpy $("$python" -c 'import numpy; print(numpy.__version__)'))"
 MIXSHARDS_BIN="$(swift build --show-bin-path)" PYTHONPATH=python PYTHONDONTWRITEBYTECODE=1 \
-  "$python" -m unittest discover -s python/tests -t python
+  "$python" -m unittest discover -s python/tests -t python 2>&1 | tee -a "$log"
+
+# One closing line for both suites (each already failed the script if it failed).
+swift_run=$(sed -n 's/.*Executed \([0-9]*\) tests\{0,1\}, with \([0-9]*\) tests\{0,1\} skipped and \([0-9]*\) failures\{0,1\}.*/\1 \2 \3/p' "$log" | tail -1)
+[ -n "$swift_run" ] || swift_run=$(sed -n 's/.*Executed \([0-9]*\) tests\{0,1\}, with \([0-9]*\) failures\{0,1\}.*/\1 0 \2/p' "$log" | tail -1)
+read -r s_run s_skip s_fail <<<"${swift_run:-0 0 0}"
+p_run=$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\}.*/\1/p' "$log" | tail -1)
+p_skip=$(sed -n 's/^OK (skipped=\([0-9]*\))/\1/p' "$log" | tail -1)
+p_run=${p_run:-0}; p_skip=${p_skip:-0}
+echo "swift: $((s_run - s_skip - s_fail)) passed, $s_fail failed, $s_skip skipped; python: $((p_run - p_skip)) passed, 0 failed, $p_skip skipped"
+echo "tests: $((s_run - s_skip - s_fail + p_run - p_skip)) passed, $s_fail failed, $((s_skip + p_skip)) skipped"
