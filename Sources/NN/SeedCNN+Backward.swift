@@ -15,23 +15,35 @@ extension SeedCNN {
         precondition(B >= 1, "trainStep: empty batch")
         let mb = microBatch, K = config.classes, per = config.inputCount
         let chunks = (B + mb - 1) / mb
-        while gradientSlots.count < chunks - 1 { gradientSlots.append(.allocate(capacity: parameterCount)) }
-        let workspaces = trainingWorkspaces(workerCount(chunks))
+        let round = SeedCNN.microBatchesPerRound
+        while gradientSlots.count < min(chunks, round) - 1 + (chunks > round ? 1 : 0) {
+            gradientSlots.append(.allocate(capacity: parameterCount))
+        }
+        // Micro-batch j > 0 writes slot j mod `round` (micro-batch 0 writes the gradient
+        // itself); a round's slots are added in j order before the next round reuses them.
+        // So every gradient entry is ((g0 + g1) + g2) + …, whatever the thread count, and
+        // memory stays at `round` slots however large the batch.
+        func slot(_ j: Int) -> UnsafeMutablePointer<Float> {
+            j == 0 ? grads : gradientSlots[(chunks > round ? j : j - 1) % gradientSlots.count]
+        }
+        let workspaces = trainingWorkspaces(workerCount(min(chunks, round)))
         var losses = [Double](repeating: 0, count: chunks)
         losses.withUnsafeMutableBufferPointer { lb in
             let l = lb.baseAddress!
-            forEachMicroBatch(chunks, workspaces: workspaces) { j, ws in
-                let start = j * mb, n = min(mb, B - start)
-                l[j] = microStep(ws, input: input + start * per, targets: targets + start * K, batch: n,
-                                 gradientScale: 1 / Float(B), gradients: j == 0 ? grads : gradientSlots[j - 1])
-            }
-        }
-        if chunks > 1 {
-            let slots = Array(gradientSlots.prefix(chunks - 1)), g = grads
-            timed(workspaces[0], "reduce") {
-                parallelChunks(parameterCount, minChunk: 1 << 14) { r in
-                    for slot in slots {
-                        for i in r { g[i] += slot[i] }
+            for first in stride(from: 0, to: chunks, by: round) {
+                let last = min(chunks, first + round)
+                forEachMicroBatch(last - first, workspaces: workspaces) { k, ws in
+                    let j = first + k, start = j * mb, n = min(mb, B - start)
+                    l[j] = microStep(ws, input: input + start * per, targets: targets + start * K, batch: n,
+                                     gradientScale: 1 / Float(B), gradients: slot(j))
+                }
+                let added = (max(first, 1)..<last).map(slot), g = grads
+                if added.isEmpty { continue }
+                timed(workspaces[0], "reduce") {
+                    parallelChunks(parameterCount, minChunk: 1 << 14) { r in
+                        for s in added {
+                            for i in r { g[i] += s[i] }
+                        }
                     }
                 }
             }

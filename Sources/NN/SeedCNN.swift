@@ -35,14 +35,21 @@ public final class SeedCNN {
     /// The default `microBatch`: 32 samples (4 per batch of 128, so 1, 2 or 4 threads
     /// share a batch evenly; measured no slower on one thread than whole batches).
     public static let defaultMicroBatch = 32
+    /// Micro-batches computed before their gradients are added up (`trainStep`): bounds
+    /// the gradient buffers to this many, whatever the batch size. A batch of 128 in
+    /// micro-batches of 32 is one round.
+    public static let microBatchesPerRound = 8
 
     let params: UnsafeMutablePointer<Float>
     let grads: UnsafeMutablePointer<Float>
     /// One training / inference workspace per worker thread (capacity `microBatch`).
     var trainWorkspaces: [Workspace] = []
     var inferenceWorkspaces: [Workspace] = []
-    /// Gradient buffers of micro-batches 1, 2, … (micro-batch 0 writes `grads` directly).
+    /// Gradient buffers of the micro-batches of one round (micro-batch 0 writes `grads` directly).
     var gradientSlots: [UnsafeMutablePointer<Float>] = []
+    /// How many gradient buffers besides the gradient itself are allocated (at most
+    /// `microBatchesPerRound`).
+    public var gradientSlotCount: Int { gradientSlots.count }
     /// When non-nil, `trainStep` adds the seconds spent in each phase here (summed over
     /// worker threads, so CPU seconds).
     public var profile: [String: Double]?

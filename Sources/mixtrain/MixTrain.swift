@@ -112,7 +112,9 @@ struct Bench: ParsableCommand {
     func validate() throws {
         if steps < 1 { throw ValidationError("--steps must be ≥ 1") }
         if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
-        if microBatch < 1 { throw ValidationError("--micro-batch must be ≥ 1") }
+        if !(1...TrainingLimits.maxBatch).contains(microBatch) {
+            throw ValidationError("--micro-batch must be in 1...\(TrainingLimits.maxBatch)")
+        }
     }
 
     func run() throws {

@@ -148,9 +148,10 @@ final class SeedCNNTests: XCTestCase {
         var rng = TestRNG(24)
         let x = rng.floats(B * config.inputCount)
         let y = rng.softTargets(rows: B, k: config.classes)
-        func run(threads: Int) -> (loss: Float, grads: [Float], params: [Float], logits: [Float], eval: Double) {
+        // Micro-batches of 3 (4 of them: one round) and of 1 (11: two rounds of at most 8).
+        func run(threads: Int, microBatch: Int) -> (loss: Float, grads: [Float], params: [Float], logits: [Float], eval: Double) {
             setThreads(threads)
-            let model = SeedCNN(config: config, seed: 4, winogradMinInputChannels: 2, microBatch: 3)
+            let model = SeedCNN(config: config, seed: 4, winogradMinInputChannels: 2, microBatch: microBatch)
             var adam = Adam(parameterCount: model.parameterCount)
             var loss: Float = 0
             for _ in 0..<3 { loss = model.trainStep(input: x, targets: y, batch: B, optimizer: &adam) }
@@ -158,24 +159,31 @@ final class SeedCNNTests: XCTestCase {
             return (loss, grads, model.parameters, model.logits(input: x, batch: B),
                     model.evaluate(input: x, targets: y, batch: B).lossSum)
         }
-        let one = run(threads: 1)
-        for threads in [2, 3, 8] {
-            let many = run(threads: threads)
-            XCTAssertEqual(one.loss, many.loss, "threads \(threads)")
-            XCTAssertEqual(one.grads, many.grads, "threads \(threads)")
-            XCTAssertEqual(one.params, many.params, "threads \(threads)")
-            XCTAssertEqual(one.logits, many.logits, "threads \(threads)")
-            XCTAssertEqual(one.eval, many.eval, "threads \(threads)")
+        for microBatch in [3, 1] {
+            let one = run(threads: 1, microBatch: microBatch)
+            for threads in [2, 3, 8] {
+                let many = run(threads: threads, microBatch: microBatch)
+                let what = "threads \(threads), micro-batch \(microBatch)"
+                XCTAssertEqual(one.loss, many.loss, what)
+                XCTAssertEqual(one.grads, many.grads, what)
+                XCTAssertEqual(one.params, many.params, what)
+                XCTAssertEqual(one.logits, many.logits, what)
+                XCTAssertEqual(one.eval, many.eval, what)
+            }
         }
         // Micro-batches of 3 against one micro-batch of 11: the same gradient up to rounding.
         setThreads(2)
-        let split = SeedCNN(config: config, seed: 4, winogradMinInputChannels: 2, microBatch: 3)
         let whole = SeedCNN(config: config, seed: 4, winogradMinInputChannels: 2, microBatch: 64)
-        let ls = split.trainStep(input: x, targets: y, batch: B), lw = whole.trainStep(input: x, targets: y, batch: B)
-        XCTAssertEqual(ls, lw, accuracy: 1e-5)
-        let gs = split.gradients, gw = whole.gradients
+        let lw = whole.trainStep(input: x, targets: y, batch: B), gw = whole.gradients
         let scale = gw.map { abs($0) }.max()!
         XCTAssertGreaterThan(scale, 0)
-        for i in gs.indices { XCTAssertEqual(gs[i], gw[i], accuracy: 1e-5 * scale, "gradient \(i)") }
+        for microBatch in [3, 1] {
+            let split = SeedCNN(config: config, seed: 4, winogradMinInputChannels: 2, microBatch: microBatch)
+            XCTAssertEqual(split.trainStep(input: x, targets: y, batch: B), lw, accuracy: 1e-5)
+            let gs = split.gradients
+            for i in gs.indices { XCTAssertEqual(gs[i], gw[i], accuracy: 1e-5 * scale, "gradient \(i), micro-batch \(microBatch)") }
+            // Bounded memory: one round's slots, not one per micro-batch.
+            XCTAssertLessThanOrEqual(split.gradientSlotCount, SeedCNN.microBatchesPerRound)
+        }
     }
 }
