@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import MixCore
+import Training
 
 /// The experiment folder's report: `report.md`, `summary.json`,
 /// `accuracy.svg` and `confusion.png`, all pure functions of the runs'
@@ -211,25 +212,11 @@ public enum ExperimentReport {
     // MARK: - Formatting
 
     /// The threads of each stretch of epochs: `1`, or `2 (1–2), 1 (3–30)`, with `—` where unrecorded.
-    static func threadsText(_ perEpoch: [Int?]) -> String {
-        var stretches: [(threads: Int?, first: Int, last: Int)] = []
-        for (i, t) in perEpoch.enumerated() {
-            if let s = stretches.last, s.threads == t {
-                stretches[stretches.count - 1].last = i + 1
-            } else {
-                stretches.append((t, i + 1, i + 1))
-            }
-        }
-        func name(_ t: Int?) -> String { t.map(String.init) ?? "—" }
-        if stretches.count == 1 { return name(stretches[0].threads) }
-        return stretches.map { s in
-            "\(name(s.threads)) (\(s.first == s.last ? "\(s.first)" : "\(s.first)–\(s.last)"))"
-        }.joined(separator: ", ")
-    }
+    static func threadsText(_ perEpoch: [Int?]) -> String { RunOutputs.byStretches(perEpoch) }
 
     /// The distinct kernels of a run's epochs (`Zen`), `—` where none was recorded.
     static func kernelsText(_ perEpoch: [String?]) -> String {
-        let names = perEpoch.compactMap { $0?.split(separator: " ").first.map(String.init) }
+        let names = perEpoch.compactMap { $0.map(RunOutputs.kernelName) }
         let distinct = names.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         return distinct.isEmpty ? "—" : distinct.joined(separator: ", ")
     }

@@ -16,16 +16,12 @@ extension SeedCNN {
         let mb = microBatch, K = config.classes, per = config.inputCount
         let chunks = (B + mb - 1) / mb
         let round = SeedCNN.microBatchesPerRound
-        while gradientSlots.count < min(chunks, round) - 1 + (chunks > round ? 1 : 0) {
-            gradientSlots.append(.allocate(capacity: parameterCount))
-        }
-        // Micro-batch j > 0 writes slot j mod `round` (micro-batch 0 writes the gradient
+        while gradientSlots.count < min(chunks - 1, round) { gradientSlots.append(.allocate(capacity: parameterCount)) }
+        // Micro-batch j > 0 writes slot (j − 1) mod `round` (micro-batch 0 writes the gradient
         // itself); a round's slots are added in j order before the next round reuses them.
         // So every gradient entry is ((g0 + g1) + g2) + …, whatever the thread count, and
         // memory stays at `round` slots however large the batch.
-        func slot(_ j: Int) -> UnsafeMutablePointer<Float> {
-            j == 0 ? grads : gradientSlots[(chunks > round ? j : j - 1) % gradientSlots.count]
-        }
+        func slot(_ j: Int) -> UnsafeMutablePointer<Float> { j == 0 ? grads : gradientSlots[(j - 1) % round] }
         let workspaces = trainingWorkspaces(workerCount(min(chunks, round)))
         var losses = [Double](repeating: 0, count: chunks)
         losses.withUnsafeMutableBufferPointer { lb in

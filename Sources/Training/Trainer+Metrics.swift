@@ -49,11 +49,35 @@ public enum RunOutputs {
     public static func csv(_ metrics: [EpochMetrics]) -> String {
         var out = "epoch,train_loss,test_loss,test_acc,images_per_s,seconds,threads,blas_kernel\n"
         for m in metrics {
-            let kernel = (m.blasKernel ?? "").split(separator: " ").first.map(String.init) ?? ""
+            let kernel = m.blasKernel.map(kernelName) ?? ""
             out += "\(m.epoch),\(fmt(m.trainLoss, 6)),\(fmt(m.testLoss, 6)),\(fmt(m.testAccuracy, 6)),"
                 + "\(fmt(m.imagesPerSecond, 1)),\(fmt(m.seconds, 3)),\(m.threads.map(String.init) ?? ""),\(kernel)\n"
         }
         return out
+    }
+
+    /// The kernel family of a recorded kernel description: `Zen` of
+    /// `Zen (chosen by mixshards for this CPU)`.
+    public static func kernelName(_ description: String) -> String {
+        description.split(separator: " ").first.map(String.init) ?? description
+    }
+
+    /// A per-epoch value by stretches of epochs: `1`, or `2 (1–2), 1 (3–30)`, with `—`
+    /// where unrecorded (threads in `report.md` and the experiment report).
+    public static func byStretches(_ perEpoch: [Int?]) -> String {
+        var stretches: [(value: Int?, first: Int, last: Int)] = []
+        for (i, v) in perEpoch.enumerated() {
+            if let s = stretches.last, s.value == v {
+                stretches[stretches.count - 1].last = i + 1
+            } else {
+                stretches.append((v, i + 1, i + 1))
+            }
+        }
+        func name(_ v: Int?) -> String { v.map(String.init) ?? "—" }
+        if stretches.count == 1 { return name(stretches[0].value) }
+        return stretches.map { s in
+            "\(name(s.value)) (\(s.first == s.last ? "\(s.first)" : "\(s.first)–\(s.last)"))"
+        }.joined(separator: ", ")
     }
 
     /// `curves.svg`: train/test loss (left panel) and test accuracy (right panel) against epoch.

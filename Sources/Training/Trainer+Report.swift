@@ -30,20 +30,6 @@ struct ReportContext {
         self.resumedEpochs = resumedEpochs
     }
 
-    /// `2`, or `1 (epochs 1–3), 2 (epochs 4–30)` where a resume changed it.
-    func threadsText(_ perEpoch: [Int?], current: Int) -> String {
-        let known = perEpoch.compactMap { $0 }
-        if Set(known).count <= 1 { return String(known.first ?? current) }
-        var parts: [String] = []
-        var start = 0
-        for i in 1...perEpoch.count where i == perEpoch.count || perEpoch[i] != perEpoch[start] {
-            let t = perEpoch[start].map(String.init) ?? "—"
-            parts.append(i - 1 == start ? "\(t) (epoch \(start + 1))" : "\(t) (epochs \(start + 1)–\(i))")
-            start = i
-        }
-        return parts.joined(separator: ", ")
-    }
-
     /// The kernel(s) the epochs ran on, with the CPU.
     func blasText(_ metrics: [EpochMetrics]) -> String {
         let kernels = metrics.compactMap(\.blasKernel).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
@@ -69,7 +55,7 @@ struct ReportContext {
         s += "| network | conv widths \(t.widths), hidden \(t.hidden), \(parameterCount) parameters |\n"
         s += "| seed | \(settings.seed) |\n"
         s += "| micro-batch | \(TrainingDefaults.microBatch) samples (gradients summed in a fixed order: the thread count changes speed only) |\n"
-        s += "| threads | \(threadsText(metrics.map(\.threads), current: settings.threads)) |\n"
+        s += "| threads | \(metrics.isEmpty ? String(settings.threads) : RunOutputs.byStretches(metrics.map(\.threads))) |\n"
         s += "| BLAS | \(blasText(metrics)) |\n"
         if resumedEpochs > 0 { s += "| resumed | after epoch \(resumedEpochs) (from `\(Checkpoint.fileName(epoch: resumedEpochs))`) |\n" }
         s += "\n## Epochs\n\n| epoch | train loss | test loss | test accuracy | images/s | seconds |\n|---:|---:|---:|---:|---:|---:|\n"
