@@ -52,6 +52,9 @@ public enum CIFAR10 {
             }
         }
         batches.sort { $0.0 < $1.0 }
+        if batches.isEmpty, let kind = Dataset.unsupportedKind(members.map { $0.name.split(separator: "/").last.map(String.init) ?? $0.name }) {
+            throw MixError.file(path, Dataset.unsupported(kind))
+        }
         guard !batches.isEmpty else { throw MixError.file(path, "missing split train: no data_batch_*.bin in the archive") }
         guard let test else { throw MixError.file(path, "missing split test: no test_batch.bin in the archive") }
         let classNames = try meta.map { try parseMeta($0.1, name: $0.0) } ?? defaultClassNames

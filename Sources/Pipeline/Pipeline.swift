@@ -150,4 +150,13 @@ public struct TrainSection: Sendable, Equatable, Codable {
         if !(1...TrainingLimits.maxHidden).contains(hidden) { out.append("train.hidden must be in 1...\(TrainingLimits.maxHidden) (got \(hidden))") }
         return out
     }
+
+    /// Why the seed CNN with these widths cannot take `height`×`width` images, or nil:
+    /// it needs square images whose side is a multiple of 2^(number of convolutions),
+    /// 16 for the four of `widths` (each block halves the side with a 2×2 max-pool).
+    public func imageShapeProblem(height: Int, width: Int) -> String? {
+        let multiple = 1 << widths.count
+        guard height != width || height % multiple != 0 else { return nil }
+        return "images are \(width)×\(height); mixtrain's CNN takes square images whose side is a multiple of \(multiple)"
+    }
 }

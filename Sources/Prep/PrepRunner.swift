@@ -31,6 +31,8 @@ public struct PrepReport: Sendable {
     public var seconds = 0.0
     public var manifestWritten = false
     public var alreadyComplete = false
+    /// Warnings about the source (skipped files, an image shape mixtrain cannot train on), also printed.
+    public var warnings: [String] = []
 }
 
 /// Materialises a pipeline's epochs into a shard directory.
@@ -53,6 +55,11 @@ public enum PrepRunner {
                                                      provenance: pipeline.shards.provenance) {
             throw MixError.file(dataset.path, problem)
         }
+        var warnings = dataset.warnings
+        if let problem = pipeline.train.imageShapeProblem(height: shape.height, width: shape.width) {
+            warnings.append("\(dataset.path): \(problem); the shards can be verified, inspected and exported, but `mixtrain train` will refuse them")
+        }
+        for w in warnings { printError("warning: " + w) }
         let state = RunState(identity: pipeline.prepIdentity, source: sourceInfo(dataset), pipeline: pipeline)
 
         try FileIO.makeDirectories(dir)
@@ -64,7 +71,7 @@ public enum PrepRunner {
         } else {
             try state.write(directory: dir)
         }
-        var report = PrepReport()
+        var report = PrepReport(warnings: warnings)
         if FileIO.exists(dir + "/" + Manifest.fileName) {
             _ = try Manifest.load(directory: dir)
             log("\(dir): already complete (manifest.json present); nothing to do")
@@ -119,6 +126,7 @@ public enum PrepRunner {
             progress.advance(by: job.count)
         }
         report = tally.withLock { $0 }
+        report.warnings = warnings
         report.seconds = progress.finish()
         for r in report.redone { log("redone \(r)") }
 
