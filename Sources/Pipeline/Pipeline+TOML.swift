@@ -5,13 +5,13 @@ import TOMLKit
 extension Pipeline {
     /// Reads a pipeline file. Unknown keys, wrong types and out-of-range values
     /// are errors that name the file and the key. Relative `dataset.path` is
-    /// resolved against the file's folder.
+    /// resolved against the file's folder (and normalised: `data/x`, not `pipelines/../data/x`).
     public static func load(_ path: String) throws -> Pipeline {
         let bytes = try FileIO.read(path)
         var pipeline = try parse(String(decoding: bytes, as: UTF8.self), file: path)
         if !pipeline.dataset.path.isEmpty && !pipeline.dataset.path.hasPrefix("/") {
             let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-            pipeline.dataset.path = dir + "/" + pipeline.dataset.path
+            pipeline.dataset.path = FileIO.normalizedPath(dir + "/" + pipeline.dataset.path)
         }
         return pipeline
     }

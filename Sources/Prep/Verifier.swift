@@ -83,9 +83,12 @@ public enum StatsText {
         }
         lines.append("label mass per class:")
         let total = max(s.labelMass.reduce(0, +), 1e-12)
+        let names = s.labelMass.indices.map { $0 < classNames.count ? classNames[$0] : "class \($0)" }
+        // Padded in Swift: String(format:)'s %-12@ does not pad on Linux.
+        let width = max(12, names.map(\.count).max() ?? 0)
         for (c, m) in s.labelMass.enumerated() {
-            let name = c < classNames.count ? classNames[c] : "class \(c)"
-            lines.append(String(format: "  %-12@ %10.2f  %5.2f%%", name, m, 100 * m / total))
+            let name = names[c].padding(toLength: width, withPad: " ", startingAt: 0)
+            lines.append("  " + name + String(format: " %10.2f  %5.2f%%", m, 100 * m / total))
         }
         return lines.joined(separator: "\n")
     }

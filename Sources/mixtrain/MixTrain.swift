@@ -10,6 +10,7 @@ struct MixTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mixtrain",
         abstract: "Train the seed CNN on a MixShard directory made by `mixprep run`.",
+        version: Manifest.toolVersion,
         subcommands: [Train.self, Eval.self, Bench.self, BenchLoader.self, Experiment.self])
 }
 
