@@ -1,5 +1,6 @@
 import Foundation
 import MixCore
+import NN
 import Pipeline
 import Prep
 import TestSupport
@@ -69,5 +70,66 @@ final class HostileManifestTests: XCTestCase {
         r = try Verifier.verify(directory: dir, threads: 1)
         XCTAssertEqual(r.problems, ["\(dir)/manifest.json: train[0] is numbered epoch 1, expected 0",
                                     "\(dir)/manifest.json: train[1] is numbered epoch 0, expected 1"])
+    }
+
+    /// Item 6: train, bench-loader and eval check each shard's SHA-256 against the manifest before first reading it.
+    func testTrainerChecksEachShardsSHA256() throws {
+        let zeros = String(repeating: "0", count: 64)
+        var dir = try directory("sha") { $0.train[0].shards[1].sha256 = zeros }
+        let shard = dir + "/train/epoch-000/shard-00001.mxs"
+        let digest = SHA256.hex(SHA256.hash(try FileIO.read(shard)))
+        let expected = "error: \(shard): SHA-256 \(digest.prefix(16))… differs from the 0000000000000000… that manifest.json lists\n"
+        for args in [["train", dir, "--out", Fixtures.tempDirectory("sharun"), "--epochs", "1"], ["bench-loader", dir]] {
+            let r = try TestSupport.run(TestSupport.executable("mixtrain"), args)
+            XCTAssertEqual(r.status, 1, r.err)
+            XCTAssertEqual(r.err, expected)
+        }
+        dir = try directory("shatest") { $0.test.shards[0].sha256 = zeros }
+        let ckpt = Fixtures.tempDirectory("shaeval") + "/c.ckpt"
+        let model = SeedCNN(config: CNNConfig(widths: [4, 8, 8, 8], hidden: 16), seed: 1)
+        try Checkpoint(model: model, optimizer: Adam(parameterCount: model.parameterCount, learningRate: 1e-3), epoch: 1, batch: 50,
+                       seed: 7, metrics: [], pipelineName: "tiny", manifestSHA256: "", sourceFingerprint: "").write(to: ckpt)
+        let r = try TestSupport.run(TestSupport.executable("mixtrain"), ["eval", ckpt, dir, "--threads", "1"])
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertTrue(r.err.hasPrefix("error: \(dir)/test/shard-00000.mxs: SHA-256 ") && r.err.hasSuffix("that manifest.json lists\n"), r.err)
+
+        // A flipped byte the manifest does not know about is caught by the hash first; with
+        // --skip-corrupt it is a warning, and the chunk CRCs decide what is skipped.
+        dir = try directory("flipped") { _ in }
+        try Fixtures.corruptChunk(file: dir + "/train/epoch-000/shard-00000.mxs", chunk: 1)
+        let strict = try TestSupport.run(TestSupport.executable("mixtrain"), ["bench-loader", dir])
+        XCTAssertEqual(strict.status, 1)
+        XCTAssertTrue(strict.err.hasPrefix("error: \(dir)/train/epoch-000/shard-00000.mxs: SHA-256 "), strict.err)
+        let loader = try ShardLoader(path: dir, options: LoaderOptions(batch: 50, skipCorrupt: true))
+        let warnings = Locked([String]())
+        loader.warn = { w in warnings.withLock { $0.append(w) } }
+        var seen = 0
+        let stream = loader.trainBatches(epoch: 0)
+        while let b = try stream.next() { seen += b.count; stream.recycle(b) }
+        XCTAssertEqual(seen, 300 - 32)
+        let w = warnings.withLock { $0 }
+        XCTAssertEqual(w.count, 2, "\(w)")
+        XCTAssertTrue(w[0].hasSuffix("that manifest.json lists; reading its chunks that pass their checks (--skip-corrupt)"), w[0])
+        XCTAssertTrue(w[1].hasPrefix("skipping corrupt chunk: \(dir)/train/epoch-000/shard-00000.mxs: chunk 1"), w[1])
+    }
+
+    /// Item 6: verify checks the manifest's settings and per-split statistics too.
+    func testVerifyChecksSettingsAndStatistics() throws {
+        var dir = try directory("vseed") { $0.seed = 99 }
+        XCTAssertEqual(try Verifier.verify(directory: dir, threads: 1).problems, ["\(dir)/manifest.json: seed 99 differs from the pipeline's seed 7"])
+        dir = try directory("vpipeline") { $0.pipeline.train.batch = 0 }
+        XCTAssertEqual(try Verifier.verify(directory: dir, threads: 1).problems,
+                       ["\(dir)/manifest.json: pipeline: train.batch must be in 1...4096 (got 0)"])
+        dir = try directory("vepochstats") { $0.train[1].stats.mixed += 1 }
+        XCTAssertEqual(try Verifier.verify(directory: dir, threads: 1).problems,
+                       ["\(dir)/manifest.json: statistics of train epoch 1 differ from its shards' contents"])
+        dir = try directory("vteststats") { $0.test.stats.labelMass[0] += 1 }
+        XCTAssertEqual(try Verifier.verify(directory: dir, threads: 1).problems,
+                       ["\(dir)/manifest.json: statistics of the test split differ from its shards' contents"])
+        let r = try TestSupport.run(TestSupport.executable("mixprep"), ["verify", dir, "--threads", "1"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.err.split(separator: "\n").filter { $0.hasPrefix("error: ") },
+                       ["error: \(dir)/manifest.json: statistics of the test split differ from its shards' contents"])
+        XCTAssertTrue(try Verifier.verify(directory: try Fixtures.shardDirectory(), threads: 1).problems.isEmpty)
     }
 }
