@@ -45,6 +45,9 @@ public enum PrepRunner {
         let dir = options.outDirectory
         try FileIO.checkOutputDirectory(dir)
         let log = Log(quiet: options.quiet)
+        // Refuse a directory another mixprep is writing into before reading the dataset.
+        var locks = FileIO.isDirectory(dir) ? try PrepLock.take(dir, worker: options.worker, what: "mixprep run") : nil
+        defer { withExtendedLifetime(locks) {} }
         let dataset = try loadDataset(pipeline)
         log("source: \(dataset.name) at \(dataset.path): \(dataset.train.count) train, \(dataset.test.count) test images, "
             + "\(dataset.classCount) classes, fingerprint \(dataset.fingerprint.prefix(16))…")
@@ -63,6 +66,7 @@ public enum PrepRunner {
         let state = RunState(identity: pipeline.prepIdentity, source: sourceInfo(dataset), pipeline: pipeline)
 
         try FileIO.makeDirectories(dir)
+        if locks == nil { locks = try PrepLock.take(dir, worker: options.worker, what: "mixprep run") }
         if let existing = try RunState.load(directory: dir) {
             let diff = existing.differences(from: state)
             guard diff.isEmpty else {
@@ -147,6 +151,8 @@ public enum PrepRunner {
         guard let state = try RunState.load(directory: dir) else {
             throw MixError.file(dir, "no \(RunState.fileName): not a shard directory made by `mixprep run`")
         }
+        let locks = try PrepLock.take(dir, worker: .all, what: "mixprep finalize")
+        defer { withExtendedLifetime(locks) {} }
         let p = state.pipeline
         let shape = SampleShape(channels: state.source.channels, height: state.source.height, width: state.source.width,
                                 classCount: state.source.classNames.count)
