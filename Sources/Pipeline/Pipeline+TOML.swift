@@ -54,10 +54,16 @@ extension Pipeline {
             p.shards.epochs = try t.int("epochs") ?? p.shards.epochs
             p.shards.samplesPerShard = try t.int("samples_per_shard") ?? p.shards.samplesPerShard
             p.shards.samplesPerChunk = try t.int("samples_per_chunk") ?? p.shards.samplesPerChunk
-            p.shards.codec = try t.string("codec") ?? p.shards.codec
+            func named<T>(_ key: String, _ names: [(String, T)]) throws -> T? {
+                guard let name = try t.string(key) else { return nil }
+                do { return try ShardSection.value(named: name, in: names, key: "shards." + key) } catch let e as MixError {
+                    throw MixError("\(file): \(e.message)")
+                }
+            }
+            p.shards.codec = try named("codec", ShardSection.codecNames) ?? p.shards.codec
             p.shards.level = try t.int("level") ?? p.shards.level
-            p.shards.strategy = try t.string("strategy") ?? p.shards.strategy
-            p.shards.filter = try t.string("filter") ?? p.shards.filter
+            p.shards.strategy = try named("strategy", ShardSection.strategyNames) ?? p.shards.strategy
+            p.shards.filter = try named("filter", ShardSection.filterNames) ?? p.shards.filter
             p.shards.provenance = try t.bool("provenance") ?? p.shards.provenance
             try t.finish()
         }

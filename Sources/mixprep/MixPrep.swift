@@ -57,7 +57,7 @@ struct Run: ParsableCommand {
             if let seed { p.seed = seed }
             if let level { p.shards.level = level }
             if let limit { p.dataset.trainLimit = limit }
-            if let strategy { p.shards.strategy = strategy }
+            if let strategy { p.shards.strategy = try ShardSection.value(named: strategy, in: ShardSection.strategyNames, key: "--strategy") }
             try p.validate()
             let slot = try worker.map(WorkerSlot.init(parsing:)) ?? WorkerSlot.fromEnvironment(ProcessInfo.processInfo.environment) ?? .all
             let dir = out ?? "shards/\(p.name)"

@@ -142,4 +142,23 @@ final class CarelessInputTests: XCTestCase {
         XCTAssertTrue(r.err.contains("source: cifar10 at \(PrepFixtures.repo)/data/cifar10-mini: 100 train"), r.err)
         XCTAssertEqual(try Manifest.load(directory: base + "/q").source.path, PrepFixtures.repo + "/data/cifar10-mini")
     }
+
+    /// Item 12: codec, strategy and filter are enums; an unknown name is an error naming the key, never a silent fallback.
+    func testShardEncodingNamesAreCheckedEverywhere() throws {
+        let r = try PrepFixtures.run(["run", PrepFixtures.repo + "/pipelines/quickstart.toml", "--strategy", "fast", "--out", base + "/o"])
+        assertOneLineError(r, "--strategy must be one of default, filtered, huffman, rle (got \"fast\")")
+        var p = try PrepFixtures.pipeline(epochs: 1)
+        p.shards.strategy = .huffman
+        p.shards.filter = .none
+        p.shards.codec = .none
+        let json = try Manifest.canonicalJSON(p)
+        let text = String(decoding: json, as: UTF8.self)
+        XCTAssertTrue(text.contains("\"codec\" : \"none\"") && text.contains("\"strategy\" : \"huffman\"") && text.contains("\"filter\" : \"none\""), text)
+        XCTAssertEqual(try JSONDecoder().decode(Pipeline.self, from: Data(json)), p)
+        let bad = text.replacingOccurrences(of: "\"strategy\" : \"huffman\"", with: "\"strategy\" : \"fast\"")
+        XCTAssertThrowsError(try JSONDecoder().decode(Pipeline.self, from: Data(bad.utf8))) {
+            XCTAssertEqual(MixError.describe(decoding: $0),
+                           "key shards.strategy: shards.strategy must be one of default, filtered, huffman, rle (got \"fast\")")
+        }
+    }
 }
