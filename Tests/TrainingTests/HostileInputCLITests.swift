@@ -63,6 +63,9 @@ final class HostileInputCLITests: XCTestCase {
         let out = Fixtures.tempDirectory("fiforun")
         try assertRefused(["train", dir, "--out", out], shard + ": is a FIFO, not a regular file")
         try assertRefused(["bench-loader", dir], shard + ": is a FIFO, not a regular file")
+        let v = try TestSupport.run(TestSupport.executable("mixprep"), ["verify", dir, "--threads", "1"])
+        XCTAssertEqual(v.status, 1)
+        XCTAssertEqual(v.err.split(separator: "\n").filter { $0.hasPrefix("error: ") }, ["error: " + shard + ": is a FIFO, not a regular file"])
     }
 
     /// `train --out ""` used to try writing into `/`; an unsafe pipeline name in a manifest cannot pick the run directory.

@@ -18,15 +18,19 @@ final class HostileManifestTests: XCTestCase {
         return dir
     }
 
-    func assertLoaderRefuses(_ dir: String, _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
+    /// The loader refuses `dir` with `expected`, and so does `mixtrain bench-loader`: that one line and exit 1.
+    func assertLoaderRefuses(_ dir: String, _ expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
         XCTAssertThrowsError(try ShardLoader(path: dir, options: LoaderOptions()), file: file, line: line) {
             XCTAssertEqual("\($0)", expected, file: file, line: line)
         }
+        let r = try TestSupport.run(TestSupport.executable("mixtrain"), ["bench-loader", dir])
+        XCTAssertEqual(r.status, 1, r.err, file: file, line: line)
+        XCTAssertEqual(r.err, "error: \(expected)\n", file: file, line: line)
     }
 
     func testTrainerChecksTheListing() throws {
         var dir = try directory("twice") { $0.train[0].shards[1] = $0.train[0].shards[0] }
-        assertLoaderRefuses(dir, "\(dir)/manifest.json: shard train/epoch-000/shard-00000.mxs is listed twice")
+        try assertLoaderRefuses(dir, "\(dir)/manifest.json: shard train/epoch-000/shard-00000.mxs is listed twice")
 
         for args in [["train", dir, "--out", Fixtures.tempDirectory("twicerun")], ["bench-loader", dir]] {
             let r = try TestSupport.run(TestSupport.executable("mixtrain"), args)
@@ -35,22 +39,22 @@ final class HostileManifestTests: XCTestCase {
         }
 
         dir = try directory("escape") { $0.test.shards[0].file = "../shards-tiny/test/shard-00000.mxs" }
-        assertLoaderRefuses(dir, "\(dir)/manifest.json: shard \"../shards-tiny/test/shard-00000.mxs\" is not a path inside the directory")
+        try assertLoaderRefuses(dir, "\(dir)/manifest.json: shard \"../shards-tiny/test/shard-00000.mxs\" is not a path inside the directory")
         dir = try directory("absolute") { $0.test.shards[0].file = "/etc/passwd" }
-        assertLoaderRefuses(dir, "\(dir)/manifest.json: shard \"/etc/passwd\" is not a path inside the directory")
+        try assertLoaderRefuses(dir, "\(dir)/manifest.json: shard \"/etc/passwd\" is not a path inside the directory")
 
         dir = try directory("empty") { $0.train[1].shards[2].samples = 0 }
-        assertLoaderRefuses(dir, "\(dir)/manifest.json: shard train/epoch-001/shard-00002.mxs is listed with 0 samples and \(try Manifest.load(directory: dir).train[1].shards[2].bytes) bytes")
+        try assertLoaderRefuses(dir, "\(dir)/manifest.json: shard train/epoch-001/shard-00002.mxs is listed with 0 samples and \(try Manifest.load(directory: dir).train[1].shards[2].bytes) bytes")
 
         dir = try directory("size") { $0.train[0].shards[0].bytes += 1 }
         let size = FileIO.fileSize(dir + "/train/epoch-000/shard-00000.mxs")!
-        assertLoaderRefuses(dir, "\(dir)/train/epoch-000/shard-00000.mxs: \(size) bytes, manifest.json says \(size + 1)")
+        try assertLoaderRefuses(dir, "\(dir)/train/epoch-000/shard-00000.mxs: \(size) bytes, manifest.json says \(size + 1)")
 
         dir = try directory("swapped") { $0.train.swapAt(0, 1) }
-        assertLoaderRefuses(dir, "\(dir)/manifest.json: train[0] is numbered epoch 1, expected 0")
+        try assertLoaderRefuses(dir, "\(dir)/manifest.json: train[0] is numbered epoch 1, expected 0")
 
         dir = try directory("version") { $0.formatVersion = 99 }
-        assertLoaderRefuses(dir, "\(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard version 1)")
+        try assertLoaderRefuses(dir, "\(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard version 1)")
     }
 
     func testVerifyChecksEveryListedField() throws {
@@ -58,6 +62,9 @@ final class HostileManifestTests: XCTestCase {
         XCTAssertThrowsError(try Verifier.verify(directory: dir, threads: 1)) {
             XCTAssertTrue("\($0)".hasSuffix("manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard version 1)"), "\($0)")
         }
+        let v = try TestSupport.run(TestSupport.executable("mixprep"), ["verify", dir])
+        XCTAssertEqual(v.status, 1)
+        XCTAssertEqual(v.err, "error: \(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard version 1)\n")
 
         dir = try directory("vsamples") { $0.train[0].shards[0].samples = 1_000_000_000_000 }
         var r = try Verifier.verify(directory: dir, threads: 1)
