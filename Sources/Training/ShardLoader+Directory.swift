@@ -82,9 +82,23 @@ public final class ShardDirectory: @unchecked Sendable {
         let digest = withExtendedLifetime(reader) { SHA256.hexDigest(of: reader.bytes) }
         let listed = listedSHA256[reader.path] ?? ""
         let error = digest == listed ? nil
-            : MixError.file(reader.path, "SHA-256 \(digest.prefix(16))… differs from the \(listed.prefix(16))… that \(Manifest.fileName) lists")
+            : MixError.file(reader.path, "SHA-256 \(digest.prefix(16))… differs from the \(listed.prefix(16))… that \(Manifest.fileName) lists"
+                            + (Self.firstBadChunk(reader).map { " (\($0))" } ?? ""))
         hashChecks.withLock { $0[reader.path] = error }
         if let error { throw error }
+    }
+
+    /// The problem of the first chunk of `reader` that fails its checks, without the
+    /// file name (`chunk 2: …`), or nil: what a hash mismatch comes from, when a chunk shows it.
+    static func firstBadChunk(_ reader: ShardReader) -> String? {
+        var chunk = DecodedChunk()
+        for i in 0..<reader.index.count {
+            do { try reader.readChunk(i, into: &chunk) } catch {
+                let text = "\(error)", prefix = reader.path + ": "
+                return text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : text
+            }
+        }
+        return nil
     }
 
     /// Class names, in label order.

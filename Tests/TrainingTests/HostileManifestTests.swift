@@ -107,6 +107,7 @@ final class HostileManifestTests: XCTestCase {
         let strict = try TestSupport.run(TestSupport.executable("mixtrain"), ["bench-loader", dir])
         XCTAssertEqual(strict.status, 1)
         XCTAssertTrue(strict.err.hasPrefix("error: \(dir)/train/epoch-000/shard-00000.mxs: SHA-256 "), strict.err)
+        XCTAssertTrue(strict.err.contains("that manifest.json lists (chunk 1: "), strict.err)
         let loader = try ShardLoader(path: dir, options: LoaderOptions(batch: 50, skipCorrupt: true))
         let warnings = Locked([String]())
         loader.warn = { w in warnings.withLock { $0.append(w) } }
@@ -116,7 +117,7 @@ final class HostileManifestTests: XCTestCase {
         XCTAssertEqual(seen, 300 - 32)
         let w = warnings.withLock { $0 }
         XCTAssertEqual(w.count, 2, "\(w)")
-        XCTAssertTrue(w[0].hasSuffix("that manifest.json lists; reading its chunks that pass their checks (--skip-corrupt)"), w[0])
+        XCTAssertTrue(w[0].contains("that manifest.json lists (chunk 1: ") && w[0].hasSuffix("); reading its chunks that pass their checks (--skip-corrupt)"), w[0])
         XCTAssertTrue(w[1].hasPrefix("skipping corrupt chunk: \(dir)/train/epoch-000/shard-00000.mxs: chunk 1"), w[1])
     }
 
