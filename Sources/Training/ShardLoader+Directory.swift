@@ -38,10 +38,11 @@ public final class ShardDirectory: @unchecked Sendable {
         let classCount = manifest.source.classNames.count
         guard classCount >= 2 else { throw MixError.file(manifestPath, "source.classNames must name at least 2 classes") }
         var shape: SampleShape?
+        let source = try manifest.openSourceCopy(directory: path)
         func open(_ entry: ShardEntry, split: Split, epoch: UInt32) throws -> ShardReader {
             let file = path + "/" + entry.file
             guard FileIO.exists(file) else { throw MixError.file(file, "missing (listed in \(Manifest.fileName))") }
-            let reader = try ShardReader(path: file)
+            let reader = try ShardReader(path: file, source: split == .train ? source : nil)
             guard reader.sampleCount == entry.samples else {
                 throw MixError.file(file, "holds \(reader.sampleCount) samples, the manifest says \(entry.samples)")
             }

@@ -49,13 +49,13 @@ final class HostileManifestTests: XCTestCase {
         assertLoaderRefuses(dir, "\(dir)/manifest.json: train[0] is numbered epoch 1, expected 0")
 
         dir = try directory("version") { $0.formatVersion = 99 }
-        assertLoaderRefuses(dir, "\(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard version 1)")
+        assertLoaderRefuses(dir, "\(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions 1...2)")
     }
 
     func testVerifyChecksEveryListedField() throws {
         var dir = try directory("vversion") { $0.formatVersion = 99 }
         XCTAssertThrowsError(try Verifier.verify(directory: dir, threads: 1)) {
-            XCTAssertTrue("\($0)".hasSuffix("manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard version 1)"), "\($0)")
+            XCTAssertTrue("\($0)".hasSuffix("manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions 1...2)"), "\($0)")
         }
 
         dir = try directory("vsamples") { $0.train[0].shards[0].samples = 1_000_000_000_000 }
