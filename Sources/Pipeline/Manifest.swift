@@ -9,7 +9,7 @@ import ShardFormat
 public struct Manifest: Sendable, Equatable, Codable {
     public static let fileName = "manifest.json"
     public static let formatName = "MixShard"
-    public static let toolVersion = "mixshards 0.2.0"
+    public static let toolVersion = "mixshards 0.3.0"
 
     public var format = Manifest.formatName
     public var formatVersion = Int(MixShardLayout.version)
