@@ -320,17 +320,17 @@ public enum ExperimentRunner {
 
     // MARK: - Contact sheets
 
-    /// The contact sheet of each mixing arm: `samples/<arm>/contact-sheet.png`, from its first trial's epoch 0.
+    /// The contact sheet of each arm that mixes or augments: `samples/<arm>/contact-sheet.png`, from its first trial's epoch 0.
     static func contactSheets(plan: ExperimentPlan) -> [(arm: String, path: String)] {
-        plan.spec.arms.filter(\.mixes).compactMap { arm in
+        plan.spec.arms.filter(\.transformsImages).compactMap { arm in
             let rel = "samples/\(arm.name)/contact-sheet.png"
             return FileIO.exists(plan.outDirectory + "/" + rel) ? (arm.name, rel) : nil
         }
     }
 
-    /// Exports the mixed samples of each mixing arm's first trial, once.
+    /// Exports the mixed (or, for an arm that only augments, the first) samples of each arm's first trial, once.
     static func ensureContactSheets(plan: ExperimentPlan, say: (String) -> Void, written: inout [String]) throws {
-        for arm in plan.spec.arms where arm.mixes {
+        for arm in plan.spec.arms where arm.transformsImages {
             let out = plan.outDirectory + "/samples/" + arm.name
             guard !FileIO.exists(out + "/contact-sheet.png"), let trial = plan.trials(of: arm.name).first else { continue }
             guard FileIO.exists(trial.shardDirectory + "/" + Manifest.fileName) else {
@@ -339,9 +339,9 @@ public enum ExperimentRunner {
             }
             do {
                 _ = try Exporter.export(ExportRequest(directory: trial.shardDirectory, outDirectory: out, epoch: 0, count: 24,
-                                                      positions: nil, mixedOnly: true, scale: 3, columns: 8))
+                                                      positions: nil, mixedOnly: arm.mixes, scale: 3, columns: 8))
                 written.append("samples/\(arm.name)/contact-sheet.png")
-                say("contact sheet of \(arm.name)'s mixed samples: \(out)/contact-sheet.png")
+                say("contact sheet of \(arm.name)'s \(arm.mixes ? "mixed " : "")samples: \(out)/contact-sheet.png")
             } catch {
                 printError("warning: no contact sheet for \(arm.name): \(error)")
             }

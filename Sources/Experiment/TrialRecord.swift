@@ -62,6 +62,8 @@ struct TrialRecord: Codable, Equatable {
         if seed != trial.seed { d.append("seed") }
         if identity.trainLimit != p.dataset.trainLimit { d.append("dataset.train_limit") }
         if identity.testLimit != p.dataset.testLimit { d.append("dataset.test_limit") }
+        if identity.augment.cropPad != p.augment.cropPad { d.append("augment.crop_pad") }
+        if identity.augment.flip != p.augment.flip { d.append("augment.flip") }
         let (a, b) = (identity.mix, p.mix)
         if a.mode != b.mode { d.append("mix.mode") }
         if a.p != b.p { d.append("mix.p") }

@@ -11,6 +11,7 @@ public enum RNGStream: UInt32, Sendable {
     case block = 3      // per-block decisions (batch mode)
     case shuffle = 4    // loader chunk order, training-side shuffles
     case initialise = 5 // network initialisation
+    case augment = 6    // per-position geometric transforms (crop offsets, flips)
     case test = 99      // tests
 }
 

@@ -13,23 +13,36 @@ public struct MixDecision: Sendable, Equatable {
     public var box: (x0: Int, y0: Int, x1: Int, y1: Int)?
     /// Whether the p-draw chose to mix this sample.
     public var mixed: Bool
+    /// The geometric transform of the primary before mixing (`[augment]`).
+    public var primaryTransform: ImageTransform
+    /// The partner's transform (== `primaryTransform` when unmixed).
+    public var partnerTransform: ImageTransform
 
-    public init(primary: Int, partner: Int, lambda: Float, box: (x0: Int, y0: Int, x1: Int, y1: Int)?, mixed: Bool) {
+    public init(primary: Int, partner: Int, lambda: Float, box: (x0: Int, y0: Int, x1: Int, y1: Int)?, mixed: Bool,
+                primaryTransform: ImageTransform = .identity, partnerTransform: ImageTransform = .identity) {
         self.primary = primary
         self.partner = partner
         self.lambda = lambda
         self.box = box
         self.mixed = mixed
+        self.primaryTransform = primaryTransform
+        self.partnerTransform = partnerTransform
     }
 
-    /// Position `i` unchanged.
-    public static func unmixed(_ i: Int) -> MixDecision {
-        MixDecision(primary: i, partner: i, lambda: 1, box: nil, mixed: false)
+    /// Position `i` unchanged (under `transform`).
+    public static func unmixed(_ i: Int, transform: ImageTransform = .identity) -> MixDecision {
+        MixDecision(primary: i, partner: i, lambda: 1, box: nil, mixed: false,
+                    primaryTransform: transform, partnerTransform: transform)
     }
+
+    /// An unmixed sample: the primary under its transform, nothing else (what a
+    /// shard may store as a reference instead of pixels).
+    public var isCopy: Bool { !mixed }
 
     public static func == (a: MixDecision, b: MixDecision) -> Bool {
         a.primary == b.primary && a.partner == b.partner && a.lambda == b.lambda && a.mixed == b.mixed
             && a.box?.x0 == b.box?.x0 && a.box?.y0 == b.box?.y0 && a.box?.x1 == b.box?.x1 && a.box?.y1 == b.box?.y1
+            && a.primaryTransform == b.primaryTransform && a.partnerTransform == b.partnerTransform
     }
 }
 
@@ -41,6 +54,8 @@ public struct MixDecision: Sendable, Equatable {
 /// worker.
 public struct EpochPlan: Sendable {
     public let config: MixConfig
+    /// Geometric augmentation drawn per position before mixing.
+    public let augment: AugmentConfig
     public let seed: UInt64
     public let epoch: Int
     public let count: Int
@@ -49,8 +64,10 @@ public struct EpochPlan: Sendable {
     /// `order[k]` is the primary of position k.
     public let order: [Int]
 
-    public init(config: MixConfig, seed: UInt64, epoch: Int, count: Int, height: Int, width: Int) {
+    public init(config: MixConfig, augment: AugmentConfig = AugmentConfig(), seed: UInt64, epoch: Int, count: Int,
+                height: Int, width: Int) {
         self.config = config
+        self.augment = augment
         self.seed = seed
         self.epoch = epoch
         self.count = count
@@ -71,8 +88,18 @@ public struct EpochPlan: Sendable {
         return a
     }
 
-    /// The decision for position `k`.
+    /// The decision for position `k`: the mixing, then the transforms of primary and partner.
     public func decision(at k: Int) -> MixDecision {
+        var d = mixing(at: k)
+        guard augment.isActive else { return d }
+        let t = augment.transforms(seed: seed, epoch: epoch, position: k)
+        d.primaryTransform = t.primary
+        d.partnerTransform = d.mixed ? t.partner : t.primary
+        return d
+    }
+
+    /// The mixing decision for position `k` (identity transforms).
+    func mixing(at k: Int) -> MixDecision {
         let primary = order[k]
         var unmixed = MixDecision.unmixed(primary)
         if config.mode == .none || config.p == 0 { return unmixed }

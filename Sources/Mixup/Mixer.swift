@@ -10,27 +10,48 @@ public enum Mixer {
         return UInt8(v.rounded(.toNearestOrAwayFromZero))
     }
 
-    /// Writes the image of `d` into `out` (C·H·W bytes).
+    /// Writes the image of `d` into `out` (C·H·W bytes): the primary and the
+    /// partner each under its transform, then blended (or the box pasted).
     public static func image(_ d: MixDecision, source: LabeledImages, into out: UnsafeMutablePointer<UInt8>) {
         let n = source.imageBytes
         source.images.withUnsafeBufferPointer { src in
             let a = src.baseAddress! + d.primary * n
             let b = src.baseAddress! + d.partner * n
-            if let box = d.box {
-                out.update(from: a, count: n)
-                let plane = source.height * source.width
-                for c in 0..<source.channels {
-                    for y in box.y0..<box.y1 {
-                        let row = c * plane + y * source.width
-                        (out + row + box.x0).update(from: b + row + box.x0, count: box.x1 - box.x0)
-                    }
-                }
-            } else if d.lambda == 1 || d.primary == d.partner {
-                out.update(from: a, count: n)
-            } else {
-                let lambda = d.lambda
-                for i in 0..<n { out[i] = blend(a[i], b[i], lambda: lambda) }
+            if d.primaryTransform.isIdentity && d.partnerTransform.isIdentity {
+                combine(d, a, b, source: source, into: out)
+                return
             }
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 * n) { tmp in
+                let ta = tmp.baseAddress!, tb = tmp.baseAddress! + n
+                d.primaryTransform.apply(a, into: ta, channels: source.channels, height: source.height, width: source.width)
+                if d.isCopy {
+                    out.update(from: ta, count: n)
+                    return
+                }
+                d.partnerTransform.apply(b, into: tb, channels: source.channels, height: source.height, width: source.width)
+                combine(d, ta, tb, source: source, into: out)
+            }
+        }
+    }
+
+    /// Mixes the (transformed) primary `a` and partner `b` as `d` says.
+    private static func combine(_ d: MixDecision, _ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>,
+                                source: LabeledImages, into out: UnsafeMutablePointer<UInt8>) {
+        let n = source.imageBytes
+        if let box = d.box {
+            out.update(from: a, count: n)
+            let plane = source.height * source.width
+            for c in 0..<source.channels {
+                for y in box.y0..<box.y1 {
+                    let row = c * plane + y * source.width
+                    (out + row + box.x0).update(from: b + row + box.x0, count: box.x1 - box.x0)
+                }
+            }
+        } else if d.lambda == 1 || (d.primary == d.partner && d.primaryTransform == d.partnerTransform) {
+            out.update(from: a, count: n)
+        } else {
+            let lambda = d.lambda
+            for i in 0..<n { out[i] = blend(a[i], b[i], lambda: lambda) }
         }
     }
 

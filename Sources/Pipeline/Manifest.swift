@@ -9,7 +9,7 @@ import ShardFormat
 public struct Manifest: Sendable, Equatable, Codable {
     public static let fileName = "manifest.json"
     public static let formatName = "MixShard"
-    public static let toolVersion = "mixshards 0.2.0"
+    public static let toolVersion = "mixshards 0.3.0"
 
     public var format = Manifest.formatName
     public var formatVersion = Int(MixShardLayout.version)
@@ -20,6 +20,8 @@ public struct Manifest: Sendable, Equatable, Codable {
     public var source: SourceInfo
     public var train: [EpochEntry]
     public var test: SplitEntry
+    /// The source copy that reference samples point into (`source/train.mxs`), when there is one (v2).
+    public var sourceCopy: ShardEntry?
     /// Statistics over all training epochs.
     public var summary: ShardStats
 
@@ -46,9 +48,13 @@ public struct Manifest: Sendable, Equatable, Codable {
         } catch {
             throw MixError.file(path, "not a valid manifest: \(MixError.describe(decoding: error))")
         }
-        guard manifest.format == formatName, manifest.formatVersion == Int(MixShardLayout.version) else {
+        let versions = MixShardLayout.readableVersions
+        guard manifest.format == formatName, versions.contains(where: { Int($0) == manifest.formatVersion }) else {
             throw MixError.file(path, "format \(String(reflecting: manifest.format)) version \(manifest.formatVersion) is not supported "
-                                + "(this build reads \(formatName) version \(MixShardLayout.version))")
+                                + "(this build reads \(formatName) versions \(versions.lowerBound)...\(versions.upperBound))")
+        }
+        guard manifest.sourceCopy == nil || manifest.formatVersion >= 2 else {
+            throw MixError.file(path, "a version 1 manifest cannot list a sourceCopy")
         }
         return manifest
     }
@@ -63,7 +69,7 @@ public struct Manifest: Sendable, Equatable, Codable {
             out.append("\(path): train[\(i)] is numbered epoch \(e.epoch), expected \(i)")
         }
         var seen = Set<String>()
-        for entry in train.flatMap(\.shards) + test.shards {
+        for entry in listedFiles {
             let parts = entry.file.split(separator: "/", omittingEmptySubsequences: false)
             guard parts.allSatisfy({ FileIO.isSafeName(String($0)) }) else {
                 out.append("\(path): shard \(String(reflecting: entry.file)) is not a path inside the directory")
@@ -81,11 +87,42 @@ public struct Manifest: Sendable, Equatable, Codable {
     /// (what a reader checks before trusting the listing, short of hashing).
     public func checkListing(directory: String) throws {
         if let first = listingProblems(path: directory + "/" + Manifest.fileName).first { throw MixError(first) }
-        for entry in train.flatMap(\.shards) + test.shards {
+        for entry in listedFiles {
             let file = directory + "/" + entry.file
             guard let size = try FileIO.regularFileSize(file) else { throw MixError.file(file, "missing (listed in \(Manifest.fileName))") }
             guard size == entry.bytes else { throw MixError.file(file, "\(size) bytes, \(Manifest.fileName) says \(entry.bytes)") }
         }
+    }
+
+    /// The source copy of the shard directory at `directory`, opened and checked
+    /// (structure and CRCs), or nil when the manifest lists none.
+    public func openSourceCopy(directory: String) throws -> SourceImages? {
+        guard let entry = sourceCopy else { return nil }
+        let file = directory + "/" + entry.file
+        guard FileIO.exists(file) else { throw MixError.file(file, "missing (listed in \(Manifest.fileName))") }
+        let source = try SourceImages(path: file)
+        guard source.count == entry.samples, source.count == self.source.trainCount else {
+            throw MixError.file(file, "holds \(source.count) images, the manifest says \(entry.samples) (source: \(self.source.trainCount) training images)")
+        }
+        return source
+    }
+
+    /// The source copy a lone shard file resolves its references from: the one of
+    /// the shard directory two levels up (`DIR/train/epoch-NNN/shard-NNNNN.mxs`),
+    /// or nil when the shard has no references.
+    public static func sourceCopy(forShard path: String, header: ShardHeader) throws -> SourceImages? {
+        guard header.hasReferences else { return nil }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropLast(3)
+        let dir = parts.isEmpty ? "." : (parts.count == 1 && parts[0].isEmpty ? "/" : parts.joined(separator: "/"))
+        guard FileIO.exists(dir + "/" + fileName) else {
+            throw MixError.file(path, "holds reference samples, and no shard directory (\(fileName)) two levels up holds their source copy")
+        }
+        return try load(directory: dir).openSourceCopy(directory: dir)
+    }
+
+    /// Every file the manifest lists: the source copy, the training shards epoch by epoch, the test shards.
+    public var listedFiles: [ShardEntry] {
+        (sourceCopy.map { [$0] } ?? []) + train.flatMap(\.shards) + test.shards
     }
 
     /// The canonical JSON bytes (sorted keys, pretty-printed).

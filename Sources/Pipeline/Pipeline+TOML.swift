@@ -37,6 +37,11 @@ extension Pipeline {
             p.dataset.testLimit = try t.int("test_limit") ?? p.dataset.testLimit
             try t.finish()
         }
+        if var t = try top.table("augment") {
+            p.augment.cropPad = try t.int("crop_pad") ?? p.augment.cropPad
+            p.augment.flip = try t.bool("flip") ?? p.augment.flip
+            try t.finish()
+        }
         if var t = try top.table("mix") {
             if let mode = try t.string("mode") {
                 guard let m = MixMode(rawValue: mode) else {
@@ -65,6 +70,7 @@ extension Pipeline {
             p.shards.strategy = try named("strategy", ShardSection.strategyNames) ?? p.shards.strategy
             p.shards.filter = try named("filter", ShardSection.filterNames) ?? p.shards.filter
             p.shards.provenance = try t.bool("provenance") ?? p.shards.provenance
+            p.shards.references = try t.bool("references") ?? p.shards.references
             try t.finish()
         }
         if var t = try top.table("train") {

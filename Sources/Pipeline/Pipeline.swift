@@ -11,11 +11,27 @@ public struct Pipeline: Sendable, Equatable, Codable {
     /// The one seed every random draw derives from.
     public var seed: UInt64 = 0
     public var dataset = DatasetSection()
+    /// Geometric augmentation of each source image before mixing.
+    public var augment = AugmentConfig()
     public var mix = MixConfig()
     public var shards = ShardSection()
     public var train = TrainSection()
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey { case name, seed, dataset, augment, mix, shards, train }
+
+    /// Decodes pipelines recorded before `[augment]` existed (mixshards ≤ 0.2) too.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        dataset = try c.decode(DatasetSection.self, forKey: .dataset)
+        augment = try c.decodeIfPresent(AugmentConfig.self, forKey: .augment) ?? AugmentConfig()
+        mix = try c.decode(MixConfig.self, forKey: .mix)
+        shards = try c.decode(ShardSection.self, forKey: .shards)
+        train = try c.decode(TrainSection.self, forKey: .train)
+    }
 
     /// Problems with the values, each naming its key; empty when valid.
     public func problems() -> [String] {
@@ -26,8 +42,12 @@ public struct Pipeline: Sendable, Equatable, Codable {
         if dataset.path.isEmpty { out.append("dataset.path must be set") }
         if dataset.trainLimit < 0 { out.append("dataset.train_limit must be ≥ 0 (got \(dataset.trainLimit))") }
         if dataset.testLimit < 0 { out.append("dataset.test_limit must be ≥ 0 (got \(dataset.testLimit))") }
+        out += augment.problems(prefix: "augment.")
         out += mix.problems(prefix: "mix.")
         out += shards.problems()
+        if shards.references == true && !shards.provenance {
+            out.append("shards.references needs shards.provenance = true (a reference is its provenance)")
+        }
         out += train.problems()
         return out
     }
@@ -41,7 +61,19 @@ public struct Pipeline: Sendable, Equatable, Codable {
     /// source bytes (not their path, `train` or `name`). Two runs into one
     /// directory must agree on it.
     public var prepIdentity: PrepIdentity {
-        PrepIdentity(seed: seed, trainLimit: dataset.trainLimit, testLimit: dataset.testLimit, mix: mix, shards: shards)
+        PrepIdentity(seed: seed, trainLimit: dataset.trainLimit, testLimit: dataset.testLimit, augment: augment, mix: mix,
+                     shards: shards)
+    }
+
+    /// Whether unmixed training samples are stored as references to a source copy:
+    /// `shards.references` when set, else on when it saves space — with
+    /// provenance, when the epochs hold at least two source copies' worth of
+    /// unmixed samples (the copy is stored uncompressed, ~1.3 compressed epochs).
+    public var usesReferences: Bool {
+        if let r = shards.references { return r && shards.provenance }
+        guard shards.provenance else { return false }
+        let unmixed = mix.mode == .none ? 1 : 1 - mix.p
+        return Double(shards.epochs) * unmixed >= 2
     }
 }
 
@@ -50,8 +82,31 @@ public struct PrepIdentity: Sendable, Equatable, Codable {
     public var seed: UInt64
     public var trainLimit: Int
     public var testLimit: Int
+    public var augment: AugmentConfig
     public var mix: MixConfig
     public var shards: ShardSection
+
+    public init(seed: UInt64, trainLimit: Int, testLimit: Int, augment: AugmentConfig, mix: MixConfig, shards: ShardSection) {
+        self.seed = seed
+        self.trainLimit = trainLimit
+        self.testLimit = testLimit
+        self.augment = augment
+        self.mix = mix
+        self.shards = shards
+    }
+
+    enum CodingKeys: String, CodingKey { case seed, trainLimit, testLimit, augment, mix, shards }
+
+    /// Decodes identities recorded before `[augment]` existed too.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        trainLimit = try c.decode(Int.self, forKey: .trainLimit)
+        testLimit = try c.decode(Int.self, forKey: .testLimit)
+        augment = try c.decodeIfPresent(AugmentConfig.self, forKey: .augment) ?? AugmentConfig()
+        mix = try c.decode(MixConfig.self, forKey: .mix)
+        shards = try c.decode(ShardSection.self, forKey: .shards)
+    }
 }
 
 /// `[dataset]`
@@ -86,11 +141,14 @@ public struct ShardSection: Sendable, Equatable, Codable {
     /// `delta` or `none`.
     public var filter: ImageFilter = .delta
     public var provenance: Bool = true
+    /// Store unmixed training samples as references to one source copy instead of
+    /// their pixels (`true`/`false`; nil: automatic, see `Pipeline.usesReferences`).
+    public var references: Bool?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case epochs, codec, level, strategy, filter, provenance
+        case epochs, codec, level, strategy, filter, provenance, references
         case samplesPerShard = "samples_per_shard", samplesPerChunk = "samples_per_chunk"
     }
 
@@ -134,6 +192,7 @@ public struct ShardSection: Sendable, Equatable, Codable {
         strategy = try named(.strategy, ShardSection.strategyNames)
         filter = try named(.filter, ShardSection.filterNames)
         provenance = try c.decode(Bool.self, forKey: .provenance)
+        references = try c.decodeIfPresent(Bool.self, forKey: .references)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -146,6 +205,7 @@ public struct ShardSection: Sendable, Equatable, Codable {
         try c.encode(ShardSection.name(of: strategy, in: ShardSection.strategyNames), forKey: .strategy)
         try c.encode(ShardSection.name(of: filter, in: ShardSection.filterNames), forKey: .filter)
         try c.encode(provenance, forKey: .provenance)
+        try c.encodeIfPresent(references, forKey: .references)
     }
 
     func problems() -> [String] {

@@ -66,8 +66,9 @@ public enum Exporter {
         var picked: [Picked] = []
         var base = 0
         var chunk = DecodedChunk()
+        let source = request.epoch == nil ? nil : try manifest.openSourceCopy(directory: dir)
         scan: for shard in shards {
-            let reader = try ShardReader(path: dir + "/" + shard.file)
+            let reader = try ShardReader(path: dir + "/" + shard.file, source: source)
             let shape = reader.shape
             for i in 0..<reader.index.count {
                 let e = reader.index[i]
@@ -78,7 +79,7 @@ public enum Exporter {
                     let position = range.lowerBound + s
                     let prov = chunk.provenance.isEmpty ? nil : chunk.provenance[s]
                     if let wanted, !wanted.contains(position) { continue }
-                    if request.mixedOnly, let p = prov, p.primary == p.partner && p.lambda == 1 { continue }
+                    if request.mixedOnly, let p = prov, !p.isMixed { continue }
                     picked.append(Picked(
                         position: position,
                         image: Array(chunk.images[(s * shape.imageBytes)..<((s + 1) * shape.imageBytes)]),
@@ -109,10 +110,12 @@ public enum Exporter {
         }
         let tiles = picked.map { p in
             ContactTile(image: p.image, channels: src.channels, height: src.height, width: src.width, label: p.label,
-                        lambda: p.provenance.flatMap { $0.primary == $0.partner && $0.lambda == 1 ? nil : $0.lambda },
-                        caption: "#\(p.position)")
+                        lambda: p.provenance.flatMap { $0.isMixed ? $0.lambda : nil },
+                        caption: "#\(p.position)" + (p.provenance.map { " " + transformText($0.primaryTransform) } ?? ""))
         }
-        let title = "\(manifest.pipeline.name): \(what), \(picked.count) samples (mode \(manifest.pipeline.mix.mode.rawValue), p \(manifest.pipeline.mix.p), alpha \(manifest.pipeline.mix.alpha))"
+        let pipe = manifest.pipeline
+        let augment = request.epoch == nil || !pipe.augment.isActive ? "" : "augment \(pipe.augment.summary), "
+        let title = "\(pipe.name): \(what), \(picked.count) samples (\(augment)mode \(pipe.mix.mode.rawValue), p \(pipe.mix.p), alpha \(pipe.mix.alpha))"
         let sheet = makeContactSheet(tiles: tiles, classNames: src.classNames, columns: request.columns,
                                      scale: request.scale, title: title)
         let sheetPath = out + "/contact-sheet.png"
@@ -120,6 +123,12 @@ public enum Exporter {
         let indexPath = out + "/index.md"
         try FileIO.writeAtomically(indexPath, indexMarkdown(picked, title: title, classNames: src.classNames, source: src))
         return Result(images: picked.count, sheet: sheetPath, index: indexPath)
+    }
+
+    /// A transform as caption text: `flip +2,-1`, `0,0` for none.
+    static func transformText(_ t: ImageTransform) -> String {
+        func signed(_ v: Int16) -> String { v > 0 ? "+\(v)" : "\(v)" }
+        return (t.flip ? "flip " : "") + "\(signed(t.dx)),\(signed(t.dy))"
     }
 
     static func sampleName(_ position: Int) -> String {
@@ -130,14 +139,19 @@ public enum Exporter {
         var md = "# \(title)\n\n![contact sheet](contact-sheet.png)\n\n"
         md += "Source: \(source.name) (fingerprint `\(source.fingerprint.prefix(16))…`). "
         md += "Positions are within the epoch; primary and partner are indices in the source split.\n\n"
-        md += "| position | image | primary | partner | λ | label (top classes) | shard |\n|---:|---|---:|---:|---:|---|---|\n"
+        md += "Transforms: shift (dx, dy) of the crop, then `flip` when mirrored; the partner's for mixed samples.\n\n"
+        md += "| position | image | primary | partner | λ | kind | transform | partner transform | label (top classes) | shard |\n"
+        md += "|---:|---|---:|---:|---:|---|---|---|---|---|\n"
         for p in picked {
             let top = p.label.enumerated().filter { $0.element > 0.0005 }.sorted { $0.element > $1.element }.prefix(3)
                 .map { "\(classNames[$0.offset]) \(String(format: "%.3f", $0.element))" }.joined(separator: ", ")
             let prim = p.provenance.map { String($0.primary) } ?? "–"
             let part = p.provenance.map { String($0.partner) } ?? "–"
             let lam = p.provenance.map { String(format: "%.4f", $0.lambda) } ?? "–"
-            md += "| \(p.position) | [png](\(sampleName(p.position))) | \(prim) | \(part) | \(lam) | \(top) | \(p.file) |\n"
+            let kind = p.provenance.map { "\($0.kind)" + ($0.isReference ? " (ref)" : "") } ?? "–"
+            let t1 = p.provenance.map { transformText($0.primaryTransform) } ?? "–"
+            let t2 = p.provenance.map { $0.isMixed ? transformText($0.partnerTransform) : "" } ?? "–"
+            md += "| \(p.position) | [png](\(sampleName(p.position))) | \(prim) | \(part) | \(lam) | \(kind) | \(t1) | \(t2) | \(top) | \(p.file) |\n"
         }
         return md
     }

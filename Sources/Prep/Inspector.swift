@@ -1,22 +1,24 @@
 import Foundation
 import MixCore
+import Pipeline
 import ShardFormat
 
 /// `mixprep inspect`: a shard file's header and index as text.
 public enum Inspector {
     public static func describe(path: String, samples: Bool) throws -> String {
-        let r = try ShardReader(path: path)
+        let r = try open(path)
         let h = r.header
         var lines: [String] = []
-        lines.append("\(path): MixShard v\(MixShardLayout.version), \(r.bytes.count) bytes")
-        lines.append("  split \(h.split == .train ? "train" : "test"), epoch \(h.epoch == MixShardLayout.testEpoch ? "- (test)" : String(h.epoch)), shard \(h.shardIndex)")
+        lines.append("\(path): MixShard v\(h.version), \(r.bytes.count) bytes")
+        lines.append("  split \(h.split), epoch \(h.split == .train ? String(h.epoch) : "-"), shard \(h.shardIndex)"
+                     + (h.hasReferences ? ", unmixed samples stored as references to \(MixShardLayout.sourceFile)" : ""))
         lines.append("  samples \(h.sampleCount) in \(h.chunkCount) chunks of ≤ \(h.samplesPerChunk)")
         lines.append("  image \(h.channels)×\(h.height)×\(h.width) uint8, \(h.classCount) classes, labels float32, provenance \(h.hasProvenance ? "yes" : "no")")
         lines.append("  codec \(h.codec == .zlib ? "zlib" : "none"), image filter \(h.imageFilter == .delta ? "delta" : "none")")
-        lines.append("  chunk      offset    stored       raw   ratio  first  count  rawCRC")
+        lines.append("  chunk      offset    stored       raw   ratio  first  count images  rawCRC")
         for (i, e) in r.index.enumerated() {
-            lines.append(String(format: "  %5d %11llu %9u %9u  %5.3f %6u %6u  %08x", i, e.offset, e.storedBytes, e.rawBytes,
-                                Double(e.storedBytes) / Double(max(e.rawBytes, 1)), e.firstSample, e.sampleCount, e.rawCRC))
+            lines.append(String(format: "  %5d %11llu %9u %9u  %5.3f %6u %6u %6u  %08x", i, e.offset, e.storedBytes, e.rawBytes,
+                                Double(e.storedBytes) / Double(max(e.rawBytes, 1)), e.firstSample, e.sampleCount, e.imageCount, e.rawCRC))
         }
         if samples {
             var chunk = DecodedChunk()
@@ -25,8 +27,7 @@ public enum Inspector {
                 try r.readChunk(i, into: &chunk)
                 for s in 0..<min(chunk.count, 4) {
                     let row = chunk.labels[(s * k)..<((s + 1) * k)].map { String(format: "%.3f", $0) }.joined(separator: " ")
-                    let prov = chunk.provenance.isEmpty ? "" : String(format: " primary %u partner %u λ %.4f",
-                        chunk.provenance[s].primary, chunk.provenance[s].partner, chunk.provenance[s].lambda)
+                    let prov = chunk.provenance.isEmpty ? "" : " " + describe(chunk.provenance[s], version: h.version)
                     lines.append("  chunk \(i) sample \(chunk.firstSample + s):\(prov) label [\(row)]")
                 }
             }
@@ -35,21 +36,41 @@ public enum Inspector {
         return lines.joined(separator: "\n")
     }
 
-    /// Writes every sample of the shard at `path`, decoded and checked, to `out`
-    /// as flat little-endian arrays: images (n×C×H×W bytes), then labels
-    /// (n×K float32), then, if the shard has provenance, n × {primary u32,
-    /// partner u32, λ float32}. Other readers compare against it.
+    /// Opens a lone shard file, with the source copy of its directory when it holds references.
+    static func open(_ path: String) throws -> ShardReader {
+        let header = try ShardReader(path: path).header
+        return try ShardReader(path: path, source: Manifest.sourceCopy(forShard: path, header: header))
+    }
+
+    /// One provenance record as text: `primary 12 partner 40 λ 0.8123 blend` plus the
+    /// transforms (v2), e.g. `[flip +2,-1]`, and `ref` for a reference.
+    static func describe(_ p: Provenance, version: UInt16) -> String {
+        var s = String(format: "primary %u partner %u λ %.4f", p.primary, p.partner, p.lambda)
+        guard version >= 2 else { return s }
+        func t(_ t: ImageTransform) -> String { "[\(t.flip ? "flip " : "")\(t.dx),\(t.dy)]" }
+        s += " \(p.kind) \(t(p.primaryTransform))"
+        if p.isMixed { s += " partner \(t(p.partnerTransform))" }
+        if p.kind == .cutmix { s += " box [\(p.box.x0),\(p.box.x1))×[\(p.box.y0),\(p.box.y1))" }
+        if p.isReference { s += " ref" }
+        return s
+    }
+
+    /// Writes every sample of the shard at `path`, decoded and checked (references
+    /// resolved), to `out` as flat little-endian arrays: images (n×C×H×W bytes),
+    /// then labels (n×K float32), then, if the shard has provenance, its n records
+    /// as the shard stores them (v1: 12 bytes, v2: 32). Other readers compare against it.
     public static func dump(path: String, to out: String) throws {
-        let block = try ShardReader(path: path).readAll()
-        var bytes = block.images
-        bytes.reserveCapacity(block.images.count + 4 * block.labels.count + 12 * block.provenance.count)
-        func put(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
-        for v in block.labels { put(v.bitPattern) }
-        for p in block.provenance {
-            put(p.primary)
-            put(p.partner)
-            put(p.lambda.bitPattern)
+        let reader = try open(path)
+        let block = try reader.readAll()
+        let size = reader.header.provenanceBytes
+        var records = [UInt8](repeating: 0, count: size * block.provenance.count)
+        records.withUnsafeMutableBytes { buf in
+            for (i, p) in block.provenance.enumerated() { p.write(into: buf, at: i * size, version: reader.header.version) }
         }
+        var bytes = block.images
+        bytes.reserveCapacity(block.images.count + 4 * block.labels.count + records.count)
+        for v in block.labels { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
+        bytes += records
         try FileIO.writeAtomically(out, bytes)
     }
 }

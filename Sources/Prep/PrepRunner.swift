@@ -58,6 +58,9 @@ public enum PrepRunner {
                                                      provenance: pipeline.shards.provenance) {
             throw MixError.file(dataset.path, problem)
         }
+        if let problem = pipeline.augment.shapeProblem(height: shape.height, width: shape.width) {
+            throw MixError.file(dataset.path, problem)
+        }
         var warnings = dataset.warnings
         if let problem = pipeline.train.imageShapeProblem(height: shape.height, width: shape.width) {
             warnings.append("\(dataset.path): \(problem); the shards can be verified, inspected and exported, but `mixtrain train` will refuse them")
@@ -83,24 +86,28 @@ public enum PrepRunner {
             return report
         }
 
+        let references = pipeline.usesReferences
         let factory = SampleFactory(train: dataset.train, test: dataset.test, classCount: dataset.classCount,
-                                    mix: pipeline.mix, seed: pipeline.seed)
-        let allJobs = ShardPlan.jobs(trainCount: dataset.train.count, testCount: dataset.test.count,
-                                     epochs: pipeline.shards.epochs, samplesPerShard: pipeline.shards.samplesPerShard)
+                                    augment: pipeline.augment, mix: pipeline.mix, seed: pipeline.seed, references: references)
+        // Kept shards with references are checked against the images in memory (the
+        // source copy may be another worker's job, not yet written).
+        let source = references ? SourceImages(images: dataset.train.images, count: dataset.train.count, channels: shape.channels,
+                                               height: shape.height, width: shape.width) : nil
+        let allJobs = pipeline.shardJobs(trainCount: dataset.train.count, testCount: dataset.test.count)
         let mine = allJobs.indices.filter { options.worker.owns($0) }
         try prepareDirectories(dir, jobs: allJobs, owned: mine)
 
-        let encoding = pipeline.shards.encoding
         let progress = Progress("mixprep", total: mine.reduce(0) { $0 + allJobs[$1].count }, unit: "images", quiet: options.quiet)
         let results = Locked([Int: ShardOutcome]())
         let tally = Locked(PrepReport())
         try Parallel.forEach(count: mine.count, threads: options.threads) { n in
             let job = allJobs[mine[n]]
             let path = dir + "/" + job.file
+            let encoding = pipeline.encoding(for: job.split, imageBytes: shape.imageBytes, classCount: shape.classCount)
             var redoReason: String?
             if FileIO.exists(path) {
                 do {
-                    let outcome = try ShardCheck.check(path: path, job: job, shape: factory.shape, encoding: encoding)
+                    let outcome = try ShardCheck.check(path: path, job: job, shape: factory.shape, encoding: encoding, source: source)
                     results.withLock { $0[mine[n]] = outcome }
                     tally.withLock { $0.kept += 1 }
                     progress.advance(by: job.count)
@@ -124,7 +131,8 @@ public enum PrepRunner {
                 $0.bytesWritten += bytes.count
                 $0.rawBytesWritten += MixShardLayout.headerBytes + MixShardLayout.footerBytes
                     + (job.count + encoding.samplesPerChunk - 1) / encoding.samplesPerChunk * MixShardLayout.indexEntryBytes
-                    + job.count * (factory.shape.imageBytes + 4 * factory.shape.classCount + (encoding.provenance ? 12 : 0))
+                    + job.count * (factory.shape.imageBytes + 4 * factory.shape.classCount
+                                   + (encoding.provenance ? MixShardLayout.provenanceBytes(version: encoding.version) : 0))
                 if let redoReason { $0.redone.append("\(job.file): \(redoReason)") }
             }
             progress.advance(by: job.count)
@@ -156,16 +164,17 @@ public enum PrepRunner {
         let p = state.pipeline
         let shape = SampleShape(channels: state.source.channels, height: state.source.height, width: state.source.width,
                                 classCount: state.source.classNames.count)
-        let jobs = ShardPlan.jobs(trainCount: state.source.trainCount, testCount: state.source.testCount,
-                                  epochs: p.shards.epochs, samplesPerShard: p.shards.samplesPerShard)
+        let jobs = p.shardJobs(trainCount: state.source.trainCount, testCount: state.source.testCount)
         let progress = Progress("finalize", total: jobs.reduce(0) { $0 + $1.count }, unit: "images", quiet: quiet)
         let outcomes = Locked([Int: ShardOutcome]())
+        for job in jobs where !FileIO.exists(dir + "/" + job.file) {
+            throw MixError.file(dir + "/" + job.file, "missing: a worker has not finished (rerun it, or `mixprep run` without --worker)")
+        }
+        let source = try ShardCheck.openSource(directory: dir, jobs: jobs)
         try Parallel.forEach(count: jobs.count, threads: threads) { i in
             let path = dir + "/" + jobs[i].file
-            guard FileIO.exists(path) else {
-                throw MixError.file(path, "missing: a worker has not finished (rerun it, or `mixprep run` without --worker)")
-            }
-            let o = try ShardCheck.check(path: path, job: jobs[i], shape: shape, encoding: p.shards.encoding)
+            let encoding = p.encoding(for: jobs[i].split, imageBytes: shape.imageBytes, classCount: shape.classCount)
+            let o = try ShardCheck.check(path: path, job: jobs[i], shape: shape, encoding: encoding, source: source)
             outcomes.withLock { $0[i] = o }
             progress.advance(by: jobs[i].count)
         }
@@ -208,8 +217,11 @@ public enum PrepRunner {
         var epochs: [EpochEntry] = []
         var test = SplitEntry(shards: [], stats: ShardStats(classCount: k))
         var summary = ShardStats(classCount: k)
+        var sourceCopy: ShardEntry?
         for (job, o) in zip(jobs, outcomes) {
             switch job.split {
+            case .source:
+                sourceCopy = o.entry
             case .train:
                 if epochs.last?.epoch != job.epoch {
                     epochs.append(EpochEntry(epoch: job.epoch, shards: [], stats: ShardStats(classCount: k)))
@@ -222,7 +234,8 @@ public enum PrepRunner {
                 test.stats.merge(o.stats)
             }
         }
-        let manifest = Manifest(pipeline: state.pipeline, source: state.source, train: epochs, test: test, summary: summary)
+        var manifest = Manifest(pipeline: state.pipeline, source: state.source, train: epochs, test: test, summary: summary)
+        manifest.sourceCopy = sourceCopy
         try FileIO.writeAtomically(dir + "/" + Manifest.fileName, try manifest.encoded())
     }
 }

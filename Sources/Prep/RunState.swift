@@ -32,6 +32,7 @@ struct RunState: Codable, Equatable {
     func differences(from other: RunState) -> [String] {
         var out: [String] = []
         if identity.seed != other.identity.seed { out.append("seed \(other.identity.seed) vs \(identity.seed)") }
+        if identity.augment != other.identity.augment { out.append("[augment]") }
         if identity.mix != other.identity.mix { out.append("[mix]") }
         if identity.shards != other.identity.shards { out.append("[shards]") }
         if identity.trainLimit != other.identity.trainLimit || identity.testLimit != other.identity.testLimit {

@@ -2,13 +2,17 @@ import MixCore
 import Mixup
 import ShardFormat
 
-/// Makes the samples of a shard job: a pure function of (source, mixing config, seed, job).
+/// Makes the samples of a shard job: a pure function of (source, augmentation,
+/// mixing config, seed, job).
 struct SampleFactory: Sendable {
     let train: LabeledImages
     let test: LabeledImages
     let classCount: Int
+    let augment: AugmentConfig
     let mix: MixConfig
     let seed: UInt64
+    /// Mark unmixed training samples as references (written without pixels).
+    let references: Bool
 
     var shape: SampleShape {
         SampleShape(channels: train.channels, height: train.height, width: train.width, classCount: classCount)
@@ -27,14 +31,15 @@ struct SampleFactory: Sendable {
         let smoothing: Double
         switch job.split {
         case .train:
-            let plan = EpochPlan(config: mix, seed: seed, epoch: job.epoch, count: train.count,
+            let plan = EpochPlan(config: mix, augment: augment, seed: seed, epoch: job.epoch, count: train.count,
                                  height: train.height, width: train.width)
             decisions = job.positions.map { plan.decision(at: $0) }
             source = train
             smoothing = mix.smoothing
-        case .test:
-            decisions = job.positions.map(MixDecision.unmixed)
-            source = test
+        case .test, .source:
+            // The test split unmixed; the source copy is the training images as read.
+            decisions = job.positions.map { MixDecision.unmixed($0) }
+            source = job.split == .test ? test : train
             smoothing = 0
         }
         block.images.withUnsafeMutableBufferPointer { images in
@@ -45,7 +50,17 @@ struct SampleFactory: Sendable {
                 }
             }
         }
-        block.provenance = decisions.map { Provenance(primary: UInt32($0.primary), partner: UInt32($0.partner), lambda: $0.lambda) }
+        let referencing = references && job.split == .train
+        block.provenance = decisions.map { SampleFactory.provenance($0, reference: referencing && $0.isCopy) }
         return block
+    }
+
+    /// The provenance record of a decision.
+    static func provenance(_ d: MixDecision, reference: Bool) -> Provenance {
+        let kind: MixKind = !d.mixed ? .copy : d.box != nil ? .cutmix : .blend
+        let box = d.box.map { CutBox(x0: UInt16($0.x0), y0: UInt16($0.y0), x1: UInt16($0.x1), y1: UInt16($0.y1)) } ?? .empty
+        return Provenance(primary: UInt32(d.primary), partner: UInt32(d.partner), lambda: d.lambda, kind: kind,
+                          primaryTransform: d.primaryTransform, partnerTransform: d.partnerTransform, box: box,
+                          isReference: reference)
     }
 }

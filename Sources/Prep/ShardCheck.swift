@@ -6,10 +6,12 @@ import Pipeline
 enum ShardCheck {
     /// Reads every chunk (all CRCs, label sums) and checks the header against
     /// the job; returns the file's manifest entry and statistics.
-    static func check(path: String, job: ShardJob, shape: SampleShape, encoding: ShardEncoding) throws -> ShardOutcome {
-        let reader = try ShardReader(path: path)
+    /// `source` resolves reference samples (training shards of a directory with a source copy).
+    static func check(path: String, job: ShardJob, shape: SampleShape, encoding: ShardEncoding,
+                      source: SourceImages?) throws -> ShardOutcome {
+        let reader = try ShardReader(path: path, source: job.split == .train ? source : nil)
         let h = reader.header
-        let expectedEpoch: UInt32 = job.split == .test ? MixShardLayout.testEpoch : UInt32(job.epoch)
+        let expectedEpoch: UInt32 = job.split == .train ? UInt32(job.epoch) : MixShardLayout.testEpoch
         var wrong: [String] = []
         if h.split != job.split { wrong.append("split") }
         if h.epoch != expectedEpoch { wrong.append("epoch \(h.epoch) (expected \(expectedEpoch))") }
@@ -21,9 +23,16 @@ enum ShardCheck {
             wrong.append("encoding")
         }
         guard wrong.isEmpty else { throw MixError.file(path, "header: does not match the pipeline: \(wrong.joined(separator: ", "))") }
+        if job.split == .source { _ = try SourceImages(path: path) }  // the source copy's own checks
         let block = try reader.readAll()
         let digest = withExtendedLifetime(reader) { SHA256.hexDigest(of: reader.bytes) }
         return ShardOutcome(entry: ShardEntry(file: job.file, samples: job.count, bytes: reader.bytes.count, sha256: digest),
                             stats: ShardStats(of: block))
+    }
+
+    /// The source copy of `jobs` in `directory`, opened and checked, or nil when the plan has none.
+    static func openSource(directory: String, jobs: [ShardJob]) throws -> SourceImages? {
+        guard let job = jobs.first(where: { $0.split == .source }) else { return nil }
+        return try SourceImages(path: directory + "/" + job.file)
     }
 }

@@ -1,3 +1,4 @@
+import Pipeline
 import ShardFormat
 
 /// One shard file to produce: which split, epoch and positions it holds.
@@ -14,10 +15,14 @@ public struct ShardJob: Sendable, Equatable {
     public var count: Int { positions.count }
 }
 
-/// The list of shard files of a directory: every epoch's training shards, then the test shards.
+/// The list of shard files of a directory: the source copy (when samples are
+/// stored as references), every epoch's training shards, then the test shards.
 public enum ShardPlan {
-    public static func jobs(trainCount: Int, testCount: Int, epochs: Int, samplesPerShard: Int) -> [ShardJob] {
+    public static func jobs(trainCount: Int, testCount: Int, epochs: Int, samplesPerShard: Int, sourceCopy: Bool) -> [ShardJob] {
         var jobs: [ShardJob] = []
+        if sourceCopy {
+            jobs.append(ShardJob(split: .source, epoch: 0, shardIndex: 0, positions: 0..<trainCount, file: MixShardLayout.sourceFile))
+        }
         for e in 0..<epochs {
             for (s, range) in ranges(trainCount, samplesPerShard).enumerated() {
                 jobs.append(ShardJob(split: .train, epoch: e, shardIndex: s, positions: range,
@@ -40,5 +45,25 @@ public enum ShardPlan {
     static func pad(_ v: Int, _ width: Int) -> String {
         let s = String(v)
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+}
+
+extension Pipeline {
+    /// The shard files of this pipeline over a source of these sizes.
+    func shardJobs(trainCount: Int, testCount: Int) -> [ShardJob] {
+        ShardPlan.jobs(trainCount: trainCount, testCount: testCount, epochs: shards.epochs,
+                       samplesPerShard: shards.samplesPerShard, sourceCopy: usesReferences)
+    }
+
+    /// How the shards of `split` are encoded: the source copy uncompressed and
+    /// unfiltered (so references resolve without inflating), in chunks within the format limits.
+    func encoding(for split: Split, imageBytes: Int, classCount: Int) -> ShardEncoding {
+        var e = shards.encoding
+        guard split == .source else { return e }
+        e.codec = .none
+        e.filter = .none
+        e.provenance = false
+        e.samplesPerChunk = max(1, min(MixShardLayout.maxSamplesPerChunk, MixShardLayout.maxChunkRawBytes / 4 / (imageBytes + 4 * classCount)))
+        return e
     }
 }

@@ -19,12 +19,19 @@ public enum Verifier {
         let shape = SampleShape(channels: manifest.source.channels, height: manifest.source.height,
                                 width: manifest.source.width, classCount: manifest.source.classNames.count)
         let jobs = ShardPlan.jobs(trainCount: manifest.source.trainCount, testCount: manifest.source.testCount,
-                                  epochs: manifest.train.count, samplesPerShard: p.shards.samplesPerShard)
-        let listed = manifest.train.flatMap { e in e.shards.map { ($0, e.stats) } }.map(\.0) + manifest.test.shards
+                                  epochs: manifest.train.count, samplesPerShard: p.shards.samplesPerShard,
+                                  sourceCopy: manifest.formatVersion >= 2 && p.usesReferences)
+        let listed = (manifest.sourceCopy.map { [$0] } ?? []) + manifest.train.flatMap(\.shards) + manifest.test.shards
         var problems = manifest.listingProblems(path: dir + "/" + Manifest.fileName)
         problems += settingProblems(manifest, path: dir + "/" + Manifest.fileName)
         guard listed.map(\.file) == jobs.map(\.file) else {
             return Result(report: "", problems: problems + ["\(dir)/manifest.json: its shard list does not match the pipeline's plan"])
+        }
+        let source: SourceImages?
+        do {
+            source = try ShardCheck.openSource(directory: dir, jobs: jobs)
+        } catch {
+            return Result(report: "", problems: problems + ["\(error) (every reference sample depends on it)"])
         }
         let progress = Progress("verify", total: jobs.reduce(0) { $0 + $1.count }, unit: "images")
         let outcomes = Locked([Int: ShardOutcome]())
@@ -32,7 +39,8 @@ public enum Verifier {
         try Parallel.forEach(count: jobs.count, threads: threads) { i in
             let path = dir + "/" + jobs[i].file
             do {
-                let o = try ShardCheck.check(path: path, job: jobs[i], shape: shape, encoding: p.shards.encoding)
+                let encoding = p.encoding(for: jobs[i].split, imageBytes: shape.imageBytes, classCount: shape.classCount)
+                let o = try ShardCheck.check(path: path, job: jobs[i], shape: shape, encoding: encoding, source: source)
                 outcomes.withLock { $0[i] = o }
             } catch {
                 failures.withLock { $0[i] = "\(error)" }
@@ -57,7 +65,9 @@ public enum Verifier {
                 problems.append("\(dir)/\(jobs[i].file): \(o.entry.bytes) bytes, the manifest says \(listed[i].bytes)")
             }
             if jobs[i].split == .train { summary.merge(o.stats) }
-            splitStats[jobs[i].split == .train ? jobs[i].epoch : -1, default: ShardStats(classCount: shape.classCount)].merge(o.stats)
+            if jobs[i].split == .train || jobs[i].split == .test {
+                splitStats[jobs[i].split == .train ? jobs[i].epoch : -1, default: ShardStats(classCount: shape.classCount)].merge(o.stats)
+            }
         }
         if problems.isEmpty {
             for e in manifest.train where splitStats[e.epoch] != e.stats {
@@ -75,7 +85,9 @@ public enum Verifier {
         var lines: [String] = []
         lines.append("\(dir): \(fileCount - failed.count)/\(fileCount) shards verified (\(problems.isEmpty ? "OK" : "\(problems.count) problem(s)")), \(bytes) bytes")
         lines.append("source: \(manifest.source.name), fingerprint \(manifest.source.fingerprint)")
-        lines.append("pipeline: \(p.name), mode \(p.mix.mode.rawValue), p \(p.mix.p), alpha \(p.mix.alpha), seed \(p.seed), \(manifest.train.count) epoch(s)")
+        lines.append("pipeline: \(p.name), augment \(p.augment.summary), mode \(p.mix.mode.rawValue), p \(p.mix.p), alpha \(p.mix.alpha), "
+                     + "seed \(p.seed), \(manifest.train.count) epoch(s)"
+                     + (manifest.sourceCopy == nil ? "" : ", unmixed samples stored as references to \(MixShardLayout.sourceFile)"))
         lines.append(StatsText.describe(summary, classNames: manifest.source.classNames))
         return Result(report: lines.joined(separator: "\n"), problems: problems)
     }
@@ -98,6 +110,8 @@ public enum StatsText {
     public static func describe(_ s: ShardStats, classNames: [String]) -> String {
         var lines: [String] = []
         lines.append(String(format: "train samples: %d, mixed: %d (%.2f%%)", s.samples, s.mixed, 100 * s.fractionMixed))
+        func share(_ n: Int) -> String { String(format: "%d (%.2f%%)", n, s.samples == 0 ? 0 : 100 * Double(n) / Double(s.samples)) }
+        lines.append("primary flipped: \(share(s.flipped)), shifted by a crop: \(share(s.shifted)), stored as references: \(share(s.references))")
         lines.append("λ histogram of mixed samples (10 bins over [0, 1]):")
         let peak = max(s.lambdaHistogram.max() ?? 1, 1)
         for (i, n) in s.lambdaHistogram.enumerated() {

@@ -1,21 +1,20 @@
 /// The image filters' kernels: forward (before compression) and inverse (after inflation).
 extension ImageFilter {
-    /// Writes the filtered form of `count` bytes of rows of `width` bytes from `src` into `dst`.
+    /// Filters `count` bytes of rows of `width` bytes in place (right to left within each row, so every difference reads unfiltered bytes).
     @inline(__always)
-    static func deltaEncode(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, count: Int, width: Int) {
+    static func deltaEncodeInPlace(_ p: UnsafeMutablePointer<UInt8>, count: Int, width: Int) {
         var row = 0
         while row < count {
-            dst[row] = src[row]
-            var x = 1
-            while x < width {
-                dst[row + x] = src[row + x] &- src[row + x - 1]
-                x += 1
+            var x = width - 1
+            while x > 0 {
+                p[row + x] = p[row + x] &- p[row + x - 1]
+                x -= 1
             }
             row += width
         }
     }
 
-    /// Undoes `deltaEncode` in place (a running sum within each row, mod 256).
+    /// Undoes `deltaEncodeInPlace` (a running sum within each row, mod 256).
     @inline(__always)
     static func deltaDecode(_ p: UnsafeMutablePointer<UInt8>, count: Int, width: Int) {
         var row = 0

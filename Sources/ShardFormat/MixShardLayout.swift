@@ -1,28 +1,41 @@
+import MixCore
 import ZlibKit
 
-/// MixShard v1 (`.mxs`): the on-disk layout, defined in this one file.
+/// MixShard v2 (`.mxs`; v1 still read): the on-disk layout, defined in this one file.
 ///
 /// ```
 /// Header (64 B) | chunk 0 | chunk 1 | … | chunk N-1 | index (N × 32 B) | footer (32 B)
 /// ```
 /// All integers little-endian. A chunk's payload, before filter and
-/// compression, holds for its n samples: images `n × C × H × W` bytes (sample,
-/// plane, row), labels `n × K` float32, and when header flag bit 0 is set,
-/// provenance `n × 12` bytes `{primary u32, partner u32, lambda f32}`. The
-/// image filter applies to the image bytes only; then the whole payload is
+/// compression, holds for its n samples: images `m × C × H × W` bytes (sample,
+/// plane, row) of the m samples whose pixels are stored, labels `n × K`
+/// float32, and when header flag bit 0 is set, provenance `n × 32` bytes (v1:
+/// `n × 12`, `{primary u32, partner u32, lambda f32}`, and m = n). A sample
+/// whose provenance says "reference" stores no pixels: it is its primary
+/// source image under its transform, read from the directory's source copy
+/// (`source/train.mxs`, a v2 shard of split `source`, uncompressed). The image
+/// filter applies to the image bytes only; then the whole payload is
 /// compressed as one zlib stream (RFC 1950). See DESIGN.md for the rationale.
 public enum MixShardLayout {
     public static let magic: [UInt8] = Array("MIXSHRD1".utf8)
     public static let endMagic: [UInt8] = Array("MIXSHEND".utf8)
-    public static let version: UInt16 = 1
+    /// The version this build writes.
+    public static let version: UInt16 = 2
+    /// The versions this build reads.
+    public static let readableVersions: ClosedRange<UInt16> = 1...2
     public static let headerBytes = 64
     public static let indexEntryBytes = 32
     public static let footerBytes = 32
-    public static let provenanceBytes = 12
-    /// `epoch` field value of a test-split shard.
+    /// Bytes of one provenance record in `version`.
+    public static func provenanceBytes(version: UInt16) -> Int { version == 1 ? 12 : 32 }
+    /// `epoch` field value of a test-split (and source) shard.
     public static let testEpoch: UInt32 = 0xFFFF_FFFF
     /// Header flag bit 0: the payload carries provenance.
     public static let flagProvenance: UInt32 = 1
+    /// Header flag bit 1 (v2): some samples are references to the source copy (needs bit 0).
+    public static let flagReferences: UInt32 = 2
+    /// The source copy inside a shard directory (relative path).
+    public static let sourceFile = "source/train.mxs"
     /// Tolerance on a label row's sum.
     public static let labelSumTolerance: Float = 1e-4
 
@@ -49,7 +62,8 @@ public enum MixShardLayout {
     /// Why a shard of this shape and chunking cannot be written within the
     /// format limits, naming the pipeline key or source property; nil when it can.
     /// `samplesPerShard` caps the samples a chunk actually holds.
-    public static func limitProblem(shape: SampleShape, samplesPerChunk: Int, samplesPerShard: Int, provenance: Bool) -> String? {
+    public static func limitProblem(shape: SampleShape, samplesPerChunk: Int, samplesPerShard: Int, provenance: Bool,
+                                    version: UInt16 = MixShardLayout.version) -> String? {
         if !(1...maxSamplesPerChunk).contains(samplesPerChunk) {
             return "shards.samples_per_chunk must be in 1...\(maxSamplesPerChunk) (got \(samplesPerChunk))"
         }
@@ -59,7 +73,7 @@ public enum MixShardLayout {
         }
         if !(1...maxClasses).contains(shape.classCount) { return "\(shape.classCount) classes; the format allows 1...\(maxClasses)" }
         let perChunk = min(samplesPerChunk, max(samplesPerShard, 1))
-        let perSample = shape.imageBytes + 4 * shape.classCount + (provenance ? provenanceBytes : 0)
+        let perSample = shape.imageBytes + 4 * shape.classCount + (provenance ? provenanceBytes(version: version) : 0)
         let (raw, overflow) = perChunk.multipliedReportingOverflow(by: perSample)
         if overflow || raw > maxChunkRawBytes {
             return "shards.samples_per_chunk = \(samplesPerChunk): a chunk of \(perChunk) samples of \(perSample) bytes exceeds "
@@ -83,7 +97,18 @@ public enum MixShardLayout {
     /// Index entry field offsets (within an entry).
     enum Index {
         static let offset = 0, storedBytes = 8, rawBytes = 12, firstSample = 16
-        static let sampleCount = 20, rawCRC = 24, reserved = 28
+        static let sampleCount = 20, rawCRC = 24
+        /// v2: samples of the chunk whose pixels are stored (the others are references); v1: reserved, 0.
+        static let imageCount = 28
+    }
+
+    /// Provenance record field offsets (v2, 32 bytes).
+    enum Record {
+        static let primary = 0, partner = 4, lambda = 8, kind = 12, flags = 13, reserved = 14
+        static let primaryDX = 16, primaryDY = 18, partnerDX = 20, partnerDY = 22
+        static let boxX0 = 24, boxY0 = 26, boxX1 = 28, boxY1 = 30
+        /// `flags` bits.
+        static let primaryFlip: UInt8 = 1, partnerFlip: UInt8 = 2, reference: UInt8 = 4
     }
 
     /// Footer field offsets.
@@ -110,10 +135,16 @@ public enum ImageFilter: UInt8, Sendable, CaseIterable {
 }
 
 /// Which split a shard holds (header byte 40).
-public enum Split: UInt8, Sendable { case train = 0, test = 1 }
+public enum Split: UInt8, Sendable {
+    case train = 0, test = 1
+    /// v2: the source copy that reference samples point into (`source/train.mxs`).
+    case source = 2
+}
 
 /// The 64-byte header, decoded.
 public struct ShardHeader: Equatable, Sendable {
+    /// Format version: 2 is written; 1 is still read.
+    public var version: UInt16 = MixShardLayout.version
     public var flags: UInt32
     public var sampleCount: UInt32
     public var chunkCount: UInt32
@@ -149,19 +180,27 @@ public struct ShardHeader: Equatable, Sendable {
     }
 
     public var hasProvenance: Bool { flags & MixShardLayout.flagProvenance != 0 }
+    /// Whether some samples are references to the source copy (v2).
+    public var hasReferences: Bool { flags & MixShardLayout.flagReferences != 0 }
+    /// Bytes of one provenance record (0 without provenance).
+    public var provenanceBytes: Int { hasProvenance ? MixShardLayout.provenanceBytes(version: version) : 0 }
     /// Bytes of one image (C·H·W); at most 65535³, so never overflows an Int.
     public var imageBytes: Int { Int(channels) * Int(height) * Int(width) }
-    /// Raw payload bytes of one sample (image, label row, provenance); never overflows.
-    public var sampleBytes: Int { imageBytes + 4 * Int(classCount) + (hasProvenance ? MixShardLayout.provenanceBytes : 0) }
-    /// Raw payload bytes of `n` samples, nil when the product overflows.
-    public func checkedRawBytes(samples n: Int) -> Int? {
-        let (v, overflow) = n.multipliedReportingOverflow(by: sampleBytes)
-        return overflow || n < 0 ? nil : v
+    /// Raw payload bytes of one sample with its pixels (image, label row, provenance); never overflows.
+    public var sampleBytes: Int { imageBytes + 4 * Int(classCount) + provenanceBytes }
+    /// Raw payload bytes of `n` samples of which `images` store pixels (default: all), nil when it overflows.
+    public func checkedRawBytes(samples n: Int, images: Int? = nil) -> Int? {
+        let m = images ?? n
+        guard n >= 0, m >= 0, m <= n else { return nil }
+        let (a, o1) = m.multipliedReportingOverflow(by: imageBytes)
+        let (b, o2) = n.multipliedReportingOverflow(by: 4 * Int(classCount) + provenanceBytes)
+        let (v, o3) = a.addingReportingOverflow(b)
+        return o1 || o2 || o3 ? nil : v
     }
-    /// Raw payload bytes of `n` samples of a header within the format limits
-    /// (the writer's, or one `decode` accepted).
-    public func rawBytes(samples n: Int) -> Int {
-        guard let v = checkedRawBytes(samples: n) else { preconditionFailure("rawBytes of \(n) samples overflows") }
+    /// Raw payload bytes of `n` samples (of which `images` store pixels) of a header
+    /// within the format limits (the writer's, or one `decode` accepted).
+    public func rawBytes(samples n: Int, images: Int? = nil) -> Int {
+        guard let v = checkedRawBytes(samples: n, images: images) else { preconditionFailure("rawBytes of \(n) samples overflows") }
         return v
     }
 }
@@ -174,14 +213,18 @@ public struct ChunkIndexEntry: Equatable, Sendable {
     public var firstSample: UInt32
     public var sampleCount: UInt32
     public var rawCRC: UInt32
+    /// v2: samples whose pixels the chunk stores (the rest are references). Written 0 in v1.
+    public var imageCount: UInt32
 
-    public init(offset: UInt64, storedBytes: UInt32, rawBytes: UInt32, firstSample: UInt32, sampleCount: UInt32, rawCRC: UInt32) {
+    public init(offset: UInt64, storedBytes: UInt32, rawBytes: UInt32, firstSample: UInt32, sampleCount: UInt32, rawCRC: UInt32,
+                imageCount: UInt32) {
         self.offset = offset
         self.storedBytes = storedBytes
         self.rawBytes = rawBytes
         self.firstSample = firstSample
         self.sampleCount = sampleCount
         self.rawCRC = rawCRC
+        self.imageCount = imageCount
     }
 }
 
@@ -193,18 +236,64 @@ public struct ShardFooter: Equatable, Sendable {
     public var sampleCount: UInt32
 }
 
-/// Where a sample came from: positions in the source split and the weight of the primary.
-/// An unmixed sample has `partner == primary` and `lambda == 1`.
+/// How a sample's pixels were made from its primary and partner (v2 provenance `kind`).
+public enum MixKind: UInt8, Sendable {
+    /// The primary under its transform (unmixed): partner = primary, λ = 1.
+    case copy = 0
+    /// round(λ·a + (1−λ)·b) of the transformed primary a and partner b.
+    case blend = 1
+    /// The transformed primary with `box` pasted from the transformed partner.
+    case cutmix = 2
+}
+
+/// A CutMix box `[x0, x1) × [y0, y1)`, in pixels.
+public struct CutBox: Equatable, Sendable {
+    public var x0: UInt16, y0: UInt16, x1: UInt16, y1: UInt16
+
+    public init(x0: UInt16, y0: UInt16, x1: UInt16, y1: UInt16) {
+        self.x0 = x0
+        self.y0 = y0
+        self.x1 = x1
+        self.y1 = y1
+    }
+
+    public static let empty = CutBox(x0: 0, y0: 0, x1: 0, y1: 0)
+    public var area: Int { (Int(x1) - Int(x0)) * (Int(y1) - Int(y0)) }
+}
+
+/// Where a sample came from, enough to recompute every pixel from the source:
+/// positions in the source split, the weight of the primary, how they were
+/// combined and the geometric transform of each (v2; v1 records only the first
+/// three, and its `kind` is inferred: copy when unmixed, else blend).
+/// An unmixed sample has `partner == primary`, `lambda == 1`, kind copy and
+/// equal transforms.
 public struct Provenance: Equatable, Sendable {
     public var primary: UInt32
     public var partner: UInt32
     public var lambda: Float
+    public var kind: MixKind
+    public var primaryTransform: ImageTransform
+    public var partnerTransform: ImageTransform
+    /// The CutMix box (kind cutmix), else empty.
+    public var box: CutBox
+    /// Stored as a reference (no pixels in the chunk): kind copy only.
+    public var isReference: Bool
 
-    public init(primary: UInt32, partner: UInt32, lambda: Float) {
+    public init(primary: UInt32, partner: UInt32, lambda: Float, kind: MixKind? = nil,
+                primaryTransform: ImageTransform = .identity, partnerTransform: ImageTransform? = nil,
+                box: CutBox = .empty, isReference: Bool = false) {
         self.primary = primary
         self.partner = partner
         self.lambda = lambda
+        self.kind = kind ?? (primary == partner && lambda == 1 ? .copy : .blend)
+        self.primaryTransform = primaryTransform
+        self.partnerTransform = partnerTransform ?? primaryTransform
+        self.box = box
+        self.isReference = isReference
     }
+
+    /// Whether the sample is not a plain copy of its primary.
+    public var isMixed: Bool { kind != .copy }
 }
 
 // MARK: - Little-endian byte helpers
@@ -232,7 +321,7 @@ extension ShardHeader {
         typealias H = MixShardLayout.Header
         var b = [UInt8](repeating: 0, count: MixShardLayout.headerBytes)
         b.replaceSubrange(H.magic..<H.magic + 8, with: MixShardLayout.magic)
-        b.putLE(MixShardLayout.version, at: H.version)
+        b.putLE(version, at: H.version)
         b.putLE(UInt16(MixShardLayout.headerBytes), at: H.headerBytes)
         b.putLE(flags, at: H.flags)
         b.putLE(sampleCount, at: H.sampleCount)
@@ -264,8 +353,9 @@ extension ShardHeader {
             throw fail("header: bad magic (not a MixShard file)")
         }
         let version = b.le(UInt16.self, at: H.version)
-        guard version == MixShardLayout.version else {
-            throw fail("header: unsupported version \(version) (this reader knows \(MixShardLayout.version))")
+        guard MixShardLayout.readableVersions.contains(version) else {
+            throw fail("header: unsupported version \(version) (this reader knows \(MixShardLayout.readableVersions.lowerBound)..."
+                       + "\(MixShardLayout.readableVersions.upperBound))")
         }
         let stored = b.le(UInt32.self, at: H.crc)
         let computed = Zlib.crc32(UnsafeRawBufferPointer(rebasing: b[0..<H.crc]))
@@ -288,9 +378,13 @@ extension ShardHeader {
             width: b.le(UInt16.self, at: H.width), classCount: b.le(UInt16.self, at: H.classCount),
             codec: codec, imageFilter: filter, split: split,
             epoch: b.le(UInt32.self, at: H.epoch), shardIndex: b.le(UInt32.self, at: H.shardIndex))
+        h.version = version
         h.pixelType = pixelType
         h.labelType = labelType
-        guard h.flags & ~MixShardLayout.flagProvenance == 0 else { throw fail("header: unknown flags \(hex(h.flags))") }
+        let knownFlags = version == 1 ? MixShardLayout.flagProvenance : MixShardLayout.flagProvenance | MixShardLayout.flagReferences
+        guard h.flags & ~knownFlags == 0 else { throw fail("header: unknown flags \(hex(h.flags))") }
+        guard !h.hasReferences || h.hasProvenance else { throw fail("header: references flag without provenance") }
+        guard version >= 2 || split != .source else { throw fail("header: unknown split \(split.rawValue)") }
         guard h.channels > 0, h.height > 0, h.width > 0, h.classCount > 0 else {
             throw fail("header: zero image dimension or class count")
         }
@@ -324,7 +418,7 @@ extension ChunkIndexEntry {
         b.putLE(firstSample, at: base + I.firstSample)
         b.putLE(sampleCount, at: base + I.sampleCount)
         b.putLE(rawCRC, at: base + I.rawCRC)
-        b.putLE(UInt32(0), at: base + I.reserved)
+        b.putLE(imageCount, at: base + I.imageCount)
     }
 
     static func read(_ b: UnsafeRawBufferPointer, at base: Int) -> ChunkIndexEntry {
@@ -332,7 +426,8 @@ extension ChunkIndexEntry {
         return ChunkIndexEntry(
             offset: b.le(UInt64.self, at: base + I.offset), storedBytes: b.le(UInt32.self, at: base + I.storedBytes),
             rawBytes: b.le(UInt32.self, at: base + I.rawBytes), firstSample: b.le(UInt32.self, at: base + I.firstSample),
-            sampleCount: b.le(UInt32.self, at: base + I.sampleCount), rawCRC: b.le(UInt32.self, at: base + I.rawCRC))
+            sampleCount: b.le(UInt32.self, at: base + I.sampleCount), rawCRC: b.le(UInt32.self, at: base + I.rawCRC),
+            imageCount: b.le(UInt32.self, at: base + I.imageCount))
     }
 }
 
@@ -356,6 +451,80 @@ extension ShardFooter {
         }
         return ShardFooter(indexOffset: b.le(UInt64.self, at: F.indexOffset), chunkCount: b.le(UInt32.self, at: F.chunkCount),
                            indexCRC: b.le(UInt32.self, at: F.indexCRC), sampleCount: b.le(UInt32.self, at: F.sampleCount))
+    }
+}
+
+extension Provenance {
+    /// Writes the record (`MixShardLayout.provenanceBytes(version:)` bytes) at `at`.
+    public func write(into buf: UnsafeMutableRawBufferPointer, at: Int, version: UInt16) {
+        typealias R = MixShardLayout.Record
+        buf.storeBytes(of: primary.littleEndian, toByteOffset: at + R.primary, as: UInt32.self)
+        buf.storeBytes(of: partner.littleEndian, toByteOffset: at + R.partner, as: UInt32.self)
+        buf.storeBytes(of: lambda.bitPattern.littleEndian, toByteOffset: at + R.lambda, as: UInt32.self)
+        guard version >= 2 else { return }
+        var flags: UInt8 = 0
+        if primaryTransform.flip { flags |= R.primaryFlip }
+        if partnerTransform.flip { flags |= R.partnerFlip }
+        if isReference { flags |= R.reference }
+        buf[at + R.kind] = kind.rawValue
+        buf[at + R.flags] = flags
+        buf.storeBytes(of: UInt16(0), toByteOffset: at + R.reserved, as: UInt16.self)
+        buf.storeBytes(of: primaryTransform.dx.littleEndian, toByteOffset: at + R.primaryDX, as: Int16.self)
+        buf.storeBytes(of: primaryTransform.dy.littleEndian, toByteOffset: at + R.primaryDY, as: Int16.self)
+        buf.storeBytes(of: partnerTransform.dx.littleEndian, toByteOffset: at + R.partnerDX, as: Int16.self)
+        buf.storeBytes(of: partnerTransform.dy.littleEndian, toByteOffset: at + R.partnerDY, as: Int16.self)
+        buf.storeBytes(of: box.x0.littleEndian, toByteOffset: at + R.boxX0, as: UInt16.self)
+        buf.storeBytes(of: box.y0.littleEndian, toByteOffset: at + R.boxY0, as: UInt16.self)
+        buf.storeBytes(of: box.x1.littleEndian, toByteOffset: at + R.boxX1, as: UInt16.self)
+        buf.storeBytes(of: box.y1.littleEndian, toByteOffset: at + R.boxY1, as: UInt16.self)
+    }
+
+    /// Reads and checks the record at `at`; `fail` builds the error (it knows file, chunk and sample).
+    static func read(_ b: UnsafeRawBufferPointer, at: Int, header h: ShardHeader, fail: (String) -> Error) throws -> Provenance {
+        typealias R = MixShardLayout.Record
+        let primary = b.le(UInt32.self, at: at + R.primary)
+        let partner = b.le(UInt32.self, at: at + R.partner)
+        let lambda = Float(bitPattern: b.le(UInt32.self, at: at + R.lambda))
+        guard h.version >= 2 else { return Provenance(primary: primary, partner: partner, lambda: lambda) }
+        guard let kind = MixKind(rawValue: b[at + R.kind]) else { throw fail("provenance kind \(b[at + R.kind]) is unknown") }
+        let flags = b[at + R.flags]
+        guard flags & ~(R.primaryFlip | R.partnerFlip | R.reference) == 0, b.le(UInt16.self, at: at + R.reserved) == 0 else {
+            throw fail("provenance has unknown flags \(flags) or non-zero reserved bytes")
+        }
+        let p = Provenance(
+            primary: primary, partner: partner, lambda: lambda, kind: kind,
+            primaryTransform: ImageTransform(dx: b.le(Int16.self, at: at + R.primaryDX), dy: b.le(Int16.self, at: at + R.primaryDY),
+                                             flip: flags & R.primaryFlip != 0),
+            partnerTransform: ImageTransform(dx: b.le(Int16.self, at: at + R.partnerDX), dy: b.le(Int16.self, at: at + R.partnerDY),
+                                             flip: flags & R.partnerFlip != 0),
+            box: CutBox(x0: b.le(UInt16.self, at: at + R.boxX0), y0: b.le(UInt16.self, at: at + R.boxY0),
+                        x1: b.le(UInt16.self, at: at + R.boxX1), y1: b.le(UInt16.self, at: at + R.boxY1)),
+            isReference: flags & R.reference != 0)
+        if let problem = p.problem(height: Int(h.height), width: Int(h.width)) { throw fail("provenance: \(problem)") }
+        if p.isReference && !h.hasReferences { throw fail("provenance: a reference in a shard without the references flag") }
+        return p
+    }
+
+    /// What is inconsistent in a v2 record for images of this size; nil when it is consistent.
+    public func problem(height: Int, width: Int) -> String? {
+        for t in [primaryTransform, partnerTransform] where abs(Int(t.dx)) >= width || abs(Int(t.dy)) >= height {
+            return "shift (\(t.dx), \(t.dy)) is not within the \(width)×\(height) image"
+        }
+        if !(lambda >= 0 && lambda <= 1) { return "lambda \(lambda) is not in [0, 1]" }
+        switch kind {
+        case .copy:
+            if partner != primary || lambda != 1 || partnerTransform != primaryTransform {
+                return "a copy must have partner = primary, lambda 1 and one transform"
+            }
+        case .blend:
+            if box != .empty { return "a blend has a cutmix box" }
+        case .cutmix:
+            if !(box.x0 <= box.x1 && Int(box.x1) <= width && box.y0 <= box.y1 && Int(box.y1) <= height) {
+                return "cutmix box [\(box.x0), \(box.x1)) × [\(box.y0), \(box.y1)) is not within the \(width)×\(height) image"
+            }
+        }
+        if isReference && kind != .copy { return "only an unmixed sample can be a reference" }
+        return nil
     }
 }
 

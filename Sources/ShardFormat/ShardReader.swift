@@ -5,7 +5,7 @@ import ZlibKit
 public struct DecodedChunk: Sendable {
     public var firstSample = 0
     public var count = 0
-    /// `count × C × H × W` bytes.
+    /// `count × C × H × W` bytes: every sample's pixels, references resolved.
     public var images: [UInt8] = []
     /// `count × K` floats.
     public var labels: [Float] = []
@@ -17,20 +17,27 @@ public struct DecodedChunk: Sendable {
     public init() {}
 }
 
-/// A read-only, memory-mapped MixShard file.
+/// A read-only, memory-mapped MixShard file (v1 or v2).
 ///
 /// `init` checks the structure (magics, version, header CRC, file size, index
 /// CRC, every chunk's bounds); `readChunk` checks a chunk's contents (inflated
-/// size, rawCRC, label rows summing to 1). Every error names the file and,
-/// where there is one, the chunk.
+/// size, rawCRC, label rows summing to 1, provenance records) and resolves
+/// reference samples from `source`, so what it yields is the fully
+/// materialised sample. Every error names the file and, where there is one,
+/// the chunk.
 public final class ShardReader: @unchecked Sendable {
     public let path: String
     public let header: ShardHeader
     public let index: [ChunkIndexEntry]
+    /// The directory's source copy, which reference samples are resolved from.
+    public let source: SourceImages?
     private let file: MappedFile
 
-    public init(path: String) throws {
+    /// Maps and checks the shard at `path`; `source` resolves its reference samples
+    /// (a shard with references read without it fails at the first chunk that holds one).
+    public init(path: String, source: SourceImages? = nil) throws {
         self.path = path
+        self.source = source
         let file = try MappedFile(path)
         self.file = file
         let bytes = file.bytes
@@ -70,15 +77,23 @@ public final class ShardReader: @unchecked Sendable {
             guard e.firstSample == nextSample, Int(e.sampleCount) == expectedCount, expectedCount > 0 else {
                 throw fail("chunk \(i): holds samples \(e.firstSample)..<\(e.firstSample &+ e.sampleCount), expected \(nextSample)..<\(Int(nextSample) + expectedCount)")
             }
+            // v1: imageCount is reserved (0) and every sample stores pixels; v2: all of them unless references.
+            let images = header.version == 1 ? (e.imageCount == 0 ? e.sampleCount : UInt32.max) : e.imageCount
+            guard images <= e.sampleCount, header.hasReferences || images == e.sampleCount else {
+                throw fail("chunk \(i): stores \(e.imageCount) images for \(e.sampleCount) samples"
+                           + (header.version == 1 ? " (v1 reserved field not 0)" : header.hasReferences ? "" : " and the shard has no references"))
+            }
             // The header's limits bound sampleCount × sampleBytes (≤ maxChunkRawBytes), so this cannot overflow
             // and readChunk's buffers stay bounded.
-            guard Int(e.rawBytes) == header.checkedRawBytes(samples: Int(e.sampleCount)) else {
-                throw fail("chunk \(i): rawBytes \(e.rawBytes) does not match \(e.sampleCount) samples of \(header.sampleBytes) bytes")
+            guard Int(e.rawBytes) == header.checkedRawBytes(samples: Int(e.sampleCount), images: Int(images)) else {
+                throw fail("chunk \(i): rawBytes \(e.rawBytes) does not match \(e.sampleCount) samples (\(images) with pixels) of \(header.sampleBytes) bytes")
             }
             if header.codec == .none && e.storedBytes != e.rawBytes {
                 throw fail("chunk \(i): stored \(e.storedBytes) bytes but codec none needs \(e.rawBytes)")
             }
-            entries.append(e)
+            var entry = e
+            entry.imageCount = images
+            entries.append(entry)
             nextOffset = e.offset + UInt64(e.storedBytes)
             nextSample += e.sampleCount
         }
@@ -96,21 +111,25 @@ public final class ShardReader: @unchecked Sendable {
     /// The whole file's bytes (mapped).
     public var bytes: UnsafeRawBufferPointer { file.bytes }
 
-    /// Inflates and checks chunk `i` into `chunk`, reusing its buffers.
+    /// Inflates and checks chunk `i` into `chunk`, reusing its buffers, and
+    /// resolves its reference samples from `source`.
     public func readChunk(_ i: Int, into chunk: inout DecodedChunk) throws {
         precondition(i >= 0 && i < index.count, "chunk index out of range")
         let e = index[i]
         let fail = { (what: String) -> Error in MixError.file(self.path, "chunk \(i): \(what)") }
         let n = Int(e.sampleCount)
+        let m = Int(e.imageCount)
         let shape = self.shape
-        let imageRegion = n * shape.imageBytes
+        let imageBytes = shape.imageBytes
+        let storedRegion = m * imageBytes
         let labelCount = n * shape.classCount
         chunk.firstSample = Int(e.firstSample)
         chunk.count = n
-        if chunk.images.count != imageRegion { chunk.images = [UInt8](repeating: 0, count: imageRegion) }
+        if chunk.images.count != n * imageBytes { chunk.images = [UInt8](repeating: 0, count: n * imageBytes) }
         if chunk.labels.count != labelCount { chunk.labels = [Float](repeating: 0, count: labelCount) }
         let stored = UnsafeRawBufferPointer(rebasing: file.bytes[Int(e.offset)..<(Int(e.offset) + Int(e.storedBytes))])
         if chunk.raw.count < Int(e.rawBytes) { chunk.raw = [UInt8](repeating: 0, count: Int(e.rawBytes)) }
+        let header = self.header
         try chunk.raw.withUnsafeMutableBytes { whole in
             let rawBuf = UnsafeMutableRawBufferPointer(rebasing: whole[0..<Int(e.rawBytes)])
             switch header.codec {
@@ -121,27 +140,32 @@ public final class ShardReader: @unchecked Sendable {
                 do { try Zlib.decompress(stored, into: rawBuf, checkAdler32: false) } catch let error as MixError { throw fail(error.message) }
             }
             let p = rawBuf.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            if header.imageFilter == .delta { ImageFilter.deltaDecode(p, count: imageRegion, width: shape.width) }
+            if header.imageFilter == .delta { ImageFilter.deltaDecode(p, count: storedRegion, width: shape.width) }
         }
         let crc = chunk.raw.withUnsafeBytes { Zlib.crc32(UnsafeRawBufferPointer(rebasing: $0[0..<Int(e.rawBytes)])) }
         guard crc == e.rawCRC else { throw fail("rawCRC mismatch (stored \(hex(e.rawCRC)), computed \(hex(crc)))") }
         let raw = chunk.raw
-        raw.withUnsafeBytes { buf in
-            chunk.images.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: buf[0..<imageRegion])) }
+        try raw.withUnsafeBytes { buf in
             chunk.labels.withUnsafeMutableBufferPointer { labels in
                 for j in 0..<labelCount {
-                    labels[j] = Float(bitPattern: buf.le(UInt32.self, at: imageRegion + 4 * j))
+                    labels[j] = Float(bitPattern: buf.le(UInt32.self, at: storedRegion + 4 * j))
                 }
             }
-            var at = imageRegion + 4 * labelCount
+            var at = storedRegion + 4 * labelCount
             chunk.provenance.removeAll(keepingCapacity: true)
             if header.hasProvenance {
-                for _ in 0..<n {
-                    chunk.provenance.append(Provenance(
-                        primary: buf.le(UInt32.self, at: at), partner: buf.le(UInt32.self, at: at + 4),
-                        lambda: Float(bitPattern: buf.le(UInt32.self, at: at + 8))))
-                    at += 12
+                let size = header.provenanceBytes
+                for s in 0..<n {
+                    chunk.provenance.append(try Provenance.read(buf, at: at, header: header) { what in
+                        fail("sample \(Int(e.firstSample) + s): \(what)")
+                    })
+                    at += size
                 }
+            }
+            if m == n {
+                chunk.images.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: buf[0..<storedRegion])) }
+            } else {
+                try resolve(chunk: &chunk, stored: UnsafeRawBufferPointer(rebasing: buf[0..<storedRegion]), storedCount: m, fail: fail)
             }
         }
         let k = shape.classCount
@@ -158,6 +182,45 @@ public final class ShardReader: @unchecked Sendable {
         }
     }
 
+    /// Fills `chunk.images`: stored pixels in sample order, references from the source copy.
+    private func resolve(chunk: inout DecodedChunk, stored: UnsafeRawBufferPointer, storedCount m: Int,
+                         fail: (String) -> Error) throws {
+        let n = chunk.count
+        let references = chunk.provenance.reduce(0) { $0 + ($1.isReference ? 1 : 0) }
+        guard references == n - m else {
+            throw fail("\(references) samples are references but the index says \(n - m)")
+        }
+        guard let source else {
+            throw fail("\(references) samples are references to the source copy; read the shard within its shard directory "
+                       + "(\(MixShardLayout.sourceFile))")
+        }
+        let shape = self.shape
+        guard source.shape.channels == shape.channels, source.shape.height == shape.height, source.shape.width == shape.width else {
+            throw fail("the source copy's images (\(source.shape.channels)×\(source.shape.height)×\(source.shape.width)) "
+                       + "differ from the shard's (\(shape.channels)×\(shape.height)×\(shape.width))")
+        }
+        let imageBytes = shape.imageBytes
+        let provenance = chunk.provenance
+        let first = chunk.firstSample
+        try chunk.images.withUnsafeMutableBufferPointer { out in
+            var next = 0
+            for s in 0..<n {
+                let dst = out.baseAddress! + s * imageBytes
+                let p = provenance[s]
+                if p.isReference {
+                    guard Int(p.primary) < source.count else {
+                        throw fail("sample \(first + s): references source image \(p.primary), the source copy holds \(source.count)")
+                    }
+                    p.primaryTransform.apply(source.image(Int(p.primary)), into: dst,
+                                             channels: shape.channels, height: shape.height, width: shape.width)
+                } else {
+                    dst.update(from: stored.baseAddress!.assumingMemoryBound(to: UInt8.self) + next * imageBytes, count: imageBytes)
+                    next += 1
+                }
+            }
+        }
+    }
+
     /// Reads every chunk into one block (checks everything on the way).
     public func readAll() throws -> SampleBlock {
         var block = SampleBlock(shape: shape)
@@ -170,5 +233,70 @@ public final class ShardReader: @unchecked Sendable {
             block.provenance.append(contentsOf: chunk.provenance)
         }
         return block
+    }
+}
+
+/// The source images that reference samples point into: the directory's
+/// source copy (`source/train.mxs`: the training images as `mixprep` read them,
+/// stored uncompressed and unfiltered in a v2 shard of split `source`,
+/// memory-mapped, so resolving a reference is a transform of bytes already in
+/// memory — no inflating), or the images in memory while `mixprep` writes.
+public final class SourceImages: @unchecked Sendable {
+    /// Images held (source image k is sample k of the source copy).
+    public let count: Int
+    /// Image shape (classCount as in the source copy's header, or 0 in memory).
+    public let shape: SampleShape
+    /// The mapped source copy (nil for images in memory).
+    public let reader: ShardReader?
+    private let base: UnsafePointer<UInt8>
+    private let offsets: [Int]
+    private let perChunk: Int
+    private let owned: UnsafeMutableBufferPointer<UInt8>?
+
+    /// Opens the source copy at `path`: checks its structure, that it is a source
+    /// copy, and every chunk's rawCRC (once).
+    public init(path: String) throws {
+        let reader = try ShardReader(path: path)
+        let h = reader.header
+        guard h.split == .source, h.codec == .none, h.imageFilter == .none, !h.hasReferences else {
+            throw MixError.file(path, "header: not a source copy (needs split source, codec none, filter none, no references)")
+        }
+        let bytes = reader.bytes
+        for (i, e) in reader.index.enumerated() {
+            let crc = Zlib.crc32(UnsafeRawBufferPointer(rebasing: bytes[Int(e.offset)..<(Int(e.offset) + Int(e.rawBytes))]))
+            guard crc == e.rawCRC else {
+                throw MixError.file(path, "chunk \(i): rawCRC mismatch (stored \(hex(e.rawCRC)), computed \(hex(crc)))")
+            }
+        }
+        self.reader = reader
+        self.count = reader.sampleCount
+        self.shape = reader.shape
+        self.base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        self.offsets = reader.index.map { Int($0.offset) }
+        self.perChunk = max(Int(h.samplesPerChunk), 1)
+        self.owned = nil
+    }
+
+    /// `images` (`count × C·H·W` bytes, planar) in memory: what `mixprep` resolves
+    /// references against while it writes, before the source copy exists.
+    public init(images: [UInt8], count: Int, channels: Int, height: Int, width: Int) {
+        precondition(images.count == count * channels * height * width, "image bytes and count disagree")
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(images.count, 1))
+        _ = buffer.initialize(from: images)
+        self.owned = buffer
+        self.base = UnsafePointer(buffer.baseAddress!)
+        self.count = count
+        self.shape = SampleShape(channels: channels, height: height, width: width, classCount: 0)
+        self.reader = nil
+        self.offsets = [0]
+        self.perChunk = max(count, 1)
+    }
+
+    deinit { owned?.deallocate() }
+
+    /// The bytes of source image `k` (`0 ≤ k < count`), C·H·W, planar.
+    public func image(_ k: Int) -> UnsafePointer<UInt8> {
+        precondition(k >= 0 && k < count, "source image out of range")
+        return base + offsets[k / perChunk] + (k % perChunk) * shape.imageBytes
     }
 }

@@ -6,8 +6,14 @@ public struct ShardStats: Sendable, Equatable, Codable {
     public static let lambdaBins = 10
 
     public var samples: Int = 0
-    /// Samples whose partner differs from the primary or whose λ is not 1.
+    /// Samples that are not a plain copy of their primary (v1: partner ≠ primary or λ ≠ 1).
     public var mixed: Int = 0
+    /// Samples whose primary is mirrored (v2 provenance; 0 in v1 manifests).
+    public var flipped: Int = 0
+    /// Samples whose primary is shifted by a crop (v2).
+    public var shifted: Int = 0
+    /// Samples stored as references to the source copy (v2).
+    public var references: Int = 0
     /// Histogram of λ over mixed samples, 10 equal bins over [0, 1].
     public var lambdaHistogram: [Int] = Array(repeating: 0, count: ShardStats.lambdaBins)
     /// Sum of the label vectors, per class.
@@ -26,7 +32,11 @@ public struct ShardStats: Sendable, Equatable, Codable {
     public mutating func add(_ block: SampleBlock) {
         let k = block.shape.classCount
         samples += block.count
-        for p in block.provenance where p.partner != p.primary || p.lambda != 1 {
+        for p in block.provenance {
+            if p.primaryTransform.flip { flipped += 1 }
+            if p.primaryTransform.dx != 0 || p.primaryTransform.dy != 0 { shifted += 1 }
+            if p.isReference { references += 1 }
+            guard p.isMixed else { continue }
             mixed += 1
             let bin = min(Int(Double(p.lambda) * Double(ShardStats.lambdaBins)), ShardStats.lambdaBins - 1)
             lambdaHistogram[max(bin, 0)] += 1
@@ -43,8 +53,25 @@ public struct ShardStats: Sendable, Equatable, Codable {
     public mutating func merge(_ other: ShardStats) {
         samples += other.samples
         mixed += other.mixed
+        flipped += other.flipped
+        shifted += other.shifted
+        references += other.references
         for i in 0..<ShardStats.lambdaBins { lambdaHistogram[i] += other.lambdaHistogram[i] }
         for c in 0..<min(labelMass.count, other.labelMass.count) { labelMass[c] += other.labelMass[c] }
+    }
+
+    enum CodingKeys: String, CodingKey { case samples, mixed, flipped, shifted, references, lambdaHistogram, labelMass }
+
+    /// Decodes v1 manifests too (no flipped, shifted or references counts: 0).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        samples = try c.decode(Int.self, forKey: .samples)
+        mixed = try c.decode(Int.self, forKey: .mixed)
+        flipped = try c.decodeIfPresent(Int.self, forKey: .flipped) ?? 0
+        shifted = try c.decodeIfPresent(Int.self, forKey: .shifted) ?? 0
+        references = try c.decodeIfPresent(Int.self, forKey: .references) ?? 0
+        lambdaHistogram = try c.decode([Int].self, forKey: .lambdaHistogram)
+        labelMass = try c.decode([Double].self, forKey: .labelMass)
     }
 
     public var fractionMixed: Double { samples == 0 ? 0 : Double(mixed) / Double(samples) }

@@ -11,6 +11,9 @@ public struct ShardEncoding: Sendable, Equatable {
     public var filter: ImageFilter
     public var samplesPerChunk: Int
     public var provenance: Bool
+    /// Format version to write: 2 (default), or 1 for readers that predate v2
+    /// (no transforms, boxes or references can be recorded in v1).
+    public var version: UInt16 = MixShardLayout.version
 
     public init(codec: Codec = .zlib, level: Int = 1, strategy: DeflateStrategy = .rle, filter: ImageFilter = .delta,
                 samplesPerChunk: Int = 256, provenance: Bool = true) {
@@ -40,8 +43,9 @@ public struct SampleShape: Sendable, Equatable, Codable {
     public var imageBytes: Int { channels * height * width }
 }
 
-/// Samples in memory, laid out as in a chunk payload: images `n × C × H × W`
-/// bytes, labels `n × K` floats, provenance `n` entries (or empty).
+/// Samples in memory: images `n × C × H × W` bytes (every sample's pixels, references
+/// included), labels `n × K` floats, provenance `n` entries (or empty). The writer
+/// leaves out the pixels of samples whose provenance is a reference.
 public struct SampleBlock: Sendable, Equatable {
     public var shape: SampleShape
     public var images: [UInt8]
@@ -65,7 +69,7 @@ public struct SampleBlock: Sendable, Equatable {
     }
 }
 
-/// Encodes MixShard v1 files.
+/// Encodes MixShard files (v2; v1 on request).
 public enum ShardWriter {
     /// The complete bytes of a shard holding `block`.
     /// - Parameters:
@@ -76,16 +80,23 @@ public enum ShardWriter {
         precondition(block.images.count == n * shape.imageBytes, "images and labels disagree on the sample count")
         precondition(!encoding.provenance || block.provenance.count == n, "provenance missing")
         precondition(MixShardLayout.limitProblem(shape: shape, samplesPerChunk: encoding.samplesPerChunk, samplesPerShard: n,
-                                                 provenance: encoding.provenance) == nil,
+                                                 provenance: encoding.provenance, version: encoding.version) == nil,
                      "shard beyond the format limits (mixprep checks them first)")
+        let references = encoding.provenance && block.provenance.contains(where: \.isReference)
+        precondition(encoding.version == 2 || (!references && split != .source && block.provenance.allSatisfy {
+            $0.primaryTransform.isIdentity && $0.partnerTransform.isIdentity && $0.kind != .cutmix
+        }), "v1 cannot record transforms, cutmix boxes, references or a source copy")
         let perChunk = encoding.samplesPerChunk
         let chunkCount = (n + perChunk - 1) / perChunk
-        let header = ShardHeader(
-            flags: encoding.provenance ? MixShardLayout.flagProvenance : 0, sampleCount: UInt32(n),
+        var flags: UInt32 = encoding.provenance ? MixShardLayout.flagProvenance : 0
+        if references { flags |= MixShardLayout.flagReferences }
+        var header = ShardHeader(
+            flags: flags, sampleCount: UInt32(n),
             chunkCount: UInt32(chunkCount), samplesPerChunk: UInt32(perChunk),
             channels: UInt16(shape.channels), height: UInt16(shape.height), width: UInt16(shape.width),
             classCount: UInt16(shape.classCount), codec: encoding.codec, imageFilter: encoding.filter,
-            split: split, epoch: split == .test ? MixShardLayout.testEpoch : epoch, shardIndex: shardIndex)
+            split: split, epoch: split == .train ? epoch : MixShardLayout.testEpoch, shardIndex: shardIndex)
+        header.version = encoding.version
 
         var out = header.encoded()
         out.reserveCapacity(MixShardLayout.headerBytes + header.rawBytes(samples: n) + 32 * chunkCount + 64)
@@ -95,13 +106,13 @@ public enum ShardWriter {
         for c in 0..<chunkCount {
             let first = c * perChunk
             let count = min(perChunk, n - first)
-            let raw = header.rawBytes(samples: count)
+            let stored = references ? block.provenance[first..<(first + count)].filter { !$0.isReference }.count : count
+            let raw = header.rawBytes(samples: count, images: stored)
             let crc = payload.withUnsafeMutableBytes { buf in
-                fillPayload(buf, block: block, first: first, count: count, filter: encoding.filter,
-                            provenance: encoding.provenance)
+                fillPayload(buf, block: block, first: first, count: count, header: header)
             }
             let offset = UInt64(out.count)
-            let stored: Int = payload.withUnsafeBytes { buf in
+            let storedBytes: Int = payload.withUnsafeBytes { buf in
                 let region = UnsafeRawBufferPointer(rebasing: buf[0..<raw])
                 switch encoding.codec {
                 case .none:
@@ -113,8 +124,9 @@ public enum ShardWriter {
                     return z.count
                 }
             }
-            entries.append(ChunkIndexEntry(offset: offset, storedBytes: UInt32(stored), rawBytes: UInt32(raw),
-                                           firstSample: UInt32(first), sampleCount: UInt32(count), rawCRC: crc))
+            entries.append(ChunkIndexEntry(offset: offset, storedBytes: UInt32(storedBytes), rawBytes: UInt32(raw),
+                                           firstSample: UInt32(first), sampleCount: UInt32(count), rawCRC: crc,
+                                           imageCount: header.version == 1 ? 0 : UInt32(stored)))
         }
         let indexOffset = out.count
         var index = [UInt8](repeating: 0, count: MixShardLayout.indexEntryBytes * chunkCount)
@@ -126,34 +138,34 @@ public enum ShardWriter {
         return out
     }
 
-    /// Lays out one chunk's payload (filtered images, labels, provenance) in `buf`;
-    /// returns the CRC-32 of the unfiltered payload.
+    /// Lays out one chunk's payload (filtered images of the samples that are not
+    /// references, labels, provenance) in `buf`; returns the CRC-32 of the unfiltered payload.
     private static func fillPayload(_ buf: UnsafeMutableRawBufferPointer, block: SampleBlock, first: Int, count: Int,
-                                    filter: ImageFilter, provenance: Bool) -> UInt32 {
+                                    header: ShardHeader) -> UInt32 {
         let shape = block.shape
-        let imageRegion = count * shape.imageBytes
+        let imageBytes = shape.imageBytes
         let dst = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        var crc: UInt32 = 0
+        // Gather the stored images (all of them unless some samples are references).
+        var imageRegion = 0
         block.images.withUnsafeBufferPointer { images in
-            let src = images.baseAddress! + first * shape.imageBytes
-            crc = Zlib.crc32(UnsafeRawBufferPointer(start: src, count: imageRegion))
-            switch filter {
-            case .none: dst.update(from: src, count: imageRegion)
-            case .delta: ImageFilter.deltaEncode(src, dst, count: imageRegion, width: shape.width)
+            for s in first..<(first + count) where !(header.hasReferences && block.provenance[s].isReference) {
+                (dst + imageRegion).update(from: images.baseAddress! + s * imageBytes, count: imageBytes)
+                imageRegion += imageBytes
             }
         }
+        let crc = Zlib.crc32(UnsafeRawBufferPointer(start: dst, count: imageRegion))
+        if header.imageFilter == .delta { ImageFilter.deltaEncodeInPlace(dst, count: imageRegion, width: shape.width) }
         var at = imageRegion
         let k = shape.classCount
         for v in block.labels[(first * k)..<((first + count) * k)] {
             buf.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: at, as: UInt32.self)
             at += 4
         }
-        if provenance {
+        if header.hasProvenance {
+            let size = header.provenanceBytes
             for p in block.provenance[first..<(first + count)] {
-                buf.storeBytes(of: p.primary.littleEndian, toByteOffset: at, as: UInt32.self)
-                buf.storeBytes(of: p.partner.littleEndian, toByteOffset: at + 4, as: UInt32.self)
-                buf.storeBytes(of: p.lambda.bitPattern.littleEndian, toByteOffset: at + 8, as: UInt32.self)
-                at += 12
+                p.write(into: buf, at: at, version: header.version)
+                at += size
             }
         }
         return Zlib.crc32(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buf)[imageRegion..<at]), seed: crc)

@@ -43,10 +43,16 @@ public final class ShardDirectory: @unchecked Sendable {
         let classCount = manifest.source.classNames.count
         guard classCount >= 2 else { throw MixError.file(manifestPath, "source.classNames must name at least 2 classes") }
         var shape: SampleShape?
+        let source = try manifest.openSourceCopy(directory: path)
+        // The source copy is read whole at open (every chunk's CRC), so it is hashed then too.
+        if let entry = manifest.sourceCopy, let reader = source?.reader {
+            let digest = withExtendedLifetime(reader) { SHA256.hexDigest(of: reader.bytes) }
+            guard digest == entry.sha256 else { throw Self.hashMismatch(reader, digest: digest, listed: entry.sha256) }
+        }
         func open(_ entry: ShardEntry, split: Split, epoch: UInt32) throws -> ShardReader {
             let file = path + "/" + entry.file
             guard FileIO.exists(file) else { throw MixError.file(file, "missing (listed in \(Manifest.fileName))") }
-            let reader = try ShardReader(path: file)
+            let reader = try ShardReader(path: file, source: split == .train ? source : nil)
             guard reader.sampleCount == entry.samples else {
                 throw MixError.file(file, "holds \(reader.sampleCount) samples, the manifest says \(entry.samples)")
             }
@@ -63,8 +69,7 @@ public final class ShardDirectory: @unchecked Sendable {
             shape = s
             return reader
         }
-        listedSHA256 = Dictionary((manifest.train.flatMap(\.shards) + manifest.test.shards).map { (path + "/" + $0.file, $0.sha256) },
-                                  uniquingKeysWith: { a, _ in a })
+        listedSHA256 = Dictionary(manifest.listedFiles.map { (path + "/" + $0.file, $0.sha256) }, uniquingKeysWith: { a, _ in a })
         trainReaders = try manifest.train.map { e in try e.shards.map { try open($0, split: .train, epoch: UInt32(e.epoch)) } }
         testReaders = try manifest.test.shards.map { try open($0, split: .test, epoch: MixShardLayout.testEpoch) }
         self.shape = shape!
@@ -81,11 +86,16 @@ public final class ShardDirectory: @unchecked Sendable {
         }
         let digest = withExtendedLifetime(reader) { SHA256.hexDigest(of: reader.bytes) }
         let listed = listedSHA256[reader.path] ?? ""
-        let error = digest == listed ? nil
-            : MixError.file(reader.path, "SHA-256 \(digest.prefix(16))… differs from the \(listed.prefix(16))… that \(Manifest.fileName) lists"
-                            + (Self.firstBadChunk(reader).map { " (\($0))" } ?? ""))
+        let error = digest == listed ? nil : Self.hashMismatch(reader, digest: digest, listed: listed)
         hashChecks.withLock { $0[reader.path] = error }
         if let error { throw error }
+    }
+
+    /// The one-line error for a shard whose SHA-256 is not the listed one, naming
+    /// the first chunk that fails its checks, if one does.
+    static func hashMismatch(_ reader: ShardReader, digest: String, listed: String) -> MixError {
+        MixError.file(reader.path, "SHA-256 \(digest.prefix(16))… differs from the \(listed.prefix(16))… that \(Manifest.fileName) lists"
+                      + (firstBadChunk(reader).map { " (\($0))" } ?? ""))
     }
 
     /// The problem of the first chunk of `reader` that fails its checks, without the

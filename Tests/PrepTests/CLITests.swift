@@ -24,11 +24,11 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(status, 0, err)
         XCTAssertTrue(out.contains("samples 600 in 3 chunks of ≤ 256"), out)
 
-        // --dump: every sample decoded, as flat arrays (images, float32 labels, 12-byte provenance).
+        // --dump: every sample decoded, as flat arrays (images, float32 labels, 32-byte v2 provenance).
         (status, _, err) = try PrepFixtures.run(["inspect", dir + "/train/epoch-000/shard-00000.mxs", "--dump", base + "/dump.bin"])
         XCTAssertEqual(status, 0, err)
         let dump = try FileIO.read(base + "/dump.bin")
-        XCTAssertEqual(dump.count, 600 * (3072 + 4 * 10 + 12))
+        XCTAssertEqual(dump.count, 600 * (3072 + 4 * 10 + 32))
         let block = try ShardReader(path: dir + "/train/epoch-000/shard-00000.mxs").readAll()
         XCTAssertEqual(Array(dump[0..<(600 * 3072)]), block.images)
 

@@ -62,7 +62,7 @@ final class HostileShardTests: XCTestCase {
     func testRawBytesArithmeticIsChecked() {
         let h = ShardHeader(flags: 1, sampleCount: 1, chunkCount: 1, samplesPerChunk: 1, channels: .max, height: .max,
                             width: .max, classCount: .max, codec: .zlib, imageFilter: .delta, split: .train, epoch: 0, shardIndex: 0)
-        XCTAssertEqual(h.sampleBytes, 65535 * 65535 * 65535 + 4 * 65535 + 12)
+        XCTAssertEqual(h.sampleBytes, 65535 * 65535 * 65535 + 4 * 65535 + 32)
         XCTAssertNil(h.checkedRawBytes(samples: Int(UInt32.max)))
         XCTAssertNil(h.checkedRawBytes(samples: -1))
         XCTAssertEqual(h.checkedRawBytes(samples: 2), 2 * h.sampleBytes)
@@ -79,10 +79,10 @@ final class HostileShardTests: XCTestCase {
         c.header(CraftedShard.Header.samplesPerChunk, UInt32(256))
         c.footer(CraftedShard.Footer.sampleCount, UInt32(256))
         c.index(chunk: 0, CraftedShard.Index.sampleCount, UInt32(256))
-        c.index(chunk: 0, CraftedShard.Index.rawBytes, UInt32(256 * (4 * 1024 * 1024 + 12 + 12)))
+        c.index(chunk: 0, CraftedShard.Index.rawBytes, UInt32(256 * (4 * 1024 * 1024 + 12 + 32)))
         XCTAssertLessThan(c.bytes.count, 1000)
         let msg = try failure(c.bytes)
-        XCTAssertTrue(msg.contains("header: chunks of 256 samples of 4194328 bytes exceed the format's 256 MiB per chunk"), msg)
+        XCTAssertTrue(msg.contains("header: chunks of 256 samples of 4194348 bytes exceed the format's 256 MiB per chunk"), msg)
     }
 
     /// 343,000 samples in one chunk: more than the writer ever puts in a chunk.
@@ -101,7 +101,7 @@ final class HostileShardTests: XCTestCase {
         var c = CraftedShard(good(codec: .none))
         c.index(chunk: 1, CraftedShard.Index.rawBytes, UInt32.max)
         let msg = try failure(c.bytes)
-        XCTAssertTrue(msg.contains("chunk 1: rawBytes 4294967295 does not match 4 samples of 84 bytes"), msg)
+        XCTAssertTrue(msg.contains("chunk 1: rawBytes 4294967295 does not match 4 samples (4 with pixels) of 104 bytes"), msg)
     }
 
     /// The largest chunk the writer makes, `maxSamplesPerChunk` samples, reads back.

@@ -33,6 +33,52 @@ enum ShardFixtures {
                          Provenance(primary: 2, partner: 2, lambda: 1)])
     }
 
+    /// The v2 golden source: 4 images of 2×2×3 bytes (what `goldenAugmentedBlock` references).
+    static func goldenSourceImages() -> [UInt8] {
+        (0..<48).map { UInt8(($0 * 37 + 11) % 256) }
+    }
+
+    /// The v2 golden source copy as a block (split `source`: one-hot labels of classes 0, 1, 2, 0; no provenance).
+    static func goldenSourceBlock() -> SampleBlock {
+        SampleBlock(shape: SampleShape(channels: 2, height: 2, width: 3, classCount: 3), images: goldenSourceImages(),
+                    labels: [1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0])
+    }
+
+    /// The v2 golden block: 4 samples made from `goldenSourceImages` with every kind of record —
+    /// a flipped and shifted copy stored as a reference, a blend of two transformed images,
+    /// a cutmix with its box, and an identity copy stored as a reference.
+    static func goldenAugmentedBlock() -> SampleBlock {
+        let shape = SampleShape(channels: 2, height: 2, width: 3, classCount: 3)
+        let src = goldenSourceImages()
+        func transformed(_ i: Int, _ t: ImageTransform) -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: 12)
+            src.withUnsafeBufferPointer { s in
+                out.withUnsafeMutableBufferPointer { o in
+                    t.apply(s.baseAddress! + 12 * i, into: o.baseAddress!, channels: 2, height: 2, width: 3)
+                }
+            }
+            return out
+        }
+        let t0 = ImageTransform(dx: 1, dy: 0, flip: true)
+        let t1a = ImageTransform(dx: -1, dy: 1, flip: false), t1b = ImageTransform(dx: 0, dy: 0, flip: true)
+        let a = transformed(0, t1a), b = transformed(3, t1b)
+        let blended = zip(a, b).map { UInt8((0.25 * Float($0) + 0.75 * Float($1)).rounded(.toNearestOrAwayFromZero)) }
+        var cut = transformed(2, .identity)
+        let partner = transformed(1, .identity)
+        for c in 0..<2 { for x in 1..<3 { cut[c * 6 + x] = partner[c * 6 + x] } }  // box [1,3)×[0,1)
+        let kept = Float(4) / 6
+        let images = transformed(1, t0) + blended + cut + transformed(3, .identity)
+        return SampleBlock(
+            shape: shape, images: images,
+            labels: [0, 1, 0, 0.75, 0, 0.25, 0, 1 - kept, kept, 1, 0, 0],
+            provenance: [
+                Provenance(primary: 1, partner: 1, lambda: 1, kind: .copy, primaryTransform: t0, isReference: true),
+                Provenance(primary: 0, partner: 3, lambda: 0.25, kind: .blend, primaryTransform: t1a, partnerTransform: t1b),
+                Provenance(primary: 2, partner: 1, lambda: kept, kind: .cutmix, box: CutBox(x0: 1, y0: 0, x1: 3, y1: 1)),
+                Provenance(primary: 3, partner: 3, lambda: 1, kind: .copy, isReference: true),
+            ])
+    }
+
     /// Writes `bytes` to `path`, opens it and reads every chunk; asserts that this fails with
     /// one line naming the file, and returns that line.
     static func readFailure(_ bytes: [UInt8], at path: String, file: StaticString, line: UInt) throws -> String {

@@ -6,14 +6,26 @@ import XCTest
 /// Byte-exact golden files. Regenerate (after a deliberate format change, with a
 /// version bump) with MIXSHARDS_WRITE_GOLDEN=1 and review the diff.
 final class ShardGoldenTests: XCTestCase {
-    static let cases: [(String, ShardEncoding)] = [
-        ("golden-none-delta.mxs", ShardEncoding(codec: .none, level: 1, strategy: .standard, filter: .delta, samplesPerChunk: 2, provenance: true)),
-        ("golden-zlib6-none.mxs", ShardEncoding(codec: .zlib, level: 6, strategy: .standard, filter: .none, samplesPerChunk: 2, provenance: false)),
+    static func encoding(_ codec: Codec, level: Int, filter: ImageFilter, provenance: Bool, version: UInt16) -> ShardEncoding {
+        var e = ShardEncoding(codec: codec, level: level, strategy: .standard, filter: filter, samplesPerChunk: 2, provenance: provenance)
+        e.version = version
+        return e
+    }
+
+    /// (file, block, encoding, split). The v1 files were written by mixshards 0.1–0.2 and must never change.
+    static let cases: [(String, SampleBlock, ShardEncoding, Split)] = [
+        ("golden-none-delta.mxs", ShardFixtures.goldenBlock(), encoding(.none, level: 1, filter: .delta, provenance: true, version: 1), .train),
+        ("golden-zlib6-none.mxs", ShardFixtures.goldenBlock(), encoding(.zlib, level: 6, filter: .none, provenance: false, version: 1), .train),
+        ("golden-v2-none-delta.mxs", ShardFixtures.goldenBlock(), encoding(.none, level: 1, filter: .delta, provenance: true, version: 2), .train),
+        ("golden-v2-zlib6-none.mxs", ShardFixtures.goldenBlock(), encoding(.zlib, level: 6, filter: .none, provenance: false, version: 2), .train),
+        ("golden-v2-augment.mxs", ShardFixtures.goldenAugmentedBlock(), encoding(.none, level: 1, filter: .none, provenance: true, version: 2), .train),
+        ("golden-v2-augment-zlib.mxs", ShardFixtures.goldenAugmentedBlock(), encoding(.zlib, level: 6, filter: .delta, provenance: true, version: 2), .train),
+        ("golden-v2-source.mxs", ShardFixtures.goldenSourceBlock(), encoding(.none, level: 1, filter: .none, provenance: false, version: 2), .source),
     ]
 
     func testGoldenBytes() throws {
-        for (name, enc) in Self.cases {
-            let bytes = ShardWriter.encode(ShardFixtures.goldenBlock(), encoding: enc, split: .train, epoch: 1, shardIndex: 2)
+        for (name, block, enc, split) in Self.cases {
+            let bytes = ShardWriter.encode(block, encoding: enc, split: split, epoch: 1, shardIndex: 2)
             let path = ShardFixtures.goldenDirectory + "/" + name
             if ProcessInfo.processInfo.environment["MIXSHARDS_WRITE_GOLDEN"] == "1" {
                 let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Golden/" + name
@@ -22,6 +34,70 @@ final class ShardGoldenTests: XCTestCase {
             }
             XCTAssertEqual(bytes, try FileIO.read(path), name)
         }
+    }
+
+    /// Every golden file reads back as the block it was written from — v1 files included,
+    /// and the v2 files with references resolved from the golden source copy.
+    func testGoldenFilesRead() throws {
+        let source = try SourceImages(path: ShardFixtures.goldenDirectory + "/golden-v2-source.mxs")
+        XCTAssertEqual(source.count, 4)
+        for (name, block, enc, _) in Self.cases {
+            let reader = try ShardReader(path: ShardFixtures.goldenDirectory + "/" + name, source: source)
+            XCTAssertEqual(reader.header.version, enc.version, name)
+            var expected = block
+            if !enc.provenance { expected.provenance = [] }
+            XCTAssertEqual(try reader.readAll(), expected, name)
+        }
+        // Without the source copy, the references cannot be resolved: one line naming file and chunk.
+        let path = ShardFixtures.goldenDirectory + "/golden-v2-augment.mxs"
+        XCTAssertThrowsError(try ShardReader(path: path).readAll()) { error in
+            XCTAssertEqual("\(error)", "\(path): chunk 0: 1 samples are references to the source copy; read the shard within its shard directory (source/train.mxs)")
+        }
+    }
+
+    /// The v2 augment golden read field by field against DESIGN.md's tables, independently of the writer.
+    func testV2GoldenLayoutFieldByField() throws {
+        let b = try FileIO.read(ShardFixtures.goldenDirectory + "/golden-v2-augment.mxs")
+        func u16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
+        func i16(_ o: Int) -> Int { Int(Int16(bitPattern: UInt16(u16(o)))) }
+        func u32(_ o: Int) -> UInt32 { UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24 }
+        func u64(_ o: Int) -> UInt64 { UInt64(u32(o)) | UInt64(u32(o + 4)) << 32 }
+        XCTAssertEqual(Array(b[0..<8]), Array("MIXSHRD1".utf8))
+        XCTAssertEqual(u16(8), 2)           // version
+        XCTAssertEqual(u32(12), 3)          // flags: provenance | references
+        XCTAssertEqual(u32(16), 4)          // sampleCount
+        let footer = b.count - 32
+        let indexOffset = Int(u64(footer))
+        // Chunk 0: samples 0 (reference) and 1 (blend): 1 image of 12 bytes + 2×3 labels + 2×32 provenance.
+        XCTAssertEqual(u32(indexOffset + 12), 12 + 24 + 64)  // rawBytes
+        XCTAssertEqual(u32(indexOffset + 28), 1)             // imageCount
+        // Chunk 1: samples 2 (cutmix, stored) and 3 (reference).
+        XCTAssertEqual(u32(indexOffset + 32 + 28), 1)
+        // Chunk 0's only stored image is sample 1's.
+        XCTAssertEqual(Array(b[64..<76]), Array(ShardFixtures.goldenAugmentedBlock().images[12..<24]))
+        // Sample 0's record: primary 1, partner 1, λ 1, kind copy, flags primary flip | partner flip (a copy's
+        // partner transform is its primary's) | reference, shift (1, 0).
+        let r0 = 64 + 12 + 24
+        XCTAssertEqual([u32(r0), u32(r0 + 4), u32(r0 + 8)], [1, 1, Float(1).bitPattern])
+        XCTAssertEqual([Int(b[r0 + 12]), Int(b[r0 + 13]), u16(r0 + 14)], [0, 1 | 2 | 4, 0])
+        XCTAssertEqual([i16(r0 + 16), i16(r0 + 18), i16(r0 + 20), i16(r0 + 22)], [1, 0, 1, 0])
+        XCTAssertEqual([u16(r0 + 24), u16(r0 + 26), u16(r0 + 28), u16(r0 + 30)], [0, 0, 0, 0])
+        // Sample 1's record: blend, partner flipped, primary shift (−1, 1).
+        let r1 = r0 + 32
+        XCTAssertEqual([Int(b[r1 + 12]), Int(b[r1 + 13])], [1, 2])
+        XCTAssertEqual([i16(r1 + 16), i16(r1 + 18), i16(r1 + 20), i16(r1 + 22)], [-1, 1, 0, 0])
+        // Chunk 1, sample 2's record: cutmix with box [1, 3) × [0, 1).
+        let c1 = Int(u64(indexOffset + 32))
+        let r2 = c1 + 12 + 24
+        XCTAssertEqual(Int(b[r2 + 12]), 2)
+        XCTAssertEqual([u16(r2 + 24), u16(r2 + 26), u16(r2 + 28), u16(r2 + 30)], [1, 0, 3, 1])
+        // The source copy: split 2, epoch 0xFFFFFFFF, codec none, filter none, no provenance.
+        let s = try FileIO.read(ShardFixtures.goldenDirectory + "/golden-v2-source.mxs")
+        XCTAssertEqual([s[38], s[39], s[40]], [0, 0, 2])
+        XCTAssertEqual(UInt32(s[12]), 0)
+        XCTAssertEqual(Array(s[48..<52]), [255, 255, 255, 255])
+        // Its first chunk (2 images per chunk here) holds source images 0 and 1 as they are.
+        XCTAssertEqual(Array(s[64..<88]), Array(ShardFixtures.goldenSourceImages()[0..<24]))
     }
 
     /// The golden file read field by field against DESIGN.md's table, independently of the writer.

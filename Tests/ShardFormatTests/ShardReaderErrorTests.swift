@@ -30,8 +30,8 @@ final class ShardReaderErrorTests: XCTestCase {
 
     func testWrongVersion() throws {
         var b = good
-        b[8] = 2
-        XCTAssertTrue(try failure(b).contains("unsupported version 2"))
+        b[8] = 3
+        XCTAssertTrue(try failure(b).contains("unsupported version 3"))
     }
 
     func testHeaderCRC() throws {

@@ -54,17 +54,17 @@ final class HostileManifestTests: XCTestCase {
         try assertLoaderRefuses(dir, "\(dir)/manifest.json: train[0] is numbered epoch 1, expected 0")
 
         dir = try directory("version") { $0.formatVersion = 99 }
-        try assertLoaderRefuses(dir, "\(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard version 1)")
+        try assertLoaderRefuses(dir, "\(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions 1...2)")
     }
 
     func testVerifyChecksEveryListedField() throws {
         var dir = try directory("vversion") { $0.formatVersion = 99 }
         XCTAssertThrowsError(try Verifier.verify(directory: dir, threads: 1)) {
-            XCTAssertTrue("\($0)".hasSuffix("manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard version 1)"), "\($0)")
+            XCTAssertTrue("\($0)".hasSuffix("manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions 1...2)"), "\($0)")
         }
         let v = try TestSupport.run(TestSupport.executable("mixprep"), ["verify", dir])
         XCTAssertEqual(v.status, 1)
-        XCTAssertEqual(v.err, "error: \(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard version 1)\n")
+        XCTAssertEqual(v.err, "error: \(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions 1...2)\n")
 
         dir = try directory("vsamples") { $0.train[0].shards[0].samples = 1_000_000_000_000 }
         var r = try Verifier.verify(directory: dir, threads: 1)
@@ -119,6 +119,24 @@ final class HostileManifestTests: XCTestCase {
         XCTAssertEqual(w.count, 2, "\(w)")
         XCTAssertTrue(w[0].contains("that manifest.json lists (chunk 1: ") && w[0].hasSuffix("); reading its chunks that pass their checks (--skip-corrupt)"), w[0])
         XCTAssertTrue(w[1].hasPrefix("skipping corrupt chunk: \(dir)/train/epoch-000/shard-00000.mxs: chunk 1"), w[1])
+    }
+
+    /// The source copy of a directory with reference samples (MixShard v2) is hashed when the directory opens.
+    func testTheSourceCopysSHA256IsChecked() throws {
+        var p = Fixtures.tinyPipeline()
+        p.shards.references = true
+        let made = try Fixtures.shardDirectory("references", p)
+        XCTAssertNotNil(try Manifest.load(directory: made).sourceCopy)
+        let dir = try Fixtures.copy(made, name: "badsource")
+        var m = try Manifest.load(directory: dir)
+        m.sourceCopy!.sha256 = String(repeating: "f", count: 64)
+        try FileIO.writeAtomically(dir + "/" + Manifest.fileName, try m.encoded())
+        let file = dir + "/" + m.sourceCopy!.file
+        XCTAssertThrowsError(try ShardLoader(path: dir, options: LoaderOptions())) {
+            XCTAssertTrue("\($0)".hasPrefix(file + ": SHA-256 ") && "\($0)".hasSuffix(" differs from the ffffffffffffffff… that manifest.json lists"), "\($0)")
+        }
+        XCTAssertNoThrow(try ShardLoader(path: made, options: LoaderOptions()))
+        XCTAssertEqual(try Verifier.verify(directory: made, threads: 1).problems, [], "the source copy is not a split with statistics")
     }
 
     /// Item 6: verify checks the manifest's settings and per-split statistics too.
