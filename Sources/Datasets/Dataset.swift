@@ -29,7 +29,8 @@ public struct Dataset: Sendable {
 
     /// Reads a dataset, recognising its kind:
     /// - a folder holding `data_batch_*.bin` and `test_batch.bin` (CIFAR-10 binary),
-    /// - a `.tar.gz`/`.tgz` file (the official `cifar-10-binary.tar.gz`, read in memory),
+    /// - a folder holding `train.bin`, `test.bin` and `fine_label_names.txt` (CIFAR-100 binary, fine labels),
+    /// - a `.tar.gz`/`.tgz` file (the official `cifar-10-binary.tar.gz` or `cifar-100-binary.tar.gz`, read in memory),
     /// - a folder holding `train/<class>/*.png` and `test/<class>/*.png`.
     public static func load(_ path: String) throws -> Dataset {
         if path.hasSuffix(".tar.gz") || path.hasSuffix(".tgz") {
@@ -42,6 +43,9 @@ public struct Dataset: Sendable {
         if names.contains(where: { $0.hasPrefix("data_batch_") && $0.hasSuffix(".bin") }) || names.contains("test_batch.bin") {
             return try CIFAR10.loadFolder(path)
         }
+        if names.contains("train.bin") && names.contains("test.bin") {
+            return try CIFAR100.loadFolder(path)
+        }
         if let kind = unsupportedKind(names.filter { !FileIO.isDirectory(path + "/" + $0) }) {
             throw MixError.file(path, unsupported(kind))
         }
@@ -53,14 +57,11 @@ public struct Dataset: Sendable {
 
     /// Which known but unsupported dataset layout file names (a folder's, or an
     /// archive's member base names) belong to, if any: the Python (pickle)
-    /// versions of CIFAR-10 and CIFAR-100 (torchvision's downloads), and CIFAR-100's binary version.
+    /// versions of CIFAR-10 and CIFAR-100 (torchvision's downloads).
     static func unsupportedKind(_ names: [String]) -> String? {
         let set = Set(names)
         if set.contains("data_batch_1") || set.contains("batches.meta") {
             return "CIFAR-10's Python version (pickled batches, as torchvision downloads it)"
-        }
-        if set.contains("fine_label_names.txt") || set.contains("coarse_label_names.txt") || (set.contains("train.bin") && set.contains("test.bin")) {
-            return "CIFAR-100's binary version"
         }
         if set.contains("meta") && set.contains("train") && set.contains("test") {
             return "CIFAR-100's Python version (pickled, as torchvision downloads it)"
@@ -70,7 +71,7 @@ public struct Dataset: Sendable {
 
     /// The refusal for a known but unsupported layout.
     static func unsupported(_ kind: String) -> String {
-        "this is \(kind), which mixprep does not read; it reads CIFAR-10's binary version "
-            + "(cifar-10-binary.tar.gz, or a folder of its data_batch_*.bin and test_batch.bin) and PNG class folders (train/<class>/*.png, test/<class>/*.png)"
+        "this is \(kind), which mixprep does not read; it reads the binary versions of CIFAR-10 and CIFAR-100 "
+            + "(cifar-10-binary.tar.gz, cifar-100-binary.tar.gz, or their folders) and PNG class folders (train/<class>/*.png, test/<class>/*.png)"
     }
 }

@@ -75,16 +75,15 @@ final class CarelessInputTests: XCTestCase {
         XCTAssertNil(TrainSection().imageShapeProblem(height: 32, width: 32))
     }
 
-    /// Item 10: CIFAR-100 and the Python (pickle) downloads are named, not "not a dataset" / "missing split".
+    /// Item 10: the Python (pickle) downloads are named as unsupported, not "not a dataset" / "missing split".
     func testUnsupportedCIFARLayoutsAreNamed() throws {
         let layouts: [(String, [String], String)] = [
             ("cifar-10-batches-py", ["data_batch_1", "data_batch_2", "test_batch", "batches.meta", "readme.html"],
              "CIFAR-10's Python version (pickled batches, as torchvision downloads it)"),
-            ("cifar-100-binary", ["train.bin", "test.bin", "fine_label_names.txt", "coarse_label_names.txt"], "CIFAR-100's binary version"),
             ("cifar-100-python", ["train", "test", "meta", "file.txt~"], "CIFAR-100's Python version (pickled, as torchvision downloads it)"),
         ]
-        let tail = ", which mixprep does not read; it reads CIFAR-10's binary version (cifar-10-binary.tar.gz, or a folder of its "
-            + "data_batch_*.bin and test_batch.bin) and PNG class folders (train/<class>/*.png, test/<class>/*.png)"
+        let tail = ", which mixprep does not read; it reads the binary versions of CIFAR-10 and CIFAR-100 (cifar-10-binary.tar.gz, "
+            + "cifar-100-binary.tar.gz, or their folders) and PNG class folders (train/<class>/*.png, test/<class>/*.png)"
         for (folder, files, kind) in layouts {
             try FileIO.makeDirectories("\(base)/\(folder)")
             for f in files { try FileIO.writeAtomically("\(base)/\(folder)/\(f)", [7, 7, 7]) }
@@ -160,5 +159,30 @@ final class CarelessInputTests: XCTestCase {
             XCTAssertEqual(MixError.describe(decoding: $0),
                            "key shards.strategy: shards.strategy must be one of default, filtered, huffman, rle (got \"fast\")")
         }
+    }
+
+    /// Item 10: CIFAR-100's binary version is read (fine labels, 100 classes) and goes through prep, verify and export.
+    func testCIFAR100BinaryEndToEnd() throws {
+        let data = base + "/cifar-100-binary"
+        try FileIO.makeDirectories(data)
+        let src = try FileIO.read(PrepFixtures.mini + "/data_batch_1.bin")
+        var train: [UInt8] = [], test: [UInt8] = []
+        for r in 0..<300 {
+            let record = [UInt8(r % 20), UInt8((7 * r) % 100)] + src[(r * 3073 + 1)..<((r + 1) * 3073)]
+            if r < 250 { train += record } else { test += record }
+        }
+        try FileIO.writeAtomically(data + "/train.bin", train)
+        try FileIO.writeAtomically(data + "/test.bin", test)
+        try FileIO.writeAtomically(data + "/fine_label_names.txt", (0..<100).map { "fine\($0)\n" }.joined())
+        let out = base + "/shards"
+        let r = try PrepFixtures.run(["run", try pipelineFile(data: data), "--out", out, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let m = try Manifest.load(directory: out)
+        XCTAssertEqual(m.source.name, "cifar100")
+        XCTAssertEqual(m.source.classNames.count, 100)
+        XCTAssertEqual([m.source.trainCount, m.source.testCount], [250, 50])
+        XCTAssertEqual(try PrepFixtures.run(["verify", out]).status, 0)
+        let e = try PrepFixtures.run(["export", out, "--count", "8", "--out", base + "/export"])
+        XCTAssertEqual(e.status, 0, e.err)
     }
 }
