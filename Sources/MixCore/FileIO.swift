@@ -146,6 +146,11 @@ public enum FileIO {
         return stat(path, &st) == 0
     }
 
+    /// Whether `path` is a directory this process may create files in.
+    public static func isWritableDirectory(_ path: String) -> Bool {
+        isDirectory(path) && access(path, W_OK | X_OK) == 0
+    }
+
     public static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR

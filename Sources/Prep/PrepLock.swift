@@ -11,6 +11,9 @@ enum PrepLock {
 
     /// Takes the locks `worker` needs in `dir` (which exists); `what` names this process in refusals.
     static func take(_ dir: String, worker: WorkerSlot, what: String) throws -> [FileLock] {
+        // A directory this process cannot write (a complete, published copy) needs no lock:
+        // nothing can be written into it, and a run that would write fails on its first file.
+        guard FileIO.isWritableDirectory(dir) else { return [] }
         let path = dir + "/" + fileName
         if worker.count == 1 {
             guard let lock = try FileLock.tryAcquire(path) else { throw busy(dir, path) }
