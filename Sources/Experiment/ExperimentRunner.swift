@@ -179,11 +179,13 @@ public enum ExperimentRunner {
 
         // mixtrain
         if readableCheckpoint(trial.finalCheckpoint) == nil {
+            // Resume when there are checkpoints; the experiment owns its run directories,
+            // so when none of them is usable it starts the run over (with a warning).
             let resume = !Checkpoint.list(in: run).isEmpty
             say("\(tag): mixtrain → \(run)\(resume ? " (resuming)" : "")")
             let settings = TrainSettings(shardDirectory: trial.shardDirectory, runDirectory: run, train: trial.pipeline.train,
                                          pipelineName: trial.pipeline.name, seed: trial.seed, threads: options.threads,
-                                         resume: resume, quiet: options.quiet)
+                                         resume: resume, startOver: resume, quiet: options.quiet)
             let result = try Trainer.run(settings) { line in say("\(trial.name): \(line)") }
             outcome.training = result.resumedEpochs > 0 ? .resumed(epochs: result.resumedEpochs) : .trained
         } else {

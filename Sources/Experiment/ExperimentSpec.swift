@@ -264,7 +264,7 @@ public struct ExperimentSpec: Sendable, Equatable {
     }
 
     static func resolve(_ path: String, in dir: String) -> String {
-        path.hasPrefix("/") || dir == "." ? path : dir + "/" + path
+        path.hasPrefix("/") || dir == "." ? path : FileIO.normalizedPath(dir + "/" + path)
     }
 
     static func defaultName(_ file: String) -> String {
