@@ -34,19 +34,22 @@ let package = Package(
         .target(name: "Mixup", dependencies: ["MixCore"]),
         .target(name: "ShardFormat", dependencies: ["MixCore", "ZlibKit"]),
         .target(name: "Pipeline", dependencies: ["MixCore", "Mixup", "ShardFormat", "ZlibKit", "TOMLKit"]),
-        .target(name: "Prep", dependencies: ["MixCore", "Datasets", "Mixup", "ShardFormat", "Imaging", "Pipeline"]),
+        // The shard-directory contract in one place: file naming and the shard plan, prep.json,
+        // manifest.json, and the reader side (a complete directory opened and checked).
+        .target(name: "ShardStore", dependencies: ["MixCore", "ShardFormat", "Pipeline"]),
+        .target(name: "Prep", dependencies: ["ShardStore", "MixCore", "Datasets", "Mixup", "ShardFormat", "Imaging", "Pipeline"]),
         .target(name: "Kernels", dependencies: ["CCPUID", "CKernels"]),
         .target(name: "NN", dependencies: ["Kernels", "MixCore"]),
-        .target(name: "Training", dependencies: ["NN", "Kernels", "ShardFormat", "Pipeline", "MixCore"]),
-        .target(name: "Experiment", dependencies: ["Prep", "Training", "Pipeline", "Imaging", "MixCore", "TOMLKit"]),
+        .target(name: "Training", dependencies: ["ShardStore", "NN", "Kernels", "ShardFormat", "Pipeline", "MixCore"]),
+        .target(name: "Experiment", dependencies: ["ShardStore", "Prep", "Training", "Pipeline", "Imaging", "MixCore", "TOMLKit"]),
 
         // Thin command-line front ends.
         .executableTarget(name: "mixprep", dependencies: [
-            "Prep", "Pipeline", "MixCore",
+            "ShardStore", "Prep", "Pipeline", "MixCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mixtrain", dependencies: [
-            "Training", "Experiment", "Pipeline", "MixCore",
+            "ShardStore", "Training", "Experiment", "Pipeline", "MixCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -61,10 +64,10 @@ let package = Package(
         .testTarget(name: "MixupTests", dependencies: ["Mixup", "MixCore"]),
         .testTarget(name: "ShardFormatTests", dependencies: ["ShardFormat", "MixCore", "ZlibKit", "ShardTestSupport"],
                     resources: [.copy("Golden")]),
-        .testTarget(name: "PrepTests", dependencies: ["TestSupport", "ShardTestSupport", "Prep", "Pipeline", "ShardFormat", "MixCore", "Datasets", "Imaging"]),
+        .testTarget(name: "PrepTests", dependencies: ["ShardStore", "TestSupport", "ShardTestSupport", "Prep", "Pipeline", "ShardFormat", "MixCore", "Datasets", "Imaging"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Kernels", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "ShardTestSupport", "Training", "NN", "Kernels", "ShardFormat", "Prep", "Pipeline", "Mixup", "MixCore"]),
-        .testTarget(name: "ExperimentTests", dependencies: ["TestSupport", "Experiment", "Training", "Prep", "Pipeline", "MixCore"]),
+        .testTarget(name: "TrainingTests", dependencies: ["ShardStore", "TestSupport", "ShardTestSupport", "Training", "NN", "Kernels", "ShardFormat", "Prep", "Pipeline", "Mixup", "MixCore"]),
+        .testTarget(name: "ExperimentTests", dependencies: ["ShardStore", "TestSupport", "Experiment", "Training", "Prep", "Pipeline", "MixCore"]),
     ]
 )

@@ -2,6 +2,7 @@ import Datasets
 import MixCore
 import Mixup
 import Pipeline
+import ShardStore
 import ShardFormat
 
 /// How `mixprep run` executes.

@@ -1,6 +1,7 @@
 import Foundation
 import MixCore
 import Pipeline
+import ShardStore
 import ShardFormat
 
 /// `mixprep verify`: every shard against the manifest — presence, size,

@@ -1,5 +1,6 @@
 import MixCore
 import NN
+import ShardStore
 
 /// `mixtrain eval`: a checkpoint evaluated on a shard directory's test split.
 public enum CheckpointEvaluation {

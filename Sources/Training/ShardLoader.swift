@@ -1,6 +1,7 @@
 import Foundation
 import MixCore
 import ShardFormat
+import ShardStore
 
 /// How the loader batches and orders samples.
 public struct LoaderOptions: Sendable, Equatable {

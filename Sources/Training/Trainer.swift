@@ -3,6 +3,7 @@ import Kernels
 import MixCore
 import NN
 import Pipeline
+import ShardStore
 
 /// What `Trainer.run` needs: where to read and write, and the training knobs.
 public struct TrainSettings: Sendable {

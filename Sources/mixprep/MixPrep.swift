@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MixCore
 import Pipeline
+import ShardStore
 import Prep
 
 @main

@@ -3,6 +3,7 @@ import Experiment
 import Foundation
 import MixCore
 import Pipeline
+import ShardStore
 import Training
 
 @main

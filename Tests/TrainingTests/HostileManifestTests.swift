@@ -2,6 +2,7 @@ import Foundation
 import MixCore
 import NN
 import Pipeline
+import ShardStore
 import Prep
 import TestSupport
 import Training

@@ -1,6 +1,7 @@
 import MixCore
 import Mixup
 import Pipeline
+import ShardStore
 import Prep
 import ShardFormat
 import XCTest

@@ -1,5 +1,6 @@
 import Foundation
 import MixCore
+import Pipeline
 import ShardFormat
 
 /// `manifest.json`: the table of contents of a complete shard directory,

@@ -15,9 +15,9 @@ public final class ShardDirectory: @unchecked Sendable {
     /// Image and label shape shared by every shard.
     public let shape: SampleShape
     /// Training shards per materialised epoch, in manifest order.
-    let trainReaders: [[ShardReader]]
+    package let trainReaders: [[ShardReader]]
     /// Test shards, in manifest order.
-    let testReaders: [ShardReader]
+    package let testReaders: [ShardReader]
     /// The SHA-256 the manifest lists for each shard, by path.
     let listedSHA256: [String: String]
     /// Shards whose SHA-256 has been checked: nil when it matched, else the error.
