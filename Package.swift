@@ -64,7 +64,8 @@ let package = Package(
         .testTarget(name: "PrepTests", dependencies: ["TestSupport", "ShardTestSupport", "Prep", "Pipeline", "ShardFormat", "MixCore", "Datasets", "Imaging"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Kernels", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "ShardTestSupport", "Training", "NN", "Kernels", "ShardFormat", "Prep", "Pipeline"]),
+        .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "ShardTestSupport", "Training", "NN", "Kernels", "ShardFormat", "Prep", "Pipeline"],
+                    resources: [.copy("Golden")]),
         .testTarget(name: "ExperimentTests", dependencies: ["TestSupport", "Experiment", "Training", "Prep", "Pipeline", "MixCore"]),
     ]
 )
