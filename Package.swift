@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "mixprep", targets: ["mixprep"]),
         .executable(name: "mixtrain", targets: ["mixtrain"]),
+        .executable(name: "mixfuzz", targets: ["mixfuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,6 +26,8 @@ let package = Package(
         .target(name: "CSHA256"),
         // cpuid/xgetbv for Kernels' CPUFeatures (which BLAS kernel, which SIMD paths).
         .target(name: "CCPUID"),
+        // mixfuzz's guard: async-signal-safe crash handlers, hang watchdog, status shared with the supervisor.
+        .target(name: "CFuzzGuard"),
         // Vectorised Winograd tails (baseline and AVX2 builds of each, chosen at run time).
         .target(name: "CKernels"),
         .target(name: "MixCore", dependencies: ["CSHA256"]),
@@ -42,6 +45,9 @@ let package = Package(
         .target(name: "NN", dependencies: ["Kernels", "MixCore"]),
         .target(name: "Training", dependencies: ["ShardStore", "NN", "Kernels", "ShardFormat", "Pipeline", "MixCore"]),
         .target(name: "Experiment", dependencies: ["ShardStore", "Prep", "Training", "Pipeline", "Imaging", "MixCore", "TOMLKit"]),
+        // The seeded mutation fuzzer of every decoder (README, "Bad input").
+        .target(name: "Fuzzing", dependencies: ["CFuzzGuard", "MixCore", "ZlibKit", "Imaging", "Datasets", "ShardFormat",
+                                                "Pipeline", "ShardStore", "Prep", "Training"]),
 
         // Thin command-line front ends.
         .executableTarget(name: "mixprep", dependencies: [
@@ -50,6 +56,10 @@ let package = Package(
         ]),
         .executableTarget(name: "mixtrain", dependencies: [
             "ShardStore", "Training", "Experiment", "Pipeline", "MixCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "mixfuzz", dependencies: [
+            "Fuzzing", "MixCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -67,7 +77,9 @@ let package = Package(
         .testTarget(name: "PrepTests", dependencies: ["ShardStore", "TestSupport", "ShardTestSupport", "Prep", "Pipeline", "ShardFormat", "MixCore", "Datasets", "Imaging"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Kernels", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["ShardStore", "TestSupport", "ShardTestSupport", "Training", "NN", "Kernels", "ShardFormat", "Prep", "Pipeline", "Mixup", "MixCore"]),
+        .testTarget(name: "TrainingTests", dependencies: ["ShardStore", "TestSupport", "ShardTestSupport", "Training", "NN", "Kernels", "ShardFormat", "Prep", "Pipeline", "Mixup", "MixCore"],
+                    resources: [.copy("Golden")]),
+        .testTarget(name: "FuzzTests", dependencies: ["TestSupport", "Fuzzing", "ShardFormat", "MixCore"]),
         .testTarget(name: "ExperimentTests", dependencies: ["ShardStore", "TestSupport", "Experiment", "Training", "Prep", "Pipeline", "MixCore"]),
     ]
 )

@@ -51,6 +51,13 @@ public enum Exporter {
         let dir = request.directory
         try FileIO.checkOutputDirectory(request.outDirectory)
         let manifest = try Manifest.load(directory: dir)
+        // The manifest's listing and the source shape it states are checked before a file is opened or an image drawn.
+        try manifest.checkListing(directory: dir)
+        if let problem = manifest.sourceShapeProblem(path: dir + "/" + Manifest.fileName) { throw MixError(problem) }
+        let src = manifest.source
+        guard src.channels == 1 || src.channels == 3 else {
+            throw MixError.file(dir + "/" + Manifest.fileName, "export draws 1- or 3-channel images; the source has \(src.channels)")
+        }
         let shards: [ShardEntry]
         let what: String
         if let e = request.epoch {
@@ -71,6 +78,10 @@ public enum Exporter {
         scan: for shard in shards {
             let reader = try ShardReader(path: dir + "/" + shard.file, source: source)
             let shape = reader.shape
+            guard shape == SampleShape(channels: src.channels, height: src.height, width: src.width, classCount: src.classNames.count) else {
+                throw MixError.file(reader.path, "holds \(shape.channels)×\(shape.height)×\(shape.width) images of \(shape.classCount) classes; "
+                                    + "\(Manifest.fileName) says \(src.channels)×\(src.height)×\(src.width) and \(src.classNames.count)")
+            }
             for i in 0..<reader.index.count {
                 let e = reader.index[i]
                 let range = (base + Int(e.firstSample))..<(base + Int(e.firstSample + e.sampleCount))
@@ -101,7 +112,6 @@ public enum Exporter {
         }
         guard !picked.isEmpty else { throw MixError.file(dir, "no samples to export from the \(what)") }
 
-        let src = manifest.source
         let out = request.outDirectory
         try FileIO.makeDirectories(out)
         for p in picked {

@@ -19,13 +19,21 @@ public enum Verifier {
         let p = manifest.pipeline
         let shape = SampleShape(channels: manifest.source.channels, height: manifest.source.height,
                                 width: manifest.source.width, classCount: manifest.source.classNames.count)
-        let jobs = ShardPlan.jobs(trainCount: manifest.source.trainCount, testCount: manifest.source.testCount,
-                                  epochs: manifest.train.count, samplesPerShard: p.shards.samplesPerShard,
-                                  sourceCopy: manifest.formatVersion >= 2 && p.usesReferences)
         let listed = (manifest.sourceCopy.map { [$0] } ?? []) + manifest.train.flatMap(\.shards) + manifest.test.shards
         var problems = manifest.listingProblems(path: dir + "/" + Manifest.fileName)
+        if let problem = manifest.sourceShapeProblem(path: dir + "/" + Manifest.fileName) {
+            return Result(report: "", problems: problems + [problem])  // the checks below size and divide by it
+        }
         problems += settingProblems(manifest, path: dir + "/" + Manifest.fileName)
-        guard listed.map(\.file) == jobs.map(\.file) else {
+        // The plan is built only when its size, computed first, matches the listing (the numbers are the manifest's).
+        let sourceCopy = manifest.formatVersion >= 2 && p.usesReferences
+        let planned = ShardPlan.fileCount(trainCount: manifest.source.trainCount, testCount: manifest.source.testCount,
+                                          epochs: manifest.train.count, samplesPerShard: p.shards.samplesPerShard, sourceCopy: sourceCopy)
+        let jobs = planned == listed.count
+            ? ShardPlan.jobs(trainCount: manifest.source.trainCount, testCount: manifest.source.testCount, epochs: manifest.train.count,
+                             samplesPerShard: p.shards.samplesPerShard, sourceCopy: sourceCopy)
+            : []
+        guard planned == listed.count, listed.map(\.file) == jobs.map(\.file) else {
             return Result(report: "", problems: problems + ["\(dir)/manifest.json: its shard list does not match the pipeline's plan"])
         }
         let source: SourceImages?

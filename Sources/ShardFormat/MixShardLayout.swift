@@ -485,7 +485,11 @@ extension Provenance {
         let primary = b.le(UInt32.self, at: at + R.primary)
         let partner = b.le(UInt32.self, at: at + R.partner)
         let lambda = Float(bitPattern: b.le(UInt32.self, at: at + R.lambda))
-        guard h.version >= 2 else { return Provenance(primary: primary, partner: partner, lambda: lambda) }
+        guard h.version >= 2 else {
+            // v1 records carry no kind or transforms, but their λ is a weight all the same (statistics bin it).
+            guard lambda >= 0 && lambda <= 1 else { throw fail("provenance: lambda \(lambda) is not in [0, 1]") }
+            return Provenance(primary: primary, partner: partner, lambda: lambda)
+        }
         guard let kind = MixKind(rawValue: b[at + R.kind]) else { throw fail("provenance kind \(b[at + R.kind]) is unknown") }
         let flags = b[at + R.flags]
         guard flags & ~(R.primaryFlip | R.partnerFlip | R.reference) == 0, b.le(UInt16.self, at: at + R.reserved) == 0 else {

@@ -84,6 +84,21 @@ public struct Manifest: Sendable, Equatable, Codable {
         return out
     }
 
+    /// What is wrong with the source's image shape and class count for a shard
+    /// directory (the format limits, `MixShardLayout`), naming the manifest at
+    /// `path`; nil when they are fine. Readers that size buffers or draw images
+    /// from these numbers check them first.
+    public func sourceShapeProblem(path: String) -> String? {
+        typealias L = MixShardLayout
+        let s = source
+        guard (1...L.maxChannels).contains(s.channels), (1...L.maxSide).contains(s.height), (1...L.maxSide).contains(s.width),
+              (1...L.maxClasses).contains(s.classNames.count) else {
+            return "\(path): source shape \(s.channels)×\(s.height)×\(s.width) with \(s.classNames.count) classes is outside the format limits "
+                + "(1...\(L.maxChannels) channels, sides of 1...\(L.maxSide), 1...\(L.maxClasses) classes)"
+        }
+        return nil
+    }
+
     /// `listingProblems`, then each listed shard's presence and size in `directory`
     /// (what a reader checks before trusting the listing, short of hashing).
     public func checkListing(directory: String) throws {

@@ -35,6 +35,21 @@ public enum ShardPlan {
         return jobs
     }
 
+    /// How many files `jobs` would list, without listing them; nil when the
+    /// numbers cannot describe a plan (negative counts, shards of < 1 sample,
+    /// a total number of samples that overflows). A manifest's numbers are
+    /// checked with it before `jobs` is built from them, so a crafted manifest
+    /// cannot make the plan huge or its sums overflow.
+    public static func fileCount(trainCount: Int, testCount: Int, epochs: Int, samplesPerShard: Int, sourceCopy: Bool) -> Int? {
+        guard trainCount >= 0, testCount >= 0, epochs >= 0, epochs < Int.max, samplesPerShard >= 1 else { return nil }
+        let (trainSamples, o1) = trainCount.multipliedReportingOverflow(by: epochs + (sourceCopy ? 1 : 0))
+        let (samples, o2) = trainSamples.addingReportingOverflow(testCount)
+        guard !o1, !o2, samples < Int.max else { return nil }
+        let perEpoch = trainCount / samplesPerShard + (trainCount % samplesPerShard == 0 ? 0 : 1)
+        let test = testCount / samplesPerShard + (testCount % samplesPerShard == 0 ? 0 : 1)
+        return perEpoch * epochs + test + (sourceCopy ? 1 : 0)  // at most samples + 1: no overflow
+    }
+
     public static func epochDirectory(_ e: Int) -> String { "epoch-" + pad(e, 3) }
     public static func shardName(_ s: Int) -> String { "shard-" + pad(s, 5) + ".mxs" }
 

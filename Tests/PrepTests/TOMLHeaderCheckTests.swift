@@ -1,0 +1,31 @@
+import MixCore
+import Pipeline
+import XCTest
+
+/// Pipeline files `mixfuzz` found aborting the process inside TOMLKit's toml++, now one-line errors.
+final class TOMLHeaderCheckTests: XCTestCase {
+    /// toml++ (in TOMLKit) aborted the process on a table header not starting with a key.
+    func testTableHeadersThatDoNotStartWithAKeyAreErrors() throws {
+        let cases: [(String, String)] = [
+            ("[{}]\n", "line 1, column 1: a table header must start with a key, saw '{'"),
+            ("name = \"x\"\n\n  [[ [mix]]\n", "line 3, column 3: a table header must start with a key, saw '['"),
+            ("[\n", "line 1, column 1: a table header must start with a key, saw U+A"),
+            ("[\u{e9}t\u{e9}]\n", "line 1, column 1: a table header must start with a key, saw '\u{e9}'"),
+            ("\u{FEFF}[=]", "line 1, column 1: a table header must start with a key, saw '='"),
+        ]
+        for (text, expected) in cases {
+            XCTAssertThrowsError(try Pipeline.parse(text, file: "p.toml")) { XCTAssertEqual("\($0)", "p.toml: " + expected, text) }
+        }
+        // Brackets inside values, strings and comments are not headers: these reach the pipeline's own checks.
+        let fine: [(String, String)] = [
+            ("x = [\n[1, 2],\n[{a = 1}]\n]\n", "p.toml: unknown key x"),
+            ("name = \"\"\"\n[{}]\n\"\"\"\n", "p.toml: name must be letters"),
+            ("name = '''a\n[{'''\n", "p.toml: name must be letters"),
+            ("# [{}]\n[ mix ] # [{\nmode = \"batch\"\n", "p.toml: dataset.path must be set"),
+            ("[\"quoted\"]\n", "p.toml: unknown key quoted"),
+        ]
+        for (text, expected) in fine {
+            XCTAssertThrowsError(try Pipeline.parse(text, file: "p.toml")) { XCTAssertTrue("\($0)".hasPrefix(expected), "\(text): \($0)") }
+        }
+    }
+}
