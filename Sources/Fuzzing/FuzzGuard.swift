@@ -37,6 +37,11 @@ enum FuzzGuard {
         return (outcome, start, rss)
     }
 
+    /// Marks case `caseNumber` as running before its input exists (while it is generated).
+    static func begin(case caseNumber: UInt64) {
+        mxf_guard_begin(caseNumber, nil, 0)
+    }
+
     /// Resets the peak RSS to the current one; false when the kernel does not allow it.
     static func resetPeakRSS() -> Bool { mxf_reset_peak_rss() == 0 }
 

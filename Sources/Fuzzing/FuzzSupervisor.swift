@@ -189,7 +189,8 @@ public enum FuzzSupervisor {
             t.unnamedErrors += status.unnamedErrors
             t.peakRSSMiB = max(t.peakRSSMiB, Double(status.peakRSSKiB) / 1024)
             if status.lastStartRSSKiB > status.baselineRSSKiB { t.growthKiB += Double(status.lastStartRSSKiB - status.baselineRSSKiB) }
-            let failing = status.active ? status.currentCase : status.lastCase
+            // The case running when the worker died; the last one it completed; or, if it completed none, the first it was given.
+            let failing = status.active ? status.currentCase : (status.executions > 0 ? status.lastCase : next)
             let file = { (kind: String) in o.failureDirectory + "/\(kind)-\(name)-seed\(o.seed)-case\(failing).bin" }
             var abnormal: String?
             if p.terminationReason == .uncaughtSignal {

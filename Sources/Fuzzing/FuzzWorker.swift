@@ -89,6 +89,8 @@ public enum FuzzWorker {
         while o.endCase.map({ caseNumber < $0 }) ?? true {
             if let deadline, Progress.now() >= deadline { break }
             var rng = FuzzRNG(seed: o.seed, target: o.target, case: caseNumber)
+            // The case is under the guard while its input is made too (a mutator that traps is reported by case).
+            FuzzGuard.begin(case: caseNumber)
             let input = target.generate(rng: &rng)
             let (outcome, start, rss) = FuzzGuard.run(case: caseNumber, input: input) { target.run(input) }
             if case .unnamedError(let message) = outcome {

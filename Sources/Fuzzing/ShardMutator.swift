@@ -120,7 +120,7 @@ public struct ShardMutator {
                     ByteMutator.write(&m.header, UInt64(m.chunks.count), at: 20, width: 4)
                 }
             case 9: // a declared raw size that differs from the payload
-                rawOverride[i] = UInt32(truncatingIfNeeded: rng.chance(0.5) ? rng.pick(ByteMutator.interesting) : UInt64(c.raw.count &+ rng.int(in: -8...8)))
+                rawOverride[i] = UInt32(truncatingIfNeeded: rng.chance(0.5) ? rng.pick(ByteMutator.interesting) : UInt64(max(0, c.raw.count + rng.int(in: -8...8))))
             case 10: // a header field (shape, codec, filter, flags, version, counts), the payload reinterpreted
                 let f = rng.pick(ShardBytes.headerFields)
                 let value = rng.chance(0.6) ? UInt64(rng.below(6)) : rng.pick(ByteMutator.interesting)

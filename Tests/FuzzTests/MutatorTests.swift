@@ -25,6 +25,14 @@ final class MutatorTests: XCTestCase {
         XCTAssertGreaterThan(distinct.count, 45)
     }
 
+    /// Case 582327 of seed 2 trapped in the mutator itself (a declared raw size of a chunk
+    /// shorter than 8 bytes, minus up to 8, went negative); the worker must not die making an input.
+    func testShardCaseThatTrappedTheMutator() throws {
+        let mutator = ShardMutator(seeds: try Self.goldens().map(\.1))
+        var rng = FuzzRNG(seed: 2, target: "shard", case: 582_327)
+        XCTAssertFalse(mutator.mutate(rng: &rng).isEmpty)
+    }
+
     /// Every golden shard taken apart and re-encoded by the fuzzer's own writer reads back as the same samples.
     func testReencodedGoldensReadBack() throws {
         let goldens = try Self.goldens()
