@@ -3,7 +3,8 @@ import MixCore
 /// A guard in front of toml++ (inside TOMLKit 0.6): its parser asserts —
 /// aborting the whole process — when a table header's `[` or `[[` is followed
 /// by something that cannot start a key (`[{}]`, `[[ [x]]`, `[` then a line
-/// break) instead of reporting an error (found by `mixfuzz`, target
+/// break) or when an array holds `,` or `}` where a value belongs
+/// (`[0, 1,}2]`) instead of reporting an error (found by `mixfuzz`, target
 /// `pipeline`). This finds such a header first and reports it, naming the file,
 /// line and column as a toml++ error would. It follows TOML's lexical rules
 /// (strings, comments, arrays spanning lines) only as far as needed to know
@@ -13,7 +14,8 @@ public enum TOMLHeaderCheck {
     public static func check(_ text: String, file: String) throws {
         let s = Array(text.unicodeScalars)
         var i = 0, line = 1, column = 1
-        var depth = 0          // open brackets and braces of values
+        var open: [Unicode.Scalar] = []   // open brackets and braces of values, innermost last
+        var depth: Int { open.count }
         var lineStart = true   // only whitespace since the last line break
         func advance() {
             if s[i] == "\n" {
@@ -60,6 +62,23 @@ public enum TOMLHeaderCheck {
                 }
             }
         }
+        /// After an array's `[` or `,`: the next token (past blanks, line breaks and comments)
+        /// must start a value or close the array. toml++ asserts on `,` or `}` there
+        /// (`[0, 1,}2]`, found by `mixfuzz`, target `pipeline`).
+        func expectArrayValue() throws {
+            while let w = at(i) {
+                if w == " " || w == "\t" || w == "\r" || w == "\n" {
+                    advance()
+                } else if w == "#" {
+                    while i < s.count && s[i] != "\n" { advance() }
+                } else {
+                    break
+                }
+            }
+            if let k = at(i), k == "," || k == "}" {
+                throw MixError("\(file): line \(line), column \(column): expected a value or ']' in an array, saw '\(k)'")
+            }
+        }
         if at(0) == "\u{FEFF}" { i = 1 }
         while i < s.count {
             let c = s[i]
@@ -89,11 +108,15 @@ public enum TOMLHeaderCheck {
                 }
                 lineStart = false
             case "[", "{":
-                depth += 1
+                open.append(c)
                 advance()
                 lineStart = false
+                if c == "[" { try expectArrayValue() }
+            case "," where open.last == "[":
+                advance()
+                try expectArrayValue()
             case "]", "}":
-                depth = max(0, depth - 1)
+                if !open.isEmpty { open.removeLast() }
                 advance()
                 lineStart = false
             default:

@@ -28,4 +28,22 @@ final class TOMLHeaderCheckTests: XCTestCase {
             XCTAssertThrowsError(try Pipeline.parse(text, file: "p.toml")) { XCTAssertTrue("\($0)".hasPrefix(expected), "\(text): \($0)") }
         }
     }
+
+    /// toml++ aborted on `,` or `}` where an array expects a value (the long fuzz run's one crash,
+    /// `trials = [0, 1,}2]` in an experiment file).
+    func testArraysWithoutAValueWhereOneBelongsAreErrors() throws {
+        let cases: [(String, String)] = [
+            ("trials = [0, 1,}2]\n", "line 1, column 16: expected a value or ']' in an array, saw '}'"),
+            ("x = [,]\n", "line 1, column 6: expected a value or ']' in an array, saw ','"),
+            ("x = [1,\n  # c\n  ,2]\n", "line 3, column 3: expected a value or ']' in an array, saw ','"),
+            ("x = [[}]]\n", "line 1, column 7: expected a value or ']' in an array, saw '}'"),
+        ]
+        for (text, expected) in cases {
+            XCTAssertThrowsError(try Pipeline.parse(text, file: "p.toml")) { XCTAssertEqual("\($0)", "p.toml: " + expected, text) }
+        }
+        // Trailing commas, empty arrays and arrays of inline tables are fine.
+        for text in ["x = [1, 2,]\n", "x = []\n", "x = [\n  1,\n  # c\n]\n", "x = [{a = 1}, {b = 2}]\n"] {
+            XCTAssertThrowsError(try Pipeline.parse(text, file: "p.toml")) { XCTAssertTrue("\($0)".hasPrefix("p.toml: unknown key x"), "\(text): \($0)") }
+        }
+    }
 }
