@@ -24,7 +24,9 @@ enum ShardCheck {
             wrong.append("encoding")
         }
         guard wrong.isEmpty else { throw MixError.file(path, "header: does not match the pipeline: \(wrong.joined(separator: ", "))") }
-        if job.split == .source { _ = try SourceImages(path: path) }  // the source copy's own checks
+        // A source copy needs no further check here: the header comparison above already holds it to
+        // split source, codec none, filter none and no provenance (so no references), and readAll checks
+        // every chunk's CRC — what opening it as `SourceImages` would check a second time.
         let block = try reader.readAll()
         let digest = withExtendedLifetime(reader) { SHA256.hexDigest(of: reader.bytes) }
         return ShardOutcome(entry: ShardEntry(file: job.file, samples: job.count, bytes: reader.bytes.count, sha256: digest),
