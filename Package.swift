@@ -12,7 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", .upToNextMinor(from: "0.6.0")),
     ],
     targets: [
         // C libraries: one system-library target each, imported by exactly one Swift file.
@@ -37,22 +37,25 @@ let package = Package(
         .target(name: "Mixup", dependencies: ["MixCore"]),
         .target(name: "ShardFormat", dependencies: ["MixCore", "ZlibKit"]),
         .target(name: "Pipeline", dependencies: ["MixCore", "Mixup", "ShardFormat", "ZlibKit", "TOMLKit"]),
-        .target(name: "Prep", dependencies: ["MixCore", "Datasets", "Mixup", "ShardFormat", "Imaging", "Pipeline"]),
+        // The shard-directory contract in one place: file naming and the shard plan, prep.json,
+        // manifest.json, and the reader side (a complete directory opened and checked).
+        .target(name: "ShardStore", dependencies: ["MixCore", "ShardFormat", "Pipeline"]),
+        .target(name: "Prep", dependencies: ["ShardStore", "MixCore", "Datasets", "Mixup", "ShardFormat", "Imaging", "Pipeline"]),
         .target(name: "Kernels", dependencies: ["CCPUID", "CKernels"]),
         .target(name: "NN", dependencies: ["Kernels", "MixCore"]),
-        .target(name: "Training", dependencies: ["NN", "Kernels", "ShardFormat", "Pipeline", "MixCore"]),
-        .target(name: "Experiment", dependencies: ["Prep", "Training", "Pipeline", "Imaging", "MixCore", "TOMLKit"]),
+        .target(name: "Training", dependencies: ["ShardStore", "NN", "Kernels", "ShardFormat", "Pipeline", "MixCore"]),
+        .target(name: "Experiment", dependencies: ["ShardStore", "Prep", "Training", "Pipeline", "Imaging", "MixCore", "TOMLKit"]),
         // The seeded mutation fuzzer of every decoder (README, "Bad input").
         .target(name: "Fuzzing", dependencies: ["CFuzzGuard", "MixCore", "ZlibKit", "Imaging", "Datasets", "ShardFormat",
-                                                "Pipeline", "Prep", "Training"]),
+                                                "Pipeline", "ShardStore", "Prep", "Training"]),
 
         // Thin command-line front ends.
         .executableTarget(name: "mixprep", dependencies: [
-            "Prep", "Pipeline", "MixCore",
+            "ShardStore", "Prep", "Pipeline", "MixCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mixtrain", dependencies: [
-            "Training", "Experiment", "Pipeline", "MixCore",
+            "ShardStore", "Training", "Experiment", "Pipeline", "MixCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mixfuzz", dependencies: [
@@ -71,12 +74,12 @@ let package = Package(
         .testTarget(name: "MixupTests", dependencies: ["Mixup", "MixCore"]),
         .testTarget(name: "ShardFormatTests", dependencies: ["ShardFormat", "MixCore", "ZlibKit", "ShardTestSupport"],
                     resources: [.copy("Golden")]),
-        .testTarget(name: "PrepTests", dependencies: ["TestSupport", "ShardTestSupport", "Prep", "Pipeline", "ShardFormat", "MixCore", "Datasets", "Imaging"]),
+        .testTarget(name: "PrepTests", dependencies: ["ShardStore", "TestSupport", "ShardTestSupport", "Prep", "Pipeline", "ShardFormat", "MixCore", "Datasets", "Imaging"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Kernels", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "ShardTestSupport", "Training", "NN", "Kernels", "ShardFormat", "Prep", "Pipeline"],
+        .testTarget(name: "TrainingTests", dependencies: ["ShardStore", "TestSupport", "ShardTestSupport", "Training", "NN", "Kernels", "ShardFormat", "Prep", "Pipeline", "Mixup", "MixCore"],
                     resources: [.copy("Golden")]),
         .testTarget(name: "FuzzTests", dependencies: ["TestSupport", "Fuzzing", "ShardFormat", "MixCore"]),
-        .testTarget(name: "ExperimentTests", dependencies: ["TestSupport", "Experiment", "Training", "Prep", "Pipeline", "MixCore"]),
+        .testTarget(name: "ExperimentTests", dependencies: ["ShardStore", "TestSupport", "Experiment", "Training", "Prep", "Pipeline", "MixCore"]),
     ]
 )

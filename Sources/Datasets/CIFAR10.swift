@@ -28,17 +28,19 @@ public enum CIFAR10 {
                             testFile: (files.last!, contents.last!))
     }
 
-    /// The most an archive may inflate to (256 MiB; the official CIFAR-10 archive inflates to 176 MiB).
+    /// The most an archive may inflate to (256 MiB; the official CIFAR-10 archive inflates to 176 MiB, CIFAR-100's to 176 MiB).
     public static let maxArchiveBytes = 1 << 28
 
-    /// Reads the official `cifar-10-binary.tar.gz` directly (gunzip + tar in memory),
-    /// refusing an archive that inflates to more than `maxInflatedBytes`.
+    /// Reads the official `cifar-10-binary.tar.gz` (or `cifar-100-binary.tar.gz`, see
+    /// `CIFAR100`) directly (gunzip + tar in memory), refusing an archive that
+    /// inflates to more than `maxInflatedBytes`.
     public static func loadArchive(_ path: String, maxInflatedBytes: Int = maxArchiveBytes) throws -> Dataset {
         let tar = try Zlib.gunzip(try FileIO.read(path), name: path, limit: maxInflatedBytes)
         let members = try Tar.members(tar, name: path)
         var batches: [(Int, String, [UInt8])] = []
         var test: (String, [UInt8])?
         var meta: (String, [UInt8])?
+        var cifar100: [String: (String, [UInt8])] = [:]   // train.bin, test.bin, fine_label_names.txt
         for m in members {
             let base = m.name.split(separator: "/").last.map(String.init) ?? m.name
             let bytes = Array(tar[m.range])
@@ -49,9 +51,20 @@ public enum CIFAR10 {
                 test = ("\(path):\(m.name)", bytes)
             } else if base == "batches.meta.txt" {
                 meta = ("\(path):\(m.name)", bytes)
+            } else if ["train.bin", "test.bin", "fine_label_names.txt"].contains(base) {
+                cifar100[base] = ("\(path):\(m.name)", bytes)
             }
         }
+        if batches.isEmpty, let train = cifar100["train.bin"], let test = cifar100["test.bin"] {
+            guard let names = cifar100["fine_label_names.txt"] else {
+                throw MixError.file(path, "no fine_label_names.txt in the archive (CIFAR-100's binary version ships one; mixprep uses the fine labels)")
+            }
+            return try CIFAR100.assemble(path: path, train: train, test: test, names: names)
+        }
         batches.sort { $0.0 < $1.0 }
+        if batches.isEmpty, let kind = Dataset.unsupportedKind(members.map { $0.name.split(separator: "/").last.map(String.init) ?? $0.name }) {
+            throw MixError.file(path, Dataset.unsupported(kind))
+        }
         guard !batches.isEmpty else { throw MixError.file(path, "missing split train: no data_batch_*.bin in the archive") }
         guard let test else { throw MixError.file(path, "missing split test: no test_batch.bin in the archive") }
         let classNames = try meta.map { try parseMeta($0.1, name: $0.0) } ?? defaultClassNames

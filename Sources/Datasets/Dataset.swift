@@ -13,6 +13,8 @@ public struct Dataset: Sendable {
     /// its label byte then its planar pixels. For CIFAR-10 that is exactly the
     /// SHA-256 of `cat data_batch_*.bin test_batch.bin`, whatever the container.
     public var fingerprint: String
+    /// What the reader skipped or doubts, one line each (printed as `warning: …`).
+    public var warnings: [String] = []
 
     public init(name: String, path: String, classNames: [String], train: LabeledImages, test: LabeledImages, fingerprint: String) {
         self.name = name
@@ -27,7 +29,8 @@ public struct Dataset: Sendable {
 
     /// Reads a dataset, recognising its kind:
     /// - a folder holding `data_batch_*.bin` and `test_batch.bin` (CIFAR-10 binary),
-    /// - a `.tar.gz`/`.tgz` file (the official `cifar-10-binary.tar.gz`, read in memory),
+    /// - a folder holding `train.bin`, `test.bin` and `fine_label_names.txt` (CIFAR-100 binary, fine labels),
+    /// - a `.tar.gz`/`.tgz` file (the official `cifar-10-binary.tar.gz` or `cifar-100-binary.tar.gz`, read in memory),
     /// - a folder holding `train/<class>/*.png` and `test/<class>/*.png`.
     public static func load(_ path: String) throws -> Dataset {
         if path.hasSuffix(".tar.gz") || path.hasSuffix(".tgz") {
@@ -40,9 +43,35 @@ public struct Dataset: Sendable {
         if names.contains(where: { $0.hasPrefix("data_batch_") && $0.hasSuffix(".bin") }) || names.contains("test_batch.bin") {
             return try CIFAR10.loadFolder(path)
         }
+        if names.contains("train.bin") && names.contains("test.bin") {
+            return try CIFAR100.loadFolder(path)
+        }
+        if let kind = unsupportedKind(names.filter { !FileIO.isDirectory(path + "/" + $0) }) {
+            throw MixError.file(path, unsupported(kind))
+        }
         if names.contains("train") {
             return try ImageFolders.load(path)
         }
         throw MixError.file(path, "not a dataset: expected data_batch_*.bin + test_batch.bin, or train/<class>/*.png + test/<class>/*.png")
+    }
+
+    /// Which known but unsupported dataset layout file names (a folder's, or an
+    /// archive's member base names) belong to, if any: the Python (pickle)
+    /// versions of CIFAR-10 and CIFAR-100 (torchvision's downloads).
+    static func unsupportedKind(_ names: [String]) -> String? {
+        let set = Set(names)
+        if set.contains("data_batch_1") || set.contains("batches.meta") {
+            return "CIFAR-10's Python version (pickled batches, as torchvision downloads it)"
+        }
+        if set.contains("meta") && set.contains("train") && set.contains("test") {
+            return "CIFAR-100's Python version (pickled, as torchvision downloads it)"
+        }
+        return nil
+    }
+
+    /// The refusal for a known but unsupported layout.
+    static func unsupported(_ kind: String) -> String {
+        "this is \(kind), which mixprep does not read; it reads the binary versions of CIFAR-10 and CIFAR-100 "
+            + "(cifar-10-binary.tar.gz, cifar-100-binary.tar.gz, or their folders) and PNG class folders (train/<class>/*.png, test/<class>/*.png)"
     }
 }

@@ -2,8 +2,9 @@ import Imaging
 import MixCore
 
 /// PNG class folders: `root/train/<class>/*.png`, `root/test/<class>/*.png`.
-/// Classes are the train split's subfolders sorted by name; every image must
-/// have the size of the first one; images are read as 8-bit RGB.
+/// Classes are the train split's subfolders sorted by name; every class folder
+/// must hold at least one PNG (other files are skipped with a warning); every
+/// image must have the size of the first one; images are read as 8-bit RGB.
 public enum ImageFolders {
     public static func load(_ root: String) throws -> Dataset {
         let trainDir = root + "/train", testDir = root + "/test"
@@ -16,17 +17,40 @@ public enum ImageFolders {
             throw MixError.file(testDir + "/" + c, "class '\(c)' is not among the train classes")
         }
         var hasher = SHA256()
-        let train = try readSplit(trainDir, classes: classes, hasher: &hasher, shapeFrom: nil)
-        let test = try readSplit(testDir, classes: classes, hasher: &hasher, shapeFrom: train)
+        var warnings: [String] = []
+        let train = try readSplit(trainDir, classes: classes, hasher: &hasher, shapeFrom: nil, warnings: &warnings)
+        let test = try readSplit(testDir, classes: classes, hasher: &hasher, shapeFrom: train, warnings: &warnings)
         let name = root.split(separator: "/").last.map(String.init) ?? root
-        return Dataset(name: name, path: root, classNames: classes, train: train, test: test,
-                       fingerprint: SHA256.hex(hasher.finalize()))
+        var dataset = Dataset(name: name, path: root, classNames: classes, train: train, test: test,
+                              fingerprint: SHA256.hex(hasher.finalize()))
+        dataset.warnings = warnings
+        return dataset
     }
 
-    static func readSplit(_ dir: String, classes: [String], hasher: inout SHA256, shapeFrom: LabeledImages?) throws -> LabeledImages {
+    /// The PNG files of one class folder, sorted; what else it holds (not hidden
+    /// files) goes into `warnings`, and a class folder without PNGs is refused:
+    /// a class renamed to `.jpg` must not silently become an empty class.
+    static func classFiles(_ folder: String, warnings: inout [String]) throws -> [String] {
+        var pngs: [String] = [], skipped: [String] = []
+        for f in try FileIO.list(folder) where !f.hasPrefix(".") {
+            if f.lowercased().hasSuffix(".png") && !FileIO.isDirectory(folder + "/" + f) { pngs.append(f) } else { skipped.append(f) }
+        }
+        let shown = skipped.prefix(3).joined(separator: ", ") + (skipped.count > 3 ? ", …" : "")
+        guard !pngs.isEmpty else {
+            throw MixError.file(folder, "no PNG images, so the class would be empty"
+                                + (skipped.isEmpty ? "" : " (\(skipped.count) other file\(skipped.count == 1 ? "" : "s"): \(shown); only .png is read)"))
+        }
+        if !skipped.isEmpty {
+            warnings.append("\(folder): skipped \(skipped.count) file\(skipped.count == 1 ? "" : "s") that \(skipped.count == 1 ? "is" : "are") not PNG (\(shown))")
+        }
+        return pngs
+    }
+
+    static func readSplit(_ dir: String, classes: [String], hasher: inout SHA256, shapeFrom: LabeledImages?,
+                          warnings: inout [String]) throws -> LabeledImages {
         var files: [(String, Int32)] = []
         for (k, c) in classes.enumerated() where FileIO.isDirectory(dir + "/" + c) {
-            for f in try FileIO.list(dir + "/" + c) where f.lowercased().hasSuffix(".png") {
+            for f in try classFiles(dir + "/" + c, warnings: &warnings) {
                 files.append((dir + "/" + c + "/" + f, Int32(k)))
             }
         }

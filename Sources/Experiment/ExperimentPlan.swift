@@ -95,6 +95,7 @@ public struct ExperimentPlan: Sendable, Equatable {
         trials = seeds.flatMap { seed in
             spec.arms.map { arm in
                 var p = base
+                p.augment = arm.augment
                 p.mix = arm.mix
                 p.seed = seed
                 p.name = "\(spec.name)-\(arm.name)-seed\(seed)"

@@ -156,18 +156,19 @@ public enum ExperimentReport {
             md += "\n"
         }
 
-        md += "## Mixed training samples\n\n"
+        md += "## Training samples\n\n"
         if contactSheets.isEmpty {
-            md += "No arm mixes samples, or its shards were removed before a contact sheet was made.\n\n"
+            md += "No arm mixes or augments samples, or its shards were removed before a contact sheet was made.\n\n"
         }
         for sheet in contactSheets {
             let arm = plan.spec.arms.first { $0.name == sheet.arm }!
             let trial = plan.trials(of: arm.name).first!
             let dir = (sheet.path as NSString).deletingLastPathComponent
-            md += "Arm `\(arm.name)` (\(arm.mixDescription)), seed \(trial.seed), epoch 0: the first mixed samples. "
-                + "Under each image: a bar of its soft label in class colours, λ and the two classes. "
+            md += "Arm `\(arm.name)` (\(arm.mixDescription)), seed \(trial.seed), epoch 0: the first \(arm.mixes ? "mixed " : "")samples. "
+                + "Under each image: a bar of its soft label in class colours, λ and the two classes"
+                + (arm.augment.isActive ? "; then the position and the primary's crop shift (dx,dy), with `flip` when mirrored. " : ". ")
                 + "[Index](\(dir)/index.md) of positions, source indices and labels."
-            if arm.mix.alpha < 1 {
+            if arm.mixes && arm.mix.alpha < 1 {
                 md += " With α = \(shortNumber(arm.mix.alpha)), λ ~ Beta(α, α) is mostly near 0 or 1, so many mixed images "
                     + "look like one picture with a faint second one; the label bar shows the mix."
             }

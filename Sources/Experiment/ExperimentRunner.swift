@@ -1,6 +1,7 @@
 import Foundation
 import MixCore
 import Pipeline
+import ShardStore
 import Prep
 import Training
 
@@ -179,11 +180,13 @@ public enum ExperimentRunner {
 
         // mixtrain
         if readableCheckpoint(trial.finalCheckpoint) == nil {
+            // Resume when there are checkpoints; the experiment owns its run directories,
+            // so when none of them is usable it starts the run over (with a warning).
             let resume = !Checkpoint.list(in: run).isEmpty
             say("\(tag): mixtrain → \(run)\(resume ? " (resuming)" : "")")
             let settings = TrainSettings(shardDirectory: trial.shardDirectory, runDirectory: run, train: trial.pipeline.train,
                                          pipelineName: trial.pipeline.name, seed: trial.seed, threads: options.threads,
-                                         resume: resume, quiet: options.quiet)
+                                         resume: resume, startOver: resume, quiet: options.quiet)
             let result = try Trainer.run(settings) { line in say("\(trial.name): \(line)") }
             outcome.training = result.resumedEpochs > 0 ? .resumed(epochs: result.resumedEpochs) : .trained
         } else {
@@ -318,17 +321,17 @@ public enum ExperimentRunner {
 
     // MARK: - Contact sheets
 
-    /// The contact sheet of each mixing arm: `samples/<arm>/contact-sheet.png`, from its first trial's epoch 0.
+    /// The contact sheet of each arm that mixes or augments: `samples/<arm>/contact-sheet.png`, from its first trial's epoch 0.
     static func contactSheets(plan: ExperimentPlan) -> [(arm: String, path: String)] {
-        plan.spec.arms.filter(\.mixes).compactMap { arm in
+        plan.spec.arms.filter(\.transformsImages).compactMap { arm in
             let rel = "samples/\(arm.name)/contact-sheet.png"
             return FileIO.exists(plan.outDirectory + "/" + rel) ? (arm.name, rel) : nil
         }
     }
 
-    /// Exports the mixed samples of each mixing arm's first trial, once.
+    /// Exports the mixed (or, for an arm that only augments, the first) samples of each arm's first trial, once.
     static func ensureContactSheets(plan: ExperimentPlan, say: (String) -> Void, written: inout [String]) throws {
-        for arm in plan.spec.arms where arm.mixes {
+        for arm in plan.spec.arms where arm.transformsImages {
             let out = plan.outDirectory + "/samples/" + arm.name
             guard !FileIO.exists(out + "/contact-sheet.png"), let trial = plan.trials(of: arm.name).first else { continue }
             guard FileIO.exists(trial.shardDirectory + "/" + Manifest.fileName) else {
@@ -337,9 +340,9 @@ public enum ExperimentRunner {
             }
             do {
                 _ = try Exporter.export(ExportRequest(directory: trial.shardDirectory, outDirectory: out, epoch: 0, count: 24,
-                                                      positions: nil, mixedOnly: true, scale: 3, columns: 8))
+                                                      positions: nil, mixedOnly: arm.mixes, scale: 3, columns: 8))
                 written.append("samples/\(arm.name)/contact-sheet.png")
-                say("contact sheet of \(arm.name)'s mixed samples: \(out)/contact-sheet.png")
+                say("contact sheet of \(arm.name)'s \(arm.mixes ? "mixed " : "")samples: \(out)/contact-sheet.png")
             } catch {
                 printError("warning: no contact sheet for \(arm.name): \(error)")
             }

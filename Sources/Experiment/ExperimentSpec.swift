@@ -4,20 +4,23 @@ import Mixup
 import Pipeline
 import TOMLKit
 
-/// One arm of an experiment: a name and the mixing settings that differ from
-/// the base pipeline's `[mix]`.
+/// One arm of an experiment: a name and the augmentation and mixing settings
+/// that differ from the base pipeline's `[augment]` and `[mix]`.
 public struct ExperimentArm: Sendable, Equatable, Codable {
     /// Names the arm's shard and run directories (`<name>-seed<k>`) and its rows in the report.
     public var name: String
+    /// The base pipeline's `[augment]` with the arm's `crop_pad` / `flip` applied.
+    public var augment: AugmentConfig = AugmentConfig()
     /// The base pipeline's `[mix]` with the arm's overrides applied.
     public var mix: MixConfig
     /// A final test accuracy (fraction) to compare the arm with, e.g. a
     /// published result (`reference_accuracy`, given in percent).
     public var referenceAccuracy: Double?
 
-    /// An arm named `name` that mixes as `mix` says.
-    public init(name: String, mix: MixConfig, referenceAccuracy: Double? = nil) {
+    /// An arm named `name` that augments and mixes as `augment` and `mix` say.
+    public init(name: String, augment: AugmentConfig = AugmentConfig(), mix: MixConfig, referenceAccuracy: Double? = nil) {
         self.name = name
+        self.augment = augment
         self.mix = mix
         self.referenceAccuracy = referenceAccuracy
     }
@@ -25,13 +28,28 @@ public struct ExperimentArm: Sendable, Equatable, Codable {
     /// Whether the arm mixes anything at all (mode other than `none`, p > 0).
     public var mixes: Bool { mix.mode != .none && mix.p > 0 }
 
-    /// A short description of the mixing, e.g. `sample, p 0.2, α 0.2` or `none`.
+    /// Whether the arm changes its training images at all (augments or mixes).
+    public var transformsImages: Bool { mixes || augment.isActive }
+
+    /// A short description of the augmentation and mixing, e.g. `sample, p 0.2, α 0.2`,
+    /// `crop (pad 4) + flip, then cutmix, p 0.5, α 1` or `none`.
     public var mixDescription: String {
-        guard mixes else { return "none" }
+        let crop = augment.isActive ? augment.summary : nil
+        guard mixes else { return crop ?? "none" }
         var s = "\(mix.mode.rawValue), p \(shortNumber(mix.p)), α \(shortNumber(mix.alpha))"
         if mix.mode == .batch { s += ", block \(mix.block)" }
         if mix.smoothing > 0 { s += ", ε \(shortNumber(mix.smoothing))" }
-        return s
+        return crop.map { "\($0), then \(s)" } ?? s
+    }
+
+    enum CodingKeys: String, CodingKey { case name, augment, mix, referenceAccuracy }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        augment = try c.decodeIfPresent(AugmentConfig.self, forKey: .augment) ?? AugmentConfig()
+        mix = try c.decode(MixConfig.self, forKey: .mix)
+        referenceAccuracy = try c.decodeIfPresent(Double.self, forKey: .referenceAccuracy)
     }
 }
 
@@ -56,7 +74,7 @@ public struct ExperimentArm: Sendable, Equatable, Codable {
 ///
 /// [[arms]]
 /// name = "mixup"
-/// mode = "sample"                  # and/or p, alpha, block, smoothing
+/// mode = "sample"                  # and/or p, alpha, block, smoothing, crop_pad, flip
 /// p = 0.2
 /// alpha = 0.2
 /// ```
@@ -206,13 +224,17 @@ public struct ExperimentSpec: Sendable, Equatable {
             mix.alpha = try r.double("alpha") ?? mix.alpha
             mix.block = try r.int("block") ?? mix.block
             mix.smoothing = try r.double("smoothing") ?? mix.smoothing
+            var augment = base.augment
+            augment.cropPad = try r.int("crop_pad") ?? augment.cropPad
+            augment.flip = try r.bool("flip") ?? augment.flip
+            if let problem = augment.problems(prefix: "arms.\(armName).").first { throw MixError("\(file): \(problem)") }
             let reference = try r.double("reference_accuracy")
             if let reference, !(0...100).contains(reference) {
                 throw MixError("\(file): arms.\(armName).reference_accuracy must be a percentage in [0, 100] (got \(reference))")
             }
             try r.finish()
             if let problem = mix.problems(prefix: "arms.\(armName).").first { throw MixError("\(file): \(problem)") }
-            arms.append(ExperimentArm(name: armName, mix: mix, referenceAccuracy: reference.map { $0 / 100 }))
+            arms.append(ExperimentArm(name: armName, augment: augment, mix: mix, referenceAccuracy: reference.map { $0 / 100 }))
         }
 
         let baseline: String
@@ -222,7 +244,7 @@ public struct ExperimentSpec: Sendable, Equatable {
             }
             baseline = b
         } else {
-            baseline = (arms.first { !$0.mixes } ?? arms[0]).name
+            baseline = (arms.first { !$0.transformsImages } ?? arms.first { !$0.mixes } ?? arms[0]).name
         }
         let reference = try top.string("reference")
         if reference != nil && !arms.contains(where: { $0.referenceAccuracy != nil }) {
@@ -243,7 +265,7 @@ public struct ExperimentSpec: Sendable, Equatable {
     }
 
     static func resolve(_ path: String, in dir: String) -> String {
-        path.hasPrefix("/") || dir == "." ? path : dir + "/" + path
+        path.hasPrefix("/") || dir == "." ? path : FileIO.normalizedPath(dir + "/" + path)
     }
 
     static func defaultName(_ file: String) -> String {

@@ -1,6 +1,7 @@
 import Foundation
 import MixCore
 import Pipeline
+import ShardStore
 
 /// Pipeline files: the committed `pipelines/*.toml`, mutated as TOML text
 /// (values, keys, tables, lines from a dictionary of hostile ones), read with

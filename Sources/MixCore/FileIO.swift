@@ -117,9 +117,38 @@ public enum FileIO {
         guard !path.isEmpty else { throw MixError("the output directory is empty (--out \"\"); name a directory") }
     }
 
+    /// `path` with repeated slashes, `.` components and `folder/..` pairs removed,
+    /// so that messages and manifests show `data/x` rather than `pipelines/../data/x`.
+    /// Lexical, except that a `..` after a symbolic link is kept (the link's
+    /// parent is elsewhere). An empty result is `.`.
+    public static func normalizedPath(_ path: String) -> String {
+        let absolute = path.hasPrefix("/")
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") {
+            if part == "." { continue }
+            if part == "..", let last = parts.last, last != ".." {
+                var st = stat()
+                let sofar = (absolute ? "/" : "") + parts.joined(separator: "/")
+                if !(lstat(sofar, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK) {
+                    parts.removeLast()
+                    continue
+                }
+            }
+            if part == "..", absolute, parts.isEmpty { continue }
+            parts.append(part)
+        }
+        let joined = parts.joined(separator: "/")
+        return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
+    }
+
     public static func exists(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0
+    }
+
+    /// Whether `path` is a directory this process may create files in.
+    public static func isWritableDirectory(_ path: String) -> Bool {
+        isDirectory(path) && access(path, W_OK | X_OK) == 0
     }
 
     public static func isDirectory(_ path: String) -> Bool {

@@ -9,10 +9,16 @@ import Darwin
 /// lock never outlives its process. Lock files are created on first use and
 /// never deleted (deleting one would let two processes lock two different
 /// files of the same name).
+///
+/// A lock is exclusive, or shared with other shared holders (`shared: true`,
+/// e.g. the workers of one `mixprep run`). An exclusive holder may record who
+/// it is in the lock file (`recordHolder`) so that a refused process can say
+/// who holds it (`holder(of:)`); the record is cleared on release.
 public final class FileLock: @unchecked Sendable {
     /// The lock file.
     public let path: String
     private let fd: Int32
+    private var recorded = false
 
     private init(path: String, fd: Int32) {
         self.path = path
@@ -20,25 +26,27 @@ public final class FileLock: @unchecked Sendable {
     }
 
     deinit {
+        if recorded { _ = ftruncate(fd, 0) }
         flock(fd, LOCK_UN)
         close(fd)
     }
 
     /// Takes the lock if it is free; nil if another holder has it (another
-    /// process, or another `FileLock` on the same file in this one).
-    public static func tryAcquire(_ path: String) throws -> FileLock? {
-        try acquire(path, wait: false)
+    /// process, or another `FileLock` on the same file in this one). A shared
+    /// lock is refused only while someone holds it exclusively.
+    public static func tryAcquire(_ path: String, shared: Bool = false) throws -> FileLock? {
+        try acquire(path, wait: false, shared: shared)
     }
 
     /// Takes the lock, waiting for its holder to release it.
     public static func acquire(_ path: String) throws -> FileLock {
-        try acquire(path, wait: true)!
+        try acquire(path, wait: true, shared: false)!
     }
 
-    private static func acquire(_ path: String, wait: Bool) throws -> FileLock? {
+    private static func acquire(_ path: String, wait: Bool, shared: Bool) throws -> FileLock? {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw MixError.file(path, "cannot open lock file: \(FileIO.errnoText())") }
-        while flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
+        while flock(fd, (shared ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB)) != 0 {
             let e = errno
             if e == EINTR { continue }
             close(fd)
@@ -46,5 +54,25 @@ public final class FileLock: @unchecked Sendable {
             throw MixError.file(path, "cannot lock: \(String(cString: strerror(e)))")
         }
         return FileLock(path: path, fd: fd)
+    }
+
+    /// Writes `"<what> (pid P on HOST)"` into the lock file, for `holder(of:)`.
+    /// Only an exclusive holder should record itself.
+    public func recordHolder(_ what: String) {
+        var host = [CChar](repeating: 0, count: 256)
+        let name = gethostname(&host, host.count - 1) == 0 ? String(cString: host) : "?"
+        let line = Array("\(what) (pid \(getpid()) on \(name))".utf8)
+        _ = ftruncate(fd, 0)
+        _ = line.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        recorded = true
+    }
+
+    /// What the holder of the lock file at `path` recorded (`recordHolder`); nil
+    /// when nothing is recorded (shared holders, or a holder that records nothing).
+    public static func holder(of path: String) -> String? {
+        guard let bytes = try? FileIO.read(path), !bytes.isEmpty, bytes.count < 4096,
+              let text = String(validating: bytes, as: UTF8.self) else { return nil }
+        let line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        return line.isEmpty ? nil : line
     }
 }

@@ -40,7 +40,9 @@ extension MixError {
         @unknown default:
             text = "\(e)"
         }
-        return oneLine(text)
+        // Swift's names for JSON objects and arrays, in the words of JSON.
+        return oneLine(text).replacing("Dictionary<String, Any>", with: "an object")
+            .replacing("Array<Any>", with: "an array")
     }
 
     static func oneLine(_ s: String) -> String {

@@ -7,6 +7,17 @@ import Kernels
 /// Input is `channels` groups of `planesPerChannel` planes of `H×W` — the CNHW conv
 /// output `[C, B, H, W]` has `planesPerChannel = B`.
 public enum BiasReLUMaxPool {
+    /// The maximum of the 2×2 window whose top-left is `r0[x]` (second row `r1`) and
+    /// its position 0…3 (`dy·2 + dx`, first maximum wins ties).
+    @inline(__always)
+    static func windowMax(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ x: Int) -> (Float, UInt8) {
+        var best = r0[x], idx: UInt8 = 0
+        if r0[x + 1] > best { best = r0[x + 1]; idx = 1 }
+        if r1[x] > best { best = r1[x]; idx = 2 }
+        if r1[x + 1] > best { best = r1[x + 1]; idx = 3 }
+        return (best, idx)
+    }
+
     /// output `[C, P, H/2, W/2]` (post-ReLU), argmax `[C, P, H/2, W/2]` (0…3 within window).
     public static func forward(_ input: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                channels: Int, planesPerChannel: Int, height H: Int, width W: Int,
@@ -24,7 +35,7 @@ public enum BiasReLUMaxPool {
                 for oy in 0..<OH {
                     let r0 = src + 2 * oy * W, r1 = r0 + W
                     for ox in 0..<OW {
-                        let (best, idx) = MaxPool2x2.windowMax(r0, r1, 2 * ox)
+                        let (best, idx) = windowMax(r0, r1, 2 * ox)
                         dst[oy * OW + ox] = max(best + b, 0)
                         am[oy * OW + ox] = idx
                     }

@@ -1,14 +1,14 @@
 import Kernels
 
-/// A 2-D convolution with a square kernel, computed as `im2col` followed by ONE
-/// GEMM over the whole batch.
+/// The shape of one 2-D convolution of the seed CNN (square kernel): its
+/// channels, the fan-in of its initialisation and its `im2col` geometry.
+/// `SeedCNN` computes it with `im2col` and one GEMM per micro-batch (or with
+/// `WinogradConvBlock`), fused with bias, ReLU and pooling (`BiasReLUMaxPool`).
 ///
 /// Layouts (flat `Float` buffers):
 /// - input: whatever `ConvGeometry` describes (NCHW for the network input, CNHW inside);
 /// - weight `[Cout, Cin, K, K]` (PyTorch order, i.e. `[Cout, Cin·K·K]` row-major);
-/// - bias `[Cout]`;
-/// - col `[Cin·K·K, B·OH·OW]` (kept from forward for the weight gradient);
-/// - output `[Cout, B, OH, OW]` — channel-major (CNHW), which is what the GEMM yields.
+/// - col `[Cin·K·K, B·OH·OW]`; output `[Cout, B, OH, OW]` (CNHW, what the GEMM yields).
 public struct Conv2D: Sendable, Equatable {
     public let inChannels: Int
     public let outChannels: Int
@@ -33,24 +33,5 @@ public struct Conv2D: Sendable, Equatable {
     public func geometry(batch: Int, height: Int, width: Int, layout: ConvGeometry.Layout) -> ConvGeometry {
         ConvGeometry(channels: inChannels, height: height, width: width, batch: batch,
                      kernel: kernel, pad: pad, stride: stride, layout: layout)
-    }
-
-    /// output[Cout, B·OH·OW] = weight[Cout, Cin·K·K] × im2col(input) (+ bias[c] per row if given).
-    ///
-    /// `col` receives the unfolded input `[Cin·K·K, B·OH·OW]`.
-    public func forward(_ g: ConvGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                        bias: UnsafePointer<Float>?, col: UnsafeMutablePointer<Float>,
-                        output: UnsafeMutablePointer<Float>) {
-        precondition(g.channels == inChannels && g.kernel == kernel && g.pad == pad && g.stride == stride)
-        im2col(g, input: input, col: col)
-        let n = g.colColumns
-        sgemm(m: outChannels, n: n, k: g.colRows, a: weight, b: UnsafePointer(col), c: output)
-        if let bias {
-            parallelFor(outChannels) { c in
-                let row = output + c * n
-                let bc = bias[c]
-                for i in 0..<n { row[i] += bc }
-            }
-        }
     }
 }

@@ -5,13 +5,13 @@ import TOMLKit
 extension Pipeline {
     /// Reads a pipeline file. Unknown keys, wrong types and out-of-range values
     /// are errors that name the file and the key. Relative `dataset.path` is
-    /// resolved against the file's folder.
+    /// resolved against the file's folder (and normalised: `data/x`, not `pipelines/../data/x`).
     public static func load(_ path: String) throws -> Pipeline {
         let bytes = try FileIO.read(path)
         var pipeline = try parse(String(decoding: bytes, as: UTF8.self), file: path)
         if !pipeline.dataset.path.isEmpty && !pipeline.dataset.path.hasPrefix("/") {
             let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-            pipeline.dataset.path = dir + "/" + pipeline.dataset.path
+            pipeline.dataset.path = FileIO.normalizedPath(dir + "/" + pipeline.dataset.path)
         }
         return pipeline
     }
@@ -60,10 +60,16 @@ extension Pipeline {
             p.shards.epochs = try t.int("epochs") ?? p.shards.epochs
             p.shards.samplesPerShard = try t.int("samples_per_shard") ?? p.shards.samplesPerShard
             p.shards.samplesPerChunk = try t.int("samples_per_chunk") ?? p.shards.samplesPerChunk
-            p.shards.codec = try t.string("codec") ?? p.shards.codec
+            func named<T>(_ key: String, _ names: [(String, T)]) throws -> T? {
+                guard let name = try t.string(key) else { return nil }
+                do { return try ShardSection.value(named: name, in: names, key: "shards." + key) } catch let e as MixError {
+                    throw MixError("\(file): \(e.message)")
+                }
+            }
+            p.shards.codec = try named("codec", ShardSection.codecNames) ?? p.shards.codec
             p.shards.level = try t.int("level") ?? p.shards.level
-            p.shards.strategy = try t.string("strategy") ?? p.shards.strategy
-            p.shards.filter = try t.string("filter") ?? p.shards.filter
+            p.shards.strategy = try named("strategy", ShardSection.strategyNames) ?? p.shards.strategy
+            p.shards.filter = try named("filter", ShardSection.filterNames) ?? p.shards.filter
             p.shards.provenance = try t.bool("provenance") ?? p.shards.provenance
             p.shards.references = try t.bool("references") ?? p.shards.references
             try t.finish()

@@ -132,14 +132,14 @@ public struct ShardSection: Sendable, Equatable, Codable {
     public var samplesPerShard: Int = 5000
     /// Samples per chunk inside a shard (the unit of compression and of random access).
     public var samplesPerChunk: Int = 256
-    /// `zlib` or `none`.
-    public var codec: String = "zlib"
+    /// `zlib` or `none` (written by name in pipeline files and manifests).
+    public var codec: Codec = .zlib
     /// zlib level 1...9.
     public var level: Int = 1
     /// deflate strategy: `rle` (default: smallest and fastest on delta-filtered images), `default`, `filtered`, `huffman`.
-    public var strategy: String = "rle"
+    public var strategy: DeflateStrategy = .rle
     /// `delta` or `none`.
-    public var filter: String = "delta"
+    public var filter: ImageFilter = .delta
     public var provenance: Bool = true
     /// Store unmixed training samples as references to one source copy instead of
     /// their pixels (`true`/`false`; nil: automatic, see `Pipeline.usesReferences`).
@@ -152,15 +152,60 @@ public struct ShardSection: Sendable, Equatable, Codable {
         case samplesPerShard = "samples_per_shard", samplesPerChunk = "samples_per_chunk"
     }
 
-    public static let codecNames: [String: Codec] = ["none": .none, "zlib": .zlib]
-    public static let filterNames: [String: ImageFilter] = ["none": .none, "delta": .delta]
+    /// The names of `codec`, `strategy` and `filter` values, in the order errors list them.
+    public static let codecNames: [(String, Codec)] = [("none", .none), ("zlib", .zlib)]
+    public static let strategyNames: [(String, DeflateStrategy)] = DeflateStrategy.allCases.map { ($0.rawValue, $0) }
+    public static let filterNames: [(String, ImageFilter)] = [("none", .none), ("delta", .delta)]
 
-    /// The encoding these settings name (valid settings assumed).
+    /// The value named `name` in `names`; an unknown name is an error naming `key`
+    /// and the choices (never a silent fallback).
+    public static func value<T>(named name: String, in names: [(String, T)], key: String) throws -> T {
+        guard let v = names.first(where: { $0.0 == name })?.1 else {
+            throw MixError("\(key) must be one of \(names.map(\.0).joined(separator: ", ")) (got \(String(reflecting: name)))")
+        }
+        return v
+    }
+
+    static func name<T: Equatable>(of value: T, in names: [(String, T)]) -> String {
+        names.first { $0.1 == value }!.0
+    }
+
+    /// The encoding these settings name.
     public var encoding: ShardEncoding {
-        ShardEncoding(codec: ShardSection.codecNames[codec] ?? .zlib, level: level,
-                      strategy: DeflateStrategy(rawValue: strategy) ?? .rle,
-                      filter: ShardSection.filterNames[filter] ?? .delta,
+        ShardEncoding(codec: codec, level: level, strategy: strategy, filter: filter,
                       samplesPerChunk: samplesPerChunk, provenance: provenance)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func named<T>(_ key: CodingKeys, _ names: [(String, T)]) throws -> T {
+            let name = try c.decode(String.self, forKey: key)
+            do { return try ShardSection.value(named: name, in: names, key: "shards." + key.stringValue) } catch {
+                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "\(error)")
+            }
+        }
+        epochs = try c.decode(Int.self, forKey: .epochs)
+        samplesPerShard = try c.decode(Int.self, forKey: .samplesPerShard)
+        samplesPerChunk = try c.decode(Int.self, forKey: .samplesPerChunk)
+        codec = try named(.codec, ShardSection.codecNames)
+        level = try c.decode(Int.self, forKey: .level)
+        strategy = try named(.strategy, ShardSection.strategyNames)
+        filter = try named(.filter, ShardSection.filterNames)
+        provenance = try c.decode(Bool.self, forKey: .provenance)
+        references = try c.decodeIfPresent(Bool.self, forKey: .references)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(epochs, forKey: .epochs)
+        try c.encode(samplesPerShard, forKey: .samplesPerShard)
+        try c.encode(samplesPerChunk, forKey: .samplesPerChunk)
+        try c.encode(ShardSection.name(of: codec, in: ShardSection.codecNames), forKey: .codec)
+        try c.encode(level, forKey: .level)
+        try c.encode(ShardSection.name(of: strategy, in: ShardSection.strategyNames), forKey: .strategy)
+        try c.encode(ShardSection.name(of: filter, in: ShardSection.filterNames), forKey: .filter)
+        try c.encode(provenance, forKey: .provenance)
+        try c.encodeIfPresent(references, forKey: .references)
     }
 
     func problems() -> [String] {
@@ -168,12 +213,7 @@ public struct ShardSection: Sendable, Equatable, Codable {
         if epochs < 1 || epochs > 100_000 { out.append("shards.epochs must be in 1...100000 (got \(epochs))") }
         if samplesPerShard < 1 { out.append("shards.samples_per_shard must be ≥ 1 (got \(samplesPerShard))") }
         if samplesPerChunk < 1 || samplesPerChunk > 65_536 { out.append("shards.samples_per_chunk must be in 1...65536 (got \(samplesPerChunk))") }
-        if ShardSection.codecNames[codec] == nil { out.append("shards.codec must be one of none, zlib (got \"\(codec)\")") }
         if !(1...9).contains(level) { out.append("shards.level must be in 1...9 (got \(level))") }
-        if DeflateStrategy(rawValue: strategy) == nil {
-            out.append("shards.strategy must be one of \(DeflateStrategy.allCases.map(\.rawValue).joined(separator: ", ")) (got \"\(strategy)\")")
-        }
-        if ShardSection.filterNames[filter] == nil { out.append("shards.filter must be one of none, delta (got \"\(filter)\")") }
         return out
     }
 }
@@ -207,5 +247,14 @@ public struct TrainSection: Sendable, Equatable, Codable {
         }
         if !(1...TrainingLimits.maxHidden).contains(hidden) { out.append("train.hidden must be in 1...\(TrainingLimits.maxHidden) (got \(hidden))") }
         return out
+    }
+
+    /// Why the seed CNN with these widths cannot take `height`×`width` images, or nil:
+    /// it needs square images whose side is a multiple of 2^(number of convolutions),
+    /// 16 for the four of `widths` (each block halves the side with a 2×2 max-pool).
+    public func imageShapeProblem(height: Int, width: Int) -> String? {
+        let multiple = 1 << widths.count
+        guard height != width || height % multiple != 0 else { return nil }
+        return "images are \(width)×\(height); mixtrain's CNN takes square images whose side is a multiple of \(multiple)"
     }
 }

@@ -8,8 +8,8 @@ import MixCore
 ///
 /// - a table header whose `[` or `[[` is not followed by a key (`[{}]`,
 ///   `[[ [x]]`, `[` then a line break);
-/// - an array element starting with `}` or a Unicode line separator
-///   (`[0, 1,}2]`);
+/// - `}` or a Unicode line separator where an array expects a value
+///   (`[0, 1,}2]`; a `,` there, which toml++ reports itself, is refused alike);
 /// - a date-time whose `T` is not followed by a digit (`1979-05-27T:32`).
 ///
 /// It follows TOML's lexical rules (strings, comments, arrays spanning lines)
@@ -92,8 +92,8 @@ public enum TOMLParserGuard {
             }
             if expectValue {
                 expectValue = false
-                if open.last == "[" && ["}", "\u{85}", "\u{2028}", "\u{2029}"].contains(c) {
-                    throw fail("an array element cannot start there", c, line: line, column: column)
+                if open.last == "[" && [",", "}", "\u{85}", "\u{2028}", "\u{2029}"].contains(c) {
+                    throw fail("expected a value or ']' in an array", c, line: line, column: column)
                 }
                 // YYYY-MM-DD[Tt] must go on with the time's digits.
                 if isDigit(c), i + 10 < s.count, s[i + 4] == "-", s[i + 7] == "-", s[i + 10] == "T" || s[i + 10] == "t",

@@ -2,6 +2,7 @@ import Foundation
 import Imaging
 import MixCore
 import Pipeline
+import ShardStore
 import ShardFormat
 
 /// What `mixprep export` should show.

@@ -1,12 +1,14 @@
 import Foundation
 import MixCore
 import Pipeline
+import ShardStore
 import ShardFormat
 
 /// `mixprep inspect`: a shard file's header and index as text.
 public enum Inspector {
     public static func describe(path: String, samples: Bool) throws -> String {
-        let r = try open(path)
+        // The source copy is needed only to decode reference samples.
+        let r = samples ? try open(path) : try ShardReader(path: path)
         let h = r.header
         var lines: [String] = []
         lines.append("\(path): MixShard v\(h.version), \(r.bytes.count) bytes")

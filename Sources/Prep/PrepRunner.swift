@@ -2,6 +2,7 @@ import Datasets
 import MixCore
 import Mixup
 import Pipeline
+import ShardStore
 import ShardFormat
 
 /// How `mixprep run` executes.
@@ -31,6 +32,8 @@ public struct PrepReport: Sendable {
     public var seconds = 0.0
     public var manifestWritten = false
     public var alreadyComplete = false
+    /// Warnings about the source (skipped files, an image shape mixtrain cannot train on), also printed.
+    public var warnings: [String] = []
 }
 
 /// Materialises a pipeline's epochs into a shard directory.
@@ -43,6 +46,9 @@ public enum PrepRunner {
         let dir = options.outDirectory
         try FileIO.checkOutputDirectory(dir)
         let log = Log(quiet: options.quiet)
+        // Refuse a directory another mixprep is writing into before reading the dataset.
+        var locks = FileIO.isDirectory(dir) ? try PrepLock.take(dir, worker: options.worker, what: "mixprep run") : nil
+        defer { withExtendedLifetime(locks) {} }
         let dataset = try loadDataset(pipeline)
         log("source: \(dataset.name) at \(dataset.path): \(dataset.train.count) train, \(dataset.test.count) test images, "
             + "\(dataset.classCount) classes, fingerprint \(dataset.fingerprint.prefix(16))…")
@@ -56,9 +62,15 @@ public enum PrepRunner {
         if let problem = pipeline.augment.shapeProblem(height: shape.height, width: shape.width) {
             throw MixError.file(dataset.path, problem)
         }
+        var warnings = dataset.warnings
+        if let problem = pipeline.train.imageShapeProblem(height: shape.height, width: shape.width) {
+            warnings.append("\(dataset.path): \(problem); the shards can be verified, inspected and exported, but `mixtrain train` will refuse them")
+        }
+        for w in warnings { printError("warning: " + w) }
         let state = RunState(identity: pipeline.prepIdentity, source: sourceInfo(dataset), pipeline: pipeline)
 
         try FileIO.makeDirectories(dir)
+        if locks == nil { locks = try PrepLock.take(dir, worker: options.worker, what: "mixprep run") }
         if let existing = try RunState.load(directory: dir) {
             let diff = existing.differences(from: state)
             guard diff.isEmpty else {
@@ -67,7 +79,7 @@ public enum PrepRunner {
         } else {
             try state.write(directory: dir)
         }
-        var report = PrepReport()
+        var report = PrepReport(warnings: warnings)
         if FileIO.exists(dir + "/" + Manifest.fileName) {
             _ = try Manifest.load(directory: dir)
             log("\(dir): already complete (manifest.json present); nothing to do")
@@ -127,6 +139,7 @@ public enum PrepRunner {
             progress.advance(by: job.count)
         }
         report = tally.withLock { $0 }
+        report.warnings = warnings
         report.seconds = progress.finish()
         for r in report.redone { log("redone \(r)") }
 
@@ -147,6 +160,8 @@ public enum PrepRunner {
         guard let state = try RunState.load(directory: dir) else {
             throw MixError.file(dir, "no \(RunState.fileName): not a shard directory made by `mixprep run`")
         }
+        let locks = try PrepLock.take(dir, worker: .all, what: "mixprep finalize")
+        defer { withExtendedLifetime(locks) {} }
         let p = state.pipeline
         let shape = SampleShape(channels: state.source.channels, height: state.source.height, width: state.source.width,
                                 classCount: state.source.classNames.count)

@@ -1,6 +1,7 @@
 import MixCore
 import Mixup
 import ShardFormat
+import ShardStore
 
 /// Makes the samples of a shard job: a pure function of (source, augmentation,
 /// mixing config, seed, job).

@@ -1,5 +1,6 @@
 import MixCore
 import ShardFormat
+import ShardStore
 import Pipeline
 
 /// Full verification of one shard file against what the plan expects of it.

@@ -1,6 +1,7 @@
 import Foundation
 import MixCore
 import Pipeline
+import ShardStore
 import ShardFormat
 
 /// `mixprep verify`: every shard against the manifest — presence, size,
@@ -23,6 +24,7 @@ public enum Verifier {
         if let problem = manifest.sourceShapeProblem(path: dir + "/" + Manifest.fileName) {
             return Result(report: "", problems: problems + [problem])  // the checks below size and divide by it
         }
+        problems += settingProblems(manifest, path: dir + "/" + Manifest.fileName)
         // The plan is built only when its size, computed first, matches the listing (the numbers are the manifest's).
         let sourceCopy = manifest.formatVersion >= 2 && p.usesReferences
         let planned = ShardPlan.fileCount(trainCount: manifest.source.trainCount, testCount: manifest.source.testCount,
@@ -58,6 +60,7 @@ public enum Verifier {
         let got = outcomes.withLock { $0 }
         let failed = failures.withLock { $0 }
         var summary = ShardStats(classCount: shape.classCount)
+        var splitStats: [Int: ShardStats] = [:]   // by epoch; -1 is the test split
         for i in jobs.indices {
             if let f = failed[i] { problems.append(f); continue }
             guard let o = got[i] else { continue }
@@ -71,9 +74,20 @@ public enum Verifier {
                 problems.append("\(dir)/\(jobs[i].file): \(o.entry.bytes) bytes, the manifest says \(listed[i].bytes)")
             }
             if jobs[i].split == .train { summary.merge(o.stats) }
+            if jobs[i].split == .train || jobs[i].split == .test {
+                splitStats[jobs[i].split == .train ? jobs[i].epoch : -1, default: ShardStats(classCount: shape.classCount)].merge(o.stats)
+            }
         }
-        if problems.isEmpty && summary != manifest.summary {
-            problems.append("\(dir)/manifest.json: summary statistics differ from the shards' contents")
+        if problems.isEmpty {
+            for e in manifest.train where splitStats[e.epoch] != e.stats {
+                problems.append("\(dir)/manifest.json: statistics of train epoch \(e.epoch) differ from its shards' contents")
+            }
+            if splitStats[-1] != manifest.test.stats {
+                problems.append("\(dir)/manifest.json: statistics of the test split differ from its shards' contents")
+            }
+            if summary != manifest.summary {
+                problems.append("\(dir)/manifest.json: summary statistics differ from the shards' contents")
+            }
         }
         let fileCount = jobs.count
         let bytes = got.values.reduce(0) { $0 + $1.entry.bytes }
@@ -85,6 +99,18 @@ public enum Verifier {
                      + (manifest.sourceCopy == nil ? "" : ", unmixed samples stored as references to \(MixShardLayout.sourceFile)"))
         lines.append(StatsText.describe(summary, classNames: manifest.source.classNames))
         return Result(report: lines.joined(separator: "\n"), problems: problems)
+    }
+}
+
+extension Verifier {
+    /// The manifest's settings that no shard can contradict: a valid pipeline,
+    /// and the seed it names. (The format and version are checked by `Manifest.load`;
+    /// the source, counts and shape through the shards and the plan.)
+    static func settingProblems(_ m: Manifest, path: String) -> [String] {
+        var out = m.pipeline.problems().map { "\(path): pipeline: \($0)" }
+        if m.seed != m.pipeline.seed { out.append("\(path): seed \(m.seed) differs from the pipeline's seed \(m.pipeline.seed)") }
+        if m.source.classNames.count < 2 { out.append("\(path): source.classNames must name at least 2 classes") }
+        return out
     }
 }
 
@@ -103,9 +129,12 @@ public enum StatsText {
         }
         lines.append("label mass per class:")
         let total = max(s.labelMass.reduce(0, +), 1e-12)
+        let names = s.labelMass.indices.map { $0 < classNames.count ? classNames[$0] : "class \($0)" }
+        // Padded in Swift: String(format:)'s %-12@ does not pad on Linux.
+        let width = max(12, names.map(\.count).max() ?? 0)
         for (c, m) in s.labelMass.enumerated() {
-            let name = c < classNames.count ? classNames[c] : "class \(c)"
-            lines.append(String(format: "  %-12@ %10.2f  %5.2f%%", name, m, 100 * m / total))
+            let name = names[c].padding(toLength: width, withPad: " ", startingAt: 0)
+            lines.append("  " + name + String(format: " %10.2f  %5.2f%%", m, 100 * m / total))
         }
         return lines.joined(separator: "\n")
     }

@@ -162,10 +162,14 @@ public final class ShardReader: @unchecked Sendable {
                     at += size
                 }
             }
+            let references = chunk.provenance.reduce(0) { $0 + ($1.isReference ? 1 : 0) }
+            guard references == n - m else {
+                throw fail("\(references) samples are references but the index says \(n - m)")
+            }
             if m == n {
                 chunk.images.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: buf[0..<storedRegion])) }
             } else {
-                try resolve(chunk: &chunk, stored: UnsafeRawBufferPointer(rebasing: buf[0..<storedRegion]), storedCount: m, fail: fail)
+                try resolve(chunk: &chunk, stored: UnsafeRawBufferPointer(rebasing: buf[0..<storedRegion]), references: references, fail: fail)
             }
         }
         let k = shape.classCount
@@ -183,13 +187,9 @@ public final class ShardReader: @unchecked Sendable {
     }
 
     /// Fills `chunk.images`: stored pixels in sample order, references from the source copy.
-    private func resolve(chunk: inout DecodedChunk, stored: UnsafeRawBufferPointer, storedCount m: Int,
+    private func resolve(chunk: inout DecodedChunk, stored: UnsafeRawBufferPointer, references: Int,
                          fail: (String) -> Error) throws {
         let n = chunk.count
-        let references = chunk.provenance.reduce(0) { $0 + ($1.isReference ? 1 : 0) }
-        guard references == n - m else {
-            throw fail("\(references) samples are references but the index says \(n - m)")
-        }
         guard let source else {
             throw fail("\(references) samples are references to the source copy; read the shard within its shard directory "
                        + "(\(MixShardLayout.sourceFile))")

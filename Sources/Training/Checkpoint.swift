@@ -167,6 +167,20 @@ public struct Checkpoint: Sendable, Equatable {
         return nil
     }
 
+    /// The newest checkpoint in `directory` that verifies, and the one-line
+    /// problem of each newer one that does not (newest first).
+    public static func newestUsable(in directory: String) -> (checkpoint: Checkpoint?, skipped: [String]) {
+        var skipped: [String] = []
+        for (_, path) in list(in: directory) {
+            do {
+                return (try read(path), skipped)
+            } catch {
+                skipped.append("\(error)")
+            }
+        }
+        return (nil, skipped)
+    }
+
     // MARK: Model and optimiser
 
     /// Captures a model and its optimiser.

@@ -1,6 +1,7 @@
 import Foundation
 import MixCore
 import ShardFormat
+import ShardStore
 
 /// How the loader batches and orders samples.
 public struct LoaderOptions: Sendable, Equatable {
@@ -141,6 +142,11 @@ public final class ShardLoader: @unchecked Sendable {
         return BatchStream(queue: queue)
     }
 
+    /// Warns once per `key` for the loader's lifetime.
+    func warnOnce(key: String, _ message: String) {
+        if state.withLock({ $0.warnedChunks.insert(key).inserted }) { warn(message) }
+    }
+
     /// Records a skipped chunk; warns once per distinct chunk.
     func recordSkip(_ c: CorruptChunk) {
         let fresh = state.withLock { s -> Bool in
@@ -176,9 +182,21 @@ private final class ProducerJob: @unchecked Sendable {
         var chunk = DecodedChunk()
         var current = queue.obtain()
         var index = 0
+        var hashChecked = Set<Int>()
         for ref in order {
             if queue.isCancelled { return }
             let reader = readers[ref.shard]
+            if hashChecked.insert(ref.shard).inserted {
+                do {
+                    try loader.directory.checkSHA256(reader)
+                } catch {
+                    guard loader.options.skipCorrupt else {
+                        queue.put(.failure(error))
+                        return
+                    }
+                    loader.warnOnce(key: reader.path + "#sha256", "\(error); reading its chunks that pass their checks (--skip-corrupt)")
+                }
+            }
             do {
                 try reader.readChunk(ref.chunk, into: &chunk)
             } catch {

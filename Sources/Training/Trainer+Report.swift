@@ -1,6 +1,7 @@
 import Kernels
 import Foundation
 import MixCore
+import ShardStore
 
 /// The fixed facts of a run that `report.md` states.
 struct ReportContext {

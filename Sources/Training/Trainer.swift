@@ -3,6 +3,7 @@ import Kernels
 import MixCore
 import NN
 import Pipeline
+import ShardStore
 
 /// What `Trainer.run` needs: where to read and write, and the training knobs.
 public struct TrainSettings: Sendable {
@@ -20,6 +21,9 @@ public struct TrainSettings: Sendable {
     public var threads: Int
     /// Continue from the newest good checkpoint in `runDirectory`.
     public var resume: Bool
+    /// Train from scratch, deleting the checkpoints in `runDirectory`; with
+    /// `resume`, only when none of them is usable (else that is refused).
+    public var startOver: Bool
     /// Skip (and count) corrupt chunks instead of stopping.
     public var skipCorrupt: Bool
     /// No progress lines and no per-epoch lines.
@@ -27,7 +31,7 @@ public struct TrainSettings: Sendable {
 
     public init(shardDirectory: String, runDirectory: String, train: TrainSection = TrainSection(),
                 pipelineName: String = "pipeline", seed: UInt64 = 0, threads: Int = 2, resume: Bool = false,
-                skipCorrupt: Bool = false, quiet: Bool = false) {
+                startOver: Bool = false, skipCorrupt: Bool = false, quiet: Bool = false) {
         self.shardDirectory = shardDirectory
         self.runDirectory = runDirectory
         self.train = train
@@ -35,6 +39,7 @@ public struct TrainSettings: Sendable {
         self.seed = seed
         self.threads = threads
         self.resume = resume
+        self.startOver = startOver
         self.skipCorrupt = skipCorrupt
         self.quiet = quiet
     }
@@ -111,7 +116,9 @@ public enum Trainer {
         var adam: Adam
         var metrics: [EpochMetrics] = []
         var resumed = 0
-        if settings.resume, let ckpt = Checkpoint.latestGood(in: run, warn: { printError("warning: " + $0) }) {
+        let usable = settings.resume ? Checkpoint.newestUsable(in: run) : (checkpoint: nil, skipped: [])
+        if let ckpt = usable.checkpoint {
+            for problem in usable.skipped { printError("warning: skipping unusable checkpoint: " + problem) }
             try check(ckpt.header, against: settings, config: config, directory: dir)
             model = try ckpt.makeModel()
             adam = ckpt.makeOptimizer()
@@ -119,10 +126,20 @@ public enum Trainer {
             resumed = ckpt.header.epoch
             say("resuming from \(run)/\(Checkpoint.fileName(epoch: resumed)) (\(resumed) epoch\(resumed == 1 ? "" : "s") done)")
         } else {
-            if settings.resume {
-                printError("warning: no usable checkpoint in \(run); starting from scratch")
-            } else if let existing = Checkpoint.list(in: run).first {
-                throw MixError.file(run, "already holds \(existing.path.split(separator: "/").last!); pass --resume to continue it, or choose another --out")
+            let existing = Checkpoint.list(in: run)
+            if !existing.isEmpty && settings.startOver {
+                for problem in usable.skipped { printError("warning: unusable checkpoint: " + problem) }
+                for c in existing { FileIO.remove(c.path) }
+                printError("warning: \(run): deleted \(existing.count) checkpoint\(existing.count == 1 ? "" : "s")"
+                           + "\(settings.resume ? ", none usable" : "") (start over); training from scratch")
+            } else if let newest = usable.skipped.first {
+                throw MixError("\(run): none of its \(existing.count) checkpoint\(existing.count == 1 ? " is" : "s is") usable (newest: \(newest)); "
+                               + "pass --start-over to delete \(existing.count == 1 ? "it" : "them") and train from scratch")
+            } else if let first = existing.first {
+                throw MixError.file(run, "already holds \(first.path.split(separator: "/").last!); pass --resume to continue it, "
+                                    + "--start-over to replace it, or choose another --out")
+            } else if settings.resume {
+                printError("warning: no checkpoint in \(run); starting from scratch")
             }
             model = SeedCNN(config: config, seed: settings.seed)
             adam = Adam(parameterCount: model.parameterCount, learningRate: t.lr, beta1: t.beta1, beta2: t.beta2, epsilon: t.eps)

@@ -126,7 +126,11 @@ public enum Zlib {
     public static func gunzip(_ input: [UInt8], name: String, limit: Int = .max) throws -> [UInt8] {
         guard !input.isEmpty else { throw MixError.file(name, "is empty (0 bytes), not a gzip file") }
         var out = [UInt8]()
-        out.reserveCapacity(min(limit, input.count * 2))
+        // The trailer's ISIZE (inflated size mod 2^32 of the last member) sizes the buffer once, so a
+        // bomb stopped at `limit` holds one buffer of `limit` bytes, not a doubled array.
+        let n = input.count
+        let isize = n >= 18 ? Int(input[n - 4]) | Int(input[n - 3]) << 8 | Int(input[n - 2]) << 16 | Int(input[n - 1]) << 24 : 0
+        out.reserveCapacity(min(limit, max(isize, n * 2)))
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         try input.withUnsafeBytes { inBuf in
             var offset = 0

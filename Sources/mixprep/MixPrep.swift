@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MixCore
 import Pipeline
+import ShardStore
 import Prep
 
 @main
@@ -9,6 +10,7 @@ struct MixPrep: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mixprep",
         abstract: "Materialise mixup-augmented epochs into checksummed MixShard files.",
+        version: Manifest.toolVersion,
         subcommands: [Run.self, Finalize.self, Verify.self, Inspect.self, Export.self])
 }
 
@@ -41,7 +43,7 @@ struct Run: ParsableCommand {
     @Option(help: "Use only the first N training images (overrides dataset.train_limit).") var limit: Int?
     @Option(help: "Worker threads.") var threads: Int = Parallel.defaultThreads
     @Option(help: "This process's share of the shards, i/n.") var worker: String?
-    @Flag(help: "Print nothing but errors.") var quiet = false
+    @Flag(help: "Print nothing but errors and warnings.") var quiet = false
 
     func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
@@ -56,7 +58,7 @@ struct Run: ParsableCommand {
             if let seed { p.seed = seed }
             if let level { p.shards.level = level }
             if let limit { p.dataset.trainLimit = limit }
-            if let strategy { p.shards.strategy = strategy }
+            if let strategy { p.shards.strategy = try ShardSection.value(named: strategy, in: ShardSection.strategyNames, key: "--strategy") }
             try p.validate()
             let slot = try worker.map(WorkerSlot.init(parsing:)) ?? WorkerSlot.fromEnvironment(ProcessInfo.processInfo.environment) ?? .all
             let dir = out ?? "shards/\(p.name)"
@@ -74,7 +76,7 @@ struct Finalize: ParsableCommand {
 
     @Argument(help: "Shard directory.") var directory: String
     @Option(help: "Worker threads.") var threads: Int = Parallel.defaultThreads
-    @Flag(help: "Print nothing but errors.") var quiet = false
+    @Flag(help: "Print nothing but errors and warnings.") var quiet = false
 
     func run() throws {
         try guarded { try PrepRunner.finalize(directory: directory, threads: threads, quiet: quiet) }
@@ -122,7 +124,7 @@ struct Export: ParsableCommand {
 
     @Argument(help: "Shard directory.") var directory: String
     @Option(help: "Output folder (default: DIR/export).") var out: String?
-    @Option(help: "Training epoch to show (0-based).") var epoch: Int = 0
+    @Option(help: "Training epoch to show (0-based; default 0).") var epoch: Int?
     @Option(help: "How many samples.") var count: Int = 48
     @Option(help: "Sample positions within the epoch, comma-separated (overrides --count).") var positions: String?
     @Flag(help: "Only mixed samples.") var mixedOnly = false
@@ -131,6 +133,8 @@ struct Export: ParsableCommand {
     @Option(help: "Tiles per row of the contact sheet.") var columns: Int = 8
 
     func validate() throws {
+        if test, let epoch { throw ValidationError("--epoch \(epoch) and --test cannot be used together: --test shows the test split") }
+        if let epoch, epoch < 0 { throw ValidationError("--epoch must be ≥ 0") }
         if count < 1 { throw ValidationError("--count must be ≥ 1") }
         if !(1...32).contains(scale) { throw ValidationError("--scale must be in 1...32") }
         if columns < 1 { throw ValidationError("--columns must be ≥ 1") }
@@ -142,7 +146,7 @@ struct Export: ParsableCommand {
     func run() throws {
         try guarded {
             let request = ExportRequest(
-                directory: directory, outDirectory: out ?? directory + "/export", epoch: test ? nil : epoch,
+                directory: directory, outDirectory: out ?? directory + "/export", epoch: test ? nil : epoch ?? 0,
                 count: count, positions: positions.map { $0.split(separator: ",").compactMap { Int($0) } },
                 mixedOnly: mixedOnly, scale: scale, columns: columns)
             let result = try Exporter.export(request)

@@ -3,6 +3,7 @@ import Experiment
 import Foundation
 import MixCore
 import Pipeline
+import ShardStore
 import Training
 
 @main
@@ -10,6 +11,7 @@ struct MixTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mixtrain",
         abstract: "Train the seed CNN on a MixShard directory made by `mixprep run`.",
+        version: Manifest.toolVersion,
         subcommands: [Train.self, Eval.self, Bench.self, BenchLoader.self, Experiment.self])
 }
 
@@ -29,7 +31,8 @@ struct Train: ParsableCommand {
         discussion: """
         Settings come from the pipeline embedded in the directory's manifest.json (or --pipeline FILE); \
         options override them. With --resume, training continues from the newest good checkpoint in the \
-        run directory and gives the same per-epoch metrics as an uninterrupted run.
+        run directory and gives the same per-epoch metrics as an uninterrupted run; when the run directory \
+        holds checkpoints but none is usable, it is refused unless --start-over is also given.
         """)
 
     @Argument(help: "Shard directory (with manifest.json).") var shardDir: String
@@ -39,6 +42,8 @@ struct Train: ParsableCommand {
     @Option(help: "Seed for initialisation and chunk order (default: the pipeline's seed).") var seed: UInt64?
     @Option(help: "Run directory (default: runs/<pipeline name>).") var out: String?
     @Flag(help: "Continue from the newest good checkpoint in the run directory.") var resume = false
+    @Flag(help: "Train from scratch, deleting the run directory's checkpoints; with --resume, only if none of them is usable.")
+    var startOver = false
     @Flag(help: "Skip corrupt chunks (counted and reported) instead of stopping.") var skipCorrupt = false
     @Option(help: "Batch size (overrides train.batch).") var batch: Int?
     @Option(help: "Learning rate (overrides train.lr).") var lr: Double?
@@ -66,7 +71,7 @@ struct Train: ParsableCommand {
             let runDirectory = try out ?? TrainSettings.defaultRunDirectory(pipelineName: p.name)
             let settings = TrainSettings(shardDirectory: shardDir, runDirectory: runDirectory, train: t,
                                          pipelineName: p.name, seed: seed ?? p.seed, threads: threads, resume: resume,
-                                         skipCorrupt: skipCorrupt, quiet: quiet)
+                                         startOver: startOver, skipCorrupt: skipCorrupt, quiet: quiet)
             let result = try Trainer.run(settings) { line in
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }

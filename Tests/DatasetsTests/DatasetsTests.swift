@@ -106,6 +106,74 @@ final class CIFAR10Tests: XCTestCase {
     }
 }
 
+/// CIFAR-100's binary version (issue 10, item 10): fine labels, 100 class names.
+final class CIFAR100Tests: XCTestCase {
+    /// A small CIFAR-100-shaped folder made from the embedded CIFAR-10 records:
+    /// coarse label = record mod 20, fine label = 10 · CIFAR-10 label + record mod 10.
+    static func makeFolder(_ dir: String, train: Int = 120, test: Int = 40) throws -> (fine: [Int32], records: [UInt8]) {
+        let source = try FileIO.read(CIFAR10Tests.mini + "/data_batch_1.bin")
+        var fine: [Int32] = [], canonical: [UInt8] = []
+        func records(_ range: Range<Int>) -> [UInt8] {
+            var out: [UInt8] = []
+            for r in range {
+                let f = UInt8(10 * Int(source[r * 3073]) + r % 10)
+                fine.append(Int32(f))
+                let pixels = source[(r * 3073 + 1)..<((r + 1) * 3073)]
+                out += [UInt8(r % 20), f] + pixels
+                canonical += [f] + pixels
+            }
+            return out
+        }
+        try FileIO.makeDirectories(dir)
+        try FileIO.writeAtomically(dir + "/train.bin", records(0..<train))
+        try FileIO.writeAtomically(dir + "/test.bin", records(train..<(train + test)))
+        try FileIO.writeAtomically(dir + "/fine_label_names.txt", (0..<100).map { "class\($0)\n" }.joined())
+        try FileIO.writeAtomically(dir + "/coarse_label_names.txt", (0..<20).map { "super\($0)\n" }.joined())
+        return (fine, canonical)
+    }
+
+    func testFolderAndArchive() throws {
+        let base = NSTemporaryDirectory() + "mixshards-c100-\(getpid())"
+        try? FileManager.default.removeItem(atPath: base)
+        let (fine, canonical) = try Self.makeFolder(base + "/cifar-100-binary")
+        let d = try Dataset.load(base + "/cifar-100-binary")
+        XCTAssertEqual(d.name, "cifar100")
+        XCTAssertEqual(d.classNames.count, 100)
+        XCTAssertEqual(d.classNames[37], "class37")
+        XCTAssertEqual([d.train.count, d.test.count], [120, 40])
+        XCTAssertEqual(d.train.labels + d.test.labels, fine)
+        let src = try FileIO.read(CIFAR10Tests.mini + "/data_batch_1.bin")
+        XCTAssertEqual(Array(d.test.image(39)), Array(src[(159 * 3073 + 1)..<(160 * 3073)]))
+        XCTAssertEqual(d.fingerprint, SHA256.hex(SHA256.hash(canonical)))
+
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
+        tar.arguments = ["-czf", base + "/cifar-100-binary.tar.gz", "-C", base, "cifar-100-binary"]
+        try tar.run()
+        tar.waitUntilExit()
+        let a = try Dataset.load(base + "/cifar-100-binary.tar.gz")
+        XCTAssertEqual(a.train, d.train)
+        XCTAssertEqual(a.test, d.test)
+        XCTAssertEqual(a.classNames, d.classNames)
+        XCTAssertEqual(a.fingerprint, d.fingerprint)
+
+        // Bad input names the file: a fine label beyond the names, a size that is not whole records, no names.
+        try FileIO.writeAtomically(base + "/cifar-100-binary/fine_label_names.txt", "a\nb\n")
+        XCTAssertThrowsError(try Dataset.load(base + "/cifar-100-binary")) {
+            XCTAssertTrue("\($0)".hasPrefix(base + "/cifar-100-binary/train.bin: record 0 has fine label "), "\($0)")
+        }
+        try FileIO.writeAtomically(base + "/cifar-100-binary/test.bin", [1, 2, 3])
+        FileIO.remove(base + "/cifar-100-binary/fine_label_names.txt")
+        XCTAssertThrowsError(try Dataset.load(base + "/cifar-100-binary")) {
+            XCTAssertEqual("\($0)", base + "/cifar-100-binary: no fine_label_names.txt (CIFAR-100's binary version ships one; mixprep uses the fine labels)")
+        }
+        try FileIO.writeAtomically(base + "/cifar-100-binary/fine_label_names.txt", (0..<100).map { "c\($0)\n" }.joined())
+        XCTAssertThrowsError(try Dataset.load(base + "/cifar-100-binary")) {
+            XCTAssertEqual("\($0)", base + "/cifar-100-binary/test.bin: size 3 is not a positive multiple of the 3074-byte CIFAR-100 record")
+        }
+    }
+}
+
 final class ImageFolderTests: XCTestCase {
     func testPNGClassFolders() throws {
         let dir = NSTemporaryDirectory() + "mixshards-png-\(getpid())"

@@ -18,7 +18,8 @@ final class ExperimentSpecTests: XCTestCase {
         XCTAssertEqual(spec.base.train.lr, 1e-3)
         XCTAssertEqual(spec.base.train.widths, [32, 64, 128, 256])
         XCTAssertEqual(spec.base.dataset.trainLimit, 0)
-        XCTAssertEqual(spec.base.dataset.path, F.packageRoot + "/pipelines/../../shared/cifar10")
+        // Relative paths are normalised (pipelines/../../shared → the folder beside the package).
+        XCTAssertEqual(spec.base.dataset.path, URL(fileURLWithPath: F.packageRoot).deletingLastPathComponent().path + "/shared/cifar10")
         XCTAssertEqual(spec.basePipelineFile, F.packageRoot + "/pipelines/cifar10-mixup.toml")
         XCTAssertEqual(spec.arms.map(\.name), ["baseline", "mixup"])
         XCTAssertEqual(spec.arms[0].mix.mode, .none)
@@ -48,7 +49,7 @@ final class ExperimentSpecTests: XCTestCase {
         XCTAssertEqual(spec.trials, [0, 1])
         XCTAssertEqual(spec.base.train.epochs, 1)
         XCTAssertNil(spec.basePipelineFile)
-        XCTAssertEqual(spec.base.dataset.path, F.packageRoot + "/pipelines/../data/cifar10-mini")
+        XCTAssertEqual(spec.base.dataset.path, F.packageRoot + "/data/cifar10-mini")
         XCTAssertTrue(FileIO.exists(spec.base.dataset.path + "/test_batch.bin"))
         XCTAssertEqual(spec.arms.map(\.mixDescription), ["none", "sample, p 0.2, α 0.2"])
         let plan = try ExperimentPlan(spec: spec, options: ExperimentOptions(out: "/tmp/x", epochs: 2, trials: [5]))

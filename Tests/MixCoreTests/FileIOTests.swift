@@ -144,4 +144,19 @@ final class DecodingErrorTextTests: XCTestCase {
         XCTAssertEqual(text("not json"), "The given data was not valid JSON.")
         XCTAssertEqual(MixError.describe(decoding: MixError("two\nlines")), "two lines")
     }
+
+    /// Paths are shown normalised: `data/x`, not `pipelines/../data/x` (issue 10, item 11).
+    func testNormalizedPath() throws {
+        for (path, expected) in [("pipelines/../data/cifar10-mini", "data/cifar10-mini"), ("./a//b/./c/", "a/b/c"), ("a/..", "."),
+                                 ("../x", "../x"), ("a/../../x", "../x"), ("/a/../b", "/b"), ("/..", "/"), ("", "."), ("/", "/")] {
+            XCTAssertEqual(FileIO.normalizedPath(path), expected, path)
+        }
+        // `..` after a symbolic link stays: the link's parent is elsewhere.
+        let dir = NSTemporaryDirectory() + "normalised-\(getpid())"
+        try FileIO.makeDirectories(dir + "/real/sub")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        XCTAssertEqual(symlink(dir + "/real/sub", dir + "/link"), 0)
+        XCTAssertEqual(FileIO.normalizedPath(dir + "/link/../x"), dir + "/link/../x")
+        XCTAssertEqual(FileIO.normalizedPath(dir + "/real/sub/../x"), dir + "/real/x")
+    }
 }

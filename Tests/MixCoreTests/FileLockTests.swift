@@ -44,4 +44,25 @@ final class FileLockTests: XCTestCase {
             XCTAssertTrue("\(e)".hasPrefix("/nonexistent-dir/x.lock: cannot open lock file"), "\(e)")
         }
     }
+
+    /// Shared holders coexist; an exclusive one excludes them; a recorded holder is readable and cleared on release.
+    func testSharedLocksAndRecordedHolder() throws {
+        let path = lockFile()
+        defer { FileIO.remove(path) }
+        var a: FileLock? = try XCTUnwrap(FileLock.tryAcquire(path, shared: true))
+        var b: FileLock? = try XCTUnwrap(FileLock.tryAcquire(path, shared: true))
+        XCTAssertNil(try FileLock.tryAcquire(path))
+        XCTAssertNil(FileLock.holder(of: path))
+        a = nil
+        XCTAssertNil(try FileLock.tryAcquire(path))
+        b = nil
+        var x: FileLock? = try XCTUnwrap(FileLock.tryAcquire(path))
+        x?.recordHolder("mixprep run")
+        XCTAssertNil(try FileLock.tryAcquire(path, shared: true))
+        let holder = try XCTUnwrap(FileLock.holder(of: path))
+        XCTAssertTrue(holder.hasPrefix("mixprep run (pid \(getpid()) on "), holder)
+        x = nil
+        XCTAssertNil(FileLock.holder(of: path), "the record is cleared on release")
+        _ = (a, b, x)
+    }
 }

@@ -3,52 +3,12 @@ import NN
 import TestSupport
 import XCTest
 
-/// Finite-difference checks of every layer's backward pass. Each uses the scalar
+/// Finite-difference checks of every layer's backward pass the network uses (its
+/// convolutions are checked by KernelsTests' im2col/GEMM tests, WinogradTests and
+/// SeedCNNTests' whole-network gradient). Each uses the scalar
 /// L = ⟨r, layer(x)⟩ for a fixed random r, so ∂L/∂output = r.
 final class LayerGradientTests: XCTestCase {
     override func setUp() { setThreads(2) }
-
-    func testConv2DGradients() {
-        var rng = TestRNG(10)
-        let (B, Cin, Cout, H, W) = (2, 2, 3, 5, 4)
-        let conv = Conv2D(inChannels: Cin, outChannels: Cout)
-        for layout in [ConvGeometry.Layout.nchw, .cnhw] {
-            let g = conv.geometry(batch: B, height: H, width: W, layout: layout)
-            var x = rng.floats(B * Cin * H * W), w = rng.floats(conv.weightCount), b = rng.floats(Cout)
-            let r = rng.floats(Cout * B * H * W)
-            func run(_ x: [Float], _ w: [Float], _ b: [Float]) -> ([Float], [Float]) {
-                var col = [Float](repeating: 0, count: g.colRows * g.colColumns)
-                var y = [Float](repeating: 0, count: r.count)
-                conv.forward(g, input: x, weight: w, bias: b, col: &col, output: &y)
-                return (y, col)
-            }
-            let (_, col) = run(x, w, b)
-            var dw = [Float](repeating: 0, count: w.count), db = [Float](repeating: 0, count: Cout)
-            var dcol = [Float](repeating: 0, count: col.count), dx = [Float](repeating: 0, count: x.count)
-            conv.backward(g, col: col, weight: w, dOutput: r, dWeight: &dw, dBias: &db, dCol: &dcol, dInput: &dx)
-            checkGradient("conv.x \(layout)", &x, analytic: dx) { dot(run($0, w, b).0, r) }
-            checkGradient("conv.w \(layout)", &w, analytic: dw) { dot(run(x, $0, b).0, r) }
-            checkGradient("conv.b \(layout)", &b, analytic: db) { dot(run(x, w, $0).0, r) }
-        }
-    }
-
-    func testConv2DForwardMatchesNaive() {
-        var rng = TestRNG(11)
-        let (B, Cin, Cout, H, W) = (3, 4, 5, 6, 6)
-        let conv = Conv2D(inChannels: Cin, outChannels: Cout)
-        let g = conv.geometry(batch: B, height: H, width: W, layout: .nchw)
-        let x = rng.floats(B * Cin * H * W), w = rng.floats(conv.weightCount), b = rng.floats(Cout)
-        var col = [Float](repeating: 0, count: g.colRows * g.colColumns)
-        var y = [Float](repeating: 0, count: Cout * B * H * W)
-        conv.forward(g, input: x, weight: w, bias: b, col: &col, output: &y)
-        var ref = [Float](repeating: 0, count: y.count)
-        naiveConv2DForward(input: x, weight: w, bias: b, output: &ref, batch: B, inChannels: Cin,
-                           outChannels: Cout, height: H, width: W)
-        // y is CNHW, ref NCHW.
-        for n in 0..<B { for c in 0..<Cout { for i in 0..<(H * W) {
-            XCTAssertEqual(y[(c * B + n) * H * W + i], ref[(n * Cout + c) * H * W + i], accuracy: 1e-5)
-        } } }
-    }
 
     func testReLUGradient() {
         var rng = TestRNG(12)
@@ -62,29 +22,6 @@ final class LayerGradientTests: XCTestCase {
             var y = [Float](repeating: 0, count: 50)
             ReLU.forward(x, &y, count: 50)
             return dot(y, r)
-        }
-    }
-
-    func testMaxPoolGradientAndValues() {
-        var rng = TestRNG(13)
-        for (H, W) in [(4, 6), (5, 5)] {   // odd sizes drop the last row/column
-            let planes = 3, OH = H / 2, OW = W / 2
-            var x = rng.floats(planes * H * W)
-            let r = rng.floats(planes * OH * OW)
-            var y = [Float](repeating: 0, count: r.count), am = [UInt8](repeating: 0, count: r.count)
-            MaxPool2x2.forward(x, planes: planes, height: H, width: W, output: &y, argmax: &am)
-            for p in 0..<planes { for oy in 0..<OH { for ox in 0..<OW {
-                let base = p * H * W + 2 * oy * W + 2 * ox
-                let m = max(max(x[base], x[base + 1]), max(x[base + W], x[base + W + 1]))
-                XCTAssertEqual(y[(p * OH + oy) * OW + ox], m)
-            } } }
-            var dx = [Float](repeating: .nan, count: x.count)
-            MaxPool2x2.backward(dOutput: r, argmax: am, planes: planes, height: H, width: W, dInput: &dx)
-            checkGradient("maxpool \(H)x\(W)", &x, analytic: dx, eps: 1e-3) { x in
-                var y = [Float](repeating: 0, count: r.count), am = [UInt8](repeating: 0, count: r.count)
-                MaxPool2x2.forward(x, planes: planes, height: H, width: W, output: &y, argmax: &am)
-                return dot(y, r)
-            }
         }
     }
 
@@ -107,10 +44,19 @@ final class LayerGradientTests: XCTestCase {
         for i in 0..<xb.count { xb[i] += b[i / (P * H * W)] }
         var relu = [Float](repeating: 0, count: xb.count)
         ReLU.forward(xb, &relu, count: xb.count)
-        var ref = [Float](repeating: 0, count: n), am = [UInt8](repeating: 0, count: n)
-        MaxPool2x2.forward(relu, planes: C * P, height: H, width: W, output: &ref, argmax: &am)
+        // 2×2 max-pool, written out: the first maximum of each window wins.
+        let (OH, OW) = (H / 2, W / 2)
+        var ref = [Float](repeating: 0, count: n), refArgmax = [UInt8](repeating: 0, count: n)
+        for p in 0..<(C * P) { for oy in 0..<OH { for ox in 0..<OW {
+            let window = [relu[p * H * W + 2 * oy * W + 2 * ox], relu[p * H * W + 2 * oy * W + 2 * ox + 1],
+                          relu[p * H * W + (2 * oy + 1) * W + 2 * ox], relu[p * H * W + (2 * oy + 1) * W + 2 * ox + 1]]
+            ref[(p * OH + oy) * OW + ox] = window.max()!
+            refArgmax[(p * OH + oy) * OW + ox] = UInt8(window.firstIndex(of: window.max()!)!)
+        } } }
         let (y, fam) = fused(x, b)
         assertClose(y, ref, tol: 1e-6, "fused vs composed")
+        // Where the pooled value is positive, the fused kernel picked the same window position.
+        for i in 0..<n where y[i] > 0 { XCTAssertEqual(fam[i], refArgmax[i], "argmax \(i)") }
         var dx = [Float](repeating: .nan, count: x.count), db = [Float](repeating: .nan, count: C)
         BiasReLUMaxPool.backward(dOutput: r, output: y, argmax: fam, channels: C, planesPerChannel: P,
                                  height: H, width: W, dInput: &dx, dBias: &db)

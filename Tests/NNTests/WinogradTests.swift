@@ -6,7 +6,7 @@ import XCTest
 final class WinogradTests: XCTestCase {
     override func setUp() { setThreads(2) }
 
-    /// The Winograd block equals conv (im2col) + fused bias/ReLU/pool, forward and backward.
+    /// The Winograd block equals the network's im2col path (im2col + GEMM, fused bias/ReLU/pool), forward and backward.
     func testWinogradBlockMatchesIm2colPath() {
         var rng = TestRNG(30)
         for (B, Cin, Cout, S) in [(2, 3, 4, 6), (3, 5, 2, 4), (1, 2, 3, 2)] {
@@ -18,7 +18,8 @@ final class WinogradTests: XCTestCase {
             // Reference: conv without bias → fused bias/ReLU/pool.
             var col = [Float](repeating: 0, count: g.colRows * g.colColumns)
             var raw = [Float](repeating: 0, count: Cout * B * S * S)
-            conv.forward(g, input: x, weight: w, bias: nil, col: &col, output: &raw)
+            im2col(g, input: x, col: &col)
+            sgemm(m: Cout, n: g.colColumns, k: g.colRows, a: w, b: col, c: &raw)
             var ref = [Float](repeating: 0, count: Cout * T), refAm = [UInt8](repeating: 0, count: Cout * T)
             BiasReLUMaxPool.forward(raw, bias: b, channels: Cout, planesPerChannel: B, height: S, width: S,
                                     output: &ref, argmax: &refAm)
@@ -36,7 +37,9 @@ final class WinogradTests: XCTestCase {
                                      height: S, width: S, dInput: &dRaw, dBias: &dbRef)
             var dwRef = [Float](repeating: 0, count: w.count), dcol = [Float](repeating: 0, count: col.count)
             var dxRef = [Float](repeating: 0, count: x.count)
-            conv.backward(g, col: col, weight: w, dOutput: dRaw, dWeight: &dwRef, dBias: nil, dCol: &dcol, dInput: &dxRef)
+            sgemm(transB: true, m: Cout, n: g.colRows, k: g.colColumns, a: dRaw, b: col, c: &dwRef)
+            sgemm(transA: true, m: g.colRows, n: g.colColumns, k: Cout, a: w, b: dRaw, c: &dcol)
+            col2im(g, col: dcol, output: &dxRef)
             var du = [Float](repeating: 0, count: block.uCount)
             var dw = [Float](repeating: 0, count: w.count), db = [Float](repeating: 0, count: Cout)
             var dx = [Float](repeating: .nan, count: x.count)

@@ -3,6 +3,7 @@ import Foundation
 import MixCore
 import Mixup
 import Pipeline
+import ShardStore
 import Prep
 import ShardFormat
 import TestSupport

@@ -1,6 +1,7 @@
 import Foundation
 import MixCore
 import Pipeline
+import ShardStore
 import Prep
 import XCTest
 

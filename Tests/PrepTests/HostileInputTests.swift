@@ -115,4 +115,28 @@ final class HostileInputTests: XCTestCase {
         }
         XCTAssertTrue(try Pipeline.parse("name = \"cifar10-mixup_v2.1\"\n[dataset]\npath = \"x\"\n").problems().isEmpty)
     }
+
+    /// Item 7 at the command line: an empty archive, a binary class-name file and a damaged prep.json each get one line.
+    func testCarelessDatasetAndStateFiles() throws {
+        let quickstart = PrepFixtures.repo + "/pipelines/quickstart.toml"
+        try FileIO.writeAtomically(base + "/empty.tar.gz", [UInt8]())
+        try assertRefused(["run", quickstart, "--data", base + "/empty.tar.gz", "--out", base + "/o1"],
+                          base + "/empty.tar.gz: is empty (0 bytes), not a gzip file")
+        let data = base + "/meta"
+        try FileIO.makeDirectories(data)
+        for f in ["data_batch_1.bin", "test_batch.bin"] {
+            try FileIO.writeAtomically(data + "/" + f, Array(try FileIO.read(PrepFixtures.mini + "/" + f).prefix(3073 * 4)))
+        }
+        try FileIO.writeAtomically(data + "/batches.meta.txt", (0..<600).map { UInt8(truncatingIfNeeded: $0 * 37) })
+        try assertRefused(["run", quickstart, "--data", data, "--out", base + "/o2"],
+                          data + "/batches.meta.txt: is not UTF-8 text (expected one class name per line)")
+        XCTAssertFalse(FileIO.exists(base + "/o2"))
+
+        let out = base + "/o3"
+        XCTAssertEqual(try PrepFixtures.run(["run", quickstart, "--limit", "100", "--epochs", "1", "--out", out, "--quiet"]).status, 0)
+        FileIO.remove(out + "/manifest.json")
+        try FileIO.writeAtomically(out + "/prep.json", "{\"identity\": 3}")
+        try assertRefused(["run", quickstart, "--limit", "100", "--epochs", "1", "--out", out, "--quiet"],
+                          out + "/prep.json: not a valid run state: key identity: Expected to decode an object but found number instead.")
+    }
 }

@@ -25,7 +25,9 @@ final class PipelineTests: XCTestCase {
             ("[mix]\nmode = \"blend\"\n", "mix.mode must be one of"),
             ("[mix]\np = \"high\"\n", "mix.p must be a number"),
             ("[shards]\nlevel = 10\n", "shards.level must be in 1...9"),
-            ("[shards]\ncodec = \"lz4\"\n", "shards.codec must be one of"),
+            ("[shards]\ncodec = \"lz4\"\n", "f.toml: shards.codec must be one of none, zlib (got \"lz4\")"),
+            ("[shards]\nstrategy = \"fast\"\n", "f.toml: shards.strategy must be one of default, filtered, huffman, rle (got \"fast\")"),
+            ("[shards]\nfilter = \"png\"\n", "f.toml: shards.filter must be one of none, delta (got \"png\")"),
             ("[shards]\nfrobnicate = 1\n", "unknown key shards.frobnicate"),
             ("[train]\nwidths = [1, 2]\n", "train.widths must be 4"),
             // Upper limits (issue 10): sizes that would exhaust memory are refused naming the key.

@@ -41,12 +41,13 @@ enum PrepFixtures {
         try FileIO.writeAtomically(path, text)
     }
 
-    /// Every regular file under `dir` (relative path → bytes).
+    /// Every regular file under `dir` (relative path → bytes), but lock files
+    /// (`.mixprep.lock`, a worker's own lock: bookkeeping, not content).
     static func snapshot(_ dir: String) throws -> [String: [UInt8]] {
         var out: [String: [UInt8]] = [:]
         let e = FileManager.default.enumerator(atPath: dir)!
         while let rel = e.nextObject() as? String {
-            if FileIO.isDirectory(dir + "/" + rel) { continue }
+            if FileIO.isDirectory(dir + "/" + rel) || rel.hasSuffix(".lock") { continue }
             out[rel] = try FileIO.read(dir + "/" + rel)
         }
         return out

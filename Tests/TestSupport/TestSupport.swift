@@ -51,6 +51,58 @@ public enum TestSupport {
     }
 }
 
+extension TestSupport {
+    /// What `runMeasuringMemory` saw: exit status (or 128 + signal), output, and
+    /// the child's peak resident set size in bytes.
+    public struct MeasuredRun {
+        public var status: Int32
+        public var out: String
+        public var err: String
+        public var peakRSSBytes: Int
+        public var peakRSSMiB: Double { Double(peakRSSBytes) / 1_048_576 }
+    }
+
+    /// Forks and execs argv[3:] with stdout/stderr to argv[1], argv[2]; prints the
+    /// child's peak RSS (KiB) and exit code.
+    static let measuringScript = """
+        import os, resource, sys
+        out = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        err = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(out, 1); os.dup2(err, 2)
+            os.execv(sys.argv[3], sys.argv[3:])
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code if code >= 0 else 128 - code)
+        """
+
+    /// Runs `executable` with `args` and measures its peak memory (`ru_maxrss`).
+    ///
+    /// Through a small python3 process that forks it: Linux carries the high-water
+    /// mark of the memory a process was spawned from across `exec`, so a child
+    /// spawned straight from this (large, multi-test) process would report at
+    /// least this process's peak. Through python the floor is python's own few MiB
+    /// (`testMeasuringFloor` shows it).
+    public static func runMeasuringMemory(_ executable: String, _ args: [String]) throws -> MeasuredRun {
+        let tmp = NSTemporaryDirectory() + "measured-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let outPath = tmp + ".out", errPath = tmp + ".err"
+        defer {
+            try? FileManager.default.removeItem(atPath: outPath)
+            try? FileManager.default.removeItem(atPath: errPath)
+        }
+        let r = try run("/usr/bin/env", ["python3", "-c", measuringScript, outPath, errPath, executable] + args)
+        let fields = r.out.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+        guard r.status == 0, fields.count == 2 else {
+            throw NSError(domain: "runMeasuringMemory", code: Int(r.status), userInfo: [NSLocalizedDescriptionKey: r.err])
+        }
+        func text(_ path: String) -> String {
+            String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+        }
+        return MeasuredRun(status: Int32(fields[1]), out: text(outPath), err: text(errPath), peakRSSBytes: fields[0] * 1024)
+    }
+}
+
 /// Small deterministic generator for test data (SplitMix64), free of MixCore so that
 /// the Kernels tests need nothing but Kernels.
 public struct TestRNG {

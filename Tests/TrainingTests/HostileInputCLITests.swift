@@ -63,6 +63,9 @@ final class HostileInputCLITests: XCTestCase {
         let out = Fixtures.tempDirectory("fiforun")
         try assertRefused(["train", dir, "--out", out], shard + ": is a FIFO, not a regular file")
         try assertRefused(["bench-loader", dir], shard + ": is a FIFO, not a regular file")
+        let v = try TestSupport.run(TestSupport.executable("mixprep"), ["verify", dir, "--threads", "1"])
+        XCTAssertEqual(v.status, 1)
+        XCTAssertEqual(v.err.split(separator: "\n").filter { $0.hasPrefix("error: ") }, ["error: " + shard + ": is a FIFO, not a regular file"])
     }
 
     /// `train --out ""` used to try writing into `/`; an unsafe pipeline name in a manifest cannot pick the run directory.
@@ -75,5 +78,61 @@ final class HostileInputCLITests: XCTestCase {
                 XCTAssertEqual("\($0)", "the pipeline name \(String(reflecting: name)) cannot name a run directory; choose one with --out")
             }
         }
+    }
+
+    /// Item 7: `--resume` with only corrupt checkpoints used to exit 0 and silently start over.
+    func testResumeWithOnlyCorruptCheckpointsIsRefused() throws {
+        let dir = try Fixtures.shardDirectory()
+        let run = Fixtures.tempDirectory("corruptresume")
+        let first = try TestSupport.run(TestSupport.executable("mixtrain"), ["train", dir, "--out", run, "--epochs", "1", "--threads", "1", "--quiet"])
+        XCTAssertEqual(first.status, 0, first.err)
+        let ckpt = run + "/checkpoint-001.ckpt"
+        var bytes = try FileIO.read(ckpt)
+        bytes[bytes.count / 2] ^= 0x40
+        try FileIO.writeAtomically(ckpt, bytes)
+        try assertRefused(["train", dir, "--out", run, "--epochs", "2", "--resume"],
+                          "\(run): none of its 1 checkpoint is usable (newest: \(ckpt): checksum mismatch (corrupt or truncated checkpoint)); "
+                          + "pass --start-over to delete it and train from scratch")
+        try assertRefused(["train", dir, "--out", run, "--epochs", "2"],
+                          "\(run): already holds checkpoint-001.ckpt; pass --resume to continue it, --start-over to replace it, or choose another --out")
+        XCTAssertEqual(try FileIO.read(ckpt), bytes, "a refused run leaves the checkpoint alone")
+
+        let over = try TestSupport.run(TestSupport.executable("mixtrain"),
+                                       ["train", dir, "--out", run, "--epochs", "1", "--threads", "1", "--resume", "--start-over", "--quiet"])
+        XCTAssertEqual(over.status, 0, over.err)
+        XCTAssertEqual(over.err, "warning: unusable checkpoint: \(ckpt): checksum mismatch (corrupt or truncated checkpoint)\n"
+                       + "warning: \(run): deleted 1 checkpoint, none usable (start over); training from scratch\n")
+        XCTAssertEqual(try Checkpoint.read(ckpt).header.epoch, 1)
+        // With a usable checkpoint, --resume --start-over resumes.
+        let resumed = try TestSupport.run(TestSupport.executable("mixtrain"),
+                                          ["train", dir, "--out", run, "--epochs", "2", "--threads", "1", "--resume", "--start-over", "--quiet"])
+        XCTAssertEqual(resumed.status, 0, resumed.err)
+        XCTAssertEqual(resumed.err, "")
+        XCTAssertEqual(try Checkpoint.read(run + "/checkpoint-002.ckpt").header.metrics.count, 2)
+    }
+
+    /// Item 7: a manifest that is not valid JSON for its keys gets one line naming the key, not a DecodingError dump.
+    func testManifestJSONErrorsAreOneLine() throws {
+        let dir = try Fixtures.copy(try Fixtures.shardDirectory(), name: "badjson")
+        let path = dir + "/manifest.json"
+        let text = String(decoding: try FileIO.read(path), as: UTF8.self)
+        try FileIO.writeAtomically(path, text.replacingOccurrences(of: "\"epoch\" : 1,", with: "\"epoch\" : \"one\","))
+        try assertRefused(["train", dir, "--out", Fixtures.tempDirectory("badjsonrun")],
+                          "\(path): not a valid manifest: key train[1].epoch: Expected to decode Int but found a string instead.")
+        try FileIO.writeAtomically(path, "{\"format\": \"MixShard\"")
+        try assertRefused(["bench-loader", dir], "\(path): not a valid manifest: The given data was not valid JSON.")
+    }
+
+    /// Item 7: a directory where a listed shard should be is refused by name, by every reader.
+    func testADirectoryInPlaceOfAShard() throws {
+        let dir = try Fixtures.copy(try Fixtures.shardDirectory(), name: "dirshard")
+        let shard = dir + "/train/epoch-001/shard-00002.mxs"
+        FileIO.remove(shard)
+        try FileIO.makeDirectories(shard)
+        try assertRefused(["train", dir, "--out", Fixtures.tempDirectory("dirshardrun")], shard + ": is a directory, not a regular file")
+        try assertRefused(["bench-loader", dir], shard + ": is a directory, not a regular file")
+        let r = try TestSupport.run(TestSupport.executable("mixprep"), ["verify", dir, "--threads", "1"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.err.split(separator: "\n").filter { $0.hasPrefix("error: ") }, ["error: \(shard): is a directory, not a regular file"])
     }
 }

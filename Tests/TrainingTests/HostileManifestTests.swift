@@ -1,6 +1,8 @@
 import Foundation
 import MixCore
+import NN
 import Pipeline
+import ShardStore
 import Prep
 import TestSupport
 import Training
@@ -17,15 +19,19 @@ final class HostileManifestTests: XCTestCase {
         return dir
     }
 
-    func assertLoaderRefuses(_ dir: String, _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
+    /// The loader refuses `dir` with `expected`, and so does `mixtrain bench-loader`: that one line and exit 1.
+    func assertLoaderRefuses(_ dir: String, _ expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
         XCTAssertThrowsError(try ShardLoader(path: dir, options: LoaderOptions()), file: file, line: line) {
             XCTAssertEqual("\($0)", expected, file: file, line: line)
         }
+        let r = try TestSupport.run(TestSupport.executable("mixtrain"), ["bench-loader", dir])
+        XCTAssertEqual(r.status, 1, r.err, file: file, line: line)
+        XCTAssertEqual(r.err, "error: \(expected)\n", file: file, line: line)
     }
 
     func testTrainerChecksTheListing() throws {
         var dir = try directory("twice") { $0.train[0].shards[1] = $0.train[0].shards[0] }
-        assertLoaderRefuses(dir, "\(dir)/manifest.json: shard train/epoch-000/shard-00000.mxs is listed twice")
+        try assertLoaderRefuses(dir, "\(dir)/manifest.json: shard train/epoch-000/shard-00000.mxs is listed twice")
 
         for args in [["train", dir, "--out", Fixtures.tempDirectory("twicerun")], ["bench-loader", dir]] {
             let r = try TestSupport.run(TestSupport.executable("mixtrain"), args)
@@ -34,22 +40,22 @@ final class HostileManifestTests: XCTestCase {
         }
 
         dir = try directory("escape") { $0.test.shards[0].file = "../shards-tiny/test/shard-00000.mxs" }
-        assertLoaderRefuses(dir, "\(dir)/manifest.json: shard \"../shards-tiny/test/shard-00000.mxs\" is not a path inside the directory")
+        try assertLoaderRefuses(dir, "\(dir)/manifest.json: shard \"../shards-tiny/test/shard-00000.mxs\" is not a path inside the directory")
         dir = try directory("absolute") { $0.test.shards[0].file = "/etc/passwd" }
-        assertLoaderRefuses(dir, "\(dir)/manifest.json: shard \"/etc/passwd\" is not a path inside the directory")
+        try assertLoaderRefuses(dir, "\(dir)/manifest.json: shard \"/etc/passwd\" is not a path inside the directory")
 
         dir = try directory("empty") { $0.train[1].shards[2].samples = 0 }
-        assertLoaderRefuses(dir, "\(dir)/manifest.json: shard train/epoch-001/shard-00002.mxs is listed with 0 samples and \(try Manifest.load(directory: dir).train[1].shards[2].bytes) bytes")
+        try assertLoaderRefuses(dir, "\(dir)/manifest.json: shard train/epoch-001/shard-00002.mxs is listed with 0 samples and \(try Manifest.load(directory: dir).train[1].shards[2].bytes) bytes")
 
         dir = try directory("size") { $0.train[0].shards[0].bytes += 1 }
         let size = FileIO.fileSize(dir + "/train/epoch-000/shard-00000.mxs")!
-        assertLoaderRefuses(dir, "\(dir)/train/epoch-000/shard-00000.mxs: \(size) bytes, manifest.json says \(size + 1)")
+        try assertLoaderRefuses(dir, "\(dir)/train/epoch-000/shard-00000.mxs: \(size) bytes, manifest.json says \(size + 1)")
 
         dir = try directory("swapped") { $0.train.swapAt(0, 1) }
-        assertLoaderRefuses(dir, "\(dir)/manifest.json: train[0] is numbered epoch 1, expected 0")
+        try assertLoaderRefuses(dir, "\(dir)/manifest.json: train[0] is numbered epoch 1, expected 0")
 
         dir = try directory("version") { $0.formatVersion = 99 }
-        assertLoaderRefuses(dir, "\(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions 1...2)")
+        try assertLoaderRefuses(dir, "\(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions 1...2)")
     }
 
     func testVerifyChecksEveryListedField() throws {
@@ -57,6 +63,9 @@ final class HostileManifestTests: XCTestCase {
         XCTAssertThrowsError(try Verifier.verify(directory: dir, threads: 1)) {
             XCTAssertTrue("\($0)".hasSuffix("manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions 1...2)"), "\($0)")
         }
+        let v = try TestSupport.run(TestSupport.executable("mixprep"), ["verify", dir])
+        XCTAssertEqual(v.status, 1)
+        XCTAssertEqual(v.err, "error: \(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions 1...2)\n")
 
         dir = try directory("vsamples") { $0.train[0].shards[0].samples = 1_000_000_000_000 }
         var r = try Verifier.verify(directory: dir, threads: 1)
@@ -69,5 +78,85 @@ final class HostileManifestTests: XCTestCase {
         r = try Verifier.verify(directory: dir, threads: 1)
         XCTAssertEqual(r.problems, ["\(dir)/manifest.json: train[0] is numbered epoch 1, expected 0",
                                     "\(dir)/manifest.json: train[1] is numbered epoch 0, expected 1"])
+    }
+
+    /// Item 6: train, bench-loader and eval check each shard's SHA-256 against the manifest before first reading it.
+    func testTrainerChecksEachShardsSHA256() throws {
+        let zeros = String(repeating: "0", count: 64)
+        var dir = try directory("sha") { $0.train[0].shards[1].sha256 = zeros }
+        let shard = dir + "/train/epoch-000/shard-00001.mxs"
+        let digest = SHA256.hex(SHA256.hash(try FileIO.read(shard)))
+        let expected = "error: \(shard): SHA-256 \(digest.prefix(16))… differs from the 0000000000000000… that manifest.json lists\n"
+        for args in [["train", dir, "--out", Fixtures.tempDirectory("sharun"), "--epochs", "1"], ["bench-loader", dir]] {
+            let r = try TestSupport.run(TestSupport.executable("mixtrain"), args)
+            XCTAssertEqual(r.status, 1, r.err)
+            XCTAssertEqual(r.err, expected)
+        }
+        dir = try directory("shatest") { $0.test.shards[0].sha256 = zeros }
+        let ckpt = Fixtures.tempDirectory("shaeval") + "/c.ckpt"
+        let model = SeedCNN(config: CNNConfig(widths: [4, 8, 8, 8], hidden: 16), seed: 1)
+        try Checkpoint(model: model, optimizer: Adam(parameterCount: model.parameterCount, learningRate: 1e-3), epoch: 1, batch: 50,
+                       seed: 7, metrics: [], pipelineName: "tiny", manifestSHA256: "", sourceFingerprint: "").write(to: ckpt)
+        let r = try TestSupport.run(TestSupport.executable("mixtrain"), ["eval", ckpt, dir, "--threads", "1"])
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertTrue(r.err.hasPrefix("error: \(dir)/test/shard-00000.mxs: SHA-256 ") && r.err.hasSuffix("that manifest.json lists\n"), r.err)
+
+        // A flipped byte the manifest does not know about is caught by the hash first; with
+        // --skip-corrupt it is a warning, and the chunk CRCs decide what is skipped.
+        dir = try directory("flipped") { _ in }
+        try Fixtures.corruptChunk(file: dir + "/train/epoch-000/shard-00000.mxs", chunk: 1)
+        let strict = try TestSupport.run(TestSupport.executable("mixtrain"), ["bench-loader", dir])
+        XCTAssertEqual(strict.status, 1)
+        XCTAssertTrue(strict.err.hasPrefix("error: \(dir)/train/epoch-000/shard-00000.mxs: SHA-256 "), strict.err)
+        XCTAssertTrue(strict.err.contains("that manifest.json lists (chunk 1: "), strict.err)
+        let loader = try ShardLoader(path: dir, options: LoaderOptions(batch: 50, skipCorrupt: true))
+        let warnings = Locked([String]())
+        loader.warn = { w in warnings.withLock { $0.append(w) } }
+        var seen = 0
+        let stream = loader.trainBatches(epoch: 0)
+        while let b = try stream.next() { seen += b.count; stream.recycle(b) }
+        XCTAssertEqual(seen, 300 - 32)
+        let w = warnings.withLock { $0 }
+        XCTAssertEqual(w.count, 2, "\(w)")
+        XCTAssertTrue(w[0].contains("that manifest.json lists (chunk 1: ") && w[0].hasSuffix("); reading its chunks that pass their checks (--skip-corrupt)"), w[0])
+        XCTAssertTrue(w[1].hasPrefix("skipping corrupt chunk: \(dir)/train/epoch-000/shard-00000.mxs: chunk 1"), w[1])
+    }
+
+    /// The source copy of a directory with reference samples (MixShard v2) is hashed when the directory opens.
+    func testTheSourceCopysSHA256IsChecked() throws {
+        var p = Fixtures.tinyPipeline()
+        p.shards.references = true
+        let made = try Fixtures.shardDirectory("references", p)
+        XCTAssertNotNil(try Manifest.load(directory: made).sourceCopy)
+        let dir = try Fixtures.copy(made, name: "badsource")
+        var m = try Manifest.load(directory: dir)
+        m.sourceCopy!.sha256 = String(repeating: "f", count: 64)
+        try FileIO.writeAtomically(dir + "/" + Manifest.fileName, try m.encoded())
+        let file = dir + "/" + m.sourceCopy!.file
+        XCTAssertThrowsError(try ShardLoader(path: dir, options: LoaderOptions())) {
+            XCTAssertTrue("\($0)".hasPrefix(file + ": SHA-256 ") && "\($0)".hasSuffix(" differs from the ffffffffffffffff… that manifest.json lists"), "\($0)")
+        }
+        XCTAssertNoThrow(try ShardLoader(path: made, options: LoaderOptions()))
+        XCTAssertEqual(try Verifier.verify(directory: made, threads: 1).problems, [], "the source copy is not a split with statistics")
+    }
+
+    /// Item 6: verify checks the manifest's settings and per-split statistics too.
+    func testVerifyChecksSettingsAndStatistics() throws {
+        var dir = try directory("vseed") { $0.seed = 99 }
+        XCTAssertEqual(try Verifier.verify(directory: dir, threads: 1).problems, ["\(dir)/manifest.json: seed 99 differs from the pipeline's seed 7"])
+        dir = try directory("vpipeline") { $0.pipeline.train.batch = 0 }
+        XCTAssertEqual(try Verifier.verify(directory: dir, threads: 1).problems,
+                       ["\(dir)/manifest.json: pipeline: train.batch must be in 1...4096 (got 0)"])
+        dir = try directory("vepochstats") { $0.train[1].stats.mixed += 1 }
+        XCTAssertEqual(try Verifier.verify(directory: dir, threads: 1).problems,
+                       ["\(dir)/manifest.json: statistics of train epoch 1 differ from its shards' contents"])
+        dir = try directory("vteststats") { $0.test.stats.labelMass[0] += 1 }
+        XCTAssertEqual(try Verifier.verify(directory: dir, threads: 1).problems,
+                       ["\(dir)/manifest.json: statistics of the test split differ from its shards' contents"])
+        let r = try TestSupport.run(TestSupport.executable("mixprep"), ["verify", dir, "--threads", "1"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.err.split(separator: "\n").filter { $0.hasPrefix("error: ") },
+                       ["error: \(dir)/manifest.json: statistics of the test split differ from its shards' contents"])
+        XCTAssertTrue(try Verifier.verify(directory: try Fixtures.shardDirectory(), threads: 1).problems.isEmpty)
     }
 }

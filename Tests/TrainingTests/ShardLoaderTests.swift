@@ -1,5 +1,6 @@
 import MixCore
 import Pipeline
+import ShardStore
 import ShardFormat
 import XCTest
 @testable import Training

@@ -1,6 +1,7 @@
 import Foundation
 import MixCore
 import Pipeline
+import ShardStore
 import XCTest
 @testable import Training
 
@@ -125,7 +126,8 @@ final class TrainerTests: XCTestCase {
         try Fixtures.corruptChunk(file: file, chunk: 1)
         let run = Fixtures.tempDirectory("skip-run")
         XCTAssertThrowsError(try Trainer.run(settings(dir, run: run))) { error in
-            XCTAssertTrue("\(error)".contains("\(file): chunk 1:"), "\(error)")
+            // The shard's SHA-256 no longer matches the manifest; the message names the damaged chunk.
+            XCTAssertTrue("\(error)".hasPrefix("\(file): SHA-256 ") && "\(error)".contains("lists (chunk 1:"), "\(error)")
         }
         var s = settings(dir, run: Fixtures.tempDirectory("skip-run2"))
         s.skipCorrupt = true

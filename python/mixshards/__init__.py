@@ -10,12 +10,14 @@ See the README for the API and ``mixshards.torch`` for PyTorch.
 
 from __future__ import annotations
 
-from .dataset import Dataset, Epoch, Sample
+from .dataset import Dataset, Epoch, Sample, open_shard
 from .errors import ShardError
-from .shard import Chunk, ShardFile
+from .shard import Chunk, ShardFile, SourceImages
+from .transform import Transform
 from .verify import verify
 
-__all__ = ["open", "verify", "Dataset", "Epoch", "Sample", "ShardError", "ShardFile", "Chunk"]
+__all__ = ["open", "open_shard", "verify", "Dataset", "Epoch", "Sample", "ShardError", "ShardFile", "SourceImages",
+           "Chunk", "Transform"]
 __version__ = "0.1.0"
 
 

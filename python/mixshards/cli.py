@@ -7,42 +7,65 @@ import sys
 
 from . import layout
 from .errors import ShardError
-from .shard import ShardFile
+from .dataset import open_shard
 from .verify import verify
 
 
 def describe(path: str, samples: bool = False) -> str:
-    """A shard file's header and chunk index as text (like ``mixprep inspect``)."""
-    with ShardFile(path) as r:
+    """A shard file's header and chunk index as text (like ``mixprep inspect``); with
+    ``samples``, every chunk decoded (references resolved from the directory's source copy)."""
+    with open_shard(path) as r:
         h = r.header
-        epoch = "- (test)" if h.epoch == layout.TEST_EPOCH else str(h.epoch)
+        epoch = str(h.epoch) if h.split == "train" else "-"
+        references = f", unmixed samples stored as references to {layout.SOURCE_FILE}" if h.has_references else ""
         lines = [
-            f"{path}: MixShard v{layout.VERSION}, {r.size} bytes",
-            f"  split {h.split}, epoch {epoch}, shard {h.shard_index}",
+            f"{path}: MixShard v{h.version}, {r.size} bytes",
+            f"  split {h.split}, epoch {epoch}, shard {h.shard_index}{references}",
             f"  samples {h.sample_count} in {h.chunk_count} chunks of ≤ {h.samples_per_chunk}",
             f"  image {h.channels}×{h.height}×{h.width} uint8, {h.class_count} classes, labels float32, "
             f"provenance {'yes' if h.has_provenance else 'no'}",
             f"  codec {h.codec}, image filter {h.image_filter}",
-            "  chunk      offset    stored       raw   ratio  first  count  rawCRC",
+            "  chunk      offset    stored       raw   ratio  first  count images  rawCRC",
         ]
-        for i, (offset, stored, raw, first, count, crc, _) in enumerate(r.index.tolist()):
-            lines.append(f"  {i:5d} {offset:11d} {stored:9d} {raw:9d}  {stored / max(raw, 1):5.3f} {first:6d} {count:6d}  {crc:08x}")
+        for i, (offset, stored, raw, first, count, crc, images) in enumerate(r.index.tolist()):
+            lines.append(f"  {i:5d} {offset:11d} {stored:9d} {raw:9d}  {stored / max(raw, 1):5.3f} {first:6d} {count:6d} "
+                         f"{images:6d}  {crc:08x}")
         if samples:
             for i in range(r.chunk_count):
                 c = r.read_chunk(i)
                 for s in range(min(len(c), 4)):
                     row = " ".join(f"{v:.3f}" for v in c.labels[s])
-                    prov = "" if c.primary is None else \
-                        f" primary {c.primary[s]} partner {c.partner[s]} λ {c.lam[s]:.4f}"
+                    prov = "" if c.provenance is None else " " + describe_provenance(c.provenance[s], h.version)
                     lines.append(f"  chunk {i} sample {c.first_sample + s}:{prov} label [{row}]")
             lines.append(f"  all {r.chunk_count} chunks decoded and checked")
     return "\n".join(lines)
 
 
+def describe_provenance(record, version: int) -> str:
+    """One provenance record as ``mixprep inspect`` shows it: ``primary 12 partner 40 λ 0.8123``,
+    then (v2) the kind and transforms, e.g. ``blend [flip 2,-1] partner [0,3]``, the box and ``ref``."""
+    text = f"primary {int(record['primary'])} partner {int(record['partner'])} λ {float(record['lam']):.4f}"
+    if version < 2:
+        return text
+    flags, kind = int(record["flags"]), int(record["kind"])
+
+    def transform(who: str, bit: int) -> str:
+        return f"[{'flip ' if flags & bit else ''}{int(record[who + '_dx'])},{int(record[who + '_dy'])}]"
+    text += f" {layout.KINDS[kind]} {transform('primary', layout.FLIP_PRIMARY)}"
+    if kind != layout.KIND_COPY:
+        text += f" partner {transform('partner', layout.FLIP_PARTNER)}"
+    if kind == layout.KIND_CUTMIX:
+        text += (f" box [{int(record['box_x0'])},{int(record['box_x1'])})×"
+                 f"[{int(record['box_y0'])},{int(record['box_y1'])})")
+    if flags & layout.REFERENCE:
+        text += " ref"
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mixshards", description="Read MixShard directories.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("inspect", help="print a shard file's header and chunk index")
+    p = sub.add_parser("inspect", help="print a shard file's header and chunk index (v1 or v2)")
     p.add_argument("file")
     p.add_argument("--samples", action="store_true", help="also decode every chunk and show its first samples")
     p = sub.add_parser("verify", help="check every shard of a directory against its manifest")

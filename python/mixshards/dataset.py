@@ -15,7 +15,8 @@ from . import layout, manifest as manifest_mod
 from .errors import ShardError
 from .partition import rank_batch_range
 from .rng import chunk_order
-from .shard import Chunk, ShardFile
+from .shard import Chunk, ShardFile, SourceImages
+from .transform import Transform
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,17 @@ class Sample:
     partner: Optional[int]
     #: Weight of the primary (1 when unmixed), or ``None``.
     lam: Optional[float]
+    #: How the pixels were made: ``"copy"`` (the primary under its transform),
+    #: ``"blend"`` or ``"cutmix"`` (v1: copy when unmixed, else blend), or ``None``.
+    kind: Optional[str] = None
+    #: Transforms of the primary and of the partner (v2; identity in v1), or ``None``.
+    primary_transform: Optional[Transform] = None
+    partner_transform: Optional[Transform] = None
+    #: The CutMix box ``(x0, y0, x1, y1)``, pixels ``[x0, x1) × [y0, y1)`` from the
+    #: partner (kind cutmix; ``(0, 0, 0, 0)`` otherwise), or ``None``.
+    box: Optional[tuple[int, int, int, int]] = None
+    #: Stored as a reference to the source copy (its pixels resolved from it), or ``None``.
+    reference: Optional[bool] = None
 
 
 class ChunkCache:
@@ -100,9 +112,16 @@ class Epoch:
         local = k - self._starts[si]
         c = self._cache.get(shard, shard.chunk_of(local))
         j = local - c.first_sample
-        prov = c.primary is not None
-        return Sample(k, c.images[j], c.labels[j], int(c.primary[j]) if prov else None,
-                      int(c.partner[j]) if prov else None, float(c.lam[j]) if prov else None)
+        if c.provenance is None:
+            return Sample(k, c.images[j], c.labels[j], None, None, None)
+        r = c.provenance[j]
+        flags = int(r["flags"])
+        return Sample(k, c.images[j], c.labels[j], int(r["primary"]), int(r["partner"]), float(r["lam"]),
+                      layout.KINDS[int(r["kind"])],
+                      Transform(int(r["primary_dx"]), int(r["primary_dy"]), bool(flags & layout.FLIP_PRIMARY)),
+                      Transform(int(r["partner_dx"]), int(r["partner_dy"]), bool(flags & layout.FLIP_PARTNER)),
+                      (int(r["box_x0"]), int(r["box_y0"]), int(r["box_x1"]), int(r["box_y1"])),
+                      bool(flags & layout.REFERENCE))
 
     def chunk_order(self, seed: Optional[int]) -> list[int]:
         """Indices into :attr:`chunks` in reading order: file order without a
@@ -200,7 +219,10 @@ class Dataset:
 
     Use :func:`mixshards.open`. Opening checks the manifest; an epoch's shards
     are opened (structure checked, headers compared with the manifest) when the
-    epoch is first used.
+    epoch is first used, and the source copy (v2 directories whose unmixed
+    samples are stored as references) with the first training epoch: it is
+    memory-mapped and its CRCs checked once, and every reference resolves from
+    it to the bytes the sample would have stored.
     """
 
     def __init__(self, directory: str, cache_chunks: int = 8):
@@ -215,6 +237,7 @@ class Dataset:
         self._cache = ChunkCache(cache_chunks)
         self._train: dict[int, list[ShardFile]] = {}
         self._test: Optional[list[ShardFile]] = None
+        self._source: Optional[SourceImages] = None
         self._warned_cycle = False
 
     def __repr__(self) -> str:
@@ -234,7 +257,8 @@ class Dataset:
                           f"epochs ≥ {self.epochs} reuse the shards of epoch (e mod {self.epochs}), reshuffled",
                           stacklevel=2)
         if m not in self._train:
-            self._train[m] = [self._open(s, "train", m) for s in self.manifest.train[m]]
+            source = self.source_copy
+            self._train[m] = [self._open(s, "train", m, source) for s in self.manifest.train[m]]
         return Epoch(f"epoch {e}", e, self._train[m], self._cache)
 
     @property
@@ -244,11 +268,19 @@ class Dataset:
             self._test = [self._open(s, "test", layout.TEST_EPOCH) for s in self.manifest.test]
         return Epoch("test", 0, self._test, self._cache)
 
-    def _open(self, entry: manifest_mod.ShardEntry, split: str, epoch: int) -> ShardFile:
+    @property
+    def source_copy(self) -> Optional[SourceImages]:
+        """The directory's source copy (opened and checked on first use), or ``None`` when it has none."""
+        if self._source is None and self.manifest.source_copy is not None:
+            self._source = open_source_copy(self.manifest, self.path)
+        return self._source
+
+    def _open(self, entry: manifest_mod.ShardEntry, split: str, epoch: int,
+              source: Optional[SourceImages] = None) -> ShardFile:
         path = os.path.join(self.path, entry.file)
         if not os.path.exists(path):
             raise ShardError(f"{path}: missing (listed in {manifest_mod.FILE_NAME})")
-        shard = ShardFile(path)
+        shard = ShardFile(path, source)
         h = shard.header
         if h.sample_count != entry.samples:
             raise ShardError(f"{path}: holds {h.sample_count} samples, the manifest says {entry.samples}")
@@ -269,9 +301,53 @@ class Dataset:
                 s.close()
         self._train.clear()
         self._test = None
+        if self._source is not None:
+            self._source.close()
+            self._source = None
 
     def __enter__(self) -> "Dataset":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def open_source_copy(manifest: manifest_mod.Manifest, directory: str) -> Optional[SourceImages]:
+    """The source copy a manifest lists, opened and checked (structure, CRCs, image
+    count), or ``None`` when it lists none."""
+    entry = manifest.source_copy
+    if entry is None:
+        return None
+    path = os.path.join(str(directory), entry.file)
+    if not os.path.exists(path):
+        raise ShardError(f"{path}: missing (listed in {manifest_mod.FILE_NAME})")
+    source = SourceImages(path)
+    train_count = manifest.source.get("trainCount")
+    if source.count != entry.samples or source.count != train_count:
+        source.close()
+        raise ShardError(f"{path}: holds {source.count} images, the manifest says {entry.samples} "
+                         f"(source: {train_count} training images)")
+    return source
+
+
+def source_copy_for_shard(path: str, header: layout.Header) -> Optional[SourceImages]:
+    """The source copy a lone shard file resolves its references from: the one of
+    the shard directory two levels up (``DIR/train/epoch-NNN/shard-NNNNN.mxs``),
+    or ``None`` when the shard has no references (what ``mixprep inspect`` does)."""
+    if not header.has_references:
+        return None
+    directory = os.path.dirname(os.path.dirname(os.path.dirname(str(path)))) or "."
+    if not os.path.exists(os.path.join(directory, manifest_mod.FILE_NAME)):
+        raise ShardError(f"{path}: holds reference samples, and no shard directory ({manifest_mod.FILE_NAME}) "
+                         "two levels up holds their source copy")
+    return open_source_copy(manifest_mod.load(directory), directory)
+
+
+def open_shard(path: str) -> ShardFile:
+    """Opens a lone shard file, with the source copy of its directory when it holds references."""
+    with ShardFile(path) as probe:
+        header = probe.header
+    source = source_copy_for_shard(path, header)
+    shard = ShardFile(path, source)
+    shard._owned_source = source  # closed with the shard
+    return shard

@@ -1,4 +1,4 @@
-"""MixShard v1 (``.mxs``): the on-disk layout, defined in this one module.
+"""MixShard v2 (``.mxs``; v1 still read): the on-disk layout, defined in this one module.
 
 Mirrors ``Sources/ShardFormat/MixShardLayout.swift`` (DESIGN.md is the
 specification)::
@@ -6,11 +6,16 @@ specification)::
     Header (64 B) | chunk 0 | … | chunk N-1 | index (N × 32 B) | footer (32 B)
 
 All integers and floats are little-endian (floats IEEE-754). A chunk's payload,
-before filter and compression, holds for its n samples: images ``n×C×H×W``
-bytes (sample, plane, row), labels ``n×K`` float32, and when header flag bit 0
-is set, provenance ``n × {primary u32, partner u32, lambda f32}``. The image
-filter applies to the image bytes only; the whole payload is then one zlib
-stream (RFC 1950), or stored as is with codec 0.
+before filter and compression, holds for its n samples: images ``m×C×H×W``
+bytes (sample, plane, row) of the m samples whose pixels are stored (index
+field ``imageCount``), labels ``n×K`` float32, and when header flag bit 0 is
+set, provenance ``n × 32`` bytes (:data:`PROVENANCE_V2`; v1: ``n × 12``,
+``{primary u32, partner u32, lambda f32}``, and m = n). A sample whose record
+has the reference flag stores no pixels: it is its primary source image under
+its transform, read from the directory's source copy (``source/train.mxs``, a
+v2 shard of split ``source``, stored uncompressed). The image filter applies to
+the image bytes only; the whole payload is then one zlib stream (RFC 1950), or
+stored as is with codec 0.
 
 This module only decodes fixed-size structures; every function raises
 :class:`ShardError` naming the file (and the field) on a bad value.
@@ -28,17 +33,56 @@ from .errors import ShardError
 
 MAGIC = b"MIXSHRD1"
 END_MAGIC = b"MIXSHEND"
-VERSION = 1
+#: The version mixprep writes.
+VERSION = 2
+#: The versions this reader reads.
+READABLE_VERSIONS = (1, 2)
 HEADER_BYTES = 64
 INDEX_ENTRY_BYTES = 32
 FOOTER_BYTES = 32
-PROVENANCE_BYTES = 12
-#: ``epoch`` field of a test-split shard.
+#: ``epoch`` field of a test-split (and source) shard.
 TEST_EPOCH = 0xFFFFFFFF
 #: Header flag bit 0: the payload carries provenance.
 FLAG_PROVENANCE = 1
+#: Header flag bit 1 (v2): some samples are references to the source copy (needs bit 0).
+FLAG_REFERENCES = 2
+#: The source copy inside a shard directory (relative path).
+SOURCE_FILE = "source/train.mxs"
 #: Tolerance on a label row's sum.
 LABEL_SUM_TOLERANCE = 1e-4
+
+# Format limits (reader and writer policy, not part of the bytes): a header
+# beyond them is refused before anything is allocated for a chunk.
+MAX_SAMPLES_PER_CHUNK = 65_536
+MAX_CHANNELS = 4
+MAX_SIDE = 1024
+MAX_CLASSES = 1024
+#: A chunk's payload before compression (256 MiB).
+MAX_CHUNK_RAW_BYTES = 1 << 28
+
+
+def provenance_bytes(version: int) -> int:
+    """Bytes of one provenance record in ``version``."""
+    return 12 if version == 1 else 32
+
+
+#: One v1 provenance record (12 bytes).
+PROVENANCE_V1 = np.dtype([("primary", "<u4"), ("partner", "<u4"), ("lam", "<f4")])
+#: One v2 provenance record (32 bytes), and the form in which the reader returns
+#: provenance of either version (v1 records converted: kind inferred, copy when
+#: partner = primary and λ = 1, else blend; no transforms, box or reference).
+#: ``flags``: bit 0 primary flipped, bit 1 partner flipped, bit 2 reference;
+#: ``box_*``: the CutMix box ``[x0, x1) × [y0, y1)`` (kind cutmix; else zero).
+PROVENANCE_V2 = np.dtype([
+    ("primary", "<u4"), ("partner", "<u4"), ("lam", "<f4"), ("kind", "u1"), ("flags", "u1"), ("reserved", "<u2"),
+    ("primary_dx", "<i2"), ("primary_dy", "<i2"), ("partner_dx", "<i2"), ("partner_dy", "<i2"),
+    ("box_x0", "<u2"), ("box_y0", "<u2"), ("box_x1", "<u2"), ("box_y1", "<u2"),
+])
+#: Provenance ``kind``: how a sample's pixels were made from primary and partner.
+KIND_COPY, KIND_BLEND, KIND_CUTMIX = 0, 1, 2
+KINDS = {KIND_COPY: "copy", KIND_BLEND: "blend", KIND_CUTMIX: "cutmix"}
+#: Provenance ``flags`` bits.
+FLIP_PRIMARY, FLIP_PARTNER, REFERENCE = 1, 2, 4
 
 PIXEL_TYPES = {0: "uint8"}
 #: Only float32 (0) is written; float16 (1) is reserved and refused by readers.
@@ -47,7 +91,8 @@ LABEL_TYPE_RESERVED = {1: "float16"}
 CODECS = {0: "none", 1: "zlib"}
 #: 1: within each row of each plane, byte[x] − byte[x−1] mod 256, first byte kept.
 IMAGE_FILTERS = {0: "none", 1: "delta"}
-SPLITS = {0: "train", 1: "test"}
+#: 2 (v2 only): the source copy that reference samples point into.
+SPLITS = {0: "train", 1: "test", 2: "source"}
 
 # magic 8s, version H, headerBytes H, flags I, sampleCount I, chunkCount I,
 # samplesPerChunk I, channels H, height H, width H, classCount H, pixelType B,
@@ -56,17 +101,21 @@ SPLITS = {0: "train", 1: "test"}
 _HEADER = struct.Struct("<8sHHIIII4H5B7xIIII")
 # indexOffset Q, chunkCount I, indexCRC I, sampleCount I, reserved I, magic 8s
 _FOOTER = struct.Struct("<QIIII8s")
-#: One index entry: offset u64, storedBytes, rawBytes, firstSample, sampleCount, rawCRC, reserved (u32 each).
+#: One index entry: offset u64, storedBytes, rawBytes, firstSample, sampleCount, rawCRC, imageCount (u32 each).
+#: ``images`` (v2): samples of the chunk whose pixels are stored; v1 writes 0
+#: there, and :func:`decode_index` returns the sample count for it.
 INDEX_DTYPE = np.dtype([("offset", "<u8"), ("stored", "<u4"), ("raw", "<u4"), ("first", "<u4"),
-                        ("count", "<u4"), ("crc", "<u4"), ("reserved", "<u4")])
+                        ("count", "<u4"), ("crc", "<u4"), ("images", "<u4")])
 HEADER_CRC_OFFSET = 60
 assert _HEADER.size == HEADER_BYTES and _FOOTER.size == FOOTER_BYTES and INDEX_DTYPE.itemsize == INDEX_ENTRY_BYTES
+assert PROVENANCE_V1.itemsize == 12 and PROVENANCE_V2.itemsize == 32
 
 
 @dataclass(frozen=True)
 class Header:
     """The 64-byte header, decoded and checked."""
 
+    version: int
     flags: int
     sample_count: int
     chunk_count: int
@@ -86,6 +135,16 @@ class Header:
         return bool(self.flags & FLAG_PROVENANCE)
 
     @property
+    def has_references(self) -> bool:
+        """Whether some samples are references to the source copy (v2)."""
+        return bool(self.flags & FLAG_REFERENCES)
+
+    @property
+    def provenance_bytes(self) -> int:
+        """Bytes of one provenance record (0 without provenance)."""
+        return provenance_bytes(self.version) if self.has_provenance else 0
+
+    @property
     def shape(self) -> tuple[int, int, int]:
         """``(C, H, W)`` of one image."""
         return (self.channels, self.height, self.width)
@@ -94,9 +153,16 @@ class Header:
     def image_bytes(self) -> int:
         return self.channels * self.height * self.width
 
-    def raw_bytes(self, n: int) -> int:
-        """Payload bytes of ``n`` samples before filter and compression."""
-        return n * (self.image_bytes + 4 * self.class_count + (PROVENANCE_BYTES if self.has_provenance else 0))
+    @property
+    def sample_bytes(self) -> int:
+        """Raw payload bytes of one sample with its pixels (image, label row, provenance)."""
+        return self.image_bytes + 4 * self.class_count + self.provenance_bytes
+
+    def raw_bytes(self, n: int, images: int | None = None) -> int:
+        """Payload bytes of ``n`` samples, ``images`` of which store pixels (default: all),
+        before filter and compression."""
+        m = n if images is None else images
+        return m * self.image_bytes + n * (4 * self.class_count + self.provenance_bytes)
 
 
 @dataclass(frozen=True)
@@ -125,8 +191,8 @@ def decode_header(b: bytes | memoryview, path: str) -> Header:
      stored_crc) = _HEADER.unpack_from(b, 0)
     if magic != MAGIC:
         raise fail("bad magic (not a MixShard file)")
-    if version != VERSION:
-        raise fail(f"unsupported version {version} (this reader knows {VERSION})")
+    if version not in READABLE_VERSIONS:
+        raise fail(f"unsupported version {version} (this reader knows {READABLE_VERSIONS[0]}...{READABLE_VERSIONS[-1]})")
     computed = zlib.crc32(b[:HEADER_CRC_OFFSET])
     if stored_crc != computed:
         raise fail(f"CRC mismatch (stored {hex32(stored_crc)}, computed {hex32(computed)})")
@@ -143,14 +209,31 @@ def decode_header(b: bytes | memoryview, path: str) -> Header:
         raise fail(f"unknown imageFilter {image_filter}")
     if split not in SPLITS:
         raise fail(f"unknown split {split}")
-    if flags & ~FLAG_PROVENANCE:
+    known = FLAG_PROVENANCE if version == 1 else FLAG_PROVENANCE | FLAG_REFERENCES
+    if flags & ~known:
         raise fail(f"unknown flags {hex32(flags)}")
+    if flags & FLAG_REFERENCES and not flags & FLAG_PROVENANCE:
+        raise fail("references flag without provenance")
+    if version == 1 and SPLITS[split] == "source":
+        raise fail(f"unknown split {split}")
     if not (channels and height and width and classes):
         raise fail("zero image dimension or class count")
     if per_chunk == 0 and sample_count != 0:
         raise fail("samplesPerChunk is 0")
-    return Header(flags, sample_count, chunk_count, per_chunk, channels, height, width, classes,
-                  CODECS[codec], IMAGE_FILTERS[image_filter], SPLITS[split], epoch, shard_index)
+    if per_chunk > MAX_SAMPLES_PER_CHUNK:
+        raise fail(f"samplesPerChunk {per_chunk} exceeds the format limit {MAX_SAMPLES_PER_CHUNK}")
+    if channels > MAX_CHANNELS or height > MAX_SIDE or width > MAX_SIDE:
+        raise fail(f"image shape {channels}×{height}×{width} exceeds the format limits "
+                   f"({MAX_CHANNELS} channels, sides of {MAX_SIDE})")
+    if classes > MAX_CLASSES:
+        raise fail(f"classCount {classes} exceeds the format limit {MAX_CLASSES}")
+    h = Header(version, flags, sample_count, chunk_count, per_chunk, channels, height, width, classes,
+               CODECS[codec], IMAGE_FILTERS[image_filter], SPLITS[split], epoch, shard_index)
+    per = min(per_chunk, sample_count)
+    if h.raw_bytes(per) > MAX_CHUNK_RAW_BYTES:
+        raise fail(f"chunks of {per} samples of {h.sample_bytes} bytes exceed the format's "
+                   f"{MAX_CHUNK_RAW_BYTES >> 20} MiB per chunk")
+    return h
 
 
 def decode_footer(b: bytes | memoryview, path: str) -> Footer:
@@ -166,8 +249,10 @@ def decode_footer(b: bytes | memoryview, path: str) -> Footer:
 def decode_index(b: bytes | memoryview, header: Header, footer: Footer, path: str) -> np.ndarray:
     """Checks the footer against the header and the file size, then decodes and
     checks the index: its CRC, and that chunks are contiguous, in bounds, hold
-    consecutive samples of ``samples_per_chunk`` (the last may hold fewer) and
-    declare the raw size their sample count implies. Returns an ``INDEX_DTYPE`` array."""
+    consecutive samples of ``samples_per_chunk`` (the last may hold fewer),
+    store pixels for all of them unless the shard has references, and declare
+    the raw size their counts imply. Returns a writable ``INDEX_DTYPE`` array
+    (``images`` filled in for v1)."""
     if footer.chunk_count != header.chunk_count or footer.sample_count != header.sample_count:
         raise ShardError(f"{path}: footer: chunk/sample counts ({footer.chunk_count}/{footer.sample_count}) disagree "
                          f"with the header ({header.chunk_count}/{header.sample_count})")
@@ -181,26 +266,89 @@ def decode_index(b: bytes | memoryview, header: Header, footer: Footer, path: st
     crc = zlib.crc32(raw_index)
     if crc != footer.index_crc:
         raise ShardError(f"{path}: index: CRC mismatch (stored {hex32(footer.index_crc)}, computed {hex32(crc)})")
-    index = np.frombuffer(raw_index, dtype=INDEX_DTYPE)
+    index = np.frombuffer(raw_index, dtype=INDEX_DTYPE).copy()
     next_offset, next_sample = HEADER_BYTES, 0
     # Plain ints: numpy scalars would wrap silently on adversarial values.
     for i, e in enumerate(index.tolist()):
-        offset, stored, raw, first, count, _crc, _reserved = e
+        offset, stored, raw, first, count, _crc, image_count = e
         expected = min(header.samples_per_chunk, header.sample_count - next_sample)
         if offset != next_offset or offset + stored > io:
             raise ShardError(f"{path}: chunk {i}: bounds [{offset}, +{stored}) outside the data region or not contiguous")
         if first != next_sample or count != expected or expected <= 0:
             raise ShardError(f"{path}: chunk {i}: holds samples {first}..<{first + count}, "
                              f"expected {next_sample}..<{next_sample + expected}")
-        if raw != header.raw_bytes(count):
-            raise ShardError(f"{path}: chunk {i}: rawBytes {raw} does not match {count} samples")
+        # v1: imageCount is reserved (0) and every sample stores pixels; v2: all of them unless references.
+        images = (count if image_count == 0 else None) if header.version == 1 else image_count
+        if images is None or images > count or (not header.has_references and images != count):
+            why = (" (v1 reserved field not 0)" if header.version == 1 else
+                   "" if header.has_references else " and the shard has no references")
+            raise ShardError(f"{path}: chunk {i}: stores {image_count} images for {count} samples{why}")
+        if raw != header.raw_bytes(count, images):
+            raise ShardError(f"{path}: chunk {i}: rawBytes {raw} does not match {count} samples ({images} with pixels) "
+                             f"of {header.sample_bytes} bytes")
         if header.codec == "none" and stored != raw:
             raise ShardError(f"{path}: chunk {i}: stored {stored} bytes but codec none needs {raw}")
+        index["images"][i] = images
         next_offset, next_sample = offset + stored, next_sample + count
     if next_offset != io or next_sample != header.sample_count:
         raise ShardError(f"{path}: index: chunks cover {next_sample} samples ending at byte {next_offset}, "
                          f"expected {header.sample_count} ending at {io}")
     return index
+
+
+def decode_provenance(payload, offset: int, n: int, header: Header, first: int, fail) -> np.ndarray:
+    """Decodes and checks the ``n`` provenance records at ``offset`` of a chunk's
+    payload; returns them as a read-only :data:`PROVENANCE_V2` array (v1 records
+    converted). ``fail(what)`` builds the error (it knows file and chunk); the
+    message names the first bad sample (position ``first + j``) and its first
+    problem, in the order ``Provenance.read`` checks them."""
+    if header.version == 1:
+        v1 = np.frombuffer(payload, PROVENANCE_V1, count=n, offset=offset)
+        out = np.zeros(n, PROVENANCE_V2)
+        for name in ("primary", "partner", "lam"):
+            out[name] = v1[name]
+        copy = (v1["primary"] == v1["partner"]) & (v1["lam"] == np.float32(1))
+        out["kind"] = np.where(copy, KIND_COPY, KIND_BLEND)
+        out.flags.writeable = False
+        return out
+    p = np.frombuffer(payload, PROVENANCE_V2, count=n, offset=offset).copy()
+    p.flags.writeable = False
+    h, w = header.height, header.width
+    kind, flags, lam = p["kind"], p["flags"], p["lam"]
+    pdx, pdy = p["primary_dx"].astype(np.int64), p["primary_dy"].astype(np.int64)
+    qdx, qdy = p["partner_dx"].astype(np.int64), p["partner_dy"].astype(np.int64)
+    x0, y0, x1, y1 = (p[f].astype(np.int64) for f in ("box_x0", "box_y0", "box_x1", "box_y1"))
+    reference = (flags & REFERENCE) != 0
+    same_transform = (pdx == qdx) & (pdy == qdy) & (((flags & FLIP_PRIMARY) != 0) == ((flags & FLIP_PARTNER) != 0))
+    empty_box = (x0 == 0) & (y0 == 0) & (x1 == 0) & (y1 == 0)
+    with np.errstate(invalid="ignore"):
+        lam_bad = ~((lam >= 0) & (lam <= 1))
+    checks = [
+        (kind > KIND_CUTMIX, lambda j: f"provenance kind {kind[j]} is unknown"),
+        (((flags & ~np.uint8(FLIP_PRIMARY | FLIP_PARTNER | REFERENCE)) != 0) | (p["reserved"] != 0),
+         lambda j: f"provenance has unknown flags {flags[j]} or non-zero reserved bytes"),
+        ((np.abs(pdx) >= w) | (np.abs(pdy) >= h),
+         lambda j: f"provenance: shift ({pdx[j]}, {pdy[j]}) is not within the {w}×{h} image"),
+        ((np.abs(qdx) >= w) | (np.abs(qdy) >= h),
+         lambda j: f"provenance: shift ({qdx[j]}, {qdy[j]}) is not within the {w}×{h} image"),
+        (lam_bad, lambda j: f"provenance: lambda {lam[j]} is not in [0, 1]"),
+        ((kind == KIND_COPY) & ((p["partner"] != p["primary"]) | (lam != np.float32(1)) | ~same_transform),
+         lambda j: "provenance: a copy must have partner = primary, lambda 1 and one transform"),
+        ((kind == KIND_BLEND) & ~empty_box, lambda j: "provenance: a blend has a cutmix box"),
+        ((kind == KIND_CUTMIX) & ~((x0 <= x1) & (x1 <= w) & (y0 <= y1) & (y1 <= h)),
+         lambda j: f"provenance: cutmix box [{x0[j]}, {x1[j]}) × [{y0[j]}, {y1[j]}) is not within the {w}×{h} image"),
+        (reference & (kind != KIND_COPY), lambda j: "provenance: only an unmixed sample can be a reference"),
+        (reference & (not header.has_references),
+         lambda j: "provenance: a reference in a shard without the references flag"),
+    ]
+    bad = np.zeros(n, bool)
+    for mask, _ in checks:
+        bad |= mask
+    if bad.any():
+        j = int(np.argmax(bad))
+        message = next(m for mask, m in checks if mask[j])
+        raise fail(f"sample {first + j}: {message(j)}")
+    return p
 
 
 def shard_file_name(shard: int) -> str:

@@ -2,7 +2,7 @@
 
 The keys are specified by ``docs/manifest.schema.json``; this module checks
 what a reader relies on (format and version, shape, class names, the shard
-lists and their sample counts) and keeps the rest as parsed JSON.
+lists and their sample counts, the source copy) and keeps the rest as parsed JSON.
 """
 
 from __future__ import annotations
@@ -12,14 +12,15 @@ import json
 import os
 import posixpath
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 from . import layout
 from .errors import ShardError
 
 FILE_NAME = "manifest.json"
 FORMAT_NAME = "MixShard"
-FORMAT_VERSION = layout.VERSION
+#: The manifest versions this reader reads (those of the shards: v1 and v2).
+FORMAT_VERSIONS = layout.READABLE_VERSIONS
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class Manifest:
     train: tuple[tuple[ShardEntry, ...], ...]
     #: Test shards, in position order.
     test: tuple[ShardEntry, ...]
+    #: ``formatVersion``: 1 or 2.
+    version: int = layout.VERSION
+    #: v2: the source copy that reference samples point into (``source/train.mxs``), when there is one.
+    source_copy: Optional[ShardEntry] = None
 
     @property
     def source(self) -> dict:
@@ -56,6 +61,11 @@ class Manifest:
     @property
     def pipeline(self) -> dict:
         return self.raw["pipeline"]
+
+    @property
+    def files(self) -> list[ShardEntry]:
+        """Every file listed: the source copy, the training shards epoch by epoch, the test shards."""
+        return ([self.source_copy] if self.source_copy else []) + [s for e in self.train for s in e] + list(self.test)
 
 
 def load(directory: str) -> Manifest:
@@ -94,8 +104,9 @@ def parse(raw: Any, path: str, sha256: str = "") -> Manifest:
         raise fail("not a JSON object")
     fmt = get(raw, "format", str, "")
     version = get(raw, "formatVersion", int, "")
-    if fmt != FORMAT_NAME or version != FORMAT_VERSION:
-        raise fail(f"format {fmt!r} version {version} is not supported (this reader knows {FORMAT_NAME} v{FORMAT_VERSION})")
+    if fmt != FORMAT_NAME or version not in FORMAT_VERSIONS:
+        raise fail(f"format {fmt!r} version {version} is not supported "
+                   f"(this reader reads {FORMAT_NAME} versions {FORMAT_VERSIONS[0]}...{FORMAT_VERSIONS[-1]})")
     source = get(raw, "source", dict, "")
     names = get(source, "classNames", list, "source.")
     if len(names) < 2 or not all(isinstance(n, str) for n in names):
@@ -105,19 +116,18 @@ def parse(raw: Any, path: str, sha256: str = "") -> Manifest:
         raise fail(f"source image shape {shape} is out of range")
     get(raw, "pipeline", dict, "")
 
+    def entry(s: Any, w: str) -> ShardEntry:
+        e = ShardEntry(get(s, "file", str, w), get(s, "samples", int, w), get(s, "bytes", int, w),
+                       get(s, "sha256", str, w))
+        if e.samples < 1 or not _safe_relative(e.file):
+            raise fail(f"{w}file {e.file!r} with {e.samples} samples is not a valid shard entry")
+        return e
+
     def entries(obj: Any, where: str) -> tuple[ShardEntry, ...]:
         shards = get(obj, "shards", list, where)
         if not shards:
             raise fail(f"{where}shards lists no shards")
-        out = []
-        for i, s in enumerate(shards):
-            w = f"{where}shards[{i}]."
-            e = ShardEntry(get(s, "file", str, w), get(s, "samples", int, w), get(s, "bytes", int, w),
-                           get(s, "sha256", str, w))
-            if e.samples < 1 or not _safe_relative(e.file):
-                raise fail(f"{w}file {e.file!r} with {e.samples} samples is not a valid shard entry")
-            out.append(e)
-        return tuple(out)
+        return tuple(entry(s, f"{where}shards[{i}].") for i, s in enumerate(shards))
 
     train_list = get(raw, "train", list, "")
     if not train_list:
@@ -128,7 +138,12 @@ def parse(raw: Any, path: str, sha256: str = "") -> Manifest:
             raise fail(f"train[{e}].epoch is {epoch['epoch']}, expected {e}")
         train.append(entries(epoch, f"train[{e}]."))
     test = entries(get(raw, "test", dict, ""), "test.")
-    return Manifest(path, raw, sha256, tuple(names), shape, tuple(train), test)
+    source_copy = None
+    if "sourceCopy" in raw:
+        if version < 2:
+            raise fail("a version 1 manifest cannot list a sourceCopy")
+        source_copy = entry(get(raw, "sourceCopy", dict, ""), "sourceCopy.")
+    return Manifest(path, raw, sha256, tuple(names), shape, tuple(train), test, version, source_copy)
 
 
 def _safe_relative(p: str) -> bool:

@@ -8,20 +8,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from typing import Optional
+
 from . import layout, manifest as manifest_mod
+from .dataset import open_source_copy
 from .errors import ShardError
-from .shard import ShardFile
+from .shard import ShardFile, SourceImages
 
 LAMBDA_BINS = 10
 
 
 @dataclass
 class Stats:
-    """Mirror of Swift's ``ShardStats``: mixed count, λ histogram, label mass per class."""
+    """Mirror of Swift's ``ShardStats``: mixed count, flipped, shifted and reference
+    counts, λ histogram, label mass per class."""
 
     classes: int
     samples: int = 0
     mixed: int = 0
+    flipped: int = 0
+    shifted: int = 0
+    references: int = 0
     lambda_histogram: list = field(default_factory=lambda: [0] * LAMBDA_BINS)
     label_mass: list = field(default_factory=list)
 
@@ -29,14 +36,20 @@ class Stats:
         if not self.label_mass:
             self.label_mass = [0.0] * self.classes
 
-    def add_shard(self, primary, partner, lam, labels: np.ndarray) -> None:
-        """Adds one shard's samples, summing label mass in the same order as mixprep
+    def add_shard(self, provenance: Optional[np.ndarray], labels: np.ndarray) -> None:
+        """Adds one shard's samples (``provenance`` as ``layout.PROVENANCE_V2``
+        records, or ``None``), summing label mass in the same order as mixprep
         (in float64 over the shard's samples, then shard after shard), so the
         totals equal the manifest's exactly."""
         self.samples += len(labels)
-        if primary is not None:
-            mixed = (partner != primary) | (lam != np.float32(1))
+        if provenance is not None:
+            flags = provenance["flags"]
+            self.flipped += int(np.count_nonzero(flags & layout.FLIP_PRIMARY))
+            self.shifted += int(np.count_nonzero((provenance["primary_dx"] != 0) | (provenance["primary_dy"] != 0)))
+            self.references += int(np.count_nonzero(flags & layout.REFERENCE))
+            mixed = provenance["kind"] != layout.KIND_COPY
             self.mixed += int(mixed.sum())
+            lam = provenance["lam"]
             bins = np.clip((lam[mixed].astype(np.float64) * LAMBDA_BINS).astype(np.int64), 0, LAMBDA_BINS - 1)
             for b, n in zip(*np.unique(bins, return_counts=True)):
                 self.lambda_histogram[int(b)] += int(n)
@@ -46,7 +59,9 @@ class Stats:
                 self.label_mass[c] += float(mass[c])
 
     def matches(self, summary: dict) -> bool:
+        """Equal to a manifest's statistics (v1 manifests have no flipped, shifted or references counts: 0)."""
         return (summary.get("samples") == self.samples and summary.get("mixed") == self.mixed
+                and all(summary.get(k, 0) == getattr(self, k) for k in ("flipped", "shifted", "references"))
                 and summary.get("lambdaHistogram") == self.lambda_histogram
                 and summary.get("labelMass") == self.label_mass)
 
@@ -62,59 +77,122 @@ class Job:
     count: int
 
 
-def plan(train_count: int, test_count: int, epochs: int, samples_per_shard: int) -> list[Job]:
-    """Every epoch's training shards, then the test shards (Swift's ``ShardPlan.jobs``)."""
+def plan(train_count: int, test_count: int, epochs: int, samples_per_shard: int, source_copy: bool = False) -> list[Job]:
+    """The source copy (when samples are stored as references), every epoch's
+    training shards, then the test shards (Swift's ``ShardPlan.jobs``)."""
     def sizes(n: int) -> list[int]:
         return [min(samples_per_shard, n - s) for s in range(0, n, samples_per_shard)]
-    jobs = [Job(f"train/{layout.epoch_directory(e)}/{layout.shard_file_name(s)}", "train", e, s, c)
-            for e in range(epochs) for s, c in enumerate(sizes(train_count))]
+    jobs = [Job(layout.SOURCE_FILE, "source", 0, 0, train_count)] if source_copy else []
+    jobs += [Job(f"train/{layout.epoch_directory(e)}/{layout.shard_file_name(s)}", "train", e, s, c)
+             for e in range(epochs) for s, c in enumerate(sizes(train_count))]
     jobs += [Job(f"test/{layout.shard_file_name(s)}", "test", 0, s, c) for s, c in enumerate(sizes(test_count))]
     return jobs
 
 
+def uses_references(pipeline: dict) -> bool:
+    """Whether the pipeline stores unmixed training samples as references to a source
+    copy (Swift's ``Pipeline.usesReferences``): ``shards.references`` when set (and
+    provenance is on), else on when the epochs hold at least two source copies'
+    worth of unmixed samples."""
+    shards, mix = pipeline["shards"], pipeline["mix"]
+    provenance = _typed(shards["provenance"], bool, "shards.provenance")
+    if shards.get("references") is not None:
+        return _typed(shards["references"], bool, "shards.references") and provenance
+    if not provenance:
+        return False
+    unmixed = 1.0 if mix["mode"] == "none" else 1.0 - float(mix["p"])
+    return float(shards["epochs"]) * unmixed >= 2
+
+
+def augment_of(pipeline: dict) -> tuple[int, bool]:
+    """``(crop_pad, flip)`` of ``pipeline.augment`` (absent in v1 manifests: no augmentation)."""
+    a = pipeline.get("augment", {"crop_pad": 0, "flip": False})
+    if not isinstance(a, dict):
+        raise TypeError("pipeline.augment is not an object")
+    crop_pad = _typed(a["crop_pad"], int, "augment.crop_pad")
+    if not 0 <= crop_pad <= 1023:
+        raise ValueError(f"augment.crop_pad {crop_pad} is not in 0...1023")
+    return crop_pad, _typed(a["flip"], bool, "augment.flip")
+
+
+def source_encoding(image_bytes: int, classes: int) -> tuple:
+    """The source copy's encoding: uncompressed, unfiltered, no provenance, in chunks
+    of as many images as fit a quarter of the format's raw chunk limit (Swift's
+    ``Pipeline.encoding(for: .source, …)``)."""
+    per_chunk = max(1, min(layout.MAX_SAMPLES_PER_CHUNK,
+                           layout.MAX_CHUNK_RAW_BYTES // 4 // (image_bytes + 4 * classes)))
+    return ("none", "none", per_chunk, False)
+
+
+def _typed(v, kind, key: str):
+    if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
+        raise TypeError(f"{key} has the wrong type ({type(v).__name__})")
+    return v
+
+
 def verify(directory) -> list[str]:
-    """Checks every shard against the manifest: presence, size, SHA-256,
+    """Checks every file against the manifest: presence, size, SHA-256,
     structure, every chunk's CRC and label sums, header fields against the
-    pipeline, and the summary statistics. Returns one line per problem (empty
-    when the directory is sound), the same checks as ``mixprep verify``."""
+    pipeline, the summary statistics, and for v2 directories the source copy
+    (listed when the pipeline stores references, checked first: every
+    reference sample depends on it) and that every recorded transform is one
+    ``pipeline.augment`` can draw. Returns one line per problem (empty when the
+    directory is sound), the checks of ``mixprep verify``."""
     directory = str(directory)
+    manifest_path = os.path.join(directory, manifest_mod.FILE_NAME)
     try:
         m = manifest_mod.load(directory)
-        p = m.pipeline["shards"]
+        pipeline = m.pipeline
+        p = pipeline["shards"]
         src = m.source
-        jobs = plan(src["trainCount"], src["testCount"], len(m.train), p["samples_per_shard"])
+        references = m.version >= 2 and uses_references(pipeline)
+        augment = augment_of(pipeline) if m.version >= 2 else (0, False)
+        jobs = plan(src["trainCount"], src["testCount"], len(m.train), p["samples_per_shard"], references)
         encoding = (p["codec"], p["filter"], p["samples_per_chunk"], p["provenance"])
     except ShardError as e:
         return [str(e)]
     except (KeyError, TypeError, ValueError) as e:
-        return [f"{os.path.join(directory, manifest_mod.FILE_NAME)}: missing or bad pipeline/source key ({e})"]
-    listed = [s for epoch in m.train for s in epoch] + list(m.test)
+        return [f"{manifest_path}: missing or bad pipeline/source key ({e})"]
+    listed = m.files
     if [s.file for s in listed] != [j.file for j in jobs]:
         return [f"{directory}/{manifest_mod.FILE_NAME}: its shard list does not match the pipeline's plan"]
     shape = (*m.shape, len(m.class_names))
+    try:
+        source = open_source_copy(m, directory)
+    except ShardError as e:
+        return [f"{e} (every reference sample depends on it)"]
     problems: list[str] = []
     stats = Stats(len(m.class_names))
-    for job, entry in zip(jobs, listed):
-        path = f"{directory}/{job.file}"
-        try:
-            digest, size = _check_shard(path, job, shape, encoding, stats)
-        except ShardError as e:
-            problems.append(str(e))
-            continue
-        if digest != entry.sha256:
-            problems.append(f"{path}: SHA-256 {digest[:16]}… differs from the manifest's {entry.sha256[:16]}…")
-        if size != entry.bytes:
-            problems.append(f"{path}: {size} bytes, the manifest says {entry.bytes}")
+    try:
+        for job, entry in zip(jobs, listed):
+            path = f"{directory}/{job.file}"
+            enc = source_encoding(m.shape[0] * m.shape[1] * m.shape[2], shape[3]) if job.split == "source" else encoding
+            try:
+                digest, size, samples = _check_shard(path, job, shape, enc, stats, source, augment)
+            except ShardError as e:
+                problems.append(str(e))
+                continue
+            if digest != entry.sha256:
+                problems.append(f"{path}: SHA-256 {digest[:16]}… differs from the manifest's {entry.sha256[:16]}…")
+            if samples != entry.samples:
+                problems.append(f"{path}: {samples} samples, the manifest says {entry.samples}")
+            if size != entry.bytes:
+                problems.append(f"{path}: {size} bytes, the manifest says {entry.bytes}")
+    finally:
+        if source is not None:
+            source.close()
     if not problems and not stats.matches(m.raw.get("summary") or {}):
         problems.append(f"{directory}/{manifest_mod.FILE_NAME}: summary statistics differ from the shards' contents")
     return problems
 
 
-def _check_shard(path: str, job: Job, shape: tuple, encoding: tuple, stats: Stats) -> tuple[str, int]:
-    """Reads every chunk and checks the header against the job; adds training shards to ``stats``."""
-    with ShardFile(path) as shard:
+def _check_shard(path: str, job: Job, shape: tuple, encoding: tuple, stats: Stats, source: Optional[SourceImages],
+                 augment: tuple[int, bool]) -> tuple[str, int, int]:
+    """Reads every chunk (references resolved from ``source``) and checks the header
+    against the job; adds training shards to ``stats``. Returns (SHA-256, bytes, samples)."""
+    with ShardFile(path, source if job.split == "train" else None) as shard:
         h = shard.header
-        expected_epoch = layout.TEST_EPOCH if job.split == "test" else job.epoch
+        expected_epoch = job.epoch if job.split == "train" else layout.TEST_EPOCH
         wrong = []
         if h.split != job.split:
             wrong.append("split")
@@ -130,9 +208,29 @@ def _check_shard(path: str, job: Job, shape: tuple, encoding: tuple, stats: Stat
             wrong.append("encoding")
         if wrong:
             raise ShardError(f"{path}: header: does not match the pipeline: {', '.join(wrong)}")
+        if job.split == "source":
+            SourceImages(path).close()  # the source copy's own checks
         block = shard.read_all()
         digest = hashlib.sha256(shard.bytes).hexdigest()
         size = shard.size
     if job.split == "train":
-        stats.add_shard(block.primary, block.partner, block.lam, block.labels)
-    return digest, size
+        _check_augment(path, block.provenance, augment)
+        stats.add_shard(block.provenance, block.labels)
+    return digest, size, h.sample_count
+
+
+def _check_augment(path: str, provenance: Optional[np.ndarray], augment: tuple[int, bool]) -> None:
+    """Every transform must be one ``pipeline.augment`` draws: shifts within ±crop_pad, flips only when on."""
+    if provenance is None or len(provenance) == 0:
+        return
+    crop_pad, flip = augment
+    shifts = np.stack([provenance[f].astype(np.int64) for f in ("primary_dx", "primary_dy", "partner_dx", "partner_dy")])
+    bad = (np.abs(shifts) > crop_pad).any(axis=0)
+    if not flip:
+        bad |= (provenance["flags"] & (layout.FLIP_PRIMARY | layout.FLIP_PARTNER)) != 0
+    if bad.any():
+        s = int(np.argmax(bad))
+        r = provenance[s]
+        raise ShardError(f"{path}: sample {s}: transforms ({r['primary_dx']}, {r['primary_dy']}) and "
+                         f"({r['partner_dx']}, {r['partner_dy']}), flags {r['flags']}, are not drawn by the pipeline's "
+                         f"augment (crop_pad {crop_pad}, flip {str(flip).lower()})")

@@ -1,6 +1,7 @@
 """Shared test data: the repository's golden shards, and shard directories
 written by the Swift ``mixprep`` once per test process (with a dump of every
-shard from ``mixprep inspect --dump`` to compare against)."""
+shard from ``mixprep inspect --dump`` to compare against; the dump resolves
+reference samples with the Swift reader)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,31 @@ VARIANTS = {
         samples_per_chunk = 50
         """,
 }
+
+#: The mixing modes the reference tests cover.
+REFERENCE_MODES = ("none", "sample", "batch", "cutmix")
+
+
+def _augmented(mode: str, references: bool) -> str:
+    """Crop (pad 4) and flip before mixing; unmixed samples stored as references or as pixels."""
+    mix = f'mode = "{mode}"\np = 0.4\nalpha = 0.5\nblock = 16' if mode != "none" else 'mode = "none"'
+    return f"""
+        [augment]
+        crop_pad = 4
+        flip = true
+        [mix]
+        {mix}
+        [shards]
+        epochs = 2
+        samples_per_shard = 120
+        samples_per_chunk = 50
+        references = {str(references).lower()}
+        """
+
+
+for _mode in REFERENCE_MODES:
+    VARIANTS[f"refs-{_mode}"] = _augmented(_mode, True)
+    VARIANTS[f"pixels-{_mode}"] = _augmented(_mode, False)
 
 _scratch = None
 _made: dict[str, Path] = {}
@@ -102,8 +128,10 @@ def shard_dir(name: str) -> Path:
     return out
 
 
-def read_dump(path: Path, n: int, shape: tuple[int, int, int], classes: int, provenance: bool):
-    """``mixprep inspect --dump``: images, then float32 labels, then 12-byte provenance."""
+def read_dump(path: Path, n: int, shape: tuple[int, int, int], classes: int, provenance: bool, version: int = 2):
+    """``mixprep inspect --dump``: images (references resolved), then float32 labels,
+    then the provenance records as the shard stores them (v1 12 bytes, v2 32)."""
+    from mixshards import layout
     b = path.read_bytes()
     image_bytes = n * shape[0] * shape[1] * shape[2]
     images = np.frombuffer(b, np.uint8, image_bytes).reshape(n, *shape)
@@ -111,10 +139,26 @@ def read_dump(path: Path, n: int, shape: tuple[int, int, int], classes: int, pro
     at = image_bytes + 4 * n * classes
     prov = None
     if provenance:
-        prov = np.frombuffer(b, [("primary", "<u4"), ("partner", "<u4"), ("lam", "<f4")], n, at)
-        at += 12 * n
+        dtype = layout.PROVENANCE_V1 if version == 1 else layout.PROVENANCE_V2
+        prov = np.frombuffer(b, dtype, n, at)
+        at += dtype.itemsize * n
     assert at == len(b), f"{path}: dump is {len(b)} bytes, expected {at}"
     return images, labels, prov
+
+
+def dump_bytes(images: np.ndarray, labels: np.ndarray, provenance, version: int = 2) -> bytes:
+    """What ``mixprep inspect --dump`` writes for these decoded samples."""
+    from mixshards import layout
+    out = images.tobytes() + labels.astype("<f4").tobytes()
+    if provenance is not None:
+        if version == 1:
+            v1 = np.zeros(len(provenance), layout.PROVENANCE_V1)
+            for name in ("primary", "partner", "lam"):
+                v1[name] = provenance[name]
+            out += v1.tobytes()
+        else:
+            out += provenance.tobytes()
+    return out
 
 
 def copy_dir(name: str, label: str) -> Path:
@@ -122,6 +166,30 @@ def copy_dir(name: str, label: str) -> Path:
     dest = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=scratch())) / "shards"
     shutil.copytree(shard_dir(name) / "shards", dest)
     return dest
+
+
+def patch_chunk(data: bytes, chunk: int, edit) -> bytes:
+    """``data`` (a shard stored with codec none and filter none) with chunk ``chunk``'s
+    payload passed through ``edit(bytearray)`` and its rawCRC and the index CRC fixed."""
+    import struct
+    import zlib
+    b = bytearray(data)
+    io = struct.unpack_from("<Q", b, len(b) - 32)[0]
+    n = struct.unpack_from("<I", b, len(b) - 32 + 8)[0]
+    entry = io + 32 * chunk
+    offset, stored = struct.unpack_from("<QI", b, entry)
+    payload = bytearray(b[offset:offset + stored])
+    edit(payload)
+    b[offset:offset + stored] = payload
+    struct.pack_into("<I", b, entry + 24, zlib.crc32(bytes(payload)))
+    struct.pack_into("<I", b, len(b) - 32 + 12, zlib.crc32(bytes(b[io:io + 32 * n])))
+    return bytes(b)
+
+
+def fix_header_crc(b: bytearray) -> None:
+    import struct
+    import zlib
+    struct.pack_into("<I", b, 60, zlib.crc32(bytes(b[:60])))
 
 
 def flip_chunk_byte(path: Path, chunk: int) -> None:

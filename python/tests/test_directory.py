@@ -22,11 +22,17 @@ class DirectoryTests(unittest.TestCase):
         self.assertEqual(ds.classes, tuple(manifest["source"]["classNames"]))
         self.assertEqual(ds.shape, (3, 32, 32))
         self.assertEqual(ds.epochs, len(manifest["train"]))
+        self.assertEqual(manifest["formatVersion"], 2)
         provenance = manifest["pipeline"]["shards"]["provenance"]
         splits = [(ds.epoch(e), manifest["train"][e]["shards"]) for e in range(ds.epochs)] + [(ds.test, manifest["test"]["shards"])]
         for ep, shards in splits:
             dumps = [support.read_dump(root / "dumps" / s["file"], s["samples"], ds.shape, len(ds.classes), provenance)
                      for s in shards]
+            # Each shard read whole is the dump's bytes, provenance records included.
+            for shard, s in zip(ep.shards, shards):
+                block = shard.read_all()
+                self.assertEqual(support.dump_bytes(block.images, block.labels, block.provenance),
+                                 (root / "dumps" / s["file"]).read_bytes(), s["file"])
             images = np.concatenate([x[0] for x in dumps])
             labels = np.concatenate([x[1] for x in dumps])
             self.assertEqual(len(ep), len(images))
@@ -37,11 +43,21 @@ class DirectoryTests(unittest.TestCase):
                 np.testing.assert_array_equal(s.label, labels[k])
             if provenance:
                 prov = np.concatenate([x[2] for x in dumps])
-                self.assertEqual([ep[k].primary for k in range(len(ep))], prov["primary"].tolist())
-                self.assertEqual([ep[k].partner for k in range(len(ep))], prov["partner"].tolist())
-                self.assertEqual([ep[k].lam for k in range(len(ep))], prov["lam"].astype(np.float64).tolist())
+                samples = [ep[k] for k in range(len(ep))]
+                self.assertEqual([s.primary for s in samples], prov["primary"].tolist())
+                self.assertEqual([s.partner for s in samples], prov["partner"].tolist())
+                self.assertEqual([s.lam for s in samples], prov["lam"].astype(np.float64).tolist())
+                self.assertEqual([s.kind for s in samples], [mixshards.layout.KINDS[k] for k in prov["kind"].tolist()])
+                self.assertEqual([s.primary_transform for s in samples],
+                                 [(int(r["primary_dx"]), int(r["primary_dy"]), bool(r["flags"] & 1)) for r in prov])
+                self.assertEqual([s.partner_transform for s in samples],
+                                 [(int(r["partner_dx"]), int(r["partner_dy"]), bool(r["flags"] & 2)) for r in prov])
+                self.assertEqual([s.box for s in samples],
+                                 [tuple(int(r[f]) for f in ("box_x0", "box_y0", "box_x1", "box_y1")) for r in prov])
+                self.assertEqual([s.reference for s in samples], [bool(r["flags"] & 4) for r in prov])
             else:
                 self.assertIsNone(ep[0].primary)
+                self.assertIsNone(ep[0].kind)
             # The whole epoch through batches, in file order, is the same bytes.
             got = list(ep.batches(batch_size=100))
             np.testing.assert_array_equal(np.concatenate([g[0] for g in got]), images)

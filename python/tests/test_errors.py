@@ -1,6 +1,8 @@
 """Every kind of damage the Swift reader tests is refused with one line naming the file and the chunk or field."""
 
+import json
 import struct
+import subprocess
 import tempfile
 import unittest
 import zlib
@@ -10,11 +12,7 @@ import mixshards
 from mixshards import ShardError, ShardFile, layout
 
 from . import support
-from .support import GOLDEN
-
-
-def fix_header_crc(b: bytearray) -> None:
-    struct.pack_into("<I", b, 60, zlib.crc32(bytes(b[:60])))
+from .support import GOLDEN, fix_header_crc, patch_chunk
 
 
 class ShardDamageTests(unittest.TestCase):
@@ -47,9 +45,10 @@ class ShardDamageTests(unittest.TestCase):
         self.assertIn("header: bad magic", self.failure(b))
 
     def test_unknown_version_is_refused_by_number(self):
-        b = bytearray(self.zlib)
-        b[8] = 2
-        self.assertIn("header: unsupported version 2 (this reader knows 1)", self.failure(b))
+        for version in (0, 3):
+            b = bytearray(self.zlib)
+            b[8] = version
+            self.assertIn(f"header: unsupported version {version} (this reader knows 1...2)", self.failure(b))
 
     def test_header_crc(self):
         b = bytearray(self.zlib)
@@ -167,8 +166,9 @@ class DirectoryDamageTests(unittest.TestCase):
         d = support.copy_dir("quickstart", "manifest")
         text = (d / "manifest.json").read_text()
         cases = [
-            (text.replace('"formatVersion" : 1', '"formatVersion" : 2'), "format 'MixShard' version 2 is not supported"),
-            (text.replace('"format" : "MixShard"', '"format" : "WebDataset"'), "format 'WebDataset' version 1 is not supported"),
+            (text.replace('"formatVersion" : 2', '"formatVersion" : 3'),
+             "format 'MixShard' version 3 is not supported (this reader reads MixShard versions 1...2)"),
+            (text.replace('"format" : "MixShard"', '"format" : "WebDataset"'), "format 'WebDataset' version 2 is not supported"),
             (text.replace('"classNames"', '"names"'), "missing key source.classNames"),
             (text.replace('"file" : "test/shard-00000.mxs"', '"file" : "../test/shard-00000.mxs"'), "test.shards[0].file"),
             (text[:100], "not valid JSON"),
@@ -208,4 +208,242 @@ class DirectoryDamageTests(unittest.TestCase):
 
     def test_layout_constants_match_the_specification(self):
         self.assertEqual((layout.HEADER_BYTES, layout.INDEX_ENTRY_BYTES, layout.FOOTER_BYTES), (64, 32, 32))
-        self.assertEqual((layout.MAGIC, layout.END_MAGIC, layout.VERSION), (b"MIXSHRD1", b"MIXSHEND", 1))
+        self.assertEqual((layout.MAGIC, layout.END_MAGIC, layout.VERSION), (b"MIXSHRD1", b"MIXSHEND", 2))
+        self.assertEqual((layout.provenance_bytes(1), layout.provenance_bytes(2), layout.READABLE_VERSIONS), (12, 32, (1, 2)))
+        self.assertEqual(layout.SOURCE_FILE, "source/train.mxs")
+
+
+class V2DamageTests(unittest.TestCase):
+    """MixShard v2: damaged records, headers and index entries, and references that cannot resolve."""
+
+    def setUp(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="v2-damage-", dir=support.scratch()))
+        self.augment = (GOLDEN / "golden-v2-augment.mxs").read_bytes()   # codec none, filter none, references
+        self.source = mixshards.SourceImages(str(GOLDEN / "golden-v2-source.mxs"))
+        self.addCleanup(self.source.close)
+
+    def failure(self, data: bytes, source=True) -> str:
+        path = self.dir / "bad.mxs"
+        path.write_bytes(bytes(data))
+        with self.assertRaises(ShardError) as ctx:
+            with ShardFile(str(path), self.source if source else None) as s:
+                s.read_all()
+        msg = str(ctx.exception)
+        self.assertTrue(msg.startswith(f"{path}: "), msg)
+        self.assertNotIn("\n", msg)
+        return msg.removeprefix(f"{path}: ")
+
+    @staticmethod
+    def record(chunk_payload: bytearray, sample: int) -> int:
+        """Offset of a sample's record in a chunk of golden-v2-augment (1 stored image, 2 label rows)."""
+        return 12 + 24 + 32 * sample
+
+    def edit_record(self, chunk: int, sample: int, edit) -> bytes:
+        return patch_chunk(self.augment, chunk, lambda p: edit(p, self.record(p, sample)))
+
+    def test_good_file_reads(self):
+        (self.dir / "ok.mxs").write_bytes(self.augment)
+        with ShardFile(str(self.dir / "ok.mxs"), self.source) as s:
+            self.assertEqual(len(s.read_all()), 4)
+        # patch_chunk without an edit changes nothing.
+        self.assertEqual(patch_chunk(self.augment, 1, lambda p: None), self.augment)
+
+    def test_references_without_the_source_copy(self):
+        self.assertEqual(self.failure(self.augment, source=False),
+                         "chunk 0: 1 samples are references to the source copy; read the shard within its "
+                         "shard directory (source/train.mxs)")
+
+    def test_reference_to_a_source_image_out_of_range(self):
+        def edit(p, r):
+            struct.pack_into("<II", p, r, 4, 4)   # primary = partner = 4; the source copy holds 4 images
+        self.assertEqual(self.failure(self.edit_record(1, 1, edit)),
+                         "chunk 1: sample 3: references source image 4, the source copy holds 4")
+
+    def test_bad_kind_and_flags_bytes(self):
+        cases = [
+            (0, 1, lambda p, r: p.__setitem__(r + 12, 3), "chunk 0: sample 1: provenance kind 3 is unknown"),
+            (0, 1, lambda p, r: p.__setitem__(r + 13, 2 | 8),
+             "chunk 0: sample 1: provenance has unknown flags 10 or non-zero reserved bytes"),
+            (1, 0, lambda p, r: p.__setitem__(r + 15, 1),
+             "chunk 1: sample 2: provenance has unknown flags 0 or non-zero reserved bytes"),
+            # A blend marked as a reference.
+            (0, 1, lambda p, r: p.__setitem__(r + 13, 2 | 4), "chunk 0: sample 1: provenance: only an unmixed sample can be a reference"),
+            # A reference record turned into a blend (it keeps its box empty).
+            (0, 0, lambda p, r: p.__setitem__(r + 12, 1), "chunk 0: sample 0: provenance: only an unmixed sample can be a reference"),
+            # A copy whose partner transform differs from its primary's.
+            (0, 0, lambda p, r: p.__setitem__(r + 13, 1 | 4),
+             "chunk 0: sample 0: provenance: a copy must have partner = primary, lambda 1 and one transform"),
+            (0, 1, lambda p, r: struct.pack_into("<h", p, r + 20, -3),
+             "chunk 0: sample 1: provenance: shift (-3, 0) is not within the 3×2 image"),
+            (0, 1, lambda p, r: struct.pack_into("<f", p, r + 8, 1.5), "chunk 0: sample 1: provenance: lambda 1.5 is not in [0, 1]"),
+            (0, 1, lambda p, r: struct.pack_into("<f", p, r + 8, float("nan")),
+             "chunk 0: sample 1: provenance: lambda nan is not in [0, 1]"),
+            (0, 1, lambda p, r: struct.pack_into("<H", p, r + 28, 1), "chunk 0: sample 1: provenance: a blend has a cutmix box"),
+            (1, 0, lambda p, r: struct.pack_into("<H", p, r + 28, 4),
+             "chunk 1: sample 2: provenance: cutmix box [1, 4) × [0, 1) is not within the 3×2 image"),
+        ]
+        for chunk, sample, edit, expected in cases:
+            with self.subTest(expected=expected):
+                self.assertEqual(self.failure(self.edit_record(chunk, sample, edit)), expected)
+        # The Swift reader says the same of each chunk-0 case (mixprep inspect finds a source copy for a shard inside
+        # a reference directory; its provenance is checked before references are resolved).
+        d = support.copy_dir("refs-sample", "swift-records")
+        path = d / "train" / "epoch-000" / "shard-00000.mxs"
+        for chunk, sample, edit, expected in cases:
+            if chunk != 0:
+                continue
+            path.write_bytes(self.edit_record(chunk, sample, edit))
+            r = subprocess.run([support.mixprep(), "inspect", str(path), "--samples"], capture_output=True, text=True)
+            self.assertEqual((r.returncode, r.stderr.strip()), (1, f"error: {path}: {expected}"))
+            with self.assertRaises(ShardError) as ctx:
+                with mixshards.open_shard(str(path)) as shard:
+                    shard.read_chunk(0)
+            self.assertEqual(str(ctx.exception), f"{path}: {expected}")
+
+    def test_reference_count_disagrees_with_the_index(self):
+        # Sample 2 (cutmix, stored) made a copy reference: 2 references, the index says 1.
+        def edit(p, r):
+            struct.pack_into("<IIfBB", p, r, 2, 2, 1.0, 0, 4)
+            struct.pack_into("<4H", p, r + 24, 0, 0, 0, 0)
+        self.assertEqual(self.failure(self.edit_record(1, 0, edit)), "chunk 1: 2 samples are references but the index says 1")
+
+    def test_header_flags_split_and_index_images(self):
+        plain = (GOLDEN / "golden-v2-none-delta.mxs").read_bytes()
+        v1 = (GOLDEN / "golden-none-delta.mxs").read_bytes()
+        b = bytearray(self.augment)
+        struct.pack_into("<I", b, 12, 2)
+        fix_header_crc(b)
+        self.assertEqual(self.failure(b), "header: references flag without provenance")
+        b = bytearray(v1)
+        struct.pack_into("<I", b, 12, 3)
+        fix_header_crc(b)
+        self.assertEqual(self.failure(b), "header: unknown flags 0x00000003")
+        b = bytearray(v1)
+        b[40] = 2
+        fix_header_crc(b)
+        self.assertEqual(self.failure(b), "header: unknown split 2")
+        b = bytearray(plain)
+        struct.pack_into("<I", b, 24, 70_000)
+        fix_header_crc(b)
+        self.assertEqual(self.failure(b), "header: samplesPerChunk 70000 exceeds the format limit 65536")
+
+        def index_edit(data: bytes, chunk: int, images: int) -> bytes:
+            b = bytearray(data)
+            io = struct.unpack_from("<Q", b, len(b) - 32)[0]
+            struct.pack_into("<I", b, io + 32 * chunk + 28, images)
+            struct.pack_into("<I", b, len(b) - 32 + 12, zlib.crc32(bytes(b[io:io + 64])))
+            return bytes(b)
+        self.assertEqual(self.failure(index_edit(plain, 1, 0)),
+                         "chunk 1: stores 0 images for 1 samples and the shard has no references")
+        self.assertEqual(self.failure(index_edit(v1, 0, 2)), "chunk 0: stores 2 images for 2 samples (v1 reserved field not 0)")
+        self.assertEqual(self.failure(index_edit(self.augment, 0, 3)), "chunk 0: stores 3 images for 2 samples")
+        self.assertEqual(self.failure(index_edit(self.augment, 0, 2)),
+                         "chunk 0: rawBytes 100 does not match 2 samples (2 with pixels) of 56 bytes")
+
+    def test_source_copy_checks(self):
+        for name in ("golden-v2-none-delta.mxs", "golden-v2-augment.mxs"):
+            with self.assertRaises(ShardError) as ctx:
+                mixshards.SourceImages(str(GOLDEN / name))
+            self.assertEqual(str(ctx.exception), f"{GOLDEN / name}: header: not a source copy "
+                                                 "(needs split source, codec none, filter none, no references)")
+        b = bytearray((GOLDEN / "golden-v2-source.mxs").read_bytes())
+        b[64 + 48 + 5] ^= 1   # chunk 1's images
+        path = self.dir / "source.mxs"
+        path.write_bytes(bytes(b))
+        with self.assertRaises(ShardError) as ctx:
+            mixshards.SourceImages(str(path))
+        self.assertRegex(str(ctx.exception), rf"^{path}: chunk 1: rawCRC mismatch \(stored 0x[0-9a-f]{{8}}, computed")
+        # A source copy of other images than the shard's.
+        other = mixshards.SourceImages(str(support.shard_dir("refs-sample") / "shards" / layout.SOURCE_FILE))
+        self.addCleanup(other.close)
+        path = self.dir / "ok.mxs"
+        path.write_bytes(self.augment)
+        with ShardFile(str(path), other) as s, self.assertRaises(ShardError) as ctx:
+            s.read_chunk(0)
+        self.assertEqual(str(ctx.exception), f"{path}: chunk 0: the source copy's images (3×32×32) differ from the shard's (2×2×3)")
+
+
+class ReferenceDirectoryDamageTests(unittest.TestCase):
+    """A directory whose unmixed samples are references: its source copy missing, damaged or unlisted."""
+
+    source = layout.SOURCE_FILE
+    shard = "train/epoch-000/shard-00000.mxs"
+
+    def test_missing_source_copy(self):
+        d = support.copy_dir("refs-sample", "nosource")
+        (d / self.source).unlink()
+        ds = mixshards.open(d)
+        ds.test  # the test split needs no source copy
+        with self.assertRaises(ShardError) as ctx:
+            ds.epoch(0)
+        self.assertEqual(str(ctx.exception), f"{d}/{self.source}: missing (listed in manifest.json)")
+        self.assertEqual(mixshards.verify(d), [f"{d}/{self.source}: missing (listed in manifest.json) "
+                                               "(every reference sample depends on it)"])
+
+    def test_damaged_source_copy(self):
+        d = support.copy_dir("refs-sample", "badsource")
+        b = bytearray((d / self.source).read_bytes())
+        b[200] ^= 0xFF
+        (d / self.source).write_bytes(bytes(b))
+        with self.assertRaises(ShardError) as ctx:
+            mixshards.open(d).epoch(1)
+        self.assertRegex(str(ctx.exception), rf"^{d}/{self.source}: chunk 0: rawCRC mismatch")
+        problems = mixshards.verify(d)
+        self.assertEqual(len(problems), 1, problems)
+        self.assertTrue(problems[0].endswith("(every reference sample depends on it)"), problems)
+
+    def test_source_copy_of_another_size(self):
+        d = support.copy_dir("refs-sample", "othersource")
+        m = json.loads((d / "manifest.json").read_text())
+        m["sourceCopy"]["samples"] = 299
+        (d / "manifest.json").write_text(json.dumps(m))
+        with self.assertRaises(ShardError) as ctx:
+            mixshards.open(d).epoch(0)
+        self.assertEqual(str(ctx.exception),
+                         f"{d}/{self.source}: holds 300 images, the manifest says 299 (source: 300 training images)")
+
+    def test_unlisted_source_copy(self):
+        """A manifest without its sourceCopy: the reader fails at the first chunk with a reference, verify at the plan."""
+        d = support.copy_dir("refs-sample", "unlisted")
+        m = json.loads((d / "manifest.json").read_text())
+        del m["sourceCopy"]
+        (d / "manifest.json").write_text(json.dumps(m))
+        ep = mixshards.open(d).epoch(0)
+        with self.assertRaises(ShardError) as ctx:
+            ep[0]
+        self.assertRegex(str(ctx.exception), rf"^{d}/{self.shard}: chunk 0: \d+ samples are references to the source "
+                                             r"copy; read the shard within its shard directory \(source/train.mxs\)$")
+        self.assertEqual(mixshards.verify(d), [f"{d}/manifest.json: its shard list does not match the pipeline's plan"])
+        m["formatVersion"] = 1
+        m["sourceCopy"] = {"file": self.source, "samples": 300, "bytes": 1, "sha256": "00" * 32}
+        (d / "manifest.json").write_text(json.dumps(m))
+        with self.assertRaises(ShardError) as ctx:
+            mixshards.open(d)
+        self.assertEqual(str(ctx.exception), f"{d}/manifest.json: a version 1 manifest cannot list a sourceCopy")
+
+    def test_wrong_source_copy_hash_and_augment(self):
+        d = support.copy_dir("refs-sample", "hashsource")
+        m = json.loads((d / "manifest.json").read_text())
+        good = json.dumps(m)
+        m["sourceCopy"]["sha256"] = "0" * 64
+        (d / "manifest.json").write_text(json.dumps(m))
+        problems = mixshards.verify(d)
+        self.assertEqual(len(problems), 1, problems)
+        self.assertRegex(problems[0], rf"^{d}/{self.source}: SHA-256 [0-9a-f]{{16}}… differs from the manifest's 0000")
+        # Transforms the pipeline's augment cannot draw (crop_pad 4 recorded as 2, flips off).
+        for augment, expected in (({"crop_pad": 2, "flip": True}, "crop_pad 2, flip true"),
+                                  ({"crop_pad": 4, "flip": False}, "crop_pad 4, flip false")):
+            m = json.loads(good)
+            m["pipeline"]["augment"] = augment
+            (d / "manifest.json").write_text(json.dumps(m))
+            problems = mixshards.verify(d)
+            self.assertTrue(problems and all("are not drawn by the pipeline's augment" in p for p in problems), problems)
+            self.assertIn(expected, problems[0])
+        m = json.loads(good)
+        m["summary"]["references"] += 1
+        (d / "manifest.json").write_text(json.dumps(m))
+        self.assertEqual(mixshards.verify(d), [f"{d}/manifest.json: summary statistics differ from the shards' contents"])
+        m = json.loads(good)
+        m["pipeline"]["shards"]["references"] = False
+        (d / "manifest.json").write_text(json.dumps(m))
+        self.assertEqual(mixshards.verify(d), [f"{d}/manifest.json: its shard list does not match the pipeline's plan"])

@@ -1,4 +1,4 @@
-"""The golden shards of Tests/ShardFormatTests decode to the values the Swift golden tests write."""
+"""The golden shards of Tests/ShardFormatTests (v1 and v2) decode to the values the Swift golden tests write."""
 
 import struct
 import unittest
@@ -6,9 +6,10 @@ import zlib
 
 import numpy as np
 
-from mixshards import ShardFile
+from mixshards import ShardError, ShardFile, SourceImages
 from mixshards.cli import describe
 
+from . import support
 from .support import GOLDEN
 
 # ShardFixtures.goldenBlock(): 3 samples of 2×2×3 bytes, 3 classes.
@@ -57,6 +58,153 @@ class GoldenTests(unittest.TestCase):
 
     def test_inspect_text(self):
         text = describe(str(GOLDEN / "golden-none-delta.mxs"), samples=True)
+        self.assertIn("MixShard v1, 268 bytes", text)
         self.assertIn("samples 3 in 2 chunks of ≤ 2", text)
         self.assertIn("chunk 0 sample 1: primary 0 partner 9 λ 0.2500 label [0.000 0.250 0.750]", text)
         self.assertIn("all 2 chunks decoded and checked", text)
+        text = describe(str(GOLDEN / "golden-v2-none-delta.mxs"), samples=True)
+        self.assertIn("chunk 0 sample 1: primary 0 partner 9 λ 0.2500 blend [0,0] partner [0,0] label [0.000 0.250 0.750]", text)
+        self.assertIn("chunk 1 sample 2: primary 2 partner 2 λ 1.0000 copy [0,0] label [0.000 0.000 1.000]", text)
+        text = describe(str(GOLDEN / "golden-v2-source.mxs"))
+        self.assertIn("split source, epoch -, shard 2\n", text)
+        self.assertIn("      0          64        48        48  1.000      0      2      2  d58dd0b3", text)
+
+
+# ShardFixtures.goldenSourceImages() / goldenSourceBlock(): 4 images of 2×2×3, one-hot classes 0, 1, 2, 0.
+SOURCE = np.array([(i * 37 + 11) % 256 for i in range(48)], np.uint8).reshape(4, 2, 2, 3)
+SOURCE_LABELS = np.eye(3, dtype=np.float32)[[0, 1, 2, 0]]
+
+
+def naive(image: np.ndarray, dx: int, dy: int, flip: bool) -> np.ndarray:
+    """DESIGN.md's transform, pixel by pixel."""
+    c, h, w = image.shape
+    out = np.zeros_like(image)
+    for ch in range(c):
+        for y in range(h):
+            for x in range(w):
+                sx, sy = (w - 1 - x if flip else x) + dx, y + dy
+                if 0 <= sx < w and 0 <= sy < h:
+                    out[ch, y, x] = image[ch, sy, sx]
+    return out
+
+
+def augmented_block():
+    """ShardFixtures.goldenAugmentedBlock(), recomputed here: a flipped and shifted copy
+    (reference), a blend of two transformed images, a cutmix with its box, an identity copy (reference)."""
+    s0 = naive(SOURCE[1], 1, 0, True)
+    a, b = naive(SOURCE[0], -1, 1, False), naive(SOURCE[3], 0, 0, True)
+    v = np.float32(0.25) * a.astype(np.float32) + np.float32(0.75) * b.astype(np.float32)
+    s1 = np.floor(v.astype(np.float64) + 0.5).astype(np.uint8)
+    s2 = SOURCE[2].copy()
+    s2[:, 0:1, 1:3] = SOURCE[1][:, 0:1, 1:3]  # box [1, 3) × [0, 1) from the partner
+    kept = np.float32(4) / np.float32(6)
+    images = np.stack([s0, s1, s2, SOURCE[3]])
+    labels = np.array([[0, 1, 0], [0.75, 0, 0.25], [0, np.float32(1) - kept, kept], [1, 0, 0]], np.float32)
+    return images, labels, kept
+
+
+class GoldenV2Tests(unittest.TestCase):
+    def source(self) -> SourceImages:
+        return SourceImages(str(GOLDEN / "golden-v2-source.mxs"))
+
+    def test_v2_files_of_the_v1_block(self):
+        for name, codec, image_filter, provenance in (("golden-v2-none-delta.mxs", "none", "delta", True),
+                                                       ("golden-v2-zlib6-none.mxs", "zlib", "none", False)):
+            with ShardFile(str(GOLDEN / name)) as s:
+                h = s.header
+                self.assertEqual((h.version, h.codec, h.image_filter, h.has_provenance, h.has_references),
+                                 (2, codec, image_filter, provenance, False))
+                self.assertEqual(s.index["images"].tolist(), [2, 1])
+                block = s.read_all()
+            np.testing.assert_array_equal(block.images, IMAGES)
+            np.testing.assert_array_equal(block.labels, LABELS)
+            if provenance:
+                p = block.provenance
+                self.assertEqual(p["primary"].tolist(), PRIMARY)
+                self.assertEqual(p["partner"].tolist(), PARTNER)
+                np.testing.assert_array_equal(p["lam"], LAM)
+                self.assertEqual(p["kind"].tolist(), [0, 1, 0])
+                self.assertEqual(p["flags"].tolist(), [0, 0, 0])
+            else:
+                self.assertIsNone(block.provenance)
+
+    def test_v1_provenance_reads_as_v2_records(self):
+        with ShardFile(str(GOLDEN / "golden-none-delta.mxs")) as s:
+            self.assertEqual((s.header.version, s.index["images"].tolist()), (1, [2, 1]))  # reserved 0 means all
+            p = s.read_all().provenance
+        with ShardFile(str(GOLDEN / "golden-v2-none-delta.mxs")) as s:
+            np.testing.assert_array_equal(p, s.read_all().provenance)
+
+    def test_source_copy(self):
+        with self.source() as src:
+            self.assertEqual((len(src), src.shape), (4, (2, 2, 3)))
+            np.testing.assert_array_equal(np.stack([src.image(k) for k in range(4)]), SOURCE)
+            h = src.shard.header
+            self.assertEqual((h.split, h.epoch, h.shard_index, h.codec, h.image_filter, h.flags),
+                             ("source", 0xFFFFFFFF, 2, "none", "none", 0))
+            block = src.shard.read_all()
+            np.testing.assert_array_equal(block.labels, SOURCE_LABELS)
+            with self.assertRaises(IndexError):
+                src.image(4)
+
+    def test_augment_with_references_resolved(self):
+        images, labels, kept = augmented_block()
+        for name in ("golden-v2-augment.mxs", "golden-v2-augment-zlib.mxs"):
+            with self.source() as src, ShardFile(str(GOLDEN / name), src) as s:
+                self.assertEqual((s.header.version, s.header.flags), (2, 3))
+                self.assertEqual(s.index["images"].tolist(), [1, 1])
+                self.assertEqual(s.index["raw"].tolist(), [12 + 24 + 64] * 2)
+                block = s.read_all()
+            np.testing.assert_array_equal(block.images, images, name)
+            np.testing.assert_array_equal(block.labels, labels, name)
+            p = block.provenance
+            self.assertEqual(p["primary"].tolist(), [1, 0, 2, 3])
+            self.assertEqual(p["partner"].tolist(), [1, 3, 1, 3])
+            np.testing.assert_array_equal(p["lam"], np.array([1, 0.25, kept, 1], np.float32))
+            self.assertEqual(p["kind"].tolist(), [0, 1, 2, 0])
+            self.assertEqual(p["flags"].tolist(), [1 | 2 | 4, 2, 0, 4])  # a copy's partner transform is its primary's
+            self.assertEqual(block.reference.tolist(), [True, False, False, True])
+            self.assertEqual([p[f].tolist() for f in ("primary_dx", "primary_dy", "partner_dx", "partner_dy")],
+                             [[1, -1, 0, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]])
+            self.assertEqual([p[f].tolist() for f in ("box_x0", "box_y0", "box_x1", "box_y1")],
+                             [[0, 0, 1, 0], [0, 0, 0, 0], [0, 0, 3, 0], [0, 0, 1, 0]])
+
+    def test_augment_samples_expose_the_record(self):
+        from mixshards.dataset import ChunkCache, Epoch
+        with self.source() as src, ShardFile(str(GOLDEN / "golden-v2-augment.mxs"), src) as s:
+            ep = Epoch("golden", 1, [s], ChunkCache(2))
+            x = ep[0]
+            self.assertEqual((x.primary, x.partner, x.lam, x.kind, x.primary_transform, x.partner_transform, x.box,
+                              x.reference), (1, 1, 1.0, "copy", (1, 0, True), (1, 0, True), (0, 0, 0, 0), True))
+            y = ep[2]
+            self.assertEqual((y.kind, y.primary_transform, y.partner_transform, y.box, y.reference),
+                             ("cutmix", (0, 0, False), (0, 0, False), (1, 0, 3, 1), False))
+            self.assertEqual(ep[1].partner_transform, (0, 0, True))
+            np.testing.assert_array_equal(np.concatenate([b for b, _ in ep.batches(3)]), augmented_block()[0])
+
+    def test_augment_without_its_source_copy(self):
+        path = GOLDEN / "golden-v2-augment.mxs"
+        with ShardFile(str(path)) as s:
+            with self.assertRaises(ShardError) as ctx:
+                s.read_chunk(0)
+        self.assertEqual(str(ctx.exception), f"{path}: chunk 0: 1 samples are references to the source copy; read "
+                                             "the shard within its shard directory (source/train.mxs)")
+        with self.assertRaises(ShardError) as ctx:
+            describe(str(path), samples=True)
+        self.assertIn("no shard directory (manifest.json) two levels up holds their source copy", str(ctx.exception))
+
+    def test_every_golden_file_matches_the_mixprep_dump(self):
+        exe = support.mixprep()
+        if exe is None:
+            self.skipTest("mixprep is not built")
+        for name in ("golden-none-delta.mxs", "golden-zlib6-none.mxs", "golden-v2-none-delta.mxs",
+                     "golden-v2-zlib6-none.mxs", "golden-v2-source.mxs"):
+            dump = support.scratch() / f"{name}.dump"
+            support.run(exe, "inspect", str(GOLDEN / name), "--dump", str(dump))
+            with ShardFile(str(GOLDEN / name)) as s:
+                block = s.read_all()
+                version = s.header.version
+            self.assertEqual(support.dump_bytes(block.images, block.labels, block.provenance, version),
+                             dump.read_bytes(), name)
+            swift = support.run(exe, "inspect", str(GOLDEN / name), "--samples")
+            self.assertEqual(describe(str(GOLDEN / name), samples=True) + "\n", swift, name)

@@ -8,13 +8,17 @@ from . import jsonschema_subset
 from .support import SCHEMA
 
 EXAMPLE_SHARD = {"file": "train/epoch-000/shard-00000.mxs", "samples": 3, "bytes": 200, "sha256": "ab" * 32}
-STATS = {"samples": 3, "mixed": 1, "lambdaHistogram": [0, 0, 1, 0, 0, 0, 0, 0, 0, 0], "labelMass": [1.5, 1.5]}
+STATS = {"samples": 3, "mixed": 1, "flipped": 2, "shifted": 1, "references": 2,
+         "lambdaHistogram": [0, 0, 1, 0, 0, 0, 0, 0, 0, 0], "labelMass": [1.5, 1.5]}
 EXAMPLE = {
-    "format": "MixShard", "formatVersion": 1, "tool": "mixshards 0.1.0", "seed": 0,
+    "format": "MixShard", "formatVersion": 2, "tool": "mixshards 0.1.0", "seed": 0,
+    "sourceCopy": dict(EXAMPLE_SHARD, file="source/train.mxs"),
     "pipeline": {"name": "x", "seed": 0, "dataset": {"path": "d", "train_limit": 0, "test_limit": 0},
+                 "augment": {"crop_pad": 4, "flip": True},
                  "mix": {"mode": "sample", "p": 0.2, "alpha": 0.2, "block": 128, "smoothing": 0},
                  "shards": {"epochs": 1, "samples_per_shard": 5000, "samples_per_chunk": 256, "codec": "zlib",
-                            "level": 1, "strategy": "rle", "filter": "delta", "provenance": True},
+                            "level": 1, "strategy": "rle", "filter": "delta", "provenance": True,
+                            "references": True},
                  "train": {"epochs": 1, "batch": 128, "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
                            "widths": [32, 64, 128, 256], "hidden": 256}},
     "source": {"name": "cifar10", "path": "d", "fingerprint": "cd" * 32, "classNames": ["a", "b"], "trainCount": 3,
@@ -31,10 +35,23 @@ class SchemaTests(unittest.TestCase):
 
     def test_example_conforms(self):
         self.assertEqual(jsonschema_subset.problems(EXAMPLE, self.schema), [])
+        # A v1 manifest: no augment, references, sourceCopy or v2 counts.
+        v1 = copy.deepcopy(EXAMPLE)
+        v1["formatVersion"] = 1
+        del v1["sourceCopy"], v1["pipeline"]["augment"], v1["pipeline"]["shards"]["references"]
+        for stats in (v1["summary"], v1["test"]["stats"], v1["train"][0]["stats"]):
+            for key in ("flipped", "shifted", "references"):
+                stats.pop(key, None)
+        self.assertEqual(jsonschema_subset.problems(v1, self.schema), [])
 
     def test_violations(self):
         cases = [
-            (("formatVersion",), 2, "$.formatVersion: must be 1"),
+            (("formatVersion",), 3, "$.formatVersion: 3 is not one of the allowed values"),
+            (("sourceCopy", "file"), "source/test.mxs", "$.sourceCopy.file: must be 'source/train.mxs'"),
+            (("pipeline", "augment", "crop_pad"), 1024, "$.pipeline.augment.crop_pad: 1024 violates maximum 1023"),
+            (("pipeline", "augment", "flip"), 1, "$.pipeline.augment.flip: expected boolean"),
+            (("pipeline", "shards", "references"), "auto", "$.pipeline.shards.references: expected boolean"),
+            (("summary", "references"), -1, "$.summary.references: -1 violates minimum 0"),
             (("pipeline", "mix", "mode"), "mixup", "$.pipeline.mix.mode: 'mixup' is not one of"),
             (("pipeline", "shards", "provenance"), 1, "$.pipeline.shards.provenance: expected boolean"),
             (("pipeline", "mix", "p"), 1.5, "$.pipeline.mix.p: 1.5 violates maximum 1"),

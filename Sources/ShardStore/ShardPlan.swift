@@ -65,14 +65,14 @@ public enum ShardPlan {
 
 extension Pipeline {
     /// The shard files of this pipeline over a source of these sizes.
-    func shardJobs(trainCount: Int, testCount: Int) -> [ShardJob] {
+    public func shardJobs(trainCount: Int, testCount: Int) -> [ShardJob] {
         ShardPlan.jobs(trainCount: trainCount, testCount: testCount, epochs: shards.epochs,
                        samplesPerShard: shards.samplesPerShard, sourceCopy: usesReferences)
     }
 
     /// How the shards of `split` are encoded: the source copy uncompressed and
     /// unfiltered (so references resolve without inflating), in chunks within the format limits.
-    func encoding(for split: Split, imageBytes: Int, classCount: Int) -> ShardEncoding {
+    public func encoding(for split: Split, imageBytes: Int, classCount: Int) -> ShardEncoding {
         var e = shards.encoding
         guard split == .source else { return e }
         e.codec = .none

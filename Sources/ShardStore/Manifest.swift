@@ -1,5 +1,6 @@
 import Foundation
 import MixCore
+import Pipeline
 import ShardFormat
 
 /// `manifest.json`: the table of contents of a complete shard directory,
@@ -9,7 +10,7 @@ import ShardFormat
 public struct Manifest: Sendable, Equatable, Codable {
     public static let fileName = "manifest.json"
     public static let formatName = "MixShard"
-    public static let toolVersion = "mixshards 0.2.0"
+    public static let toolVersion = "mixshards 0.3.0"
 
     public var format = Manifest.formatName
     public var formatVersion = Int(MixShardLayout.version)

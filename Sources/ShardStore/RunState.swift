@@ -5,14 +5,20 @@ import Pipeline
 /// `prep.json`: written when a run starts, before any shard, so that a rerun,
 /// another worker or `mixprep finalize` knows what the directory is being
 /// made from — and refuses to mix two different pipelines in one directory.
-struct RunState: Codable, Equatable {
-    static let fileName = "prep.json"
+public struct RunState: Codable, Equatable, Sendable {
+    public static let fileName = "prep.json"
 
-    var identity: PrepIdentity
-    var source: SourceInfo
-    var pipeline: Pipeline
+    public var identity: PrepIdentity
+    public var source: SourceInfo
+    public var pipeline: Pipeline
 
-    static func load(directory: String) throws -> RunState? {
+    public init(identity: PrepIdentity, source: SourceInfo, pipeline: Pipeline) {
+        self.identity = identity
+        self.source = source
+        self.pipeline = pipeline
+    }
+
+    public static func load(directory: String) throws -> RunState? {
         let path = directory + "/" + fileName
         guard FileIO.exists(path) else { return nil }
         do {
@@ -24,12 +30,12 @@ struct RunState: Codable, Equatable {
         }
     }
 
-    func write(directory: String) throws {
+    public func write(directory: String) throws {
         try FileIO.writeAtomically(directory + "/" + RunState.fileName, try Manifest.canonicalJSON(self))
     }
 
     /// The keys in which `other` differs from `self`, for a helpful refusal.
-    func differences(from other: RunState) -> [String] {
+    public func differences(from other: RunState) -> [String] {
         var out: [String] = []
         if identity.seed != other.identity.seed { out.append("seed \(other.identity.seed) vs \(identity.seed)") }
         if identity.augment != other.identity.augment { out.append("[augment]") }

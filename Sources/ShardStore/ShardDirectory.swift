@@ -15,13 +15,18 @@ public final class ShardDirectory: @unchecked Sendable {
     /// Image and label shape shared by every shard.
     public let shape: SampleShape
     /// Training shards per materialised epoch, in manifest order.
-    let trainReaders: [[ShardReader]]
+    package let trainReaders: [[ShardReader]]
     /// Test shards, in manifest order.
-    let testReaders: [ShardReader]
+    package let testReaders: [ShardReader]
+    /// The SHA-256 the manifest lists for each shard, by path.
+    let listedSHA256: [String: String]
+    /// Shards whose SHA-256 has been checked: nil when it matched, else the error.
+    private let hashChecks = Locked([String: MixError?]())
 
     /// Opens `path`: reads the manifest, checks its listing (epochs in order, paths
     /// inside the directory, no duplicates, sizes of the files), maps and checks the
     /// structure of every listed shard, and checks that shard headers agree with the manifest.
+    /// Each shard's SHA-256 is checked when the loader first reads it (`checkSHA256`).
     public init(path: String) throws {
         self.path = path
         let manifest = try Manifest.load(directory: path)
@@ -39,6 +44,11 @@ public final class ShardDirectory: @unchecked Sendable {
         guard classCount >= 2 else { throw MixError.file(manifestPath, "source.classNames must name at least 2 classes") }
         var shape: SampleShape?
         let source = try manifest.openSourceCopy(directory: path)
+        // The source copy is read whole at open (every chunk's CRC), so it is hashed then too.
+        if let entry = manifest.sourceCopy, let reader = source?.reader {
+            let digest = withExtendedLifetime(reader) { SHA256.hexDigest(of: reader.bytes) }
+            guard digest == entry.sha256 else { throw Self.hashMismatch(reader, digest: digest, listed: entry.sha256) }
+        }
         func open(_ entry: ShardEntry, split: Split, epoch: UInt32) throws -> ShardReader {
             let file = path + "/" + entry.file
             guard FileIO.exists(file) else { throw MixError.file(file, "missing (listed in \(Manifest.fileName))") }
@@ -59,9 +69,46 @@ public final class ShardDirectory: @unchecked Sendable {
             shape = s
             return reader
         }
+        listedSHA256 = Dictionary(manifest.listedFiles.map { (path + "/" + $0.file, $0.sha256) }, uniquingKeysWith: { a, _ in a })
         trainReaders = try manifest.train.map { e in try e.shards.map { try open($0, split: .train, epoch: UInt32(e.epoch)) } }
         testReaders = try manifest.test.shards.map { try open($0, split: .test, epoch: MixShardLayout.testEpoch) }
         self.shape = shape!
+    }
+
+    /// Checks the shard `reader` maps against the SHA-256 that manifest.json lists
+    /// for it; hashes each file once per process. The loader calls it before it
+    /// first reads a shard, so `train`, `eval` and `bench-loader` check what
+    /// `mixprep verify` checks of each file (chunk CRCs are checked on every read too).
+    public func checkSHA256(_ reader: ShardReader) throws {
+        if let done = hashChecks.withLock({ $0[reader.path] }) {
+            if let error = done { throw error }
+            return
+        }
+        let digest = withExtendedLifetime(reader) { SHA256.hexDigest(of: reader.bytes) }
+        let listed = listedSHA256[reader.path] ?? ""
+        let error = digest == listed ? nil : Self.hashMismatch(reader, digest: digest, listed: listed)
+        hashChecks.withLock { $0[reader.path] = error }
+        if let error { throw error }
+    }
+
+    /// The one-line error for a shard whose SHA-256 is not the listed one, naming
+    /// the first chunk that fails its checks, if one does.
+    static func hashMismatch(_ reader: ShardReader, digest: String, listed: String) -> MixError {
+        MixError.file(reader.path, "SHA-256 \(digest.prefix(16))… differs from the \(listed.prefix(16))… that \(Manifest.fileName) lists"
+                      + (firstBadChunk(reader).map { " (\($0))" } ?? ""))
+    }
+
+    /// The problem of the first chunk of `reader` that fails its checks, without the
+    /// file name (`chunk 2: …`), or nil: what a hash mismatch comes from, when a chunk shows it.
+    static func firstBadChunk(_ reader: ShardReader) -> String? {
+        var chunk = DecodedChunk()
+        for i in 0..<reader.index.count {
+            do { try reader.readChunk(i, into: &chunk) } catch {
+                let text = "\(error)", prefix = reader.path + ": "
+                return text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : text
+            }
+        }
+        return nil
     }
 
     /// Class names, in label order.

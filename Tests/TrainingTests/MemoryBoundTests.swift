@@ -1,0 +1,189 @@
+import Foundation
+import MixCore
+import NN
+import Pipeline
+import ShardStore
+import ShardFormat
+import ShardTestSupport
+import TestSupport
+import Training
+import XCTest
+
+/// Issue 10's allocation bombs and absurd sizes, run through the real tools as
+/// child processes: each gets one `error:` line and exit 1 with a peak resident
+/// set size (wait4's ru_maxrss) under 1 GiB. Every measurement is printed as
+/// `peak RSS | case | command | MiB` for the record.
+final class MemoryBoundTests: XCTestCase {
+    static let limit = 1 << 30
+
+    var mixprep: String { TestSupport.executable("mixprep") }
+    var mixtrain: String { TestSupport.executable("mixtrain") }
+
+    /// Runs a tool, asserts one `error:` line containing each of `expected`, exit 1 and a peak RSS under 1 GiB.
+    func assertBounded(_ label: String, _ tool: String, _ args: [String], _ expected: String...,
+                       file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try TestSupport.runMeasuringMemory(tool, args)
+        let name = (tool as NSString).lastPathComponent
+        let shown = ([name, args.first ?? ""] + args.filter { ["--samples", "--skip-corrupt", "--resume", "--batch"].contains($0) }).joined(separator: " ")
+        print(String(format: "peak RSS | %@ | %@ | %.1f MiB", label, shown, r.peakRSSMiB))
+        XCTAssertEqual(r.status, 1, "\(label): \(name) \(args): \(r.err)", file: file, line: line)
+        // One error line (verify also prints its progress line on a non-terminal).
+        let errors = r.err.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+        XCTAssertEqual(errors.count, 1, "\(label): \(r.err)", file: file, line: line)
+        XCTAssertFalse(r.err.split(separator: "\n").contains { !$0.hasPrefix("error: ") && !$0.hasPrefix("verify: ") }, r.err, file: file, line: line)
+        XCTAssertTrue(expected.allSatisfy { errors.first?.contains($0) ?? false }, "\(label): \(r.err)", file: file, line: line)
+        XCTAssertLessThan(r.peakRSSBytes, Self.limit, "\(label): \(name) \(args)", file: file, line: line)
+    }
+
+    /// A valid one-chunk shard of `n` samples of 3×4×4, 2 classes, to craft from.
+    func smallShard(n: Int = 1) -> [UInt8] {
+        let shape = SampleShape(channels: 3, height: 4, width: 4, classCount: 2)
+        let block = SampleBlock(shape: shape, images: [UInt8](repeating: 9, count: n * shape.imageBytes),
+                                labels: Array(repeating: 0.5, count: 2 * n),
+                                provenance: (0..<n).map { Provenance(primary: UInt32($0), partner: UInt32($0), lambda: 1) })
+        return ShardWriter.encode(block, encoding: ShardEncoding(samplesPerChunk: n), split: .train, epoch: 0, shardIndex: 0)
+    }
+
+    /// One chunk of `samples` 4×1024×1024 images declared in a shard of a few hundred bytes (valid CRCs).
+    func bigChunk(samples: Int) -> [UInt8] {
+        var c = CraftedShard(smallShard())
+        c.header(CraftedShard.Header.channels, UInt16(4))
+        c.header(CraftedShard.Header.height, UInt16(1024))
+        c.header(CraftedShard.Header.width, UInt16(1024))
+        c.header(CraftedShard.Header.sampleCount, UInt32(samples))
+        c.header(CraftedShard.Header.samplesPerChunk, UInt32(samples))
+        c.footer(CraftedShard.Footer.sampleCount, UInt32(samples))
+        c.index(chunk: 0, CraftedShard.Index.sampleCount, UInt32(samples))
+        c.index(chunk: 0, CraftedShard.Index.rawBytes, UInt32(samples * (4 * 1024 * 1024 + 4 * 2 + 12)))
+        return c.bytes
+    }
+
+    func manyChunkSamples() -> [UInt8] {
+        var c = CraftedShard(smallShard())
+        c.header(CraftedShard.Header.sampleCount, UInt32(343_000))
+        c.header(CraftedShard.Header.samplesPerChunk, UInt32(343_000))
+        c.footer(CraftedShard.Footer.sampleCount, UInt32(343_000))
+        c.index(chunk: 0, CraftedShard.Index.sampleCount, UInt32(343_000))
+        c.index(chunk: 0, CraftedShard.Index.rawBytes, UInt32(343_000 * (48 + 8 + 12)))
+        return c.bytes
+    }
+
+    func wrappingIndex() -> [UInt8] {
+        var c = CraftedShard(smallShard())
+        c.header(CraftedShard.Header.chunkCount, UInt32.max)
+        c.footer(CraftedShard.Footer.chunkCount, UInt32.max)
+        c.footer(CraftedShard.Footer.indexOffset, UInt64(c.bytes.count) &- (32 * UInt64(UInt32.max) + 32))
+        return c.bytes
+    }
+
+    func hugeImages() -> [UInt8] {
+        var c = CraftedShard(smallShard())
+        for field in [CraftedShard.Header.channels, CraftedShard.Header.height, CraftedShard.Header.width] {
+            c.header(field, UInt16.max)
+        }
+        return c.bytes
+    }
+
+    /// A copy of the tiny shard directory whose first training shard is `bytes`, listed
+    /// with its true size and SHA-256 (so only the reader's own checks can refuse it).
+    func directory(_ name: String, firstShard bytes: [UInt8]) throws -> String {
+        let dir = try Fixtures.copy(try Fixtures.shardDirectory(), name: name)
+        try FileIO.writeAtomically(dir + "/train/epoch-000/shard-00000.mxs", bytes)
+        var m = try Manifest.load(directory: dir)
+        m.train[0].shards[0].bytes = bytes.count
+        m.train[0].shards[0].sha256 = SHA256.hex(SHA256.hash(bytes))
+        try FileIO.writeAtomically(dir + "/" + Manifest.fileName, try m.encoded())
+        return dir
+    }
+
+    /// Items 1 and 2: crafted shards (valid CRCs) through every reader.
+    func testCraftedShardsThroughEveryReader() throws {
+        let cases: [(String, [UInt8], String)] = [
+            ("1 GiB chunk", bigChunk(samples: 256), "exceed the format's 256 MiB per chunk"),
+            ("4 GiB chunk", bigChunk(samples: 1023), "exceed the format's 256 MiB per chunk"),
+            ("343,000-sample chunk", manyChunkSamples(), "samplesPerChunk 343000 exceeds the format limit 65536"),
+            ("indexOffset wraps", wrappingIndex(), "footer: file size"),
+            ("65535³ images", hugeImages(), "image shape 65535×65535×65535 exceeds"),
+        ]
+        for (i, (label, bytes, expected)) in cases.enumerated() {
+            XCTAssertLessThan(bytes.count, 1000)
+            let dir = try directory("crafted\(i)", firstShard: bytes)
+            let shard = dir + "/train/epoch-000/shard-00000.mxs"
+            try assertBounded(label, mixprep, ["inspect", "--samples", shard], shard + ": ", expected)
+            try assertBounded(label, mixprep, ["verify", dir, "--threads", "1"], shard + ": ", expected)
+            try assertBounded(label, mixtrain, ["bench-loader", dir], shard + ": ", expected)
+            try assertBounded(label, mixtrain, ["train", dir, "--out", Fixtures.tempDirectory("rss"), "--threads", "1"], shard + ": ", expected)
+            try assertBounded(label, mixtrain, ["train", dir, "--out", Fixtures.tempDirectory("rss"), "--threads", "1", "--skip-corrupt"],
+                              shard + ": ", expected)
+        }
+    }
+
+    /// Item 2: a 1 MB gzip bomb (1 GB inflated) given as the dataset archive.
+    func testGzipBomb() throws {
+        let dir = Fixtures.tempDirectory("bomb")
+        let bomb = dir + "/cifar-10-binary.tar.gz"
+        let sh = Process()
+        sh.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // 100 gzip members of 10 MB of zeros each: about 1 MB that inflates to 1 GB.
+        sh.arguments = ["-c", "head -c 10000000 /dev/zero | gzip -9 > '\(dir)/m' && for i in $(seq 100); do cat '\(dir)/m'; done > '\(bomb)'"]
+        try sh.run()
+        sh.waitUntilExit()
+        XCTAssertEqual(sh.terminationStatus, 0)
+        XCTAssertLessThan(FileIO.fileSize(bomb) ?? .max, 1_100_000)
+        try assertBounded("gzip bomb (1 GB of zeros in \(FileIO.fileSize(bomb)! / 1000) kB)", mixprep,
+                          ["run", Fixtures.packageRoot + "/pipelines/quickstart.toml", "--data", bomb, "--out", dir + "/out"],
+                          bomb + ": inflates to more than 256 MiB, the limit for this input (a gzip bomb?)")
+    }
+
+    /// Item 3: absurd batch, widths and hidden sizes, at prep and at train.
+    func testAbsurdTrainingSizes() throws {
+        let dir = try Fixtures.shardDirectory()
+        try assertBounded("--batch 10000000", mixtrain, ["train", dir, "--out", Fixtures.tempDirectory("rss"), "--batch", "10000000"],
+                          "--batch must be in 1...4096 (got 10000000)")
+        try assertBounded("--batch 10000000", mixtrain, ["bench-loader", dir, "--batch", "10000000"], "--batch must be in 1...4096 (got 10000000)")
+        for (key, value, expected) in [("hidden", "1000000000", "train.hidden must be in 1...8192 (got 1000000000)"),
+                                       ("widths", "[1, 1, 1, 1000000]", "train.widths must be 4 channel counts in 1...1024")] {
+            let file = Fixtures.tempDirectory("absurd") + "/p.toml"
+            try FileIO.writeAtomically(file, "[dataset]\npath = \"\(Fixtures.miniCIFAR)\"\n[train]\n\(key) = \(value)\n")
+            try assertBounded("train.\(key) = \(value)", mixprep, ["run", file, "--out", Fixtures.tempDirectory("rss")], expected)
+            // A manifest whose embedded pipeline asks for it (as an older mixprep accepted).
+            let copy = try Fixtures.copy(dir, name: "absurd-" + key)
+            var m = try Manifest.load(directory: copy)
+            if key == "hidden" { m.pipeline.train.hidden = 1_000_000_000 } else { m.pipeline.train.widths = [1, 1, 1, 1_000_000] }
+            try FileIO.writeAtomically(copy + "/" + Manifest.fileName, try m.encoded())
+            try assertBounded("train.\(key) = \(value)", mixtrain, ["train", copy, "--out", Fixtures.tempDirectory("rss")], expected)
+        }
+    }
+
+    /// Item 3: crafted checkpoints with a valid SHA-256 (parameter counts 2^62 and 2^63, a negative epoch).
+    func testCraftedCheckpoints() throws {
+        let dir = try Fixtures.shardDirectory()
+        let model = SeedCNN(config: CNNConfig(widths: [4, 8, 8, 8], hidden: 16, classes: 10), seed: 1)
+        let good = Checkpoint(model: model, optimizer: Adam(parameterCount: model.parameterCount, learningRate: 1e-3), epoch: 1,
+                              batch: 50, seed: 7, metrics: [], pipelineName: "tiny", manifestSHA256: "", sourceFingerprint: "")
+        let run = Fixtures.tempDirectory("ckptrss")
+        let path = run + "/checkpoint-001.ckpt"
+        for (label, bytes, expected) in [
+            ("checkpoint of 2^63 parameters", try Fixtures.craftedCheckpoint(good, count: 1 << 63) { _ in }, "for 9223372036854775808 parameters"),
+            ("checkpoint of 2^62 parameters", try Fixtures.craftedCheckpoint(good, count: 1 << 62) { _ in }, "for 4611686018427387904 parameters"),
+            ("header parameterCount 2^62", try Fixtures.craftedCheckpoint(good) { $0["parameterCount"] = 1 << 62 }, "header: parameterCount 4611686018427387904"),
+            ("checkpoint of epoch -1", try Fixtures.craftedCheckpoint(good) { $0["epoch"] = -1 }, "header: epoch -1"),
+        ] {
+            try FileIO.writeAtomically(path, bytes)
+            try assertBounded(label, mixtrain, ["eval", path, dir, "--threads", "1"], path + ": ", expected)
+            try assertBounded(label, mixtrain, ["train", dir, "--out", run, "--resume", "--threads", "1"],
+                              "\(run): none of its 1 checkpoint is usable (newest: \(path): ", expected)
+        }
+    }
+
+    /// The measurement's floor: what a tool that allocates nothing reports (python's fork of itself).
+    func testMeasuringFloor() throws {
+        let r = try TestSupport.runMeasuringMemory("/bin/true", [])
+        print(String(format: "peak RSS | floor | /bin/true | %.1f MiB", r.peakRSSMiB))
+        XCTAssertEqual(r.status, 0)
+        XCTAssertLessThan(r.peakRSSBytes, 64 << 20)
+        let v = try TestSupport.runMeasuringMemory(mixtrain, ["--version"])
+        print(String(format: "peak RSS | baseline | mixtrain --version | %.1f MiB", v.peakRSSMiB))
+        XCTAssertEqual(v.out, Manifest.toolVersion + "\n")
+    }
+}
