@@ -113,7 +113,7 @@ public struct ExperimentSpec: Sendable, Equatable {
     /// Parses experiment TOML; `file` names it in errors and anchors relative paths.
     public static func parse(_ text: String, file: String = "<experiment>") throws -> ExperimentSpec {
         let root: TOMLTable
-        try TOMLHeaderCheck.check(text, file: file)
+        try TOMLParserGuard.check(text, file: file)
         do {
             root = try TOMLTable(string: text)
         } catch let e as TOMLParseError {

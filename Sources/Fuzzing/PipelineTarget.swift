@@ -17,6 +17,11 @@ final class PipelineTarget: FuzzTarget {
         "train_limit = -5", "path = \"\"", "widths = []", "widths = [[1]]", "deep = " + String(repeating: "[", count: 300)
             + String(repeating: "]", count: 300), "x = { a = { b = { c = 1 } } }", "key = '''multi\nline'''",
         "\"quoted key\" = 1", "provenance = \"yes\"", "references = true", "beta1 = 1", "eps = 0",
+        // Every kind of TOML value, so mutants reach toml++'s value parsers.
+        "x = 1979-05-27T07:32:00Z", "x = [1979-05-27T07:32:00.999999-07:00, 07:32:00, 1979-05-27]", "x = 1979-05-27 07:32:00",
+        "x = { a = [1, { b = 2 }], c.d = \"e\" }", "x = [[1], [2.5], [\"s\"], { a = 1 }]", "x = 0x7fffffffffffffff",
+        "x = 0o777", "x = 0b1010", "x = 1_000.5e+3", "x = +inf", "x = -nan", "x = \"\\u00e9\\U0001F600\\t\"",
+        "x = '''\nraw\n'''", "a.\"b\".'c' = 1", "x = [ ]", "x = 07:32:00.5", "x = 1e-7", "x = -0.0",
     ]
 
     let seeds: [[UInt8]]

@@ -72,7 +72,13 @@ public enum TextMutator {
 
     static func mutateOnce(_ bytes: inout [UInt8], rng: inout FuzzRNG, donors: [[UInt8]], dictionary: [String]) {
         let toks = tokens(bytes)
-        let choice = rng.below(20)
+        let choice = rng.below(22)
+        if choice >= 20 && !bytes.isEmpty { // one punctuation character inserted or replaced
+            let c = rng.pick(Array("[]{},=#\"'.:-Tt_+ \n\\".utf8))
+            let at = rng.below(bytes.count)
+            if rng.chance(0.5) { bytes.insert(c, at: at) } else { bytes[at] = c }
+            return
+        }
         if toks.isEmpty || choice >= 17 {
             if choice == 19 || bytes.isEmpty {
                 ByteMutator.mutateOnce(&bytes, rng: &rng, donors: donors)

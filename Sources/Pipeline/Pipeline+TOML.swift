@@ -19,7 +19,7 @@ extension Pipeline {
     /// Parses pipeline TOML text (`file` only names it in errors).
     public static func parse(_ text: String, file: String = "<pipeline>") throws -> Pipeline {
         let root: TOMLTable
-        try TOMLHeaderCheck.check(text, file: file)
+        try TOMLParserGuard.check(text, file: file)
         do {
             root = try TOMLTable(string: text)
         } catch let e as TOMLParseError {

@@ -108,6 +108,8 @@ struct Replay: ParsableCommand {
     @Option(help: "Write the regenerated input to this file.") var save: String?
     @Option(help: "The repository root (seed corpus).") var root: String = "."
     @Option(help: "A run longer than this many seconds is a hang.") var hangSeconds: Double = 10
+    @Option(help: "Scratch directory (default: mixfuzz-replay-<pid> under /dev/shm or the temporary directory; removed unless the replay crashes).")
+    var scratch: String?
 
     func validate() throws {
         if FuzzTargets.entry(target) == nil { throw ValidationError("unknown target \(target)") }
@@ -118,7 +120,7 @@ struct Replay: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let scratch = FuzzSupervisor.defaultScratchBase() + "/mixfuzz-replay-\(getpid())"
+            let scratch = self.scratch ?? FuzzSupervisor.defaultScratchBase() + "/mixfuzz-replay-\(getpid())"
             defer { try? FileManager.default.removeItem(atPath: scratch) }
             let input: [UInt8]
             if let file {

@@ -76,7 +76,10 @@ final class FuzzRunTests: XCTestCase {
         let input = try FileIO.read(file)
         XCTAssertLessThan(try XCTUnwrap(input.first), 64)
         XCTAssertTrue(r.err.contains("mixfuzz: CRASH (signal 4) in target canary-crash, seed 2, case"), r.err)
-        let replay = try TestSupport.run(TestSupport.executable("mixfuzz"), ["replay", file, "--target", "canary-crash"])
+        // (A crashing replay cannot clean up after itself: its scratch directory is this test's.)
+        let scratch = try Self.temporaryDirectory("replay-crash")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let replay = try TestSupport.run(TestSupport.executable("mixfuzz"), ["replay", file, "--target", "canary-crash", "--scratch", scratch])
         XCTAssertNotEqual(replay.status, 0)
         XCTAssertTrue(replay.err.contains("Index out of range"), replay.err)
         XCTAssertTrue(FileIO.exists(file.replacingOccurrences(of: ".bin", with: ".log")))

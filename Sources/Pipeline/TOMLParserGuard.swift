@@ -1,21 +1,25 @@
 import MixCore
 
-/// A guard in front of toml++ (inside TOMLKit 0.6): its parser asserts —
-/// aborting the whole process — when a table header's `[` or `[[` is followed
-/// by something that cannot start a key (`[{}]`, `[[ [x]]`, `[` then a line
-/// break) or when an array holds `,` or `}` where a value belongs
-/// (`[0, 1,}2]`) instead of reporting an error (found by `mixfuzz`, target
-/// `pipeline`). This finds such a header first and reports it, naming the file,
-/// line and column as a toml++ error would. It follows TOML's lexical rules
-/// (strings, comments, arrays spanning lines) only as far as needed to know
-/// where table headers are.
-public enum TOMLHeaderCheck {
-    /// Throws for the first table header that does not start with a key.
+/// A guard in front of toml++ (inside TOMLKit 0.6), whose parser asserts —
+/// aborting the whole process — on some malformed input instead of reporting
+/// an error. `mixfuzz` (target `pipeline`) found three such places; this finds
+/// them first and reports them, naming the file, line and column as a toml++
+/// error would:
+///
+/// - a table header whose `[` or `[[` is not followed by a key (`[{}]`,
+///   `[[ [x]]`, `[` then a line break);
+/// - `}` or a Unicode line separator where an array expects a value
+///   (`[0, 1,}2]`; a `,` there, which toml++ reports itself, is refused alike);
+/// - a date-time whose `T` is not followed by a digit (`1979-05-27T:32`).
+///
+/// It follows TOML's lexical rules (strings, comments, arrays spanning lines)
+/// only as far as needed to know where headers and values start; it never
+/// refuses a valid document.
+public enum TOMLParserGuard {
+    /// Throws for the first of those constructs in `text`.
     public static func check(_ text: String, file: String) throws {
         let s = Array(text.unicodeScalars)
         var i = 0, line = 1, column = 1
-        var open: [Unicode.Scalar] = []   // open brackets and braces of values, innermost last
-        var depth: Int { open.count }
         var lineStart = true   // only whitespace since the last line break
         func advance() {
             if s[i] == "\n" {
@@ -62,23 +66,13 @@ public enum TOMLHeaderCheck {
                 }
             }
         }
-        /// After an array's `[` or `,`: the next token (past blanks, line breaks and comments)
-        /// must start a value or close the array. toml++ asserts on `,` or `}` there
-        /// (`[0, 1,}2]`, found by `mixfuzz`, target `pipeline`).
-        func expectArrayValue() throws {
-            while let w = at(i) {
-                if w == " " || w == "\t" || w == "\r" || w == "\n" {
-                    advance()
-                } else if w == "#" {
-                    while i < s.count && s[i] != "\n" { advance() }
-                } else {
-                    break
-                }
-            }
-            if let k = at(i), k == "," || k == "}" {
-                throw MixError("\(file): line \(line), column \(column): expected a value or ']' in an array, saw '\(k)'")
-            }
+        func fail(_ what: String, _ k: Unicode.Scalar?, line l: Int, column c: Int) -> MixError {
+            let shown = k.map { $0.properties.generalCategory == .control || $0.properties.isWhitespace
+                ? "U+\(String($0.value, radix: 16, uppercase: true))" : "'\($0)'" } ?? "the end"
+            return MixError("\(file): line \(l), column \(c): \(what), saw \(shown)")
         }
+        var open: [Unicode.Scalar] = []  // the '[' and '{' of values, innermost last
+        var expectValue = false          // after '=', or at an array element
         if at(0) == "\u{FEFF}" { i = 1 }
         while i < s.count {
             let c = s[i]
@@ -86,45 +80,66 @@ public enum TOMLHeaderCheck {
             case "\n":
                 advance()
                 lineStart = true
+                continue
             case " ", "\t", "\r":
                 advance()
+                continue
             case "#":
                 while i < s.count && s[i] != "\n" { advance() }
+                continue
+            default:
+                break
+            }
+            if expectValue {
+                expectValue = false
+                if open.last == "[" && [",", "}", "\u{85}", "\u{2028}", "\u{2029}"].contains(c) {
+                    throw fail("expected a value or ']' in an array", c, line: line, column: column)
+                }
+                // YYYY-MM-DD[Tt] must go on with the time's digits.
+                if isDigit(c), i + 10 < s.count, s[i + 4] == "-", s[i + 7] == "-", s[i + 10] == "T" || s[i + 10] == "t",
+                   [0, 1, 2, 3, 5, 6, 8, 9].allSatisfy({ isDigit(s[i + $0]) }), !(at(i + 11).map(isDigit) ?? false) {
+                    throw fail("a date-time's 'T' must be followed by the time", at(i + 11), line: line, column: column + 11)
+                }
+            }
+            switch c {
             case "\"", "'":
                 skipString()
-                lineStart = false
-            case "[" where lineStart && depth == 0:
+            case "[" where lineStart && open.isEmpty:
                 let (headerLine, headerColumn) = (line, column)
                 advance()
                 if at(i) == "[" { advance() }
                 while let w = at(i), w == " " || w == "\t" { advance() }
                 if let k = at(i), !(isBareKeyCharacter(k) || k == "\"" || k == "'" || k == "]") {
-                    let shown = k.properties.generalCategory == .control || k == "\n" ? "U+\(String(k.value, radix: 16, uppercase: true))" : "'\(k)'"
-                    throw MixError("\(file): line \(headerLine), column \(headerColumn): a table header must start with a key, saw \(shown)")
+                    throw fail("a table header must start with a key", k, line: headerLine, column: headerColumn)
                 }
                 // The rest of the header line (its key may be quoted).
                 while i < s.count && s[i] != "\n" {
                     if s[i] == "\"" || s[i] == "'" { skipString() } else { advance() }
                 }
-                lineStart = false
-            case "[", "{":
-                open.append(c)
+            case "[":
+                open.append("[")
+                expectValue = true
                 advance()
-                lineStart = false
-                if c == "[" { try expectArrayValue() }
-            case "," where open.last == "[":
+            case "{":
+                open.append("{")
                 advance()
-                try expectArrayValue()
             case "]", "}":
                 if !open.isEmpty { open.removeLast() }
                 advance()
-                lineStart = false
+            case ",":
+                expectValue = open.last == "["
+                advance()
+            case "=":
+                expectValue = true
+                advance()
             default:
                 advance()
-                lineStart = false
             }
+            lineStart = false
         }
     }
+
+    static func isDigit(_ c: Unicode.Scalar) -> Bool { ("0"..."9").contains(c) }
 
     /// toml++'s bare-key characters (TOML 1.0): ASCII letters, digits, '_' and '-'.
     static func isBareKeyCharacter(_ c: Unicode.Scalar) -> Bool {
