@@ -7,7 +7,9 @@ import Training
 /// `accuracy.svg` and `confusion.png`, all pure functions of the runs'
 /// records (no timestamps), so a rerun reproduces them byte for byte.
 public enum ExperimentReport {
-    /// The answer, one line per arm compared with the baseline, e.g.
+    /// The answer: with three arms or more, first the best arm against the
+    /// runner-up; then one line per comparison (each arm against the baseline,
+    /// then the `compare_with` pairs), e.g.
     /// `mixup: 76.10 ± 0.30 % vs baseline 74.40 ± 0.40 % final test accuracy (3 trials each, 30 epochs): +1.70 points`.
     public static func headline(_ s: ExperimentSummary) -> [String] {
         let epochs = "\(s.epochs) epoch\(s.epochs == 1 ? "" : "s")"
@@ -16,13 +18,22 @@ public enum ExperimentReport {
             let n = base.finalTestAccuracy.n
             return ["\(base.name): \(meanStd(base.finalTestAccuracy)) final test accuracy (\(n) trial\(n == 1 ? "" : "s"), \(epochs))"]
         }
-        return s.comparisons.map { c in
-            let arm = s.arms.first { $0.name == c.arm }!
-            let (na, nb) = (arm.finalTestAccuracy.n, base.finalTestAccuracy.n)
-            let trials = na == nb ? "\(na) trial\(na == 1 ? "" : "s") each" : "\(na) and \(nb) trials"
-            return "\(arm.name): \(meanStd(arm.finalTestAccuracy)) vs \(base.name) \(meanStd(base.finalTestAccuracy)) "
-                + "final test accuracy (\(trials), \(epochs)): \(points(c.difference)) points"
+        func trials(_ a: ArmSummary, _ b: ArmSummary) -> String {
+            let (na, nb) = (a.finalTestAccuracy.n, b.finalTestAccuracy.n)
+            return na == nb ? "\(na) trial\(na == 1 ? "" : "s") each" : "\(na) and \(nb) trials"
         }
+        var lines: [String] = []
+        if let l = s.leader, let best = s.arms.first(where: { $0.name == l.arm }), let next = s.arms.first(where: { $0.name == l.baseline }) {
+            lines.append("Best: \(best.name), \(meanStd(best.finalTestAccuracy)) final test accuracy (\(trials(best, next)), \(epochs)); "
+                + "ahead of the runner-up, \(next.name) (\(meanStd(next.finalTestAccuracy))), by \(points(l.difference)) points")
+        }
+        for c in s.comparisons {
+            let arm = s.arms.first { $0.name == c.arm }!
+            let other = s.arms.first { $0.name == c.baseline }!
+            lines.append("\(arm.name): \(meanStd(arm.finalTestAccuracy)) vs \(other.name) \(meanStd(other.finalTestAccuracy)) "
+                + "final test accuracy (\(trials(arm, other)), \(epochs)): \(points(c.difference)) points")
+        }
+        return lines
     }
 
     /// The reference accuracies next to this experiment's, e.g. `Reference (the article): baseline
@@ -32,7 +43,7 @@ public enum ExperimentReport {
         var line = "Reference (\(s.reference ?? "reference_accuracy in the experiment file")): "
             + given.map { "\($0.name) \(pct($0.referenceAccuracy!)) %" }.joined(separator: ", ")
         if let base = s.arms.first(where: { $0.name == s.baseline }), let b = base.referenceAccuracy {
-            let compared = s.comparisons.compactMap { c -> (String, Double, Double)? in
+            let compared = s.comparisons.filter { $0.baseline == s.baseline }.compactMap { c -> (String, Double, Double)? in
                 guard let r = s.arms.first(where: { $0.name == c.arm })?.referenceAccuracy else { return nil }
                 return (c.arm, r - b, c.difference)
             }
@@ -44,17 +55,31 @@ public enum ExperimentReport {
         return line + ".\n"
     }
 
+    /// How a verdict names the outcome: an arm against the baseline "helps" or
+    /// "hurts"; against another arm (a `compare_with` pair) it "beats" it or
+    /// not; the best arm against the runner-up "wins".
+    enum Wording { case helps, beats, wins }
+
     /// What the interval says, in words.
-    static func verdict(_ c: Comparison) -> String {
+    static func verdict(_ c: Comparison, _ wording: Wording = .helps) -> String {
         guard let se = c.standardError else {
             return "One trial per arm: there is no trial-to-trial spread to judge the difference against; run more trials (`trials = [0, 1, 2]`)."
         }
         guard let lo = c.ci95Low, let hi = c.ci95High, let df = c.degreesOfFreedom else {
             return "Every trial of both arms scored the same (standard error \(pp(se)) points)."
         }
-        let interval = "95% confidence interval of the difference: \(points(lo)) to \(points(hi)) points (Welch t, \(String(format: "%.1f", df)) degrees of freedom)"
-        if lo > 0 { return interval + " — above zero: **\(c.arm) helps** in this setting." }
-        if hi < 0 { return interval + " — below zero: **\(c.arm) hurts** in this setting." }
+        let interval = "95% confidence interval of \(c.arm) − \(c.baseline): \(points(lo)) to \(points(hi)) points "
+            + "(Welch t, \(String(format: "%.1f", df)) degrees of freedom)"
+        if lo > 0 {
+            switch wording {
+            case .helps: return interval + " — above zero: **\(c.arm) helps** in this setting."
+            case .beats: return interval + " — above zero: **\(c.arm) beats \(c.baseline)**."
+            case .wins: return interval + " — above zero: **\(c.arm) wins**."
+            }
+        }
+        if hi < 0 {
+            return interval + (wording == .helps ? " — below zero: **\(c.arm) hurts** in this setting." : " — below zero: **\(c.baseline) beats \(c.arm)**.")
+        }
         return interval + " — it includes zero: the difference is within the trial-to-trial spread; more trials would tell."
     }
 
@@ -73,16 +98,27 @@ public enum ExperimentReport {
     /// `report.md`: the answer first, then trials, curves, confusion, samples, time, settings.
     static func markdown(_ s: ExperimentSummary, plan: ExperimentPlan, contactSheets: [(arm: String, path: String)]) -> String {
         let mixing = s.arms.filter { $0.name != s.baseline }.map(\.name)
-        let question = mixing.count == 1 ? "Does \(mixing[0]) help, and by how much?" : "Which arm helps, and by how much?"
+        let question = mixing.count == 1 ? "Does \(mixing[0]) help, and by how much?"
+            : s.leader != nil ? "Which arm wins, and by how much?" : "Which arm helps, and by how much?"
         var md = "# \(question)\n\nExperiment `\(s.experiment)` (`\(s.file)`).\n\n"
-        for line in headline(s) { md += "**\(line).**\n\n" }
-        for c in s.comparisons {
-            md += verdict(c)
-            if !c.perSeed.isEmpty {
-                md += " Per seed (same initialisation and sample order, only the mixing differs): "
-                md += c.perSeed.map { "\(points($0.difference)) (seed \($0.seed))" }.joined(separator: ", ") + "."
+        let lines = headline(s)
+        let comparisons = (s.leader.map { [$0] } ?? []) + s.comparisons
+        for (k, line) in lines.enumerated() {
+            md += "**\(line).**"
+            if k < comparisons.count {
+                let c = comparisons[k]
+                let wording: Wording = k == 0 && s.leader != nil ? .wins : c.baseline == s.baseline ? .helps : .beats
+                md += " " + verdict(c, wording)
+                if !c.perSeed.isEmpty {
+                    md += " Per seed (same initialisation and sample order; only the arms' augmentation and mixing differ): "
+                    md += c.perSeed.map { "\(points($0.difference)) (seed \($0.seed))" }.joined(separator: ", ") + "."
+                }
             }
             md += "\n\n"
+        }
+        if s.leader != nil {
+            md += "Ranking by mean final test accuracy: " + ExperimentSummary.ranking(s.arms).enumerated()
+                .map { "\($0.offset + 1). \($0.element.name) \(pct($0.element.finalTestAccuracy.mean)) %" }.joined(separator: ", ") + ".\n\n"
         }
         let hasReference = s.arms.contains { $0.referenceAccuracy != nil }
         md += "| arm | mixing | trials | final test accuracy | best test accuracy | final test loss | vs \(s.baseline) |"
@@ -136,8 +172,8 @@ public enum ExperimentReport {
         for (k, name) in s.classNames.enumerated() where k < base.perClassAccuracy.count {
             md += "| \(name) |" + s.arms.map { " \(pct($0.perClassAccuracy[k])) |" }.joined()
             for c in s.comparisons {
-                let arm = s.arms.first { $0.name == c.arm }!
-                md += " \(points(arm.perClassAccuracy[k] - base.perClassAccuracy[k])) |"
+                let arm = s.arms.first { $0.name == c.arm }!, other = s.arms.first { $0.name == c.baseline }!
+                md += " \(points(arm.perClassAccuracy[k] - other.perClassAccuracy[k])) |"
             }
             md += "\n"
         }

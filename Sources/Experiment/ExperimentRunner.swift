@@ -307,7 +307,8 @@ public enum ExperimentRunner {
                               referenceAccuracy: arm.referenceAccuracy)
         }
         let baseline = arms.first { $0.name == plan.spec.baseline }!
-        let comparisons = arms.filter { $0.name != baseline.name }.map { Comparison(arm: $0, baseline: baseline, runs: runs) }
+        let pairs = Dictionary(uniqueKeysWithValues: plan.spec.arms.compactMap { a in a.compareWith.map { (a.name, $0) } })
+        let comparisons = ExperimentSummary.comparisons(arms: arms, baseline: baseline.name, compareWith: pairs, runs: runs)
         let first = results[0]
         let t = first.trial.pipeline.train
         return ExperimentSummary(experiment: plan.spec.name, file: plan.spec.file, baseline: baseline.name, epochs: plan.epochs,
@@ -315,7 +316,8 @@ public enum ExperimentRunner {
                                  sourceFingerprint: first.record.sourceFingerprint ?? "",
                                  trainSamples: first.record.trainSamples ?? 0, testSamples: first.record.testSamples ?? 0,
                                  classNames: first.record.classNames ?? [], batch: t.batch, learningRate: t.lr,
-                                 widths: t.widths, hidden: t.hidden, arms: arms, comparisons: comparisons, runs: runs,
+                                 widths: t.widths, hidden: t.hidden, arms: arms, comparisons: comparisons,
+                                 leader: ExperimentSummary.leader(arms: arms, runs: runs), runs: runs,
                                  seconds: runs.reduce(TimeSplit()) { $0 + $1.seconds }, reference: plan.spec.reference)
     }
 

@@ -16,13 +16,19 @@ public struct ExperimentArm: Sendable, Equatable, Codable {
     /// A final test accuracy (fraction) to compare the arm with, e.g. a
     /// published result (`reference_accuracy`, given in percent).
     public var referenceAccuracy: Double?
+    /// Another arm to compare this one with besides the baseline (`compare_with`),
+    /// e.g. crop-and-flip-then-mixup with crop-and-flip alone. Report only: it
+    /// changes no shard and no run.
+    public var compareWith: String?
 
     /// An arm named `name` that augments and mixes as `augment` and `mix` say.
-    public init(name: String, augment: AugmentConfig = AugmentConfig(), mix: MixConfig, referenceAccuracy: Double? = nil) {
+    public init(name: String, augment: AugmentConfig = AugmentConfig(), mix: MixConfig, referenceAccuracy: Double? = nil,
+                compareWith: String? = nil) {
         self.name = name
         self.augment = augment
         self.mix = mix
         self.referenceAccuracy = referenceAccuracy
+        self.compareWith = compareWith
     }
 
     /// Whether the arm mixes anything at all (mode other than `none`, p > 0).
@@ -42,7 +48,7 @@ public struct ExperimentArm: Sendable, Equatable, Codable {
         return crop.map { "\($0), then \(s)" } ?? s
     }
 
-    enum CodingKeys: String, CodingKey { case name, augment, mix, referenceAccuracy }
+    enum CodingKeys: String, CodingKey { case name, augment, mix, referenceAccuracy, compareWith }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -50,6 +56,7 @@ public struct ExperimentArm: Sendable, Equatable, Codable {
         augment = try c.decodeIfPresent(AugmentConfig.self, forKey: .augment) ?? AugmentConfig()
         mix = try c.decode(MixConfig.self, forKey: .mix)
         referenceAccuracy = try c.decodeIfPresent(Double.self, forKey: .referenceAccuracy)
+        compareWith = try c.decodeIfPresent(String.self, forKey: .compareWith)
     }
 }
 
@@ -71,6 +78,7 @@ public struct ExperimentArm: Sendable, Equatable, Codable {
 /// name = "baseline"
 /// mode = "none"
 /// reference_accuracy = 74.5        # optional: % to compare the arm's result with
+/// compare_with = "other-arm"       # optional: also compare with this arm, not only the baseline
 ///
 /// [[arms]]
 /// name = "mixup"
@@ -232,9 +240,18 @@ public struct ExperimentSpec: Sendable, Equatable {
             if let reference, !(0...100).contains(reference) {
                 throw MixError("\(file): arms.\(armName).reference_accuracy must be a percentage in [0, 100] (got \(reference))")
             }
+            let compareWith = try r.string("compare_with")
             try r.finish()
             if let problem = mix.problems(prefix: "arms.\(armName).").first { throw MixError("\(file): \(problem)") }
-            arms.append(ExperimentArm(name: armName, augment: augment, mix: mix, referenceAccuracy: reference.map { $0 / 100 }))
+            arms.append(ExperimentArm(name: armName, augment: augment, mix: mix, referenceAccuracy: reference.map { $0 / 100 },
+                                      compareWith: compareWith))
+        }
+        for arm in arms {
+            guard let other = arm.compareWith else { continue }
+            guard other != arm.name, arms.contains(where: { $0.name == other }) else {
+                throw MixError("\(file): arms.\(arm.name).compare_with must name another arm (got \"\(other)\"; arms: "
+                    + arms.map(\.name).joined(separator: ", ") + ")")
+            }
         }
 
         let baseline: String

@@ -137,7 +137,8 @@ public struct ArmSummary: Sendable, Equatable, Codable {
     public var referenceAccuracy: Double? = nil
 }
 
-/// An arm against the baseline: the difference of mean final test accuracies.
+/// One arm against another (the baseline, or the arm's `compare_with`): the
+/// difference of mean final test accuracies.
 public struct Comparison: Sendable, Equatable, Codable {
     /// The compared arm.
     public var arm: String
@@ -220,14 +221,45 @@ public struct ExperimentSummary: Sendable, Equatable, Codable {
     public var hidden: Int
     /// Per arm, in file order.
     public var arms: [ArmSummary]
-    /// Every other arm against the baseline.
+    /// Every other arm against the baseline, then each `compare_with` pair that is not already one of those.
     public var comparisons: [Comparison]
+    /// With three arms or more: the arm with the highest mean final test accuracy
+    /// against the runner-up (ties keep file order); nil otherwise.
+    public var leader: Comparison? = nil
     /// Per arm × trial, arm by arm.
     public var runs: [RunSummary]
     /// Summed over every run.
     public var seconds: TimeSplit
     /// What the arms' reference accuracies are.
     public var reference: String? = nil
+
+    /// The comparisons an experiment reports: every arm but the baseline against
+    /// the baseline, then each arm against its `compareWith` (when that is not the baseline).
+    public static func comparisons(arms: [ArmSummary], baseline: String, compareWith: [String: String],
+                                   runs: [RunSummary]) -> [Comparison] {
+        guard let base = arms.first(where: { $0.name == baseline }) else { return [] }
+        var out = arms.filter { $0.name != baseline }.map { Comparison(arm: $0, baseline: base, runs: runs) }
+        for arm in arms {
+            guard let name = compareWith[arm.name], name != baseline, let other = arms.first(where: { $0.name == name }) else { continue }
+            out.append(Comparison(arm: arm, baseline: other, runs: runs))
+        }
+        return out
+    }
+
+    /// The best arm against the runner-up by mean final test accuracy, for three arms or more.
+    public static func leader(arms: [ArmSummary], runs: [RunSummary]) -> Comparison? {
+        guard arms.count >= 3 else { return nil }
+        let ranked = ranking(arms)
+        return Comparison(arm: ranked[0], baseline: ranked[1], runs: runs)
+    }
+
+    /// Arms by mean final test accuracy, highest first; equal means keep file order.
+    public static func ranking(_ arms: [ArmSummary]) -> [ArmSummary] {
+        arms.enumerated().sorted {
+            $0.element.finalTestAccuracy.mean != $1.element.finalTestAccuracy.mean
+                ? $0.element.finalTestAccuracy.mean > $1.element.finalTestAccuracy.mean : $0.offset < $1.offset
+        }.map(\.element)
+    }
 
     /// Deterministic JSON (sorted keys, snake_case, indented).
     public func encoded() throws -> [UInt8] {

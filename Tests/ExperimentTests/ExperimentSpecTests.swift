@@ -90,6 +90,10 @@ final class ExperimentSpecTests: XCTestCase {
             (good.replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.2\nreference_accuracy = 120"),
              "arms.mixup.reference_accuracy must be a percentage in [0, 100] (got 120.0)"),
             ("reference = \"the paper\"\n" + good, "reference is set but no arm has a reference_accuracy"),
+            (good.replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.2\ncompare_with = \"control\""),
+             "arms.mixup.compare_with must name another arm (got \"control\"; arms: baseline, mixup)"),
+            (good.replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.2\ncompare_with = \"mixup\""),
+             "arms.mixup.compare_with must name another arm (got \"mixup\""),
         ]
         for (text, expected) in cases {
             let file = try F.writeFile(text, name: "bad.toml")
@@ -120,6 +124,54 @@ final class ExperimentSpecTests: XCTestCase {
         }
         XCTAssertEqual(try ExperimentPlan(spec: s, options: ExperimentOptions(data: F.miniCIFAR)).trials[0].pipeline.dataset.path,
                        F.miniCIFAR)
+    }
+
+    func testShippedAblationFile() throws {
+        let spec = try ExperimentSpec.load(F.packageRoot + "/pipelines/augment-ablation.toml")
+        XCTAssertEqual(spec.arms.map(\.name), ["none", "mixup", "crop-flip", "crop-flip-mixup", "crop-flip-cutmix"])
+        XCTAssertEqual(spec.arms.map(\.mixDescription), [
+            "none", "sample, p 0.2, α 0.2", "crop (pad 4) + flip", "crop (pad 4) + flip, then sample, p 0.2, α 0.2",
+            "crop (pad 4) + flip, then cutmix, p 0.5, α 1",
+        ])
+        XCTAssertEqual(spec.baseline, "none")
+        XCTAssertEqual(spec.arms.map(\.compareWith), [nil, nil, nil, "crop-flip", "crop-flip"])
+        XCTAssertEqual(spec.trials, [0, 1, 2])
+        XCTAssertEqual(spec.epochs, 30)
+    }
+
+    /// Three arms or more: the best arm against the runner-up leads, then every arm against
+    /// the baseline, then the `compare_with` pairs, each with its own interval and wording.
+    func testLeaderAndComparePairs() {
+        func arm(_ name: String, _ v: [Double]) -> ArmSummary {
+            ArmSummary(name: name, mix: .init(), mixing: "", finalTestAccuracy: TrialStatistic(v), bestTestAccuracy: TrialStatistic(v),
+                       finalTestLoss: TrialStatistic(v), confusion: [], perClassAccuracy: [], seconds: TimeSplit())
+        }
+        let arms = [arm("none", [0.70, 0.72, 0.74]), arm("a", [0.80, 0.81, 0.82]), arm("b", [0.83, 0.84, 0.85]),
+                    arm("c", [0.60, 0.61, 0.62]), arm("d", [0.80, 0.81, 0.82])]
+        let comparisons = ExperimentSummary.comparisons(arms: arms, baseline: "none", compareWith: ["b": "a", "c": "none"], runs: [])
+        XCTAssertEqual(comparisons.map { "\($0.arm)-\($0.baseline)" }, ["a-none", "b-none", "c-none", "d-none", "b-a"])
+        XCTAssertEqual(comparisons[4].difference, 0.03, accuracy: 1e-12)
+        // Ties keep file order: a before d.
+        XCTAssertEqual(ExperimentSummary.ranking(arms).map(\.name), ["b", "a", "d", "none", "c"])
+        let leader = ExperimentSummary.leader(arms: arms, runs: [])!
+        XCTAssertEqual([leader.arm, leader.baseline], ["b", "a"])
+        XCTAssertNil(ExperimentSummary.leader(arms: Array(arms.prefix(2)), runs: []))
+
+        let s = ExperimentSummary(experiment: "x", file: "x.toml", baseline: "none", epochs: 30, seeds: [0, 1, 2], source: "", sourceFingerprint: "",
+                                  trainSamples: 0, testSamples: 0, classNames: [], batch: 128, learningRate: 1e-3, widths: [], hidden: 0,
+                                  arms: arms, comparisons: comparisons, leader: leader, runs: [], seconds: TimeSplit())
+        let lines = ExperimentReport.headline(s)
+        XCTAssertEqual(lines.count, 6)
+        XCTAssertEqual(lines[0], "Best: b, 84.00 ± 1.00 % final test accuracy (3 trials each, 30 epochs); "
+                       + "ahead of the runner-up, a (81.00 ± 1.00 %), by +3.00 points")
+        XCTAssertEqual(lines[5], "b: 84.00 ± 1.00 % vs a 81.00 ± 1.00 % final test accuracy (3 trials each, 30 epochs): +3.00 points")
+        XCTAssertTrue(ExperimentReport.verdict(leader, .wins).hasSuffix("above zero: **b wins**."))
+        XCTAssertTrue(ExperimentReport.verdict(comparisons[4], .beats).hasSuffix("above zero: **b beats a**."))
+        XCTAssertTrue(ExperimentReport.verdict(comparisons[2], .helps).hasSuffix("below zero: **c hurts** in this setting."))
+        XCTAssertTrue(ExperimentReport.verdict(Comparison(arm: arms[3], baseline: arms[1], runs: []), .beats)
+            .hasSuffix("below zero: **a beats c**."))
+        XCTAssertTrue(ExperimentReport.verdict(Comparison(arm: arms[1], baseline: arms[4], runs: []), .beats)
+            .hasSuffix("it includes zero: the difference is within the trial-to-trial spread; more trials would tell."))
     }
 
     func testStatistics() {
