@@ -33,22 +33,27 @@ final class Workspace {
     var dLogits: UnsafeMutablePointer<Float>?
     /// Seconds per phase while profiling (nil otherwise); see `SeedCNN.timed`.
     var profile: [String: Double]?
+    /// Bytes allocated for this workspace (equal to `Workspace.byteCount` of its configuration).
+    let allocatedBytes: Int
     private var owned: [UnsafeMutableRawPointer] = []
 
     init(config: CNNConfig, capacity B: Int, training: Bool, winograd: [Bool]) {
         self.capacity = B
         self.training = training
         var owned: [UnsafeMutableRawPointer] = []
+        var allocated = 0
         func floats(_ n: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
             p.initialize(repeating: 0, count: max(n, 1))
             owned.append(UnsafeMutableRawPointer(p))
+            allocated += 4 * max(n, 1)
             return p
         }
         func bytes(_ n: Int) -> UnsafeMutablePointer<UInt8> {
             let p = UnsafeMutablePointer<UInt8>.allocate(capacity: max(n, 1))
             p.initialize(repeating: 0, count: max(n, 1))
             owned.append(UnsafeMutableRawPointer(p))
+            allocated += max(n, 1)
             return p
         }
         var cin = config.inputChannels
@@ -104,6 +109,59 @@ final class Workspace {
             dLogits = floats(B * config.classes)
         }
         self.owned = owned
+        self.allocatedBytes = allocated
+    }
+
+    /// The bytes `init` allocates for these arguments, computed in floating point so that
+    /// no size can overflow: callers compare it with the machine's memory before building
+    /// a network for images of a size they were given (`SeedCNN.memoryNeeded`).
+    static func byteCount(config: CNNConfig, capacity: Int, training: Bool, winograd: [Bool]) -> Double {
+        let B = Double(capacity)
+        func n(_ x: Double) -> Double { max(x, 1) }
+        var floats = 0.0, bytes = 0.0
+        var cin = Double(config.inputChannels)
+        var maxCol = 0.0, maxConvOut = 0.0, maxDCol = 0.0, maxV = 0.0, maxM = 0.0, maxDU = 0.0
+        var cols: [Double] = [], vs: [Double] = []
+        for (i, width) in config.widths.enumerated() {
+            let cout = Double(width)
+            let S = Double(config.inputSize >> i), half = Double((config.inputSize >> i) / 2)
+            if winograd[i] {
+                let tiles = B * half * half
+                cols.append(0)
+                vs.append(16 * (cin * tiles + 16))
+                maxV = max(maxV, 16 * (cin * tiles + 16))
+                maxM = max(maxM, 16 * (cout * tiles + 16))
+                maxDU = max(maxDU, 16 * (cout * cin + 16))
+                floats += n(16 * (cout * cin + 16))           // u
+            } else {
+                let col = cin * 9 * B * S * S
+                cols.append(col)
+                vs.append(0)
+                maxCol = max(maxCol, col)
+                if i > 0 { maxDCol = max(maxDCol, col) }
+                maxConvOut = max(maxConvOut, cout * B * S * S)
+            }
+            let pooled = cout * B * half * half
+            floats += n(pooled) * (training ? 2 : 1)         // pooled, dPooled
+            bytes += n(pooled)                                // argmax
+            cin = cout
+        }
+        if training {
+            floats += cols.reduce(0) { $0 + n($1) } + vs.reduce(0) { $0 + ($1 > 0 ? n($1) : 0) }
+        } else {
+            floats += n(maxCol) + n(maxV)
+        }
+        floats += n(maxConvOut)
+        if maxM > 0 { floats += n(maxM) }
+        if training && maxDU > 0 { floats += n(maxDU) }
+        let F = Double(config.widths.last ?? config.inputChannels) * Double(config.finalSide) * Double(config.finalSide)
+        let heads = n(B * F) + n(B * Double(config.hidden)) + n(B * Double(config.classes))
+        floats += heads
+        if training {
+            if maxDCol > 0 { floats += n(maxDCol) }
+            floats += heads
+        }
+        return 4 * floats + bytes
     }
 
     deinit {

@@ -77,7 +77,7 @@ public final class SeedCNN {
         }
         self.convs = convs
         // Block 0 reads the caller's NCHW input, which only the im2col path handles.
-        self.usesWinograd = convs.indices.map { $0 > 0 && convs[$0].inChannels >= winogradMinInputChannels }
+        self.usesWinograd = SeedCNN.winogradBlocks(config, minInputChannels: winogradMinInputChannels)
         fc1 = Linear(inFeatures: config.flatFeatures, outFeatures: config.hidden)
         fc2 = Linear(inFeatures: config.hidden, outFeatures: config.classes)
 
@@ -115,6 +115,28 @@ public final class SeedCNN {
         params.deallocate()
         grads.deallocate()
         for g in gradientSlots { g.deallocate() }
+    }
+
+    /// Which conv blocks use Winograd: blocks after the first with at least
+    /// `minInputChannels` input channels (see `init`).
+    static func winogradBlocks(_ config: CNNConfig, minInputChannels: Int) -> [Bool] {
+        config.widths.indices.map { $0 > 0 && config.widths[$0 - 1] >= minInputChannels }
+    }
+
+    /// Bytes a network of `config` allocates when `workers` threads train it (or, with
+    /// `training` false, only evaluate it) in micro-batches of `microBatch`: parameters
+    /// and gradients, at most `microBatchesPerRound − 1` gradient slots and Adam's two
+    /// moments when training, and one training and one inference workspace per worker.
+    /// In floating point, so that sizes read from a file cannot overflow; the config
+    /// must be valid (`validationError() == nil`).
+    public static func memoryNeeded(config: CNNConfig, microBatch: Int, workers: Int, training: Bool,
+                                    winogradMinInputChannels: Int = 32) -> Double {
+        let winograd = winogradBlocks(config, minInputChannels: winogradMinInputChannels)
+        let parameters = Double(config.checkedParameterCount ?? Int.max)
+        let copies = training ? 2 + Double(microBatchesPerRound - 1) + 2 : 2
+        let inference = Workspace.byteCount(config: config, capacity: microBatch, training: false, winograd: winograd)
+        let train = training ? Workspace.byteCount(config: config, capacity: microBatch, training: true, winograd: winograd) : 0
+        return 4 * parameters * copies + Double(workers) * (train + inference)
     }
 
     // MARK: Parameter access

@@ -15,6 +15,7 @@ public enum CheckpointEvaluation {
             throw MixError.file(checkpoint, "network takes \(c.inputChannels)×\(c.inputSize)×\(c.inputSize) images and \(c.classes) classes; "
                                 + "\(shardDirectory) holds \(s.channels)×\(s.height)×\(s.width) images and \(s.classCount) classes")
         }
+        try MemoryBudget.check(c, workers: threads, training: false, context: checkpoint)
         setTrainingThreads(threads)
         let model = try ckpt.makeModel()
         let loader = try ShardLoader(directory: dir, options: LoaderOptions(batch: 256, seed: ckpt.header.seed))

@@ -107,6 +107,7 @@ public enum Trainer {
         if let problem = config.validationError() {
             throw MixError.file(settings.shardDirectory, "cannot build the CNN for \(shape.channels)×\(shape.height)×\(shape.width) images: \(problem)")
         }
+        try MemoryBudget.check(config, workers: settings.threads, training: true, context: settings.shardDirectory)
         let loader = try ShardLoader(directory: dir, options: LoaderOptions(batch: t.batch, seed: settings.seed,
                                                                             skipCorrupt: settings.skipCorrupt))
         let run = settings.runDirectory
