@@ -53,7 +53,7 @@ public enum MemoryBudget {
         throw MixError("\(context): \(training ? "training" : "evaluating") the CNN on \(image) images needs about \(gib(need)) "
             + "(widths \(config.widths), hidden \(config.hidden), micro-batches of \(microBatch), \(workers) thread\(workers == 1 ? "" : "s")); "
             + "\(gib(have)) is available (physical memory, cgroup limit, MIXSHARDS_MEMORY_LIMIT): "
-            + "use smaller images, narrower widths or fewer threads")
+            + "use smaller images, narrower widths, fewer threads or smaller micro-batches")
     }
 
     /// `12.3 GiB`, or `512.0 MiB` below 1 GiB.

@@ -15,4 +15,12 @@ public enum TrainBenchmark {
     {
         benchmarkProfile(config: config, batch: batch, steps: steps, threads: threads, microBatch: microBatch)
     }
+
+    /// Throws when the benchmark's network would not fit in memory (`MemoryBudget`):
+    /// a large `--micro-batch` times many threads can ask for more than the machine has.
+    public static func checkMemory(batch: Int, threads: Int, config: CNNConfig = CNNConfig(),
+                                   microBatch: Int = SeedCNN.defaultMicroBatch) throws {
+        let microBatches = (batch + microBatch - 1) / microBatch
+        try MemoryBudget.check(config, microBatch: microBatch, workers: min(threads, microBatches), training: true, context: "bench")
+    }
 }

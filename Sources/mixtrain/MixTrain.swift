@@ -123,7 +123,10 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        try guarded { if let problem = TrainingLimits.batchProblem(batch, key: "--batch") { throw MixError(problem) } }
+        try guarded {
+            if let problem = TrainingLimits.batchProblem(batch, key: "--batch") { throw MixError(problem) }
+            try TrainBenchmark.checkMemory(batch: batch, threads: threads, microBatch: microBatch)
+        }
         let header = "seed CNN, batch \(batch), micro-batch \(microBatch), \(threads) thread\(threads == 1 ? "" : "s"), \(steps) steps"
         if profile {
             let r = TrainBenchmark.profile(batch: batch, steps: steps, threads: threads, microBatch: microBatch)

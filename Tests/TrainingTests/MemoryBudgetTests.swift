@@ -13,7 +13,7 @@ final class MemoryBudgetTests: XCTestCase {
         XCTAssertThrowsError(try MemoryBudget.check(config, workers: 2, training: true, context: "shards", limit: need - 1)) {
             XCTAssertEqual("\($0)", "shards: training the CNN on 3×1024×1024 images needs about \(MemoryBudget.gib(need)) "
                            + "(widths [32, 64, 128, 1], hidden 16, micro-batches of 32, 2 threads); \(MemoryBudget.gib(need - 1)) is available "
-                           + "(physical memory, cgroup limit, MIXSHARDS_MEMORY_LIMIT): use smaller images, narrower widths or fewer threads")
+                           + "(physical memory, cgroup limit, MIXSHARDS_MEMORY_LIMIT): use smaller images, narrower widths, fewer threads or smaller micro-batches")
         }
         XCTAssertNoThrow(try MemoryBudget.check(config, workers: 2, training: true, context: "shards", limit: need))
         XCTAssertTrue(MemoryBudget.gib(need).hasSuffix(" GiB"))
@@ -52,6 +52,12 @@ final class MemoryBudgetTests: XCTestCase {
         let eval = try TestSupport.run(mixtrain, ["eval", ckpt, dir, "--threads", "1"], env: ["MIXSHARDS_MEMORY_LIMIT": "64K"])
         XCTAssertEqual(eval.status, 1, eval.err)
         XCTAssertTrue(eval.err.hasPrefix("error: \(ckpt): evaluating the CNN on 3×32×32 images needs about "), eval.err)
+        // bench: micro-batches of 512 on 8 threads need about 8 × 0.9 GiB.
+        let bench = try TestSupport.run(mixtrain, ["bench", "--batch", "4096", "--micro-batch", "512", "--threads", "8"],
+                                        env: ["MIXSHARDS_MEMORY_LIMIT": "1G"])
+        XCTAssertEqual(bench.status, 1, bench.err)
+        XCTAssertTrue(bench.err.hasPrefix("error: bench: training the CNN on 3×32×32 images needs about "), bench.err)
+        XCTAssertTrue(bench.err.contains("micro-batches of 512, 8 threads); 1.0 GiB is available"), bench.err)
         let bad = try TestSupport.run(mixtrain, ["eval", ckpt, dir], env: ["MIXSHARDS_MEMORY_LIMIT": "lots"])
         XCTAssertEqual(bad.status, 1, bad.err)
         XCTAssertEqual(bad.err, "error: MIXSHARDS_MEMORY_LIMIT must be a size in bytes, optionally with K, M or G (got \"lots\")\n")
