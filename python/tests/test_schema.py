@@ -74,3 +74,19 @@ class SchemaTests(unittest.TestCase):
 
     def test_schema_uses_only_the_supported_keywords(self):
         self.assertNotIn("unsupported", " ".join(jsonschema_subset.problems(EXAMPLE, self.schema)))
+
+
+class VersionTests(unittest.TestCase):
+    def test_package_version_is_the_tools(self):
+        """The Python package is released with the Swift tools: one version in pyproject, the package and Manifest.swift."""
+        import re
+
+        import mixshards
+        from .support import REPO
+
+        pyproject = (REPO / "python" / "pyproject.toml").read_text()
+        swift = (REPO / "Sources" / "ShardStore" / "Manifest.swift").read_text()
+        declared = re.search(r'^version = "([^"]+)"', pyproject, re.M).group(1)
+        tool = re.search(r'toolVersion = "mixshards ([^"]+)"', swift).group(1)
+        self.assertEqual(mixshards.__version__, declared)
+        self.assertEqual(declared, tool)
