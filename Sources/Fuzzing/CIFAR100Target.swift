@@ -167,8 +167,9 @@ final class CIFAR100Target: FuzzTarget {
             if type == 0x4c {
                 longName = cString(tar[start..<(start + size)])
             } else if [0x30, 0, 0x35, 0x36].contains(type) {
+                // The reader's base name (split by Character: a '/' followed by a combining mark stays in it).
                 let base = name.split(separator: "/").last.map(String.init) ?? name
-                if !base.isEmpty && base != "." && base != ".." && !base.contains("/") && base.utf8.count <= 255 {
+                if !base.isEmpty && base != "." && base != ".." && !base.utf8.contains(0x2f) && base.utf8.count <= 255 {
                     entries.removeAll { $0.name == base }
                     entries.append((base, type, tar[start..<(start + size)]))
                 }
