@@ -18,6 +18,7 @@ final class ExperimentTarget: FuzzTarget {
         "name = \"" + String(repeating: "n", count: 300) + "\"", "trials = [0, 1, 2]", "trials = []", "trials = [-1]",
         "trials = [0, 0]", "trials = [9223372036854775807]", "trials = [0.5]", "trials = 3", "trials = [[0]]",
         "trials = [" + (0..<2000).map(String.init).joined(separator: ", ") + "]",
+        (0..<150).map { "[[arms]]\nname = \"many-\($0)\"\nmode = \"none\"" }.joined(separator: "\n"),
         "pipeline = \"cifar10-mixup.toml\"", "pipeline = \"quickstart.toml\"", "pipeline = \"article.toml\"",
         "pipeline = \"experiment.toml\"", "pipeline = \"\"", "pipeline = \".\"", "pipeline = \"/dev/null\"",
         "pipeline = \"missing.toml\"", "data = \"\"", "data = \"../data/cifar10-mini\"", "data = \"/\"", "out = \"\"",
@@ -110,10 +111,12 @@ final class ExperimentTarget: FuzzTarget {
     let donors: [[UInt8]]
     let path: String
     let directory: String
+    let scratch: String
 
     init(context: FuzzContext) throws {
         let files = Scratch.files(in: context.root + "/pipelines", suffix: ".toml")
         guard !files.isEmpty else { throw SetupError(description: "no pipelines in \(context.root)/pipelines") }
+        scratch = context.scratch
         directory = context.scratch + "/experiments"
         try FileIO.makeDirectories(directory)
         var experiments: [[UInt8]] = [], pipelines: [[UInt8]] = []
@@ -136,8 +139,9 @@ final class ExperimentTarget: FuzzTarget {
 
     func run(_ input: [UInt8]) -> FuzzOutcome {
         Scratch.write(path, input)
-        // A base pipeline's own errors name that file: one beside the experiment, or one named by absolute path.
-        var steps = Steps(naming: [path, directory, "/dev/null", "/etc/passwd", "/: "])
+        // A base pipeline's own errors name that file: one in the scratch directory (pipeline = "..": the
+        // directory itself), or one named by absolute path in the dictionaries.
+        var steps = Steps(naming: [path, scratch, "/dev/null", "/etc/passwd", "/: "])
         steps.run {
             let spec = try ExperimentSpec.load(path)
             guard spec.arms.contains(where: { $0.name == spec.baseline }) else { throw FuzzInvariant("baseline \(spec.baseline) is no arm") }
