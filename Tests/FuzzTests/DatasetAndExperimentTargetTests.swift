@@ -64,6 +64,26 @@ final class DatasetAndExperimentTargetTests: XCTestCase {
         guard case .namedError = target.run(fifo) else { return XCTFail("a FIFO train.bin was not refused") }
     }
 
+    /// Cases 192061, 262274, 482698, 640713 and 646521 of seed 2 trapped the harness, not the
+    /// reader: a member named `…/\u{746}…` (a '/' then a combining mark, one Character, so the
+    /// reader's split by '/' keeps it in the base name) made the folder form write into a missing folder.
+    func testCIFAR100FolderFormSkipsASlashInABaseName() throws {
+        let context = try Self.context("c100-slash")
+        defer { Scratch.removeTree(context.scratch) }
+        let target = try CIFAR100Target(context: context)
+        var members = target.memberSets[0]
+        members.append(ArchiveTarget.Member(name: "cifar-100-binary/x/\u{746}train.bin", type: 0x30, data: [1, 2, 3]))
+        let tar = ArchiveTarget.tar(members)
+        XCTAssertEqual(CIFAR100Target.folderEntries(tar).map(\.name).sorted(),
+                       ["cifar-100-binary", "coarse_label_names.txt", "fine_label_names.txt", "test.bin", "train.bin"])
+        XCTAssertFalse(target.writeFolder(tar))  // (the directory member makes a folder)
+        XCTAssertEqual(target.run(tar), .success)
+        for n: UInt64 in [192_061, 482_698] {
+            var rng = FuzzRNG(seed: 2, target: "cifar100", case: n)
+            guard case .namedError = target.run(target.generate(rng: &rng)) else { return XCTFail("case \(n) was not refused") }
+        }
+    }
+
     func testCIFAR100CasesAreReproducibleAndReachTheReader() throws {
         let context = try Self.context("c100-cases")
         defer { Scratch.removeTree(context.scratch) }
