@@ -66,7 +66,7 @@ final class CIFAR100Target: FuzzTarget {
 
     init(context: FuzzContext) throws {
         let train = CIFAR100Target.records([19, 29, 0, 99], salt: 1), test = CIFAR100Target.records([49, 33], salt: 7)
-        let fine = CIFAR100Target.lines(CIFAR100Target.fineNames) + [0x0a]   // the official file ends in a blank line
+        let fine = CIFAR100Target.lines(CIFAR100Target.fineNames) + [0x0a]   // and a blank line, which the reader skips
         let coarse = CIFAR100Target.lines(CIFAR100Target.coarseNames)
         let dir = "cifar-100-binary/"
         let official = [Member(name: dir, type: 0x35, data: []), Member(name: dir + "coarse_label_names.txt", type: 0x30, data: coarse),
