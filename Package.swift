@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "Experiment", dependencies: ["ShardStore", "Prep", "Training", "Pipeline", "Imaging", "MixCore", "TOMLKit"]),
         // The seeded mutation fuzzer of every decoder (README, "Bad input").
         .target(name: "Fuzzing", dependencies: ["CFuzzGuard", "MixCore", "ZlibKit", "Imaging", "Datasets", "ShardFormat",
-                                                "Pipeline", "ShardStore", "Prep", "Training"]),
+                                                "Pipeline", "ShardStore", "Prep", "Training", "Experiment"]),
 
         // Thin command-line front ends.
         .executableTarget(name: "mixprep", dependencies: [

@@ -55,7 +55,12 @@ public enum CIFAR10 {
                 cifar100[base] = ("\(path):\(m.name)", bytes)
             }
         }
-        if batches.isEmpty, let train = cifar100["train.bin"], let test = cifar100["test.bin"] {
+        if batches.isEmpty, cifar100["train.bin"] != nil || cifar100["test.bin"] != nil {
+            func missing(_ split: String) -> MixError {
+                MixError.file(path, "missing split \(split): no \(split).bin in the archive (CIFAR-100's binary version holds train.bin and test.bin)")
+            }
+            guard let train = cifar100["train.bin"] else { throw missing("train") }
+            guard let test = cifar100["test.bin"] else { throw missing("test") }
             guard let names = cifar100["fine_label_names.txt"] else {
                 throw MixError.file(path, "no fine_label_names.txt in the archive (CIFAR-100's binary version ships one; mixprep uses the fine labels)")
             }

@@ -11,6 +11,9 @@ public enum CIFAR100 {
     /// Reads a folder holding `train.bin`, `test.bin` and `fine_label_names.txt`.
     public static func loadFolder(_ path: String) throws -> Dataset {
         let names = try FileIO.list(path)
+        for split in ["train", "test"] where !names.contains(split + ".bin") {
+            throw MixError.file(path, "missing split \(split): no \(split).bin (CIFAR-100's binary version holds train.bin and test.bin)")
+        }
         guard names.contains("fine_label_names.txt") else {
             throw MixError.file(path, "no fine_label_names.txt (CIFAR-100's binary version ships one; mixprep uses the fine labels)")
         }

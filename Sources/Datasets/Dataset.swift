@@ -52,7 +52,11 @@ public struct Dataset: Sendable {
         if names.contains("train") {
             return try ImageFolders.load(path)
         }
-        throw MixError.file(path, "not a dataset: expected data_batch_*.bin + test_batch.bin, or train/<class>/*.png + test/<class>/*.png")
+        if names.contains("train.bin") || names.contains("test.bin") {
+            return try CIFAR100.loadFolder(path)  // names the split that is missing
+        }
+        throw MixError.file(path, "not a dataset: expected data_batch_*.bin + test_batch.bin, train.bin + test.bin (CIFAR-100), "
+            + "or train/<class>/*.png + test/<class>/*.png")
     }
 
     /// Which known but unsupported dataset layout file names (a folder's, or an

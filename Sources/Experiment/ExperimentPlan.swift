@@ -85,6 +85,7 @@ public struct ExperimentPlan: Sendable, Equatable {
         let seeds = options.trials ?? spec.trials
         guard !seeds.isEmpty else { throw MixError("--trials must list at least one seed") }
         guard Set(seeds).count == seeds.count else { throw MixError("--trials lists a seed twice (\(seeds.map(String.init).joined(separator: ",")))") }
+        if options.trials != nil { try ExperimentSpec.checkRuns(arms: spec.arms.count, trials: seeds.count, file: spec.file, from: " from --trials") }
         let out = options.out ?? spec.out ?? "experiments/\(spec.name)"
         guard !out.isEmpty else { throw MixError("--out must not be empty") }
 

@@ -110,6 +110,11 @@ public struct ExperimentSpec: Sendable, Equatable {
     /// What the arms' reference accuracies are (e.g. "the article, mean of 3 trials").
     public var reference: String?
 
+    /// The most runs (arms × trials) an experiment may hold. Each is a mixprep
+    /// and a training run; the bound keeps a small hostile file (1,000 arms ×
+    /// 3,000 trials is 54 KB) from planning millions of runs (~700 bytes each).
+    public static let maxRuns = 10_000
+
     /// Reads an experiment file. Unknown keys, wrong types and bad values are
     /// one-line errors naming the file and the key. Relative paths (`pipeline`,
     /// `data`, `out`, inline `dataset.path`) are relative to the file's folder.
@@ -208,14 +213,16 @@ public struct ExperimentSpec: Sendable, Equatable {
             throw MixError("\(file): no arms: add [[arms]] tables, each with a name and mix overrides")
         }
         guard !armValues.isEmpty else { throw MixError("\(file): arms must hold at least one [[arms]] table") }
+        try checkRuns(arms: armValues.count, trials: trials.count, file: file, from: "")
         var arms: [ExperimentArm] = []
+        var armNames = Set<String>()
         for (i, t) in armValues.enumerated() {
             var r = StrictTOMLTable(t, prefix: "arms[\(i + 1)].", file: file)
             guard let armName = try r.string("name") else { throw MixError("\(file): arms[\(i + 1)].name must be set") }
             guard isSafeName(armName) else {
                 throw MixError("\(file): arms[\(i + 1)].name must be letters, digits, '.', '_' or '-' (got \"\(armName)\")")
             }
-            if arms.contains(where: { $0.name == armName }) { throw MixError("\(file): arms[\(i + 1)].name \"\(armName)\" is used twice") }
+            guard armNames.insert(armName).inserted else { throw MixError("\(file): arms[\(i + 1)].name \"\(armName)\" is used twice") }
             r.prefix = "arms.\(armName)."
             var mix = base.mix
             if let mode = try r.string("mode") {
@@ -248,7 +255,7 @@ public struct ExperimentSpec: Sendable, Equatable {
         }
         for arm in arms {
             guard let other = arm.compareWith else { continue }
-            guard other != arm.name, arms.contains(where: { $0.name == other }) else {
+            guard other != arm.name, armNames.contains(other) else {
                 throw MixError("\(file): arms.\(arm.name).compare_with must name another arm (got \"\(other)\"; arms: "
                     + arms.map(\.name).joined(separator: ", ") + ")")
             }
@@ -275,6 +282,14 @@ public struct ExperimentSpec: Sendable, Equatable {
     }
 
     // MARK: - Helpers
+
+    /// Refuses more than `maxRuns` runs; `from` says where the trials came from (e.g. " from --trials").
+    static func checkRuns(arms: Int, trials: Int, file: String, from: String) throws {
+        let (runs, overflow) = arms.multipliedReportingOverflow(by: trials)
+        guard !overflow, runs <= maxRuns else {
+            throw MixError("\(file): arms × trials must be at most \(maxRuns) runs (got \(arms) arms × \(trials) trials\(from))")
+        }
+    }
 
     static func folder(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }

@@ -172,6 +172,45 @@ final class CIFAR100Tests: XCTestCase {
             XCTAssertEqual("\($0)", base + "/cifar-100-binary/test.bin: size 3 is not a positive multiple of the 3074-byte CIFAR-100 record")
         }
     }
+
+    /// A CIFAR-100 archive or folder without one of its splits was refused as if it were CIFAR-10
+    /// ("no data_batch_*.bin", or "not a dataset" listing CIFAR-10 and PNG folders only), a fifth of
+    /// the `cifar100` fuzz target's refusals: the missing split is named as CIFAR-100's.
+    func testAMissingSplitIsNamed() throws {
+        let base = NSTemporaryDirectory() + "mixshards-c100-split-\(getpid())"
+        try? FileManager.default.removeItem(atPath: base)
+        let dir = base + "/cifar-100-binary"
+        _ = try Self.makeFolder(dir, train: 3, test: 2)
+        func tarGz(_ name: String) throws -> String {
+            let tar = Process()
+            tar.executableURL = URL(fileURLWithPath: "/bin/tar")
+            tar.arguments = ["-czf", base + "/" + name, "-C", base, "cifar-100-binary"]
+            try tar.run()
+            tar.waitUntilExit()
+            return base + "/" + name
+        }
+        for split in ["test", "train"] {
+            let kept = try FileIO.read(dir + "/\(split).bin")
+            FileIO.remove(dir + "/\(split).bin")
+            XCTAssertThrowsError(try Dataset.load(dir)) {
+                XCTAssertEqual("\($0)", dir + ": missing split \(split): no \(split).bin (CIFAR-100's binary version holds train.bin and test.bin)")
+            }
+            let archive = try tarGz("no-\(split).tar.gz")
+            XCTAssertThrowsError(try Dataset.load(archive)) {
+                XCTAssertEqual("\($0)", archive + ": missing split \(split): no \(split).bin in the archive "
+                                   + "(CIFAR-100's binary version holds train.bin and test.bin)")
+            }
+            try FileIO.writeAtomically(dir + "/\(split).bin", kept)
+        }
+        XCTAssertEqual(try Dataset.load(try tarGz("whole.tar.gz")).train.count, 3)
+        // A folder of neither kind lists every layout it would read.
+        let empty = base + "/empty"
+        try FileIO.makeDirectories(empty)
+        XCTAssertThrowsError(try Dataset.load(empty)) {
+            XCTAssertEqual("\($0)", empty + ": not a dataset: expected data_batch_*.bin + test_batch.bin, train.bin + test.bin (CIFAR-100), "
+                               + "or train/<class>/*.png + test/<class>/*.png")
+        }
+    }
 }
 
 final class ImageFolderTests: XCTestCase {

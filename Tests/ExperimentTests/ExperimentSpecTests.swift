@@ -106,6 +106,31 @@ final class ExperimentSpecTests: XCTestCase {
         }
     }
 
+    /// A 54 KB file of 1,000 arms × 3,000 trials made `ExperimentPlan` allocate 1.5 GB at
+    /// once and trap (found reviewing what the `experiment` fuzz target reaches): arms ×
+    /// trials is bounded in the file and with --trials, before anything is allocated per run.
+    func testRunsAreBounded() throws {
+        func text(arms: Int, trials: Int) -> String {
+            F.tinyExperimentText(trials: "[" + (0..<trials).map(String.init).joined(separator: ", ") + "]",
+                                 arms: (0..<arms).map { "[[arms]]\nname = \"a\($0)\"\nmode = \"none\"\n" }.joined())
+        }
+        let file = try F.writeFile(text(arms: 1000, trials: 3000))
+        XCTAssertGreaterThan(FileIO.fileSize(file) ?? 0, 50_000)
+        XCTAssertThrowsError(try ExperimentSpec.load(file)) {
+            XCTAssertEqual("\($0)", "\(file): arms × trials must be at most 10000 runs (got 1000 arms × 3000 trials)")
+        }
+        let many = try F.writeFile(text(arms: 20_000, trials: 1))
+        XCTAssertThrowsError(try ExperimentSpec.load(many)) {
+            XCTAssertEqual("\($0)", "\(many): arms × trials must be at most 10000 runs (got 20000 arms × 1 trials)")
+        }
+        // At the bound: accepted and planned.
+        let spec = try ExperimentSpec.load(try F.writeFile(text(arms: 100, trials: 100)))
+        XCTAssertEqual(try ExperimentPlan(spec: spec, options: ExperimentOptions()).trials.count, ExperimentSpec.maxRuns)
+        XCTAssertThrowsError(try ExperimentPlan(spec: spec, options: ExperimentOptions(trials: (0..<101).map(UInt64.init)))) {
+            XCTAssertEqual("\($0)", "\(spec.file): arms × trials must be at most 10000 runs (got 100 arms × 101 trials from --trials)")
+        }
+    }
+
     func testCommandLineOverridesAreChecked() throws {
         let spec = try ExperimentSpec.load(try F.writeFile(F.tinyExperimentText()))
         XCTAssertThrowsError(try ExperimentPlan(spec: spec, options: ExperimentOptions(epochs: 0))) {
