@@ -56,112 +56,100 @@ final class Workspace {
             allocated += max(n, 1)
             return p
         }
-        var cin = config.inputChannels
-        var maxCol = 0, maxConvOut = 0, maxDCol = 0
-        var colSizes: [Int] = []
-        var vSizes: [Int] = []
-        var maxV = 0, maxM = 0, maxDU = 0
-        for (i, cout) in config.widths.enumerated() {
-            let S = config.inputSize >> i
-            if winograd[i] {
-                colSizes.append(0)
-                let block = WinogradConvBlock(inChannels: cin, outChannels: cout)
-                vSizes.append(block.vCount(batch: B, size: S))
-                maxV = max(maxV, block.vCount(batch: B, size: S))
-                maxM = max(maxM, block.mCount(batch: B, size: S))
-                maxDU = max(maxDU, block.uCount)
-                u.append(floats(block.uCount))
-            } else {
-                let col = cin * 9 * B * S * S
-                colSizes.append(col)
-                vSizes.append(0)
-                maxCol = max(maxCol, col)
-                if i > 0 { maxDCol = max(maxDCol, col) }
-                maxConvOut = max(maxConvOut, cout * B * S * S)
-                u.append(nil)
-            }
-            let pooledCount = cout * B * (S / 2) * (S / 2)
-            pooled.append(floats(pooledCount))
-            argmax.append(bytes(pooledCount))
-            if training { dPooled.append(floats(pooledCount)) }
-            cin = cout
-        }
+        let L = Workspace.Layout(config: config, capacity: B, winograd: winograd)
+        func f(_ n: Double) -> UnsafeMutablePointer<Float> { floats(Int(n)) }
+        u = L.u.map { $0.map(f) }
+        pooled = L.pooled.map(f)
+        argmax = L.pooled.map { bytes(Int($0)) }
         if training {
-            cols = colSizes.map { floats($0) }
-            v = vSizes.map { $0 > 0 ? floats($0) : nil }
+            dPooled = L.pooled.map(f)
+            cols = L.cols.map(f)
+            v = L.v.map { $0 > 0 ? f($0) : nil }
         } else {
-            let shared = floats(maxCol)
-            cols = colSizes.map { _ in shared }
-            let sharedV = floats(maxV)
-            v = vSizes.map { $0 > 0 ? sharedV : nil }
+            let shared = f(L.cols.max() ?? 0)
+            cols = L.cols.map { _ in shared }
+            let sharedV = f(L.v.max() ?? 0)
+            v = L.v.map { $0 > 0 ? sharedV : nil }
         }
-        convOut = floats(maxConvOut)
-        if maxM > 0 { m = floats(maxM) }
-        if training && maxDU > 0 { du = floats(maxDU) }
-        let F = config.flatFeatures
-        fcIn = floats(B * F)
-        hidden = floats(B * config.hidden)
-        logits = floats(B * config.classes)
+        convOut = f(L.convOut)
+        if L.m > 0 { m = f(L.m) }
+        if training && L.du > 0 { du = f(L.du) }
+        fcIn = f(L.fcIn)
+        hidden = f(L.hidden)
+        logits = f(L.logits)
         if training {
-            if maxDCol > 0 { dCol = floats(maxDCol) }
-            dFcIn = floats(B * F)
-            dHidden = floats(B * config.hidden)
-            dLogits = floats(B * config.classes)
+            if L.dCol > 0 { dCol = f(L.dCol) }
+            dFcIn = f(L.fcIn)
+            dHidden = f(L.hidden)
+            dLogits = f(L.logits)
         }
         self.owned = owned
         self.allocatedBytes = allocated
     }
 
-    /// The bytes `init` allocates for these arguments, computed in floating point so that
-    /// no size can overflow: callers compare it with the machine's memory before building
-    /// a network for images of a size they were given (`SeedCNN.memoryNeeded`).
-    static func byteCount(config: CNNConfig, capacity: Int, training: Bool, winograd: [Bool]) -> Double {
-        let B = Double(capacity)
-        func n(_ x: Double) -> Double { max(x, 1) }
-        var floats = 0.0, bytes = 0.0
-        var cin = Double(config.inputChannels)
-        var maxCol = 0.0, maxConvOut = 0.0, maxDCol = 0.0, maxV = 0.0, maxM = 0.0, maxDU = 0.0
-        var cols: [Double] = [], vs: [Double] = []
-        for (i, width) in config.widths.enumerated() {
-            let cout = Double(width)
-            let S = Double(config.inputSize >> i), half = Double((config.inputSize >> i) / 2)
-            if winograd[i] {
-                let tiles = B * half * half
-                cols.append(0)
-                vs.append(16 * (cin * tiles + 16))
-                maxV = max(maxV, 16 * (cin * tiles + 16))
-                maxM = max(maxM, 16 * (cout * tiles + 16))
-                maxDU = max(maxDU, 16 * (cout * cin + 16))
-                floats += n(16 * (cout * cin + 16))           // u
-            } else {
-                let col = cin * 9 * B * S * S
-                cols.append(col)
-                vs.append(0)
-                maxCol = max(maxCol, col)
-                if i > 0 { maxDCol = max(maxDCol, col) }
-                maxConvOut = max(maxConvOut, cout * B * S * S)
+    /// Elements of every buffer, in floating point so that no size can overflow
+    /// (exact below 2^53). `init` allocates from it; `byteCount` sums it.
+    struct Layout {
+        /// Per block: Winograd's transformed weights U (nil for im2col blocks).
+        var u: [Double?] = []
+        /// Per block: the pooled output (also its argmax bytes and, training, its gradient).
+        var pooled: [Double] = []
+        /// Per block: im2col buffer (0 for Winograd blocks) and Winograd V (0 for im2col blocks).
+        var cols: [Double] = []
+        var v: [Double] = []
+        /// Shared across blocks: the largest raw conv output, im2col input gradient (blocks ≥ 1),
+        /// Winograd M and dU (0 where no block needs one).
+        var convOut = 0.0, dCol = 0.0, m = 0.0, du = 0.0
+        /// The fc head: flattened features, hidden layer, logits.
+        var fcIn = 0.0, hidden = 0.0, logits = 0.0
+
+        init(config: CNNConfig, capacity: Int, winograd: [Bool]) {
+            let B = Double(capacity)
+            func slab(_ n: Double) -> Double { n + 16 }  // winogradSlabStride
+            var cin = Double(config.inputChannels)
+            for (i, width) in config.widths.enumerated() {
+                let cout = Double(width)
+                let S = Double(config.inputSize >> i), half = Double((config.inputSize >> i) / 2)
+                if winograd[i] {
+                    let tiles = B * half * half  // WinogradConvBlock.tiles
+                    u.append(16 * slab(cout * cin))
+                    cols.append(0)
+                    v.append(16 * slab(cin * tiles))
+                    m = max(m, 16 * slab(cout * tiles))
+                    du = max(du, 16 * slab(cout * cin))
+                } else {
+                    u.append(nil)
+                    cols.append(cin * 9 * B * S * S)
+                    v.append(0)
+                    if i > 0 { dCol = max(dCol, cin * 9 * B * S * S) }
+                    convOut = max(convOut, cout * B * S * S)
+                }
+                pooled.append(cout * B * half * half)
+                cin = cout
             }
-            let pooled = cout * B * half * half
-            floats += n(pooled) * (training ? 2 : 1)         // pooled, dPooled
-            bytes += n(pooled)                                // argmax
-            cin = cout
+            fcIn = B * Double(config.widths.last ?? config.inputChannels) * Double(config.finalSide) * Double(config.finalSide)
+            hidden = B * Double(config.hidden)
+            logits = B * Double(config.classes)
         }
+    }
+
+    /// The bytes `init` allocates for these arguments (each buffer at least one element),
+    /// computed in floating point so that no size can overflow: callers compare it with the
+    /// machine's memory before building a network for images of a size they were given
+    /// (`SeedCNN.memoryNeeded`).
+    static func byteCount(config: CNNConfig, capacity: Int, training: Bool, winograd: [Bool]) -> Double {
+        let L = Layout(config: config, capacity: capacity, winograd: winograd)
+        func n(_ x: Double) -> Double { max(x, 1) }
+        let heads = n(L.fcIn) + n(L.hidden) + n(L.logits)
+        var floats = L.u.reduce(0) { $0 + ($1.map(n) ?? 0) } + L.pooled.reduce(0) { $0 + n($1) } * (training ? 2 : 1)
         if training {
-            floats += cols.reduce(0) { $0 + n($1) } + vs.reduce(0) { $0 + ($1 > 0 ? n($1) : 0) }
+            floats += L.cols.reduce(0) { $0 + n($1) } + L.v.reduce(0) { $0 + ($1 > 0 ? n($1) : 0) }
+            floats += (L.dCol > 0 ? n(L.dCol) : 0) + (L.du > 0 ? n(L.du) : 0) + heads
         } else {
-            floats += n(maxCol) + n(maxV)
+            floats += n(L.cols.max() ?? 0) + n(L.v.max() ?? 0)
         }
-        floats += n(maxConvOut)
-        if maxM > 0 { floats += n(maxM) }
-        if training && maxDU > 0 { floats += n(maxDU) }
-        let F = Double(config.widths.last ?? config.inputChannels) * Double(config.finalSide) * Double(config.finalSide)
-        let heads = n(B * F) + n(B * Double(config.hidden)) + n(B * Double(config.classes))
-        floats += heads
-        if training {
-            if maxDCol > 0 { floats += n(maxDCol) }
-            floats += heads
-        }
-        return 4 * floats + bytes
+        floats += n(L.convOut) + (L.m > 0 ? n(L.m) : 0) + heads
+        return 4 * floats + L.pooled.reduce(0) { $0 + n($1) }
     }
 
     deinit {
