@@ -157,16 +157,19 @@ final class ArchiveTarget: FuzzTarget {
             if members.isEmpty { break }
         }
         var bytes = ArchiveTarget.tar(members)
-        if rng.chance(0.3) { // a header field at an interesting value
-            let headers = stride(from: 0, to: max(bytes.count - 1024, 0), by: 512).filter { ArchiveTarget.looksLikeHeader(bytes, at: $0) }
-            if let at = headers.randomElement(using: &rng) {
-                let field = Array(rng.pick(ArchiveTarget.sizeFields).utf8.prefix(12))
-                bytes.replaceSubrange((at + 124)..<(at + 124 + field.count), with: field)
-                ArchiveTarget.fixChecksum(&bytes, at: at)
-            }
-        }
+        if rng.chance(0.3) { ArchiveTarget.mutateSizeField(&bytes, rng: &rng) }
         if rng.chance(0.25) { ByteMutator.mutate(&bytes, rng: &rng, donors: seeds, maxStack: 3) }
         return bytes
+    }
+
+    /// Sets one member header's size field to an interesting value (`sizeFields`) and fixes the
+    /// header checksum, so the reader gets past the checksum to the size.
+    static func mutateSizeField(_ bytes: inout [UInt8], rng: inout FuzzRNG) {
+        let headers = stride(from: 0, to: max(bytes.count - 1024, 0), by: 512).filter { looksLikeHeader(bytes, at: $0) }
+        guard let at = headers.randomElement(using: &rng) else { return }
+        let field = Array(rng.pick(sizeFields).utf8.prefix(12))
+        bytes.replaceSubrange((at + 124)..<(at + 124 + field.count), with: field)
+        fixChecksum(&bytes, at: at)
     }
 
     static func looksLikeHeader(_ b: [UInt8], at: Int) -> Bool {

@@ -128,14 +128,7 @@ final class CIFAR100Target: FuzzTarget {
             if members.isEmpty { break }
         }
         var bytes = ArchiveTarget.tar(members)
-        if rng.chance(0.3) { // a header field at an interesting value
-            let headers = stride(from: 0, to: max(bytes.count - 1024, 0), by: 512).filter { ArchiveTarget.looksLikeHeader(bytes, at: $0) }
-            if let at = headers.randomElement(using: &rng) {
-                let field = Array(rng.pick(ArchiveTarget.sizeFields).utf8.prefix(12))
-                bytes.replaceSubrange((at + 124)..<(at + 124 + field.count), with: field)
-                ArchiveTarget.fixChecksum(&bytes, at: at)
-            }
-        }
+        if rng.chance(0.3) { ArchiveTarget.mutateSizeField(&bytes, rng: &rng) }
         if rng.chance(0.2) { ByteMutator.mutate(&bytes, rng: &rng, donors: seeds, maxStack: 3) }
         return bytes
     }
