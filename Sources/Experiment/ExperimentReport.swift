@@ -11,29 +11,34 @@ public enum ExperimentReport {
     /// runner-up; then one line per comparison (each arm against the baseline,
     /// then the `compare_with` pairs), e.g.
     /// `mixup: 76.10 ± 0.30 % vs baseline 74.40 ± 0.40 % final test accuracy (3 trials each, 30 epochs): +1.70 points`.
-    public static func headline(_ s: ExperimentSummary) -> [String] {
+    public static func headline(_ s: ExperimentSummary) -> [String] { answers(s).map(\.line) }
+
+    /// `headline`'s lines, each with the comparison it states and how its verdict words
+    /// the outcome (none for a lone arm's line).
+    static func answers(_ s: ExperimentSummary) -> [(line: String, comparison: Comparison?, wording: Wording)] {
         let epochs = "\(s.epochs) epoch\(s.epochs == 1 ? "" : "s")"
         guard let base = s.arms.first(where: { $0.name == s.baseline }) else { return [] }
         if s.comparisons.isEmpty {
             let n = base.finalTestAccuracy.n
-            return ["\(base.name): \(meanStd(base.finalTestAccuracy)) final test accuracy (\(n) trial\(n == 1 ? "" : "s"), \(epochs))"]
+            return [("\(base.name): \(meanStd(base.finalTestAccuracy)) final test accuracy (\(n) trial\(n == 1 ? "" : "s"), \(epochs))", nil, .helps)]
         }
         func trials(_ a: ArmSummary, _ b: ArmSummary) -> String {
             let (na, nb) = (a.finalTestAccuracy.n, b.finalTestAccuracy.n)
             return na == nb ? "\(na) trial\(na == 1 ? "" : "s") each" : "\(na) and \(nb) trials"
         }
-        var lines: [String] = []
+        var out: [(line: String, comparison: Comparison?, wording: Wording)] = []
         if let l = s.leader, let best = s.arms.first(where: { $0.name == l.arm }), let next = s.arms.first(where: { $0.name == l.baseline }) {
-            lines.append("Best: \(best.name), \(meanStd(best.finalTestAccuracy)) final test accuracy (\(trials(best, next)), \(epochs)); "
-                + "ahead of the runner-up, \(next.name) (\(meanStd(next.finalTestAccuracy))), by \(points(l.difference)) points")
+            out.append(("Best: \(best.name), \(meanStd(best.finalTestAccuracy)) final test accuracy (\(trials(best, next)), \(epochs)); "
+                + "ahead of the runner-up, \(next.name) (\(meanStd(next.finalTestAccuracy))), by \(points(l.difference)) points", l, .wins))
         }
         for c in s.comparisons {
             let arm = s.arms.first { $0.name == c.arm }!
             let other = s.arms.first { $0.name == c.baseline }!
-            lines.append("\(arm.name): \(meanStd(arm.finalTestAccuracy)) vs \(other.name) \(meanStd(other.finalTestAccuracy)) "
-                + "final test accuracy (\(trials(arm, other)), \(epochs)): \(points(c.difference)) points")
+            out.append(("\(arm.name): \(meanStd(arm.finalTestAccuracy)) vs \(other.name) \(meanStd(other.finalTestAccuracy)) "
+                + "final test accuracy (\(trials(arm, other)), \(epochs)): \(points(c.difference)) points",
+                c, c.baseline == s.baseline ? .helps : .beats))
         }
-        return lines
+        return out
     }
 
     /// The reference accuracies next to this experiment's, e.g. `Reference (the article): baseline
@@ -101,14 +106,10 @@ public enum ExperimentReport {
         let question = mixing.count == 1 ? "Does \(mixing[0]) help, and by how much?"
             : s.leader != nil ? "Which arm wins, and by how much?" : "Which arm helps, and by how much?"
         var md = "# \(question)\n\nExperiment `\(s.experiment)` (`\(s.file)`).\n\n"
-        let lines = headline(s)
-        let comparisons = (s.leader.map { [$0] } ?? []) + s.comparisons
-        for (k, line) in lines.enumerated() {
-            md += "**\(line).**"
-            if k < comparisons.count {
-                let c = comparisons[k]
-                let wording: Wording = k == 0 && s.leader != nil ? .wins : c.baseline == s.baseline ? .helps : .beats
-                md += " " + verdict(c, wording)
+        for answer in answers(s) {
+            md += "**\(answer.line).**"
+            if let c = answer.comparison {
+                md += " " + verdict(c, answer.wording)
                 if !c.perSeed.isEmpty {
                     md += " Per seed (same initialisation and sample order; only the arms' augmentation and mixing differ): "
                     md += c.perSeed.map { "\(points($0.difference)) (seed \($0.seed))" }.joined(separator: ", ") + "."
