@@ -10,8 +10,10 @@ let package = Package(
         .executable(name: "mixtrain", targets: ["mixtrain"]),
         .executable(name: "mixfuzz", targets: ["mixfuzz"]),
     ],
+    // Pinned by range to the versions CI builds (README, "Development"); Package.resolved is not
+    // committed, because it pins commit ids and our build machines' package copies are not upstream's.
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", .upToNextMinor(from: "1.8.2")),
         .package(url: "https://github.com/LebJe/TOMLKit", .upToNextMinor(from: "0.6.0")),
     ],
     targets: [
