@@ -21,6 +21,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
+        .systemLibrary(name: "CSwscale", pkgConfig: "libswscale", providers: [.apt(["libswscale-dev"])]),
 
         // OpenBLAS is not linked: Kernels loads it at run time (dlopen, BLAS.swift) after choosing its kernel.
 
@@ -34,21 +37,23 @@ let package = Package(
         .target(name: "CKernels"),
         .target(name: "MixCore", dependencies: ["CSHA256"]),
         .target(name: "ZlibKit", dependencies: ["CZlib", "CDeflate", "MixCore"]),
-        .target(name: "Imaging", dependencies: ["CPNG", "MixCore"]),
-        .target(name: "Datasets", dependencies: ["MixCore", "ZlibKit", "Imaging"]),
+        // Decoding (JPEG, PNG, WebP, EXIF orientation), resizing (libswscale) and PNG encoding.
+        .target(name: "ImageCodecs", dependencies: ["CPNG", "CJPEG", "CWebP", "CSwscale", "MixCore"]),
+        .target(name: "Imaging", dependencies: ["ImageCodecs", "MixCore"]),
+        .target(name: "Datasets", dependencies: ["MixCore", "ZlibKit", "ImageCodecs"]),
         .target(name: "Mixup", dependencies: ["MixCore"]),
         .target(name: "ShardFormat", dependencies: ["MixCore", "ZlibKit"]),
         .target(name: "Pipeline", dependencies: ["MixCore", "Mixup", "ShardFormat", "ZlibKit", "TOMLKit"]),
         // The shard-directory contract in one place: file naming and the shard plan, prep.json,
         // manifest.json, and the reader side (a complete directory opened and checked).
         .target(name: "ShardStore", dependencies: ["MixCore", "ShardFormat", "Pipeline"]),
-        .target(name: "Prep", dependencies: ["ShardStore", "MixCore", "Datasets", "Mixup", "ShardFormat", "Imaging", "Pipeline"]),
+        .target(name: "Prep", dependencies: ["ShardStore", "MixCore", "Datasets", "ImageCodecs", "Mixup", "ShardFormat", "Imaging", "Pipeline"]),
         .target(name: "Kernels", dependencies: ["CCPUID", "CKernels"]),
         .target(name: "NN", dependencies: ["Kernels", "MixCore"]),
         .target(name: "Training", dependencies: ["ShardStore", "NN", "Kernels", "ShardFormat", "Pipeline", "MixCore"]),
-        .target(name: "Experiment", dependencies: ["ShardStore", "Prep", "Training", "Pipeline", "Imaging", "MixCore", "TOMLKit"]),
+        .target(name: "Experiment", dependencies: ["ShardStore", "Prep", "Training", "Pipeline", "Imaging", "ImageCodecs", "MixCore", "TOMLKit"]),
         // The seeded mutation fuzzer of every decoder (README, "Bad input").
-        .target(name: "Fuzzing", dependencies: ["CFuzzGuard", "MixCore", "ZlibKit", "Imaging", "Datasets", "ShardFormat",
+        .target(name: "Fuzzing", dependencies: ["CFuzzGuard", "MixCore", "ZlibKit", "Imaging", "ImageCodecs", "Datasets", "ShardFormat",
                                                 "Pipeline", "ShardStore", "Prep", "Training", "Experiment"]),
 
         // Thin command-line front ends.
@@ -71,12 +76,13 @@ let package = Package(
         .target(name: "ShardTestSupport", dependencies: ["ZlibKit"], path: "Tests/ShardTestSupport"),
         .testTarget(name: "MixCoreTests", dependencies: ["MixCore"]),
         .testTarget(name: "ZlibKitTests", dependencies: ["ZlibKit"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ZlibKit", "Imaging"]),
+        .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "Imaging", "MixCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "ImageCodecs"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ZlibKit", "Imaging", "ImageCodecs", "MixCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MixupTests", dependencies: ["Mixup", "MixCore"]),
         .testTarget(name: "ShardFormatTests", dependencies: ["ShardFormat", "MixCore", "ZlibKit", "ShardTestSupport"],
                     resources: [.copy("Golden")]),
-        .testTarget(name: "PrepTests", dependencies: ["ShardStore", "TestSupport", "ShardTestSupport", "Prep", "Pipeline", "ShardFormat", "MixCore", "Datasets", "Imaging"]),
+        .testTarget(name: "PrepTests", dependencies: ["ShardStore", "TestSupport", "ShardTestSupport", "Prep", "Pipeline", "ShardFormat", "MixCore", "Datasets", "Imaging", "ImageCodecs"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Kernels", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["ShardStore", "TestSupport", "ShardTestSupport", "Training", "NN", "Kernels", "ShardFormat", "Prep", "Pipeline", "Mixup", "MixCore"],

@@ -27,36 +27,13 @@ public struct Dataset: Sendable {
 
     public var classCount: Int { classNames.count }
 
-    /// Reads a dataset, recognising its kind:
-    /// - a folder holding `data_batch_*.bin` and `test_batch.bin` (CIFAR-10 binary),
-    /// - a folder holding `train.bin`, `test.bin` and `fine_label_names.txt` (CIFAR-100 binary, fine labels),
-    /// - a `.tar.gz`/`.tgz` file (the official `cifar-10-binary.tar.gz` or `cifar-100-binary.tar.gz`, read in memory),
-    /// - a folder holding `train/<class>/*.png` and `test/<class>/*.png`.
+    /// Reads a CIFAR-10 or CIFAR-100 binary dataset (folder or `.tar.gz`); any other
+    /// layout is refused here (`DatasetSource.open` lists image files).
     public static func load(_ path: String) throws -> Dataset {
-        if path.hasSuffix(".tar.gz") || path.hasSuffix(".tgz") {
-            return try CIFAR10.loadArchive(path)
+        switch try DatasetSource.open(path) {
+        case .records(let d): return d
+        case .files(let listing): throw MixError.file(path, "holds image files (\(listing.layout)), not CIFAR records")
         }
-        guard FileIO.isDirectory(path) else {
-            throw MixError.file(path, FileIO.exists(path) ? "not a dataset (expected a folder or a .tar.gz)" : "no such file or folder")
-        }
-        let names = try FileIO.list(path)
-        if names.contains(where: { $0.hasPrefix("data_batch_") && $0.hasSuffix(".bin") }) || names.contains("test_batch.bin") {
-            return try CIFAR10.loadFolder(path)
-        }
-        if names.contains("train.bin") && names.contains("test.bin") {
-            return try CIFAR100.loadFolder(path)
-        }
-        if let kind = unsupportedKind(names.filter { !FileIO.isDirectory(path + "/" + $0) }) {
-            throw MixError.file(path, unsupported(kind))
-        }
-        if names.contains("train") {
-            return try ImageFolders.load(path)
-        }
-        if names.contains("train.bin") || names.contains("test.bin") {
-            return try CIFAR100.loadFolder(path)  // names the split that is missing
-        }
-        throw MixError.file(path, "not a dataset: expected data_batch_*.bin + test_batch.bin, train.bin + test.bin (CIFAR-100), "
-            + "or train/<class>/*.png + test/<class>/*.png")
     }
 
     /// Which known but unsupported dataset layout file names (a folder's, or an
@@ -76,6 +53,6 @@ public struct Dataset: Sendable {
     /// The refusal for a known but unsupported layout.
     static func unsupported(_ kind: String) -> String {
         "this is \(kind), which mixprep does not read; it reads the binary versions of CIFAR-10 and CIFAR-100 "
-            + "(cifar-10-binary.tar.gz, cifar-100-binary.tar.gz, or their folders) and PNG class folders (train/<class>/*.png, test/<class>/*.png)"
+            + "(cifar-10-binary.tar.gz, cifar-100-binary.tar.gz, or their folders) and image files (" + DatasetSource.layoutsInBrief + ")"
     }
 }

@@ -12,6 +12,7 @@ public enum RNGStream: UInt32, Sendable {
     case shuffle = 4    // loader chunk order, training-side shuffles
     case initialise = 5 // network initialisation
     case augment = 6    // per-position geometric transforms (crop offsets, flips)
+    case split = 7      // the held-out test split of a single folder of classes (dataset.test_fraction)
     case test = 99      // tests
 }
 

@@ -69,7 +69,7 @@ public enum FileIO {
         }
         var done = 0
         while done < bytes.count {
-            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw MixError.file(tmp, "write failed: \(errnoText())") }
             done += n
@@ -184,8 +184,48 @@ public enum FileIO {
         return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
     }
 
+    /// The (device, inode) pair of what `path` names (following links), for walks that
+    /// must not visit a directory twice; nil when it cannot be stat'ed.
+    public static func identity(_ path: String) -> (device: UInt64, inode: UInt64)? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return (UInt64(st.st_dev), UInt64(st.st_ino))
+    }
+
+    /// A new, already unlinked file in `directory`, open for reading and writing: scratch
+    /// space that disappears with the process however it ends. Created with `O_EXCL` and
+    /// `O_NOFOLLOW` under a name no other process uses.
+    public static func scratchFile(in directory: String) throws -> Int32 {
+        for attempt in 0..<100 {
+            let path = directory + "/.mixprep-scratch-\(getpid())-\(attempt).tmp"
+            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                unlink(path)
+                return fd
+            }
+            guard errno == EEXIST else { throw MixError.file(path, "cannot create a scratch file: \(errnoText())") }
+        }
+        throw MixError.file(directory, "cannot create a scratch file: every name is taken")
+    }
+
+    /// Writes `count` bytes at `offset` of the open file `fd` (named `name` in errors).
+    public static func write(_ fd: Int32, _ bytes: UnsafeRawPointer, count: Int, at offset: Int, name: String) throws {
+        var done = 0
+        while done < count {
+            let n = pwrite(fd, bytes + done, count - done, off_t(offset + done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw MixError.file(name, "write failed: \(n == 0 ? "no progress" : errnoText())") }
+            done += n
+        }
+    }
+
     public static func remove(_ path: String) {
         unlink(path)
+    }
+
+    /// Removes the empty directory `path` (nothing when it is not empty).
+    public static func removeDirectory(_ path: String) {
+        rmdir(path)
     }
 
     static func syncDirectory(of path: String) {

@@ -12,31 +12,29 @@ public enum Mixer {
 
     /// Writes the image of `d` into `out` (C·H·W bytes): the primary and the
     /// partner each under its transform, then blended (or the box pasted).
-    public static func image(_ d: MixDecision, source: LabeledImages, into out: UnsafeMutablePointer<UInt8>) {
+    public static func image(_ d: MixDecision, source: ImageStore, into out: UnsafeMutablePointer<UInt8>) {
         let n = source.imageBytes
-        source.images.withUnsafeBufferPointer { src in
-            let a = src.baseAddress! + d.primary * n
-            let b = src.baseAddress! + d.partner * n
-            if d.primaryTransform.isIdentity && d.partnerTransform.isIdentity {
-                combine(d, a, b, source: source, into: out)
+        let a = source.image(d.primary)
+        let b = source.image(d.partner)
+        if d.primaryTransform.isIdentity && d.partnerTransform.isIdentity {
+            combine(d, a, b, source: source, into: out)
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 * n) { tmp in
+            let ta = tmp.baseAddress!, tb = tmp.baseAddress! + n
+            d.primaryTransform.apply(a, into: ta, channels: source.channels, height: source.height, width: source.width)
+            if d.isCopy {
+                out.update(from: ta, count: n)
                 return
             }
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 * n) { tmp in
-                let ta = tmp.baseAddress!, tb = tmp.baseAddress! + n
-                d.primaryTransform.apply(a, into: ta, channels: source.channels, height: source.height, width: source.width)
-                if d.isCopy {
-                    out.update(from: ta, count: n)
-                    return
-                }
-                d.partnerTransform.apply(b, into: tb, channels: source.channels, height: source.height, width: source.width)
-                combine(d, ta, tb, source: source, into: out)
-            }
+            d.partnerTransform.apply(b, into: tb, channels: source.channels, height: source.height, width: source.width)
+            combine(d, ta, tb, source: source, into: out)
         }
     }
 
     /// Mixes the (transformed) primary `a` and partner `b` as `d` says.
     private static func combine(_ d: MixDecision, _ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>,
-                                source: LabeledImages, into out: UnsafeMutablePointer<UInt8>) {
+                                source: ImageStore, into out: UnsafeMutablePointer<UInt8>) {
         let n = source.imageBytes
         if let box = d.box {
             out.update(from: a, count: n)
@@ -57,7 +55,7 @@ public enum Mixer {
 
     /// Writes the label of `d` into `out` (K floats): λ·onehot(y_i) + (1−λ)·onehot(y_j),
     /// then label smoothing (1−ε)·y + ε/K.
-    public static func label(_ d: MixDecision, source: LabeledImages, classCount k: Int, smoothing: Double,
+    public static func label(_ d: MixDecision, source: ImageStore, classCount k: Int, smoothing: Double,
                              into out: UnsafeMutablePointer<Float>) {
         out.update(repeating: 0, count: k)
         let yi = Int(source.labels[d.primary])

@@ -36,6 +36,17 @@ extension Pipeline {
             p.dataset.path = try t.string("path") ?? p.dataset.path
             p.dataset.trainLimit = try t.int("train_limit") ?? p.dataset.trainLimit
             p.dataset.testLimit = try t.int("test_limit") ?? p.dataset.testLimit
+            p.dataset.size = try t.intOrIntArray("size") ?? p.dataset.size
+            p.dataset.resize = try t.string("resize") ?? p.dataset.resize
+            p.dataset.crop = try t.string("crop") ?? p.dataset.crop
+            p.dataset.resample = try t.string("resample") ?? p.dataset.resample
+            p.dataset.classes = try t.stringArray("classes") ?? p.dataset.classes
+            p.dataset.testFraction = try t.double("test_fraction") ?? p.dataset.testFraction
+            if let seed = try t.int("split_seed") {
+                guard seed >= 0 else { throw MixError("\(file): dataset.split_seed must be ≥ 0 (got \(seed))") }
+                p.dataset.splitSeed = UInt64(seed)
+            }
+            p.dataset.skipBad = try t.bool("skip_bad") ?? p.dataset.skipBad
             try t.finish()
         }
         if var t = try top.table("augment") {

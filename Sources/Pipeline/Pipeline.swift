@@ -39,9 +39,7 @@ public struct Pipeline: Sendable, Equatable, Codable {
         if !FileIO.isSafeName(name) {
             out.append("name must be letters, digits, '.', '_' or '-', not starting with '.' (got \(String(reflecting: name)))")
         }
-        if dataset.path.isEmpty { out.append("dataset.path must be set") }
-        if dataset.trainLimit < 0 { out.append("dataset.train_limit must be ≥ 0 (got \(dataset.trainLimit))") }
-        if dataset.testLimit < 0 { out.append("dataset.test_limit must be ≥ 0 (got \(dataset.testLimit))") }
+        out += dataset.problems()
         out += augment.problems(prefix: "augment.")
         out += mix.problems(prefix: "mix.")
         out += shards.problems()
@@ -61,8 +59,14 @@ public struct Pipeline: Sendable, Equatable, Codable {
     /// source bytes (not their path, `train` or `name`). Two runs into one
     /// directory must agree on it.
     public var prepIdentity: PrepIdentity {
-        PrepIdentity(seed: seed, trainLimit: dataset.trainLimit, testLimit: dataset.testLimit, augment: augment, mix: mix,
-                     shards: shards)
+        var identity = PrepIdentity(seed: seed, trainLimit: dataset.trainLimit, testLimit: dataset.testLimit, augment: augment,
+                                    mix: mix, shards: shards)
+        var prep = dataset
+        prep.path = ""
+        prep.trainLimit = 0
+        prep.testLimit = 0
+        identity.dataset = prep.preparation.isEmpty ? nil : prep
+        return identity
     }
 
     /// Whether unmixed training samples are stored as references to a source copy:
@@ -85,6 +89,9 @@ public struct PrepIdentity: Sendable, Equatable, Codable {
     public var augment: AugmentConfig
     public var mix: MixConfig
     public var shards: ShardSection
+    /// `[dataset]`'s keys that prepare the images (size, resize, classes, …), without its
+    /// path and limits; nil when none is set (so identities of CIFAR runs read as before).
+    public var dataset: DatasetSection?
 
     public init(seed: UInt64, trainLimit: Int, testLimit: Int, augment: AugmentConfig, mix: MixConfig, shards: ShardSection) {
         self.seed = seed
@@ -95,7 +102,7 @@ public struct PrepIdentity: Sendable, Equatable, Codable {
         self.shards = shards
     }
 
-    enum CodingKeys: String, CodingKey { case seed, trainLimit, testLimit, augment, mix, shards }
+    enum CodingKeys: String, CodingKey { case seed, trainLimit, testLimit, augment, mix, shards, dataset }
 
     /// Decodes identities recorded before `[augment]` existed too.
     public init(from decoder: Decoder) throws {
@@ -106,22 +113,99 @@ public struct PrepIdentity: Sendable, Equatable, Codable {
         augment = try c.decodeIfPresent(AugmentConfig.self, forKey: .augment) ?? AugmentConfig()
         mix = try c.decode(MixConfig.self, forKey: .mix)
         shards = try c.decode(ShardSection.self, forKey: .shards)
+        dataset = try c.decodeIfPresent(DatasetSection.self, forKey: .dataset)
     }
 }
 
 /// `[dataset]`
 public struct DatasetSection: Sendable, Equatable, Codable {
-    /// A CIFAR-10 folder, the official `.tar.gz`, or PNG class folders. Relative
-    /// paths in a pipeline file are relative to that file's folder.
+    /// A CIFAR-10/100 binary folder or archive, or a folder of image files (class
+    /// folders, CSV lists, one folder of classes). Relative paths in a pipeline file are
+    /// relative to that file's folder.
     public var path: String = ""
     /// Use only the first N training images (0: all).
     public var trainLimit: Int = 0
     /// Use only the first N test images (0: all).
     public var testLimit: Int = 0
+    /// The image size: one side (square) or `[height, width]`; nil: the images' own.
+    /// Optional keys stay nil unless set, so the pipelines of CIFAR runs record what they did before.
+    public var size: [Int]?
+    /// `none` (default), `shorter` or `stretch`: how images are brought to `size`.
+    public var resize: String?
+    /// `center` (default, the only crop): where `shorter` crops.
+    public var crop: String?
+    /// `bicubic` (default), `bilinear` or `lanczos`: the resampling filter.
+    public var resample: String?
+    /// The class names in label order (default: as found, sorted as text).
+    public var classes: [String]?
+    /// For a folder of classes without a test split: the fraction of each class held out.
+    public var testFraction: Double?
+    /// The seed of that held-out split (default 0; not the pipeline's seed).
+    public var splitSeed: UInt64?
+    /// Skip files that cannot be decoded (listing them) instead of stopping.
+    public var skipBad: Bool?
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case path, trainLimit = "train_limit", testLimit = "test_limit" }
+    enum CodingKeys: String, CodingKey {
+        case path, trainLimit = "train_limit", testLimit = "test_limit", size, resize, crop, resample, classes
+        case testFraction = "test_fraction", splitSeed = "split_seed", skipBad = "skip_bad"
+    }
+
+    /// The `resize` names, `crop` names and `resample` names accepted.
+    public static let resizeNames = ["none", "shorter", "stretch"]
+    public static let cropNames = ["center"]
+    public static let resampleNames = ["bicubic", "bilinear", "lanczos"]
+
+    /// `size` as (height, width), or nil.
+    public var heightWidth: (height: Int, width: Int)? {
+        guard let size, let h = size.first, let w = size.last else { return nil }
+        return (h, w)
+    }
+
+    /// The keys besides `path`, which together with the source bytes fix the prepared images.
+    var preparation: [String] {
+        var out: [String] = []
+        if let size { out.append("size \(size)") }
+        if let resize { out.append("resize \(resize)") }
+        if let crop { out.append("crop \(crop)") }
+        if let resample { out.append("resample \(resample)") }
+        if let classes { out.append("classes \(classes)") }
+        if let testFraction { out.append("test_fraction \(testFraction)") }
+        if let splitSeed { out.append("split_seed \(splitSeed)") }
+        if let skipBad { out.append("skip_bad \(skipBad)") }
+        return out
+    }
+
+    func problems() -> [String] {
+        var out: [String] = []
+        if path.isEmpty { out.append("dataset.path must be set") }
+        if trainLimit < 0 { out.append("dataset.train_limit must be ≥ 0 (got \(trainLimit))") }
+        if testLimit < 0 { out.append("dataset.test_limit must be ≥ 0 (got \(testLimit))") }
+        if let size, !(1...2).contains(size.count) || size.contains(where: { !(1...MixShardLayout.maxSide).contains($0) }) {
+            out.append("dataset.size must be one side or [height, width], each from 1 to \(MixShardLayout.maxSide) (got \(size))")
+        }
+        for (key, value, names) in [("resize", resize, Self.resizeNames), ("crop", crop, Self.cropNames),
+                                    ("resample", resample, Self.resampleNames)] {
+            if let value, !names.contains(value) {
+                out.append("dataset.\(key) must be one of \(names.joined(separator: ", ")) (got \(String(reflecting: value)))")
+            }
+        }
+        if let resize, resize != "none", size == nil {
+            out.append("dataset.resize = \(String(reflecting: resize)) needs dataset.size (e.g. size = 64 or size = [48, 64] for height 48, width 64)")
+        }
+        if let classes {
+            if classes.isEmpty || classes.contains(where: \.isEmpty) { out.append("dataset.classes must name classes (no empty names)") }
+            if Set(classes).count != classes.count { out.append("dataset.classes names a class twice") }
+            if classes.count > MixShardLayout.maxClasses {
+                out.append("dataset.classes names \(classes.count) classes; the shard format holds at most \(MixShardLayout.maxClasses)")
+            }
+        }
+        if let testFraction, !(testFraction > 0 && testFraction < 1) {
+            out.append("dataset.test_fraction must be between 0 and 1, both excluded (got \(testFraction))")
+        }
+        return out
+    }
 }
 
 /// `[shards]`

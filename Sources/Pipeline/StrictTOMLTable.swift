@@ -66,6 +66,26 @@ public struct StrictTOMLTable {
         }
     }
 
+    /// An integer or an array of integers (given as a one-element array for the former).
+    public mutating func intOrIntArray(_ key: String) throws -> [Int]? {
+        guard let v = value(key) else { return nil }
+        if let i = v.int { return [i] }
+        guard let a = v.array else { throw fail(key, "must be an integer or an array of integers") }
+        return try a.map { e in
+            guard let i = e.int else { throw fail(key, "must be an integer or an array of integers") }
+            return i
+        }
+    }
+
+    public mutating func stringArray(_ key: String) throws -> [String]? {
+        guard let v = value(key) else { return nil }
+        guard let a = v.array else { throw fail(key, "must be an array of strings") }
+        return try a.map { e in
+            guard let s = e.string else { throw fail(key, "must be an array of strings") }
+            return s
+        }
+    }
+
     /// A sub-table (`[key]`), read strictly in turn.
     public mutating func table(_ key: String) throws -> StrictTOMLTable? {
         guard let v = value(key) else { return nil }

@@ -34,4 +34,13 @@ enum PrepLock {
             ?? "mixprep workers are writing into it"
         return MixError.file(dir, "\(who); wait for it to finish, or choose another --out")
     }
+
+    /// Removes `dir` when it holds nothing but lock files: the folder a run created
+    /// before it failed on its input (a bad image, say) is not left behind.
+    static func removeEmptyDirectory(_ dir: String) {
+        guard let names = try? FileIO.list(dir),
+              names.allSatisfy({ $0 == fileName || ($0.hasPrefix(".mixprep-worker-") && $0.hasSuffix(".lock")) }) else { return }
+        for n in names { FileIO.remove(dir + "/" + n) }
+        FileIO.removeDirectory(dir)
+    }
 }

@@ -1,4 +1,5 @@
 import Datasets
+import Foundation
 import MixCore
 import Mixup
 import Pipeline
@@ -49,28 +50,46 @@ public enum PrepRunner {
         // Refuse a directory another mixprep is writing into before reading the dataset.
         var locks = FileIO.isDirectory(dir) ? try PrepLock.take(dir, worker: options.worker, what: "mixprep run") : nil
         defer { withExtendedLifetime(locks) {} }
-        let dataset = try loadDataset(pipeline)
-        log("source: \(dataset.name) at \(dataset.path): \(dataset.train.count) train, \(dataset.test.count) test images, "
-            + "\(dataset.classCount) classes, fingerprint \(dataset.fingerprint.prefix(16))…")
-        let shape = SampleShape(channels: dataset.train.channels, height: dataset.train.height, width: dataset.train.width,
-                                classCount: dataset.classCount)
-        if let problem = MixShardLayout.limitProblem(shape: shape, samplesPerChunk: pipeline.shards.samplesPerChunk,
-                                                     samplesPerShard: pipeline.shards.samplesPerShard,
-                                                     provenance: pipeline.shards.provenance) {
-            throw MixError.file(dataset.path, problem)
-        }
-        if let problem = pipeline.augment.shapeProblem(height: shape.height, width: shape.width) {
-            throw MixError.file(dataset.path, problem)
-        }
-        var warnings = dataset.warnings
-        if let problem = pipeline.train.imageShapeProblem(height: shape.height, width: shape.width) {
-            warnings.append("\(dataset.path): \(problem); the shards can be verified, inspected and exported, but `mixtrain train` will refuse them")
-        }
-        for w in warnings { printError("warning: " + w) }
-        let state = RunState(identity: pipeline.prepIdentity, source: sourceInfo(dataset), pipeline: pipeline)
-
+        let opened = try DatasetSource.open(pipeline.dataset.path, options: SourceLoading.listingOptions(pipeline.dataset))
+        log(SourceLoading.describe(opened, pipeline: pipeline))
+        let created = !FileIO.isDirectory(dir)
         try FileIO.makeDirectories(dir)
         if locks == nil { locks = try PrepLock.take(dir, worker: options.worker, what: "mixprep run") }
+        let dataset: PreparedSource
+        var warnings: [String] = []
+        do {
+            // Image files decode into a scratch file of the output directory (unlinked at once),
+            // or of the system's temporary folder when the directory is read-only.
+            let scratch = FileIO.isWritableDirectory(dir) ? dir : (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp")
+            dataset = try SourceLoading.prepare(opened, pipeline: pipeline, scratch: scratch, threads: options.threads, quiet: options.quiet)
+            if case .files = opened {
+                log("decoded: \(dataset.train.count) train, \(dataset.test.count) test images of \(dataset.train.width)×\(dataset.train.height), "
+                    + "fingerprint \(dataset.fingerprint.prefix(16))…")
+            }
+            let shape = SampleShape(channels: dataset.train.channels, height: dataset.train.height, width: dataset.train.width,
+                                    classCount: dataset.classCount)
+            if let problem = MixShardLayout.limitProblem(shape: shape, samplesPerChunk: pipeline.shards.samplesPerChunk,
+                                                         samplesPerShard: pipeline.shards.samplesPerShard,
+                                                         provenance: pipeline.shards.provenance) {
+                throw MixError.file(dataset.path, problem)
+            }
+            if let problem = pipeline.augment.shapeProblem(height: shape.height, width: shape.width) {
+                throw MixError.file(dataset.path, problem)
+            }
+            warnings = dataset.warnings
+            if let problem = pipeline.train.imageShapeProblem(height: shape.height, width: shape.width) {
+                warnings.append("\(dataset.path): \(problem); the shards can be verified, inspected and exported, but `mixtrain train` will refuse them")
+            }
+        } catch {
+            if created { PrepLock.removeEmptyDirectory(dir) }
+            throw error
+        }
+        let shape = SampleShape(channels: dataset.train.channels, height: dataset.train.height, width: dataset.train.width,
+                                classCount: dataset.classCount)
+        for w in warnings { printError("warning: " + w) }
+        let fileLists = SourceLoading.fileLists(dataset)
+        let state = RunState(identity: pipeline.prepIdentity, source: SourceLoading.info(dataset, fileLists: fileLists), pipeline: pipeline)
+
         if let existing = try RunState.load(directory: dir) {
             let diff = existing.differences(from: state)
             guard diff.isEmpty else {
@@ -86,14 +105,21 @@ public enum PrepRunner {
             report.alreadyComplete = true
             return report
         }
+        // The file lists are inputs, the same for every worker: worker 0 writes them.
+        if options.worker.owns(0) {
+            for (name, bytes) in fileLists.sorted(by: { $0.key < $1.key }) {
+                let path = dir + "/" + name
+                if name.contains("/") { try FileIO.makeDirectories(String(path[..<path.lastIndex(of: "/")!])) }
+                if FileIO.fileSize(path) != bytes.count || (try? FileIO.read(path)) != bytes { try FileIO.writeAtomically(path, bytes) }
+            }
+        }
 
         let references = pipeline.usesReferences
         let factory = SampleFactory(train: dataset.train, test: dataset.test, classCount: dataset.classCount,
                                     augment: pipeline.augment, mix: pipeline.mix, seed: pipeline.seed, references: references)
         // Kept shards with references are checked against the images in memory (the
         // source copy may be another worker's job, not yet written).
-        let source = references ? SourceImages(images: dataset.train.images, count: dataset.train.count, channels: shape.channels,
-                                               height: shape.height, width: shape.width) : nil
+        let source = references ? SourceImages(store: dataset.train) : nil
         let allJobs = pipeline.shardJobs(trainCount: dataset.train.count, testCount: dataset.test.count)
         let mine = allJobs.indices.filter { options.worker.owns($0) }
         try prepareDirectories(dir, jobs: allJobs, owned: mine)
@@ -171,6 +197,15 @@ public enum PrepRunner {
         for job in jobs where !FileIO.exists(dir + "/" + job.file) {
             throw MixError.file(dir + "/" + job.file, "missing: a worker has not finished (rerun it, or `mixprep run` without --worker)")
         }
+        for entry in state.source.files?.entries ?? [] {
+            let file = dir + "/" + entry.file
+            guard let bytes = FileIO.exists(file) ? try FileIO.read(file) : nil else {
+                throw MixError.file(file, "missing: worker 0 writes the source file lists and has not finished (rerun it)")
+            }
+            guard bytes.count == entry.bytes, bytes.withUnsafeBytes({ SHA256.hexDigest(of: $0) }) == entry.sha256 else {
+                throw MixError.file(file, "differs from what \(RunState.fileName) records (rerun worker 0 to rewrite it)")
+            }
+        }
         let source = try ShardCheck.openSource(directory: dir, jobs: jobs)
         try Parallel.forEach(count: jobs.count, threads: threads) { i in
             let path = dir + "/" + jobs[i].file
@@ -186,19 +221,6 @@ public enum PrepRunner {
     }
 
     // MARK: - Pieces
-
-    static func loadDataset(_ pipeline: Pipeline) throws -> Dataset {
-        var dataset = try Dataset.load(pipeline.dataset.path)
-        if pipeline.dataset.trainLimit > 0 { dataset.train = dataset.train.prefix(pipeline.dataset.trainLimit) }
-        if pipeline.dataset.testLimit > 0 { dataset.test = dataset.test.prefix(pipeline.dataset.testLimit) }
-        return dataset
-    }
-
-    static func sourceInfo(_ d: Dataset) -> SourceInfo {
-        SourceInfo(name: d.name, path: d.path, fingerprint: d.fingerprint, classNames: d.classNames,
-                   trainCount: d.train.count, testCount: d.test.count,
-                   channels: d.train.channels, height: d.train.height, width: d.train.width)
-    }
 
     /// Creates the split/epoch folders and removes the temp files a crash may
     /// have left of this worker's own shards. Only its own: another worker

@@ -6,8 +6,8 @@ import ShardStore
 /// Makes the samples of a shard job: a pure function of (source, augmentation,
 /// mixing config, seed, job).
 struct SampleFactory: Sendable {
-    let train: LabeledImages
-    let test: LabeledImages
+    let train: ImageStore
+    let test: ImageStore
     let classCount: Int
     let augment: AugmentConfig
     let mix: MixConfig
@@ -28,7 +28,7 @@ struct SampleFactory: Sendable {
         block.labels = [Float](repeating: 0, count: n * k)
         block.provenance.reserveCapacity(n)
         let decisions: [MixDecision]
-        let source: LabeledImages
+        let source: ImageStore
         let smoothing: Double
         switch job.split {
         case .train:

@@ -252,6 +252,8 @@ public final class SourceImages: @unchecked Sendable {
     private let offsets: [Int]
     private let perChunk: Int
     private let owned: UnsafeMutableBufferPointer<UInt8>?
+    /// Images decoded by `mixprep` (possibly not contiguous: skipped files leave gaps).
+    private let store: ImageStore?
 
     /// Opens the source copy at `path`: checks its structure, that it is a source
     /// copy, and every chunk's rawCRC (once).
@@ -275,6 +277,7 @@ public final class SourceImages: @unchecked Sendable {
         self.offsets = reader.index.map { Int($0.offset) }
         self.perChunk = max(Int(h.samplesPerChunk), 1)
         self.owned = nil
+        self.store = nil
     }
 
     /// `images` (`count × C·H·W` bytes, planar) in memory: what `mixprep` resolves
@@ -290,6 +293,19 @@ public final class SourceImages: @unchecked Sendable {
         self.reader = nil
         self.offsets = [0]
         self.perChunk = max(count, 1)
+        self.store = nil
+    }
+
+    /// The images of `store` (in memory or mapped), borrowed: `store` is kept alive with this object.
+    public init(store: ImageStore) {
+        self.owned = nil
+        self.base = UnsafePointer(bitPattern: 1)!  // unused: images come from `store`
+        self.count = store.count
+        self.shape = SampleShape(channels: store.channels, height: store.height, width: store.width, classCount: 0)
+        self.reader = nil
+        self.offsets = [0]
+        self.perChunk = max(store.count, 1)
+        self.store = store
     }
 
     deinit { owned?.deallocate() }
@@ -297,6 +313,7 @@ public final class SourceImages: @unchecked Sendable {
     /// The bytes of source image `k` (`0 ≤ k < count`), C·H·W, planar.
     public func image(_ k: Int) -> UnsafePointer<UInt8> {
         precondition(k >= 0 && k < count, "source image out of range")
+        if let store { return store.image(k) }
         return base + offsets[k / perChunk] + (k % perChunk) * shape.imageBytes
     }
 }

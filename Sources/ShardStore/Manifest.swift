@@ -10,7 +10,7 @@ import ShardFormat
 public struct Manifest: Sendable, Equatable, Codable {
     public static let fileName = "manifest.json"
     public static let formatName = "MixShard"
-    public static let toolVersion = "mixshards 0.3.0"
+    public static let toolVersion = "mixshards 0.4.0"
 
     public var format = Manifest.formatName
     public var formatVersion = Int(MixShardLayout.version)
@@ -165,6 +165,13 @@ public struct SourceInfo: Sendable, Equatable, Codable {
     public var channels: Int
     public var height: Int
     public var width: Int
+    /// How the source was recognised (`class folders train/ + val/`, `CSV lists …`); nil
+    /// for directories made before mixshards 0.4, which read CIFAR and PNG folders only.
+    public var layout: String?
+    /// For image files: the file lists and what decoded the files; nil for CIFAR records.
+    public var files: SourceFilesInfo?
+    /// Files skipped as undecodable (`dataset.skip_bad`); nil when none was.
+    public var skippedFiles: Int?
 
     public init(name: String, path: String, fingerprint: String, classNames: [String], trainCount: Int, testCount: Int,
                 channels: Int, height: Int, width: Int) {

@@ -41,6 +41,7 @@ public struct RunState: Codable, Equatable, Sendable {
         if identity.augment != other.identity.augment { out.append("[augment]") }
         if identity.mix != other.identity.mix { out.append("[mix]") }
         if identity.shards != other.identity.shards { out.append("[shards]") }
+        if identity.dataset != other.identity.dataset { out.append("[dataset] size, resize, classes or split") }
         if identity.trainLimit != other.identity.trainLimit || identity.testLimit != other.identity.testLimit {
             out.append("dataset limits")
         }

@@ -43,6 +43,8 @@ struct Run: ParsableCommand {
     @Option(help: "Use only the first N training images (overrides dataset.train_limit).") var limit: Int?
     @Option(help: "Worker threads.") var threads: Int = Parallel.defaultThreads
     @Option(help: "This process's share of the shards, i/n.") var worker: String?
+    @Flag(help: "Skip image files that cannot be decoded, listing them in skipped-files.csv (sets dataset.skip_bad).")
+    var skipBad = false
     @Flag(help: "Print nothing but errors and warnings.") var quiet = false
 
     func validate() throws {
@@ -58,6 +60,7 @@ struct Run: ParsableCommand {
             if let seed { p.seed = seed }
             if let level { p.shards.level = level }
             if let limit { p.dataset.trainLimit = limit }
+            if skipBad { p.dataset.skipBad = true }
             if let strategy { p.shards.strategy = try ShardSection.value(named: strategy, in: ShardSection.strategyNames, key: "--strategy") }
             try p.validate()
             let slot = try worker.map(WorkerSlot.init(parsing:)) ?? WorkerSlot.fromEnvironment(ProcessInfo.processInfo.environment) ?? .all

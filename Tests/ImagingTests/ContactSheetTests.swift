@@ -1,3 +1,4 @@
+import ImageCodecs
 import XCTest
 import MixCore
 @testable import Imaging

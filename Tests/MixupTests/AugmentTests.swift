@@ -112,7 +112,7 @@ final class AugmentTests: XCTestCase {
         ]
         for d in cases {
             var out = [UInt8](repeating: 0, count: 192)
-            out.withUnsafeMutableBufferPointer { Mixer.image(d, source: source, into: $0.baseAddress!) }
+            out.withUnsafeMutableBufferPointer { Mixer.image(d, source: ImageStore(source), into: $0.baseAddress!) }
             let a = transformed(d.primary, d.primaryTransform), b = transformed(d.partner, d.partnerTransform)
             var want = d.mixed ? zip(a, b).map { Mixer.blend($0, $1, lambda: d.lambda) } : a
             if let box = d.box {

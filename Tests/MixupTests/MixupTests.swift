@@ -113,10 +113,10 @@ final class MixerTests: XCTestCase {
     func testMixedImageAndLabel() {
         let d = MixDecision(primary: 0, partner: 1, lambda: 0.75, box: nil, mixed: true)
         var image = [UInt8](repeating: 0, count: 4)
-        image.withUnsafeMutableBufferPointer { Mixer.image(d, source: source, into: $0.baseAddress!) }
+        image.withUnsafeMutableBufferPointer { Mixer.image(d, source: ImageStore(source), into: $0.baseAddress!) }
         XCTAssertEqual(image, [13, 88, 163, 204]) // round(0.75·x + 0.25·50)
         var label = [Float](repeating: 9, count: 3)
-        label.withUnsafeMutableBufferPointer { Mixer.label(d, source: source, classCount: 3, smoothing: 0, into: $0.baseAddress!) }
+        label.withUnsafeMutableBufferPointer { Mixer.label(d, source: ImageStore(source), classCount: 3, smoothing: 0, into: $0.baseAddress!) }
         XCTAssertEqual(label, [0.25, 0, 0.75])
     }
 
@@ -124,7 +124,7 @@ final class MixerTests: XCTestCase {
         let d = MixDecision.unmixed(0)
         var label = [Float](repeating: 0, count: 4)
         let wide = LabeledImages(channels: 1, height: 2, width: 2, images: source.images, labels: [3, 0])
-        label.withUnsafeMutableBufferPointer { Mixer.label(d, source: wide, classCount: 4, smoothing: 0.1, into: $0.baseAddress!) }
+        label.withUnsafeMutableBufferPointer { Mixer.label(d, source: ImageStore(wide), classCount: 4, smoothing: 0.1, into: $0.baseAddress!) }
         XCTAssertEqual(label[0], 0.025, accuracy: 1e-7)
         XCTAssertEqual(label[3], 0.925, accuracy: 1e-7)
         XCTAssertEqual(label.reduce(0, +), 1, accuracy: 1e-6)
@@ -133,7 +133,7 @@ final class MixerTests: XCTestCase {
     func testCutMixPastesTheBoxFromThePartner() {
         let d = MixDecision(primary: 0, partner: 1, lambda: 0.75, box: (x0: 1, y0: 0, x1: 2, y1: 1), mixed: true)
         var image = [UInt8](repeating: 0, count: 4)
-        image.withUnsafeMutableBufferPointer { Mixer.image(d, source: source, into: $0.baseAddress!) }
+        image.withUnsafeMutableBufferPointer { Mixer.image(d, source: ImageStore(source), into: $0.baseAddress!) }
         XCTAssertEqual(image, [0, 50, 200, 255])
     }
 }

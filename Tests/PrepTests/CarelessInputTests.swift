@@ -1,3 +1,4 @@
+import ImageCodecs
 import Foundation
 import Imaging
 import MixCore
@@ -44,21 +45,30 @@ final class CarelessInputTests: XCTestCase {
         XCTAssertEqual(r.err, "error: " + expected + "\n", file: file, line: line)
     }
 
-    /// Item 8: a file that is not PNG is named in a warning; a class left without PNGs is refused.
-    func testNonPNGFilesAreNamedAndAnEmptyClassIsRefused() throws {
+    /// Item 8: a file without an image extension is named in a warning; a file that claims
+    /// to be an image and is not stops the run naming it; a class left without images is refused.
+    func testNonImageFilesAreNamedAndAnEmptyClassIsRefused() throws {
         let data = base + "/png"
         try pngFolders(data)
-        try FileIO.writeAtomically(data + "/train/a/notes.jpg", [1, 2, 3])
+        try FileIO.writeAtomically(data + "/train/a/notes.txt", [1, 2, 3])
         try FileIO.writeAtomically(data + "/train/a/.DS_Store", [0])
         var r = try PrepFixtures.run(["run", try pipelineFile(data: data), "--out", base + "/out1", "--quiet"])
         XCTAssertEqual(r.status, 0, r.err)
-        XCTAssertEqual(r.err, "warning: \(data)/train/a: skipped 1 file that is not PNG (notes.jpg)\n")
+        XCTAssertEqual(r.err, "warning: \(data): skipped 1 file without a .jpg, .jpeg, .png or .webp extension: train/a/notes.txt\n")
+
+        try FileIO.writeAtomically(data + "/train/a/fake.jpg", [1, 2, 3])
+        r = try PrepFixtures.run(["run", try pipelineFile(data: data), "--out", base + "/out-fake", "--quiet"])
+        assertOneLineError(r, "\(data)/train/a/fake.jpg: not a JPEG, PNG or WebP image (unknown first bytes)")
+        XCTAssertFalse(FileIO.exists(base + "/out-fake"))
+        FileIO.remove(data + "/train/a/fake.jpg")
 
         for i in 0..<2 {
-            try FileManager.default.moveItem(atPath: "\(data)/test/b/\(i).png", toPath: "\(data)/test/b/\(i).jpg")
+            try FileManager.default.moveItem(atPath: "\(data)/test/b/\(i).png", toPath: "\(data)/test/b/\(i).bmp")
         }
+        try FileManager.default.moveItem(atPath: "\(data)/train/b/0.png", toPath: "\(data)/train/b/0.gif")
+        try FileManager.default.moveItem(atPath: "\(data)/train/b/1.png", toPath: "\(data)/train/b/1.gif")
         r = try PrepFixtures.run(["run", try pipelineFile(data: data), "--out", base + "/out2"])
-        assertOneLineError(r, "\(data)/test/b: no PNG images, so the class would be empty (2 other files: 0.jpg, 1.jpg; only .png is read)")
+        assertOneLineError(r, "\(data)/train/b: no JPEG, PNG or WebP images, so the class would be empty (2 other files: 0.gif, 1.gif; only .jpg, .jpeg, .png and .webp are read)")
         XCTAssertFalse(FileIO.exists(base + "/out2"))
     }
 
@@ -84,7 +94,8 @@ final class CarelessInputTests: XCTestCase {
             ("cifar-100-python", ["train", "test", "meta", "file.txt~"], "CIFAR-100's Python version (pickled, as torchvision downloads it)"),
         ]
         let tail = ", which mixprep does not read; it reads the binary versions of CIFAR-10 and CIFAR-100 (cifar-10-binary.tar.gz, "
-            + "cifar-100-binary.tar.gz, or their folders) and PNG class folders (train/<class>/*.png, test/<class>/*.png)"
+            + "cifar-100-binary.tar.gz, or their folders) and image files (train/<class>/ with test/<class>/ or val/<class>/, "
+            + "train.csv with test.csv or val.csv, or one folder of classes with dataset.test_fraction)"
         for (folder, files, kind) in layouts {
             try FileIO.makeDirectories("\(base)/\(folder)")
             for f in files { try FileIO.writeAtomically("\(base)/\(folder)/\(f)", [7, 7, 7]) }

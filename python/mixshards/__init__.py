@@ -18,7 +18,7 @@ from .verify import verify
 
 __all__ = ["open", "open_shard", "verify", "Dataset", "Epoch", "Sample", "ShardError", "ShardFile", "SourceImages",
            "Chunk", "Transform"]
-__version__ = "0.3.0"  # the repository's release: equal to mixshards' tool version (Sources/ShardStore/Manifest.swift)
+__version__ = "0.4.0"  # the repository's release: equal to mixshards' tool version (Sources/ShardStore/Manifest.swift)
 
 
 def open(directory, cache_chunks: int = 8) -> Dataset:  # noqa: A001 - the issue's API name

@@ -1,6 +1,8 @@
+import ImageCodecs
 import XCTest
 import MixCore
-@testable import Imaging
+@testable import ImageCodecs
+import Imaging
 
 final class PNGTests: XCTestCase {
     /// A deterministic pseudo-random byte sequence (64-bit LCG, high byte).
@@ -77,7 +79,7 @@ final class PNGTests: XCTestCase {
         XCTAssertEqual(p.chw, [255, 0, 0, 255, /* G */ 0, 255, 0, 255, /* B */ 0, 0, 255, 255])
 
         // 3×1 16-bit grey without gamma information: 0x0000, 0x8080, 0xFFFF.
-        // Samples are taken as sRGB-encoded (like most tools), so 0x8080 → 0x80.
+        // Reduced to the high byte (as PIL reads 16-bit RGB), so 0x8080 → 0x80.
         let grey16: [UInt8] = [
             0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
             0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01, 0x10, 0x00, 0x00, 0x00, 0x00, 0x6E, 0x1B, 0x97,
@@ -89,11 +91,11 @@ final class PNGTests: XCTestCase {
         XCTAssertEqual(g.width, 3)
         XCTAssertEqual(g.chw, [0, 128, 255, 0, 128, 255, 0, 128, 255])
 
-        // RGBA: opaque pixels keep their colour exactly; transparent ones become black.
+        // RGBA: alpha is dropped, not composited: a transparent pixel keeps its colour (PIL's convert("RGB")).
         let rgba: [UInt8] = [10, 20, 30, 255, 200, 100, 50, 0]
         let encoded = try PNG.encodeInterleaved(rgba, width: 2, height: 1, channels: 4, name: "rgba")
         let a = try PNG.decode(encoded, name: "rgba.png")
-        XCTAssertEqual(a.chw, [10, 0, 20, 0, 30, 0])
+        XCTAssertEqual(a.chw, [10, 200, 20, 100, 30, 50])
     }
 
     func testGarbageTruncatedAndEmptyInputsThrowNamedErrors() throws {

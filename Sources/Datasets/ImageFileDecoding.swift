@@ -1,0 +1,179 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ImageCodecs
+import MixCore
+
+/// What `mixprep` learned of one file while decoding it.
+public struct FileRecord: Sendable, Equatable {
+    /// Relative to the dataset's folder.
+    public var path: String
+    public var label: Int32
+    public var bytes: Int
+    /// SHA-256 (hex) of the file's bytes.
+    public var sha256: String
+    /// The upright size of the original, before any resize.
+    public var width: Int
+    public var height: Int
+
+    public init(path: String, label: Int32, bytes: Int, sha256: String, width: Int, height: Int) {
+        self.path = path
+        self.label = label
+        self.bytes = bytes
+        self.sha256 = sha256
+        self.width = width
+        self.height = height
+    }
+}
+
+/// A file left out because it could not be read or decoded (`dataset.skip_bad`).
+public struct SkippedFile: Sendable, Equatable {
+    public var split: String
+    public var path: String
+    /// SHA-256 of its bytes, or empty when they could not be read.
+    public var sha256: String
+    /// The reader's or decoder's one-line reason.
+    public var reason: String
+}
+
+/// A split of image files decoded at their final size.
+public struct DecodedSplit: Sendable {
+    public var images: ImageStore
+    /// The file of each image, in position order.
+    public var files: [FileRecord]
+}
+
+/// The image files of a listing, read once each: hashed, decoded, turned upright and
+/// brought to the size policy's size, into a scratch file of the output directory (or
+/// memory), with only the images being decoded in memory at any time.
+public struct ImageFileDecoding {
+    public var policy: SizePolicy
+    /// Skip unreadable files (listing them) instead of stopping at the first.
+    public var skipBad: Bool
+    public var threads: Int
+    /// Where the decoded images go (an unlinked scratch file); nil: memory.
+    public var scratchDirectory: String?
+    public var quiet: Bool
+
+    public init(policy: SizePolicy, skipBad: Bool = false, threads: Int = Parallel.defaultThreads,
+                scratchDirectory: String? = nil, quiet: Bool = true) {
+        self.policy = policy
+        self.skipBad = skipBad
+        self.threads = threads
+        self.scratchDirectory = scratchDirectory
+        self.quiet = quiet
+    }
+
+    /// Decodes both splits of `listing`; the train split first fixes the size when the
+    /// policy names none (the first image that decodes).
+    public func decode(_ listing: FileListing) throws -> (train: DecodedSplit, test: DecodedSplit, skipped: [SkippedFile]) {
+        let pool = ImageDecoder.Pool()
+        var policy = self.policy
+        if policy.width == nil {
+            policy = try firstSize(listing, pool: pool)
+        }
+        let progress = Progress("decode", total: listing.train.count + listing.test.count, unit: "images", quiet: quiet)
+        let train = try decode(listing.train, split: "train", root: listing.root, policy: policy, pool: pool, progress: progress)
+        let test = try decode(listing.test, split: "test", root: listing.root, policy: policy, pool: pool, progress: progress)
+        progress.finish()
+        return (train.split, test.split, train.skipped + test.skipped)
+    }
+
+    /// The size of the first training image that decodes: every image must have it (resize none, no size).
+    func firstSize(_ listing: FileListing, pool: ImageDecoder.Pool) throws -> SizePolicy {
+        for file in listing.train {
+            let path = listing.root + "/" + file.path
+            do {
+                let bytes = try FileIO.read(path)
+                let image = try pool.withDecoder { d in try bytes.withUnsafeBytes { try d.decode($0, name: path) } }
+                return SizePolicy(width: image.width, height: image.height, mode: .none, filter: policy.filter)
+            } catch where skipBad {
+                continue
+            }
+        }
+        throw MixError.file(listing.root, "no training image could be decoded")
+    }
+
+    func decode(_ files: [ImageFile], split: String, root: String, policy: SizePolicy, pool: ImageDecoder.Pool,
+                progress: Progress) throws -> (split: DecodedSplit, skipped: [SkippedFile]) {
+        guard let width = policy.width, let height = policy.height else { preconditionFailure("decode needs a size") }
+        let imageBytes = 3 * width * height
+        let target = try Target(count: files.count, imageBytes: imageBytes, scratchDirectory: scratchDirectory)
+        let records = Locked([FileRecord?](repeating: nil, count: files.count))
+        let skipped = Locked([Int: SkippedFile]())
+        let policy = policy, skipBad = skipBad
+        try Parallel.forEach(count: files.count, threads: threads) { i in
+            let file = files[i], path = root + "/" + file.path
+            var sha256 = ""
+            do {
+                let bytes = try FileIO.read(path)
+                sha256 = bytes.withUnsafeBytes { SHA256.hexDigest(of: $0) }
+                let prepared = try pool.withDecoder { d in try bytes.withUnsafeBytes { try d.prepare($0, name: path, policy: policy) } }
+                let image = prepared.image
+                guard image.width == width, image.height == height else {
+                    throw MixError.file(path, "is \(image.width)×\(image.height), the others are \(width)×\(height) (width×height); "
+                                        + "set dataset.size and dataset.resize = \"shorter\" or \"stretch\" to resize them")
+                }
+                try image.chw.withUnsafeBytes { try target.write($0.baseAddress!, slot: i) }
+                records.withLock {
+                    $0[i] = FileRecord(path: file.path, label: file.label, bytes: bytes.count, sha256: sha256,
+                                       width: prepared.originalWidth, height: prepared.originalHeight)
+                }
+            } catch let e as MixError where skipBad {
+                let reason = e.message.hasPrefix(path + ": ") ? String(e.message.dropFirst(path.count + 2)) : e.message
+                skipped.withLock { $0[i] = SkippedFile(split: split, path: file.path, sha256: sha256, reason: reason) }
+            }
+            progress.advance()
+        }
+        let all = records.withLock { $0 }
+        let kept = all.indices.filter { all[$0] != nil }
+        guard !kept.isEmpty else { throw MixError.file(root, "no image of the \(split) split could be decoded") }
+        let store = try target.store(slots: kept.count == files.count ? nil : kept.map { Int32($0) },
+                                     labels: kept.map { files[$0].label }, height: height, width: width)
+        let skips = skipped.withLock { $0 }
+        return (DecodedSplit(images: store, files: kept.map { all[$0]! }), skips.keys.sorted().map { skips[$0]! })
+    }
+
+    /// Where decoded images are written: slot i of a scratch file, or of memory.
+    final class Target: @unchecked Sendable {
+        let count: Int
+        let imageBytes: Int
+        let fd: Int32?
+        let name: String
+        let memory: UnsafeMutableBufferPointer<UInt8>?
+
+        init(count: Int, imageBytes: Int, scratchDirectory: String?) throws {
+            self.count = count
+            self.imageBytes = imageBytes
+            name = (scratchDirectory ?? "memory") + " (decoded images)"
+            if let dir = scratchDirectory {
+                fd = try FileIO.scratchFile(in: dir)
+                memory = nil
+            } else {
+                fd = nil
+                memory = .allocate(capacity: max(1, count * imageBytes))
+            }
+        }
+
+        deinit {
+            if let fd { close(fd) }
+            memory?.deallocate()
+        }
+
+        func write(_ bytes: UnsafeRawPointer, slot: Int) throws {
+            if let fd {
+                try FileIO.write(fd, bytes, count: imageBytes, at: slot * imageBytes, name: name)
+            } else {
+                (memory!.baseAddress! + slot * imageBytes).update(from: bytes.assumingMemoryBound(to: UInt8.self), count: imageBytes)
+            }
+        }
+
+        func store(slots: [Int32]?, labels: [Int32], height: Int, width: Int) throws -> ImageStore {
+            if let fd {
+                return try ImageStore(mapping: fd, name: name, slotCount: count, slots: slots, labels: labels,
+                                      channels: 3, height: height, width: width)
+            }
+            return ImageStore(copying: UnsafeRawBufferPointer(memory!), slots: slots, labels: labels, channels: 3, height: height, width: width)
+        }
+    }
+}

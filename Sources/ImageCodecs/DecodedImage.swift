@@ -1,0 +1,71 @@
+import MixCore
+
+/// A decoded image as 8-bit planar RGB, what every decoder in this module returns.
+///
+/// Colour follows PIL's `Image.convert("RGB")`, which is what torchvision's
+/// `ImageFolder` gives a model: grey replicated, palettes expanded (transparency
+/// ignored), alpha dropped (not composited), 16-bit samples reduced to their
+/// high byte, CMYK converted by PIL's formula; the EXIF orientation is applied by
+/// `ImageDecoder`, not by the codecs.
+public struct DecodedImage: Equatable, Sendable {
+    /// Columns.
+    public let width: Int
+    /// Rows.
+    public let height: Int
+    /// `3 × height × width` bytes: the R plane, then G, then B, each row-major.
+    public var chw: [UInt8]
+    /// Always 3.
+    public var channels: Int { 3 }
+
+    public init(width: Int, height: Int, chw: [UInt8]) {
+        precondition(width >= 0 && height >= 0 && chw.count == 3 * width * height,
+                     "DecodedImage: \(chw.count) bytes for 3×\(height)×\(width)")
+        self.width = width
+        self.height = height
+        self.chw = chw
+    }
+
+    /// Planar RGB from `count` interleaved `(r, g, b)` triples at `rgb`.
+    static func planar(interleaved rgb: UnsafePointer<UInt8>, width: Int, height: Int) -> DecodedImage {
+        let plane = width * height
+        let chw = [UInt8](unsafeUninitializedCapacity: 3 * plane) { out, n in
+            let r = out.baseAddress!, g = r + plane, b = g + plane
+            for p in 0..<plane {
+                r[p] = rgb[3 * p]
+                g[p] = rgb[3 * p + 1]
+                b[p] = rgb[3 * p + 2]
+            }
+            n = 3 * plane
+        }
+        return DecodedImage(width: width, height: height, chw: chw)
+    }
+}
+
+/// What a decoder accepts, checked from the header before any pixel buffer is allocated.
+public enum ImageLimits {
+    /// The most pixels an image may have: Pillow's `Image.MAX_IMAGE_PIXELS` (89,478,485,
+    /// about 9,459 × 9,459), beyond which Pillow warns of a decompression bomb. At 3 bytes
+    /// a pixel a decode then allocates at most 256 MiB, whatever a crafted header claims.
+    public static let maxPixels = 89_478_485
+
+    /// Why a `width` × `height` image is refused, or nil.
+    public static func sizeProblem(width: Int, height: Int) -> String? {
+        guard width > 0, height > 0 else { return "has no pixels (\(width)×\(height))" }
+        let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+        guard !overflow, pixels <= maxPixels else {
+            return "is \(width)×\(height) pixels, more than the \(formatted(maxPixels)) mixprep decodes (Pillow's decompression-bomb limit)"
+        }
+        return nil
+    }
+
+    /// `n` with thousands separators (1,234,567).
+    static func formatted(_ n: Int) -> String {
+        let digits = String(n)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return out
+    }
+}

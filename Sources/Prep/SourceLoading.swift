@@ -1,0 +1,100 @@
+import Datasets
+import ImageCodecs
+import MixCore
+import Pipeline
+import ShardFormat
+import ShardStore
+
+/// Turns a pipeline's `[dataset]` into images ready to mix: recognises the layout
+/// (`DatasetSource.open`), then, for image files, decodes them at the pipeline's size
+/// into a scratch file of the output directory.
+enum SourceLoading {
+    /// The listing options `[dataset]` gives.
+    static func listingOptions(_ d: DatasetSection) -> ListingOptions {
+        ListingOptions(classes: d.classes, testFraction: d.testFraction, splitSeed: d.splitSeed ?? 0)
+    }
+
+    /// The size policy `[dataset]` gives.
+    static func sizePolicy(_ d: DatasetSection) -> SizePolicy {
+        let filter = d.resample.flatMap(ResampleFilter.init(rawValue:)) ?? .bicubic
+        let mode = d.resize.flatMap(SizePolicy.Mode.init(rawValue:)) ?? .none
+        guard let (h, w) = d.heightWidth else { return SizePolicy(width: nil, height: nil, mode: .none, filter: filter) }
+        return SizePolicy(width: w, height: h, mode: mode, filter: filter)
+    }
+
+    /// The run's first line: what was found where.
+    static func describe(_ source: DatasetSource, pipeline: Pipeline) -> String {
+        func limited(_ n: Int, _ limit: Int) -> Int { limit > 0 ? min(n, limit) : n }
+        let (trainLimit, testLimit) = (pipeline.dataset.trainLimit, pipeline.dataset.testLimit)
+        switch source {
+        case .records(let d):
+            return "source: \(d.name) at \(d.path): \(limited(d.train.count, trainLimit)) train, \(limited(d.test.count, testLimit)) test images, "
+                + "\(d.classCount) classes, fingerprint \(d.fingerprint.prefix(16))…"
+        case .files(let l):
+            let policy = sizePolicy(pipeline.dataset)
+            let size: String
+            if let w = policy.width, let h = policy.height {
+                size = policy.mode == .none ? "each \(w)×\(h) as stored"
+                    : "to \(w)×\(h) (resize \(policy.mode.rawValue)" + (policy.mode == .shorter ? ", crop center" : "") + ", \(policy.filter.rawValue))"
+            } else {
+                size = "at the size of the first image, every image as stored"
+            }
+            return "source: \(l.layout) at \(l.root): \(limited(l.train.count, trainLimit)) train, \(limited(l.test.count, testLimit)) test files, "
+                + "\(l.classNames.count) classes; "
+                + "decoding \(size)"
+        }
+    }
+
+    /// The source at its final size; image files decode into a scratch file in `scratch`.
+    static func prepare(_ source: DatasetSource, pipeline: Pipeline, scratch: String?, threads: Int, quiet: Bool) throws -> PreparedSource {
+        let d = pipeline.dataset
+        switch source {
+        case .records(let dataset):
+            if d.heightWidth != nil || (d.resize ?? "none") != "none" {
+                throw MixError("dataset.size and dataset.resize apply to image files; \(dataset.path) holds \(dataset.name) records of 32×32")
+            }
+            return PreparedSource(dataset, trainLimit: d.trainLimit, testLimit: d.testLimit)
+        case .files(let listing):
+            let decoding = ImageFileDecoding(policy: sizePolicy(d), skipBad: d.skipBad ?? false, threads: threads,
+                                             scratchDirectory: scratch, quiet: quiet)
+            return try PreparedSource(listing, trainLimit: d.trainLimit, testLimit: d.testLimit, decoding: decoding)
+        }
+    }
+
+    /// What `prep.json` and the manifest record of the source; the file lists' entries
+    /// when the source is image files.
+    static func info(_ s: PreparedSource, fileLists: [String: [UInt8]]) -> SourceInfo {
+        var info = SourceInfo(name: s.name, path: s.path, fingerprint: s.fingerprint, classNames: s.classNames,
+                              trainCount: s.train.count, testCount: s.test.count,
+                              channels: s.train.channels, height: s.train.height, width: s.train.width)
+        if let files = s.files {
+            info.layout = s.layout
+            func entry(_ name: String, rows: Int) -> ShardEntry? {
+                fileLists[name].map { ShardEntry(file: name, samples: rows, bytes: $0.count, sha256: $0.withUnsafeBytes { SHA256.hexDigest(of: $0) }) }
+            }
+            info.files = SourceFilesInfo(train: entry(SourceFileList.trainFile, rows: files.train.count)!,
+                                         test: entry(SourceFileList.testFile, rows: files.test.count)!,
+                                         skipped: entry(SourceFileList.skippedFile, rows: files.skipped.count),
+                                         libraries: files.libraries)
+            info.skippedFiles = files.skipped.isEmpty ? nil : files.skipped.count
+        }
+        return info
+    }
+
+    /// The file lists of an image-file source (name in the shard directory → bytes); empty for records.
+    static func fileLists(_ s: PreparedSource) -> [String: [UInt8]] {
+        guard let files = s.files else { return [:] }
+        func rows(_ records: [FileRecord]) -> [SourceFileList.Row] {
+            records.map { SourceFileList.Row(path: $0.path, label: Int($0.label), bytes: $0.bytes, sha256: $0.sha256,
+                                             width: $0.width, height: $0.height) }
+        }
+        var out = [SourceFileList.trainFile: SourceFileList.encode(rows(files.train), classNames: s.classNames),
+                   SourceFileList.testFile: SourceFileList.encode(rows(files.test), classNames: s.classNames)]
+        if !files.skipped.isEmpty {
+            out[SourceFileList.skippedFile] = SourceFileList.encode(files.skipped.map {
+                SourceFileList.Skipped(split: $0.split, path: $0.path, sha256: $0.sha256, reason: $0.reason)
+            })
+        }
+        return out
+    }
+}

@@ -1,0 +1,103 @@
+import MixCore
+
+/// The files behind a shard directory made from image files, written beside the shards:
+/// `source/train-files.csv` and `source/test-files.csv` (row k: the file of source image
+/// k of that split — the image the provenance's primary or partner index k names) and,
+/// when some were skipped, `skipped-files.csv`. Their sizes and SHA-256 are in
+/// `manifest.json` (`source.files`), which `verify` checks.
+public enum SourceFileList {
+    public static let trainFile = "source/train-files.csv"
+    public static let testFile = "source/test-files.csv"
+    public static let skippedFile = "skipped-files.csv"
+
+    public static let header = ["index", "path", "label", "class", "bytes", "sha256", "width", "height"]
+    public static let skippedHeader = ["split", "path", "sha256", "reason"]
+
+    /// One file of a split, in position order.
+    public struct Row: Sendable, Equatable {
+        /// Relative to the dataset's folder (`source.path`).
+        public var path: String
+        public var label: Int
+        public var bytes: Int
+        public var sha256: String
+        /// Upright size of the original, before any resize.
+        public var width: Int
+        public var height: Int
+
+        public init(path: String, label: Int, bytes: Int, sha256: String, width: Int, height: Int) {
+            self.path = path
+            self.label = label
+            self.bytes = bytes
+            self.sha256 = sha256
+            self.width = width
+            self.height = height
+        }
+    }
+
+    /// A skipped file and the decoder's reason.
+    public struct Skipped: Sendable, Equatable {
+        public var split: String
+        public var path: String
+        public var sha256: String
+        public var reason: String
+
+        public init(split: String, path: String, sha256: String, reason: String) {
+            self.split = split
+            self.path = path
+            self.sha256 = sha256
+            self.reason = reason
+        }
+    }
+
+    /// The CSV bytes of a split's rows (header `index,path,label,class,bytes,sha256,width,height`).
+    public static func encode(_ rows: [Row], classNames: [String]) -> [UInt8] {
+        var text = CSV.line(header)
+        for (k, r) in rows.enumerated() {
+            text += CSV.line([String(k), r.path, String(r.label), classNames[r.label], String(r.bytes), r.sha256,
+                              String(r.width), String(r.height)])
+        }
+        return Array(text.utf8)
+    }
+
+    /// The CSV bytes of the skipped files (header `split,path,sha256,reason`).
+    public static func encode(_ skipped: [Skipped]) -> [UInt8] {
+        Array((CSV.line(skippedHeader) + skipped.map { CSV.line([$0.split, $0.path, $0.sha256, $0.reason]) }.joined()).utf8)
+    }
+
+    /// The paths, by position, of the split listed in `file` (a shard directory's
+    /// `trainFile` or `testFile`); every row is checked to have the header's columns and
+    /// its own index.
+    public static func paths(_ file: String) throws -> [String] {
+        guard let size = try FileIO.regularFileSize(file) else { throw MixError.file(file, "missing") }
+        guard size <= CSV.maxBytes else { throw MixError.file(file, "is \(size) bytes, more than a file list may be") }
+        let rows = try CSV.parse(try FileIO.read(file), name: file)
+        guard rows.first?.fields == header else { throw MixError.file(file, "line 1: the header is not \(header.joined(separator: ","))") }
+        return try rows.dropFirst().enumerated().map { k, r in
+            guard r.fields.count == header.count, r.fields[0] == String(k) else {
+                throw MixError.file(file, "line \(r.line): expected row \(k) with \(header.count) fields")
+            }
+            return r.fields[1]
+        }
+    }
+}
+
+/// Where the file lists are, with their sizes and SHA-256, and what decoded the files
+/// (`source.files` in `prep.json` and `manifest.json`).
+public struct SourceFilesInfo: Sendable, Equatable, Codable {
+    public var train: ShardEntry
+    public var test: ShardEntry
+    /// `skipped-files.csv`, when files were skipped.
+    public var skipped: ShardEntry?
+    /// Library → version (libjpeg-turbo, libpng, libwebp, libswscale).
+    public var libraries: [String: String]
+
+    public init(train: ShardEntry, test: ShardEntry, skipped: ShardEntry?, libraries: [String: String]) {
+        self.train = train
+        self.test = test
+        self.skipped = skipped
+        self.libraries = libraries
+    }
+
+    /// Every list, in the order they are checked.
+    public var entries: [ShardEntry] { [train, test] + (skipped.map { [$0] } ?? []) }
+}
