@@ -2,7 +2,7 @@
 # Installs the Debian packages mixshards builds against (and python3 with numpy
 # for the Python reader's tests), if any is missing.
 set -euo pipefail
-packages=(pkg-config zlib1g-dev libdeflate-dev libpng-dev libopenblas-dev python3 python3-numpy)
+packages=(pkg-config zlib1g-dev libdeflate-dev libpng-dev libturbojpeg0-dev libwebp-dev libswscale-dev libopenblas-dev python3 python3-numpy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
