@@ -34,6 +34,13 @@ public struct SkippedFile: Sendable, Equatable {
     public var sha256: String
     /// The reader's or decoder's one-line reason.
     public var reason: String
+
+    public init(split: String, path: String, sha256: String, reason: String) {
+        self.split = split
+        self.path = path
+        self.sha256 = sha256
+        self.reason = reason
+    }
 }
 
 /// A split of image files decoded at their final size.

@@ -133,7 +133,9 @@ public enum Exporter {
         let sheetPath = out + "/contact-sheet.png"
         try PNG.write(sheet, to: sheetPath)
         let indexPath = out + "/index.md"
-        try FileIO.writeAtomically(indexPath, indexMarkdown(picked, title: title, classNames: src.classNames, source: src))
+        // Directories made from image files name the file behind every source index.
+        let files = try src.files.map { try SourceFileList.rows(dir + "/" + (request.epoch == nil ? $0.test : $0.train).file, classNames: src.classNames).map(\.path) }
+        try FileIO.writeAtomically(indexPath, indexMarkdown(picked, title: title, classNames: src.classNames, source: src, files: files))
         return Result(images: picked.count, sheet: sheetPath, index: indexPath)
     }
 
@@ -147,13 +149,20 @@ public enum Exporter {
         "sample-" + String(format: "%06d", position) + ".png"
     }
 
-    static func indexMarkdown(_ picked: [Picked], title: String, classNames: [String], source: SourceInfo) -> String {
+    /// The index table; with `files` (the source split's file paths, by index) two more
+    /// columns name the primary's and the partner's files.
+    static func indexMarkdown(_ picked: [Picked], title: String, classNames: [String], source: SourceInfo, files: [String]? = nil) -> String {
         var md = "# \(title)\n\n![contact sheet](contact-sheet.png)\n\n"
         md += "Source: \(source.name) (fingerprint `\(source.fingerprint.prefix(16))…`). "
-        md += "Positions are within the epoch; primary and partner are indices in the source split.\n\n"
+        md += "Positions are within the epoch; primary and partner are indices in the source split"
+        md += files == nil ? ".\n\n" : ", whose files are relative to `\(source.path)`.\n\n"
         md += "Transforms: shift (dx, dy) of the crop, then `flip` when mirrored; the partner's for mixed samples.\n\n"
-        md += "| position | image | primary | partner | λ | kind | transform | partner transform | label (top classes) | shard |\n"
-        md += "|---:|---|---:|---:|---:|---|---|---|---|---|\n"
+        md += "| position | image | primary | partner | λ | kind | transform | partner transform | label (top classes) | shard |"
+        md += files == nil ? "\n|---:|---|---:|---:|---:|---|---|---|---|---|\n" : " primary file | partner file |\n|---:|---|---:|---:|---:|---|---|---|---|---|---|---|\n"
+        func file(_ index: UInt32) -> String {
+            guard let files, Int(index) < files.count else { return "–" }
+            return "`" + files[Int(index)].replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "`", with: "'") + "`"
+        }
         for p in picked {
             let top = p.label.enumerated().filter { $0.element > 0.0005 }.sorted { $0.element > $1.element }.prefix(3)
                 .map { "\(classNames[$0.offset]) \(String(format: "%.3f", $0.element))" }.joined(separator: ", ")
@@ -163,7 +172,11 @@ public enum Exporter {
             let kind = p.provenance.map { "\($0.kind)" + ($0.isReference ? " (ref)" : "") } ?? "–"
             let t1 = p.provenance.map { transformText($0.primaryTransform) } ?? "–"
             let t2 = p.provenance.map { $0.isMixed ? transformText($0.partnerTransform) : "" } ?? "–"
-            md += "| \(p.position) | [png](\(sampleName(p.position))) | \(prim) | \(part) | \(lam) | \(kind) | \(t1) | \(t2) | \(top) | \(p.file) |\n"
+            md += "| \(p.position) | [png](\(sampleName(p.position))) | \(prim) | \(part) | \(lam) | \(kind) | \(t1) | \(t2) | \(top) | \(p.file) |"
+            if files != nil {
+                md += " \(p.provenance.map { file($0.primary) } ?? "–") | \(p.provenance.map { $0.isMixed ? file($0.partner) : "" } ?? "–") |"
+            }
+            md += "\n"
         }
         return md
     }

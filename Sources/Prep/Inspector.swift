@@ -25,17 +25,34 @@ public enum Inspector {
         if samples {
             var chunk = DecodedChunk()
             let k = Int(h.classCount)
+            let files = try sourceFiles(forShard: path, split: h.split)
             for i in 0..<r.index.count {
                 try r.readChunk(i, into: &chunk)
                 for s in 0..<min(chunk.count, 4) {
                     let row = chunk.labels[(s * k)..<((s + 1) * k)].map { String(format: "%.3f", $0) }.joined(separator: " ")
                     let prov = chunk.provenance.isEmpty ? "" : " " + describe(chunk.provenance[s], version: h.version)
                     lines.append("  chunk \(i) sample \(chunk.firstSample + s):\(prov) label [\(row)]")
+                    if let files, let p = chunk.provenance.isEmpty ? nil : chunk.provenance[s], Int(p.primary) < files.count {
+                        lines.append("    file \(files[Int(p.primary)])" + (p.isMixed && Int(p.partner) < files.count ? ", partner \(files[Int(p.partner)])" : ""))
+                    }
                 }
             }
             lines.append("  all \(r.index.count) chunks decoded and checked")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The file paths behind the source images a shard's provenance indexes, when the shard
+    /// lies in a directory made from image files (`DIR/train/epoch-NNN/` or `DIR/test/`).
+    static func sourceFiles(forShard path: String, split: Split) throws -> [String]? {
+        let up = split == .train ? 3 : 2
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropLast(up)
+        let dir = parts.isEmpty ? "." : (parts.count == 1 && parts[0].isEmpty ? "/" : parts.joined(separator: "/"))
+        guard split != .source, FileIO.exists(dir + "/" + Manifest.fileName) else { return nil }
+        let manifest = try Manifest.load(directory: dir)
+        guard let files = manifest.source.files else { return nil }
+        return try SourceFileList.rows(dir + "/" + (split == .train ? files.train : files.test).file,
+                                       classNames: manifest.source.classNames).map(\.path)
     }
 
     /// Opens a lone shard file, with the source copy of its directory when it holds references.

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import MixCore
 import Pipeline
@@ -25,6 +26,7 @@ public enum Verifier {
             return Result(report: "", problems: problems + [problem])  // the checks below size and divide by it
         }
         problems += settingProblems(manifest, path: dir + "/" + Manifest.fileName)
+        problems += sourceFileProblems(manifest, directory: dir)
         // The plan is built only when its size, computed first, matches the listing (the numbers are the manifest's).
         let sourceCopy = manifest.formatVersion >= 2 && p.usesReferences
         let planned = ShardPlan.fileCount(trainCount: manifest.source.trainCount, testCount: manifest.source.testCount,
@@ -103,6 +105,47 @@ public enum Verifier {
 }
 
 extension Verifier {
+    /// The file lists of a directory made from image files: each present, of the listed
+    /// size and SHA-256, with one row per source image, and — recomputed from their rows —
+    /// the manifest's source fingerprint.
+    static func sourceFileProblems(_ m: Manifest, directory dir: String) -> [String] {
+        guard let files = m.source.files else { return [] }
+        var out: [String] = []
+        for entry in files.entries {
+            let path = dir + "/" + entry.file
+            do {
+                let bytes = try FileIO.read(path)
+                if bytes.count != entry.bytes { out.append("\(path): \(bytes.count) bytes, the manifest says \(entry.bytes)") }
+                let digest = bytes.withUnsafeBytes { SHA256.hexDigest(of: $0) }
+                if digest != entry.sha256 { out.append("\(path): SHA-256 \(digest.prefix(16))… differs from the manifest's \(entry.sha256.prefix(16))…") }
+            } catch {
+                out.append("\(error)")
+            }
+        }
+        guard out.isEmpty else { return out }
+        do {
+            let names = m.source.classNames
+            let train = try SourceFileList.rows(dir + "/" + files.train.file, classNames: names)
+            let test = try SourceFileList.rows(dir + "/" + files.test.file, classNames: names)
+            let skipped = try files.skipped.map { try SourceFileList.skipped(dir + "/" + $0.file) } ?? []
+            if train.count != m.source.trainCount || test.count != m.source.testCount || skipped.count != (m.source.skippedFiles ?? 0) {
+                out.append("\(dir): the file lists hold \(train.count) train, \(test.count) test and \(skipped.count) skipped files; "
+                           + "the manifest says \(m.source.trainCount), \(m.source.testCount) and \(m.source.skippedFiles ?? 0)")
+            }
+            func records(_ rows: [SourceFileList.Row]) -> [FileRecord] {
+                rows.map { FileRecord(path: $0.path, label: Int32($0.label), bytes: $0.bytes, sha256: $0.sha256, width: $0.width, height: $0.height) }
+            }
+            let fingerprint = SourceFingerprint.of(classNames: names, train: records(train), test: records(test),
+                                                   skipped: skipped.map { SkippedFile(split: $0.split, path: $0.path, sha256: $0.sha256, reason: $0.reason) })
+            if fingerprint != m.source.fingerprint {
+                out.append("\(dir)/\(Manifest.fileName): source.fingerprint \(m.source.fingerprint.prefix(16))… is not the one of the file lists (\(fingerprint.prefix(16))…)")
+            }
+        } catch {
+            out.append("\(error)")
+        }
+        return out
+    }
+
     /// The manifest's settings that no shard can contradict: a valid pipeline,
     /// and the seed it names. (The format and version are checked by `Manifest.load`;
     /// the source, counts and shape through the shards and the plan.)

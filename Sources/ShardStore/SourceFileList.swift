@@ -64,20 +64,37 @@ public enum SourceFileList {
         Array((CSV.line(skippedHeader) + skipped.map { CSV.line([$0.split, $0.path, $0.sha256, $0.reason]) }.joined()).utf8)
     }
 
-    /// The paths, by position, of the split listed in `file` (a shard directory's
-    /// `trainFile` or `testFile`); every row is checked to have the header's columns and
-    /// its own index.
-    public static func paths(_ file: String) throws -> [String] {
+    /// The rows of the split listed in `file` (a shard directory's `trainFile` or
+    /// `testFile`), each checked: the header's columns, its own index, numbers that are
+    /// numbers, a label below `classNames.count` whose name is in the `class` column.
+    public static func rows(_ file: String, classNames: [String]) throws -> [Row] {
+        let records = try records(file, header: header)
+        return try records.enumerated().map { k, r in
+            let f = r.fields
+            guard f[0] == String(k), let label = Int(f[2]), label >= 0, label < classNames.count, f[3] == classNames[label],
+                  let bytes = Int(f[4]), bytes >= 0, f[5].count == 64, f[5].allSatisfy(\.isHexDigit),
+                  let width = Int(f[6]), width > 0, let height = Int(f[7]), height > 0 else {
+                throw MixError.file(file, "line \(r.line): not row \(k) of a file list (index, path, label, class, bytes, sha256, width, height)")
+            }
+            return Row(path: f[1], label: label, bytes: bytes, sha256: f[5], width: width, height: height)
+        }
+    }
+
+    /// The skipped files listed in `file` (`skippedFile`).
+    public static func skipped(_ file: String) throws -> [Skipped] {
+        try records(file, header: skippedHeader).map { Skipped(split: $0.fields[0], path: $0.fields[1], sha256: $0.fields[2], reason: $0.fields[3]) }
+    }
+
+    /// The data rows of a CSV file list, after its header (which must be `header`), each with the header's number of fields.
+    static func records(_ file: String, header: [String]) throws -> [CSV.Row] {
         guard let size = try FileIO.regularFileSize(file) else { throw MixError.file(file, "missing") }
         guard size <= CSV.maxBytes else { throw MixError.file(file, "is \(size) bytes, more than a file list may be") }
         let rows = try CSV.parse(try FileIO.read(file), name: file)
         guard rows.first?.fields == header else { throw MixError.file(file, "line 1: the header is not \(header.joined(separator: ","))") }
-        return try rows.dropFirst().enumerated().map { k, r in
-            guard r.fields.count == header.count, r.fields[0] == String(k) else {
-                throw MixError.file(file, "line \(r.line): expected row \(k) with \(header.count) fields")
-            }
-            return r.fields[1]
+        for r in rows.dropFirst() where r.fields.count != header.count {
+            throw MixError.file(file, "line \(r.line): \(r.fields.count) fields, the header has \(header.count)")
         }
+        return Array(rows.dropFirst())
     }
 }
 
