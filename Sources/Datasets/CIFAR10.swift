@@ -103,7 +103,7 @@ public enum CIFAR10 {
         for r in 0..<n {
             let label = bytes[r * recordBytes]
             guard Int(label) < classCount else {
-                throw MixError.file(file, "record \(r) has label \(label), outside 0..<\(classCount)")
+                throw MixError.file(file, "record \(r) has label \(label), not a class (labels go \(Wording.range(0, classCount - 1)))")
             }
             split.labels.append(Int32(label))
             split.images.append(contentsOf: bytes[(r * recordBytes + 1)..<((r + 1) * recordBytes)])
@@ -122,7 +122,7 @@ public enum CIFAR10 {
         }
         let names = text.split(whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: " \t\r") }.filter { !$0.isEmpty }
-        guard !names.isEmpty, names.count <= 256 else { throw MixError.file(name, "expected 1...256 class names, found \(names.count)") }
+        guard !names.isEmpty, names.count <= 256 else { throw MixError.file(name, "expected \(Wording.range(1, 256)) class names, found \(names.count)") }
         return names
     }
 }

@@ -47,7 +47,7 @@ public enum CIFAR100 {
             for r in 0..<n {
                 let label = bytes[r * recordBytes + 1]
                 guard Int(label) < classCount else {
-                    throw MixError.file(file, "record \(r) has fine label \(label), outside 0..<\(classCount)")
+                    throw MixError.file(file, "record \(r) has fine label \(label), not a class (labels go \(Wording.range(0, classCount - 1)))")
                 }
                 split.labels.append(Int32(label))
                 split.images.append(contentsOf: bytes[(r * recordBytes + 2)..<((r + 1) * recordBytes)])

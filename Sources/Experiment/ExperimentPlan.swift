@@ -74,7 +74,7 @@ public struct ExperimentPlan: Sendable, Equatable {
             base.dataset.path = data
         }
         if let e = options.epochs {
-            guard (1...100_000).contains(e) else { throw MixError("--epochs must be in 1...100000 (got \(e))") }
+            guard (1...100_000).contains(e) else { throw MixError("--epochs must be \(Wording.range(1, 100_000)) (got \(e))") }
             base.train.epochs = e
             base.shards.epochs = e
         }

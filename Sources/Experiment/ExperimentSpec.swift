@@ -191,7 +191,7 @@ public struct ExperimentSpec: Sendable, Equatable {
         let trials = trialValues.map { UInt64($0) }
 
         let epochs = try top.int("epochs")
-        if let epochs, !(1...100_000).contains(epochs) { throw MixError("\(file): epochs must be in 1...100000 (got \(epochs))") }
+        if let epochs, !(1...100_000).contains(epochs) { throw MixError("\(file): epochs must be \(Wording.range(1, 100_000)) (got \(epochs))") }
         if let epochs {
             base.train.epochs = epochs
             base.shards.epochs = epochs

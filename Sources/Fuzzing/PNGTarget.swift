@@ -12,6 +12,13 @@ final class PNGTarget: FuzzTarget {
     let path: String
 
     init(context: FuzzContext) throws {
+        seeds = try PNGTarget.seeds(root: context.root)
+        path = context.scratch + "/image.png"
+    }
+
+    /// The first four PNGs of at most 4 KiB under `docs/`, then an RGB and a grey PNG
+    /// encoded here (the `image` target starts from these too).
+    static func seeds(root: String) throws -> [[UInt8]] {
         var found: [String] = []
         func walk(_ dir: String, depth: Int) {
             guard depth < 6, let names = try? FileIO.list(dir) else { return }
@@ -20,13 +27,12 @@ final class PNGTarget: FuzzTarget {
                 if FileIO.isDirectory(p) { walk(p, depth: depth + 1) } else if name.hasSuffix(".png"), (FileIO.fileSize(p) ?? .max) <= 4096 { found.append(p) }
             }
         }
-        walk(context.root + "/docs", depth: 0)
+        walk(root + "/docs", depth: 0)
         var seeds = try found.prefix(4).map { try FileIO.read($0) }
         let rgb = RGBImage(width: 5, height: 3, pixels: (0..<45).map { UInt8($0 * 5) })
         seeds.append(try PNG.encode(rgb))
         seeds.append(try PNG.encodeGrey((0..<14).map { UInt8($0 * 17) }, width: 7, height: 2))
-        self.seeds = seeds
-        path = context.scratch + "/image.png"
+        return seeds
     }
 
     /// Recomputes the CRC of every chunk whose bounds fit in the file.

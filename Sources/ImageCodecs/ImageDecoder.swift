@@ -25,6 +25,8 @@ public struct PreparedImage: Sendable {
     /// The upright size of the original (after the EXIF orientation, before any resize).
     public var originalWidth: Int
     public var originalHeight: Int
+    /// The EXIF orientation that was applied (`.up` when the file has none, or none that is valid).
+    public var orientation: Orientation
 }
 
 /// Decodes JPEG, PNG and WebP files to upright 8-bit RGB and brings them to a
@@ -82,7 +84,7 @@ public final class ImageDecoder {
         } catch let e as MixError {
             throw MixError.file(name, e.message)
         }
-        return PreparedImage(image: sized, format: format, originalWidth: original.0, originalHeight: original.1)
+        return PreparedImage(image: sized, format: format, originalWidth: original.0, originalHeight: original.1, orientation: orientation)
     }
 
     /// Decodes `bytes` upright at their own size.

@@ -17,6 +17,6 @@ public enum TrainingLimits {
 
     /// Why `batch` is not a usable batch size, naming `key`; nil when it is.
     public static func batchProblem(_ batch: Int, key: String) -> String? {
-        (1...maxBatch).contains(batch) ? nil : "\(key) must be in 1...\(maxBatch) (got \(batch))"
+        (1...maxBatch).contains(batch) ? nil : "\(key) must be \(Wording.range(1, maxBatch)) (got \(batch))"
     }
 }

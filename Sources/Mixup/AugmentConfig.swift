@@ -35,7 +35,7 @@ public struct AugmentConfig: Sendable, Equatable, Codable {
     /// Problems with the values, each naming its key; empty when valid.
     public func problems(prefix: String = "augment.") -> [String] {
         (0...AugmentConfig.maxCropPad).contains(cropPad) ? []
-            : ["\(prefix)crop_pad must be in 0...\(AugmentConfig.maxCropPad) (got \(cropPad))"]
+            : ["\(prefix)crop_pad must be \(Wording.range(0, AugmentConfig.maxCropPad)) (got \(cropPad))"]
     }
 
     /// Why these settings cannot apply to images of this size, naming the key; nil when they can.

@@ -54,9 +54,9 @@ public struct CNNConfig: Codable, Sendable, Equatable {
     /// Checks the configuration, including `TrainingLimits`; returns a description of the first problem, or nil.
     public func validationError() -> String? {
         typealias L = TrainingLimits
-        if widths.isEmpty || widths.count > L.maxBlocks { return "widths must hold 1...\(L.maxBlocks) channel counts (got \(widths.count))" }
-        if widths.contains(where: { $0 <= 0 || $0 > L.maxWidth }) { return "widths must be in 1...\(L.maxWidth) (got \(widths))" }
-        if hidden <= 0 || hidden > L.maxHidden { return "hidden must be in 1...\(L.maxHidden) (got \(hidden))" }
+        if widths.isEmpty || widths.count > L.maxBlocks { return "widths must hold \(Wording.range(1, L.maxBlocks)) channel counts (got \(widths.count))" }
+        if widths.contains(where: { $0 <= 0 || $0 > L.maxWidth }) { return "widths must each be \(Wording.range(1, L.maxWidth)) (got \(widths))" }
+        if hidden <= 0 || hidden > L.maxHidden { return "hidden must be \(Wording.range(1, L.maxHidden)) (got \(hidden))" }
         if classes < 2 { return "classes must be at least 2" }
         if inputChannels <= 0 { return "inputChannels must be positive" }
         if inputSize <= 0 || inputSize % (1 << widths.count) != 0 {
@@ -64,7 +64,7 @@ public struct CNNConfig: Codable, Sendable, Equatable {
         }
         guard let n = checkedParameterCount, n <= L.maxParameters else {
             return "widths \(widths) and hidden \(hidden) make \(checkedParameterCount.map(String.init) ?? "too many") parameters "
-                + "for \(inputChannels)×\(inputSize)×\(inputSize) images and \(classes) classes; at most \(L.maxParameters) are allowed"
+                + "for \(Wording.image(channels: inputChannels, height: inputSize, width: inputSize)) images and \(classes) classes; at most \(L.maxParameters) are allowed"
         }
         return nil
     }

@@ -183,7 +183,7 @@ public struct DatasetSection: Sendable, Equatable, Codable {
         if trainLimit < 0 { out.append("dataset.train_limit must be ≥ 0 (got \(trainLimit))") }
         if testLimit < 0 { out.append("dataset.test_limit must be ≥ 0 (got \(testLimit))") }
         if let size, !(1...2).contains(size.count) || size.contains(where: { !(1...MixShardLayout.maxSide).contains($0) }) {
-            out.append("dataset.size must be one side or [height, width], each from 1 to \(MixShardLayout.maxSide) (got \(size))")
+            out.append("dataset.size must be one side or [height, width], each \(Wording.range(1, MixShardLayout.maxSide)) (got \(size))")
         }
         for (key, value, names) in [("resize", resize, Self.resizeNames), ("crop", crop, Self.cropNames),
                                     ("resample", resample, Self.resampleNames)] {
@@ -294,10 +294,10 @@ public struct ShardSection: Sendable, Equatable, Codable {
 
     func problems() -> [String] {
         var out: [String] = []
-        if epochs < 1 || epochs > 100_000 { out.append("shards.epochs must be in 1...100000 (got \(epochs))") }
+        if epochs < 1 || epochs > 100_000 { out.append("shards.epochs must be \(Wording.range(1, 100_000)) (got \(epochs))") }
         if samplesPerShard < 1 { out.append("shards.samples_per_shard must be ≥ 1 (got \(samplesPerShard))") }
-        if samplesPerChunk < 1 || samplesPerChunk > 65_536 { out.append("shards.samples_per_chunk must be in 1...65536 (got \(samplesPerChunk))") }
-        if !(1...9).contains(level) { out.append("shards.level must be in 1...9 (got \(level))") }
+        if samplesPerChunk < 1 || samplesPerChunk > 65_536 { out.append("shards.samples_per_chunk must be \(Wording.range(1, 65_536)) (got \(samplesPerChunk))") }
+        if !(1...9).contains(level) { out.append("shards.level must be \(Wording.range(1, 9)) (got \(level))") }
         return out
     }
 }
@@ -327,18 +327,23 @@ public struct TrainSection: Sendable, Equatable, Codable {
         if !(0..<1).contains(beta2) { out.append("train.beta2 must be in [0, 1) (got \(beta2))") }
         if !(eps > 0) { out.append("train.eps must be > 0 (got \(eps))") }
         if widths.count != 4 || widths.contains(where: { !(1...TrainingLimits.maxWidth).contains($0) }) {
-            out.append("train.widths must be 4 channel counts in 1...\(TrainingLimits.maxWidth) (got \(widths))")
+            out.append("train.widths must be 4 channel counts, each \(Wording.range(1, TrainingLimits.maxWidth)) (got \(widths))")
         }
-        if !(1...TrainingLimits.maxHidden).contains(hidden) { out.append("train.hidden must be in 1...\(TrainingLimits.maxHidden) (got \(hidden))") }
+        if !(1...TrainingLimits.maxHidden).contains(hidden) { out.append("train.hidden must be \(Wording.range(1, TrainingLimits.maxHidden)) (got \(hidden))") }
         return out
     }
 
     /// Why the seed CNN with these widths cannot take `height`×`width` images, or nil:
     /// it needs square images whose side is a multiple of 2^(number of convolutions),
     /// 16 for the four of `widths` (each block halves the side with a 2×2 max-pool).
+    /// The message names the nearest sizes that work, width×height as everywhere.
     public func imageShapeProblem(height: Int, width: Int) -> String? {
         let multiple = 1 << widths.count
         guard height != width || height % multiple != 0 else { return nil }
-        return "images are \(width)×\(height); mixtrain's CNN takes square images whose side is a multiple of \(multiple)"
+        let lower = max(multiple, min(width, height) / multiple * multiple)
+        let upper = max(lower, (max(width, height) + multiple - 1) / multiple * multiple)
+        let nearest = lower == upper ? "the nearest is \(lower)×\(lower)" : "the nearest are \(lower)×\(lower) and \(upper)×\(upper)"
+        return "images are \(width)×\(height) (width×height); mixtrain's CNN takes square images whose side is a multiple of \(multiple): "
+            + "\(nearest) (dataset.size = \(lower) with resize = \"shorter\" gives the first)"
     }
 }

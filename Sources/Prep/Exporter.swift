@@ -63,7 +63,7 @@ public enum Exporter {
         let what: String
         if let e = request.epoch {
             guard let entry = manifest.train.first(where: { $0.epoch == e }) else {
-                throw MixError.file(dir, "no training epoch \(e) (the directory holds epochs 0...\(manifest.train.count - 1))")
+                throw MixError.file(dir, "no training epoch \(e) (the directory holds epochs \(Wording.range(0, manifest.train.count - 1)))")
             }
             shards = entry.shards
             what = "epoch \(e)"
@@ -80,8 +80,8 @@ public enum Exporter {
             let reader = try ShardReader(path: dir + "/" + shard.file, source: source)
             let shape = reader.shape
             guard shape == SampleShape(channels: src.channels, height: src.height, width: src.width, classCount: src.classNames.count) else {
-                throw MixError.file(reader.path, "holds \(shape.channels)×\(shape.height)×\(shape.width) images of \(shape.classCount) classes; "
-                                    + "\(Manifest.fileName) says \(src.channels)×\(src.height)×\(src.width) and \(src.classNames.count)")
+                throw MixError.file(reader.path, "holds \(Wording.image(channels: shape.channels, height: shape.height, width: shape.width)) images of \(shape.classCount) classes; "
+                                    + "\(Manifest.fileName) says \(Wording.image(channels: src.channels, height: src.height, width: src.width)) and \(src.classNames.count)")
             }
             for i in 0..<reader.index.count {
                 let e = reader.index[i]

@@ -15,7 +15,7 @@ public enum Inspector {
         lines.append("  split \(h.split), epoch \(h.split == .train ? String(h.epoch) : "-"), shard \(h.shardIndex)"
                      + (h.hasReferences ? ", unmixed samples stored as references to \(MixShardLayout.sourceFile)" : ""))
         lines.append("  samples \(h.sampleCount) in \(h.chunkCount) chunks of ≤ \(h.samplesPerChunk)")
-        lines.append("  image \(h.channels)×\(h.height)×\(h.width) uint8, \(h.classCount) classes, labels float32, provenance \(h.hasProvenance ? "yes" : "no")")
+        lines.append("  image \(Wording.image(channels: Int(h.channels), height: Int(h.height), width: Int(h.width))) uint8, \(h.classCount) classes, labels float32, provenance \(h.hasProvenance ? "yes" : "no")")
         lines.append("  codec \(h.codec == .zlib ? "zlib" : "none"), image filter \(h.imageFilter == .delta ? "delta" : "none")")
         lines.append("  chunk      offset    stored       raw   ratio  first  count images  rawCRC")
         for (i, e) in r.index.enumerated() {

@@ -65,13 +65,13 @@ public enum MixShardLayout {
     public static func limitProblem(shape: SampleShape, samplesPerChunk: Int, samplesPerShard: Int, provenance: Bool,
                                     version: UInt16 = MixShardLayout.version) -> String? {
         if !(1...maxSamplesPerChunk).contains(samplesPerChunk) {
-            return "shards.samples_per_chunk must be in 1...\(maxSamplesPerChunk) (got \(samplesPerChunk))"
+            return "shards.samples_per_chunk must be \(Wording.range(1, maxSamplesPerChunk)) (got \(samplesPerChunk))"
         }
-        if !(1...maxChannels).contains(shape.channels) { return "images have \(shape.channels) channels; the format allows 1...\(maxChannels)" }
+        if !(1...maxChannels).contains(shape.channels) { return "images have \(shape.channels) channels; the format allows \(Wording.range(1, maxChannels))" }
         if !(1...maxSide).contains(shape.height) || !(1...maxSide).contains(shape.width) {
-            return "images are \(shape.width)×\(shape.height); the format allows sides of 1...\(maxSide)"
+            return "images are \(shape.width)×\(shape.height); the format allows sides \(Wording.range(1, maxSide))"
         }
-        if !(1...maxClasses).contains(shape.classCount) { return "\(shape.classCount) classes; the format allows 1...\(maxClasses)" }
+        if !(1...maxClasses).contains(shape.classCount) { return "\(shape.classCount) classes; the format allows \(Wording.range(1, maxClasses))" }
         let perChunk = min(samplesPerChunk, max(samplesPerShard, 1))
         let perSample = shape.imageBytes + 4 * shape.classCount + (provenance ? provenanceBytes(version: version) : 0)
         let (raw, overflow) = perChunk.multipliedReportingOverflow(by: perSample)
@@ -394,7 +394,7 @@ extension ShardHeader {
             throw fail("header: samplesPerChunk \(h.samplesPerChunk) exceeds the format limit \(L.maxSamplesPerChunk)")
         }
         guard Int(h.channels) <= L.maxChannels, Int(h.height) <= L.maxSide, Int(h.width) <= L.maxSide else {
-            throw fail("header: image shape \(h.channels)×\(h.height)×\(h.width) exceeds the format limits "
+            throw fail("header: image shape \(Wording.image(channels: Int(h.channels), height: Int(h.height), width: Int(h.width))) exceeds the format limits "
                        + "(\(L.maxChannels) channels, sides of \(L.maxSide))")
         }
         guard Int(h.classCount) <= L.maxClasses else {

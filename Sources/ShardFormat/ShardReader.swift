@@ -75,7 +75,7 @@ public final class ShardReader: @unchecked Sendable {
                 throw fail("chunk \(i): bounds [\(e.offset), +\(e.storedBytes)) outside the data region or not contiguous")
             }
             guard e.firstSample == nextSample, Int(e.sampleCount) == expectedCount, expectedCount > 0 else {
-                throw fail("chunk \(i): holds samples \(e.firstSample)..<\(e.firstSample &+ e.sampleCount), expected \(nextSample)..<\(Int(nextSample) + expectedCount)")
+                throw fail("chunk \(i): holds samples \(e.firstSample) to \(Int(e.firstSample) + Int(e.sampleCount) - 1), expected \(nextSample) to \(Int(nextSample) + expectedCount - 1)")
             }
             // v1: imageCount is reserved (0) and every sample stores pixels; v2: all of them unless references.
             let images = header.version == 1 ? (e.imageCount == 0 ? e.sampleCount : UInt32.max) : e.imageCount
@@ -196,8 +196,8 @@ public final class ShardReader: @unchecked Sendable {
         }
         let shape = self.shape
         guard source.shape.channels == shape.channels, source.shape.height == shape.height, source.shape.width == shape.width else {
-            throw fail("the source copy's images (\(source.shape.channels)×\(source.shape.height)×\(source.shape.width)) "
-                       + "differ from the shard's (\(shape.channels)×\(shape.height)×\(shape.width))")
+            throw fail("the source copy's images (\(Wording.image(channels: source.shape.channels, height: source.shape.height, width: source.shape.width))) "
+                       + "differ from the shard's (\(Wording.image(channels: shape.channels, height: shape.height, width: shape.width)))")
         }
         let imageBytes = shape.imageBytes
         let provenance = chunk.provenance

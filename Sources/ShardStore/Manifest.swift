@@ -52,7 +52,7 @@ public struct Manifest: Sendable, Equatable, Codable {
         let versions = MixShardLayout.readableVersions
         guard manifest.format == formatName, versions.contains(where: { Int($0) == manifest.formatVersion }) else {
             throw MixError.file(path, "format \(String(reflecting: manifest.format)) version \(manifest.formatVersion) is not supported "
-                                + "(this build reads \(formatName) versions \(versions.lowerBound)...\(versions.upperBound))")
+                                + "(this build reads \(formatName) versions \(Wording.range(Int(versions.lowerBound), Int(versions.upperBound))))")
         }
         guard manifest.sourceCopy == nil || manifest.formatVersion >= 2 else {
             throw MixError.file(path, "a version 1 manifest cannot list a sourceCopy")
@@ -93,8 +93,8 @@ public struct Manifest: Sendable, Equatable, Codable {
         let s = source
         guard (1...L.maxChannels).contains(s.channels), (1...L.maxSide).contains(s.height), (1...L.maxSide).contains(s.width),
               (1...L.maxClasses).contains(s.classNames.count) else {
-            return "\(path): source shape \(s.channels)×\(s.height)×\(s.width) with \(s.classNames.count) classes is outside the format limits "
-                + "(1...\(L.maxChannels) channels, sides of 1...\(L.maxSide), 1...\(L.maxClasses) classes)"
+            return "\(path): source shape \(Wording.image(channels: s.channels, height: s.height, width: s.width)) with \(s.classNames.count) classes is outside the format limits "
+                + "(\(Wording.range(1, L.maxChannels)) channels, sides \(Wording.range(1, L.maxSide)), \(Wording.range(1, L.maxClasses)) classes)"
         }
         return nil
     }

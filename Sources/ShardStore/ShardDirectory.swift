@@ -64,7 +64,7 @@ public final class ShardDirectory: @unchecked Sendable {
                 throw MixError.file(file, "has \(s.classCount) classes, the manifest names \(classCount)")
             }
             if let shape, shape != s {
-                throw MixError.file(file, "image shape \(s.channels)×\(s.height)×\(s.width) differs from the other shards' \(shape.channels)×\(shape.height)×\(shape.width)")
+                throw MixError.file(file, "image shape \(Wording.image(channels: s.channels, height: s.height, width: s.width)) differs from the other shards' \(Wording.image(channels: shape.channels, height: shape.height, width: shape.width))")
             }
             shape = s
             return reader

@@ -12,8 +12,8 @@ public enum CheckpointEvaluation {
         let s = dir.shape
         let c = ckpt.header.config
         guard c.inputChannels == s.channels, c.inputSize == s.height, s.height == s.width, c.classes == s.classCount else {
-            throw MixError.file(checkpoint, "network takes \(c.inputChannels)×\(c.inputSize)×\(c.inputSize) images and \(c.classes) classes; "
-                                + "\(shardDirectory) holds \(s.channels)×\(s.height)×\(s.width) images and \(s.classCount) classes")
+            throw MixError.file(checkpoint, "network takes \(Wording.image(channels: c.inputChannels, height: c.inputSize, width: c.inputSize)) images and \(c.classes) classes; "
+                                + "\(shardDirectory) holds \(Wording.image(channels: s.channels, height: s.height, width: s.width)) images and \(s.classCount) classes")
         }
         try MemoryBudget.check(c, workers: threads, training: false, context: checkpoint)
         setTrainingThreads(threads)

@@ -99,13 +99,13 @@ public enum Trainer {
         let t = settings.train
         let dir = try ShardDirectory(path: settings.shardDirectory)
         let shape = dir.shape
-        guard shape.height == shape.width else {
-            throw MixError.file(settings.shardDirectory, "images are \(shape.height)×\(shape.width); the CNN needs square images")
+        if let problem = t.imageShapeProblem(height: shape.height, width: shape.width) {
+            throw MixError.file(settings.shardDirectory, problem)
         }
         let config = CNNConfig(widths: t.widths, hidden: t.hidden, classes: shape.classCount,
                                inputChannels: shape.channels, inputSize: shape.height)
         if let problem = config.validationError() {
-            throw MixError.file(settings.shardDirectory, "cannot build the CNN for \(shape.channels)×\(shape.height)×\(shape.width) images: \(problem)")
+            throw MixError.file(settings.shardDirectory, "cannot build the CNN for \(Wording.image(channels: shape.channels, height: shape.height, width: shape.width)) images: \(problem)")
         }
         try MemoryBudget.check(config, workers: settings.threads, training: true, context: settings.shardDirectory)
         let loader = try ShardLoader(directory: dir, options: LoaderOptions(batch: t.batch, seed: settings.seed,

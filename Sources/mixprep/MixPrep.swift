@@ -139,7 +139,7 @@ struct Export: ParsableCommand {
         if test, let epoch { throw ValidationError("--epoch \(epoch) and --test cannot be used together: --test shows the test split") }
         if let epoch, epoch < 0 { throw ValidationError("--epoch must be ≥ 0") }
         if count < 1 { throw ValidationError("--count must be ≥ 1") }
-        if !(1...32).contains(scale) { throw ValidationError("--scale must be in 1...32") }
+        if !(1...32).contains(scale) { throw ValidationError("--scale must be from 1 to 32") }
         if columns < 1 { throw ValidationError("--columns must be ≥ 1") }
         if let positions, positions.split(separator: ",").contains(where: { Int($0) == nil }) {
             throw ValidationError("--positions must be comma-separated integers")

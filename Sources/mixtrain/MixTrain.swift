@@ -118,7 +118,7 @@ struct Bench: ParsableCommand {
         if steps < 1 { throw ValidationError("--steps must be ≥ 1") }
         if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
         if !(1...TrainingLimits.maxBatch).contains(microBatch) {
-            throw ValidationError("--micro-batch must be in 1...\(TrainingLimits.maxBatch)")
+            throw ValidationError("--micro-batch must be \(Wording.range(1, TrainingLimits.maxBatch))")
         }
     }
 
