@@ -177,7 +177,7 @@ public struct ImageFileDecoding {
 
         func store(slots: [Int32]?, labels: [Int32], height: Int, width: Int) throws -> ImageStore {
             if let fd {
-                return try ImageStore(mapping: fd, name: name, slotCount: count, slots: slots, labels: labels,
+                return try ImageStore(file: fd, name: name, slotCount: count, slots: slots, labels: labels,
                                       channels: 3, height: height, width: width)
             }
             return ImageStore(copying: UnsafeRawBufferPointer(memory!), slots: slots, labels: labels, channels: 3, height: height, width: width)

@@ -287,7 +287,7 @@ public struct ExperimentSpec: Sendable, Equatable {
     static func checkRuns(arms: Int, trials: Int, file: String, from: String) throws {
         let (runs, overflow) = arms.multipliedReportingOverflow(by: trials)
         guard !overflow, runs <= maxRuns else {
-            throw MixError("\(file): arms × trials must be at most \(maxRuns) runs (got \(arms) arms × \(trials) trials\(from))")
+            throw MixError("\(file): arms × trials must be at most \(Wording.grouped(maxRuns)) runs (got \(arms) arm\(arms == 1 ? "" : "s") × \(trials) trial\(trials == 1 ? "" : "s")\(from))")
         }
     }
 

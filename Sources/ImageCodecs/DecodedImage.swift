@@ -53,19 +53,8 @@ public enum ImageLimits {
         guard width > 0, height > 0 else { return "has no pixels (\(width)×\(height))" }
         let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
         guard !overflow, pixels <= maxPixels else {
-            return "is \(width)×\(height) pixels, more than the \(formatted(maxPixels)) mixprep decodes (Pillow's decompression-bomb limit)"
+            return "is \(Wording.grouped(width))×\(Wording.grouped(height)) pixels, more than the \(Wording.grouped(maxPixels)) mixprep decodes (Pillow's decompression-bomb limit)"
         }
         return nil
-    }
-
-    /// `n` with thousands separators (1,234,567).
-    static func formatted(_ n: Int) -> String {
-        let digits = String(n)
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return out
     }
 }

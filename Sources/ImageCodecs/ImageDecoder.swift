@@ -34,6 +34,9 @@ public struct PreparedImage: Sendable {
 /// thread-safe, one per thread (`ImageDecoder.Pool`).
 public final class ImageDecoder {
     private let resampler = Resampler()
+    /// Reused from file to file, but replaced after any failure: TurboJPEG 2.1 keeps an
+    /// instance's last error message, which a later warning would be reported with.
+    private var jpeg: JPEG.Decompressor?
 
     public init() throws {}
 
@@ -47,16 +50,16 @@ public final class ImageDecoder {
         var orientation = Orientation.up
         switch format {
         case .jpeg:
-            // A new decompressor per file: TurboJPEG 2.1 keeps an instance's last error
-            // message, which a later warning would otherwise be reported with.
-            let jpeg = try JPEG.Decompressor()
-            let header = try JPEG.header(bytes, name: name, with: jpeg)
+            let decompressor = try jpeg ?? JPEG.Decompressor()
+            jpeg = nil
+            let header = try JPEG.header(bytes, name: name, with: decompressor)
             if let problem = ImageLimits.sizeProblem(width: header.width, height: header.height) {
                 throw MixError.file(name, "JPEG " + problem)
             }
             orientation = JPEGMarkers(bytes).exif.flatMap(EXIF.orientation(tiff:)) ?? .up
             let scale = policy.jpegReduction(storedWidth: header.width, storedHeight: header.height, orientation: orientation)
-            image = try JPEG.decode(bytes, header: header, scale: scale, name: name, with: jpeg)
+            image = try JPEG.decode(bytes, header: header, scale: scale, name: name, with: decompressor)
+            jpeg = decompressor
             let full = (header.width, header.height)
             return try finish(image, format: format, orientation: orientation,
                               original: orientation.swapsSides ? (full.1, full.0) : full, policy: policy, name: name)

@@ -23,10 +23,27 @@ public enum ResampleFilter: String, CaseIterable, Sendable, Codable {
 public final class Resampler {
     private var context: OpaquePointer?
     private var key: [Int] = []
+    /// Padded plane buffers, kept for the next image (grown when needed).
+    private var src = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
+    private var dst = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
 
     public init() { mxs_sws_quiet() }
 
-    deinit { sws_freeContext(context) }
+    deinit {
+        sws_freeContext(context)
+        src.deallocate()
+        dst.deallocate()
+    }
+
+    /// `buffer` with room for at least `count` bytes, zeroed when newly allocated.
+    private static func reserve(_ buffer: inout UnsafeMutableBufferPointer<UInt8>, _ count: Int) -> UnsafeMutablePointer<UInt8> {
+        if buffer.count < count {
+            buffer.deallocate()
+            buffer = .allocate(capacity: count)
+            buffer.initialize(repeating: 0)
+        }
+        return buffer.baseAddress!
+    }
 
     /// `image` resized to `width` × `height` with `filter`; the image itself when the size is unchanged.
     public func resize(_ image: DecodedImage, width: Int, height: Int, filter: ResampleFilter) throws -> DecodedImage {
@@ -54,11 +71,8 @@ public final class Resampler {
         // plane): SIMD code may read or write a little past a row's end.
         let (srcStride, dstStride) = (Self.aligned(sw), Self.aligned(width))
         let (srcPlane, dstPlane) = (srcStride * sh + 64, dstStride * height + 64)
-        let src = UnsafeMutablePointer<UInt8>.allocate(capacity: 3 * srcPlane)
-        let dst = UnsafeMutablePointer<UInt8>.allocate(capacity: 3 * dstPlane)
-        defer { src.deallocate(); dst.deallocate() }
-        src.initialize(repeating: 0, count: 3 * srcPlane)
-        dst.initialize(repeating: 0, count: 3 * dstPlane)
+        let src = Self.reserve(&self.src, 3 * srcPlane)
+        let dst = Self.reserve(&self.dst, 3 * dstPlane)
         image.chw.withUnsafeBufferPointer { chw in
             for c in 0..<3 {
                 for y in 0..<sh { (src + c * srcPlane + y * srcStride).update(from: chw.baseAddress! + (c * sh + y) * sw, count: sw) }

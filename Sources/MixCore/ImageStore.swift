@@ -4,10 +4,12 @@ import Glibc
 import Darwin
 #endif
 
-/// The images of one split at their final size, each addressable by pointer: what
-/// the mixer reads primaries and partners from. Either in memory (CIFAR, read
-/// whole) or in a scratch file that `mixprep` decodes into and then maps, so that
-/// decoding a folder of photos keeps only the images in flight in memory.
+/// The images of one split at their final size: what the mixer reads primaries and
+/// partners from. Either in memory (CIFAR, read whole) or in a scratch file that
+/// `mixprep` decodes into. A scratch file is read with `pread` (`copy(_:into:)`), so
+/// its pages stay in the page cache, not in the process: mixing a folder of photos
+/// keeps only the images in flight in memory. Its mapping backs `image(_:)`, which
+/// only the rare pointer users (checking kept reference shards) touch.
 public final class ImageStore: @unchecked Sendable {
     public let channels: Int
     public let height: Int
@@ -23,6 +25,9 @@ public final class ImageStore: @unchecked Sendable {
     private let slots: [Int32]?
     private let owned: UnsafeMutableBufferPointer<UInt8>?
     private let mapping: (pointer: UnsafeMutableRawPointer, count: Int)?
+    /// The scratch file (a duplicate descriptor, closed with the store), for `pread`.
+    private let fd: Int32?
+    private let name: String
 
     /// The images of `split` (copied once).
     public convenience init(_ split: LabeledImages) {
@@ -48,6 +53,8 @@ public final class ImageStore: @unchecked Sendable {
         self.owned = owned
         self.base = UnsafePointer(owned.baseAddress!)
         self.mapping = nil
+        self.fd = nil
+        self.name = "memory"
         self.slots = nil
         self.channels = channels
         self.height = height
@@ -55,9 +62,9 @@ public final class ImageStore: @unchecked Sendable {
         self.labels = labels
     }
 
-    /// Maps the first `slotCount × C·H·W` bytes of the open scratch file `fd` (read-only;
-    /// the caller closes `fd`, the mapping stays). `slots[k]` is the slot of image k.
-    public init(mapping fd: Int32, name: String, slotCount: Int, slots: [Int32]?, labels: [Int32],
+    /// The first `slotCount × C·H·W` bytes of the open scratch file `fd` (the caller
+    /// closes `fd`; the store keeps a duplicate). `slots[k]` is the slot of image k.
+    public init(file fd: Int32, name: String, slotCount: Int, slots: [Int32]?, labels: [Int32],
                 channels: Int, height: Int, width: Int) throws {
         let bytes = slotCount * channels * height * width
         self.channels = channels
@@ -65,16 +72,24 @@ public final class ImageStore: @unchecked Sendable {
         self.width = width
         self.labels = labels
         self.slots = slots
+        self.name = name
         if bytes == 0 {  // nothing to map (mmap refuses a length of 0)
             let empty = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 1)
             self.owned = empty
             self.mapping = nil
+            self.fd = nil
             self.base = UnsafePointer(empty.baseAddress!)
             return
         }
         self.owned = nil
         let p = mmap(nil, bytes, PROT_READ, MAP_SHARED, fd, 0)
         guard let p, p != MAP_FAILED else { throw MixError.file(name, "cannot map the decoded images: \(String(cString: strerror(errno)))") }
+        let copy = dup(fd)
+        guard copy >= 0 else {
+            munmap(p, bytes)
+            throw MixError.file(name, "cannot keep the decoded images open: \(String(cString: strerror(errno)))")
+        }
+        self.fd = copy
         self.mapping = (p, bytes)
         self.base = UnsafePointer(p.assumingMemoryBound(to: UInt8.self))
     }
@@ -82,6 +97,27 @@ public final class ImageStore: @unchecked Sendable {
     deinit {
         owned?.deallocate()
         if let mapping { munmap(mapping.pointer, mapping.count) }
+        if let fd { close(fd) }
+    }
+
+    /// Copies the C·H·W bytes of image `k` to `out`: from memory, or read from the
+    /// scratch file (the page cache), not through the mapping.
+    public func copy(_ k: Int, into out: UnsafeMutablePointer<UInt8>) {
+        precondition(k >= 0 && k < count, "image index out of range")
+        let slot = slots.map { Int($0[k]) } ?? k
+        guard let fd else {
+            out.update(from: base + slot * imageBytes, count: imageBytes)
+            return
+        }
+        var done = 0
+        while done < imageBytes {
+            let n = pread(fd, out + done, imageBytes - done, off_t(slot * imageBytes + done))
+            if n < 0 && errno == EINTR { continue }
+            // The scratch file is this process's own, unlinked and sized when written: a
+            // short read means the disk failed under us, which no caller can recover from.
+            precondition(n > 0, "\(name): cannot read decoded image \(k): \(n == 0 ? "end of file" : String(cString: strerror(errno)))")
+            done += n
+        }
     }
 
     /// The C·H·W bytes of image `k` (`0 ≤ k < count`), planar.

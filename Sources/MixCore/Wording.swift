@@ -19,6 +19,6 @@ public enum Wording {
 
     /// An image shape, width×height first as in every message: `64×48 (width×height, 3 channels)`.
     public static func image(channels: Int, height: Int, width: Int) -> String {
-        "\(width)×\(height) (width×height, \(channels) channel\(channels == 1 ? "" : "s"))"
+        "\(grouped(width))×\(grouped(height)) (width×height, \(channels) channel\(channels == 1 ? "" : "s"))"
     }
 }

@@ -14,21 +14,27 @@ public enum Mixer {
     /// partner each under its transform, then blended (or the box pasted).
     public static func image(_ d: MixDecision, source: ImageStore, into out: UnsafeMutablePointer<UInt8>) {
         let n = source.imageBytes
-        let a = source.image(d.primary)
-        let b = source.image(d.partner)
-        if d.primaryTransform.isIdentity && d.partnerTransform.isIdentity {
-            combine(d, a, b, source: source, into: out)
-            return
-        }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 * n) { tmp in
-            let ta = tmp.baseAddress!, tb = tmp.baseAddress! + n
-            d.primaryTransform.apply(a, into: ta, channels: source.channels, height: source.height, width: source.width)
+        let (c, h, w) = (source.channels, source.height, source.width)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4 * n) { tmp in
+            // Raw copies of the two source images, then (when a transform applies) the turned ones.
+            let ra = tmp.baseAddress!, rb = ra + n, ta = rb + n, tb = ta + n
+            source.copy(d.primary, into: ra)
+            var a = UnsafePointer(ra)
+            if !d.primaryTransform.isIdentity {
+                d.primaryTransform.apply(a, into: ta, channels: c, height: h, width: w)
+                a = UnsafePointer(ta)
+            }
             if d.isCopy {
-                out.update(from: ta, count: n)
+                out.update(from: a, count: n)
                 return
             }
-            d.partnerTransform.apply(b, into: tb, channels: source.channels, height: source.height, width: source.width)
-            combine(d, ta, tb, source: source, into: out)
+            source.copy(d.partner, into: rb)
+            var b = UnsafePointer(rb)
+            if !d.partnerTransform.isIdentity {
+                d.partnerTransform.apply(b, into: tb, channels: c, height: h, width: w)
+                b = UnsafePointer(tb)
+            }
+            combine(d, a, b, source: source, into: out)
         }
     }
 

@@ -64,7 +64,7 @@ public struct CNNConfig: Codable, Sendable, Equatable {
         }
         guard let n = checkedParameterCount, n <= L.maxParameters else {
             return "widths \(widths) and hidden \(hidden) make \(checkedParameterCount.map(String.init) ?? "too many") parameters "
-                + "for \(Wording.image(channels: inputChannels, height: inputSize, width: inputSize)) images and \(classes) classes; at most \(L.maxParameters) are allowed"
+                + "for \(Wording.image(channels: inputChannels, height: inputSize, width: inputSize)) images and \(classes) classes; at most \(Wording.grouped(L.maxParameters)) are allowed"
         }
         return nil
     }

@@ -344,6 +344,6 @@ public struct TrainSection: Sendable, Equatable, Codable {
         let upper = max(lower, (max(width, height) + multiple - 1) / multiple * multiple)
         let nearest = lower == upper ? "the nearest is \(lower)×\(lower)" : "the nearest are \(lower)×\(lower) and \(upper)×\(upper)"
         return "images are \(width)×\(height) (width×height); mixtrain's CNN takes square images whose side is a multiple of \(multiple): "
-            + "\(nearest) (dataset.size = \(lower) with resize = \"shorter\" gives the first)"
+            + "\(nearest) (dataset.size = \(lower) with resize = \"shorter\" gives \(lower == upper ? "it" : "the first"))"
     }
 }

@@ -69,7 +69,7 @@ public enum MixShardLayout {
         }
         if !(1...maxChannels).contains(shape.channels) { return "images have \(shape.channels) channels; the format allows \(Wording.range(1, maxChannels))" }
         if !(1...maxSide).contains(shape.height) || !(1...maxSide).contains(shape.width) {
-            return "images are \(shape.width)×\(shape.height); the format allows sides \(Wording.range(1, maxSide))"
+            return "images are \(shape.width)×\(shape.height) (width×height); the format allows sides \(Wording.range(1, maxSide))"
         }
         if !(1...maxClasses).contains(shape.classCount) { return "\(shape.classCount) classes; the format allows \(Wording.range(1, maxClasses))" }
         let perChunk = min(samplesPerChunk, max(samplesPerShard, 1))
@@ -395,7 +395,7 @@ extension ShardHeader {
         }
         guard Int(h.channels) <= L.maxChannels, Int(h.height) <= L.maxSide, Int(h.width) <= L.maxSide else {
             throw fail("header: image shape \(Wording.image(channels: Int(h.channels), height: Int(h.height), width: Int(h.width))) exceeds the format limits "
-                       + "(\(L.maxChannels) channels, sides of \(L.maxSide))")
+                       + "(at most \(L.maxChannels) channels and sides of \(Wording.grouped(L.maxSide)))")
         }
         guard Int(h.classCount) <= L.maxClasses else {
             throw fail("header: classCount \(h.classCount) exceeds the format limit \(L.maxClasses)")

@@ -74,13 +74,13 @@ final class ExperimentSpecTests: XCTestCase {
             (good.replacingOccurrences(of: "trials = [0, 1]", with: "trials = [0, 0]"), "trials lists seed 0 twice"),
             (good.replacingOccurrences(of: "trials = [0, 1]", with: "trials = [-1]"), "trials must be seeds ≥ 0 (got -1)"),
             (good.replacingOccurrences(of: "trials = [0, 1]", with: "trials = []"), "trials must list at least one seed"),
-            (good.replacingOccurrences(of: "epochs = 1", with: "epochs = 0"), "epochs must be in 1...100000 (got 0)"),
+            (good.replacingOccurrences(of: "epochs = 1", with: "epochs = 0"), "epochs must be from 1 to 100,000 (got 0)"),
             (good.replacingOccurrences(of: "name = \"mixup\"", with: "name = \"baseline\""), "arms[2].name \"baseline\" is used twice"),
             (good.replacingOccurrences(of: "name = \"mixup\"", with: "name = \"a/b\""), "arms[2].name must be letters, digits"),
             (good.replacingOccurrences(of: "name = \"mixup\"\n", with: ""), "arms[2].name must be set"),
             (good.replacingOccurrences(of: "[[arms]]", with: "[[armz]]"), "no arms"),
             (good.replacingOccurrences(of: "[mix]", with: "[mix]\nfoo = 1"), "unknown key mix.foo"),
-            (good.replacingOccurrences(of: "hidden = 32", with: "hidden = 0"), "train.hidden must be in 1...8192 (got 0)"),
+            (good.replacingOccurrences(of: "hidden = 32", with: "hidden = 0"), "train.hidden must be from 1 to 8,192 (got 0)"),
             ("pipeline = \"cifar10-mixup.toml\"\n" + good, "give either pipeline = \"…\" or inline sections, not both (found [dataset])"),
             ("name = \"x\"\npipeline = \"missing.toml\"\ntrials = [0]\n[[arms]]\nname = \"a\"\n", "pipeline: no such file"),
             ("seed = 3\n" + good, "seed is not an experiment key"),
@@ -117,24 +117,24 @@ final class ExperimentSpecTests: XCTestCase {
         let file = try F.writeFile(text(arms: 1000, trials: 3000))
         XCTAssertGreaterThan(FileIO.fileSize(file) ?? 0, 50_000)
         XCTAssertThrowsError(try ExperimentSpec.load(file)) {
-            XCTAssertEqual("\($0)", "\(file): arms × trials must be at most 10000 runs (got 1000 arms × 3000 trials)")
+            XCTAssertEqual("\($0)", "\(file): arms × trials must be at most 10,000 runs (got 1000 arms × 3000 trials)")
         }
         let many = try F.writeFile(text(arms: 20_000, trials: 1))
         XCTAssertThrowsError(try ExperimentSpec.load(many)) {
-            XCTAssertEqual("\($0)", "\(many): arms × trials must be at most 10000 runs (got 20000 arms × 1 trials)")
+            XCTAssertEqual("\($0)", "\(many): arms × trials must be at most 10,000 runs (got 20000 arms × 1 trial)")
         }
         // At the bound: accepted and planned.
         let spec = try ExperimentSpec.load(try F.writeFile(text(arms: 100, trials: 100)))
         XCTAssertEqual(try ExperimentPlan(spec: spec, options: ExperimentOptions()).trials.count, ExperimentSpec.maxRuns)
         XCTAssertThrowsError(try ExperimentPlan(spec: spec, options: ExperimentOptions(trials: (0..<101).map(UInt64.init)))) {
-            XCTAssertEqual("\($0)", "\(spec.file): arms × trials must be at most 10000 runs (got 100 arms × 101 trials from --trials)")
+            XCTAssertEqual("\($0)", "\(spec.file): arms × trials must be at most 10,000 runs (got 100 arms × 101 trials from --trials)")
         }
     }
 
     func testCommandLineOverridesAreChecked() throws {
         let spec = try ExperimentSpec.load(try F.writeFile(F.tinyExperimentText()))
         XCTAssertThrowsError(try ExperimentPlan(spec: spec, options: ExperimentOptions(epochs: 0))) {
-            XCTAssertEqual("\($0)", "--epochs must be in 1...100000 (got 0)")
+            XCTAssertEqual("\($0)", "--epochs must be from 1 to 100,000 (got 0)")
         }
         XCTAssertThrowsError(try ExperimentPlan(spec: spec, options: ExperimentOptions(trials: [1, 1]))) {
             XCTAssertTrue("\($0)".hasPrefix("--trials lists a seed twice"))

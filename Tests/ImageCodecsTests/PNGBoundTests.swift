@@ -30,7 +30,7 @@ final class PNGBoundTests: XCTestCase {
         // Beyond Pillow's decompression-bomb limit: refused from the header alone.
         XCTAssertEqual(ImageLimits.maxPixels, 89_478_485)
         XCTAssertThrowsError(try PNG.decode(try Self.claiming(width: 10_000, height: 10_000), name: "big.png")) {
-            XCTAssertEqual("\($0)", "big.png: PNG is 10000×10000 pixels, more than the 89,478,485 mixprep decodes (Pillow's decompression-bomb limit)")
+            XCTAssertEqual("\($0)", "big.png: PNG is 10,000×10,000 pixels, more than the 89,478,485 mixprep decodes (Pillow's decompression-bomb limit)")
         }
         // Within it, a file too short to hold the scanlines (deflate expands at most 1032:1) is
         // refused before the 75 MB pixel buffer is allocated (the bound used to be 64 MiB of pixels).

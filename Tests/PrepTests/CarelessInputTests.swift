@@ -74,16 +74,24 @@ final class CarelessInputTests: XCTestCase {
 
     /// Item 9: shapes the CNN cannot take are written, with a warning naming the rule.
     func testShapesTheCNNCannotTakeAreFlaggedAtPrep() throws {
-        for (name, side, height, warned) in [("square48", 48, 48, false), ("side20", 20, 20, true), ("wide", 32, 16, true)] {
+        for (name, side, height, nearest): (String, Int, Int, String?) in [("square48", 48, 48, nil), ("side20", 20, 20, "the nearest are 16×16 and 32×32"),
+                                                                         ("wide", 32, 16, "the nearest are 16×16 and 32×32")] {
             let data = base + "/" + name
             try pngFolders(data, side: side, height: height, count: 1)
             let r = try PrepFixtures.run(["run", try pipelineFile(data: data), "--out", base + "/out-" + name, "--quiet"])
             XCTAssertEqual(r.status, 0, r.err)
-            XCTAssertEqual(r.err, warned ? "warning: \(data): images are \(side)×\(height); mixtrain's CNN takes square images whose side "
-                           + "is a multiple of 16; the shards can be verified, inspected and exported, but `mixtrain train` will refuse them\n" : "")
+            XCTAssertEqual(r.err, nearest.map { "warning: \(data): images are \(side)×\(height) (width×height); mixtrain's CNN takes square images whose side "
+                           + "is a multiple of 16: \($0) (dataset.size = 16 with resize = \"shorter\" gives the first); "
+                           + "the shards can be verified, inspected and exported, but `mixtrain train` will refuse them\n" } ?? "")
             XCTAssertTrue(FileIO.exists(base + "/out-\(name)/manifest.json"))
         }
         XCTAssertNil(TrainSection().imageShapeProblem(height: 32, width: 32))
+        XCTAssertEqual(TrainSection().imageShapeProblem(height: 40, width: 50),
+                       "images are 50×40 (width×height); mixtrain's CNN takes square images whose side is a multiple of 16: "
+                       + "the nearest are 32×32 and 64×64 (dataset.size = 32 with resize = \"shorter\" gives the first)")
+        XCTAssertEqual(TrainSection().imageShapeProblem(height: 10, width: 16),
+                       "images are 16×10 (width×height); mixtrain's CNN takes square images whose side is a multiple of 16: "
+                       + "the nearest is 16×16 (dataset.size = 16 with resize = \"shorter\" gives it)")
     }
 
     /// Item 10: the Python (pickle) downloads are named as unsupported, not "not a dataset" / "missing split".

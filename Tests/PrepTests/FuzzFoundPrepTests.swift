@@ -72,17 +72,17 @@ final class FuzzFoundPrepTests: XCTestCase {
     /// and (with any shape unlike the shards') to trap in export's drawing.
     func testSourceShapeIsCheckedBeforeUse() throws {
         let huge = try directory { $0.source.width = 1 << 40; $0.source.height = 1 << 40 }
-        let expected = "\(huge)/manifest.json: source shape 3×1099511627776×1099511627776 with 10 classes is outside the format limits "
-            + "(1...4 channels, sides of 1...1024, 1...1024 classes)"
+        let expected = "\(huge)/manifest.json: source shape 1,099,511,627,776×1,099,511,627,776 (width×height, 3 channels) with 10 classes is outside the format limits "
+            + "(from 1 to 4 channels, sides from 1 to 1,024, from 1 to 1,024 classes)"
         XCTAssertTrue(try verifyProblems(huge).contains(expected))
         XCTAssertThrowsError(try export(huge, epoch: 0)) { XCTAssertEqual("\($0)", expected) }
 
         let none = try directory { $0.source.channels = 0 }
-        XCTAssertTrue(try verifyProblems(none).contains { $0.contains("source shape 0×32×32 with 10 classes is outside the format limits") })
+        XCTAssertTrue(try verifyProblems(none).contains { $0.contains("source shape 32×32 (width×height, 0 channels) with 10 classes is outside the format limits") })
 
         let wide = try directory { $0.source.width = 1000 }
         XCTAssertThrowsError(try export(wide, epoch: 0)) {
-            XCTAssertEqual("\($0)", "\(wide)/train/epoch-000/shard-00000.mxs: holds 3×32×32 images of 10 classes; manifest.json says 3×32×1000 and 10")
+            XCTAssertEqual("\($0)", "\(wide)/train/epoch-000/shard-00000.mxs: holds 32×32 (width×height, 3 channels) images of 10 classes; manifest.json says 1000×32 (width×height, 3 channels) and 10")
         }
         let grey2 = try directory { $0.source.channels = 2 }
         XCTAssertThrowsError(try export(grey2, epoch: nil)) {
@@ -90,7 +90,7 @@ final class FuzzFoundPrepTests: XCTestCase {
         }
         let fewer = try directory { $0.source.classNames.removeLast() }
         XCTAssertThrowsError(try export(fewer, epoch: nil)) {
-            XCTAssertTrue("\($0)".hasSuffix("test/shard-00000.mxs: holds 3×32×32 images of 10 classes; manifest.json says 3×32×32 and 9"), "\($0)")
+            XCTAssertTrue("\($0)".hasSuffix("test/shard-00000.mxs: holds 32×32 (width×height, 3 channels) images of 10 classes; manifest.json says 32×32 (width×height, 3 channels) and 9"), "\($0)")
         }
     }
 

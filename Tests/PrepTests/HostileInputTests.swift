@@ -49,7 +49,7 @@ final class HostileInputTests: XCTestCase {
             huge.header(field, UInt16.max)
         }
         try FileIO.writeAtomically(base + "/huge.mxs", huge.bytes)
-        try assertRefused(["inspect", "--samples", base + "/huge.mxs"], base + "/huge.mxs: header: image shape 65535×65535×65535 exceeds")
+        try assertRefused(["inspect", "--samples", base + "/huge.mxs"], base + "/huge.mxs: header: image shape 65535×65535 (width×height, 65535 channels) exceeds")
 
         var bomb = CraftedShard(goodShard())
         bomb.header(CraftedShard.Header.sampleCount, UInt32(343_000))
@@ -73,16 +73,16 @@ final class HostileInputTests: XCTestCase {
         var p = try PrepFixtures.pipeline()
         p.dataset.path = data
         XCTAssertThrowsError(try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/out", threads: 1, quiet: true))) { e in
-            XCTAssertEqual("\(e)", "\(data): images are 1100×1; the format allows sides of 1...1024")
+            XCTAssertEqual("\(e)", "\(data): images are 1100×1 (width×height); the format allows sides from 1 to 1,024")
         }
         XCTAssertFalse(FileIO.exists(base + "/out"))
     }
 
     /// Sizes that would exhaust memory at train are refused at prep, naming the key.
     func testPrepRefusesAbsurdTrainingSizes() throws {
-        for (key, value, expected) in [("hidden", "1000000000", "train.hidden must be in 1...8192 (got 1000000000)"),
-                                       ("batch", "10000000", "train.batch must be in 1...4096 (got 10000000)"),
-                                       ("widths", "[1, 1, 1, 1000000]", "train.widths must be 4 channel counts in 1...1024")] {
+        for (key, value, expected) in [("hidden", "1000000000", "train.hidden must be from 1 to 8,192 (got 1000000000)"),
+                                       ("batch", "10000000", "train.batch must be from 1 to 4,096 (got 10000000)"),
+                                       ("widths", "[1, 1, 1, 1000000]", "train.widths must be 4 channel counts, each from 1 to 1,024")] {
             let file = base + "/\(key).toml"
             try FileIO.writeAtomically(file, "[dataset]\npath = \"\(PrepFixtures.mini)\"\n[train]\n\(key) = \(value)\n")
             try assertRefused(["run", file, "--out", base + "/out"], expected)

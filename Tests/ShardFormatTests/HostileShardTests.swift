@@ -49,11 +49,11 @@ final class HostileShardTests: XCTestCase {
             c.header(field, UInt16.max)
         }
         let msg = try failure(c.bytes)
-        XCTAssertTrue(msg.contains("header: image shape 65535×65535×65535 exceeds the format limits (4 channels, sides of 1024)"), msg)
+        XCTAssertTrue(msg.contains("header: image shape 65,535×65,535 (width×height, 65535 channels) exceeds the format limits (at most 4 channels and sides of 1,024)"), msg)
 
         var wide = CraftedShard(good())
         wide.header(CraftedShard.Header.width, UInt16(1025))
-        XCTAssertTrue(try failure(wide.bytes).contains("header: image shape 3×4×1025 exceeds"))
+        XCTAssertTrue(try failure(wide.bytes).contains("header: image shape 1025×4 (width×height, 3 channels) exceeds"))
         var classes = CraftedShard(good())
         classes.header(CraftedShard.Header.classCount, UInt16(5000))
         XCTAssertTrue(try failure(classes.bytes).contains("header: classCount 5000 exceeds the format limit 1024"))
@@ -119,7 +119,7 @@ final class HostileShardTests: XCTestCase {
         let cifar = SampleShape(channels: 3, height: 32, width: 32, classCount: 10)
         XCTAssertNil(MixShardLayout.limitProblem(shape: cifar, samplesPerChunk: 65_536, samplesPerShard: 100_000, provenance: true))
         XCTAssertEqual(MixShardLayout.limitProblem(shape: cifar, samplesPerChunk: 65_537, samplesPerShard: 100_000, provenance: true),
-                       "shards.samples_per_chunk must be in 1...65536 (got 65537)")
+                       "shards.samples_per_chunk must be from 1 to 65,536 (got 65537)")
         let big = SampleShape(channels: 4, height: 1024, width: 1024, classCount: 10)
         XCTAssertEqual(MixShardLayout.limitProblem(shape: big, samplesPerChunk: 256, samplesPerShard: 5000, provenance: false),
                        "shards.samples_per_chunk = 256: a chunk of 256 samples of 4194344 bytes exceeds the format's 256 MiB per chunk; use at most 63 samples per chunk")
@@ -127,6 +127,6 @@ final class HostileShardTests: XCTestCase {
         XCTAssertNil(MixShardLayout.limitProblem(shape: big, samplesPerChunk: 256, samplesPerShard: 60, provenance: false))
         XCTAssertEqual(MixShardLayout.limitProblem(shape: SampleShape(channels: 3, height: 2048, width: 32, classCount: 10),
                                                    samplesPerChunk: 1, samplesPerShard: 1, provenance: false),
-                       "images are 32×2048; the format allows sides of 1...1024")
+                       "images are 32×2048; the format allows sides from 1 to 1,024")
     }
 }

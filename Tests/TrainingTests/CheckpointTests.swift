@@ -116,12 +116,12 @@ final class CheckpointTests: XCTestCase {
                       "holds 27288 bytes of parameters and moments for 4611686018427387904 parameters, expected 3 × 4 × 2274")
         assertRefused(try crafted { $0["epoch"] = -5 }, "header: epoch -5, nextEpoch 2 and adamStep 2 must be ≥ 0")
         assertRefused(try crafted { $0["nextEpoch"] = Int.min }, "header: epoch 2, nextEpoch \(Int.min) and adamStep 2 must be ≥ 0")
-        assertRefused(try crafted { $0["batch"] = 10_000_000 }, "header: batch must be in 1...4096 (got 10000000)")
-        assertRefused(try crafted { $0["hidden"] = 1_000_000_000 }, "network configuration: hidden must be in 1...8192 (got 1000000000)")
+        assertRefused(try crafted { $0["batch"] = 10_000_000 }, "header: batch must be from 1 to 4,096 (got 10000000)")
+        assertRefused(try crafted { $0["hidden"] = 1_000_000_000 }, "network configuration: hidden must be from 1 to 8,192 (got 1000000000)")
         assertRefused(try crafted { $0["widths"] = [Int](repeating: 8, count: 100) },
-                      "network configuration: widths must hold 1...8 channel counts (got 100)")
+                      "network configuration: widths must hold from 1 to 8 channel counts (got 100)")
         assertRefused(try crafted { $0["inputSize"] = 1 << 60 },
-                      "network configuration: widths [4, 8, 8, 8] and hidden 16 make too many parameters for 3×1152921504606846976×1152921504606846976 images and 10 classes; at most 50000000 are allowed")
+                      "network configuration: widths [4, 8, 8, 8] and hidden 16 make too many parameters for 1,152,921,504,606,846,976×1,152,921,504,606,846,976 (width×height, 3 channels) images and 10 classes; at most 50,000,000 are allowed")
     }
 
     /// --resume skips a crafted checkpoint with a warning instead of crashing on it.

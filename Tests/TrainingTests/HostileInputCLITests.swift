@@ -19,9 +19,9 @@ final class HostileInputCLITests: XCTestCase {
     func testBatchBeyondTheLimit() throws {
         let dir = try Fixtures.shardDirectory()
         let out = Fixtures.tempDirectory("bigbatch")
-        try assertRefused(["train", dir, "--out", out, "--batch", "10000000"], "--batch must be in 1...4096 (got 10000000)")
-        try assertRefused(["bench-loader", dir, "--batch", "10000000"], "--batch must be in 1...4096 (got 10000000)")
-        try assertRefused(["bench", "--batch", "0"], "--batch must be in 1...4096 (got 0)")
+        try assertRefused(["train", dir, "--out", out, "--batch", "10000000"], "--batch must be from 1 to 4,096 (got 10000000)")
+        try assertRefused(["bench-loader", dir, "--batch", "10000000"], "--batch must be from 1 to 4,096 (got 10000000)")
+        try assertRefused(["bench", "--batch", "0"], "--batch must be from 1 to 4,096 (got 0)")
         XCTAssertEqual(try FileIO.list(out), [])
     }
 
@@ -31,12 +31,12 @@ final class HostileInputCLITests: XCTestCase {
         var t = Fixtures.tinyPipeline().train
         t.hidden = 1_000_000_000
         XCTAssertThrowsError(try Trainer.run(TrainSettings(shardDirectory: dir, runDirectory: Fixtures.tempDirectory("hidden"), train: t))) {
-            XCTAssertEqual("\($0)", "train.hidden must be in 1...8192 (got 1000000000)")
+            XCTAssertEqual("\($0)", "train.hidden must be from 1 to 8,192 (got 1000000000)")
         }
         t = Fixtures.tinyPipeline().train
         t.widths = [1, 1, 1, 1_000_000]
         XCTAssertThrowsError(try Trainer.run(TrainSettings(shardDirectory: dir, runDirectory: Fixtures.tempDirectory("widths"), train: t))) {
-            XCTAssertEqual("\($0)", "train.widths must be 4 channel counts in 1...1024 (got [1, 1, 1, 1000000])")
+            XCTAssertEqual("\($0)", "train.widths must be 4 channel counts, each from 1 to 1,024 (got [1, 1, 1, 1000000])")
         }
     }
 

@@ -55,17 +55,17 @@ final class HostileManifestTests: XCTestCase {
         try assertLoaderRefuses(dir, "\(dir)/manifest.json: train[0] is numbered epoch 1, expected 0")
 
         dir = try directory("version") { $0.formatVersion = 99 }
-        try assertLoaderRefuses(dir, "\(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions 1...2)")
+        try assertLoaderRefuses(dir, "\(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions from 1 to 2)")
     }
 
     func testVerifyChecksEveryListedField() throws {
         var dir = try directory("vversion") { $0.formatVersion = 99 }
         XCTAssertThrowsError(try Verifier.verify(directory: dir, threads: 1)) {
-            XCTAssertTrue("\($0)".hasSuffix("manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions 1...2)"), "\($0)")
+            XCTAssertTrue("\($0)".hasSuffix("manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions from 1 to 2)"), "\($0)")
         }
         let v = try TestSupport.run(TestSupport.executable("mixprep"), ["verify", dir])
         XCTAssertEqual(v.status, 1)
-        XCTAssertEqual(v.err, "error: \(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions 1...2)\n")
+        XCTAssertEqual(v.err, "error: \(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions from 1 to 2)\n")
 
         dir = try directory("vsamples") { $0.train[0].shards[0].samples = 1_000_000_000_000 }
         var r = try Verifier.verify(directory: dir, threads: 1)
@@ -146,7 +146,7 @@ final class HostileManifestTests: XCTestCase {
         XCTAssertEqual(try Verifier.verify(directory: dir, threads: 1).problems, ["\(dir)/manifest.json: seed 99 differs from the pipeline's seed 7"])
         dir = try directory("vpipeline") { $0.pipeline.train.batch = 0 }
         XCTAssertEqual(try Verifier.verify(directory: dir, threads: 1).problems,
-                       ["\(dir)/manifest.json: pipeline: train.batch must be in 1...4096 (got 0)"])
+                       ["\(dir)/manifest.json: pipeline: train.batch must be from 1 to 4,096 (got 0)"])
         dir = try directory("vepochstats") { $0.train[1].stats.mixed += 1 }
         XCTAssertEqual(try Verifier.verify(directory: dir, threads: 1).problems,
                        ["\(dir)/manifest.json: statistics of train epoch 1 differ from its shards' contents"])

@@ -103,7 +103,7 @@ final class MemoryBoundTests: XCTestCase {
             ("4 GiB chunk", bigChunk(samples: 1023), "exceed the format's 256 MiB per chunk"),
             ("343,000-sample chunk", manyChunkSamples(), "samplesPerChunk 343000 exceeds the format limit 65536"),
             ("indexOffset wraps", wrappingIndex(), "footer: file size"),
-            ("65535³ images", hugeImages(), "image shape 65535×65535×65535 exceeds"),
+            ("65535³ images", hugeImages(), "image shape 65535×65535 (width×height, 65535 channels) exceeds"),
         ]
         for (i, (label, bytes, expected)) in cases.enumerated() {
             XCTAssertLessThan(bytes.count, 1000)
@@ -139,10 +139,10 @@ final class MemoryBoundTests: XCTestCase {
     func testAbsurdTrainingSizes() throws {
         let dir = try Fixtures.shardDirectory()
         try assertBounded("--batch 10000000", mixtrain, ["train", dir, "--out", Fixtures.tempDirectory("rss"), "--batch", "10000000"],
-                          "--batch must be in 1...4096 (got 10000000)")
-        try assertBounded("--batch 10000000", mixtrain, ["bench-loader", dir, "--batch", "10000000"], "--batch must be in 1...4096 (got 10000000)")
-        for (key, value, expected) in [("hidden", "1000000000", "train.hidden must be in 1...8192 (got 1000000000)"),
-                                       ("widths", "[1, 1, 1, 1000000]", "train.widths must be 4 channel counts in 1...1024")] {
+                          "--batch must be from 1 to 4,096 (got 10000000)")
+        try assertBounded("--batch 10000000", mixtrain, ["bench-loader", dir, "--batch", "10000000"], "--batch must be from 1 to 4,096 (got 10000000)")
+        for (key, value, expected) in [("hidden", "1000000000", "train.hidden must be from 1 to 8,192 (got 1000000000)"),
+                                       ("widths", "[1, 1, 1, 1000000]", "train.widths must be 4 channel counts, each from 1 to 1,024")] {
             let file = Fixtures.tempDirectory("absurd") + "/p.toml"
             try FileIO.writeAtomically(file, "[dataset]\npath = \"\(Fixtures.miniCIFAR)\"\n[train]\n\(key) = \(value)\n")
             try assertBounded("train.\(key) = \(value)", mixprep, ["run", file, "--out", Fixtures.tempDirectory("rss")], expected)

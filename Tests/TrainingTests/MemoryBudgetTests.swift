@@ -11,7 +11,7 @@ final class MemoryBudgetTests: XCTestCase {
         let config = CNNConfig(widths: [32, 64, 128, 1], hidden: 16, classes: 10, inputChannels: 3, inputSize: 1024)
         let need = SeedCNN.memoryNeeded(config: config, microBatch: 32, workers: 2, training: true)
         XCTAssertThrowsError(try MemoryBudget.check(config, workers: 2, training: true, context: "shards", limit: need - 1)) {
-            XCTAssertEqual("\($0)", "shards: training the CNN on 3×1024×1024 images needs about \(MemoryBudget.gib(need)) "
+            XCTAssertEqual("\($0)", "shards: training the CNN on 1024×1024 (width×height, 3 channels) images needs about \(MemoryBudget.gib(need)) "
                            + "(widths [32, 64, 128, 1], hidden 16, micro-batches of 32, 2 threads); \(MemoryBudget.gib(need - 1)) is available "
                            + "(physical memory, cgroup limit, MIXSHARDS_MEMORY_LIMIT): use smaller images, narrower widths, fewer threads or smaller micro-batches")
         }
@@ -45,18 +45,18 @@ final class MemoryBudgetTests: XCTestCase {
         let train = try TestSupport.run(mixtrain, ["train", dir, "--out", refused, "--threads", "2"], env: ["MIXSHARDS_MEMORY_LIMIT": "64K"])
         XCTAssertEqual(train.status, 1, train.err)
         XCTAssertEqual(train.err.split(separator: "\n").count, 1, train.err)
-        XCTAssertTrue(train.err.hasPrefix("error: \(dir): training the CNN on 3×32×32 images needs about "), train.err)
+        XCTAssertTrue(train.err.hasPrefix("error: \(dir): training the CNN on 32×32 (width×height, 3 channels) images needs about "), train.err)
         XCTAssertTrue(train.err.contains(", 2 threads); 0.1 MiB is available"), train.err)
         XCTAssertFalse(FileIO.exists(refused))
         let ckpt = run + "/checkpoint-001.ckpt"
         let eval = try TestSupport.run(mixtrain, ["eval", ckpt, dir, "--threads", "1"], env: ["MIXSHARDS_MEMORY_LIMIT": "64K"])
         XCTAssertEqual(eval.status, 1, eval.err)
-        XCTAssertTrue(eval.err.hasPrefix("error: \(ckpt): evaluating the CNN on 3×32×32 images needs about "), eval.err)
+        XCTAssertTrue(eval.err.hasPrefix("error: \(ckpt): evaluating the CNN on 32×32 (width×height, 3 channels) images needs about "), eval.err)
         // bench: micro-batches of 512 on 8 threads need about 8 × 0.9 GiB.
         let bench = try TestSupport.run(mixtrain, ["bench", "--batch", "4096", "--micro-batch", "512", "--threads", "8"],
                                         env: ["MIXSHARDS_MEMORY_LIMIT": "1G"])
         XCTAssertEqual(bench.status, 1, bench.err)
-        XCTAssertTrue(bench.err.hasPrefix("error: bench: training the CNN on 3×32×32 images needs about "), bench.err)
+        XCTAssertTrue(bench.err.hasPrefix("error: bench: training the CNN on 32×32 (width×height, 3 channels) images needs about "), bench.err)
         XCTAssertTrue(bench.err.contains("micro-batches of 512, 8 threads); 1.0 GiB is available"), bench.err)
         let bad = try TestSupport.run(mixtrain, ["eval", ckpt, dir], env: ["MIXSHARDS_MEMORY_LIMIT": "lots"])
         XCTAssertEqual(bad.status, 1, bad.err)
