@@ -71,14 +71,23 @@ public enum SourceFileList {
         let records = try records(file, header: header)
         return try records.enumerated().map { k, r in
             let f = r.fields
-            guard f[0] == String(k), let label = Int(f[2]), label >= 0, label < classNames.count, f[3] == classNames[label],
-                  let bytes = Int(f[4]), bytes >= 0, f[5].count == 64, f[5].allSatisfy(\.isHexDigit),
-                  let width = Int(f[6]), width > 0, let height = Int(f[7]), height > 0 else {
+            guard f[0] == String(k), let label = decimal(f[2]), label < classNames.count, f[3].utf8.elementsEqual(classNames[label].utf8),
+                  let bytes = decimal(f[4]), f[5].utf8.count == 64, f[5].utf8.allSatisfy({ lowerHex.contains($0) }),
+                  let width = decimal(f[6]), width > 0, let height = decimal(f[7]), height > 0 else {
                 throw MixError.file(file, "line \(r.line): not row \(k) of a file list (index, path, label, class, bytes, sha256, width, height)")
             }
             return Row(path: f[1], label: label, bytes: bytes, sha256: f[5], width: width, height: height)
         }
     }
+
+    /// A number as mixprep writes it: decimal digits only (no sign, no leading zero), or nil.
+    static func decimal(_ s: String) -> Int? {
+        guard !s.isEmpty, s.utf8.count <= 18, s.utf8.allSatisfy({ (48...57).contains($0) }), s == "0" || !s.hasPrefix("0") else { return nil }
+        return Int(s)
+    }
+
+    /// Lower-case hexadecimal digits, as SHA-256 is written.
+    static let lowerHex = Set("0123456789abcdef".utf8)
 
     /// The skipped files listed in `file` (`skippedFile`).
     public static func skipped(_ file: String) throws -> [Skipped] {
