@@ -84,17 +84,9 @@ enum SourceLoading {
     /// The file lists of an image-file source (name in the shard directory → bytes); empty for records.
     static func fileLists(_ s: PreparedSource) -> [String: [UInt8]] {
         guard let files = s.files else { return [:] }
-        func rows(_ records: [FileRecord]) -> [SourceFileList.Row] {
-            records.map { SourceFileList.Row(path: $0.path, label: Int($0.label), bytes: $0.bytes, sha256: $0.sha256,
-                                             width: $0.width, height: $0.height) }
-        }
-        var out = [SourceFileList.trainFile: SourceFileList.encode(rows(files.train), classNames: s.classNames),
-                   SourceFileList.testFile: SourceFileList.encode(rows(files.test), classNames: s.classNames)]
-        if !files.skipped.isEmpty {
-            out[SourceFileList.skippedFile] = SourceFileList.encode(files.skipped.map {
-                SourceFileList.Skipped(split: $0.split, path: $0.path, sha256: $0.sha256, reason: $0.reason)
-            })
-        }
+        var out = [SourceFileList.trainFile: SourceFileList.encode(files.train, classNames: s.classNames),
+                   SourceFileList.testFile: SourceFileList.encode(files.test, classNames: s.classNames)]
+        if !files.skipped.isEmpty { out[SourceFileList.skippedFile] = SourceFileList.encode(files.skipped) }
         return out
     }
 }

@@ -132,11 +132,7 @@ extension Verifier {
                 out.append("\(dir): the file lists hold \(train.count) train, \(test.count) test and \(skipped.count) skipped files; "
                            + "the manifest says \(m.source.trainCount), \(m.source.testCount) and \(m.source.skippedFiles ?? 0)")
             }
-            func records(_ rows: [SourceFileList.Row]) -> [FileRecord] {
-                rows.map { FileRecord(path: $0.path, label: Int32($0.label), bytes: $0.bytes, sha256: $0.sha256, width: $0.width, height: $0.height) }
-            }
-            let fingerprint = SourceFingerprint.of(classNames: names, train: records(train), test: records(test),
-                                                   skipped: skipped.map { SkippedFile(split: $0.split, path: $0.path, sha256: $0.sha256, reason: $0.reason) })
+            let fingerprint = SourceFingerprint.of(classNames: names, train: train, test: test, skipped: skipped)
             if fingerprint != m.source.fingerprint {
                 out.append("\(dir)/\(Manifest.fileName): source.fingerprint \(m.source.fingerprint.prefix(16))… is not the one of the file lists (\(fingerprint.prefix(16))…)")
             }

@@ -13,61 +13,25 @@ public enum SourceFileList {
     public static let header = ["index", "path", "label", "class", "bytes", "sha256", "width", "height"]
     public static let skippedHeader = ["split", "path", "sha256", "reason"]
 
-    /// One file of a split, in position order.
-    public struct Row: Sendable, Equatable {
-        /// Relative to the dataset's folder (`source.path`).
-        public var path: String
-        public var label: Int
-        public var bytes: Int
-        public var sha256: String
-        /// Upright size of the original, before any resize.
-        public var width: Int
-        public var height: Int
-
-        public init(path: String, label: Int, bytes: Int, sha256: String, width: Int, height: Int) {
-            self.path = path
-            self.label = label
-            self.bytes = bytes
-            self.sha256 = sha256
-            self.width = width
-            self.height = height
-        }
-    }
-
-    /// A skipped file and the decoder's reason.
-    public struct Skipped: Sendable, Equatable {
-        public var split: String
-        public var path: String
-        public var sha256: String
-        public var reason: String
-
-        public init(split: String, path: String, sha256: String, reason: String) {
-            self.split = split
-            self.path = path
-            self.sha256 = sha256
-            self.reason = reason
-        }
-    }
-
     /// The CSV bytes of a split's rows (header `index,path,label,class,bytes,sha256,width,height`).
-    public static func encode(_ rows: [Row], classNames: [String]) -> [UInt8] {
+    public static func encode(_ rows: [FileRecord], classNames: [String]) -> [UInt8] {
         var text = CSV.line(header)
         for (k, r) in rows.enumerated() {
-            text += CSV.line([String(k), r.path, String(r.label), classNames[r.label], String(r.bytes), r.sha256,
+            text += CSV.line([String(k), r.path, String(r.label), classNames[Int(r.label)], String(r.bytes), r.sha256,
                               String(r.width), String(r.height)])
         }
         return Array(text.utf8)
     }
 
     /// The CSV bytes of the skipped files (header `split,path,sha256,reason`).
-    public static func encode(_ skipped: [Skipped]) -> [UInt8] {
+    public static func encode(_ skipped: [SkippedFile]) -> [UInt8] {
         Array((CSV.line(skippedHeader) + skipped.map { CSV.line([$0.split, $0.path, $0.sha256, $0.reason]) }.joined()).utf8)
     }
 
     /// The rows of the split listed in `file` (a shard directory's `trainFile` or
     /// `testFile`), each checked: the header's columns, its own index, numbers that are
     /// numbers, a label below `classNames.count` whose name is in the `class` column.
-    public static func rows(_ file: String, classNames: [String]) throws -> [Row] {
+    public static func rows(_ file: String, classNames: [String]) throws -> [FileRecord] {
         let records = try records(file, header: header)
         return try records.enumerated().map { k, r in
             let f = r.fields
@@ -76,7 +40,7 @@ public enum SourceFileList {
                   let width = decimal(f[6]), width > 0, let height = decimal(f[7]), height > 0 else {
                 throw MixError.file(file, "line \(r.line): not row \(k) of a file list (index, path, label, class, bytes, sha256, width, height)")
             }
-            return Row(path: f[1], label: label, bytes: bytes, sha256: f[5], width: width, height: height)
+            return FileRecord(path: f[1], label: Int32(label), bytes: bytes, sha256: f[5], width: width, height: height)
         }
     }
 
@@ -90,8 +54,8 @@ public enum SourceFileList {
     static let lowerHex = Set("0123456789abcdef".utf8)
 
     /// The skipped files listed in `file` (`skippedFile`).
-    public static func skipped(_ file: String) throws -> [Skipped] {
-        try records(file, header: skippedHeader).map { Skipped(split: $0.fields[0], path: $0.fields[1], sha256: $0.fields[2], reason: $0.fields[3]) }
+    public static func skipped(_ file: String) throws -> [SkippedFile] {
+        try records(file, header: skippedHeader).map { SkippedFile(split: $0.fields[0], path: $0.fields[1], sha256: $0.fields[2], reason: $0.fields[3]) }
     }
 
     /// The data rows of a CSV file list, after its header (which must be `header`), each with the header's number of fields.
