@@ -1,5 +1,4 @@
 import Datasets
-import Foundation
 import MixCore
 import Mixup
 import Pipeline
@@ -55,31 +54,9 @@ public enum PrepRunner {
         let created = !FileIO.isDirectory(dir)
         try FileIO.makeDirectories(dir)
         if locks == nil { locks = try PrepLock.take(dir, worker: options.worker, what: "mixprep run") }
-        let dataset: PreparedSource
-        var warnings: [String] = []
+        let dataset: PreparedSource, warnings: [String]
         do {
-            // Image files decode into a scratch file of the output directory (unlinked at once),
-            // or of the system's temporary folder when the directory is read-only.
-            let scratch = FileIO.isWritableDirectory(dir) ? dir : (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp")
-            dataset = try SourceLoading.prepare(opened, pipeline: pipeline, scratch: scratch, threads: options.threads, quiet: options.quiet)
-            if case .files = opened {
-                log("decoded: \(dataset.train.count) train, \(dataset.test.count) test images of \(dataset.train.width)×\(dataset.train.height), "
-                    + "fingerprint \(dataset.fingerprint.prefix(16))…")
-            }
-            let shape = SampleShape(channels: dataset.train.channels, height: dataset.train.height, width: dataset.train.width,
-                                    classCount: dataset.classCount)
-            if let problem = MixShardLayout.limitProblem(shape: shape, samplesPerChunk: pipeline.shards.samplesPerChunk,
-                                                         samplesPerShard: pipeline.shards.samplesPerShard,
-                                                         provenance: pipeline.shards.provenance) {
-                throw MixError.file(dataset.path, problem)
-            }
-            if let problem = pipeline.augment.shapeProblem(height: shape.height, width: shape.width) {
-                throw MixError.file(dataset.path, problem)
-            }
-            warnings = dataset.warnings
-            if let problem = pipeline.train.imageShapeProblem(height: shape.height, width: shape.width) {
-                warnings.append("\(dataset.path): \(problem); the shards can be verified, inspected and exported, but `mixtrain train` will refuse them")
-            }
+            (dataset, warnings) = try SourceLoading.prepareChecked(opened, pipeline: pipeline, directory: dir, options: options)
         } catch {
             if created { PrepLock.removeEmptyDirectory(dir) }
             throw error
@@ -106,13 +83,7 @@ public enum PrepRunner {
             return report
         }
         // The file lists are inputs, the same for every worker: worker 0 writes them.
-        if options.worker.owns(0) {
-            for (name, bytes) in fileLists.sorted(by: { $0.key < $1.key }) {
-                let path = dir + "/" + name
-                if name.contains("/") { try FileIO.makeDirectories(String(path[..<path.lastIndex(of: "/")!])) }
-                if FileIO.fileSize(path) != bytes.count || (try? FileIO.read(path)) != bytes { try FileIO.writeAtomically(path, bytes) }
-            }
-        }
+        if options.worker.owns(0) { try SourceLoading.writeFileLists(fileLists, into: dir) }
 
         let references = pipeline.usesReferences
         let factory = SampleFactory(train: dataset.train, test: dataset.test, classCount: dataset.classCount,

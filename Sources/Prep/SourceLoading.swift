@@ -1,4 +1,5 @@
 import Datasets
+import Foundation
 import ImageCodecs
 import MixCore
 import Pipeline
@@ -58,6 +59,44 @@ enum SourceLoading {
             let decoding = ImageFileDecoding(policy: sizePolicy(d), skipBad: d.skipBad ?? false, threads: threads,
                                              scratchDirectory: scratch, quiet: quiet)
             return try PreparedSource(listing, trainLimit: d.trainLimit, testLimit: d.testLimit, decoding: decoding)
+        }
+    }
+
+    /// The source at its final size, checked against the format limits and `[augment]`,
+    /// with the warnings about it (skipped files, a shape the CNN cannot take). Image
+    /// files decode into a scratch file of `directory`, or of the system's temporary
+    /// folder when the directory is read-only (a published, complete copy).
+    static func prepareChecked(_ opened: DatasetSource, pipeline: Pipeline, directory dir: String,
+                               options: PrepOptions) throws -> (PreparedSource, [String]) {
+        let scratch = FileIO.isWritableDirectory(dir) ? dir : (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp")
+        let dataset = try prepare(opened, pipeline: pipeline, scratch: scratch, threads: options.threads, quiet: options.quiet)
+        if case .files = opened, !options.quiet {
+            printError("decoded: \(dataset.train.count) train, \(dataset.test.count) test images of \(dataset.train.width)×\(dataset.train.height), "
+                       + "fingerprint \(dataset.fingerprint.prefix(16))…")
+        }
+        let shape = SampleShape(channels: dataset.train.channels, height: dataset.train.height, width: dataset.train.width,
+                                classCount: dataset.classCount)
+        if let problem = MixShardLayout.limitProblem(shape: shape, samplesPerChunk: pipeline.shards.samplesPerChunk,
+                                                     samplesPerShard: pipeline.shards.samplesPerShard,
+                                                     provenance: pipeline.shards.provenance) {
+            throw MixError.file(dataset.path, problem)
+        }
+        if let problem = pipeline.augment.shapeProblem(height: shape.height, width: shape.width) {
+            throw MixError.file(dataset.path, problem)
+        }
+        var warnings = dataset.warnings
+        if let problem = pipeline.train.imageShapeProblem(height: shape.height, width: shape.width) {
+            warnings.append("\(dataset.path): \(problem); the shards can be verified, inspected and exported, but `mixtrain train` will refuse them")
+        }
+        return (dataset, warnings)
+    }
+
+    /// Writes the file lists (name → bytes) into the shard directory `dir`, leaving alone those already there with these bytes.
+    static func writeFileLists(_ lists: [String: [UInt8]], into dir: String) throws {
+        for (name, bytes) in lists.sorted(by: { $0.key < $1.key }) {
+            let path = dir + "/" + name
+            if name.contains("/") { try FileIO.makeDirectories(String(path[..<path.lastIndex(of: "/")!])) }
+            if FileIO.fileSize(path) != bytes.count || (try? FileIO.read(path)) != bytes { try FileIO.writeAtomically(path, bytes) }
         }
     }
 
