@@ -354,8 +354,8 @@ extension ShardHeader {
         }
         let version = b.le(UInt16.self, at: H.version)
         guard MixShardLayout.readableVersions.contains(version) else {
-            throw fail("header: unsupported version \(version) (this reader knows \(MixShardLayout.readableVersions.lowerBound)..."
-                       + "\(MixShardLayout.readableVersions.upperBound))")
+            throw fail("header: unsupported version \(version) (this reader knows versions "
+                       + "\(Wording.range(Int(MixShardLayout.readableVersions.lowerBound), Int(MixShardLayout.readableVersions.upperBound))))")
         }
         let stored = b.le(UInt32.self, at: H.crc)
         let computed = Zlib.crc32(UnsafeRawBufferPointer(rebasing: b[0..<H.crc]))

@@ -53,7 +53,7 @@ final class HostileShardTests: XCTestCase {
 
         var wide = CraftedShard(good())
         wide.header(CraftedShard.Header.width, UInt16(1025))
-        XCTAssertTrue(try failure(wide.bytes).contains("header: image shape 1025×4 (width×height, 3 channels) exceeds"))
+        XCTAssertTrue(try failure(wide.bytes).contains("header: image shape 1,025×4 (width×height, 3 channels) exceeds"))
         var classes = CraftedShard(good())
         classes.header(CraftedShard.Header.classCount, UInt16(5000))
         XCTAssertTrue(try failure(classes.bytes).contains("header: classCount 5000 exceeds the format limit 1024"))
@@ -127,6 +127,6 @@ final class HostileShardTests: XCTestCase {
         XCTAssertNil(MixShardLayout.limitProblem(shape: big, samplesPerChunk: 256, samplesPerShard: 60, provenance: false))
         XCTAssertEqual(MixShardLayout.limitProblem(shape: SampleShape(channels: 3, height: 2048, width: 32, classCount: 10),
                                                    samplesPerChunk: 1, samplesPerShard: 1, provenance: false),
-                       "images are 32×2048; the format allows sides from 1 to 1,024")
+                       "images are 32×2048 (width×height); the format allows sides from 1 to 1,024")
     }
 }

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from typing import Optional
 
-from . import layout
+from . import layout, manifest as manifest_mod, sourcefiles, wording
 from .errors import ShardError
 from .dataset import open_shard
 from .verify import verify
@@ -13,7 +15,9 @@ from .verify import verify
 
 def describe(path: str, samples: bool = False) -> str:
     """A shard file's header and chunk index as text (like ``mixprep inspect``); with
-    ``samples``, every chunk decoded (references resolved from the directory's source copy)."""
+    ``samples``, every chunk decoded (references resolved from the directory's source copy),
+    and in a directory made from image files, the file behind each sample shown
+    (and its partner's when mixed)."""
     with open_shard(path) as r:
         h = r.header
         epoch = str(h.epoch) if h.split == "train" else "-"
@@ -22,7 +26,7 @@ def describe(path: str, samples: bool = False) -> str:
             f"{path}: MixShard v{h.version}, {r.size} bytes",
             f"  split {h.split}, epoch {epoch}, shard {h.shard_index}{references}",
             f"  samples {h.sample_count} in {h.chunk_count} chunks of ≤ {h.samples_per_chunk}",
-            f"  image {h.channels}×{h.height}×{h.width} uint8, {h.class_count} classes, labels float32, "
+            f"  image {wording.image(h.channels, h.height, h.width)} uint8, {h.class_count} classes, labels float32, "
             f"provenance {'yes' if h.has_provenance else 'no'}",
             f"  codec {h.codec}, image filter {h.image_filter}",
             "  chunk      offset    stored       raw   ratio  first  count images  rawCRC",
@@ -31,14 +35,46 @@ def describe(path: str, samples: bool = False) -> str:
             lines.append(f"  {i:5d} {offset:11d} {stored:9d} {raw:9d}  {stored / max(raw, 1):5.3f} {first:6d} {count:6d} "
                          f"{images:6d}  {crc:08x}")
         if samples:
+            files = source_file_paths(path, h.split)
             for i in range(r.chunk_count):
                 c = r.read_chunk(i)
                 for s in range(min(len(c), 4)):
                     row = " ".join(f"{v:.3f}" for v in c.labels[s])
                     prov = "" if c.provenance is None else " " + describe_provenance(c.provenance[s], h.version)
                     lines.append(f"  chunk {i} sample {c.first_sample + s}:{prov} label [{row}]")
+                    if files is not None and c.provenance is not None and int(c.provenance[s]["primary"]) < len(files):
+                        rec = c.provenance[s]
+                        partner = int(rec["partner"])
+                        mixed = int(rec["kind"]) != layout.KIND_COPY and partner < len(files)
+                        lines.append(f"    file {files[int(rec['primary'])]}" + (f", partner {files[partner]}" if mixed else ""))
             lines.append(f"  all {r.chunk_count} chunks decoded and checked")
     return "\n".join(lines)
+
+
+def source_file_paths(path: str, split: str) -> Optional[list[str]]:
+    """The paths of the files behind the source images a shard's provenance indexes, when
+    the shard lies in a directory made from image files (``DIR/train/epoch-NNN/`` or
+    ``DIR/test/``; its file list parsed and checked row by row), else ``None``."""
+    if split not in sourcefiles.SPLIT_FILES:
+        return None
+    up = 3 if split == "train" else 2
+    directory = str(path)
+    for _ in range(up):
+        directory = os.path.dirname(directory)
+    directory = directory or "."
+    if not os.path.exists(os.path.join(directory, manifest_mod.FILE_NAME)):
+        return None
+    m = manifest_mod.load(directory)
+    if m.source_files is None:
+        return None
+    entry = m.source_files.train if split == "train" else m.source_files.test
+    list_path = os.path.join(directory, entry.file)
+    try:
+        with open(list_path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ShardError(f"{list_path}: {'missing' if isinstance(e, FileNotFoundError) else 'cannot be read'}") from None
+    return sourcefiles.parse_files(data, list_path, split, m.class_names).paths
 
 
 def describe_provenance(record, version: int) -> str:

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import bisect
+import hashlib
 import os
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Iterator, Optional
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from . import layout, manifest as manifest_mod
+from . import layout, manifest as manifest_mod, sourcefiles, wording
 from .errors import ShardError
 from .partition import rank_batch_range
 from .rng import chunk_order
 from .shard import Chunk, ShardFile, SourceImages
+from .sourcefiles import SkippedFile, SourceFile, SourceFiles
 from .transform import Transform
 
 
@@ -46,6 +48,30 @@ class Sample:
     box: Optional[tuple[int, int, int, int]] = None
     #: Stored as a reference to the source copy (its pixels resolved from it), or ``None``.
     reference: Optional[bool] = None
+    #: The file list of the sample's split, loaded on first use (directories made from image files).
+    _files: Optional[Callable[[], Optional[SourceFiles]]] = field(default=None, repr=False, compare=False)
+
+    @property
+    def primary_file(self) -> Optional[SourceFile]:
+        """The original image file behind :attr:`primary` (row ``primary`` of the split's
+        file list; a test sample without provenance: the row of its position), or ``None``
+        when the directory was not made from image files or the sample has no provenance."""
+        return self._file(self.primary)
+
+    @property
+    def partner_file(self) -> Optional[SourceFile]:
+        """The file behind :attr:`partner` (the primary's when unmixed), or ``None`` likewise."""
+        return self._file(self.partner)
+
+    def _file(self, index: Optional[int]) -> Optional[SourceFile]:
+        files = self._files() if self._files is not None else None
+        if files is None:
+            return None
+        if index is None:
+            if files.split != "test":
+                return None
+            index = self.position  # test position k is test source image k
+        return files[index]
 
 
 class ChunkCache:
@@ -78,13 +104,15 @@ class Epoch:
     :meth:`batches` follow from that and the shard indexes.
     """
 
-    def __init__(self, name: str, number: int, shards: list[ShardFile], cache: ChunkCache):
+    def __init__(self, name: str, number: int, shards: list[ShardFile], cache: ChunkCache,
+                 files: Optional[Callable[[], Optional[SourceFiles]]] = None):
         #: ``"epoch 3"`` or ``"test"``.
         self.name = name
         #: The training epoch number that keys the shuffle (0 for the test split).
         self.number = number
         self.shards = shards
         self._cache = cache
+        self._files = files
         self._starts = [0]
         for s in shards:
             self._starts.append(self._starts[-1] + s.sample_count)
@@ -113,7 +141,7 @@ class Epoch:
         c = self._cache.get(shard, shard.chunk_of(local))
         j = local - c.first_sample
         if c.provenance is None:
-            return Sample(k, c.images[j], c.labels[j], None, None, None)
+            return Sample(k, c.images[j], c.labels[j], None, None, None, _files=self._files)
         r = c.provenance[j]
         flags = int(r["flags"])
         return Sample(k, c.images[j], c.labels[j], int(r["primary"]), int(r["partner"]), float(r["lam"]),
@@ -121,7 +149,13 @@ class Epoch:
                       Transform(int(r["primary_dx"]), int(r["primary_dy"]), bool(flags & layout.FLIP_PRIMARY)),
                       Transform(int(r["partner_dx"]), int(r["partner_dy"]), bool(flags & layout.FLIP_PARTNER)),
                       (int(r["box_x0"]), int(r["box_y0"]), int(r["box_x1"]), int(r["box_y1"])),
-                      bool(flags & layout.REFERENCE))
+                      bool(flags & layout.REFERENCE), self._files)
+
+    @property
+    def files(self) -> Optional[SourceFiles]:
+        """The file list of this epoch's split (training files for every epoch), loaded and
+        checked on first use; ``None`` when the directory was not made from image files."""
+        return self._files() if self._files is not None else None
 
     def chunk_order(self, seed: Optional[int]) -> list[int]:
         """Indices into :attr:`chunks` in reading order: file order without a
@@ -170,11 +204,11 @@ class Epoch:
 
     def batch_range(self, first: int, stop: int, batch_size: int, seed: Optional[int] = None
                     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Batches ``first..<stop`` of the whole epoch in :meth:`chunk_order` (``seed``)."""
+        """Batches ``range(first, stop)`` of the whole epoch in :meth:`chunk_order` (``seed``)."""
         return self._stream(self._segments(first, stop, batch_size, seed), batch_size)
 
     def _segments(self, first: int, stop: int, batch_size: int, seed: Optional[int]) -> list[tuple[int, int, int]]:
-        """``(chunk id, lo, hi)`` pieces holding batches ``first..<stop`` of the epoch in chunk order."""
+        """``(chunk id, lo, hi)`` pieces holding batches ``range(first, stop)`` of the epoch in chunk order."""
         start, end = first * batch_size, min(stop * batch_size, len(self))
         order = self.chunk_order(seed)
         out = []
@@ -234,7 +268,12 @@ class Dataset:
         self.shape: tuple[int, int, int] = self.manifest.shape
         #: Training epochs materialised on disk.
         self.epochs: int = len(self.manifest.train)
+        #: Image files: how the folder was recognised (``"class folders train/ + val/"``, …);
+        #: ``None`` for CIFAR records.
+        self.layout: Optional[str] = self.manifest.layout
         self._cache = ChunkCache(cache_chunks)
+        self._files: dict[str, SourceFiles] = {}
+        self._skipped: Optional[tuple[SkippedFile, ...]] = None
         self._train: dict[int, list[ShardFile]] = {}
         self._test: Optional[list[ShardFile]] = None
         self._source: Optional[SourceImages] = None
@@ -259,14 +298,45 @@ class Dataset:
         if m not in self._train:
             source = self.source_copy
             self._train[m] = [self._open(s, "train", m, source) for s in self.manifest.train[m]]
-        return Epoch(f"epoch {e}", e, self._train[m], self._cache)
+        return Epoch(f"epoch {e}", e, self._train[m], self._cache, self._files_of("train"))
 
     @property
     def test(self) -> Epoch:
         """The test split (unmixed, one-hot labels)."""
         if self._test is None:
             self._test = [self._open(s, "test", layout.TEST_EPOCH) for s in self.manifest.test]
-        return Epoch("test", 0, self._test, self._cache)
+        return Epoch("test", 0, self._test, self._cache, self._files_of("test"))
+
+    @property
+    def has_files(self) -> bool:
+        """Whether the directory was made from image files and lists them (``source.files``)."""
+        return self.manifest.source_files is not None
+
+    def files(self, split: str = "train") -> SourceFiles:
+        """The original files of ``split`` (``"train"`` or ``"test"``), in position order:
+        ``ds.files("train")[s.primary]`` is the file behind a training sample's primary.
+        Read from ``source/{split}-files.csv`` on first use (presence, size and SHA-256
+        checked against the manifest, every row checked). Raises :class:`ShardError`
+        for a directory made from CIFAR records, which lists no files."""
+        if split not in sourcefiles.SPLIT_FILES:
+            raise ValueError(f"split must be 'train' or 'test' (got {split!r})")
+        if split not in self._files:
+            if self.manifest.source_files is None:
+                raise ShardError(f"{self.path}: made from {self.manifest.source.get('name', 'records')} records, "
+                                 "not image files: it lists no source files")
+            self._files[split] = load_source_files(self.manifest, self.path, split)
+        return self._files[split]
+
+    def skipped_files(self) -> tuple[SkippedFile, ...]:
+        """The files skipped as undecodable (``dataset.skip_bad``), from ``skipped-files.csv``;
+        empty when none was (and for CIFAR records)."""
+        if self._skipped is None:
+            info = self.manifest.source_files
+            self._skipped = () if info is None or info.skipped is None else load_skipped_files(self.manifest, self.path)
+        return self._skipped
+
+    def _files_of(self, split: str) -> Optional[Callable[[], SourceFiles]]:
+        return None if self.manifest.source_files is None else (lambda: self.files(split))
 
     @property
     def source_copy(self) -> Optional[SourceImages]:
@@ -290,8 +360,8 @@ class Dataset:
         if h.class_count != len(self.classes):
             raise ShardError(f"{path}: has {h.class_count} classes, the manifest names {len(self.classes)}")
         if h.shape != self.shape:
-            raise ShardError(f"{path}: image shape {'×'.join(map(str, h.shape))} differs from the manifest's "
-                             f"{'×'.join(map(str, self.shape))}")
+            raise ShardError(f"{path}: image shape {wording.image(*h.shape)} differs from the manifest's "
+                             f"{wording.image(*self.shape)}")
         return shard
 
     def close(self) -> None:
@@ -328,6 +398,55 @@ def open_source_copy(manifest: manifest_mod.Manifest, directory: str) -> Optiona
         raise ShardError(f"{path}: holds {source.count} images, the manifest says {entry.samples} "
                          f"(source: {train_count} training images)")
     return source
+
+
+def read_listed(directory: str, entry: manifest_mod.ShardEntry) -> tuple[Optional[bytes], list[str]]:
+    """The bytes of a file the manifest lists (a file list) and the problems with them:
+    missing, a size or SHA-256 other than the manifest's (one line each, naming the file)."""
+    path = os.path.join(str(directory), entry.file)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None, [f"{path}: missing (listed in {manifest_mod.FILE_NAME})"]
+    except OSError as e:
+        return None, [f"{path}: cannot be read ({e.strerror or e})"]
+    problems = []
+    if len(data) != entry.bytes:
+        problems.append(f"{path}: {len(data)} bytes, the manifest says {entry.bytes}")
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != entry.sha256:
+        problems.append(f"{path}: SHA-256 {digest[:16]}… differs from the manifest's {entry.sha256[:16]}…")
+    return data, problems
+
+
+def _checked(directory: str, entry: manifest_mod.ShardEntry) -> bytes:
+    data, problems = read_listed(directory, entry)
+    if problems:
+        raise ShardError(problems[0])
+    return data
+
+
+def load_source_files(manifest: manifest_mod.Manifest, directory: str, split: str) -> SourceFiles:
+    """A split's file list, checked against the manifest (presence, size, SHA-256, rows)
+    and row by row (see :func:`mixshards.sourcefiles.parse_files`)."""
+    info = manifest.source_files
+    entry = info.train if split == "train" else info.test
+    path = os.path.join(str(directory), entry.file)
+    files = sourcefiles.parse_files(_checked(directory, entry), path, split, manifest.class_names)
+    if len(files) != entry.samples:
+        raise ShardError(f"{path}: {len(files)} rows, the manifest says {entry.samples}")
+    return files
+
+
+def load_skipped_files(manifest: manifest_mod.Manifest, directory: str) -> tuple[SkippedFile, ...]:
+    """``skipped-files.csv``, checked against the manifest and row by row."""
+    entry = manifest.source_files.skipped
+    path = os.path.join(str(directory), entry.file)
+    skipped = sourcefiles.parse_skipped(_checked(directory, entry), path)
+    if len(skipped) != entry.samples:
+        raise ShardError(f"{path}: {len(skipped)} rows, the manifest says {entry.samples}")
+    return skipped
 
 
 def source_copy_for_shard(path: str, header: layout.Header) -> Optional[SourceImages]:

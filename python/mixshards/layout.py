@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import wording
 from .errors import ShardError
 
 MAGIC = b"MIXSHRD1"
@@ -192,7 +193,7 @@ def decode_header(b: bytes | memoryview, path: str) -> Header:
     if magic != MAGIC:
         raise fail("bad magic (not a MixShard file)")
     if version not in READABLE_VERSIONS:
-        raise fail(f"unsupported version {version} (this reader knows {READABLE_VERSIONS[0]}...{READABLE_VERSIONS[-1]})")
+        raise fail(f"unsupported version {version} (this reader knows versions from {READABLE_VERSIONS[0]} to {READABLE_VERSIONS[-1]})")
     computed = zlib.crc32(b[:HEADER_CRC_OFFSET])
     if stored_crc != computed:
         raise fail(f"CRC mismatch (stored {hex32(stored_crc)}, computed {hex32(computed)})")
@@ -223,8 +224,8 @@ def decode_header(b: bytes | memoryview, path: str) -> Header:
     if per_chunk > MAX_SAMPLES_PER_CHUNK:
         raise fail(f"samplesPerChunk {per_chunk} exceeds the format limit {MAX_SAMPLES_PER_CHUNK}")
     if channels > MAX_CHANNELS or height > MAX_SIDE or width > MAX_SIDE:
-        raise fail(f"image shape {channels}×{height}×{width} exceeds the format limits "
-                   f"({MAX_CHANNELS} channels, sides of {MAX_SIDE})")
+        raise fail(f"image shape {wording.image(channels, height, width)} exceeds the format limits "
+                   f"(at most {MAX_CHANNELS} channels and sides of {wording.grouped(MAX_SIDE)})")
     if classes > MAX_CLASSES:
         raise fail(f"classCount {classes} exceeds the format limit {MAX_CLASSES}")
     h = Header(version, flags, sample_count, chunk_count, per_chunk, channels, height, width, classes,
@@ -275,8 +276,8 @@ def decode_index(b: bytes | memoryview, header: Header, footer: Footer, path: st
         if offset != next_offset or offset + stored > io:
             raise ShardError(f"{path}: chunk {i}: bounds [{offset}, +{stored}) outside the data region or not contiguous")
         if first != next_sample or count != expected or expected <= 0:
-            raise ShardError(f"{path}: chunk {i}: holds samples {first}..<{first + count}, "
-                             f"expected {next_sample}..<{next_sample + expected}")
+            raise ShardError(f"{path}: chunk {i}: holds samples {first} to {first + count - 1}, "
+                             f"expected {next_sample} to {next_sample + expected - 1}")
         # v1: imageCount is reserved (0) and every sample stores pixels; v2: all of them unless references.
         images = (count if image_count == 0 else None) if header.version == 1 else image_count
         if images is None or images > count or (not header.has_references and images != count):

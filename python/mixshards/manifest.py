@@ -2,7 +2,8 @@
 
 The keys are specified by ``docs/manifest.schema.json``; this module checks
 what a reader relies on (format and version, shape, class names, the shard
-lists and their sample counts, the source copy) and keeps the rest as parsed JSON.
+lists and their sample counts, the source copy, and for a directory made from
+image files the file lists ``source.files``) and keeps the rest as parsed JSON.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import hashlib
 import json
 import os
 import posixpath
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from . import layout
+from . import layout, sourcefiles, wording
 from .errors import ShardError
 
 FILE_NAME = "manifest.json"
@@ -32,6 +34,26 @@ class ShardEntry:
     samples: int
     bytes: int
     sha256: str
+
+
+@dataclass(frozen=True)
+class SourceFilesInfo:
+    """``source.files`` of a directory made from image files: the file lists (entries
+    like shard entries; ``samples`` counts data rows) and the decoding libraries."""
+
+    #: ``source/train-files.csv``: ``trainCount`` rows.
+    train: ShardEntry
+    #: ``source/test-files.csv``: ``testCount`` rows.
+    test: ShardEntry
+    #: ``skipped-files.csv`` (``skippedFiles`` rows), when files were skipped.
+    skipped: Optional[ShardEntry] = None
+    #: Library name → version of the decoders and the resizer.
+    libraries: dict = field(default_factory=dict)
+
+    @property
+    def entries(self) -> list[ShardEntry]:
+        """Every list, in the order they are checked."""
+        return [self.train, self.test] + ([self.skipped] if self.skipped else [])
 
 
 @dataclass(frozen=True)
@@ -53,6 +75,8 @@ class Manifest:
     version: int = layout.VERSION
     #: v2: the source copy that reference samples point into (``source/train.mxs``), when there is one.
     source_copy: Optional[ShardEntry] = None
+    #: Image files: the file lists (``source.files``); ``None`` for CIFAR records.
+    source_files: Optional[SourceFilesInfo] = None
 
     @property
     def source(self) -> dict:
@@ -63,8 +87,14 @@ class Manifest:
         return self.raw["pipeline"]
 
     @property
+    def layout(self) -> Optional[str]:
+        """Image files: how the folder was recognised (``source.layout``); ``None`` for CIFAR records."""
+        return self.raw["source"].get("layout")
+
+    @property
     def files(self) -> list[ShardEntry]:
-        """Every file listed: the source copy, the training shards epoch by epoch, the test shards."""
+        """Every shard file listed: the source copy, the training shards epoch by epoch, the test
+        shards (not the file lists of :attr:`source_files`)."""
         return ([self.source_copy] if self.source_copy else []) + [s for e in self.train for s in e] + list(self.test)
 
 
@@ -106,14 +136,15 @@ def parse(raw: Any, path: str, sha256: str = "") -> Manifest:
     version = get(raw, "formatVersion", int, "")
     if fmt != FORMAT_NAME or version not in FORMAT_VERSIONS:
         raise fail(f"format {fmt!r} version {version} is not supported "
-                   f"(this reader reads {FORMAT_NAME} versions {FORMAT_VERSIONS[0]}...{FORMAT_VERSIONS[-1]})")
+                   f"(this reader reads {FORMAT_NAME} versions {wording.span(FORMAT_VERSIONS[0], FORMAT_VERSIONS[-1])})")
     source = get(raw, "source", dict, "")
     names = get(source, "classNames", list, "source.")
     if len(names) < 2 or not all(isinstance(n, str) for n in names):
         raise fail("source.classNames must name at least 2 classes")
     shape = tuple(get(source, k, int, "source.") for k in ("channels", "height", "width"))
     if not all(1 <= v <= 0xFFFF for v in shape):
-        raise fail(f"source image shape {shape} is out of range")
+        raise fail(f"source image shape {wording.image(*shape)} is out of range (each of channels, height "
+                   f"and width {wording.span(1, 0xFFFF)})")
     get(raw, "pipeline", dict, "")
 
     def entry(s: Any, w: str) -> ShardEntry:
@@ -143,7 +174,41 @@ def parse(raw: Any, path: str, sha256: str = "") -> Manifest:
         if version < 2:
             raise fail("a version 1 manifest cannot list a sourceCopy")
         source_copy = entry(get(raw, "sourceCopy", dict, ""), "sourceCopy.")
-    return Manifest(path, raw, sha256, tuple(names), shape, tuple(train), test, version, source_copy)
+    if "layout" in source:
+        get(source, "layout", str, "source.")
+    source_files = None
+    if "files" in source:
+        files = get(source, "files", dict, "source.")
+        counts = {"train": get(source, "trainCount", int, "source."), "test": get(source, "testCount", int, "source.")}
+        if "skippedFiles" in source:
+            counts["skipped"] = get(source, "skippedFiles", int, "source.")
+        if ("skipped" in files) != ("skipped" in counts):
+            raise fail("source.files.skipped and source.skippedFiles must be present together")
+        lists = {}
+        for key, name in (("train", sourcefiles.TRAIN_FILE), ("test", sourcefiles.TEST_FILE),
+                          ("skipped", sourcefiles.SKIPPED_FILE)):
+            if key not in counts:
+                continue
+            w = f"source.files.{key}."
+            e = entry(get(files, key, dict, "source.files."), w)
+            if e.file != name:
+                raise fail(f"{w}file is {e.file!r}, expected {name!r}")
+            if e.samples != counts[key]:
+                what = {"train": "trainCount", "test": "testCount", "skipped": "skippedFiles"}[key]
+                raise fail(f"{w}samples is {e.samples}, source.{what} is {counts[key]}")
+            if e.bytes < 0 or not _SHA256.fullmatch(e.sha256):
+                raise fail(f"{w}bytes {e.bytes} or sha256 {e.sha256!r} is not valid")
+            lists[key] = e
+        libraries = get(files, "libraries", dict, "source.files.")
+        if not all(isinstance(v, str) for v in libraries.values()):
+            raise fail("source.files.libraries must map library names to version strings")
+        source_files = SourceFilesInfo(lists["train"], lists["test"], lists.get("skipped"), dict(libraries))
+    elif "skippedFiles" in source:
+        raise fail("source.skippedFiles without source.files")
+    return Manifest(path, raw, sha256, tuple(names), shape, tuple(train), test, version, source_copy, source_files)
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _safe_relative(p: str) -> bool:

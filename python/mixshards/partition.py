@@ -14,7 +14,7 @@ def split_range(total: int, part: int, parts: int) -> range:
     """Part ``part`` of ``parts`` near-equal contiguous parts of ``range(total)``;
     sizes differ by at most one and the parts tile ``range(total)`` in order."""
     if parts < 1 or not 0 <= part < parts:
-        raise ValueError(f"part must be in 0..<{parts} (got {part} of {parts})")
+        raise ValueError(f"part must be from 0 to parts - 1 (got part {part} of {parts})")
     return range(part * total // parts, (part + 1) * total // parts)
 
 
@@ -28,7 +28,7 @@ def rank_batch_range(samples: int, batch_size: int, rank: int, world_size: int, 
     most one chunk at each end with its neighbour.
     """
     if world_size < 1 or not 0 <= rank < world_size:
-        raise ValueError(f"rank must be in 0..<world_size (got rank {rank}, world_size {world_size})")
+        raise ValueError(f"rank must be from 0 to world_size - 1 (got rank {rank}, world_size {world_size})")
     return split_range(batch_count(samples, batch_size, drop_last), rank, world_size)
 
 

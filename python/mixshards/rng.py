@@ -51,7 +51,7 @@ class CounterRNG:
         return (hi << 32) | self.next_u32()
 
     def uniform_int(self, n: int) -> int:
-        """A uniform integer in ``0..<n``: Lemire's multiply-shift with rejection."""
+        """A uniform integer in ``range(n)``: Lemire's multiply-shift with rejection."""
         if n <= 0:
             raise ValueError("uniform_int needs n > 0")
         product = self.next_u64() * n

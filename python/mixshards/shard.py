@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from . import layout
+from . import layout, wording
 from .errors import ShardError
 from .transform import transform_many
 
@@ -101,7 +101,7 @@ class SourceImages:
     def image(self, k: int) -> np.ndarray:
         """Source image ``k`` (``C × H × W``, a read-only view of the map)."""
         if not 0 <= k < self.count:
-            raise IndexError(f"{self.path}: source image {k} out of range 0..<{self.count}")
+            raise IndexError(f"{self.path}: source image {k} out of range ({_indices(self.count)})")
         return self._views[k // self._per_chunk][k % self._per_chunk]
 
     def transformed(self, indices, dx, dy, flip, out: Optional[np.ndarray] = None,
@@ -201,7 +201,7 @@ class ShardFile:
     def read_chunk(self, i: int) -> Chunk:
         """Inflates and checks chunk ``i``."""
         if not 0 <= i < self.chunk_count:
-            raise IndexError(f"{self.path}: chunk {i} out of range 0..<{self.chunk_count}")
+            raise IndexError(f"{self.path}: chunk {i} out of range ({_indices(self.chunk_count)})")
         offset, stored, raw, first, n, crc, m = (int(v) for v in self.index[i])
         h = self.header
 
@@ -246,8 +246,8 @@ class ShardFile:
             raise fail(f"{references} samples are references to the source copy; read the shard within its "
                        f"shard directory ({layout.SOURCE_FILE})")
         if source.shape != self.header.shape:
-            raise fail(f"the source copy's images ({'×'.join(map(str, source.shape))}) differ from the shard's "
-                       f"({'×'.join(map(str, self.header.shape))})")
+            raise fail(f"the source copy's images ({wording.image(*source.shape)}) differ from the shard's "
+                       f"({wording.image(*self.header.shape)})")
         refs = np.flatnonzero(reference)
         primary = provenance["primary"][refs]
         beyond = primary >= source.count
@@ -294,6 +294,11 @@ class ShardFile:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _indices(n: int) -> str:
+    """The valid indices of ``n`` items, for an out-of-range message: ``from 0 to 9``."""
+    return wording.span(0, n - 1) if n > 0 else "there are none"
 
 
 def _inflate(data: memoryview, raw: int, fail) -> bytes:

@@ -10,12 +10,14 @@ import numpy as np
 
 from typing import Optional
 
-from . import layout, manifest as manifest_mod
-from .dataset import open_source_copy
+from . import layout, manifest as manifest_mod, sourcefiles, wording
+from .dataset import open_source_copy, read_listed
 from .errors import ShardError
 from .shard import ShardFile, SourceImages
 
 LAMBDA_BINS = 10
+#: The largest ``augment.crop_pad`` the format records (shifts are int16; Swift's ``AugmentConfig.maxCropPad``).
+MAX_CROP_PAD = 1023
 
 
 @dataclass
@@ -110,8 +112,8 @@ def augment_of(pipeline: dict) -> tuple[int, bool]:
     if not isinstance(a, dict):
         raise TypeError("pipeline.augment is not an object")
     crop_pad = _typed(a["crop_pad"], int, "augment.crop_pad")
-    if not 0 <= crop_pad <= 1023:
-        raise ValueError(f"augment.crop_pad {crop_pad} is not in 0...1023")
+    if not 0 <= crop_pad <= MAX_CROP_PAD:
+        raise ValueError(f"augment.crop_pad must be {wording.span(0, MAX_CROP_PAD)} (got {crop_pad})")
     return crop_pad, _typed(a["flip"], bool, "augment.flip")
 
 
@@ -136,8 +138,9 @@ def verify(directory) -> list[str]:
     pipeline, the summary statistics, and for v2 directories the source copy
     (listed when the pipeline stores references, checked first: every
     reference sample depends on it) and that every recorded transform is one
-    ``pipeline.augment`` can draw. Returns one line per problem (empty when the
-    directory is sound), the checks of ``mixprep verify``."""
+    ``pipeline.augment`` can draw. A directory made from image files has its
+    file lists checked too (see :func:`source_file_problems`). Returns one line
+    per problem (empty when the directory is sound), the checks of ``mixprep verify``."""
     directory = str(directory)
     manifest_path = os.path.join(directory, manifest_mod.FILE_NAME)
     try:
@@ -153,15 +156,15 @@ def verify(directory) -> list[str]:
         return [str(e)]
     except (KeyError, TypeError, ValueError) as e:
         return [f"{manifest_path}: missing or bad pipeline/source key ({e})"]
+    problems: list[str] = source_file_problems(m, directory)
     listed = m.files
     if [s.file for s in listed] != [j.file for j in jobs]:
-        return [f"{directory}/{manifest_mod.FILE_NAME}: its shard list does not match the pipeline's plan"]
+        return problems + [f"{directory}/{manifest_mod.FILE_NAME}: its shard list does not match the pipeline's plan"]
     shape = (*m.shape, len(m.class_names))
     try:
         source = open_source_copy(m, directory)
     except ShardError as e:
-        return [f"{e} (every reference sample depends on it)"]
-    problems: list[str] = []
+        return problems + [f"{e} (every reference sample depends on it)"]
     stats = Stats(len(m.class_names))
     try:
         for job, entry in zip(jobs, listed):
@@ -184,6 +187,42 @@ def verify(directory) -> list[str]:
     if not problems and not stats.matches(m.raw.get("summary") or {}):
         problems.append(f"{directory}/{manifest_mod.FILE_NAME}: summary statistics differ from the shards' contents")
     return problems
+
+
+def source_file_problems(m: manifest_mod.Manifest, directory: str) -> list[str]:
+    """The file lists of a directory made from image files (none for CIFAR records):
+    each present, of the manifest's size and SHA-256; then each parsed strictly (exact
+    header, rows numbered 0, 1, …, labels in range named by their class, SHA-256 of 64
+    hex digits), holding ``trainCount``, ``testCount`` and ``skippedFiles`` rows; and
+    ``source.fingerprint`` recomputed from their rows and the class names (the rule of
+    :func:`mixshards.sourcefiles.fingerprint`) equal to the manifest's."""
+    info = m.source_files
+    if info is None:
+        return []
+    out: list[str] = []
+    data = {}
+    for entry in info.entries:
+        data[entry.file], problems = read_listed(directory, entry)
+        out += problems
+    if out:
+        return out
+    try:
+        train = sourcefiles.parse_files(data[info.train.file], f"{directory}/{info.train.file}", "train", m.class_names)
+        test = sourcefiles.parse_files(data[info.test.file], f"{directory}/{info.test.file}", "test", m.class_names)
+        skipped = (sourcefiles.parse_skipped(data[info.skipped.file], f"{directory}/{info.skipped.file}")
+                   if info.skipped else ())
+    except ShardError as e:
+        return [str(e)]
+    src = m.source
+    counts = (src.get("trainCount"), src.get("testCount"), src.get("skippedFiles", 0))
+    if (len(train), len(test), len(skipped)) != counts:
+        out.append(f"{directory}: the file lists hold {len(train)} train, {len(test)} test and {len(skipped)} skipped "
+                   f"files; the manifest says {counts[0]}, {counts[1]} and {counts[2]}")
+    got = sourcefiles.fingerprint(m.class_names, train, test, skipped)
+    if got != src.get("fingerprint"):
+        out.append(f"{directory}/{manifest_mod.FILE_NAME}: source.fingerprint {str(src.get('fingerprint'))[:16]}… "
+                   f"is not the one of the file lists ({got[:16]}…)")
+    return out
 
 
 def _check_shard(path: str, job: Job, shape: tuple, encoding: tuple, stats: Stats, source: Optional[SourceImages],

@@ -1,7 +1,8 @@
 """Shared test data: the repository's golden shards, and shard directories
 written by the Swift ``mixprep`` once per test process (with a dump of every
 shard from ``mixprep inspect --dump`` to compare against; the dump resolves
-reference samples with the Swift reader)."""
+reference samples with the Swift reader), from CIFAR records or from the image
+files of the Swift tests' fixture folders."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "Tests" / "ShardFormatTests" / "Golden"
 SCHEMA = REPO / "docs" / "manifest.schema.json"
 MINI = REPO / "data" / "cifar10-mini"
+#: Image-file datasets in every layout mixprep recognises (folders, imagenet, csv, single, csv300).
+LAYOUTS = REPO / "Tests" / "DatasetsTests" / "Fixtures" / "layouts"
 
 # Variants beyond the quick start: every codec, filter and mixing mode, with and without provenance.
 VARIANTS = {
@@ -72,6 +75,21 @@ for _mode in REFERENCE_MODES:
     VARIANTS[f"refs-{_mode}"] = _augmented(_mode, True)
     VARIANTS[f"pixels-{_mode}"] = _augmented(_mode, False)
 
+#: Shard directories made from image files: fixture folder, [dataset] lines, whether
+#: to skip bad files, [shards] lines. "folders-bad" is the folders fixture copied with
+#: a truncated PNG added to train/cat and bytes that are no image to test/dog, run with --skip-bad.
+IMAGE_VARIANTS = {
+    "folders": ("folders", 'size = 16\nresize = "shorter"', False, ""),
+    "folders-bad": ("folders", 'size = [12, 16]\nresize = "stretch"\nresample = "bilinear"', True, ""),
+    "folders-plain": ("folders", "size = 8\nresize = \"stretch\"", False,
+                      'provenance = false\ncodec = "none"\nfilter = "none"'),
+    "single": ("single", 'size = 8\nresize = "shorter"\ncrop = "center"\nresample = "lanczos"\n'
+                         'classes = ["cherry", "apple", "banana"]\ntest_fraction = 0.4\nsplit_seed = 7', False, ""),
+    "csv": ("csv", "size = [8, 12]\nresize = \"stretch\"", False, ""),
+}
+#: What folders-bad adds: the two files skipped, (split, path relative to the dataset folder).
+BAD_FILES = (("train", "train/cat/cat_000 broken, \"truncated\".png"), ("test", "test/dog/dog_100.png"))
+
 _scratch = None
 _made: dict[str, Path] = {}
 
@@ -120,11 +138,44 @@ def shard_dir(name: str) -> Path:
                             f'train_limit = 300\ntest_limit = 100\n' + "\n".join(
                                 line.strip() for line in VARIANTS[name].splitlines()) + "\n")
         run(exe, "run", str(pipeline), "--out", str(out / "shards"), "--quiet")
+    _dump(exe, out)
+    _made[name] = out
+    return out
+
+
+def _dump(exe: str, out: Path) -> None:
     for shard in sorted((out / "shards").rglob("*.mxs")):
         dump = out / "dumps" / shard.relative_to(out / "shards")
         dump.parent.mkdir(parents=True, exist_ok=True)
         run(exe, "inspect", str(shard), "--dump", str(dump))
-    _made[name] = out
+
+
+def image_dir(name: str) -> Path:
+    """A shard directory written by mixprep from image files (``IMAGE_VARIANTS``, made once),
+    with ``dumps/`` of every shard; ``ROOT/dataset`` is the dataset folder when it is a copy.
+    Mixing p 0.5 over 2 epochs, so that some samples are blends."""
+    key = "image:" + name
+    if key in _made:
+        return _made[key]
+    exe = mixprep()
+    if exe is None:
+        raise unittest.SkipTest("mixprep is not built (run `swift build` or scripts/test.sh)")
+    fixture, lines, skip_bad, shards = IMAGE_VARIANTS[name]
+    out = scratch() / key.replace(":", "-")
+    dataset = LAYOUTS / fixture
+    if skip_bad:
+        dataset = out / "dataset"
+        shutil.copytree(LAYOUTS / fixture, dataset)
+        png = (dataset / "train" / "cat" / "cat_002.PNG").read_bytes()
+        (dataset / BAD_FILES[0][1]).write_bytes(png[:60])       # the header and part of IHDR: truncated
+        (dataset / BAD_FILES[1][1]).write_bytes(b"not an image at all")
+    pipeline = scratch() / f"{key.replace(':', '-')}.toml"
+    pipeline.write_text(f'name = "{name}"\nseed = 3\n[dataset]\npath = "{dataset}"\n{lines}\n'
+                        '[mix]\nmode = "sample"\np = 0.5\nalpha = 1.0\n'
+                        f'[shards]\nepochs = 2\nsamples_per_shard = 4\nsamples_per_chunk = 3\n{shards}\n')
+    run(exe, "run", str(pipeline), "--out", str(out / "shards"), "--quiet", *(["--skip-bad"] if skip_bad else []))
+    _dump(exe, out)
+    _made[key] = out
     return out
 
 
@@ -161,10 +212,10 @@ def dump_bytes(images: np.ndarray, labels: np.ndarray, provenance, version: int 
     return out
 
 
-def copy_dir(name: str, label: str) -> Path:
-    """A private copy of a variant's shard directory, to damage."""
+def copy_dir(name: str, label: str, image: bool = False) -> Path:
+    """A private copy of a variant's shard directory (``image``: of ``image_dir(name)``), to damage."""
     dest = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=scratch())) / "shards"
-    shutil.copytree(shard_dir(name) / "shards", dest)
+    shutil.copytree((image_dir(name) if image else shard_dir(name)) / "shards", dest)
     return dest
 
 

@@ -48,7 +48,64 @@ class ShardDamageTests(unittest.TestCase):
         for version in (0, 3):
             b = bytearray(self.zlib)
             b[8] = version
-            self.assertIn(f"header: unsupported version {version} (this reader knows 1...2)", self.failure(b))
+            self.assertIn(f"header: unsupported version {version} (this reader knows versions from 1 to 2)", self.failure(b))
+
+    def swift_says(self, data: bytes) -> str:
+        """What ``mixprep inspect`` says of ``data`` (the Swift reader's message, without the path)."""
+        exe = support.mixprep()
+        if exe is None:
+            self.skipTest("mixprep is not built")
+        path = self.dir / "bad.mxs"
+        path.write_bytes(bytes(data))
+        r = subprocess.run([exe, "inspect", str(path)], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        return r.stderr.strip().removeprefix(f"error: {path}: ")
+
+    def test_header_limits_are_worded_as_the_swift_reader_words_them(self):
+        def header(**fields):
+            b = bytearray(self.zlib)
+            offsets = {"version": (8, "<H"), "per_chunk": (24, "<I"), "channels": (28, "<H"), "height": (30, "<H"),
+                       "width": (32, "<H"), "classes": (34, "<H")}
+            for name, value in fields.items():
+                struct.pack_into(offsets[name][1], b, offsets[name][0], value)
+            fix_header_crc(b)
+            return b
+        cases = [
+            (header(channels=0xFFFF, height=0xFFFF, width=0xFFFF),
+             "header: image shape 65,535×65,535 (width×height, 65535 channels) exceeds the format limits "
+             "(at most 4 channels and sides of 1,024)"),
+            (header(width=1025), "header: image shape 1,025×2 (width×height, 2 channels) exceeds the format limits "
+                                 "(at most 4 channels and sides of 1,024)"),
+            (header(channels=5), "header: image shape 3×2 (width×height, 5 channels) exceeds the format limits "
+                                 "(at most 4 channels and sides of 1,024)"),
+            (header(classes=5000), "header: classCount 5000 exceeds the format limit 1024"),
+            (header(per_chunk=70_000), "header: samplesPerChunk 70000 exceeds the format limit 65536"),
+            (header(version=3), "header: unsupported version 3 (this reader knows versions from 1 to 2)"),
+        ]
+        for data, expected in cases:
+            with self.subTest(expected=expected):
+                self.assertEqual(self.failure(data), f"{self.dir / 'bad.mxs'}: {expected}")
+                self.assertEqual(self.swift_says(data), expected)
+
+    def test_chunk_holding_other_samples(self):
+        b = bytearray(self.zlib)
+        io = struct.unpack_from("<Q", b, len(b) - 32)[0]
+        struct.pack_into("<I", b, io + 16, 1)               # chunk 0 firstSample
+        struct.pack_into("<I", b, len(b) - 32 + 12, zlib.crc32(bytes(b[io:io + 64])))
+        expected = "chunk 0: holds samples 1 to 2, expected 0 to 1"
+        self.assertEqual(self.failure(b), f"{self.dir / 'bad.mxs'}: {expected}")
+        self.assertEqual(self.swift_says(b), expected)
+
+    def test_indices_out_of_range(self):
+        path = self.dir / "ok.mxs"
+        path.write_bytes(self.zlib)
+        with ShardFile(str(path)) as s, self.assertRaises(IndexError) as ctx:
+            s.read_chunk(2)
+        self.assertEqual(str(ctx.exception), f"{path}: chunk 2 out of range (from 0 to 1)")
+        source = str(GOLDEN / "golden-v2-source.mxs")
+        with mixshards.SourceImages(source) as s, self.assertRaises(IndexError) as ctx:
+            s.image(4)
+        self.assertEqual(str(ctx.exception), f"{source}: source image 4 out of range (from 0 to 3)")
 
     def test_header_crc(self):
         b = bytearray(self.zlib)
@@ -167,7 +224,7 @@ class DirectoryDamageTests(unittest.TestCase):
         text = (d / "manifest.json").read_text()
         cases = [
             (text.replace('"formatVersion" : 2', '"formatVersion" : 3'),
-             "format 'MixShard' version 3 is not supported (this reader reads MixShard versions 1...2)"),
+             "format 'MixShard' version 3 is not supported (this reader reads MixShard versions from 1 to 2)"),
             (text.replace('"format" : "MixShard"', '"format" : "WebDataset"'), "format 'WebDataset' version 2 is not supported"),
             (text.replace('"classNames"', '"names"'), "missing key source.classNames"),
             (text.replace('"file" : "test/shard-00000.mxs"', '"file" : "../test/shard-00000.mxs"'), "test.shards[0].file"),
@@ -180,6 +237,29 @@ class DirectoryDamageTests(unittest.TestCase):
             self.assertTrue(str(ctx.exception).startswith(f"{d}/manifest.json: "), str(ctx.exception))
             self.assertIn(expected, str(ctx.exception))
             self.assertTrue(mixshards.verify(d)[0].startswith(f"{d}/manifest.json: "))
+
+    def test_shape_and_augment_problems_are_worded_without_range_syntax(self):
+        d = support.copy_dir("quickstart", "wording")
+        good = (d / "manifest.json").read_text()
+        m = json.loads(good)
+        m["source"]["width"] = 0
+        (d / "manifest.json").write_text(json.dumps(m))
+        with self.assertRaises(ShardError) as ctx:
+            mixshards.open(d)
+        self.assertEqual(str(ctx.exception), f"{d}/manifest.json: source image shape 0×32 (width×height, 3 channels) "
+                                             "is out of range (each of channels, height and width from 1 to 65,535)")
+        m = json.loads(good)
+        m["source"]["width"] = 16
+        (d / "manifest.json").write_text(json.dumps(m))
+        with self.assertRaises(ShardError) as ctx:
+            mixshards.open(d).epoch(0)
+        self.assertEqual(str(ctx.exception), f"{d}/train/epoch-000/shard-00000.mxs: image shape 32×32 (width×height, "
+                                             "3 channels) differs from the manifest's 16×32 (width×height, 3 channels)")
+        m = json.loads(good)
+        m["pipeline"]["augment"]["crop_pad"] = 2000
+        (d / "manifest.json").write_text(json.dumps(m))
+        self.assertEqual(mixshards.verify(d), [f"{d}/manifest.json: missing or bad pipeline/source key "
+                                               "(augment.crop_pad must be from 0 to 1,023 (got 2000))"])
 
     def test_not_a_shard_directory(self):
         for path, expected in ((support.scratch(), "no manifest.json"), (support.scratch() / "nowhere", "not a directory")):
@@ -360,7 +440,8 @@ class V2DamageTests(unittest.TestCase):
         path.write_bytes(self.augment)
         with ShardFile(str(path), other) as s, self.assertRaises(ShardError) as ctx:
             s.read_chunk(0)
-        self.assertEqual(str(ctx.exception), f"{path}: chunk 0: the source copy's images (3×32×32) differ from the shard's (2×2×3)")
+        self.assertEqual(str(ctx.exception), f"{path}: chunk 0: the source copy's images (32×32 (width×height, 3 channels)) "
+                                             "differ from the shard's (3×2 (width×height, 2 channels))")
 
 
 class ReferenceDirectoryDamageTests(unittest.TestCase):

@@ -24,6 +24,12 @@ class PartitionArithmeticTests(unittest.TestCase):
         for args in ((10, 0, 0, 1), (10, 4, 2, 2), (10, 4, -1, 2), (10, 4, 0, 0)):
             with self.assertRaises(ValueError):
                 rank_batch_range(*args)
+        with self.assertRaises(ValueError) as ctx:
+            rank_batch_range(10, 4, 2, 2)
+        self.assertEqual(str(ctx.exception), "rank must be from 0 to world_size - 1 (got rank 2, world_size 2)")
+        with self.assertRaises(ValueError) as ctx:
+            split_range(10, 3, 3)
+        self.assertEqual(str(ctx.exception), "part must be from 0 to parts - 1 (got part 3 of 3)")
 
     def test_round_robin_skips(self):
         self.assertEqual(round_robin_skips([3, 3], 0), [0, 0])

@@ -29,6 +29,18 @@ EXAMPLE = {
 }
 
 
+FILE_LIST = {"file": "source/train-files.csv", "samples": 3, "bytes": 300, "sha256": "ef" * 32}
+#: A manifest of a directory made from image files, every optional key set.
+IMAGE_FILES = copy.deepcopy(EXAMPLE)
+IMAGE_FILES["pipeline"]["dataset"].update(size=[48, 64], resize="shorter", crop="center", resample="lanczos",
+                                          classes=["b", "a"], test_fraction=0.25, split_seed=18446744073709551615,
+                                          skip_bad=True)
+IMAGE_FILES["source"].update(layout="one folder of classes", skippedFiles=2, files={
+    "train": FILE_LIST, "test": dict(FILE_LIST, file="source/test-files.csv"),
+    "skipped": dict(FILE_LIST, file="skipped-files.csv", samples=2),
+    "libraries": {"libjpeg-turbo": "2.1.5", "libpng": "1.6.39", "libwebp": "1.2.4", "libswscale": "6.7.100"}})
+
+
 class SchemaTests(unittest.TestCase):
     def setUp(self):
         self.schema = json.loads(SCHEMA.read_text())
@@ -72,8 +84,56 @@ class SchemaTests(unittest.TestCase):
         del m["train"][0]["shards"][0]["sha256"]
         self.assertEqual(jsonschema_subset.problems(m, self.schema), ["$.train[0].shards[0]: missing required key sha256"])
 
+    def test_image_files_example_conforms(self):
+        self.assertEqual(jsonschema_subset.problems(IMAGE_FILES, self.schema), [])
+        m = copy.deepcopy(IMAGE_FILES)
+        m["pipeline"]["dataset"]["size"] = [32]
+        del m["source"]["skippedFiles"], m["source"]["files"]["skipped"], m["pipeline"]["dataset"]["crop"]
+        self.assertEqual(jsonschema_subset.problems(m, self.schema), [])
+
+    def test_image_files_violations(self):
+        cases = [
+            (("pipeline", "dataset", "size"), [1, 2, 3], "$.pipeline.dataset.size: 3 items"),
+            (("pipeline", "dataset", "size"), [], "$.pipeline.dataset.size: 0 items"),
+            (("pipeline", "dataset", "size"), [1025], "$.pipeline.dataset.size[0]: 1025 violates maximum 1024"),
+            (("pipeline", "dataset", "resize"), "fit", "$.pipeline.dataset.resize: 'fit' is not one of"),
+            (("pipeline", "dataset", "crop"), "top", "$.pipeline.dataset.crop: 'top' is not one of"),
+            (("pipeline", "dataset", "resample"), "nearest", "$.pipeline.dataset.resample: 'nearest' is not one of"),
+            (("pipeline", "dataset", "classes"), [], "$.pipeline.dataset.classes: 0 items"),
+            (("pipeline", "dataset", "classes"), ["a", ""], "$.pipeline.dataset.classes[1]: '' does not match"),
+            (("pipeline", "dataset", "test_fraction"), 1, "$.pipeline.dataset.test_fraction: 1 violates exclusiveMaximum 1"),
+            (("pipeline", "dataset", "test_fraction"), 0, "$.pipeline.dataset.test_fraction: 0 violates exclusiveMinimum 0"),
+            (("pipeline", "dataset", "split_seed"), -1, "$.pipeline.dataset.split_seed: -1 violates minimum 0"),
+            (("pipeline", "dataset", "skip_bad"), "yes", "$.pipeline.dataset.skip_bad: expected boolean"),
+            (("pipeline", "dataset", "shuffle"), True, "$.pipeline.dataset: unexpected key shuffle"),
+            (("source", "layout"), 1, "$.source.layout: expected string"),
+            (("source", "skippedFiles"), 0, "$.source.skippedFiles: 0 violates minimum 1"),
+            (("source", "files", "train", "file"), "source/test-files.csv", "$.source.files.train.file: must be 'source/train-files.csv'"),
+            (("source", "files", "test", "file"), "test-files.csv", "$.source.files.test.file: must be 'source/test-files.csv'"),
+            (("source", "files", "skipped", "file"), "source/skipped-files.csv", "$.source.files.skipped.file: must be"),
+            (("source", "files", "train", "sha256"), "EF" * 32, "$.source.files.train.sha256: 'EFEF"),
+            (("source", "files", "train", "samples"), 0, "$.source.files.train.samples: 0 violates minimum 1"),
+            (("source", "files", "train", "rows"), 3, "$.source.files.train: unexpected key rows"),
+            (("source", "files", "libraries", "libavif"), "1.0", "$.source.files.libraries: unexpected key libavif"),
+            (("source", "files", "libraries", "libpng"), 1, "$.source.files.libraries.libpng: expected string"),
+            (("source", "files", "extra"), {}, "$.source.files: unexpected key extra"),
+        ]
+        for path, value, expected in cases:
+            m = copy.deepcopy(IMAGE_FILES)
+            target = m
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = value
+            problems = jsonschema_subset.problems(m, self.schema)
+            self.assertTrue(any(expected in p for p in problems), f"{expected!r} not in {problems}")
+        for key in ("train", "test", "libraries"):
+            m = copy.deepcopy(IMAGE_FILES)
+            del m["source"]["files"][key]
+            self.assertEqual(jsonschema_subset.problems(m, self.schema), [f"$.source.files: missing required key {key}"])
+
     def test_schema_uses_only_the_supported_keywords(self):
-        self.assertNotIn("unsupported", " ".join(jsonschema_subset.problems(EXAMPLE, self.schema)))
+        for m in (EXAMPLE, IMAGE_FILES):
+            self.assertNotIn("unsupported", " ".join(jsonschema_subset.problems(m, self.schema)))
 
 
 class VersionTests(unittest.TestCase):
