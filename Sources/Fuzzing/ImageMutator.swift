@@ -1,3 +1,4 @@
+import ImageCodecs
 import ZlibKit
 
 /// Structure-aware mutations of JPEG, PNG and WebP files and of EXIF (TIFF) blocks,
@@ -9,9 +10,11 @@ enum ImageMutator {
 
     /// Sides a frame header may claim: edge values, around Pillow's limit (9,459²) and past it.
     static let jpegSides: [UInt64] = [0, 1, 2, 7, 8, 9, 15, 16, 17, 255, 256, 4096, 9459, 9460, 16384, 32767, 32768, 65500, 65535]
-    /// Frames claiming big sizes, which a small file cannot fill: the `shorter` 32×32 policy decodes them scaled.
-    static let bigFrames: [(UInt64, UInt64)] = [(2048, 1536), (4000, 3000), (8000, 8000), (9459, 9459), (9460, 9460), (12000, 7000),
-                                                (65535, 65535), (65535, 1), (1, 65535), (1024, 64)]
+    /// Frames claiming big sizes, which a small file cannot fill (libjpeg fills in what is missing): the
+    /// `shorter` 32×32 policy decodes them scaled. Accepted ones stay at 12 MP: at Pillow's limit (89 MP,
+    /// reached by two side edits) a CMYK frame takes 7 s to convert in a debug build, too close to a hang.
+    static let bigFrames: [(UInt64, UInt64)] = [(2048, 1536), (4000, 3000), (3000, 4000), (9460, 9460), (65535, 65535),
+                                                (65535, 1), (1, 65535), (1024, 64), (64, 1024)]
     static let samplingFactors: [UInt8] = [0x00, 0x11, 0x12, 0x21, 0x22, 0x13, 0x31, 0x14, 0x41, 0x24, 0x42, 0x44, 0x33, 0x10, 0x01, 0xFF]
     static let frameMarkers: [UInt8] = [0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF]
 
@@ -94,15 +97,27 @@ enum ImageMutator {
 
     // MARK: PNG
 
+    /// Every (bit depth, colour type) pair PNG allows.
+    static let validDepthColour: [(UInt8, UInt8)] = [(1, 0), (2, 0), (4, 0), (8, 0), (16, 0), (8, 2), (16, 2), (1, 3), (2, 3), (4, 3),
+                                                      (8, 3), (8, 4), (16, 4), (8, 6), (16, 6)]
+
     /// One edit of a PNG: an IHDR field (size, depth, colour type, compression, filter,
     /// interlace), the eXIf block, a chunk's length, a chunk dropped, repeated or moved,
     /// or a chunk of another PNG (eXIf, PLTE, tRNS) inserted. CRCs are left to the caller.
     static func mutatePNG(_ b: inout [UInt8], rng: inout FuzzRNG, donors: [[UInt8]]) {
-        let chunks = ImageLayout.pngChunks(b)
-        guard !chunks.isEmpty else { return ByteMutator.mutateOnce(&b, rng: &rng, donors: donors) }
+        let all = ImageLayout.pngChunks(b)
+        guard !all.isEmpty else { return ByteMutator.mutateOnce(&b, rng: &rng, donors: donors) }
+        // The chunks edited and the places chunks go: after IHDR mostly (a PNG must start with it).
+        let chunks = all.count > 1 && rng.chance(0.9) ? Array(all.dropFirst()) : all
         switch rng.below(9) {
         case 0, 1, 2: // IHDR: width 16, height 20, depth 24, colour 25, compression 26, filter 27, interlace 28
             guard b.count >= 29 else { fallthrough }
+            if rng.chance(0.3) { // a valid depth and colour type, which the image data may not match
+                let (depth, colour) = rng.pick(validDepthColour)
+                b[24] = depth
+                b[25] = colour
+                return
+            }
             let (at, width) = rng.pick([(16, 4), (20, 4), (24, 1), (25, 1), (26, 1), (27, 1), (28, 1)])
             let value: UInt64 = width == 4 ? rng.pick([0, 1, 2, 3, 7, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 18_000, 65_535, 1 << 20, 1_000_000, 1_000_001, 100_000])
                                    : rng.pick([0, 1, 2, 3, 4, 6, 7, 8, 16, 32, 255])
@@ -134,6 +149,28 @@ enum ImageMutator {
             guard let piece = theirs.randomElement(using: &rng) else { return }
             b.insert(contentsOf: donor[piece.at..<min(donor.count, piece.data.upperBound + 4)], at: rng.pick(chunks).at)
         }
+    }
+
+    /// Sides of the PNGs `extremePNG` makes: long thin lines (which `shorter` scales to
+    /// far more pixels than they have) and a few milder ones.
+    static let extremeSides: [(Int, Int)] = [(1_000_000, 1), (1, 1_000_000), (700_000, 2), (2, 700_000), (20_000, 3), (3, 20_000),
+                                             (5_000, 1), (1, 5_000)]
+
+    /// A valid grey or RGB PNG of extreme proportions, encoded here: small files whose
+    /// pixels a mutated header cannot supply.
+    static func extremePNG(rng: inout FuzzRNG) -> [UInt8] {
+        let (w, h) = rng.pick(extremeSides)
+        let channels = rng.chance(0.5) ? 1 : 3
+        let step = rng.pick([0, 1, 7])
+        // Bytes i·step (mod 256), copied a period at a time (a byte at a time is slow in a debug build).
+        let period = (0..<256).map { UInt8(truncatingIfNeeded: $0 &* step) }
+        var pixels = [UInt8](repeating: 0, count: w * h * channels)
+        pixels.withUnsafeMutableBufferPointer { out in
+            for at in stride(from: 0, to: out.count, by: 256) {
+                (out.baseAddress! + at).update(from: period, count: min(256, out.count - at))
+            }
+        }
+        return (try? PNG.encodeInterleaved(pixels, width: w, height: h, channels: channels, name: "an extreme PNG")) ?? []
     }
 
     // MARK: WebP
@@ -239,7 +276,7 @@ enum ImageMutator {
             guard let count = ifd.countField else { fallthrough }
             write(rng.pick([0, 1, 2, UInt64(ifd.entries.count + 1), 0x7FFF, 0xFFFF]), at: count, width: 2)
         default: // an entry: tag, type, count or value
-            guard let entry = orientation ?? ifd.entries.randomElement(using: &rng) else {
+            guard let entry = (rng.chance(0.8) ? orientation : nil) ?? ifd.entries.randomElement(using: &rng) else {
                 return write(rng.pick([0, 1, 0xFFFF]), at: ifd.countField ?? ifd.offsetField, width: 2)
             }
             switch rng.below(6) {

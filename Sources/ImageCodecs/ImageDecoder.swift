@@ -30,13 +30,10 @@ public struct PreparedImage: Sendable {
 }
 
 /// Decodes JPEG, PNG and WebP files to upright 8-bit RGB and brings them to a
-/// `SizePolicy`'s size. Holds a JPEG decompressor and a scaling context: not
-/// thread-safe, one per thread (`ImageDecoder.Pool`).
+/// `SizePolicy`'s size. Holds a scaling context and its buffers: not thread-safe,
+/// one per thread (`ImageDecoder.Pool`).
 public final class ImageDecoder {
     private let resampler = Resampler()
-    /// Reused from file to file, but replaced after any failure: TurboJPEG 2.1 keeps an
-    /// instance's last error message, which a later warning would be reported with.
-    private var jpeg: JPEG.Decompressor?
 
     public init() throws {}
 
@@ -50,8 +47,11 @@ public final class ImageDecoder {
         var orientation = Orientation.up
         switch format {
         case .jpeg:
-            let decompressor = try jpeg ?? JPEG.Decompressor()
-            jpeg = nil
+            // A new decompressor per file: a TurboJPEG handle keeps the quantisation and Huffman
+            // tables of the last file it read (for abbreviated datastreams), so a file without
+            // them decoded with another file's, and its bytes depended on which files one thread
+            // read before (mixfuzz target `image`); it also keeps its last error message.
+            let decompressor = try JPEG.Decompressor()
             let header = try JPEG.header(bytes, name: name, with: decompressor)
             if let problem = ImageLimits.sizeProblem(width: header.width, height: header.height) {
                 throw MixError.file(name, "JPEG " + problem)
@@ -59,7 +59,6 @@ public final class ImageDecoder {
             orientation = JPEGMarkers(bytes).exif.flatMap(EXIF.orientation(tiff:)) ?? .up
             let scale = policy.jpegReduction(storedWidth: header.width, storedHeight: header.height, orientation: orientation)
             image = try JPEG.decode(bytes, header: header, scale: scale, name: name, with: decompressor)
-            jpeg = decompressor
             let full = (header.width, header.height)
             return try finish(image, format: format, orientation: orientation,
                               original: orientation.swapsSides ? (full.1, full.0) : full, policy: policy, name: name)

@@ -60,7 +60,9 @@ public enum JPEG {
                                   out.baseAddress, Int32(sw), 0, Int32(sh), format.rawValue, mxs_jpeg_decode_flags())
             if r != 0 {
                 let message = d.lastError
-                guard tjGetErrorCode(d.handle) == Int32(TJERR_WARNING.rawValue) else {
+                // TurboJPEG 2.1 calls any failure after a warning a warning (its flag stays set),
+                // leaving rows unwritten; the message is then the error's, not a warning's.
+                guard tjGetErrorCode(d.handle) == Int32(TJERR_WARNING.rawValue), isWarning(message) else {
                     throw MixError.file(name, (endsWithEOI(bytes) ? "corrupt JPEG: " : "truncated JPEG (no end-of-image marker): ") + message)
                 }
                 warning = message
@@ -75,6 +77,19 @@ public enum JPEG {
             header.cmyk ? cmykToRGB(p.baseAddress!, width: sw, height: sh)
                         : DecodedImage.planar(interleaved: p.baseAddress!, width: sw, height: sh)
         }
+    }
+
+    /// libjpeg's warnings (`JWRN_*` in jerror.h), by their text up to the first value; no
+    /// error's text starts so. libjpeg keeps the first warning's text, and an error's replaces it.
+    static let warningTexts = ["Corrupt JPEG data: ", "Premature end of JPEG file", "Invalid SOS parameters for sequential JPEG",
+                               "Unknown Adobe color transform code ", "Inconsistent progression sequence for component ",
+                               "Warning: unknown JFIF revision number ", "Application transferred too many scanlines"]
+
+    /// Whether `message` is one of libjpeg's warnings (the image was decoded whole).
+    /// Without this check mixfuzz's `image` target got uninitialised memory as pixels:
+    /// "Invalid SOS parameters" then "Huffman table 0x02 was not defined" came back as a warning.
+    static func isWarning(_ message: String) -> Bool {
+        warningTexts.contains { message.hasPrefix($0) }
     }
 
     /// Whether the data ends with the EOI marker (FF D9), as a whole JPEG does.

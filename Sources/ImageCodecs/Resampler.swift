@@ -73,9 +73,18 @@ public final class Resampler {
         let (srcPlane, dstPlane) = (srcStride * sh + 64, dstStride * height + 64)
         let src = Self.reserve(&self.src, 3 * srcPlane)
         let dst = Self.reserve(&self.dst, 3 * dstPlane)
+        // The padding is zeroed for every image: libswscale's SIMD reads it and it shows in the
+        // result, so stale bytes of the image before made a file's pixels depend on which files
+        // the thread resized before (mixfuzz target `image`, stretching 1×5000 to 12×8).
         image.chw.withUnsafeBufferPointer { chw in
             for c in 0..<3 {
-                for y in 0..<sh { (src + c * srcPlane + y * srcStride).update(from: chw.baseAddress! + (c * sh + y) * sw, count: sw) }
+                let plane = src + c * srcPlane
+                for y in 0..<sh {
+                    let row = plane + y * srcStride
+                    row.update(from: chw.baseAddress! + (c * sh + y) * sw, count: sw)
+                    (row + sw).update(repeating: 0, count: srcStride - sw)
+                }
+                (plane + srcStride * sh).update(repeating: 0, count: 64)
             }
         }
         // GBRP's plane order is G, B, R; ours is R, G, B.
@@ -86,6 +95,12 @@ public final class Resampler {
         let rows = sws_scale(context, &srcPlanes, &srcStrides, 0, Int32(sh), &dstPlanes, &dstStrides)
         guard rows == Int32(height) else {
             throw MixError("libswscale resized \(sw)×\(sh) to \(rows) rows, not \(height)")
+        }
+        defer {
+            // Buffers of a huge image are not kept for the next, small ones (a thread would
+            // otherwise hold up to twice 256 MiB after one outlier).
+            if self.src.count > Self.keptBytes { self.src.deallocate(); self.src = .init(start: nil, count: 0) }
+            if self.dst.count > Self.keptBytes { self.dst.deallocate(); self.dst = .init(start: nil, count: 0) }
         }
         let chw = [UInt8](unsafeUninitializedCapacity: 3 * width * height) { out, n in
             for c in 0..<3 {
@@ -99,6 +114,9 @@ public final class Resampler {
     }
 
     static func aligned(_ n: Int) -> Int { (n + 63) / 64 * 64 }
+
+    /// The largest plane buffers kept from one image to the next (16 MiB: 1,500 × 1,500 RGB).
+    static let keptBytes = 16 << 20
 
     /// libswscale's version (e.g. 6.7.100) and FFmpeg's, for the manifest.
     public static var libraryVersion: String {

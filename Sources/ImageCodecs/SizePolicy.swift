@@ -1,3 +1,5 @@
+import MixCore
+
 /// How `mixprep` brings every image of a dataset to one size (`[dataset] size`,
 /// `resize`, `crop`, `resample`): source preparation, before any augmentation.
 public struct SizePolicy: Sendable, Equatable {
@@ -65,9 +67,17 @@ public struct SizePolicy: Sendable, Equatable {
     }
 
     /// `image` (upright) at the target size: resized, then cropped in the middle.
+    /// The resized image is bounded like a decoded one (`ImageLimits.maxPixels`): `shorter`
+    /// scales a 1,000,000 × 1 PNG of 1 KB to 16,000,000 × 16 before cropping 16 × 16, which took
+    /// 2.7 GB (mixfuzz's `image` target makes such PNGs).
     func apply(_ image: DecodedImage, with resampler: Resampler) throws -> DecodedImage {
         guard mode != .none, let tw = width, let th = height else { return image }
         let r = resizedSize(width: image.width, height: image.height)
+        if ImageLimits.sizeProblem(width: r.width, height: r.height) != nil {
+            throw MixError("is \(Wording.grouped(image.width))×\(Wording.grouped(image.height)) pixels, which resize = \"\(mode.rawValue)\" "
+                           + "to \(tw)×\(th) would first scale to \(Wording.grouped(r.width))×\(Wording.grouped(r.height)), more than the "
+                           + "\(Wording.grouped(ImageLimits.maxPixels)) pixels mixprep decodes (Pillow's decompression-bomb limit)")
+        }
         let resized = try resampler.resize(image, width: r.width, height: r.height, filter: filter)
         return Self.crop(resized, x: (r.width - tw) / 2, y: (r.height - th) / 2, width: tw, height: th)
     }

@@ -82,11 +82,20 @@ public enum CSV {
     }
 
     /// One line of CSV (ending in LF): fields holding a comma, quote, CR or LF are quoted,
-    /// quotes doubled.
+    /// quotes doubled. Looked for by Unicode scalar, as `parse` reads bytes: a quote or comma
+    /// followed by a combining mark is one `Character` that equals neither (mixfuzz target
+    /// `csv` found such a label written unquoted, which made the file unreadable).
     public static func line(_ fields: [String]) -> String {
         fields.map { f in
-            f.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" })
-                ? "\"" + f.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : f
+            guard f.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return f }
+            var quoted = String.UnicodeScalarView()
+            quoted.append("\"")
+            for scalar in f.unicodeScalars {
+                if scalar == "\"" { quoted.append(scalar) }
+                quoted.append(scalar)
+            }
+            quoted.append("\"")
+            return String(quoted)
         }.joined(separator: ",") + "\n"
     }
 }

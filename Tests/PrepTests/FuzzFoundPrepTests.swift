@@ -82,7 +82,7 @@ final class FuzzFoundPrepTests: XCTestCase {
 
         let wide = try directory { $0.source.width = 1000 }
         XCTAssertThrowsError(try export(wide, epoch: 0)) {
-            XCTAssertEqual("\($0)", "\(wide)/train/epoch-000/shard-00000.mxs: holds 32×32 (width×height, 3 channels) images of 10 classes; manifest.json says 1000×32 (width×height, 3 channels) and 10")
+            XCTAssertEqual("\($0)", "\(wide)/train/epoch-000/shard-00000.mxs: holds 32×32 (width×height, 3 channels) images of 10 classes; manifest.json says 1,000×32 (width×height, 3 channels) and 10")
         }
         let grey2 = try directory { $0.source.channels = 2 }
         XCTAssertThrowsError(try export(grey2, epoch: nil)) {

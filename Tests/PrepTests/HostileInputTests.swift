@@ -49,7 +49,7 @@ final class HostileInputTests: XCTestCase {
             huge.header(field, UInt16.max)
         }
         try FileIO.writeAtomically(base + "/huge.mxs", huge.bytes)
-        try assertRefused(["inspect", "--samples", base + "/huge.mxs"], base + "/huge.mxs: header: image shape 65535×65535 (width×height, 65535 channels) exceeds")
+        try assertRefused(["inspect", "--samples", base + "/huge.mxs"], base + "/huge.mxs: header: image shape 65,535×65,535 (width×height, 65535 channels) exceeds")
 
         var bomb = CraftedShard(goodShard())
         bomb.header(CraftedShard.Header.sampleCount, UInt32(343_000))

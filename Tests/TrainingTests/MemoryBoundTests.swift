@@ -103,7 +103,7 @@ final class MemoryBoundTests: XCTestCase {
             ("4 GiB chunk", bigChunk(samples: 1023), "exceed the format's 256 MiB per chunk"),
             ("343,000-sample chunk", manyChunkSamples(), "samplesPerChunk 343000 exceeds the format limit 65536"),
             ("indexOffset wraps", wrappingIndex(), "footer: file size"),
-            ("65535³ images", hugeImages(), "image shape 65535×65535 (width×height, 65535 channels) exceeds"),
+            ("65535³ images", hugeImages(), "image shape 65,535×65,535 (width×height, 65535 channels) exceeds"),
         ]
         for (i, (label, bytes, expected)) in cases.enumerated() {
             XCTAssertLessThan(bytes.count, 1000)

@@ -11,7 +11,7 @@ final class MemoryBudgetTests: XCTestCase {
         let config = CNNConfig(widths: [32, 64, 128, 1], hidden: 16, classes: 10, inputChannels: 3, inputSize: 1024)
         let need = SeedCNN.memoryNeeded(config: config, microBatch: 32, workers: 2, training: true)
         XCTAssertThrowsError(try MemoryBudget.check(config, workers: 2, training: true, context: "shards", limit: need - 1)) {
-            XCTAssertEqual("\($0)", "shards: training the CNN on 1024×1024 (width×height, 3 channels) images needs about \(MemoryBudget.gib(need)) "
+            XCTAssertEqual("\($0)", "shards: training the CNN on 1,024×1,024 (width×height, 3 channels) images needs about \(MemoryBudget.gib(need)) "
                            + "(widths [32, 64, 128, 1], hidden 16, micro-batches of 32, 2 threads); \(MemoryBudget.gib(need - 1)) is available "
                            + "(physical memory, cgroup limit, MIXSHARDS_MEMORY_LIMIT): use smaller images, narrower widths, fewer threads or smaller micro-batches")
         }
