@@ -8,6 +8,8 @@
 
 /* Planar 8-bit RGB in G, B, R plane order: scaled plane by plane, no colour conversion. */
 static inline int mxs_sws_gbrp(void) { return AV_PIX_FMT_GBRP; }
+/* Packed 8-bit RGB (what the decoders write): read straight into planar output, bit for bit as GBRP input. */
+static inline int mxs_sws_rgb24(void) { return AV_PIX_FMT_RGB24; }
 
 /* Filters and flags are macros. BITEXACT + ACCURATE_RND: the same bytes on every x86-64 CPU
    (no CPU-specific SIMD rounding), so shards do not depend on the machine that made them. */

@@ -70,28 +70,41 @@ public struct ImageFileDecoding {
         let records = Locked([FileRecord?](repeating: nil, count: files.count))
         let skipped = Locked([Int: SkippedFile]())
         let policy = policy, skipBad = skipBad
-        try Parallel.forEach(count: files.count, threads: threads) { i in
-            let file = files[i], path = root + "/" + file.path
-            var sha256 = ""
-            do {
-                let bytes = try FileIO.read(path)
-                sha256 = bytes.withUnsafeBytes { SHA256.hexDigest(of: $0) }
-                let prepared = try pool.withDecoder { d in try bytes.withUnsafeBytes { try d.prepare($0, name: path, policy: policy) } }
-                let image = prepared.image
-                guard image.width == width, image.height == height else {
-                    throw MixError.file(path, "is \(image.width)×\(image.height), the others are \(width)×\(height) (width×height); "
-                                        + "set dataset.size and dataset.resize = \"shorter\" or \"stretch\" to resize them")
+        // Files go in runs of `batch`: one decoder, one write of the run's images and one
+        // lock for its records per run, not per file (per file, two threads spent a third
+        // of their time queueing on locks and on the scratch file's inode).
+        let batch = 32
+        try Parallel.forEach(count: (files.count + batch - 1) / batch, threads: threads) { run in
+            let first = run * batch, count = min(batch, files.count - first)
+            var out = [UInt8](repeating: 0, count: count * imageBytes)
+            var found = [FileRecord?](repeating: nil, count: count)
+            var bad: [Int: SkippedFile] = [:]
+            try pool.withDecoder { decoder in
+                for j in 0..<count {
+                    let file = files[first + j], path = root + "/" + file.path
+                    var sha256 = ""
+                    do {
+                        let bytes = try FileIO.read(path)
+                        sha256 = bytes.withUnsafeBytes { SHA256.hexDigest(of: $0) }
+                        let prepared = try bytes.withUnsafeBytes { try decoder.prepare($0, name: path, policy: policy) }
+                        let image = prepared.image
+                        guard image.width == width, image.height == height else {
+                            throw MixError.file(path, "is \(image.width)×\(image.height), the others are \(width)×\(height) (width×height); "
+                                                + "set dataset.size and dataset.resize = \"shorter\" or \"stretch\" to resize them")
+                        }
+                        out.withUnsafeMutableBufferPointer { (($0.baseAddress! + j * imageBytes)).update(from: image.chw, count: imageBytes) }
+                        found[j] = FileRecord(path: file.path, label: file.label, bytes: bytes.count, sha256: sha256,
+                                              width: prepared.originalWidth, height: prepared.originalHeight)
+                    } catch let e as MixError where skipBad {
+                        let reason = e.message.hasPrefix(path + ": ") ? String(e.message.dropFirst(path.count + 2)) : e.message
+                        bad[first + j] = SkippedFile(split: split, path: file.path, sha256: sha256, reason: reason)
+                    }
                 }
-                try image.chw.withUnsafeBytes { try target.write($0.baseAddress!, slot: i) }
-                records.withLock {
-                    $0[i] = FileRecord(path: file.path, label: file.label, bytes: bytes.count, sha256: sha256,
-                                       width: prepared.originalWidth, height: prepared.originalHeight)
-                }
-            } catch let e as MixError where skipBad {
-                let reason = e.message.hasPrefix(path + ": ") ? String(e.message.dropFirst(path.count + 2)) : e.message
-                skipped.withLock { $0[i] = SkippedFile(split: split, path: file.path, sha256: sha256, reason: reason) }
             }
-            progress.advance()
+            try out.withUnsafeBytes { try target.write($0.baseAddress!, slots: first, count: count) }
+            records.withLock { for j in 0..<count { $0[first + j] = found[j] } }
+            if !bad.isEmpty { skipped.withLock { $0.merge(bad) { a, _ in a } } }
+            progress.advance(by: count)
         }
         let all = records.withLock { $0 }
         let kept = all.indices.filter { all[$0] != nil }
@@ -128,11 +141,12 @@ public struct ImageFileDecoding {
             memory?.deallocate()
         }
 
-        func write(_ bytes: UnsafeRawPointer, slot: Int) throws {
+        /// Writes `count` images, slots `first` onward, from `bytes`.
+        func write(_ bytes: UnsafeRawPointer, slots first: Int, count: Int) throws {
             if let fd {
-                try FileIO.write(fd, bytes, count: imageBytes, at: slot * imageBytes, name: name)
+                try FileIO.write(fd, bytes, count: count * imageBytes, at: first * imageBytes, name: name)
             } else {
-                (memory!.baseAddress! + slot * imageBytes).update(from: bytes.assumingMemoryBound(to: UInt8.self), count: imageBytes)
+                (memory!.baseAddress! + first * imageBytes).update(from: bytes.assumingMemoryBound(to: UInt8.self), count: count * imageBytes)
             }
         }
 

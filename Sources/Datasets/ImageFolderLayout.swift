@@ -88,12 +88,12 @@ enum ImageFolderLayout {
 
         /// The visible subfolders of `folder` (relative), sorted.
         func classFolders(in folder: String) throws -> [String] {
-            try FileIO.list(path(folder)).filter { !$0.hasPrefix(".") && FileIO.isDirectory(path(Self.join(folder, $0))) }
+            try FileIO.entries(path(folder)).filter { !$0.name.hasPrefix(".") && $0.isDirectory }.map(\.name)
         }
 
         /// Whether `folder` directly holds files with an image extension.
         func holdsImageFiles(_ folder: String) throws -> Bool {
-            try FileIO.list(path(folder)).contains { !$0.hasPrefix(".") && Self.isImageName($0) && !FileIO.isDirectory(path(Self.join(folder, $0))) }
+            try FileIO.entries(path(folder)).contains { !$0.name.hasPrefix(".") && !$0.isDirectory && Self.isImageName($0.name) }
         }
 
         static func isImageName(_ name: String) -> Bool {
@@ -105,8 +105,8 @@ enum ImageFolderLayout {
         /// class must have a folder with at least one image when `requireEach`.
         mutating func files(of split: String, classes: [String], requireEach: Bool) throws -> [ImageFile] {
             var out: [ImageFile] = []
-            for name in try FileIO.list(path(split)) where !name.hasPrefix(".") && !FileIO.isDirectory(path(Self.join(split, name))) {
-                skipped.append(Self.join(split, name))  // a stray file beside the class folders
+            for e in try FileIO.entries(path(split)) where !e.name.hasPrefix(".") && !e.isDirectory {
+                skipped.append(Self.join(split, e.name))  // a stray file beside the class folders
             }
             for (label, c) in classes.enumerated() {
                 let folder = Self.join(split, c)
@@ -131,23 +131,23 @@ enum ImageFolderLayout {
         /// folders sorted by path, files by name. Hidden entries are ignored; a folder
         /// reached twice (a link loop) is walked once.
         mutating func imagesUnder(_ folder: String) throws -> [String] {
-            var folders: [String] = []
+            var listed: [(folder: String, files: [String])] = []
             var pending = [folder]
             var seen = Set<[UInt64]>()
             while let f = pending.popLast() {
                 guard let id = FileIO.identity(path(f)), seen.insert([id.device, id.inode]).inserted else { continue }
-                folders.append(f)
-                guard folders.count <= 1_000_000 else { throw MixError.file(path(folder), "more than 1,000,000 folders") }
-                for name in try FileIO.list(path(f)) where !name.hasPrefix(".") && FileIO.isDirectory(path(Self.join(f, name))) {
-                    pending.append(Self.join(f, name))
+                guard listed.count < 1_000_000 else { throw MixError.file(path(folder), "more than 1,000,000 folders") }
+                var files: [String] = []
+                for e in try FileIO.entries(path(f)) where !e.name.hasPrefix(".") {
+                    if e.isDirectory { pending.append(Self.join(f, e.name)) } else { files.append(e.name) }
                 }
+                listed.append((f, files))
             }
-            folders.sort(by: String.codePointOrder)
+            listed.sort { String.codePointOrder($0.folder, $1.folder) }
             var out: [String] = []
-            for f in folders {
-                for name in try FileIO.list(path(f)) where !name.hasPrefix(".") {
+            for (f, files) in listed {
+                for name in files {
                     let relative = Self.join(f, name)
-                    if FileIO.isDirectory(path(relative)) { continue }
                     if Self.isImageName(name) { out.append(relative) } else { skipped.append(relative) }
                 }
             }

@@ -41,6 +41,45 @@ public struct DecodedImage: Equatable, Sendable {
     }
 }
 
+/// Interleaved 8-bit RGB as a decoder writes it, rows `stride` bytes apart with the
+/// padding and 64 bytes after the last row zeroed: what libswscale resizes straight from
+/// (packed RGB in, planar out, bit for bit what planar input gives), so the common path
+/// of a JPEG needs no separate interleaved-to-planar pass.
+struct PackedRGB {
+    let width: Int
+    let height: Int
+    let stride: Int
+    var bytes: [UInt8]
+
+    /// A zeroed buffer for `width` × `height` pixels.
+    init(width: Int, height: Int) {
+        self.width = width
+        self.height = height
+        stride = (3 * width + 63) / 64 * 64
+        bytes = [UInt8](repeating: 0, count: stride * height + 64)
+    }
+
+    /// The image as planar RGB.
+    func planar() -> DecodedImage {
+        let plane = width * height
+        let chw = [UInt8](unsafeUninitializedCapacity: 3 * plane) { out, n in
+            bytes.withUnsafeBufferPointer { src in
+                let r = out.baseAddress!, g = r + plane, b = g + plane
+                for y in 0..<height {
+                    let row = src.baseAddress! + y * stride
+                    for x in 0..<width {
+                        r[y * width + x] = row[3 * x]
+                        g[y * width + x] = row[3 * x + 1]
+                        b[y * width + x] = row[3 * x + 2]
+                    }
+                }
+            }
+            n = 3 * plane
+        }
+        return DecodedImage(width: width, height: height, chw: chw)
+    }
+}
+
 /// What a decoder accepts, checked from the header before any pixel buffer is allocated.
 public enum ImageLimits {
     /// The most pixels an image may have: Pillow's `Image.MAX_IMAGE_PIXELS` (89,478,485,

@@ -58,10 +58,18 @@ public final class ImageDecoder {
             }
             orientation = JPEGMarkers(bytes).exif.flatMap(EXIF.orientation(tiff:)) ?? .up
             let scale = policy.jpegReduction(storedWidth: header.width, storedHeight: header.height, orientation: orientation)
-            image = try JPEG.decode(bytes, header: header, scale: scale, name: name, with: decompressor)
+            let packed = try JPEG.decode(bytes, header: header, scale: scale, name: name, with: decompressor)
             let full = (header.width, header.height)
-            return try finish(image, format: format, orientation: orientation,
-                              original: orientation.swapsSides ? (full.1, full.0) : full, policy: policy, name: name)
+            let original = orientation.swapsSides ? (full.1, full.0) : full
+            guard orientation == .up else {
+                return try finish(packed.planar(), format: format, orientation: orientation, original: original, policy: policy, name: name)
+            }
+            do {
+                return PreparedImage(image: try policy.apply(packed, with: resampler), format: format, originalWidth: original.0,
+                                     originalHeight: original.1, orientation: orientation)
+            } catch let e as MixError {
+                throw MixError.file(name, e.message)
+            }
         case .png:
             let decoded = try PNG.decodeWithEXIF(bytes, name: name)
             image = decoded.image

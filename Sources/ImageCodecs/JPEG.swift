@@ -48,16 +48,17 @@ public enum JPEG {
     /// before its image data does is an error (Pillow: "image file is truncated"); other
     /// libjpeg warnings (e.g. extraneous bytes before a marker) are not.
     static func decode(_ bytes: UnsafeRawBufferPointer, header: Header, scale: Int, name: String,
-                       with d: Decompressor) throws -> DecodedImage {
+                       with d: Decompressor) throws -> PackedRGB {
         precondition([1, 2, 4, 8].contains(scale), "JPEG scale must be 1, 2, 4 or 8")
         let sw = (header.width + scale - 1) / scale, sh = (header.height + scale - 1) / scale
-        let pixelBytes = header.cmyk ? 4 : 3
-        let count = sw * sh * pixelBytes
+        var out = PackedRGB(width: sw, height: sh)
+        var cmyk = header.cmyk ? [UInt8](repeating: 0, count: 4 * sw * sh) : []
+        let pitch = header.cmyk ? 4 * sw : out.stride
         let format = header.cmyk ? TJPF_CMYK : TJPF_RGB
         var warning: String?
-        let pixels = try [UInt8](unsafeUninitializedCapacity: count) { out, n in
+        func run(_ dst: UnsafeMutablePointer<UInt8>) throws {
             let r = tjDecompress2(d.handle, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt(bytes.count),
-                                  out.baseAddress, Int32(sw), 0, Int32(sh), format.rawValue, mxs_jpeg_decode_flags())
+                                  dst, Int32(sw), Int32(pitch), Int32(sh), format.rawValue, mxs_jpeg_decode_flags())
             if r != 0 {
                 let message = d.lastError
                 // TurboJPEG 2.1 calls any failure after a warning a warning (its flag stays set),
@@ -67,16 +68,18 @@ public enum JPEG {
                 }
                 warning = message
             }
-            n = count
+        }
+        if header.cmyk {
+            try cmyk.withUnsafeMutableBufferPointer { try run($0.baseAddress!) }
+        } else {
+            try out.bytes.withUnsafeMutableBufferPointer { try run($0.baseAddress!) }
         }
         // libjpeg reports the first warning of an image; a cut file warns and ends without EOI.
         if let warning, warning.contains("Premature end of JPEG file") || !endsWithEOI(bytes) {
             throw MixError.file(name, "truncated JPEG: " + warning)
         }
-        return pixels.withUnsafeBufferPointer { p in
-            header.cmyk ? cmykToRGB(p.baseAddress!, width: sw, height: sh)
-                        : DecodedImage.planar(interleaved: p.baseAddress!, width: sw, height: sh)
-        }
+        if header.cmyk { cmyk.withUnsafeBufferPointer { cmykToRGB($0.baseAddress!, into: &out) } }
+        return out
     }
 
     /// libjpeg's warnings (`JWRN_*` in jerror.h), by their text up to the first value; no
@@ -102,19 +105,20 @@ public enum JPEG {
     /// `R = 255 − K' − C'·(255 − K')/255` (`cmyk2rgb`, with its rounded ÷255), which on the
     /// stored values c, k is `k − (255 − c)·k/255`. A colour-managed conversion would need
     /// the file's ICC profile; neither PIL's `convert("RGB")` nor torchvision applies one.
-    static func cmykToRGB(_ p: UnsafePointer<UInt8>, width: Int, height: Int) -> DecodedImage {
-        let plane = width * height
-        let chw = [UInt8](unsafeUninitializedCapacity: 3 * plane) { out, n in
-            for i in 0..<plane {
-                let k = Int(p[4 * i + 3])
-                for c in 0..<3 {
-                    let t = (255 - Int(p[4 * i + c])) * k + 128
-                    out[c * plane + i] = UInt8(max(0, min(255, k - (((t >> 8) + t) >> 8))))
+    static func cmykToRGB(_ p: UnsafePointer<UInt8>, into out: inout PackedRGB) {
+        let (w, stride) = (out.width, out.stride)
+        out.bytes.withUnsafeMutableBufferPointer { dst in
+            for y in 0..<out.height {
+                for x in 0..<w {
+                    let i = y * w + x
+                    let k = Int(p[4 * i + 3])
+                    for c in 0..<3 {
+                        let t = (255 - Int(p[4 * i + c])) * k + 128
+                        dst[y * stride + 3 * x + c] = UInt8(max(0, min(255, k - (((t >> 8) + t) >> 8))))
+                    }
                 }
             }
-            n = 3 * plane
         }
-        return DecodedImage(width: width, height: height, chw: chw)
     }
 
     /// The libjpeg-turbo version the build was made against, for the manifest.

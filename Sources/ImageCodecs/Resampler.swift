@@ -49,33 +49,13 @@ public final class Resampler {
     public func resize(_ image: DecodedImage, width: Int, height: Int, filter: ResampleFilter) throws -> DecodedImage {
         if image.width == width && image.height == height { return image }
         let (sw, sh) = (image.width, image.height)
-        let flags: Int32
-        var params: [Double]
-        switch filter {
-        case .bicubic: (flags, params) = (mxs_sws_bicubic(), [0, 0.5])  // B = 0, C = 0.5: Catmull–Rom
-        case .bilinear: (flags, params) = (mxs_sws_bilinear(), [0, 0])
-        case .lanczos: (flags, params) = (mxs_sws_lanczos(), [3, 0])
-        }
-        let newKey = [sw, sh, width, height, Int(flags)]
-        if newKey != key || context == nil {
-            context = sws_getCachedContext(context, Int32(sw), Int32(sh), AVPixelFormat(mxs_sws_gbrp()),
-                                           Int32(width), Int32(height), AVPixelFormat(mxs_sws_gbrp()),
-                                           flags | mxs_sws_exact_flags(), nil, nil, &params)
-            key = newKey
-        }
-        guard let context else {
-            key = []
-            throw MixError("libswscale cannot resize \(sw)×\(sh) to \(width)×\(height)")
-        }
         // Planes in padded buffers (rows aligned to 64 bytes, 64 bytes of slack after each
-        // plane): SIMD code may read or write a little past a row's end.
-        let (srcStride, dstStride) = (Self.aligned(sw), Self.aligned(width))
-        let (srcPlane, dstPlane) = (srcStride * sh + 64, dstStride * height + 64)
+        // plane): SIMD code may read or write a little past a row's end. The padding is
+        // zeroed for every image: libswscale's SIMD reads it and it shows in the result, so
+        // stale bytes of the image before made a file's pixels depend on which files the
+        // thread resized before (mixfuzz target `image`, stretching 1×5000 to 12×8).
+        let srcStride = Self.aligned(sw), srcPlane = srcStride * sh + 64
         let src = Self.reserve(&self.src, 3 * srcPlane)
-        let dst = Self.reserve(&self.dst, 3 * dstPlane)
-        // The padding is zeroed for every image: libswscale's SIMD reads it and it shows in the
-        // result, so stale bytes of the image before made a file's pixels depend on which files
-        // the thread resized before (mixfuzz target `image`, stretching 1×5000 to 12×8).
         image.chw.withUnsafeBufferPointer { chw in
             for c in 0..<3 {
                 let plane = src + c * srcPlane
@@ -88,19 +68,57 @@ public final class Resampler {
             }
         }
         // GBRP's plane order is G, B, R; ours is R, G, B.
-        var srcPlanes: [UnsafePointer<UInt8>?] = [UnsafePointer(src + srcPlane), UnsafePointer(src + 2 * srcPlane), UnsafePointer(src), nil]
-        var dstPlanes: [UnsafeMutablePointer<UInt8>?] = [dst + dstPlane, dst + 2 * dstPlane, dst, nil]
-        var srcStrides: [Int32] = [Int32(srcStride), Int32(srcStride), Int32(srcStride), 0]
-        var dstStrides: [Int32] = [Int32(dstStride), Int32(dstStride), Int32(dstStride), 0]
-        let rows = sws_scale(context, &srcPlanes, &srcStrides, 0, Int32(sh), &dstPlanes, &dstStrides)
-        guard rows == Int32(height) else {
-            throw MixError("libswscale resized \(sw)×\(sh) to \(rows) rows, not \(height)")
+        let planes: [UnsafePointer<UInt8>?] = [UnsafePointer(src + srcPlane), UnsafePointer(src + 2 * srcPlane), UnsafePointer(src), nil]
+        return try scale(planes, strides: [srcStride, srcStride, srcStride, 0], format: mxs_sws_gbrp(),
+                         from: (sw, sh), to: (width, height), filter: filter)
+    }
+
+    /// `image` (packed RGB, padding zeroed) resized to `width` × `height`, as planar RGB:
+    /// libswscale reads packed RGB and writes planes, bit for bit what planar input gives.
+    func resize(_ image: PackedRGB, width: Int, height: Int, filter: ResampleFilter) throws -> DecodedImage {
+        try image.bytes.withUnsafeBufferPointer { b in
+            try scale([b.baseAddress, nil, nil, nil], strides: [image.stride, 0, 0, 0], format: mxs_sws_rgb24(),
+                      from: (image.width, image.height), to: (width, height), filter: filter)
         }
+    }
+
+    /// Scales the source planes `src` (of `format`) to planar RGB of size `to`.
+    private func scale(_ src: [UnsafePointer<UInt8>?], strides: [Int], format: Int32, from: (Int, Int), to: (Int, Int),
+                       filter: ResampleFilter) throws -> DecodedImage {
+        let (sw, sh) = from, (width, height) = to
+        let flags: Int32
+        var params: [Double]
+        switch filter {
+        case .bicubic: (flags, params) = (mxs_sws_bicubic(), [0, 0.5])  // B = 0, C = 0.5: Catmull–Rom
+        case .bilinear: (flags, params) = (mxs_sws_bilinear(), [0, 0])
+        case .lanczos: (flags, params) = (mxs_sws_lanczos(), [3, 0])
+        }
+        let newKey = [sw, sh, width, height, Int(flags), Int(format)]
+        if newKey != key || context == nil {
+            context = sws_getCachedContext(context, Int32(sw), Int32(sh), AVPixelFormat(format),
+                                           Int32(width), Int32(height), AVPixelFormat(mxs_sws_gbrp()),
+                                           flags | mxs_sws_exact_flags(), nil, nil, &params)
+            key = newKey
+        }
+        guard let context else {
+            key = []
+            throw MixError("libswscale cannot resize \(sw)×\(sh) to \(width)×\(height)")
+        }
+        let dstStride = Self.aligned(width), dstPlane = dstStride * height + 64
+        let dst = Self.reserve(&self.dst, 3 * dstPlane)
         defer {
             // Buffers of a huge image are not kept for the next, small ones (a thread would
             // otherwise hold up to twice 256 MiB after one outlier).
             if self.src.count > Self.keptBytes { self.src.deallocate(); self.src = .init(start: nil, count: 0) }
             if self.dst.count > Self.keptBytes { self.dst.deallocate(); self.dst = .init(start: nil, count: 0) }
+        }
+        var srcPlanes = src
+        var srcStrides = strides.map(Int32.init)
+        var dstPlanes: [UnsafeMutablePointer<UInt8>?] = [dst + dstPlane, dst + 2 * dstPlane, dst, nil]
+        var dstStrides: [Int32] = [Int32(dstStride), Int32(dstStride), Int32(dstStride), 0]
+        let rows = sws_scale(context, &srcPlanes, &srcStrides, 0, Int32(sh), &dstPlanes, &dstStrides)
+        guard rows == Int32(height) else {
+            throw MixError("libswscale resized \(sw)×\(sh) to \(rows) rows, not \(height)")
         }
         let chw = [UInt8](unsafeUninitializedCapacity: 3 * width * height) { out, n in
             for c in 0..<3 {

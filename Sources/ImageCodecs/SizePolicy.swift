@@ -69,17 +69,32 @@ public struct SizePolicy: Sendable, Equatable {
     /// `image` (upright) at the target size: resized, then cropped in the middle.
     /// The resized image is bounded like a decoded one (`ImageLimits.maxPixels`): `shorter`
     /// scales a 1,000,000 × 1 PNG of 1 KB to 16,000,000 × 16 before cropping 16 × 16, which took
-    /// 2.7 GB (mixfuzz's `image` target makes such PNGs).
+    /// 2.7 GB (mixfuzz target `image`).
     func apply(_ image: DecodedImage, with resampler: Resampler) throws -> DecodedImage {
         guard mode != .none, let tw = width, let th = height else { return image }
-        let r = resizedSize(width: image.width, height: image.height)
-        if ImageLimits.sizeProblem(width: r.width, height: r.height) != nil {
-            throw MixError("is \(Wording.grouped(image.width))×\(Wording.grouped(image.height)) pixels, which resize = \"\(mode.rawValue)\" "
-                           + "to \(tw)×\(th) would first scale to \(Wording.grouped(r.width))×\(Wording.grouped(r.height)), more than the "
-                           + "\(Wording.grouped(ImageLimits.maxPixels)) pixels mixprep decodes (Pillow's decompression-bomb limit)")
-        }
+        let r = try checkedResize(width: image.width, height: image.height)
         let resized = try resampler.resize(image, width: r.width, height: r.height, filter: filter)
         return Self.crop(resized, x: (r.width - tw) / 2, y: (r.height - th) / 2, width: tw, height: th)
+    }
+
+    /// The same from packed RGB (an upright JPEG): one pass of libswscale resizes and makes the planes.
+    func apply(_ image: PackedRGB, with resampler: Resampler) throws -> DecodedImage {
+        guard mode != .none, let tw = width, let th = height else { return image.planar() }
+        let r = try checkedResize(width: image.width, height: image.height)
+        let resized = r.width == image.width && r.height == image.height
+            ? image.planar() : try resampler.resize(image, width: r.width, height: r.height, filter: filter)
+        return Self.crop(resized, x: (r.width - tw) / 2, y: (r.height - th) / 2, width: tw, height: th)
+    }
+
+    /// The size before the crop, refused beyond `ImageLimits.maxPixels`.
+    private func checkedResize(width w: Int, height h: Int) throws -> (width: Int, height: Int) {
+        let r = resizedSize(width: w, height: h)
+        if ImageLimits.sizeProblem(width: r.width, height: r.height) != nil {
+            throw MixError("is \(Wording.grouped(w))×\(Wording.grouped(h)) pixels, which resize = \"\(mode.rawValue)\" "
+                           + "to \(width!)×\(height!) would first scale to \(Wording.grouped(r.width))×\(Wording.grouped(r.height)), more than the "
+                           + "\(Wording.grouped(ImageLimits.maxPixels)) pixels mixprep decodes (Pillow's decompression-bomb limit)")
+        }
+        return r
     }
 
     /// The `width` × `height` window of `image` at (`x`, `y`).

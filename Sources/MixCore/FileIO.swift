@@ -219,6 +219,25 @@ public enum FileIO {
         }
     }
 
+    /// Names in a directory (no `.`/`..`), sorted bytewise, each with whether it is a
+    /// directory (following a link), from the entry's type where the file system gives one
+    /// and from `stat` otherwise: listing ImageNet's 1.3 M files needs no `stat` per file.
+    public static func entries(_ path: String) throws -> [(name: String, isDirectory: Bool)] {
+        guard let dir = opendir(path) else { throw MixError.file(path, "cannot list directory: \(errnoText())") }
+        defer { closedir(dir) }
+        var out: [(name: String, isDirectory: Bool)] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            guard name != "." && name != ".." else { continue }
+            let type = entry.pointee.d_type
+            let isDirectory = type == UInt8(DT_DIR) || ((type == UInt8(DT_UNKNOWN) || type == UInt8(DT_LNK)) && FileIO.isDirectory(path + "/" + name))
+            out.append((name, isDirectory))
+        }
+        return out.sorted { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
+    }
+
     public static func remove(_ path: String) {
         unlink(path)
     }
