@@ -14,7 +14,7 @@ public struct DecodedSplit: Sendable {
 /// The image files of a listing, read once each: hashed, decoded, turned upright and
 /// brought to the size policy's size, into a scratch file of the output directory (or
 /// memory), with only the images being decoded in memory at any time.
-public struct ImageFileDecoding {
+public struct ImageFileDecoding: Sendable {
     public var policy: SizePolicy
     /// Skip unreadable files (listing them) instead of stopping at the first.
     public var skipBad: Bool
@@ -45,6 +45,14 @@ public struct ImageFileDecoding {
         let test = try decode(listing.test, split: "test", root: listing.root, policy: policy, pool: pool, progress: progress)
         progress.finish()
         return (train.split, test.split, train.skipped + test.skipped)
+    }
+
+    /// Why an image of the wrong size is refused (resize none), width×height as everywhere.
+    func sizeMismatch(_ image: DecodedImage, _ policy: SizePolicy) -> String {
+        let size = "\(policy.width!)×\(policy.height!)"
+        return "is \(image.width)×\(image.height) (width×height), "
+            + (self.policy.width == nil ? "the first training image is \(size); set dataset.size and " : "not dataset.size \(size); set ")
+            + "dataset.resize = \"shorter\" or \"stretch\" to resize the images"
     }
 
     /// The size of the first training image that decodes: every image must have it (resize none, no size).
@@ -88,10 +96,7 @@ public struct ImageFileDecoding {
                         sha256 = bytes.withUnsafeBytes { SHA256.hexDigest(of: $0) }
                         let prepared = try bytes.withUnsafeBytes { try decoder.prepare($0, name: path, policy: policy) }
                         let image = prepared.image
-                        guard image.width == width, image.height == height else {
-                            throw MixError.file(path, "is \(image.width)×\(image.height), the others are \(width)×\(height) (width×height); "
-                                                + "set dataset.size and dataset.resize = \"shorter\" or \"stretch\" to resize them")
-                        }
+                        guard image.width == width, image.height == height else { throw MixError.file(path, sizeMismatch(image, policy)) }
                         out.withUnsafeMutableBufferPointer { (($0.baseAddress! + j * imageBytes)).update(from: image.chw, count: imageBytes) }
                         found[j] = FileRecord(path: file.path, label: file.label, bytes: bytes.count, sha256: sha256,
                                               width: prepared.originalWidth, height: prepared.originalHeight)

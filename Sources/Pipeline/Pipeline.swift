@@ -183,7 +183,8 @@ public struct DatasetSection: Sendable, Equatable, Codable {
         if trainLimit < 0 { out.append("dataset.train_limit must be ≥ 0 (got \(trainLimit))") }
         if testLimit < 0 { out.append("dataset.test_limit must be ≥ 0 (got \(testLimit))") }
         if let size, !(1...2).contains(size.count) || size.contains(where: { !(1...MixShardLayout.maxSide).contains($0) }) {
-            out.append("dataset.size must be one side or [height, width], each \(Wording.range(1, MixShardLayout.maxSide)) (got \(size))")
+            out.append("dataset.size must be one side or [height, width], each \(Wording.range(1, MixShardLayout.maxSide)) "
+                       + "(got \(size.count == 1 ? String(size[0]) : "\(size)"))")
         }
         for (key, value, names) in [("resize", resize, Self.resizeNames), ("crop", crop, Self.cropNames),
                                     ("resample", resample, Self.resampleNames)] {

@@ -105,7 +105,7 @@ final class ImageFileLayoutTests: XCTestCase {
         XCTAssertTrue(d.train.files.allSatisfy { $0.sha256.count == 64 && $0.bytes > 0 && $0.width >= 8 })
         // Without a size, images must all have the first one's.
         XCTAssertThrowsError(try ImageFileDecoding(policy: .asIs).decode(l)) {
-            XCTAssertTrue("\($0)".contains("(width×height); set dataset.size and dataset.resize = \"shorter\" or \"stretch\" to resize them"), "\($0)")
+            XCTAssertTrue("\($0)".hasSuffix("(width×height), the first training image is 10×8; set dataset.size and dataset.resize = \"shorter\" or \"stretch\" to resize the images"), "\($0)")
         }
     }
 

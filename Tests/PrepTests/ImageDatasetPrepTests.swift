@@ -145,7 +145,7 @@ final class ImageDatasetPrepTests: XCTestCase {
         let cases: [(String, String)] = [
             ("resize = \"shorter\"", "dataset.resize = \"shorter\" needs dataset.size (e.g. size = 64 or size = [48, 64] for height 48, width 64)"),
             ("size = [1, 2, 3]", "dataset.size must be one side or [height, width], each from 1 to 1,024 (got [1, 2, 3])"),
-            ("size = 2000", "dataset.size must be one side or [height, width], each from 1 to 1,024 (got [2000])"),
+            ("size = 2000", "dataset.size must be one side or [height, width], each from 1 to 1,024 (got 2000)"),
             ("resample = \"nearest\"", "dataset.resample must be one of bicubic, bilinear, lanczos (got \"nearest\")"),
             ("crop = \"random\"", "dataset.crop must be one of center (got \"random\")"),
             ("test_fraction = 1.0", "dataset.test_fraction must be between 0 and 1, both excluded (got 1.0)"),
