@@ -132,15 +132,7 @@ enum ImageMutator {
                               at: c.at, width: 4, bigEndian: true)
         case 6, 7: // a chunk dropped, repeated, or moved before another
             let c = rng.pick(chunks)
-            let range = c.at..<min(b.count, c.data.upperBound + 4)
-            let piece = Array(b[range])
-            switch rng.below(3) {
-            case 0: b.removeSubrange(range)
-            case 1: b.insert(contentsOf: piece, at: c.at)
-            default:
-                b.removeSubrange(range)
-                b.insert(contentsOf: piece, at: min(b.count, rng.pick(chunks).at))
-            }
+            moveChunk(&b, c.at..<min(b.count, c.data.upperBound + 4), to: rng.pick(chunks).at, rng: &rng)
         default: // a chunk of another PNG (its eXIf, PLTE, tRNS, …) inserted before one of ours
             let pngs = donors.filter { $0.starts(with: [0x89, 0x50, 0x4E, 0x47]) }
             guard !pngs.isEmpty else { return ByteMutator.mutateOnce(&b, rng: &rng, donors: donors) }
@@ -228,15 +220,7 @@ enum ImageMutator {
             mutateTIFF(&b, block: (e.data.lowerBound + min(skip, e.data.count))..<e.data.upperBound, rng: &rng)
         case 9: // a chunk dropped, repeated or moved
             let c = rng.pick(chunks)
-            let range = c.at..<min(b.count, c.data.upperBound + (c.data.count & 1))
-            let piece = Array(b[range])
-            switch rng.below(3) {
-            case 0: b.removeSubrange(range)
-            case 1: b.insert(contentsOf: piece, at: c.at)
-            default:
-                b.removeSubrange(range)
-                b.insert(contentsOf: piece, at: min(b.count, rng.pick(chunks).at))
-            }
+            moveChunk(&b, c.at..<min(b.count, c.data.upperBound + (c.data.count & 1)), to: rng.pick(chunks).at, rng: &rng)
         default: // an EXIF (or other) chunk of another WebP inserted before one of ours
             let webps = donors.filter { !ImageLayout.riffChunks($0).isEmpty }
             guard !webps.isEmpty else { return ByteMutator.mutateOnce(&b, rng: &rng, donors: donors) }
@@ -309,5 +293,17 @@ enum ImageMutator {
             }
         }
         return out
+    }
+
+    /// The bytes at `range` (a whole chunk) dropped, repeated in place, or moved before `other` (a chunk's start).
+    static func moveChunk(_ b: inout [UInt8], _ range: Range<Int>, to other: Int, rng: inout FuzzRNG) {
+        let piece = Array(b[range])
+        switch rng.below(3) {
+        case 0: b.removeSubrange(range)
+        case 1: b.insert(contentsOf: piece, at: range.lowerBound)
+        default:
+            b.removeSubrange(range)
+            b.insert(contentsOf: piece, at: min(b.count, other))
+        }
     }
 }

@@ -125,19 +125,6 @@ final class DatasetAndExperimentTargetTests: XCTestCase {
 
     /// `mixfuzz replay --seed --case` regenerates the new targets' cases exactly, as for the others.
     func testReplayRegeneratesTheirCases() throws {
-        let dir = try FuzzRunTests.temporaryDirectory("replay-new")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        for target in ["cifar100", "experiment"] {
-            var outputs: [String] = []
-            for name in ["a", "b"] {
-                let r = try TestSupport.run(TestSupport.executable("mixfuzz"), ["replay", "--target", target, "--seed", "9", "--case", "23",
-                                                                                 "--save", dir + "/\(target)-\(name)", "--root", TestSupport.packageRoot])
-                XCTAssertEqual(r.status, 0, r.err)
-                outputs.append(r.out.replacing(/mixfuzz-replay-[0-9]+/, with: "mixfuzz-replay-PID"))
-            }
-            XCTAssertEqual(outputs[0], outputs[1], target)
-            XCTAssertTrue(outputs[0].hasPrefix("accepted") || outputs[0].hasPrefix("refused with a named error"), outputs[0])
-            XCTAssertEqual(try FileIO.read(dir + "/\(target)-a"), try FileIO.read(dir + "/\(target)-b"), target)
-        }
+        try FuzzRunTests.assertReplayRegenerates(targets: ["cifar100", "experiment"], case: 23, in: "replay-new")
     }
 }

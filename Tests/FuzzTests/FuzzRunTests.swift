@@ -11,6 +11,25 @@ final class FuzzRunTests: XCTestCase {
     /// Cases per target in CI (debug build): about 35 s for all targets on 2 cores (`image` 5 s, `csv` 2 s of it).
     static let ciCases = 1200
 
+    /// `mixfuzz replay --seed 9 --case N --save` twice per target: the same outcome and the same input bytes.
+    static func assertReplayRegenerates(targets: [String], case n: Int, in name: String,
+                                        file: StaticString = #filePath, line: UInt = #line) throws {
+        let dir = try temporaryDirectory(name)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for target in targets {
+            var outputs: [String] = []
+            for copy in ["a", "b"] {
+                let r = try TestSupport.run(TestSupport.executable("mixfuzz"), ["replay", "--target", target, "--seed", "9", "--case", String(n),
+                                                                                 "--save", dir + "/\(target)-\(copy)", "--root", TestSupport.packageRoot])
+                XCTAssertEqual(r.status, 0, r.err, file: file, line: line)
+                outputs.append(r.out.replacing(/mixfuzz-replay-[0-9]+/, with: "mixfuzz-replay-PID"))
+            }
+            XCTAssertEqual(outputs[0], outputs[1], target, file: file, line: line)
+            XCTAssertTrue(outputs[0].hasPrefix("accepted") || outputs[0].hasPrefix("refused with a named error"), outputs[0], file: file, line: line)
+            XCTAssertEqual(try FileIO.read(dir + "/\(target)-a"), try FileIO.read(dir + "/\(target)-b"), target, file: file, line: line)
+        }
+    }
+
     static func temporaryDirectory(_ name: String) throws -> String {
         let dir = NSTemporaryDirectory() + "mixshards-fuzz-\(name)-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)
