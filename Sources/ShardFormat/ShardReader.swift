@@ -240,7 +240,7 @@ public final class ShardReader: @unchecked Sendable {
 /// source copy (`source/train.mxs`: the training images as `mixprep` read them,
 /// stored uncompressed and unfiltered in a v2 shard of split `source`,
 /// memory-mapped, so resolving a reference is a transform of bytes already in
-/// memory — no inflating), or the images in memory while `mixprep` writes.
+/// memory — no inflating), or the images `mixprep` is writing from (`ImageStore`).
 public final class SourceImages: @unchecked Sendable {
     /// Images held (source image k is sample k of the source copy).
     public let count: Int
@@ -251,7 +251,6 @@ public final class SourceImages: @unchecked Sendable {
     private let base: UnsafePointer<UInt8>
     private let offsets: [Int]
     private let perChunk: Int
-    private let owned: UnsafeMutableBufferPointer<UInt8>?
     /// Images decoded by `mixprep` (possibly not contiguous: skipped files leave gaps).
     private let store: ImageStore?
 
@@ -276,29 +275,11 @@ public final class SourceImages: @unchecked Sendable {
         self.base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
         self.offsets = reader.index.map { Int($0.offset) }
         self.perChunk = max(Int(h.samplesPerChunk), 1)
-        self.owned = nil
-        self.store = nil
-    }
-
-    /// `images` (`count × C·H·W` bytes, planar) in memory: what `mixprep` resolves
-    /// references against while it writes, before the source copy exists.
-    public init(images: [UInt8], count: Int, channels: Int, height: Int, width: Int) {
-        precondition(images.count == count * channels * height * width, "image bytes and count disagree")
-        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(images.count, 1))
-        _ = buffer.initialize(from: images)
-        self.owned = buffer
-        self.base = UnsafePointer(buffer.baseAddress!)
-        self.count = count
-        self.shape = SampleShape(channels: channels, height: height, width: width, classCount: 0)
-        self.reader = nil
-        self.offsets = [0]
-        self.perChunk = max(count, 1)
         self.store = nil
     }
 
     /// The images of `store` (in memory or mapped), borrowed: `store` is kept alive with this object.
     public init(store: ImageStore) {
-        self.owned = nil
         self.base = UnsafePointer(bitPattern: 1)!  // unused: images come from `store`
         self.count = store.count
         self.shape = SampleShape(channels: store.channels, height: store.height, width: store.width, classCount: 0)
@@ -307,8 +288,6 @@ public final class SourceImages: @unchecked Sendable {
         self.perChunk = max(store.count, 1)
         self.store = store
     }
-
-    deinit { owned?.deallocate() }
 
     /// The bytes of source image `k` (`0 ≤ k < count`), C·H·W, planar.
     public func image(_ k: Int) -> UnsafePointer<UInt8> {
