@@ -57,15 +57,51 @@ public enum FileIO {
         return bytes
     }
 
-    /// Writes `bytes` to `path` atomically: `path.tmp`, fsync, rename, fsync of the directory.
-    /// A crash leaves either the old file, no file, or the whole new one — never a partial one.
+    /// Writes `bytes` to `path` atomically: a temporary file of its own, fsync, rename,
+    /// fsync of the directory. A crash leaves either the old file, no file, or the whole
+    /// new one — never a partial one.
+    ///
+    /// The temporary file is `path.<pid>-<n>.tmp`, created with `O_EXCL | O_NOFOLLOW`:
+    /// never an existing file or a link planted there, and never another process's — two
+    /// workers writing `prep.json` at once used to share `prep.json.tmp`, and one of them
+    /// failed to rename it (a Slurm job array of four tasks, issue 24).
     public static func writeAtomically(_ path: String, _ bytes: UnsafeRawBufferPointer) throws {
-        let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let tmp = try writeTemporary(besides: path, bytes)
+        guard rename(tmp, path) == 0 else {
+            let text = errnoText()
+            unlink(tmp)
+            throw MixError.file(path, "cannot rename from \(tmp): \(text)")
+        }
+        syncDirectory(of: path)
+    }
+
+    /// Writes `bytes` to `path` unless something is there already, atomically (as
+    /// `writeAtomically`, then a hard link, which fails when the name exists); returns
+    /// whether this call created it. Of processes racing to create one file, exactly one wins.
+    public static func createAtomically(_ path: String, _ bytes: [UInt8]) throws -> Bool {
+        let tmp = try bytes.withUnsafeBytes { try writeTemporary(besides: path, $0) }
+        defer { unlink(tmp) }
+        guard link(tmp, path) == 0 else {
+            if errno == EEXIST { return false }
+            throw MixError.file(path, "cannot create from \(tmp): \(errnoText())")
+        }
+        syncDirectory(of: path)
+        return true
+    }
+
+    /// A new temporary file beside `path` holding `bytes`, fsynced; its name.
+    static func writeTemporary(besides path: String, _ bytes: UnsafeRawBufferPointer) throws -> String {
+        var fd: Int32 = -1, tmp = ""
+        for n in 0..<1000 {
+            tmp = "\(path).\(getpid())-\(n).tmp"
+            fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            if fd >= 0 || errno != EEXIST { break }
+        }
         guard fd >= 0 else { throw MixError.file(tmp, "cannot create: \(errnoText())") }
         var ok = false
         defer {
-            if !ok { close(fd); unlink(tmp) }
+            close(fd)
+            if !ok { unlink(tmp) }
         }
         var done = 0
         while done < bytes.count {
@@ -76,12 +112,20 @@ public enum FileIO {
         }
         guard fsync(fd) == 0 else { throw MixError.file(tmp, "fsync failed: \(errnoText())") }
         ok = true
-        close(fd)
-        guard rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw MixError.file(path, "cannot rename from \(tmp): \(errnoText())")
+        return tmp
+    }
+
+    /// Removes the temporary files `writeAtomically` may have left beside `path` (a crash
+    /// between create and rename): `path.<pid>-<n>.tmp`, whoever made them.
+    public static func removeTemporaries(of path: String) {
+        let slash = path.lastIndex(of: "/")
+        let dir = slash.map { String(path[..<$0]) } ?? "."
+        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        guard let names = try? list(dir.isEmpty ? "/" : dir) else { return }
+        for name in names where name.hasPrefix(base + ".") && name.hasSuffix(".tmp") {
+            let middle = name.dropFirst(base.count + 1).dropLast(4)
+            if !middle.isEmpty, middle.allSatisfy({ $0.isNumber || $0 == "-" }) { unlink(dir + "/" + name) }
         }
-        syncDirectory(of: path)
     }
 
     public static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {

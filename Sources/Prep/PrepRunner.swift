@@ -67,13 +67,13 @@ public enum PrepRunner {
         let fileLists = SourceLoading.fileLists(dataset)
         let state = RunState(identity: pipeline.prepIdentity, source: SourceLoading.info(dataset, fileLists: fileLists), pipeline: pipeline)
 
-        if let existing = try RunState.load(directory: dir) {
+        // Workers of a job array start at once: exactly one creates prep.json, the others
+        // (and later runs) compare theirs with it.
+        if try !state.create(directory: dir), let existing = try RunState.load(directory: dir) {
             let diff = existing.differences(from: state)
             guard diff.isEmpty else {
                 throw MixError.file(dir, "already holds shards of a different pipeline (differs in: \(diff.joined(separator: ", "))); choose another --out or delete it")
             }
-        } else {
-            try state.write(directory: dir)
         }
         var report = PrepReport(warnings: warnings)
         if FileIO.exists(dir + "/" + Manifest.fileName) {
@@ -165,8 +165,11 @@ public enum PrepRunner {
         let jobs = p.shardJobs(trainCount: state.source.trainCount, testCount: state.source.testCount)
         let progress = Progress("finalize", total: jobs.reduce(0) { $0 + $1.count }, unit: "images", quiet: quiet)
         let outcomes = Locked([Int: ShardOutcome]())
-        for job in jobs where !FileIO.exists(dir + "/" + job.file) {
-            throw MixError.file(dir + "/" + job.file, "missing: a worker has not finished (rerun it, or `mixprep run` without --worker)")
+        let missing = jobs.filter { !FileIO.exists(dir + "/" + $0.file) }.map(\.file)
+        if !missing.isEmpty {
+            let shown = missing.prefix(5).joined(separator: ", ") + (missing.count > 5 ? " and \(missing.count - 5) more" : "")
+            throw MixError.file(dir, "\(missing.count) of \(jobs.count) shard\(jobs.count == 1 ? "" : "s") missing: \(shown); "
+                                + "a worker has not finished (rerun it, or `mixprep run` without --worker)")
         }
         for entry in state.source.files?.entries ?? [] {
             let file = dir + "/" + entry.file
@@ -203,7 +206,10 @@ public enum PrepRunner {
             if folders.last != folder { folders.append(folder) }
         }
         for folder in Set(folders) { try FileIO.makeDirectories(folder) }
-        for j in owned { FileIO.remove(dir + "/" + jobs[j].file + ".tmp") }
+        for j in owned {
+            FileIO.remove(dir + "/" + jobs[j].file + ".tmp")  // the name mixshards ≤ 0.3 used
+            FileIO.removeTemporaries(of: dir + "/" + jobs[j].file)
+        }
     }
 
     static func writeManifest(_ dir: String, state: RunState, jobs: [ShardJob], outcomes: [ShardOutcome]) throws {

@@ -22,24 +22,40 @@ public struct WorkerSlot: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The slot from job-array variables when `--worker` is not given:
+    /// SLURM_ARRAY_TASK_ID with the worker count in MIXPREP_WORKERS when it is set (so
+    /// that one task resubmitted alone, `sbatch --array=1`, is still worker 1 of 4), else
     /// SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT (ids taken relative to
-    /// SLURM_ARRAY_TASK_MIN, default 0), or Kubernetes JOB_COMPLETION_INDEX with
-    /// the completion count in MIXPREP_WORKERS (Kubernetes does not export it).
+    /// SLURM_ARRAY_TASK_MIN, default 0); or Kubernetes JOB_COMPLETION_INDEX with the
+    /// completion count in MIXPREP_WORKERS (Kubernetes does not export it).
     public static func fromEnvironment(_ env: [String: String]) throws -> WorkerSlot? {
-        if let id = env["SLURM_ARRAY_TASK_ID"], let count = env["SLURM_ARRAY_TASK_COUNT"] {
+        if let id = env["SLURM_ARRAY_TASK_ID"] {
+            if let workers = env["MIXPREP_WORKERS"] {
+                return try slot(id, workers, names: "SLURM_ARRAY_TASK_ID/MIXPREP_WORKERS")
+            }
+            guard let count = env["SLURM_ARRAY_TASK_COUNT"] else {
+                throw MixError("SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor MIXPREP_WORKERS; set MIXPREP_WORKERS or pass --worker i/n")
+            }
             let minimum = Int(env["SLURM_ARRAY_TASK_MIN"] ?? "0") ?? 0
-            guard let i = Int(id), let n = Int(count) else {
+            guard let i = Int(id), Int(count) != nil else {
                 throw MixError("SLURM_ARRAY_TASK_ID/COUNT are not integers (\(id)/\(count))")
             }
-            return try WorkerSlot(parsing: "\(i - minimum)/\(n)")
+            return try slot(String(i - minimum), count, names: "SLURM_ARRAY_TASK_ID/COUNT")
         }
         if let id = env["JOB_COMPLETION_INDEX"] {
             guard let count = env["MIXPREP_WORKERS"] else {
                 throw MixError("JOB_COMPLETION_INDEX is set but MIXPREP_WORKERS (the job's completions) is not; set it or pass --worker i/n")
             }
-            return try WorkerSlot(parsing: "\(id)/\(count)")
+            return try slot(id, count, names: "JOB_COMPLETION_INDEX/MIXPREP_WORKERS")
         }
         return nil
+    }
+
+    /// `index/count` from two variables, named in the error when they do not make a slot.
+    static func slot(_ index: String, _ count: String, names: String) throws -> WorkerSlot {
+        guard let i = Int(index), let n = Int(count), n >= 1, i >= 0, i < n else {
+            throw MixError("\(names) = \(index)/\(count) is not a worker i of n with 0 ≤ i < n")
+        }
+        return WorkerSlot(index: i, count: n)
     }
 
     public func owns(_ job: Int) -> Bool { job % count == index }

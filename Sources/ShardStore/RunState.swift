@@ -34,6 +34,12 @@ public struct RunState: Codable, Equatable, Sendable {
         try FileIO.writeAtomically(directory + "/" + RunState.fileName, try Manifest.canonicalJSON(self))
     }
 
+    /// Writes `DIR/prep.json` unless it exists (then returns false and leaves it alone):
+    /// of several workers starting at once, exactly one creates it.
+    public func create(directory: String) throws -> Bool {
+        try FileIO.createAtomically(directory + "/" + RunState.fileName, try Manifest.canonicalJSON(self))
+    }
+
     /// The keys in which `other` differs from `self`, for a helpful refusal.
     public func differences(from other: RunState) -> [String] {
         var out: [String] = []

@@ -14,6 +14,40 @@ final class FileIOTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
+    /// Writers of one file at once (workers starting together all write `prep.json`) each
+    /// get a temporary file of their own: with a shared `path.tmp`, one truncated another's
+    /// and a rename failed (issue 24). Every write succeeds, one of them is whole on disk,
+    /// nothing is left behind; a link planted where a temporary file would go is not followed.
+    func testConcurrentWritersAndPlantedLinks() throws {
+        let path = dir + "/prep.json"
+        let contents = (0..<8).map { w in [UInt8](repeating: UInt8(w), count: 50_000 + w) }
+        let failures = Locked([String]())
+        DispatchQueue.concurrentPerform(iterations: 8) { w in
+            for _ in 0..<20 {
+                do { try FileIO.writeAtomically(path, contents[w]) } catch { failures.withLock { $0.append("\(error)") } }
+            }
+        }
+        XCTAssertEqual(failures.withLock { $0 }, [])
+        XCTAssertTrue(contents.contains(try FileIO.read(path)))
+        XCTAssertEqual(try FileIO.list(dir), ["prep.json"])
+        // createAtomically: of racing creators exactly one wins, and the file is its bytes.
+        let created = Locked([Int]()), once = dir + "/once.json"
+        DispatchQueue.concurrentPerform(iterations: 8) { w in
+            if (try? FileIO.createAtomically(once, contents[w])) == true { created.withLock { $0.append(w) } }
+        }
+        XCTAssertEqual(created.withLock { $0 }.count, 1)
+        XCTAssertEqual(try FileIO.read(dir + "/once.json"), contents[created.withLock { $0 }[0]])
+        // A symlink planted at the first temporary name is neither followed nor replaced.
+        let target = dir + "/target"
+        try FileIO.writeAtomically(target, [7])
+        XCTAssertEqual(symlink(target, "\(dir)/x.json.\(getpid())-0.tmp"), 0)
+        try FileIO.writeAtomically(dir + "/x.json", [1, 2])
+        XCTAssertEqual(try FileIO.read(target), [7])
+        XCTAssertEqual(try FileIO.read(dir + "/x.json"), [1, 2])
+        FileIO.removeTemporaries(of: dir + "/x.json")
+        XCTAssertFalse(try FileIO.list(dir).contains { $0.hasSuffix(".tmp") })
+    }
+
     func testWriteAtomically() throws {
         let path = dir + "/out.bin"
         let first = (0 ..< 10_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }

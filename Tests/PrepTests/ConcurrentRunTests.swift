@@ -63,3 +63,30 @@ final class ConcurrentRunTests: XCTestCase {
         withExtendedLifetime((worker0, own0)) {}
     }
 }
+
+/// Workers of a job array start at once on a fresh folder (issue 24; issue 22, item 2): they
+/// used to share `prep.json.tmp`, and one in three tries failed to rename it.
+final class ConcurrentWorkerStartTests: XCTestCase {
+    func testFourWorkersStartedTogetherNeverRace() throws {
+        let base = try PrepFixtures.temporaryDirectory(name)
+        let pipe = base + "/p.toml"
+        try FileIO.writeAtomically(pipe, "name = \"race\"\nseed = 4\n[dataset]\npath = \"\(PrepFixtures.mini)\"\ntrain_limit = 400\ntest_limit = 100\n"
+                                   + "[shards]\nepochs = 2\nsamples_per_shard = 50\n")
+        XCTAssertEqual(try PrepFixtures.run(["run", pipe, "--out", base + "/single", "--quiet"]).status, 0)
+        let single = try PrepFixtures.snapshot(base + "/single")
+        for attempt in 0..<4 {
+            let out = base + "/array-\(attempt)"
+            let results = Locked([Int: (status: Int32, out: String, err: String)]())
+            DispatchQueue.concurrentPerform(iterations: 4) { w in
+                let r = try? PrepFixtures.run(["run", pipe, "--out", out, "--quiet"],
+                                              env: ["SLURM_ARRAY_TASK_ID": String(w), "MIXPREP_WORKERS": "4"])
+                results.withLock { $0[w] = r }
+            }
+            for (w, r) in results.withLock({ $0 }) { XCTAssertEqual(r.status, 0, "attempt \(attempt), worker \(w): \(r.err)") }
+            let fin = try PrepFixtures.run(["finalize", out, "--quiet"])
+            XCTAssertEqual(fin.status, 0, fin.err)
+            XCTAssertEqual(try PrepFixtures.snapshot(out), single, "attempt \(attempt)")
+            XCTAssertFalse(try FileIO.list(out).contains { $0.hasSuffix(".tmp") })
+        }
+    }
+}

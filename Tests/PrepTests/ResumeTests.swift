@@ -76,7 +76,8 @@ final class ResumeTests: XCTestCase {
         let dir = try PrepFixtures.temporaryDirectory(name)
         _ = try PrepRunner.run(try PrepFixtures.pipeline(epochs: 1), options: PrepOptions(outDirectory: dir, worker: WorkerSlot(index: 0, count: 2), quiet: true))
         XCTAssertThrowsError(try PrepRunner.finalize(directory: dir, threads: 2, quiet: true)) {
-            XCTAssertTrue("\($0)".contains("missing: a worker has not finished"), "\($0)")
+            XCTAssertEqual("\($0)", "\(dir): 3 of 7 shards missing: train/epoch-000/shard-00001.mxs, train/epoch-000/shard-00003.mxs, "
+                           + "test/shard-00000.mxs; a worker has not finished (rerun it, or `mixprep run` without --worker)")
         }
     }
 
@@ -85,6 +86,13 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(try WorkerSlot.fromEnvironment(["SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "2"]),
                        WorkerSlot(index: 3, count: 4))
         XCTAssertEqual(try WorkerSlot.fromEnvironment(["JOB_COMPLETION_INDEX": "1", "MIXPREP_WORKERS": "3"]), WorkerSlot(index: 1, count: 3))
+        // With MIXPREP_WORKERS, the task id is the worker index: a task resubmitted alone
+        // (`sbatch --array=1`, where Slurm says count 1 and min 1) is still worker 1 of 4.
+        XCTAssertEqual(try WorkerSlot.fromEnvironment(["SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "1", "SLURM_ARRAY_TASK_MIN": "1",
+                                                       "MIXPREP_WORKERS": "4"]), WorkerSlot(index: 1, count: 4))
+        XCTAssertThrowsError(try WorkerSlot.fromEnvironment(["SLURM_ARRAY_TASK_ID": "4", "MIXPREP_WORKERS": "4"])) {
+            XCTAssertEqual("\($0)", "SLURM_ARRAY_TASK_ID/MIXPREP_WORKERS = 4/4 is not a worker i of n with 0 ≤ i < n")
+        }
         XCTAssertNil(try WorkerSlot.fromEnvironment([:]))
         XCTAssertThrowsError(try WorkerSlot.fromEnvironment(["JOB_COMPLETION_INDEX": "1"]))
         XCTAssertThrowsError(try WorkerSlot(parsing: "2/2"))
