@@ -25,6 +25,14 @@ echo "Python tests ($("$python" --version 2>&1), numpy $("$python" -c 'import nu
 MIXSHARDS_BIN="$(swift build --show-bin-path)" PYTHONPATH=python PYTHONDONTWRITEBYTECODE=1 \
   "$python" -m unittest discover -s python/tests -t python 2>&1 | tee -a "$log"
 
+# The job-array workflow on a real Slurm cluster (scripts/slurm/test-cluster.sh), where
+# Slurm is installed and this is root (CI installs slurm-wlm and munge); said when skipped.
+slurm="skipped (needs root and Slurm: apt-get install slurm-wlm munge)"
+if [ "$(id -u)" -eq 0 ] && command -v slurmctld >/dev/null 2>&1 && command -v munged >/dev/null 2>&1; then
+  MIXPREP="$(swift build --show-bin-path)/mixprep" bash scripts/slurm/test-cluster.sh 2>&1 | tee -a "$log"
+  slurm="passed"
+fi
+
 # One closing line for both suites (each already failed the script if it failed).
 swift_run=$(sed -n 's/.*Executed \([0-9]*\) tests\{0,1\}, with \([0-9]*\) tests\{0,1\} skipped and \([0-9]*\) failures\{0,1\}.*/\1 \2 \3/p' "$log" | tail -1)
 [ -n "$swift_run" ] || swift_run=$(sed -n 's/.*Executed \([0-9]*\) tests\{0,1\}, with \([0-9]*\) failures\{0,1\}.*/\1 0 \2/p' "$log" | tail -1)
@@ -33,4 +41,5 @@ p_run=$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\}.*/\1/p' "$log" | tail -1)
 p_skip=$(sed -n 's/^OK (skipped=\([0-9]*\))/\1/p' "$log" | tail -1)
 p_run=${p_run:-0}; p_skip=${p_skip:-0}
 echo "swift: $((s_run - s_skip - s_fail)) passed, $s_fail failed, $s_skip skipped; python: $((p_run - p_skip)) passed, 0 failed, $p_skip skipped"
+echo "slurm job-array workflow: $slurm"
 echo "tests: $((s_run - s_skip - s_fail + p_run - p_skip)) passed, $s_fail failed, $((s_skip + p_skip)) skipped"
