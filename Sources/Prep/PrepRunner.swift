@@ -213,6 +213,10 @@ public enum PrepRunner {
     }
 
     static func writeManifest(_ dir: String, state: RunState, jobs: [ShardJob], outcomes: [ShardOutcome]) throws {
+        // Temporary files a killed worker may have left of the files any worker writes.
+        for name in [RunState.fileName, Manifest.fileName, SourceFileList.trainFile, SourceFileList.testFile, SourceFileList.skippedFile] {
+            FileIO.removeTemporaries(of: dir + "/" + name)
+        }
         let k = state.source.classNames.count
         var epochs: [EpochEntry] = []
         var test = SplitEntry(shards: [], stats: ShardStats(classCount: k))
