@@ -5,7 +5,7 @@
 #   1. submits the quickstart pipeline as a 4-task array plus the finalize job
 #      (scripts/slurm/submit-prep.sh), waits, and checks that the directory verifies
 #      and is byte-identical to a single-process run — REPEAT times (default 1);
-#   2. submits it again with task 1 killed (SIGKILL) once its first shard is on disk:
+#   2. submits it again with task 1 killed (SIGKILL) mid-run, once it holds its worker lock:
 #      Slurm marks the task FAILED, the finalize job runs (afterany), names the missing
 #      shards and fails; task 1 is resubmitted alone (--array=1), finalize passes, and
 #      the bytes are again those of the single run;
@@ -113,11 +113,13 @@ echo "a task killed mid-run, then resubmitted alone"
 out=$work/killed
 cat >"$work/kill-task-1.sh" <<WRAP
 #!/usr/bin/env bash
-# mixprep, but task 1's first attempt is killed (SIGKILL) as soon as its first shard is written.
+# mixprep, but task 1's first attempt is killed (SIGKILL) as soon as it holds its worker lock:
+# started, reading its input, none of its shards written (killing it after its first shard
+# raced with its second on a fast machine).
 if [ "\$SLURM_ARRAY_TASK_ID" = 1 ] && [ ! -e "$work/killed-once" ]; then
   touch "$work/killed-once"
   "$mixprep" "\$@" & pid=\$!
-  for _ in \$(seq 1 1200); do [ -e "$out/train/epoch-000/shard-00000.mxs" ] && break; sleep 0.05; done
+  for _ in \$(seq 1 6000); do [ -e "$out/.mixprep-worker-1-of-4.lock" ] && break; sleep 0.01; done
   kill -KILL \$pid
   wait \$pid
   exit 137
@@ -131,7 +133,7 @@ wait_jobs "$array,$finalize"
 check "task 1 failed: $(job_state "${array}_1")" '[[ "$(job_state "${array}_1")" == *"JobState=FAILED"* ]] && [[ "$(job_state "${array}_1")" != *"ExitCode=0:0"* ]]'
 check "finalize failed: $(job_state "$finalize")" '[[ "$(job_state "$finalize")" == *"JobState=FAILED ExitCode=1:0"* ]]'
 named=$(cat "$work/jobs/slurm-mixprep-finalize-$finalize.out")
-check "finalize named the missing shards: $named" '[[ "$named" == *"shard"*"missing: train/epoch-002/shard-00000.mxs"* ]]'
+check "finalize named the missing shards: $named" '[[ "$named" == *"2 of 8 shards missing: train/epoch-000/shard-00000.mxs, train/epoch-002/shard-00000.mxs;"* ]]'
 again=$(cd "$work/jobs" && sbatch --parsable --array=1 --export=ALL,MIXPREP_WORKERS=4,MIXPREP="$mixprep" \
   "$repo/scripts/slurm/prep-array.sbatch" "$pipeline" "$out")
 final=$(cd "$work/jobs" && sbatch --parsable --dependency=afterok:"$again" --export=ALL,MIXPREP="$mixprep" \
