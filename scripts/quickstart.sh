@@ -10,7 +10,7 @@ bin=$(swift build -c release --show-bin-path)
 out=out/quickstart
 rm -rf "$out"
 "$bin/mixprep" run pipelines/quickstart.toml --out "$out/shards"
-"$bin/mixprep" verify "$out/shards" | head -3
+"$bin/mixprep" verify "$out/shards" | sed -n 1,3p
 "$bin/mixprep" export "$out/shards" --count 32 --out "$out/export"
 if [ -x "$bin/mixtrain" ] && "$bin/mixtrain" --help >/dev/null 2>&1; then
   "$bin/mixtrain" train "$out/shards" --out "$out/run"

@@ -100,7 +100,7 @@ check() { if eval "$2"; then echo "  ok: $1"; else echo "  FAILED: $1"; failures
 for round in $(seq 1 "$repeat"); do
   echo "round $round: 4-task array + finalize"
   out=$work/array-$round
-  ids=$(cd "$work/jobs" && MIXPREP=$mixprep bash "$repo/scripts/slurm/submit-prep.sh" "$pipeline" "$out" 4 | head -1)
+  ids=$(cd "$work/jobs" && MIXPREP=$mixprep bash "$repo/scripts/slurm/submit-prep.sh" "$pipeline" "$out" 4 | sed -n 1p)
   array=$(echo "$ids" | awk '{print $3}') finalize=$(echo "$ids" | awk '{print $8}')
   wait_jobs "$array,$finalize"
   for k in 0 1 2 3; do check "task $k: $(job_state "${array}_$k")" '[[ "$(job_state "${array}_$k")" == *"JobState=COMPLETED ExitCode=0:0"* ]]'; done
@@ -127,7 +127,7 @@ fi
 exec "$mixprep" "\$@"
 WRAP
 chmod +x "$work/kill-task-1.sh"
-ids=$(cd "$work/jobs" && MIXPREP=$work/kill-task-1.sh bash "$repo/scripts/slurm/submit-prep.sh" "$pipeline" "$out" 4 | head -1)
+ids=$(cd "$work/jobs" && MIXPREP=$work/kill-task-1.sh bash "$repo/scripts/slurm/submit-prep.sh" "$pipeline" "$out" 4 | sed -n 1p)
 array=$(echo "$ids" | awk '{print $3}') finalize=$(echo "$ids" | awk '{print $8}')
 wait_jobs "$array,$finalize"
 check "task 1 failed: $(job_state "${array}_1")" '[[ "$(job_state "${array}_1")" == *"JobState=FAILED"* ]] && [[ "$(job_state "${array}_1")" != *"ExitCode=0:0"* ]]'
