@@ -84,7 +84,7 @@ let package = Package(
                     resources: [.copy("Golden")]),
         .testTarget(name: "PrepTests", dependencies: ["ShardStore", "TestSupport", "ShardTestSupport", "Prep", "Pipeline", "ShardFormat", "MixCore", "Datasets", "Imaging", "ImageCodecs"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Kernels", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Kernels", "MixCore", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["ShardStore", "TestSupport", "ShardTestSupport", "Training", "NN", "Kernels", "ShardFormat", "Prep", "Pipeline", "Mixup", "MixCore"],
                     resources: [.copy("Golden")]),
         .testTarget(name: "FuzzTests", dependencies: ["TestSupport", "Fuzzing", "ShardFormat", "MixCore"]),

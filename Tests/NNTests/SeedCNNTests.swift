@@ -1,4 +1,5 @@
 import Kernels
+import MixCore
 import NN
 import TestSupport
 import XCTest
@@ -43,6 +44,18 @@ final class SeedCNNTests: XCTestCase {
         // Deterministic in the seed.
         XCTAssertEqual(SeedCNN(config: Self.tiny, seed: 3).parameters, SeedCNN(config: Self.tiny, seed: 3).parameters)
         XCTAssertNotEqual(SeedCNN(config: Self.tiny, seed: 3).parameters, SeedCNN(config: Self.tiny, seed: 4).parameters)
+    }
+
+    /// The initial parameters, bit for bit: the same digests are pinned in python/tests/test_rng.py
+    /// against `mixshards.rng.initial_parameters`, which PyTorch users call (through
+    /// `mixshards.torch.init_like_mixtrain`) to start from mixtrain's exact weights.
+    func testInitialParametersArePinned() {
+        let digests = [UInt64(0): "2bc2c1235473445fc74e3a37d26bb77e5a1afed7cbd9a14a1a12dc9714a862e7",
+                       1: "25e4b499623b1023600e8fe8fd7669293f5f11b3f759acb0129757ac1c38a0e2"]
+        for (seed, digest) in digests {
+            let p = SeedCNN(config: CNNConfig(), seed: seed).parameters.map { $0.bitPattern.littleEndian }
+            XCTAssertEqual(p.withUnsafeBytes { SHA256.hexDigest(of: $0) }, digest, "seed \(seed)")
+        }
     }
 
     /// Finite differences of the whole network's loss against `trainStep`'s gradients.

@@ -2,11 +2,12 @@
 shard directory through ``mixshards.torch``: the same bytes, chunk order and
 settings as ``mixtrain train``, to compare the two trainers.
 
-    python python/examples/train_torch.py SHARD_DIR [--epochs N] [--threads T] [--seed S] [--workers W]
+    python python/examples/train_torch.py SHARD_DIR [--epochs N] [--threads T] [--seed S] [--workers W] [--init torch|mixtrain]
 
 Four 3×3 convolutions (padding 1; 3→32→64→128→256), each ReLU + 2×2 max-pool,
-fc 1024→256, ReLU, fc 256→10; PyTorch's default initialisation; soft-target
-cross-entropy; Adam. Batch size, learning rate, Adam settings, widths and
+fc 1024→256, ReLU, fc 256→10; PyTorch's default initialisation (with
+``--init mixtrain``, the exact parameters ``mixtrain train`` starts from for the
+seed); soft-target cross-entropy; Adam. Batch size, learning rate, Adam settings, widths and
 hidden size come from the manifest's pipeline ``[train]`` section, like
 mixtrain. Prints per epoch: training loss, test loss and accuracy, and time.
 Under ``torchrun`` it trains with DistributedDataParallel (gloo), each rank
@@ -23,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import mixshards
-from mixshards.torch import DataLoader, MixShardDataset
+from mixshards.torch import DataLoader, MixShardDataset, init_like_mixtrain
 
 
 class SeedCNN(nn.Module):
@@ -66,6 +67,9 @@ def main():
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads (mixtrain's default is 2)")
     p.add_argument("--seed", type=int, help="initialisation and chunk order (default: the pipeline's seed)")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--init", choices=["torch", "mixtrain"], default="torch",
+                   help="torch: PyTorch's default initialisation after torch.manual_seed(seed); "
+                        "mixtrain: the exact parameters mixtrain train --seed starts from")
     args = p.parse_args()
 
     distributed = "WORLD_SIZE" in os.environ
@@ -84,6 +88,8 @@ def main():
     train_loader = DataLoader(train, num_workers=args.workers)
     test_loader = DataLoader(test, num_workers=args.workers)
     model = SeedCNN(ds.shape[0], ds.shape[1], len(ds.classes), train_cfg["widths"], train_cfg["hidden"])
+    if args.init == "mixtrain":
+        init_like_mixtrain(model, seed)
     if distributed:
         model = nn.parallel.DistributedDataParallel(model)
     opt = torch.optim.Adam(model.parameters(), lr=train_cfg["lr"], betas=(train_cfg["beta1"], train_cfg["beta2"]),
@@ -91,7 +97,7 @@ def main():
     if rank == 0:
         print(f"{args.directory}: {ds.epochs} materialised epoch(s), {len(ds.epoch(0))} train / {len(ds.test)} test, "
               f"batch {train_cfg['batch']}, lr {train_cfg['lr']}, {epochs} epochs, torch {torch.__version__}, "
-              f"{torch.get_num_threads()} threads")
+              f"{torch.get_num_threads()} threads, {args.init} initialisation")
         print("epoch  train_loss  test_loss  test_acc  train_s  eval_s")
     for epoch in range(epochs):
         train.set_epoch(epoch)

@@ -1,5 +1,6 @@
-"""mixtrain's chunk order, bit for bit: Philox4x32-10 counter-based random
-numbers and the seeded Fisher–Yates shuffle of ``ShardLoader.chunkOrder``.
+"""mixtrain's chunk order and initial parameters, bit for bit: Philox4x32-10
+counter-based random numbers, the seeded Fisher–Yates shuffle of
+``ShardLoader.chunkOrder`` and the uniform draws of ``SeedCNN.init``.
 
 Mirrors ``Sources/MixCore/CounterRNG.swift``: word n of the stream keyed by
 ``(seed, stream, epoch, position)`` is word ``n % 4`` of
@@ -8,10 +9,17 @@ Mirrors ``Sources/MixCore/CounterRNG.swift``: word n of the stream keyed by
 
 from __future__ import annotations
 
+import math
+from typing import Iterable, Sequence
+
+import numpy as np
+
 _M32 = 0xFFFFFFFF
 _M64 = 0xFFFFFFFFFFFFFFFF
 #: ``RNGStream.shuffle``: loader chunk order.
 STREAM_SHUFFLE = 4
+#: ``RNGStream.initialise``: network initialisation.
+STREAM_INITIALISE = 5
 
 
 def philox4x32(counter: tuple[int, int, int, int], key: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -71,3 +79,45 @@ def chunk_order(count: int, seed: int, epoch: int) -> list[int]:
         j = rng.uniform_int(i + 1)
         order[i], order[j] = order[j], order[i]
     return order
+
+
+def uniform_doubles(seed: int, stream: int, epoch: int, position: int, count: int) -> np.ndarray:
+    """The first ``count`` draws of ``CounterRNG(seed, stream, epoch, position).uniform()``
+    (53 random bits of ``next()``, in [0, 1)) as float64, computed a whole array at a time."""
+    if not 0 <= count <= 1 << 33:
+        raise ValueError(f"uniform_doubles: count {count} is outside 0 … 2^33")
+    m32 = np.uint64(_M32)
+    blocks = (count + 1) // 2  # one Philox block is four words, two draws
+    c0 = np.arange(blocks, dtype=np.uint64)
+    c1 = np.full(blocks, position & _M32, dtype=np.uint64)
+    c2 = np.full(blocks, epoch & _M32, dtype=np.uint64)
+    c3 = np.full(blocks, stream & _M32, dtype=np.uint64)
+    seed &= _M64
+    k0, k1 = seed & _M32, seed >> 32
+    for _ in range(10):
+        p0 = np.uint64(0xD2511F53) * c0
+        p1 = np.uint64(0xCD9E8D57) * c2
+        c0, c1, c2, c3 = (((p1 >> np.uint64(32)) ^ c1 ^ np.uint64(k0)) & m32, p1 & m32,
+                          ((p0 >> np.uint64(32)) ^ c3 ^ np.uint64(k1)) & m32, p0 & m32)
+        k0 = (k0 + 0x9E3779B9) & _M32
+        k1 = (k1 + 0xBB67AE85) & _M32
+    words = np.stack([c0, c1, c2, c3], axis=1).reshape(-1)
+    draws = (words[0::2] << np.uint64(32)) | words[1::2]
+    return (draws[:count] >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+
+
+def initial_parameters(seed: int, tensors: Iterable[tuple[Sequence[int], int]]) -> list[np.ndarray]:
+    """mixtrain's initial parameters for ``seed``, bit for bit (``SeedCNN.init``): tensor i of
+    ``tensors`` (``(shape, fan_in)`` pairs in the network's parameter order, which is PyTorch's
+    ``model.parameters()`` order) is float32 of ``(2u − 1)/√fan_in`` for the draws u of the stream
+    ``(seed, initialise, epoch 0, position i)``: U(−1/√fan_in, 1/√fan_in), PyTorch's default
+    distribution for conv and linear weights and biases, from mixtrain's generator."""
+    out = []
+    for i, (shape, fan_in) in enumerate(tensors):
+        if fan_in < 1:
+            raise ValueError(f"initial_parameters: tensor {i} has fan-in {fan_in}")
+        count = math.prod(shape)
+        bound = 1 / math.sqrt(fan_in)
+        u = uniform_doubles(seed, STREAM_INITIALISE, 0, i, count)
+        out.append(((2 * u - 1) * bound).astype(np.float32).reshape(tuple(shape)))
+    return out

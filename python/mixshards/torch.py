@@ -27,8 +27,9 @@ import torch.utils.data as tud
 from .dataset import Dataset, Epoch
 from .normalize import Normalizer, source_statistics
 from .partition import rank_batch_range, round_robin_skips, split_range
+from .rng import initial_parameters
 
-__all__ = ["MixShardDataset", "DataLoader"]
+__all__ = ["MixShardDataset", "DataLoader", "init_like_mixtrain"]
 
 
 class MixShardDataset(tud.IterableDataset):
@@ -169,3 +170,26 @@ class DataLoader(tud.DataLoader):
         for batch in it:
             ds._consumed += 1
             yield batch
+
+
+@torch.no_grad()
+def init_like_mixtrain(model: torch.nn.Module, seed: int) -> None:
+    """Overwrites ``model``'s parameters with the ones ``mixtrain train --seed SEED`` starts from,
+    bit for bit, so that a PyTorch run and a mixtrain run of the same network start from the same
+    point (DESIGN.md, "The contract with PyTorch").
+
+    The distribution is PyTorch's default for ``Conv2d`` and ``Linear`` (U(±1/√fan_in) for
+    weights and biases), only the generator differs. Every parameter must be the ``weight`` or
+    ``bias`` of such a layer, in the order mixtrain's network has them (the seed CNN's
+    ``model.parameters()`` order)."""
+    modules = dict(model.named_modules())
+    tensors, params = [], []
+    for name, p in model.named_parameters():
+        owner_name, _, kind = name.rpartition(".")
+        owner = modules.get(owner_name)
+        if not isinstance(owner, (torch.nn.Conv2d, torch.nn.Linear)) or kind not in ("weight", "bias"):
+            raise ValueError(f"init_like_mixtrain: {name} is not the weight or bias of a Conv2d or Linear layer")
+        tensors.append((tuple(p.shape), owner.weight[0].numel()))
+        params.append(p)
+    for p, value in zip(params, initial_parameters(seed, tensors)):
+        p.copy_(torch.from_numpy(value))

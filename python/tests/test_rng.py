@@ -1,8 +1,22 @@
 """Philox and mixtrain's chunk order, bit for bit (the same literals as the Swift tests)."""
 
+import hashlib
 import unittest
 
-from mixshards.rng import STREAM_SHUFFLE, CounterRNG, chunk_order, philox4x32
+import numpy as np
+
+from mixshards.rng import (STREAM_INITIALISE, STREAM_SHUFFLE, CounterRNG, chunk_order, initial_parameters,
+                           philox4x32, uniform_doubles)
+
+
+def seed_cnn_tensors(channels=3, size=32, classes=10, widths=(32, 64, 128, 256), hidden=256):
+    """``(shape, fan_in)`` of DESIGN.md's seed CNN, in ``model.parameters()`` order."""
+    tensors, c = [], channels
+    for w in widths:
+        tensors += [((w, c, 3, 3), 9 * c), ((w,), 9 * c)]
+        c = w
+    flat = c * (size // 16) ** 2
+    return tensors + [((hidden, flat), flat), ((hidden,), flat), ((classes, hidden), hidden), ((classes,), hidden)]
 
 
 class RNGTests(unittest.TestCase):
@@ -29,6 +43,28 @@ class RNGTests(unittest.TestCase):
         self.assertEqual(set(draws), {0, 1, 2})
         big = (1 << 63) + 1  # the rejection threshold is almost 2^63: about half the draws are redrawn
         self.assertTrue(all(0 <= rng.uniform_int(big) < big for _ in range(200)))
+
+    def test_uniform_doubles_are_the_scalar_draws(self):
+        for seed, stream, epoch, position in [(0, STREAM_INITIALISE, 0, 0), (0x0123456789ABCDEF, 2, 7, 12345),
+                                              ((1 << 64) - 1, STREAM_SHUFFLE, 0xFFFFFFFF, 3)]:
+            rng = CounterRNG(seed, stream, epoch, position)
+            want = [(rng.next_u64() >> 11) * 2.0 ** -53 for _ in range(11)]  # odd: half a block at the end
+            got = uniform_doubles(seed, stream, epoch, position, 11)
+            self.assertEqual(got.dtype, np.float64)
+            self.assertEqual(got.tolist(), want)
+        self.assertEqual(uniform_doubles(1, 5, 0, 0, 0).shape, (0,))
+
+    # Pinned in Tests/NNTests/SeedCNNTests.swift (testInitialParametersArePinned) against SeedCNN.init.
+    def test_initial_parameters_are_mixtrains(self):
+        for seed, digest in [(0, "2bc2c1235473445fc74e3a37d26bb77e5a1afed7cbd9a14a1a12dc9714a862e7"),
+                             (1, "25e4b499623b1023600e8fe8fd7669293f5f11b3f759acb0129757ac1c38a0e2")]:
+            params = initial_parameters(seed, seed_cnn_tensors())
+            self.assertEqual([p.shape for p in params][6:9], [(256, 128, 3, 3), (256,), (256, 1024)])
+            flat = np.concatenate([p.ravel() for p in params]).astype("<f4")
+            self.assertEqual(flat.size, 653_386)
+            self.assertEqual(hashlib.sha256(flat.tobytes()).hexdigest(), digest, f"seed {seed}")
+        with self.assertRaises(ValueError):
+            initial_parameters(0, [((4,), 0)])
 
     # Pinned in Tests/TrainingTests/ChunkOrderPinTests.swift against ShardLoader.chunkOrder.
     def test_chunk_order_pins(self):

@@ -6,12 +6,14 @@ import numpy as np
 
 import mixshards
 from mixshards.normalize import CIFAR10_MEAN, CIFAR10_STD, Normalizer, source_statistics
+from mixshards.rng import initial_parameters
 
 from . import support
+from .test_rng import seed_cnn_tensors
 
 try:
     import torch
-    from mixshards.torch import DataLoader, MixShardDataset
+    from mixshards.torch import DataLoader, MixShardDataset, init_like_mixtrain
 except ImportError:  # torch is not a dependency; CI has none
     torch = None
 
@@ -107,3 +109,24 @@ class TorchDatasetTests(unittest.TestCase):
     def test_persistent_workers_are_refused(self):
         with self.assertRaises(ValueError):
             DataLoader(MixShardDataset(self.dir), num_workers=1, persistent_workers=True)
+
+
+@unittest.skipIf(torch is None, "torch is not installed")
+class InitLikeMixtrainTests(unittest.TestCase):
+    def test_the_seed_cnn_gets_mixtrains_parameters(self):
+        layers, c = [], 3
+        for w in (32, 64, 128, 256):
+            layers += [torch.nn.Conv2d(c, w, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2)]
+            c = w
+        model = torch.nn.Sequential(*layers, torch.nn.Flatten(), torch.nn.Linear(1024, 256), torch.nn.ReLU(),
+                                    torch.nn.Linear(256, 10))
+        init_like_mixtrain(model, 1)
+        want = initial_parameters(1, seed_cnn_tensors())
+        got = [p.detach().numpy() for p in model.parameters()]
+        self.assertEqual(len(got), len(want))
+        for g, w in zip(got, want):
+            self.assertTrue(np.array_equal(g, w))
+
+    def test_other_layers_are_refused(self):
+        with self.assertRaisesRegex(ValueError, r"1\.weight is not the weight or bias of a Conv2d or Linear"):
+            init_like_mixtrain(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)), 0)
