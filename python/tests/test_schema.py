@@ -45,6 +45,18 @@ class SchemaTests(unittest.TestCase):
     def setUp(self):
         self.schema = json.loads(SCHEMA.read_text())
 
+    def assert_violations(self, example, cases):
+        """Each (path, value, expected) case: ``example`` with the value at ``path`` has a problem
+        containing ``expected``."""
+        for path, value, expected in cases:
+            m = copy.deepcopy(example)
+            target = m
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = value
+            problems = jsonschema_subset.problems(m, self.schema)
+            self.assertTrue(any(expected in p for p in problems), f"{expected!r} not in {problems}")
+
     def test_example_conforms(self):
         self.assertEqual(jsonschema_subset.problems(EXAMPLE, self.schema), [])
         # A v1 manifest: no augment, references, sourceCopy or v2 counts.
@@ -72,14 +84,7 @@ class SchemaTests(unittest.TestCase):
             (("summary", "lambdaHistogram"), [0] * 9, "$.summary.lambdaHistogram: 9 items"),
             (("source", "extra"), 1, "$.source: unexpected key extra"),
         ]
-        for path, value, expected in cases:
-            m = copy.deepcopy(EXAMPLE)
-            target = m
-            for key in path[:-1]:
-                target = target[key]
-            target[path[-1]] = value
-            problems = jsonschema_subset.problems(m, self.schema)
-            self.assertTrue(any(expected in p for p in problems), f"{expected!r} not in {problems}")
+        self.assert_violations(EXAMPLE, cases)
         m = copy.deepcopy(EXAMPLE)
         del m["train"][0]["shards"][0]["sha256"]
         self.assertEqual(jsonschema_subset.problems(m, self.schema), ["$.train[0].shards[0]: missing required key sha256"])
@@ -118,14 +123,7 @@ class SchemaTests(unittest.TestCase):
             (("source", "files", "libraries", "libpng"), 1, "$.source.files.libraries.libpng: expected string"),
             (("source", "files", "extra"), {}, "$.source.files: unexpected key extra"),
         ]
-        for path, value, expected in cases:
-            m = copy.deepcopy(IMAGE_FILES)
-            target = m
-            for key in path[:-1]:
-                target = target[key]
-            target[path[-1]] = value
-            problems = jsonschema_subset.problems(m, self.schema)
-            self.assertTrue(any(expected in p for p in problems), f"{expected!r} not in {problems}")
+        self.assert_violations(IMAGE_FILES, cases)
         for key in ("train", "test", "libraries"):
             m = copy.deepcopy(IMAGE_FILES)
             del m["source"]["files"][key]
