@@ -92,7 +92,7 @@ static void report_failure(const char *kind, const char *what) {
     put_str(&path, "-case");
     put_u64(&path, g_case);
     put_str(&path, ".bin");
-    int fd = open(path.text, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(path.text, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd >= 0) {
         write_all(fd, g_input, g_count);
         close(fd);

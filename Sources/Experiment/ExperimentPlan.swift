@@ -44,6 +44,11 @@ public struct TrialPlan: Sendable, Equatable {
     /// `OUT/runs/<name>`.
     public var runDirectory: String
 
+    /// `OUT`, the experiment's folder, which holds `shards/<name>` and `runs/<name>`.
+    public var experimentDirectory: String {
+        String(runDirectory.dropLast("/runs/".count + name.count))
+    }
+
     /// The checkpoint a finished run holds.
     public var finalCheckpoint: String {
         runDirectory + "/" + Checkpoint.fileName(epoch: pipeline.train.epochs)

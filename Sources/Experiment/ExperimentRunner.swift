@@ -134,7 +134,7 @@ public enum ExperimentRunner {
     /// `OUT/runs/<arm>-seed<k>/.lock`, held while a process works on the run
     /// (creates the run folder).
     static func lockPath(_ trial: TrialPlan) throws -> String {
-        try FileIO.makeDirectories(trial.runDirectory)
+        try FileIO.makeDirectories("runs/" + trial.name, in: trial.experimentDirectory)
         return trial.runDirectory + "/.lock"
     }
 
@@ -160,7 +160,8 @@ public enum ExperimentRunner {
         }
 
         // mixprep
-        try FileIO.makeDirectories(run)
+        try FileIO.makeDirectories("runs/" + trial.name, in: trial.experimentDirectory)
+        try FileIO.makeDirectories("shards/" + trial.name, in: trial.experimentDirectory)
         if record == nil {
             record = TrialRecord(trial: trial)
             try record!.write(directory: run)

@@ -135,7 +135,7 @@ struct Steps {
 enum Scratch {
     static func write(_ path: String, _ bytes: [UInt8]) {
         unlink(path)
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
         precondition(fd >= 0, "cannot create scratch file \(path)")
         defer { close(fd) }
         var done = 0

@@ -57,7 +57,7 @@ public enum FuzzWorker {
         var report = Int32(2)
         if o.logStandardError {
             report = dup(2)
-            let log = open(WorkerOptions.logPath(scratch: o.scratch), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
+            let log = open(WorkerOptions.logPath(scratch: o.scratch), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o644)
             if log >= 0 {
                 dup2(log, 2)
                 close(log)

@@ -36,6 +36,8 @@ public enum FileIO {
         case S_IFCHR: "a character device"
         case S_IFBLK: "a block device"
         case S_IFSOCK: "a socket"
+        case S_IFLNK: "a symbolic link"
+        case S_IFREG: "a regular file"
         default: "a special file"
         }
     }
@@ -143,6 +145,30 @@ public enum FileIO {
             current += (current.isEmpty || current.hasSuffix("/") ? "" : "/") + part
             if mkdir(current, 0o755) != 0 && errno != EEXIST {
                 throw MixError.file(current, "cannot create directory: \(errnoText())")
+            }
+        }
+    }
+
+    /// Creates the folders of `relative` (plain components, no `..`) inside the directory
+    /// `base`, one at a time, and refuses any of them that exists as something other than a
+    /// directory — a symbolic link included: what a tool creates inside its output is never
+    /// a link to somewhere else (a planted `OUT/train -> /elsewhere` used to receive the
+    /// shards, issue 22). `base` itself, the user's choice, may be a link.
+    public static func makeDirectories(_ relative: String, in base: String) throws {
+        var current = base
+        for part in relative.split(separator: "/") {
+            precondition(part != "..", "makeDirectories(_:in:): \(relative) climbs out of \(base)")
+            if part == "." { continue }
+            current += "/" + part
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw MixError.file(current, "cannot create directory: \(errnoText())")
+            }
+            var st = stat()
+            guard lstat(current, &st) == 0 else { throw MixError.file(current, "cannot stat: \(errnoText())") }
+            switch st.st_mode & S_IFMT {
+            case S_IFDIR: continue
+            case S_IFLNK: throw MixError.file(current, "is a symbolic link where a folder is written; links inside an output are never followed (remove it)")
+            default: throw MixError.file(current, "is \(kindName(st.st_mode)) where a folder is written (remove it)")
             }
         }
     }

@@ -8,7 +8,7 @@ import Darwin
 /// is released or the process ends — however it ends, `kill -9` included, so a
 /// lock never outlives its process. Lock files are created on first use and
 /// never deleted (deleting one would let two processes lock two different
-/// files of the same name).
+/// files of the same name), and never opened through a symbolic link.
 ///
 /// A lock is exclusive, or shared with other shared holders (`shared: true`,
 /// e.g. the workers of one `mixprep run`). An exclusive holder may record who
@@ -44,8 +44,18 @@ public final class FileLock: @unchecked Sendable {
     }
 
     private static func acquire(_ path: String, wait: Bool, shared: Bool) throws -> FileLock? {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw MixError.file(path, "cannot open lock file: \(FileIO.errnoText())") }
+        // Never through a link: a lock file planted as a symlink would have its target
+        // truncated by `recordHolder` (issue 22).
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            if errno == ELOOP { throw MixError.file(path, "is a symbolic link; lock files are never followed (remove it)") }
+            throw MixError.file(path, "cannot open lock file: \(FileIO.errnoText())")
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw MixError.file(path, "is not a regular file; lock files must be (remove it)")
+        }
         while flock(fd, (shared ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB)) != 0 {
             let e = errno
             if e == EINTR { continue }

@@ -202,10 +202,10 @@ public enum PrepRunner {
     static func prepareDirectories(_ dir: String, jobs: [ShardJob], owned: [Int]) throws {
         var folders: [String] = []
         for job in jobs {
-            let folder = dir + "/" + job.file[..<job.file.lastIndex(of: "/")!]
+            let folder = String(job.file[..<job.file.lastIndex(of: "/")!])
             if folders.last != folder { folders.append(folder) }
         }
-        for folder in Set(folders) { try FileIO.makeDirectories(folder) }
+        for folder in Set(folders).sorted() { try FileIO.makeDirectories(folder, in: dir) }
         for j in owned {
             FileIO.remove(dir + "/" + jobs[j].file + ".tmp")  // the name mixshards ≤ 0.3 used
             FileIO.removeTemporaries(of: dir + "/" + jobs[j].file)

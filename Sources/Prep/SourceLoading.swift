@@ -95,7 +95,7 @@ enum SourceLoading {
     static func writeFileLists(_ lists: [String: [UInt8]], into dir: String) throws {
         for (name, bytes) in lists.sorted(by: { $0.key < $1.key }) {
             let path = dir + "/" + name
-            if name.contains("/") { try FileIO.makeDirectories(String(path[..<path.lastIndex(of: "/")!])) }
+            if let slash = name.lastIndex(of: "/") { try FileIO.makeDirectories(String(name[..<slash]), in: dir) }
             if FileIO.fileSize(path) != bytes.count || (try? FileIO.read(path)) != bytes { try FileIO.writeAtomically(path, bytes) }
         }
     }
