@@ -35,7 +35,8 @@ let package = Package(
         .target(name: "CFuzzGuard"),
         // Vectorised Winograd tails (baseline and AVX2 builds of each, chosen at run time).
         .target(name: "CKernels"),
-        .target(name: "MixCore", dependencies: ["CSHA256"]),
+        .target(name: "CMapGuard"),
+        .target(name: "MixCore", dependencies: ["CSHA256", "CMapGuard"]),
         .target(name: "ZlibKit", dependencies: ["CZlib", "CDeflate", "MixCore"]),
         // Decoding (JPEG, PNG, WebP, EXIF orientation), resizing (libswscale) and PNG encoding.
         .target(name: "ImageCodecs", dependencies: ["CPNG", "CJPEG", "CWebP", "CSwscale", "MixCore"]),
@@ -74,7 +75,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // Hostile but self-consistent shards (fields edited, CRCs recomputed) for the reader and CLI tests.
         .target(name: "ShardTestSupport", dependencies: ["ZlibKit"], path: "Tests/ShardTestSupport"),
-        .testTarget(name: "MixCoreTests", dependencies: ["MixCore"]),
+        .testTarget(name: "MixCoreTests", dependencies: ["MixCore", "TestSupport"]),
         .testTarget(name: "ZlibKitTests", dependencies: ["ZlibKit"]),
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "Imaging", "MixCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "ImageCodecs"]),

@@ -1,3 +1,4 @@
+import CMapGuard
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -338,10 +339,16 @@ public enum FileIO {
 
 /// A read-only memory map of a whole regular file (FIFOs, devices and
 /// directories are refused, see `FileIO.openRegular`). The mapping lives as long as the object.
+///
+/// A file that another process truncates while it is mapped makes reading past its new
+/// end a SIGBUS. Every mapping is registered with `CMapGuard`, whose handler turns that
+/// signal into one line naming the file (`error: PATH: the file shrank while it was being
+/// read …`) and exit status 1, instead of a death without a word.
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let count: Int
     private let base: UnsafeMutableRawPointer?
+    private var guardSlot: Int32 = -1
 
     public init(_ path: String) throws {
         self.path = path
@@ -355,11 +362,16 @@ public final class MappedFile: @unchecked Sendable {
         let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let p, p != MAP_FAILED else { throw MixError.file(path, "cannot mmap: \(FileIO.errnoText())") }
         base = p
+        guardSlot = mapguard_register(p, count, path)
     }
 
     deinit {
+        mapguard_unregister(guardSlot)
         if let base { munmap(base, count) }
     }
+
+    /// How many mappings the SIGBUS guard holds now (for tests).
+    public static var guardedCount: Int { Int(mapguard_count()) }
 
     /// The mapped bytes; valid while `self` is alive.
     public var bytes: UnsafeRawBufferPointer {
