@@ -52,6 +52,17 @@ final class DirectoryTarget: FuzzTarget {
     let mutateShards: Bool
     let work: String
     let exportDirectory: String
+
+    /// `mixprep export` requests beyond the plain one (see `run`).
+    static let exportVariants: [(epoch: Int?, count: Int, positions: [Int]?, mixedOnly: Bool, scale: Int, columns: Int)] = [
+        (0, 0, [5, 1999, 2000, Int.max], false, 1, 3),
+        (1, 0, [0, Int(Int32.max)], false, 2, 1),
+        (nil, 0, [0, 0, 1], false, 1, 2),
+        (0, 4, nil, true, 1, 4),
+        (0, 100_000, nil, false, 32, 8),
+        (0, 3, nil, false, 1, 1_000_000),
+        (1, 2, nil, true, 1_000, 1),
+    ]
     let manifestBytes: [UInt8]
     let manifest: Manifest
     /// Relative paths of the shards (directory target), parallel to their bytes.
@@ -152,6 +163,15 @@ final class DirectoryTarget: FuzzTarget {
                 _ = try Exporter.export(ExportRequest(directory: work, outDirectory: exportDirectory, epoch: epoch, count: 3,
                                                       positions: nil, mixedOnly: false, scale: 1, columns: 3))
             }
+        }
+        // Export as users also call it (issue 22): positions at the end of an epoch and far
+        // beyond it, mixed samples only, and sheets too large to allocate, which must be
+        // refused before anything is. One request per case, chosen by the input's length.
+        let request = DirectoryTarget.exportVariants[input.count % DirectoryTarget.exportVariants.count]
+        steps.run {
+            _ = try Exporter.export(ExportRequest(directory: work, outDirectory: exportDirectory, epoch: request.epoch,
+                                                  count: request.count, positions: request.positions,
+                                                  mixedOnly: request.mixedOnly, scale: request.scale, columns: request.columns))
         }
         return steps.outcome
     }

@@ -75,6 +75,8 @@ public enum FuzzTargets {
               isCanary: false) { try CIFAR100Target(context: $0) },
         Entry(name: "pipeline", summary: "pipeline TOML (pipelines/*.toml): parse, validate, manifest encoding",
               isCanary: false) { try PipelineTarget(context: $0) },
+        Entry(name: "prep", summary: "mixprep run on fuzzed pipeline TOML (kept to 96 + 48 images, 2 epochs), then verify of what it wrote",
+              isCanary: false) { try PrepRunTarget(context: $0) },
         Entry(name: "experiment", summary: "experiment TOML (pipelines/ experiments and two written in code): parse, arms, plan, each trial's pipeline",
               isCanary: false) { try ExperimentTarget(context: $0) },
         Entry(name: "png", summary: "PNG decoding (repository PNGs and encoded ones)",
