@@ -79,6 +79,8 @@ public enum FuzzTargets {
               isCanary: false) { try PrepRunTarget(context: $0) },
         Entry(name: "experiment", summary: "experiment TOML (pipelines/ experiments and two written in code): parse, arms, plan, each trial's pipeline",
               isCanary: false) { try ExperimentTarget(context: $0) },
+        Entry(name: "trial", summary: "trial.json of a finished experiment, then the experiment rerun (report, redo, or refusal by name)",
+              isCanary: false) { try TrialRecordTarget(context: $0) },
         Entry(name: "png", summary: "PNG decoding (repository PNGs and encoded ones)",
               isCanary: false) { try PNGTarget(context: $0) },
         Entry(name: "image", summary: "JPEG, PNG and WebP decoding (ImageCodecs fixtures, PNGs): prepare as stored and resized, EXIF orientation",
