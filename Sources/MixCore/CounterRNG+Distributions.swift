@@ -34,6 +34,10 @@ extension CounterRNG {
     }
 
     /// A Beta(a, b) draw as X / (X + Y), X ~ Gamma(a), Y ~ Gamma(b).
+    ///
+    /// In [0, 1] for the shapes pipelines accept (`MixConfig.minAlpha` to `maxAlpha`,
+    /// 0.001 to 1,000,000, where tests check it against the exact CDF); shapes below
+    /// about 1e-307 overflow the log-space boost and give NaN, so callers validate first.
     public mutating func beta(_ a: Double, _ b: Double) -> Double {
         let lx = logGamma(shape: a)
         let ly = logGamma(shape: b)

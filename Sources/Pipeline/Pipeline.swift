@@ -326,7 +326,7 @@ public struct TrainSection: Sendable, Equatable, Codable {
         if !(lr > 0) || !lr.isFinite { out.append("train.lr must be > 0 (got \(lr))") }
         if !(0..<1).contains(beta1) { out.append("train.beta1 must be in [0, 1) (got \(beta1))") }
         if !(0..<1).contains(beta2) { out.append("train.beta2 must be in [0, 1) (got \(beta2))") }
-        if !(eps > 0) { out.append("train.eps must be > 0 (got \(eps))") }
+        if !(eps > 0) || !eps.isFinite { out.append("train.eps must be > 0 (got \(eps))") }
         if widths.count != 4 || widths.contains(where: { !(1...TrainingLimits.maxWidth).contains($0) }) {
             out.append("train.widths must be 4 channel counts, each \(Wording.range(1, TrainingLimits.maxWidth)) (got \(widths))")
         }

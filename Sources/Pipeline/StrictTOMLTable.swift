@@ -43,10 +43,14 @@ public struct StrictTOMLTable {
         return i
     }
 
-    /// A float or an integer.
+    /// A float or an integer. TOML's `nan`, `inf` and `-inf` are refused here, naming
+    /// the key, so no float key of a pipeline or experiment file can hold them.
     public mutating func double(_ key: String) throws -> Double? {
         guard let v = value(key) else { return nil }
-        if let d = v.double { return d }
+        if let d = v.double {
+            guard d.isFinite else { throw fail(key, "must be a finite number (got \(d))") }
+            return d
+        }
         if let i = v.int { return Double(i) }
         throw fail(key, "must be a number")
     }

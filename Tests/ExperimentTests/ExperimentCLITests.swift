@@ -53,7 +53,12 @@ final class ExperimentCLITests: XCTestCase {
         let file = try F.writeFile(F.tinyExperimentText().replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0"))
         let r = try run(["experiment", file])
         XCTAssertEqual(r.status, 1)
-        XCTAssertEqual(r.err, "error: \(file): arms.mixup.alpha must be > 0 (got 0.0)\n")
+        XCTAssertEqual(r.err, "error: \(file): arms.mixup.alpha must be from 0.001 to 1,000,000 (got 0.0)\n")
+        // Issue 22: an arm with α = 1e-320 used to trap its prep (exit 132).
+        let tiny = try F.writeFile(F.tinyExperimentText().replacingOccurrences(of: "alpha = 0.2", with: "alpha = 1e-320"))
+        let t = try run(["experiment", tiny, "--out", F.tempDirectory("tinyalpha") + "/out"])
+        XCTAssertEqual(t.status, 1)
+        XCTAssertEqual(t.err, "error: \(tiny): arms.mixup.alpha must be from 0.001 to 1,000,000 (got 1e-320)\n")
         let missing = try run(["experiment", "/nonexistent/x.toml"])
         XCTAssertEqual(missing.status, 1)
         XCTAssertEqual(missing.err.split(separator: "\n").count, 1, missing.err)

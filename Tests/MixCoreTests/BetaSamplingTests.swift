@@ -172,6 +172,54 @@ final class BetaSamplingTests: XCTestCase {
         XCTAssertEqual(sum / 20_000, 2.0 / 7, accuracy: 4 * sd)
     }
 
+    // MARK: the bounds pipelines accept (MixConfig.minAlpha, maxAlpha)
+
+    /// α = 0.001, the smallest `mix.alpha` a pipeline accepts (issue 22: 1e-320 was accepted
+    /// and λ came out NaN). Every one of 100,000 draws is a number in [0, 1]; mean and
+    /// variance are Beta(α, α)'s; and since most of the mass lies within 1e-300 of 0 or 1,
+    /// where quantiles underflow, the distribution is checked through the exact CDF at
+    /// fixed points instead (the empirical fraction below each within 4 binomial errors).
+    func testBetaAtTheSmallestAlphaPipelinesAccept() {
+        let alpha = 0.001
+        let n = Self.n, nd = Double(n)
+        let x = draws(alpha)
+        XCTAssertTrue(x.allSatisfy { $0.isFinite && $0 >= 0 && $0 <= 1 }, "a draw outside [0, 1]: \(x.first { !($0 >= 0 && $0 <= 1) } ?? 0)")
+        let sigma2 = 1 / (4 * (2 * alpha + 1))
+        let mu4 = sigma2 * sigma2 * (3 - 6 / (2 * alpha + 3))
+        let mean = x.reduce(0, +) / nd
+        let variance = x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (nd - 1)
+        XCTAssertEqual(mean, 0.5, accuracy: 4 * (sigma2 / nd).squareRoot())
+        XCTAssertEqual(variance, sigma2, accuracy: 4 * ((mu4 - sigma2 * sigma2 * (nd - 3) / (nd - 1)) / nd).squareRoot())
+        for t in [1e-300, 1e-100, 1e-10, 0.01, 0.25, 0.75, 0.99, 1 - 1e-10] {
+            let q = ExactBeta.cdf(t, alpha, alpha)
+            let empirical = Double(x.filter { $0 <= t }.count) / nd
+            XCTAssertEqual(empirical, q, accuracy: 4 * (q * (1 - q) / nd).squareRoot(), "F̂(\(t)) vs I_t(α, α) = \(q)")
+        }
+        // What the bound means for mixing: as a Float (the λ shards store), λ is strictly
+        // between 0 and 1 only from 2^-150 (half the smallest subnormal) to 1 − 2^-25, that
+        // is for 5.8% of the draws; the other 94.2% copy one of the two images.
+        let between = Double(x.filter { Float($0) > 0 && Float($0) < 1 }.count) / nd
+        let exact = ExactBeta.cdf(1 - 0x1p-25, alpha, alpha) - ExactBeta.cdf(0x1p-150, alpha, alpha)
+        XCTAssertEqual(exact, 0.058, accuracy: 0.0005)
+        XCTAssertEqual(between, exact, accuracy: 4 * (exact * (1 - exact) / nd).squareRoot())
+    }
+
+    /// α = 1,000,000, the largest `mix.alpha` a pipeline accepts: finite, and λ is
+    /// 0.5 within a few 1/(2√(2α)) ≈ 0.00035.
+    func testBetaAtTheLargestAlphaPipelinesAccept() {
+        let alpha = 1_000_000.0
+        let nd = Double(Self.n)
+        var rng = CounterRNG(seed: 0x5EED_BE7A, stream: .test, epoch: 999)
+        let x = (0 ..< Self.n).map { _ in rng.beta(alpha, alpha) }
+        XCTAssertTrue(x.allSatisfy { $0.isFinite && $0 > 0.49 && $0 < 0.51 })
+        let sigma2 = 1 / (4 * (2 * alpha + 1))
+        let mean = x.reduce(0, +) / nd
+        let variance = x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (nd - 1)
+        XCTAssertEqual(mean, 0.5, accuracy: 4 * (sigma2 / nd).squareRoot())
+        // Nearly normal: Var(s²) ≈ 2σ⁴/n.
+        XCTAssertEqual(variance, sigma2, accuracy: 4 * sigma2 * (2 / nd).squareRoot())
+    }
+
     // MARK: Gamma(shape, 1)
 
     func testGammaMoments() {

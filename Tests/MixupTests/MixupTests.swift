@@ -97,6 +97,58 @@ final class EpochPlanTests: XCTestCase {
         XCTAssertEqual(MixConfig(block: 0).problems().first?.hasPrefix("mix.block"), true)
         XCTAssertTrue(MixConfig().problems().isEmpty)
     }
+
+    /// `mix.alpha = 1e-320` used to pass validation; λ came out NaN and `mixprep run` trapped
+    /// converting it (issue 22). Alpha is accepted from 0.001 to 1,000,000, and nothing
+    /// non-finite passes any float key.
+    func testAlphaOutsideItsRangeAndNonFiniteValuesAreRefused() {
+        for alpha in [1e-320, 5e-324, 1e-308, 0.000_999, 0, -1, 1_000_000.5, 1e308, .greatestFiniteMagnitude, .infinity, .nan] {
+            XCTAssertEqual(MixConfig(alpha: alpha).problems(prefix: "arms.a."),
+                           ["arms.a.alpha must be from 0.001 to 1,000,000 (got \(alpha))"], "\(alpha)")
+        }
+        XCTAssertEqual(MixConfig(alpha: 1e-320).problems(), ["mix.alpha must be from 0.001 to 1,000,000 (got 1e-320)"])
+        for alpha in [MixConfig.minAlpha, 0.2, 1, MixConfig.maxAlpha] {
+            XCTAssertEqual(MixConfig(alpha: alpha).problems(), [], "\(alpha)")
+        }
+        for bad in [Double.nan, .infinity, -.infinity] {
+            XCTAssertEqual(MixConfig(p: bad).problems(), ["mix.p must be in [0, 1] (got \(bad))"])
+            XCTAssertEqual(MixConfig(smoothing: bad).problems(), ["mix.smoothing must be in [0, 1) (got \(bad))"])
+        }
+    }
+
+    /// At both ends of the accepted α, every mode draws a finite λ in [0, 1] at every
+    /// position, and the image and label of each decision are computed (no trap).
+    func testAlphaAtItsBoundsGivesFiniteLambdaInEveryMode() {
+        let source = ImageStore(LabeledImages(channels: 1, height: 32, width: 32,
+                                              images: (0..<(3 * 1024)).map { UInt8(truncatingIfNeeded: $0 * 7) }, labels: [0, 1, 2]))
+        var image = [UInt8](repeating: 0, count: 1024)
+        var label = [Float](repeating: 0, count: 3)
+        for alpha in [MixConfig.minAlpha, MixConfig.maxAlpha] {
+            for mode in [MixMode.sample, .batch, .cutmix] {
+                let config = MixConfig(mode: mode, p: 1, alpha: alpha, block: 16)
+                var extremes = 0
+                for epoch in 0..<2000 {
+                    let plan = EpochPlan(config: config, seed: 7, epoch: epoch, count: 3, height: 32, width: 32)
+                    for k in 0..<3 {
+                        let d = plan.decision(at: k)
+                        XCTAssertTrue(d.mixed && d.lambda.isFinite && d.lambda >= 0 && d.lambda <= 1, "α \(alpha) \(mode): λ \(d.lambda)")
+                        if d.lambda == 0 || d.lambda == 1 { extremes += 1 }
+                        image.withUnsafeMutableBufferPointer { Mixer.image(d, source: source, into: $0.baseAddress!) }
+                        label.withUnsafeMutableBufferPointer { Mixer.label(d, source: source, classCount: 3, smoothing: 0, into: $0.baseAddress!) }
+                        XCTAssertEqual(label.reduce(0, +), 1, accuracy: 1e-6)
+                    }
+                }
+                // At α = 0.001 nearly every λ is 0 or 1 (94%; cutmix: about half have no box,
+                // the others a box of the whole side, clipped); at 1,000,000 none is (cutmix:
+                // the box is about 22×22, so 53% to 100% is kept, never all).
+                if alpha == MixConfig.minAlpha {
+                    XCTAssertGreaterThan(extremes, mode == .cutmix ? 2700 : 5400, "α \(alpha) \(mode)")
+                } else {
+                    XCTAssertEqual(extremes, 0, "α \(alpha) \(mode)")
+                }
+            }
+        }
+    }
 }
 
 final class MixerTests: XCTestCase {

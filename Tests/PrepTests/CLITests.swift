@@ -56,7 +56,7 @@ final class CLITests: XCTestCase {
         try FileIO.writeAtomically(base + "/unknown.toml", "[mix]\nbeta = 2\n")
         try FileIO.writeAtomically(base + "/syntax.toml", "[mix\n")
         let cases: [([String], String)] = [
-            (["run", base + "/bad.toml"], "mix.alpha must be > 0"),
+            (["run", base + "/bad.toml"], "mix.alpha must be from 0.001 to 1,000,000 (got -1.0)"),
             (["run", base + "/unknown.toml"], "unknown key mix.beta"),
             (["run", base + "/syntax.toml"], "syntax.toml: line 1"),
             (["run", base + "/missing.toml"], "missing.toml: cannot open"),

@@ -117,6 +117,21 @@ final class HostileInputTests: XCTestCase {
         XCTAssertTrue(try Pipeline.parse("name = \"cifar10-mixup_v2.1\"\n[dataset]\npath = \"x\"\n").problems().isEmpty)
     }
 
+    /// Issue 22: `mix.alpha = 1e-320` passed validation, λ came out NaN and `mixprep run`
+    /// trapped converting it (exit 132) in every mixing mode; nan and inf literals likewise.
+    func testUnusableAlphaAndNonFiniteFloatsAreRefusedBeforeAnythingIsWritten() throws {
+        for mode in ["sample", "batch", "cutmix"] {
+            let file = base + "/\(mode).toml"
+            try FileIO.writeAtomically(file, "[dataset]\npath = \"\(PrepFixtures.mini)\"\ntrain_limit = 100\n[mix]\nmode = \"\(mode)\"\np = 1.0\nalpha = 1e-320\n")
+            try assertRefused(["run", file, "--out", base + "/out", "--threads", "1"],
+                              file + ": mix.alpha must be from 0.001 to 1,000,000 (got 1e-320)")
+        }
+        let file = base + "/nan.toml"
+        try FileIO.writeAtomically(file, "[dataset]\npath = \"\(PrepFixtures.mini)\"\n[train]\neps = inf\n")
+        try assertRefused(["run", file, "--out", base + "/out"], file + ": train.eps must be a finite number (got inf)")
+        XCTAssertFalse(FileIO.exists(base + "/out"))
+    }
+
     /// Item 7 at the command line: an empty archive, a binary class-name file and a damaged prep.json each get one line.
     func testCarelessDatasetAndStateFiles() throws {
         let quickstart = PrepFixtures.repo + "/pipelines/quickstart.toml"

@@ -19,7 +19,7 @@ final class PipelineTests: XCTestCase {
 
     func testErrorsNameTheKey() {
         let cases: [(String, String)] = [
-            ("[mix]\nalpha = 0\n", "mix.alpha must be > 0"),
+            ("[mix]\nalpha = 0\n", "mix.alpha must be from 0.001 to 1,000,000 (got 0.0)"),
             ("[mix]\np = 1.5\n", "mix.p must be in [0, 1]"),
             ("[mix]\nsmoothing = 1.0\n", "mix.smoothing must be in [0, 1)"),
             ("[mix]\nmode = \"blend\"\n", "mix.mode must be one of"),
@@ -44,6 +44,32 @@ final class PipelineTests: XCTestCase {
                 XCTAssertTrue("\($0)".contains(expected), "\(text) → \($0)")
             }
         }
+    }
+
+    /// Every float key refuses TOML's nan, inf and -inf by name (issue 22), and `mix.alpha`
+    /// values the Beta sampler cannot use (1e-320 gave λ = NaN and a trap) by its range.
+    func testFloatKeysRefuseNaNInfinityAndUnusableAlphas() {
+        let keys = [("dataset", "test_fraction"), ("mix", "p"), ("mix", "alpha"), ("mix", "smoothing"),
+                    ("train", "lr"), ("train", "beta1"), ("train", "beta2"), ("train", "eps")]
+        for (table, key) in keys {
+            for (literal, shown) in [("nan", "nan"), ("+nan", "nan"), ("-nan", "nan"), ("inf", "inf"), ("+inf", "inf"), ("-inf", "-inf")] {
+                let text = "[dataset]\npath = \"x\"\n" + (table == "dataset" ? "" : "[\(table)]\n") + "\(key) = \(literal)\n"
+                XCTAssertThrowsError(try Pipeline.parse(text, file: "f.toml"), text) {
+                    XCTAssertEqual("\($0)", "f.toml: \(table).\(key) must be a finite number (got \(shown))")
+                }
+            }
+        }
+        for (literal, shown) in [("1e-320", "1e-320"), ("5e-324", "5e-324"), ("0.0009", "0.0009"), ("1e7", "10000000.0")] {
+            XCTAssertThrowsError(try Pipeline.parse("[dataset]\npath = \"x\"\n[mix]\nalpha = \(literal)\n", file: "f.toml"), literal) {
+                XCTAssertEqual("\($0)", "f.toml: mix.alpha must be from 0.001 to 1,000,000 (got \(shown))")
+            }
+        }
+        XCTAssertEqual(try Pipeline.parse("[dataset]\npath = \"x\"\n[mix]\nalpha = 0.001\n").mix.alpha, 0.001)
+        XCTAssertEqual(try Pipeline.parse("[dataset]\npath = \"x\"\n[mix]\nalpha = 1_000_000\n").mix.alpha, 1_000_000)
+        // Values that reach validation another way (a manifest's pipeline, code) are refused too.
+        var p = try! Pipeline.parse("[dataset]\npath = \"x\"\n")
+        p.train.eps = .infinity
+        XCTAssertEqual(p.problems(), ["train.eps must be > 0 (got inf)"])
     }
 
     func testRelativeDatasetPathIsRelativeToTheFile() throws {
