@@ -78,6 +78,10 @@ public enum Exporter {
         let source = request.epoch == nil ? nil : try manifest.openSourceCopy(directory: dir)
         scan: for shard in shards {
             let reader = try ShardReader(path: dir + "/" + shard.file, source: source)
+            // Positions count the shard's real samples (a 32-bit header field), never the listed number.
+            guard reader.sampleCount == shard.samples else {
+                throw MixError.file(reader.path, "holds \(reader.sampleCount) samples, \(Manifest.fileName) says \(shard.samples)")
+            }
             let shape = reader.shape
             guard shape == SampleShape(channels: src.channels, height: src.height, width: src.width, classCount: src.classNames.count) else {
                 throw MixError.file(reader.path, "holds \(Wording.image(channels: shape.channels, height: shape.height, width: shape.width)) images of \(shape.classCount) classes; "
@@ -101,7 +105,7 @@ public enum Exporter {
                     if wanted == nil && picked.count >= request.count { break scan }
                 }
             }
-            base += shard.samples
+            base += reader.sampleCount
         }
         if let positions = request.positions {
             let found = Set(picked.map(\.position))

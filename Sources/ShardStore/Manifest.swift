@@ -60,10 +60,14 @@ public struct Manifest: Sendable, Equatable, Codable {
         return manifest
     }
 
+    /// The most samples a manifest may list for one shard: a shard header counts
+    /// them in 32 bits. With it, sums of listed counts cannot overflow.
+    public static let maxShardSamples = Int(UInt32.max)
+
     /// Problems with the shard listing itself, each naming the manifest at
     /// `path`: training epochs numbered 0, 1, … in order; every shard a
     /// relative path of safe names (nothing outside the directory), listed
-    /// once, with at least one sample and a non-negative size.
+    /// once, with from 1 to `maxShardSamples` samples and a non-negative size.
     public func listingProblems(path: String) -> [String] {
         var out: [String] = []
         for (i, e) in train.enumerated() where e.epoch != i {
@@ -77,8 +81,9 @@ public struct Manifest: Sendable, Equatable, Codable {
                 continue
             }
             if !seen.insert(entry.file).inserted { out.append("\(path): shard \(entry.file) is listed twice") }
-            if entry.samples < 1 || entry.bytes < 0 {
-                out.append("\(path): shard \(entry.file) is listed with \(entry.samples) samples and \(entry.bytes) bytes")
+            if !(1...Manifest.maxShardSamples).contains(entry.samples) || entry.bytes < 0 {
+                out.append("\(path): shard \(entry.file) is listed with \(entry.samples) samples and \(entry.bytes) bytes "
+                           + "(a shard holds \(Wording.range(1, Manifest.maxShardSamples)) samples)")
             }
         }
         return out

@@ -45,7 +45,7 @@ final class HostileManifestTests: XCTestCase {
         try assertLoaderRefuses(dir, "\(dir)/manifest.json: shard \"/etc/passwd\" is not a path inside the directory")
 
         dir = try directory("empty") { $0.train[1].shards[2].samples = 0 }
-        try assertLoaderRefuses(dir, "\(dir)/manifest.json: shard train/epoch-001/shard-00002.mxs is listed with 0 samples and \(try Manifest.load(directory: dir).train[1].shards[2].bytes) bytes")
+        try assertLoaderRefuses(dir, "\(dir)/manifest.json: shard train/epoch-001/shard-00002.mxs is listed with 0 samples and \(try Manifest.load(directory: dir).train[1].shards[2].bytes) bytes (a shard holds from 1 to 4,294,967,295 samples)")
 
         dir = try directory("size") { $0.train[0].shards[0].bytes += 1 }
         let size = FileIO.fileSize(dir + "/train/epoch-000/shard-00000.mxs")!
@@ -56,6 +56,33 @@ final class HostileManifestTests: XCTestCase {
 
         dir = try directory("version") { $0.formatVersion = 99 }
         try assertLoaderRefuses(dir, "\(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions from 1 to 2)")
+    }
+
+    /// Issue 22: `export --positions 5,1999` on a manifest listing a shard with 2^63 − 1 samples
+    /// trapped on overflow adding up the positions (exit 132). The listing bounds each count by
+    /// the shard header's 32 bits, and export counts the samples each shard really holds.
+    func testExportRefusesImpossibleSampleCounts() throws {
+        let out = Fixtures.tempDirectory("exportcounts")
+        var dir = try directory("intmax") { $0.train[0].shards[0].samples = Int.max }
+        let bytes = try Manifest.load(directory: dir).train[0].shards[0].bytes
+        let listing = "\(dir)/manifest.json: shard train/epoch-000/shard-00000.mxs is listed with 9223372036854775807 samples and \(bytes) bytes "
+            + "(a shard holds from 1 to 4,294,967,295 samples)"
+        var r = try TestSupport.run(TestSupport.executable("mixprep"), ["export", dir, "--positions", "5,299", "--out", out])
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertEqual(r.err, "error: \(listing)\n")
+        try assertLoaderRefuses(dir, listing)
+
+        // Within the 32 bits but not what the shard holds: named by the shard.
+        dir = try directory("uint32max") { $0.train[0].shards[0].samples = Int(UInt32.max) }
+        r = try TestSupport.run(TestSupport.executable("mixprep"), ["export", dir, "--positions", "5,299", "--out", out])
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertEqual(r.err, "error: \(dir)/train/epoch-000/shard-00000.mxs: holds 128 samples, manifest.json says 4294967295\n")
+        XCTAssertFalse(FileIO.exists(out + "/contact-sheet.png"))
+
+        // The sound directory exports those two positions.
+        r = try TestSupport.run(TestSupport.executable("mixprep"), ["export", try Fixtures.shardDirectory(), "--positions", "5,299", "--out", out])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(try FileIO.list(out).sorted(), ["contact-sheet.png", "index.md", "sample-000005.png", "sample-000299.png"])
     }
 
     func testVerifyChecksEveryListedField() throws {
@@ -69,7 +96,10 @@ final class HostileManifestTests: XCTestCase {
 
         dir = try directory("vsamples") { $0.train[0].shards[0].samples = 1_000_000_000_000 }
         var r = try Verifier.verify(directory: dir, threads: 1)
-        XCTAssertEqual(r.problems, ["\(dir)/train/epoch-000/shard-00000.mxs: 128 samples, the manifest says 1000000000000"])
+        let bytes = try Manifest.load(directory: dir).train[0].shards[0].bytes
+        XCTAssertEqual(r.problems, ["\(dir)/manifest.json: shard train/epoch-000/shard-00000.mxs is listed with 1000000000000 samples and \(bytes) bytes "
+                                    + "(a shard holds from 1 to 4,294,967,295 samples)",
+                                    "\(dir)/train/epoch-000/shard-00000.mxs: 128 samples, the manifest says 1000000000000"])
 
         dir = try directory("vswapped") {
             $0.train[0].epoch = 1
