@@ -123,6 +123,9 @@ public enum CIFAR10 {
         let names = text.split(whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: " \t\r") }.filter { !$0.isEmpty }
         guard !names.isEmpty, names.count <= 256 else { throw MixError.file(name, "expected \(Wording.range(1, 256)) class names, found \(names.count)") }
+        for (i, n) in names.enumerated() {
+            if let problem = ClassNames.problem(n) { throw MixError.file(name, "class \(i + 1) \(problem)") }
+        }
         return names
     }
 }

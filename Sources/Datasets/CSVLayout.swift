@@ -49,6 +49,7 @@ enum CSVLayout {
             guard !path.hasPrefix("/") else { throw MixError.file(file, "line \(r.line): path \(String(reflecting: path)) is absolute; paths are relative to the CSV's folder") }
             guard !path.utf8.contains(0) else { throw MixError.file(file, "line \(r.line): the path holds a NUL byte") }
             guard !label.isEmpty else { throw MixError.file(file, "line \(r.line): empty label") }
+            if let problem = ClassNames.problem(label) { throw MixError.file(file, "line \(r.line): label \(problem)") }
             return (r.line, path, label)
         }
     }

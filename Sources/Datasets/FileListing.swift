@@ -73,6 +73,9 @@ extension FileListing {
         guard found.count <= ListingLimits.maxClasses else {
             throw MixError.file(root, "\(found.count) classes; the shard format holds at most \(ListingLimits.maxClasses)")
         }
+        for name in found.sorted(by: String.codePointOrder) {
+            if let problem = ClassNames.problem(name) { throw MixError.file(root, "\(what) \(problem)") }
+        }
         let names: [String]
         if let given = options.classes {
             if let unknown = found.sorted(by: String.codePointOrder).first(where: { !given.contains($0) }) {

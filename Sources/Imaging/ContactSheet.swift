@@ -253,8 +253,10 @@ struct ContactSheetLayout {
 
         // The grid sets the width; a long title drops to text size rather than
         // widening the sheet much, and is cut with … if it still does not fit.
+        // A long class name widens it to 480 pixels at most and is cut with … too:
+        // the sheet never grows with the longest name.
         let gridWidth = columns * cellWidth + (columns - 1) * gapX
-        let baseWidth = max(gridWidth, itemWidths.max() ?? 0, 160)
+        let baseWidth = max(gridWidth, min(itemWidths.max() ?? 0, 480), 160)
         let large = ts + 1
         titleScale = BitmapFont.width(of: title, scale: large) <= baseWidth ? large : ts
         let contentWidth = max(baseWidth, min(BitmapFont.width(of: title, scale: titleScale), 480))

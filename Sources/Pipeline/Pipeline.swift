@@ -197,6 +197,9 @@ public struct DatasetSection: Sendable, Equatable, Codable {
         }
         if let classes {
             if classes.isEmpty || classes.contains(where: \.isEmpty) { out.append("dataset.classes must name classes (no empty names)") }
+            if let long = classes.first(where: { $0.utf8.count > ClassNames.maxBytes }), let problem = ClassNames.problem(long) {
+                out.append("dataset.classes: \(problem)")
+            }
             if Set(classes).count != classes.count { out.append("dataset.classes names a class twice") }
             if classes.count > MixShardLayout.maxClasses {
                 out.append("dataset.classes names \(classes.count) classes; the shard format holds at most \(MixShardLayout.maxClasses)")

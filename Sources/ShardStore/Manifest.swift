@@ -57,6 +57,7 @@ public struct Manifest: Sendable, Equatable, Codable {
         guard manifest.sourceCopy == nil || manifest.formatVersion >= 2 else {
             throw MixError.file(path, "a version 1 manifest cannot list a sourceCopy")
         }
+        if let problem = manifest.source.classNameProblem { throw MixError.file(path, problem) }
         return manifest
     }
 
@@ -177,6 +178,11 @@ public struct SourceInfo: Sendable, Equatable, Codable {
     public var files: SourceFilesInfo?
     /// Files skipped as undecodable (`dataset.skip_bad`); nil when none was.
     public var skippedFiles: Int?
+
+    /// The first class name that breaks `ClassNames`' limit, naming it as
+    /// `source.classNames[i]`; nil when all are fine. Checked when a manifest or
+    /// `prep.json` is loaded, before any report or image lays the names out.
+    public var classNameProblem: String? { ClassNames.problem(classNames, what: "source.classNames") }
 
     public init(name: String, path: String, fingerprint: String, classNames: [String], trainCount: Int, testCount: Int,
                 channels: Int, height: Int, width: Int) {

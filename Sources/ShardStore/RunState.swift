@@ -21,13 +21,17 @@ public struct RunState: Codable, Equatable, Sendable {
     public static func load(directory: String) throws -> RunState? {
         let path = directory + "/" + fileName
         guard FileIO.exists(path) else { return nil }
+        let state: RunState
         do {
-            return try JSONDecoder().decode(RunState.self, from: Data(try FileIO.read(path)))
+            state = try JSONDecoder().decode(RunState.self, from: Data(try FileIO.read(path)))
         } catch let e as MixError {
             throw e
         } catch {
             throw MixError.file(path, "not a valid run state: \(MixError.describe(decoding: error))")
         }
+        // `mixprep finalize` writes the manifest's source from it.
+        if let problem = state.source.classNameProblem { throw MixError.file(path, problem) }
+        return state
     }
 
     public func write(directory: String) throws {

@@ -104,6 +104,14 @@ final class CIFAR10Tests: XCTestCase {
         }
         try FileIO.writeAtomically(dir + "/batches.meta.txt", "cat\r\ndog\tx\n\n")
         XCTAssertEqual(try Dataset.load(dir).classNames, ["cat", "dog\tx"])
+        // Issue 22: a class name is at most 256 bytes of UTF-8 (here 257: "d" and 128 two-byte "é").
+        try FileIO.writeAtomically(dir + "/batches.meta.txt", "cat\nd" + String(repeating: "é", count: 128) + "\n")
+        XCTAssertThrowsError(try Dataset.load(dir)) {
+            XCTAssertEqual("\($0)", dir + "/batches.meta.txt: class 2 \"d" + String(repeating: "é", count: 23)
+                           + "…\" is 257 bytes long; a class name is from 1 to 256 bytes of UTF-8")
+        }
+        try FileIO.writeAtomically(dir + "/batches.meta.txt", "cat\n" + String(repeating: "é", count: 128) + "\n")
+        XCTAssertEqual(try Dataset.load(dir).classNames[1].utf8.count, 256)
     }
 }
 

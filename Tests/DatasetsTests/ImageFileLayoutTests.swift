@@ -161,6 +161,9 @@ final class ImageFileLayoutTests: XCTestCase {
             ("path,label\na.png,x,3\n", "path,label\n", "train.csv: line 2: 3 fields, the header has 2"),
             ("path,label\n/etc/a.png,x\n", "path,label\n", "train.csv: line 2: path \"/etc/a.png\" is absolute; paths are relative to the CSV's folder"),
             ("path,label\n\"a.png,x\n", "path,label\n", "train.csv: line 2: a quoted field is never closed"),
+            // Issue 22: a 30 MB label became a class name that export tried to lay out in 152 GB.
+            ("path,label\na.png,x\nb.png," + String(repeating: "y", count: 30 << 20) + "\n", "path,label\n",
+             "train.csv: line 3: label \"yyyyyyyyyyyyyyyyyyyyyyyy…\" is 31,457,280 bytes long; a class name is from 1 to 256 bytes of UTF-8"),
         ]
         for (train, test, expected) in cases {
             try FileIO.writeAtomically(dir + "/train.csv", train)

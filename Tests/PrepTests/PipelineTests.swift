@@ -72,6 +72,16 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(p.problems(), ["train.eps must be > 0 (got inf)"])
     }
 
+    /// Issue 22: a class name is at most 256 bytes of UTF-8, in `dataset.classes` as anywhere.
+    func testClassNamesAreBounded() throws {
+        let text = "[dataset]\npath = \"x\"\nclasses = [\"a\", \"\(String(repeating: "b", count: 257))\"]\n"
+        XCTAssertThrowsError(try Pipeline.parse(text, file: "f.toml")) {
+            XCTAssertEqual("\($0)", "f.toml: dataset.classes: \"bbbbbbbbbbbbbbbbbbbbbbbb…\" is 257 bytes long; a class name is from 1 to 256 bytes of UTF-8")
+        }
+        let ok = "[dataset]\npath = \"x\"\nclasses = [\"a\", \"\(String(repeating: "b", count: 256))\"]\n"
+        XCTAssertEqual(try Pipeline.parse(ok).dataset.classes?.last?.count, 256)
+    }
+
     func testRelativeDatasetPathIsRelativeToTheFile() throws {
         let p = try Pipeline.load(PrepFixtures.repo + "/pipelines/quickstart.toml")
         XCTAssertTrue(FileIO.isDirectory(p.dataset.path), p.dataset.path)

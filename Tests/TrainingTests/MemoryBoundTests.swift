@@ -176,6 +176,51 @@ final class MemoryBoundTests: XCTestCase {
         }
     }
 
+    /// Issue 22: a 30 MB class name in manifest.json made `export` ask for hundreds of GB and
+    /// abort, and `verify` peak at 1.09 GB padding every class to it (exit 0, 300 MB of output).
+    /// Every reader refuses the manifest naming the entry; `finalize` refuses such a prep.json.
+    func testThirtyMegabyteClassName() throws {
+        let dir = try Fixtures.copy(try Fixtures.shardDirectory(), name: "longname")
+        var m = try Manifest.load(directory: dir)
+        m.source.classNames[3] = String(repeating: "a", count: 30 << 20)
+        try FileIO.writeAtomically(dir + "/" + Manifest.fileName, try m.encoded())
+        let expected = dir + "/manifest.json: source.classNames[3] \"aaaaaaaaaaaaaaaaaaaaaaaa…\" is 31,457,280 bytes long; "
+            + "a class name is from 1 to 256 bytes of UTF-8"
+        let label = "30 MB class name"
+        try assertBounded(label, mixprep, ["export", dir, "--out", Fixtures.tempDirectory("rssexport")], expected)
+        try assertBounded(label, mixprep, ["verify", dir, "--threads", "1"], expected)
+        try assertBounded(label, mixtrain, ["bench-loader", dir], expected)
+        try assertBounded(label, mixtrain, ["train", dir, "--out", Fixtures.tempDirectory("rss"), "--threads", "1"], expected)
+
+        let state = try Fixtures.copy(try Fixtures.shardDirectory(), name: "longprep")
+        FileIO.remove(state + "/" + Manifest.fileName)
+        var s = try XCTUnwrap(try RunState.load(directory: state))
+        s.source.classNames[0] = String(repeating: "b", count: 30 << 20)
+        try s.write(directory: state)
+        try assertBounded(label, mixprep, ["finalize", state, "--threads", "1"],
+                          state + "/prep.json: source.classNames[0] \"bbbbbbbbbbbbbbbbbbbbbbbb…\" is 31,457,280 bytes long")
+    }
+
+    /// Names at the limit (256 bytes) are fine, and the contact sheet does not grow with them:
+    /// the legend cuts them at 480 pixels.
+    func testClassNamesAtTheLimit() throws {
+        let dir = try Fixtures.copy(try Fixtures.shardDirectory(), name: "limitname")
+        var m = try Manifest.load(directory: dir)
+        m.source.classNames = (0..<10).map { String(repeating: Character(String($0)), count: 256) }
+        try FileIO.writeAtomically(dir + "/" + Manifest.fileName, try m.encoded())
+        let v = try TestSupport.runMeasuringMemory(mixprep, ["verify", dir, "--threads", "1"])
+        XCTAssertEqual(v.status, 0, v.err)
+        XCTAssertTrue(v.out.contains("  " + String(repeating: "9", count: 256) + " "), v.out)
+        let out = Fixtures.tempDirectory("limitexport")
+        let e = try TestSupport.runMeasuringMemory(mixprep, ["export", dir, "--out", out, "--count", "2", "--scale", "1"])
+        XCTAssertEqual(e.status, 0, e.err)
+        let png = try FileIO.read(out + "/contact-sheet.png")
+        let width = png[16..<20].reduce(0) { $0 << 8 | Int($1) }
+        XCTAssertEqual(width, 480 + 2 * 14)  // the legend's 480, two 14-pixel margins (the grid is narrower)
+        print(String(format: "peak RSS | 256-byte class names | mixprep verify | %.1f MiB", v.peakRSSMiB))
+        print(String(format: "peak RSS | 256-byte class names | mixprep export | %.1f MiB", e.peakRSSMiB))
+    }
+
     /// The measurement's floor: what a tool that allocates nothing reports (python's fork of itself).
     func testMeasuringFloor() throws {
         let r = try TestSupport.runMeasuringMemory("/bin/true", [])
