@@ -342,8 +342,12 @@ public enum ExperimentRunner {
                 continue
             }
             do {
+                // 3× for images up to 170 pixels (CIFAR's 32 as 96-pixel tiles), 2× up to 256, else 1×:
+                // 24 tiles of 1,024 pixels at 3× would be above export's limit (`ContactSheetSize.maxPixels`).
+                let source = try Manifest.load(directory: trial.shardDirectory).source
+                let scale = max(1, min(3, 512 / max(source.height, source.width, 1)))
                 _ = try Exporter.export(ExportRequest(directory: trial.shardDirectory, outDirectory: out, epoch: 0, count: 24,
-                                                      positions: nil, mixedOnly: arm.mixes, scale: 3, columns: 8))
+                                                      positions: nil, mixedOnly: arm.mixes, scale: scale, columns: 8))
                 written.append("samples/\(arm.name)/contact-sheet.png")
                 say("contact sheet of \(arm.name)'s \(arm.mixes ? "mixed " : "")samples: \(out)/contact-sheet.png")
             } catch {

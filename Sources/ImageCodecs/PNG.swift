@@ -38,20 +38,23 @@ public enum PNG {
         case 4: image.format = mxs_png_format_rgba()
         default: preconditionFailure("PNG: unsupported channel count \(channels)")
         }
+        // The worst case (a little above the raw size) is reserved but not written: only the
+        // pages the compressed stream fills become resident, so a large image costs its own
+        // bytes plus its PNG's, not twice its own.
         var capacity = mxs_png_image_png_size_max(&image)
-        var out = [UInt8](repeating: 0, count: capacity)
-        let ok = out.withUnsafeMutableBytes { dst in
-            pixels.withUnsafeBytes { src in
+        var ok: Int32 = 0
+        let out = [UInt8](unsafeUninitializedCapacity: capacity) { dst, count in
+            ok = pixels.withUnsafeBytes { src in
                 png_image_write_to_memory(&image, dst.baseAddress, &capacity, 0,
                                           src.baseAddress, Int32(width * channels), nil)
             }
+            count = ok != 0 ? capacity : 0
         }
         guard ok != 0 else {
             png_image_free(&image)
             throw MixError("\(name): PNG encoding failed: \(message(of: &image, fallback: "libpng reported no message"))")
         }
-        out.removeSubrange(capacity...)
-        return out
+        return Array(out)  // exactly the PNG's bytes, releasing the reservation
     }
 
     // MARK: Decoding

@@ -96,6 +96,33 @@ public func makeContactSheet(tiles: [ContactTile], classNames: [String], columns
     return sheet
 }
 
+/// The size of a contact sheet, known before it is drawn: what callers check
+/// against `maxPixels` before they read samples for one or allocate it.
+public enum ContactSheetSize {
+    /// The most pixels a contact sheet (or one upscaled sample) may have:
+    /// 100,000,000, 300 MB of RGB. `mixprep export` refuses larger ones.
+    public static let maxPixels = 100_000_000
+
+    /// Width and height of the sheet `makeContactSheet` draws for `tileCount` tiles of
+    /// `tileWidth`×`tileHeight` pixels (the largest, when they differ) with labels over
+    /// `labelClasses` classes, a caption line under each when `captions`; `columns ≥ 1`,
+    /// `scale ≥ 1`. Exact for tiles alike, an upper bound otherwise. The arithmetic is
+    /// plain: callers keep `tileCount` below 2^32 and `tileWidth × scale`, `tileHeight × scale`
+    /// below 2^20 (their product is what to check, with `pixels`).
+    public static func of(tileCount: Int, tileWidth: Int, tileHeight: Int, captions: Bool, labelClasses: Int,
+                          classNames: [String], columns: Int, scale: Int, title: String) -> (width: Int, height: Int) {
+        let layout = ContactSheetLayout(tileCount: tileCount, tileWidth: tileWidth, tileHeight: tileHeight, captions: captions,
+                                        labelClasses: labelClasses, classNames: classNames, columns: columns, scale: scale, title: title)
+        return (layout.width, layout.height)
+    }
+
+    /// `width × height`, or nil when it overflows.
+    public static func pixels(_ size: (width: Int, height: Int)) -> Int? {
+        let (n, overflow) = size.width.multipliedReportingOverflow(by: size.height)
+        return overflow ? nil : n
+    }
+}
+
 /// The first caption line of a tile, at most `maxCharacters` long:
 /// `"λ0.73 cat/dog"` for a mixed sample, `"cat"` for an unmixed one.
 ///
@@ -226,13 +253,23 @@ struct ContactSheetLayout {
     let height: Int
 
     init(tiles: [ContactTile], classNames: [String], columns requested: Int, scale: Int, title: String) {
+        self.init(tileCount: tiles.count, tileWidth: tiles.map(\.width).max() ?? 0, tileHeight: tiles.map(\.height).max() ?? 0,
+                  captions: tiles.contains { !$0.caption.isEmpty }, labelClasses: tiles.map(\.label.count).max() ?? 0,
+                  classNames: classNames, columns: requested, scale: scale, title: title)
+    }
+
+    /// The layout of `tileCount` tiles of at most `tileWidth`×`tileHeight` pixels, with a
+    /// caption line under them when `captions`, labels of `labelClasses` classes: what
+    /// `makeContactSheet` draws, known before any tile exists.
+    init(tileCount: Int, tileWidth: Int, tileHeight: Int, captions: Bool, labelClasses: Int, classNames: [String],
+         columns requested: Int, scale: Int, title: String) {
         precondition(requested >= 1, "makeContactSheet: columns must be ≥ 1, got \(requested)")
         precondition(scale >= 1, "makeContactSheet: scale must be ≥ 1, got \(scale)")
         self.scale = scale
-        columns = min(requested, max(1, tiles.count))
-        rows = (tiles.count + columns - 1) / columns
-        cellWidth = max(24, (tiles.map(\.width).max() ?? 0) * scale)
-        imageHeight = (tiles.map(\.height).max() ?? 0) * scale
+        columns = min(requested, max(1, tileCount))
+        rows = (tileCount + columns - 1) / columns
+        cellWidth = max(24, tileWidth * scale)
+        imageHeight = tileHeight * scale
         textScale = cellWidth >= 16 * 2 * BitmapFont.advance ? 2 : 1  // 16 characters at scale 2
         let ts = textScale
         gapX = 14 * ts
@@ -240,10 +277,10 @@ struct ContactSheetLayout {
         barGap = 5
         barHeight = max(6, min(14, imageHeight / 12))
         lineHeight = BitmapFont.height(scale: ts) + 2 * ts
-        captionLines = tiles.contains { !$0.caption.isEmpty } ? 2 : 1
+        captionLines = captions ? 2 : 1
         cellHeight = imageHeight + barGap + barHeight + 6 + captionLines * lineHeight
 
-        let kClasses = max(classNames.count, tiles.map(\.label.count).max() ?? 0)
+        let kClasses = max(classNames.count, labelClasses)
         let side = BitmapFont.capHeight(scale: ts) + 4, sGap = 5 * ts
         swatchSide = side
         swatchGap = sGap

@@ -16,7 +16,9 @@ public struct ExportRequest: Sendable {
     /// Explicit sample positions (within the epoch or split); overrides `count`.
     public var positions: [Int]?
     public var mixedOnly: Bool
+    /// Upscaling factor of each image, from 1 to `Exporter.maxScale`.
     public var scale: Int
+    /// Tiles per row of the contact sheet, ≥ 1.
     public var columns: Int
 
     public init(directory: String, outDirectory: String, epoch: Int?, count: Int, positions: [Int]?,
@@ -48,8 +50,17 @@ public enum Exporter {
         var file: String
     }
 
+    /// The largest `scale` (`--scale`).
+    public static let maxScale = 32
+
+    /// Writes the sample PNGs, the contact sheet and the index `request` asks for.
+    /// Every image is sized before a shard is read: a sample PNG or a sheet of more than
+    /// `ContactSheetSize.maxPixels` is refused, naming the option to change.
     public static func export(_ request: ExportRequest) throws -> Result {
         let dir = request.directory
+        guard (1...maxScale).contains(request.scale) else { throw MixError("--scale must be \(Wording.range(1, maxScale)) (got \(request.scale))") }
+        guard request.columns >= 1 else { throw MixError("--columns must be ≥ 1 (got \(request.columns))") }
+        guard request.count >= 1 else { throw MixError("--count must be ≥ 1 (got \(request.count))") }
         try FileIO.checkOutputDirectory(request.outDirectory)
         let manifest = try Manifest.load(directory: dir)
         // The manifest's listing and the source shape it states are checked before a file is opened or an image drawn.
@@ -71,6 +82,17 @@ public enum Exporter {
             shards = manifest.test.shards
             what = "test split"
         }
+        let pipe = manifest.pipeline
+        let augment = request.epoch == nil || !pipe.augment.isActive ? "" : "augment \(pipe.augment.summary), "
+        func title(_ samples: Int) -> String {
+            "\(pipe.name): \(what), \(samples) samples (\(augment)mode \(pipe.mix.mode.rawValue), p \(pipe.mix.p), alpha \(pipe.mix.alpha))"
+        }
+        // At most this many tiles: the positions asked for, or --count of the samples listed
+        // (summed up to --count at most, so never beyond it).
+        var available = 0
+        for shard in shards where available < request.count { available += min(shard.samples, request.count - available) }
+        let most = request.positions.map { Set($0).count } ?? min(request.count, available)
+        if let problem = sizeProblem(request, source: src, tiles: most, title: title) { throw MixError(problem) }
         let wanted = request.positions.map(Set.init)
         var picked: [Picked] = []
         var base = 0
@@ -129,9 +151,8 @@ public enum Exporter {
                         lambda: p.provenance.flatMap { $0.isMixed ? $0.lambda : nil },
                         caption: "#\(p.position)" + (p.provenance.map { " " + transformText($0.primaryTransform) } ?? ""))
         }
-        let pipe = manifest.pipeline
-        let augment = request.epoch == nil || !pipe.augment.isActive ? "" : "augment \(pipe.augment.summary), "
-        let title = "\(pipe.name): \(what), \(picked.count) samples (\(augment)mode \(pipe.mix.mode.rawValue), p \(pipe.mix.p), alpha \(pipe.mix.alpha))"
+        let title = title(picked.count)
+        if let problem = sizeProblem(request, source: src, tiles: picked.count, title: { _ in title }) { throw MixError(problem) }
         let sheet = makeContactSheet(tiles: tiles, classNames: src.classNames, columns: request.columns,
                                      scale: request.scale, title: title)
         let sheetPath = out + "/contact-sheet.png"
@@ -141,6 +162,49 @@ public enum Exporter {
         let files = try src.files.map { try SourceFileList.rows(dir + "/" + (request.epoch == nil ? $0.test : $0.train).file, classNames: src.classNames).map(\.path) }
         try FileIO.writeAtomically(indexPath, indexMarkdown(picked, title: title, classNames: src.classNames, source: src, files: files))
         return Result(images: picked.count, sheet: sheetPath, index: indexPath)
+    }
+
+    /// Why the images of `tiles` samples of `source` at `request`'s scale and columns are
+    /// too large to draw (a sample PNG or the contact sheet above `ContactSheetSize.maxPixels`),
+    /// naming what to change; nil when they fit. `title(n)` is the sheet's title for n samples.
+    /// `source`'s sides are at most `MixShardLayout.maxSide`, `scale` at most `maxScale`.
+    static func sizeProblem(_ request: ExportRequest, source src: SourceInfo, tiles: Int, title: (Int) -> String) -> String? {
+        let limit = ContactSheetSize.maxPixels
+        let (scale, columns) = (request.scale, request.columns)
+        let (w, h) = (src.width * scale, src.height * scale)
+        if w * h > limit {
+            let fit = max(1, Int((Double(limit) / Double(src.width * src.height)).squareRoot()))
+            return "--scale \(scale) makes each sample \(Wording.grouped(w))×\(Wording.grouped(h)) pixels (width×height), more than the "
+                + "\(Wording.grouped(limit)) drawn at most: use --scale \(fit) or less"
+        }
+        func size(_ n: Int, columns: Int) -> (width: Int, height: Int) {
+            ContactSheetSize.of(tileCount: n, tileWidth: src.width, tileHeight: src.height, captions: true,
+                                labelClasses: src.classNames.count, classNames: src.classNames, columns: columns, scale: scale,
+                                title: title(n))
+        }
+        func fits(_ n: Int, columns: Int) -> Bool { ContactSheetSize.pixels(size(n, columns: columns)).map { $0 <= limit } ?? false }
+        /// The largest n in 1...upper with `fits(n)` (0 if none), by bisection (sizes grow with n).
+        func largest(_ upper: Int, _ fits: (Int) -> Bool) -> Int {
+            var (lo, hi) = (0, upper)
+            while lo < hi {
+                let mid = lo + (hi - lo + 1) / 2
+                if fits(mid) { lo = mid } else { hi = mid - 1 }
+            }
+            return lo
+        }
+        guard tiles > 0, !fits(tiles, columns: columns) else { return nil }
+        let sheet = size(tiles, columns: columns)
+        let what = "the contact sheet of \(Wording.grouped(tiles)) samples at --scale \(scale) would be "
+            + "\(Wording.grouped(sheet.width))×\(Wording.grouped(sheet.height)) pixels (width×height), more than the \(Wording.grouped(limit)) drawn at most"
+        let row = min(columns, tiles)
+        if !fits(row, columns: row) {
+            let perRow = largest(row) { fits($0, columns: $0) }
+            return perRow == 0 ? "\(what): lower --scale"
+                : "\(what): at most \(Wording.grouped(perRow)) fit in a row, so use --columns \(Wording.grouped(perRow)) or less (or lower --scale)"
+        }
+        let n = largest(tiles) { fits($0, columns: columns) }
+        let option = request.positions == nil ? "--count" : "--positions"
+        return "\(what): at most \(Wording.grouped(n)) samples fit with --columns \(Wording.grouped(columns)), so give \(option) \(request.positions == nil ? "\(n) or less" : "no more than \(n) positions") (or lower --scale)"
     }
 
     /// A transform as caption text: `flip +2,-1`, `0,0` for none.

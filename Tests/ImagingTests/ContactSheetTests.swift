@@ -176,6 +176,30 @@ final class ContactSheetTests: XCTestCase {
         XCTAssertEqual(Palette.color(forClass: 23), colors[23])
     }
 
+    /// `ContactSheetSize.of` is the size `makeContactSheet` draws, known before any tile exists
+    /// (what `mixprep export` checks against `maxPixels`); a long class name widens the sheet to 480 pixels at most.
+    func testSizeIsKnownBeforeDrawing() {
+        let names = (0..<10).map { "class \($0)" }
+        for (count, columns, scale, caption, classNames) in [(1, 8, 1, "", names), (24, 8, 3, "#1", names), (7, 3, 2, "x", names),
+                                                             (5, 100, 4, "", names), (2, 8, 1, "#2", [String(repeating: "long", count: 64)])] {
+            let tiles = (0..<count).map { i in
+                ContactTile(image: [UInt8](repeating: UInt8(i), count: 3 * 8 * 6), channels: 3, height: 8, width: 6,
+                            label: Self.oneHot(i % 10), lambda: nil, caption: caption)
+            }
+            let title = "sheet of \(count)"
+            let sheet = makeContactSheet(tiles: tiles, classNames: classNames, columns: columns, scale: scale, title: title)
+            let size = ContactSheetSize.of(tileCount: count, tileWidth: 6, tileHeight: 8, captions: !caption.isEmpty, labelClasses: 10,
+                                           classNames: classNames, columns: columns, scale: scale, title: title)
+            XCTAssertEqual(size.width, sheet.width, "\(count) tiles, \(columns) columns, scale \(scale)")
+            XCTAssertEqual(size.height, sheet.height, "\(count) tiles, \(columns) columns, scale \(scale)")
+            XCTAssertEqual(ContactSheetSize.pixels(size), sheet.width * sheet.height)
+        }
+        let long = ContactSheetSize.of(tileCount: 1, tileWidth: 6, tileHeight: 8, captions: false, labelClasses: 2,
+                                       classNames: ["a", String(repeating: "b", count: 256)], columns: 1, scale: 1, title: "")
+        XCTAssertEqual(long.width, 480 + 2 * 14)
+        XCTAssertNil(ContactSheetSize.pixels((Int.max / 2, 3)))
+    }
+
     func testEdgeCasesDoNotCrash() {
         let empty = makeContactSheet(tiles: [], classNames: [], columns: 4, scale: 2, title: "")
         XCTAssertGreaterThan(empty.width, 0)

@@ -221,6 +221,37 @@ final class MemoryBoundTests: XCTestCase {
         print(String(format: "peak RSS | 256-byte class names | mixprep export | %.1f MiB", e.peakRSSMiB))
     }
 
+    /// Issue 22: `export --scale 32 --count 100000` and `--columns 1000000` asked for 7.1 and
+    /// 7.6 GB for the contact sheet. Sizes are computed before a shard is read; a sheet or a
+    /// sample above 100,000,000 pixels is refused, saying what fits.
+    func testExportRefusesImagesTooLargeToDraw() throws {
+        let dir = try Fixtures.shardDirectory()  // 300 training samples per epoch, 32×32
+        let out = Fixtures.tempDirectory("rsssheet")
+        try assertBounded("--scale 32 --count 100000", mixprep, ["export", dir, "--out", out, "--scale", "32", "--count", "100000"],
+                          "error: the contact sheet of 300 samples at --scale 32 would be 8,416×", " pixels (width×height), more than the "
+                          + "100,000,000 drawn at most: at most 80 samples fit with --columns 8, so give --count 80 or less (or lower --scale)")
+        try assertBounded("--scale 32 --columns 1000000", mixprep, ["export", dir, "--out", out, "--scale", "32", "--columns", "1000000", "--count", "100000"],
+                          "error: the contact sheet of 300 samples at --scale 32 would be 315,600×1,202 pixels (width×height), more than the 100,000,000 drawn at most: at most 79 fit in a row, so use --columns 79 or less (or lower --scale)")
+        try assertBounded("--scale 32, 100 positions", mixprep, ["export", dir, "--out", out, "--scale", "32", "--positions", (0..<100).map(String.init).joined(separator: ",")],
+                          "the contact sheet of 100 samples", "so give --positions no more than 80 positions (or lower --scale)")
+        XCTAssertFalse(FileIO.exists(out + "/sample-000000.png"))
+
+        // Each sample alone: 1,024-pixel images at --scale 32 would be 32,768² pixels.
+        let big = try Fixtures.copy(dir, name: "bigside")
+        var m = try Manifest.load(directory: big)
+        (m.source.height, m.source.width) = (1024, 1024)
+        try FileIO.writeAtomically(big + "/" + Manifest.fileName, try m.encoded())
+        try assertBounded("1,024² images at --scale 32", mixprep, ["export", big, "--out", out, "--scale", "32"],
+                          "error: --scale 32 makes each sample 32,768×32,768 pixels (width×height), more than the 100,000,000 drawn at most: use --scale 9 or less")
+
+        // What fits is drawn: --count far above the samples there are takes them all, once.
+        let all = try TestSupport.runMeasuringMemory(mixprep, ["export", dir, "--out", out, "--count", String(Int.max), "--columns", String(Int.max)])
+        print(String(format: "peak RSS | --count and --columns Int.max (300 samples) | mixprep export | %.1f MiB", all.peakRSSMiB))
+        XCTAssertEqual(all.status, 0, all.err)
+        XCTAssertEqual(all.out, "wrote 300 sample PNGs, \(out)/contact-sheet.png and \(out)/index.md\n")
+        XCTAssertLessThan(all.peakRSSBytes, 256 << 20)
+    }
+
     /// The measurement's floor: what a tool that allocates nothing reports (python's fork of itself).
     func testMeasuringFloor() throws {
         let r = try TestSupport.runMeasuringMemory("/bin/true", [])
