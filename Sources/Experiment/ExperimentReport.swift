@@ -279,6 +279,8 @@ public enum ExperimentReport {
 
     /// `12.3 s`, `4 min 05 s`, `2 h 03 min`.
     static func duration(_ s: Double) -> String {
+        // Checkpoints' epoch times are summed in too: whatever they say is printed, never converted to Int.
+        guard s.isFinite, s < 1e12 else { return String(format: "%g s", s) }
         if s < 100 { return String(format: "%.1f s", s) }
         let t = Int(s.rounded())
         if t < 3600 { return String(format: "%d min %02d s", t / 60, t % 60) }

@@ -108,6 +108,12 @@ public enum ExperimentRunner {
         }
         // Arm by arm for the report's tables.
         let results = try spec.arms.flatMap { arm in try plan.trials(of: arm.name).map { try loadResult($0, plan: plan) } }
+        // The report sums confusion matrices per arm and lays them out with one list of class names.
+        if let first = results.first, let other = results.first(where: { $0.record.confusion?.count != first.record.confusion?.count }) {
+            throw MixError.file(other.trial.runDirectory + "/" + TrialRecord.fileName,
+                                "has \(other.record.confusion?.count ?? 0) classes, \(first.trial.runDirectory)/\(TrialRecord.fileName) "
+                                + "\(first.record.confusion?.count ?? 0): the runs of one experiment share their classes")
+        }
         let summary = makeSummary(plan: plan, results: results)
         var written: [String] = []
         // One report writer at a time (they would write the same bytes).
@@ -146,7 +152,21 @@ public enum ExperimentRunner {
         let run = trial.runDirectory
         var outcome = TrialOutcome(name: trial.name, arm: trial.arm.name, seed: trial.seed, shardsWritten: 0, shardsKept: 0,
                                    prepRan: false, training: .skipped)
-        var record = try TrialRecord.load(directory: run)
+        // A trial.json that does not decode or holds impossible numbers (edited, or damaged) is
+        // not trusted: the trial is redone as if it had none. Shards and checkpoints are not
+        // lost with it: prep keeps the shards that verify, training resumes from (or keeps) the
+        // checkpoints, and the final checkpoint is evaluated again. Only the prep time, which a
+        // rerun that keeps the shards cannot measure, is lost.
+        var record: TrialRecord?
+        switch try TrialRecord.load(directory: run) {
+        case nil:
+            record = nil
+        case .success(let r)?:
+            record = r
+        case .failure(let e)?:
+            printError("warning: \(e.message); redoing this trial (shards and checkpoints that verify are kept, its prep time is lost)")
+            record = nil
+        }
         if let r = record {
             let diff = r.differences(from: trial)
             guard diff.isEmpty else {
@@ -154,9 +174,17 @@ public enum ExperimentRunner {
                                     + "delete it (and \(trial.shardDirectory)) or choose another --out")
             }
         }
-        if let r = record, r.complete, readableCheckpoint(trial.finalCheckpoint) != nil {
-            say("\(tag): finished; skipped")
-            return outcome
+        if let r = record, r.complete, let ckpt = readableCheckpoint(trial.finalCheckpoint) {
+            // The record's results must be those of this checkpoint; if not, its evaluation is redone.
+            let classes = ckpt.header.config.classes
+            if r.confusion?.count == classes && r.manifestSHA256 == ckpt.header.manifestSHA256 {
+                say("\(tag): finished; skipped")
+                return outcome
+            }
+            printError("warning: \(run)/\(TrialRecord.fileName): "
+                       + (r.confusion?.count != classes ? "its confusion matrix has \(r.confusion?.count ?? 0) classes, the final checkpoint \(classes)"
+                                                        : "it records other shards than the final checkpoint was trained on")
+                       + "; evaluating the final checkpoint again")
         }
 
         // mixprep
@@ -256,7 +284,8 @@ public enum ExperimentRunner {
     }
 
     static func loadResult(_ trial: TrialPlan, plan: ExperimentPlan) throws -> TrialResult {
-        guard let record = try TrialRecord.load(directory: trial.runDirectory), record.complete, record.confusion != nil else {
+        // runTrial has just redone any trial whose record was missing, invalid or incomplete.
+        guard let record = try TrialRecord.load(directory: trial.runDirectory)?.get(), record.complete, record.confusion != nil else {
             throw MixError.file(trial.runDirectory, "has not finished (no complete \(TrialRecord.fileName))")
         }
         let ckpt = try Checkpoint.read(trial.finalCheckpoint)

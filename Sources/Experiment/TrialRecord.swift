@@ -7,8 +7,21 @@ import Pipeline
 /// made with, the measured prep time (a rerun that keeps the shards measures
 /// nothing), and — once the run has finished and its final checkpoint was
 /// evaluated — the confusion matrix.
+///
+/// A record read back is checked field by field (`problem`): a file that does
+/// not decode or holds impossible numbers is not trusted, and the runner redoes
+/// the trial (see `ExperimentRunner.runTrial`).
 struct TrialRecord: Codable, Equatable {
     static let fileName = "trial.json"
+
+    /// The most prep seconds a record may hold (about 32 years): no measurement is
+    /// larger, and sums over the most runs an experiment has stay exact and printable.
+    static let maxSeconds = 1e9
+    /// The most shards, training or test samples a record may count: the confusion
+    /// matrices of `ExperimentSpec.maxRuns` runs, summed per arm, stay below 2^63.
+    static let maxCount = 1_000_000_000_000
+    /// The most classes: the shard format's (`MixShardLayout.maxClasses`).
+    static let maxClasses = 1024
 
     var arm: String
     var seed: UInt64
@@ -36,16 +49,64 @@ struct TrialRecord: Codable, Equatable {
         train = trial.pipeline.train
     }
 
-    static func load(directory: String) throws -> TrialRecord? {
+    /// The record in `directory`: nil when there is none, a failure (one line naming the
+    /// file and what is wrong) when it does not decode or `problem` finds an impossible
+    /// field. Throws only when the file cannot be read.
+    static func load(directory: String) throws -> Result<TrialRecord, MixError>? {
         let path = directory + "/" + fileName
         guard FileIO.exists(path) else { return nil }
+        let bytes = try FileIO.read(path)
+        let record: TrialRecord
         do {
-            return try JSONDecoder().decode(TrialRecord.self, from: Data(try FileIO.read(path)))
-        } catch let e as MixError {
-            throw e
+            record = try JSONDecoder().decode(TrialRecord.self, from: Data(bytes))
         } catch {
-            throw MixError.file(path, "is not a trial record (\(MixError.describe(decoding: error))); delete it to redo this run")
+            return .failure(MixError.file(path, "is not a trial record (\(MixError.describe(decoding: error)))"))
         }
+        if let problem = record.problem { return .failure(MixError.file(path, problem)) }
+        return .success(record)
+    }
+
+    /// What is impossible about the record's own fields, naming the key; nil when nothing is.
+    /// Times are finite and from 0 to `maxSeconds`; counts from 0 (samples: 1) to `maxCount`;
+    /// the results — `confusion`, `classNames`, `trainSamples`, `testSamples`, `sourceName`,
+    /// `sourceFingerprint`, `manifestSHA256` — are all there exactly when `complete` is;
+    /// `confusion` is K×K for the K classes of `classNames` (2 to `maxClasses`), its entries
+    /// from 0 to `testSamples` and summing to it.
+    var problem: String? {
+        if !(prepSeconds >= 0 && prepSeconds <= Self.maxSeconds) {
+            return "prepSeconds must be from 0 to \(Wording.grouped(Int(Self.maxSeconds))) seconds (got \(prepSeconds))"
+        }
+        if !(0...Self.maxCount).contains(shardsWritten) {
+            return "shardsWritten must be \(Wording.range(0, Self.maxCount)) (got \(shardsWritten))"
+        }
+        for (key, value) in [("trainSamples", trainSamples), ("testSamples", testSamples)] {
+            if let value, !(1...Self.maxCount).contains(value) { return "\(key) must be \(Wording.range(1, Self.maxCount)) (got \(value))" }
+        }
+        let results: [(String, Bool)] = [("confusion", confusion != nil), ("classNames", classNames != nil),
+                                         ("trainSamples", trainSamples != nil), ("testSamples", testSamples != nil),
+                                         ("sourceName", sourceName != nil), ("sourceFingerprint", sourceFingerprint != nil),
+                                         ("manifestSHA256", manifestSHA256 != nil)]
+        if complete, let missing = results.first(where: { !$0.1 }) {
+            return "complete is true but \(missing.0) is missing"
+        }
+        if !complete, let present = results.first(where: { $0.1 }) {
+            return "complete is false but \(present.0) is set"
+        }
+        guard let confusion, let classNames, let testSamples else { return nil }
+        let k = classNames.count
+        if !(2...Self.maxClasses).contains(k) { return "classNames must name \(Wording.range(2, Self.maxClasses)) classes (got \(k))" }
+        if let problem = ClassNames.problem(classNames, what: "classNames") { return problem }
+        if confusion.count != k { return "confusion has \(confusion.count) rows; classNames names \(k) classes" }
+        var total = 0
+        for (i, row) in confusion.enumerated() {
+            if row.count != k { return "confusion[\(i)] has \(row.count) entries; classNames names \(k) classes" }
+            if let j = row.firstIndex(where: { !(0...testSamples).contains($0) }) {
+                return "confusion[\(i)][\(j)] must be \(Wording.range(0, testSamples)), the test samples (got \(row[j]))"
+            }
+            total += row.reduce(0, +)  // k² ≤ 2^20 entries of at most maxCount < 2^40: no overflow
+        }
+        if total != testSamples { return "confusion counts \(total) test samples; testSamples says \(testSamples)" }
+        return nil
     }
 
     func write(directory: String) throws {

@@ -49,6 +49,72 @@ final class ExperimentCLITests: XCTestCase {
         XCTAssertFalse(try FileIO.list(out).contains { $0.hasSuffix(".tmp") })
     }
 
+    /// Issue 22: a tampered trial.json of a finished run, then a rerun: `prepSeconds: 1e300`
+    /// trapped formatting the report, a ragged or 9×9 confusion matrix was an index out of range,
+    /// Int64.max entries overflowed (all exit 132), and a removed `confusion` made every rerun
+    /// fail with "has not finished", forever. Now the rerun names the file and the problem in
+    /// one warning, redoes that trial — evaluating its final checkpoint again, nothing else —
+    /// and the report holds the same numbers; the next rerun has nothing to say.
+    func testTamperedTrialRecordIsRedone() throws {
+        let (_, file, _) = try F.sharedRun()
+        let original = try ExperimentSummary.decode(try FileIO.read(F.sharedRun().out + "/summary.json"))
+        func edit(_ json: inout [String: Any], row: Int, _ change: (inout [Int]) -> Void) {
+            var c = json["confusion"] as! [[Int]]
+            change(&c[row])
+            json["confusion"] = c
+        }
+        let cases: [(String, String, (inout [String: Any]) -> Void)] = [
+            ("prep1e300", "prepSeconds must be from 0 to 1,000,000,000 seconds (got 1e+300)", { $0["prepSeconds"] = 1e300 }),
+            ("ragged", "confusion[3] has 9 entries; classNames names 10 classes", { edit(&$0, row: 3) { $0.removeLast() } }),
+            ("nineByNine", "confusion has 9 rows; classNames names 10 classes",
+             { $0["confusion"] = ($0["confusion"] as! [[Int]]).prefix(9).map { Array($0.prefix(9)) } }),
+            ("int64max", "confusion[0][0] must be from 0 to 200, the test samples (got 9223372036854775807)",
+             { edit(&$0, row: 0) { $0[0] = Int.max }; edit(&$0, row: 1) { $0[1] = Int.max } }),
+            ("noConfusion", "complete is true but confusion is missing", { $0["confusion"] = nil }),
+        ]
+        for (name, problem, change) in cases {
+            let out = try F.copyOfSharedRun(name)
+            let path = out + "/runs/mixup-seed1/trial.json"
+            let before = try FileIO.read(path)
+            var json = try JSONSerialization.jsonObject(with: Data(before)) as! [String: Any]
+            change(&json)
+            try FileIO.writeAtomically(path, Array(try JSONSerialization.data(withJSONObject: json)))
+            let r = try run(["experiment", file, "--out", out, "--threads", "1", "--quiet"])
+            XCTAssertEqual(r.status, 0, "\(name): \(r.err)")
+            XCTAssertEqual(r.err, "warning: \(path): \(problem); redoing this trial (shards and checkpoints that verify are kept, its prep time is lost)\n")
+            // The redone record holds the same results (the final checkpoint, evaluated again); only the prep it did not redo is gone.
+            var redone = try JSONSerialization.jsonObject(with: Data(try FileIO.read(path))) as! [String: Any]
+            var old = try JSONSerialization.jsonObject(with: Data(before)) as! [String: Any]
+            XCTAssertEqual(redone["prepSeconds"] as? Double, 0)
+            for key in ["prepSeconds", "shardsWritten"] { (redone[key], old[key]) = (nil, nil) }
+            XCTAssertEqual(NSDictionary(dictionary: redone), NSDictionary(dictionary: old), name)
+            let summary = try ExperimentSummary.decode(try FileIO.read(out + "/summary.json"))
+            XCTAssertEqual(summary.arms.map(\.confusion), original.arms.map(\.confusion), name)
+            XCTAssertEqual(summary.runs.map(\.finalTestAccuracy), original.runs.map(\.finalTestAccuracy), name)
+            // Done: the next rerun skips every run and says nothing.
+            let again = try run(["experiment", file, "--out", out, "--threads", "1", "--quiet"])
+            XCTAssertEqual(again.status, 0)
+            XCTAssertEqual(again.err, "", name)
+        }
+
+        // A record consistent in itself but not with its final checkpoint (9 classes, the network 10):
+        // the checkpoint is evaluated again, the rest of the record (its prep time) kept.
+        let out = try F.copyOfSharedRun("ninecls")
+        let path = out + "/runs/baseline-seed0/trial.json"
+        let before = try JSONSerialization.jsonObject(with: Data(try FileIO.read(path))) as! [String: Any]
+        var json = before
+        let nine = (json["confusion"] as! [[Int]]).prefix(9).map { Array($0.prefix(9)) }
+        json["confusion"] = nine
+        json["classNames"] = Array((json["classNames"] as! [String]).prefix(9))
+        json["testSamples"] = nine.joined().reduce(0, +)
+        try FileIO.writeAtomically(path, Array(try JSONSerialization.data(withJSONObject: json)))
+        let r = try run(["experiment", file, "--out", out, "--threads", "1", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.err, "warning: \(path): its confusion matrix has 9 classes, the final checkpoint 10; evaluating the final checkpoint again\n")
+        let after = try JSONSerialization.jsonObject(with: Data(try FileIO.read(path))) as! [String: Any]
+        XCTAssertEqual(NSDictionary(dictionary: after), NSDictionary(dictionary: before))
+    }
+
     func testBadInputGivesOneLineErrorAndNonZeroExit() throws {
         let file = try F.writeFile(F.tinyExperimentText().replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0"))
         let r = try run(["experiment", file])

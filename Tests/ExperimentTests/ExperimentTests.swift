@@ -131,6 +131,50 @@ final class ExperimentTests: XCTestCase {
         }
     }
 
+    /// Issue 22: every field of a trial.json read back is checked, each problem one line naming
+    /// the key (the runner then redoes the trial; ExperimentCLITests shows it end to end).
+    func testTrialRecordFieldsAreChecked() throws {
+        let (out, _, _) = try F.sharedRun()
+        let original = try FileIO.read(out + "/runs/mixup-seed0/trial.json")
+        let dir = F.tempDirectory("record")
+        let path = dir + "/" + TrialRecord.fileName
+        func problem(_ edit: (inout [String: Any]) -> Void) throws -> String? {
+            var json = try JSONSerialization.jsonObject(with: Data(original)) as! [String: Any]
+            edit(&json)
+            try FileIO.writeAtomically(path, Array(try JSONSerialization.data(withJSONObject: json)))
+            switch try TrialRecord.load(directory: dir) {
+            case .success?: return nil
+            case .failure(let e)?: return e.message
+            case nil: return "no record"
+            }
+        }
+        XCTAssertNil(try problem { _ in })
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(original)) as! [String: Any])["testSamples"] as? Int, 200)
+        let cases: [(String, (inout [String: Any]) -> Void)] = [
+            ("prepSeconds must be from 0 to 1,000,000,000 seconds (got 1e+300)", { $0["prepSeconds"] = 1e300 }),
+            ("prepSeconds must be from 0 to 1,000,000,000 seconds (got -1.0)", { $0["prepSeconds"] = -1 }),
+            ("shardsWritten must be from 0 to 1,000,000,000,000 (got 9223372036854775807)", { $0["shardsWritten"] = Int.max }),
+            ("testSamples must be from 1 to 1,000,000,000,000 (got 0)", { $0["testSamples"] = 0 }),
+            ("trainSamples must be from 1 to 1,000,000,000,000 (got -3)", { $0["trainSamples"] = -3 }),
+            ("complete is true but confusion is missing", { $0["confusion"] = nil }),
+            ("complete is true but manifestSHA256 is missing", { $0["manifestSHA256"] = nil }),
+            ("complete is false but confusion is set", { $0["complete"] = false }),
+            ("confusion[3] has 9 entries; classNames names 10 classes", { var c = $0["confusion"] as! [[Int]]; c[3].removeLast(); $0["confusion"] = c }),
+            ("confusion has 9 rows; classNames names 10 classes", { $0["confusion"] = Array(($0["confusion"] as! [[Int]]).prefix(9)) }),
+            ("confusion[1][1] must be from 0 to 200, the test samples (got 9223372036854775807)",
+             { var c = $0["confusion"] as! [[Int]]; c[1][1] = Int.max; c[2][2] = Int.max; $0["confusion"] = c }),
+            ("confusion[0][0] must be from 0 to 200, the test samples (got -1)", { var c = $0["confusion"] as! [[Int]]; c[0][0] = -1; $0["confusion"] = c }),
+            ("confusion counts 201 test samples; testSamples says 200", { var c = $0["confusion"] as! [[Int]]; c[4][4] += 1; $0["confusion"] = c }),
+            ("classNames must name from 2 to 1,024 classes (got 1)", { $0["classNames"] = ["a"]; $0["confusion"] = [[200]] }),
+            ("classNames[2] is empty; a class name is from 1 to 256 bytes of UTF-8",
+             { var n = $0["classNames"] as! [String]; n[2] = ""; $0["classNames"] = n }),
+            ("is not a trial record (key prepSeconds: Expected to decode Double but found a string instead.)", { $0["prepSeconds"] = "soon" }),
+        ]
+        for (expected, edit) in cases {
+            XCTAssertEqual(try problem(edit), path + ": " + expected)
+        }
+    }
+
     func testInterruptedPrepAndTrainingAreRedoneAlone() throws {
         let out = try F.copyOfSharedRun("interrupted")
         let file = try F.writeFile(F.tinyExperimentText())
