@@ -55,13 +55,13 @@ final class DirectoryTarget: FuzzTarget {
 
     /// `mixprep export` requests beyond the plain one (see `run`).
     static let exportVariants: [(epoch: Int?, count: Int, positions: [Int]?, mixedOnly: Bool, scale: Int, columns: Int)] = [
-        (0, 0, [5, 1999, 2000, Int.max], false, 1, 3),
-        (1, 0, [0, Int(Int32.max)], false, 2, 1),
-        (nil, 0, [0, 0, 1], false, 1, 2),
+        (0, 1, [5, 1999, 2000, Int.max], false, 1, 3),
+        (1, 1, [0, Int(Int32.max)], false, 2, 1),
+        (nil, 1, [0, 0, 1], false, 1, 2),
         (0, 4, nil, true, 1, 4),
         (0, 100_000, nil, false, 32, 8),
         (0, 3, nil, false, 1, 1_000_000),
-        (1, 2, nil, true, 1_000, 1),
+        (1, 2, nil, true, 32, 1),
     ]
     let manifestBytes: [UInt8]
     let manifest: Manifest
