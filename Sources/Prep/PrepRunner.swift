@@ -162,6 +162,7 @@ public enum PrepRunner {
         let p = state.pipeline
         let shape = SampleShape(channels: state.source.channels, height: state.source.height, width: state.source.width,
                                 classCount: state.source.classNames.count)
+        if let problem = planSizeProblem(state) { throw MixError.file(dir + "/" + RunState.fileName, problem) }
         let jobs = p.shardJobs(trainCount: state.source.trainCount, testCount: state.source.testCount)
         let progress = Progress("finalize", total: jobs.reduce(0) { $0 + $1.count }, unit: "images", quiet: quiet)
         let outcomes = Locked([Int: ShardOutcome]())
@@ -210,6 +211,31 @@ public enum PrepRunner {
             FileIO.remove(dir + "/" + jobs[j].file + ".tmp")  // the name mixshards ≤ 0.3 used
             FileIO.removeTemporaries(of: dir + "/" + jobs[j].file)
         }
+    }
+
+    /// The most shard files one directory's plan may have: 100 epochs of ImageNet-1k at
+    /// 1,000 samples per shard are 128,200; a prep.json that plans more was not written by
+    /// mixprep, and building its plan would take as long as the number says.
+    static let maxPlannedFiles = 10_000_000
+
+    /// Why `state`'s counts cannot be planned (checked before the plan is built: a
+    /// `prep.json` saying 10^15 training images made finalize run for minutes), or nil.
+    static func planSizeProblem(_ state: RunState) -> String? {
+        let s = state.source, p = state.pipeline
+        for (key, n) in [("source.trainCount", s.trainCount), ("source.testCount", s.testCount)]
+        where n < 0 || n > Manifest.maxShardSamples {
+            return "\(key) \(Wording.grouped(n)) is not a number of images a shard directory holds "
+                + "(from 0 to \(Wording.grouped(Manifest.maxShardSamples)))"
+        }
+        let files = ShardPlan.fileCount(trainCount: s.trainCount, testCount: s.testCount, epochs: p.shards.epochs,
+                                        samplesPerShard: p.shards.samplesPerShard, sourceCopy: p.usesReferences)
+        guard let files, files <= maxPlannedFiles else {
+            let epochs = p.shards.epochs
+            return "plans \(files.map(Wording.grouped) ?? "too many") shard files (\(Wording.grouped(s.trainCount)) training images, "
+                + "\(epochs) epoch\(epochs == 1 ? "" : "s"), \(Wording.grouped(p.shards.samplesPerShard)) samples per shard); "
+                + "at most \(Wording.grouped(maxPlannedFiles))"
+        }
+        return nil
     }
 
     static func writeManifest(_ dir: String, state: RunState, jobs: [ShardJob], outcomes: [ShardOutcome]) throws {

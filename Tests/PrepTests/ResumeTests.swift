@@ -2,6 +2,7 @@ import Foundation
 import MixCore
 import Pipeline
 import Prep
+import ShardStore
 import XCTest
 
 final class ResumeTests: XCTestCase {
@@ -78,6 +79,28 @@ final class ResumeTests: XCTestCase {
         XCTAssertThrowsError(try PrepRunner.finalize(directory: dir, threads: 2, quiet: true)) {
             XCTAssertEqual("\($0)", "\(dir): 3 of 7 shards missing: train/epoch-000/shard-00001.mxs, train/epoch-000/shard-00003.mxs, "
                            + "test/shard-00000.mxs; a worker has not finished (rerun it, or `mixprep run` without --worker)")
+        }
+    }
+
+    /// A prep.json whose counts no mixprep wrote is refused before finalize builds its plan
+    /// (10^15 training images ran for minutes, issue 22).
+    func testFinalizeRefusesAPlanTooLargeToBuild() throws {
+        let dir = try PrepFixtures.temporaryDirectory(name)
+        _ = try PrepRunner.run(try PrepFixtures.pipeline(epochs: 1), options: PrepOptions(outDirectory: dir, worker: WorkerSlot(index: 0, count: 2), quiet: true))
+        var state = try XCTUnwrap(try RunState.load(directory: dir))
+        let honest = state
+        state.source.trainCount = 1_000_000_000_000_000
+        try state.write(directory: dir)
+        XCTAssertThrowsError(try PrepRunner.finalize(directory: dir, threads: 2, quiet: true)) {
+            XCTAssertEqual("\($0)", "\(dir)/prep.json: source.trainCount 1,000,000,000,000,000 is not a number of images a shard "
+                           + "directory holds (from 0 to 4,294,967,295)")
+        }
+        state = honest
+        state.source.trainCount = 4_000_000_000
+        try state.write(directory: dir)
+        XCTAssertThrowsError(try PrepRunner.finalize(directory: dir, threads: 2, quiet: true)) {
+            XCTAssertTrue("\($0)".hasPrefix("\(dir)/prep.json: plans 10,000,00"), "\($0)")
+            XCTAssertTrue("\($0)".hasSuffix(" shard files (4,000,000,000 training images, 1 epoch, 400 samples per shard); at most 10,000,000"), "\($0)")
         }
     }
 
