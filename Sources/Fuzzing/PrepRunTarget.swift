@@ -27,7 +27,19 @@ final class PrepRunTarget: FuzzTarget {
 
     var seeds: [[UInt8]] { pipelines.seeds }
 
-    func generate(rng: inout FuzzRNG) -> [UInt8] { pipelines.generate(rng: &rng) }
+    /// The pipeline target's lines, and values that parse but reach the mixer at its edges.
+    static let dictionary = PipelineTarget.dictionary + [
+        "alpha = 1e-320", "alpha = 5e-324", "alpha = 0.001", "alpha = 1000000", "smoothing = 1e-320", "p = 1e-320",
+        "p = 1", "crop_pad = 31", "crop_pad = 32", "flip = true", "samples_per_chunk = 1", "samples_per_shard = 1",
+        "level = 9", "codec = \"none\"", "mode = \"cutmix\"", "mode = \"batch\"", "block = 1", "block = 97",
+        "references = false", "provenance = false", "epochs = 2", "train_limit = 1", "test_limit = 1",
+    ]
+
+    func generate(rng: inout FuzzRNG) -> [UInt8] {
+        var bytes = rng.pick(pipelines.seeds)
+        TextMutator.mutate(&bytes, rng: &rng, donors: pipelines.seeds, dictionary: PrepRunTarget.dictionary, maxStack: 5)
+        return bytes
+    }
 
     func run(_ input: [UInt8]) -> FuzzOutcome {
         let path = pipelines.path
