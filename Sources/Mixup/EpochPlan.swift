@@ -137,9 +137,16 @@ public struct EpochPlan: Sendable {
             let x0 = max(cx - cutW / 2, 0), x1 = min(cx + cutW / 2, width)
             let y0 = max(cy - cutH / 2, 0), y1 = min(cy + cutH / 2, height)
             let area = (x1 - x0) * (y1 - y0)
-            let kept = Float(width * height - area) / Float(width * height)
-            return MixDecision(primary: primary, partner: partner, lambda: kept,
+            return MixDecision(primary: primary, partner: partner, lambda: EpochPlan.cutmixLambda(boxArea: area, width: width, height: height),
                                box: area > 0 ? (x0, y0, x1, y1) : nil, mixed: true)
         }
+    }
+
+    /// CutMix's λ: the fraction of the primary's pixels that a box of `boxArea` pixels
+    /// leaves, `(W·H − area) / (W·H)` as one binary32 division (both integers are exact
+    /// in binary32 for images within the format limits). `verify` checks every cutmix
+    /// record's λ against it.
+    public static func cutmixLambda(boxArea: Int, width: Int, height: Int) -> Float {
+        Float(width * height - boxArea) / Float(width * height)
     }
 }

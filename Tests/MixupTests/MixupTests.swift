@@ -182,6 +182,46 @@ final class MixerTests: XCTestCase {
         XCTAssertEqual(label.reduce(0, +), 1, accuracy: 1e-6)
     }
 
+    /// `labelWeights`, which verify checks rows against, is the writer's formula of mixshards 0.1–0.4 bit
+    /// for bit (the loop below is that writer's code) for any λ, pair of classes, class count and smoothing.
+    func testLabelWeightsAreTheFormulaRowsWereAlwaysWrittenWith() {
+        func old(_ lambda: Float, _ yi: Int, _ yj: Int, _ k: Int, _ smoothing: Double) -> [Float] {
+            var out = [Float](repeating: 0, count: k)
+            out[yi] += lambda
+            out[yj] += 1 - lambda
+            if smoothing > 0 {
+                let eps = Float(smoothing)
+                let add = eps / Float(k)
+                for c in 0..<k { out[c] = (1 - eps) * out[c] + add }
+            }
+            return out
+        }
+        var rng = CounterRNG(seed: 22, stream: .test)
+        for n in 0..<20_000 {
+            let k = [2, 3, 10, 100, 1000][n % 5]
+            let lambda: Float = n % 7 == 0 ? [0, 1, 0.5, Float(0.3), 1e-9][n % 5] : Float(rng.uniform())
+            let yi = rng.uniformInt(below: k), yj = n % 3 == 0 ? yi : rng.uniformInt(below: k)
+            let smoothing = [0, 0.1, 0.05, 1e-3, 0.3333][n % 5 == 0 ? 0 : rng.uniformInt(below: 5)]
+            var row = [Float](repeating: 9, count: k)
+            row.withUnsafeMutableBufferPointer {
+                Mixer.label(lambda: lambda, primaryClass: yi, partnerClass: yj, classCount: k, smoothing: smoothing, into: $0.baseAddress!)
+            }
+            let want = old(lambda, yi, yj, k, smoothing)
+            XCTAssertEqual(row.map(\.bitPattern), want.map(\.bitPattern), "λ \(lambda), classes \(yi) and \(yj) of \(k), ε \(smoothing)")
+        }
+        // ε = 0.1 over 10 classes, λ = 1: 0.9·1 + 0.01 is 0.90999997 in binary32 (one ulp below 0.91), 0.01 elsewhere.
+        let w = Mixer.labelWeights(lambda: 1, sameClass: true, classCount: 10, smoothing: 0.1)
+        XCTAssertEqual([w.primary, w.partner, w.rest], [Float(0.91).nextDown, Float(0.91).nextDown, 0.01])
+    }
+
+    /// CutMix's λ is the kept fraction as one binary32 division: a 3×4 box of a 32×32 image keeps 1012/1024.
+    func testCutMixLambdaIsTheKeptFraction() {
+        XCTAssertEqual(EpochPlan.cutmixLambda(boxArea: 12, width: 32, height: 32), 0.98828125)
+        XCTAssertEqual(EpochPlan.cutmixLambda(boxArea: 0, width: 32, height: 32), 1)
+        XCTAssertEqual(EpochPlan.cutmixLambda(boxArea: 1024, width: 32, height: 32), 0)
+        XCTAssertEqual(EpochPlan.cutmixLambda(boxArea: 1, width: 3, height: 1).bitPattern, (Float(2) / Float(3)).bitPattern)
+    }
+
     func testCutMixPastesTheBoxFromThePartner() {
         let d = MixDecision(primary: 0, partner: 1, lambda: 0.75, box: (x0: 1, y0: 0, x1: 2, y1: 1), mixed: true)
         var image = [UInt8](repeating: 0, count: 4)
