@@ -39,6 +39,27 @@ public enum MixShardLayout {
     /// Tolerance on a label row's sum.
     public static let labelSumTolerance: Float = 1e-4
 
+    /// The first of `samples` label rows of `classCount` weights that breaks the rules
+    /// every reader checks — each weight a number in [0, 1] (so not NaN or infinite), the
+    /// row summing to 1 within `labelSumTolerance` (summed in binary32, left to right) —
+    /// as its sample (0-based) and the problem; nil when every row keeps them.
+    public static func labelRowProblem(_ labels: [Float], samples n: Int, classCount k: Int) -> (sample: Int, text: String)? {
+        labels.withUnsafeBufferPointer { labels in
+            for s in 0..<n {
+                var sum: Float = 0
+                for j in 0..<k {
+                    let w = labels[s * k + j]
+                    guard w >= 0 && w <= 1 else {
+                        return (s, "label weight \(Wording.float(w)) of class \(j) is not in [0, 1]")
+                    }
+                    sum += w
+                }
+                if !(abs(sum - 1) <= labelSumTolerance) { return (s, "label row sums to \(sum), not 1") }
+            }
+            return nil
+        }
+    }
+
     // MARK: Format limits
     //
     // Reader and writer policy, not part of the byte layout: a reader refuses a

@@ -172,17 +172,8 @@ public final class ShardReader: @unchecked Sendable {
                 try resolve(chunk: &chunk, stored: UnsafeRawBufferPointer(rebasing: buf[0..<storedRegion]), references: references, fail: fail)
             }
         }
-        let k = shape.classCount
-        let badRow: (Int, Float)? = chunk.labels.withUnsafeBufferPointer { labels in
-            for s in 0..<n {
-                var sum: Float = 0
-                for j in 0..<k { sum += labels[s * k + j] }
-                if !(sum.isFinite && abs(sum - 1) <= MixShardLayout.labelSumTolerance) { return (s, sum) }
-            }
-            return nil
-        }
-        if let (s, sum) = badRow {
-            throw fail("sample \(Int(e.firstSample) + s): label row sums to \(sum), not 1")
+        if let problem = MixShardLayout.labelRowProblem(chunk.labels, samples: n, classCount: shape.classCount) {
+            throw fail("sample \(Int(e.firstSample) + problem.sample): \(problem.text)")
         }
     }
 

@@ -47,7 +47,7 @@ final class MutatorTests: XCTestCase {
         }
     }
 
-    /// A label edited to NaN behind valid CRCs is caught by the label check, not by a checksum.
+    /// A label edited to NaN behind valid CRCs is caught by the label check (a weight must be in [0, 1]), not by a checksum.
     func testPayloadMutantsGetPastTheChecksums() throws {
         let path = Self.goldenDirectory + "/golden-v2-zlib6-none.mxs"
         var model = try XCTUnwrap(ShardBytes.parse(try FileIO.read(path)))
@@ -56,7 +56,7 @@ final class MutatorTests: XCTestCase {
         let copy = NSTemporaryDirectory() + "mixshards-mutator-nan-\(getpid()).mxs"
         try FileIO.writeAtomically(copy, model.encoded())
         XCTAssertThrowsError(try ShardReader(path: copy).readAll()) { error in
-            XCTAssertEqual("\(error)", "\(copy): chunk 0: sample 0: label row sums to nan, not 1")
+            XCTAssertEqual("\(error)", "\(copy): chunk 0: sample 0: label weight nan of class 0 is not in [0, 1]")
         }
         // Bytes flipped anywhere, then fixChecksums: the header and index CRCs hold again.
         var bytes = try FileIO.read(path)

@@ -74,6 +74,27 @@ final class ShardReaderErrorTests: XCTestCase {
         XCTAssertTrue(msg.contains("chunk 1: sample 3: label row sums to"), msg)
     }
 
+    /// Rows that sum to 1 in float32 but whose weights are no distribution (issue 22): every reader refuses
+    /// them, naming the first weight out of range; they used to pass and reach training.
+    func testLabelWeightsOutsideZeroToOne() throws {
+        let cases: [([Float], String)] = [([3e38, -3e38, 1], "label weight 3e+38 of class 0 is not in [0, 1]"),
+                                          ([2, -1, 0], "label weight 2 of class 0 is not in [0, 1]"),
+                                          ([0.5, 0.5000001, -0.0000001], "label weight -1e-07 of class 2 is not in [0, 1]"),
+                                          ([0.5, .infinity, 0.5], "label weight inf of class 1 is not in [0, 1]"),
+                                          ([-.nan, 0.5, 0.5], "label weight nan of class 0 is not in [0, 1]")]
+        for (row, expected) in cases {
+            var block = ShardFixtures.block(n: 5)
+            block.labels.replaceSubrange(9..<12, with: row)
+            let bytes = ShardWriter.encode(block, encoding: ShardEncoding(samplesPerChunk: 2), split: .train, epoch: 0, shardIndex: 0)
+            XCTAssertEqual(try failure(bytes), "\(dir)/bad.mxs: chunk 1: sample 3: \(expected)")
+        }
+        // A weight of exactly 0 or 1 (and -0) is a weight.
+        var block = ShardFixtures.block(n: 5)
+        block.labels.replaceSubrange(9..<12, with: [1, -0.0, 0])
+        try FileIO.writeAtomically(dir + "/ok.mxs", ShardWriter.encode(block, encoding: ShardEncoding(samplesPerChunk: 2), split: .train, epoch: 0, shardIndex: 0))
+        XCTAssertEqual(try ShardReader(path: dir + "/ok.mxs").readAll().labels[9..<12], [1, 0, 0])
+    }
+
     func testMissingFile() {
         XCTAssertThrowsError(try ShardReader(path: dir + "/nope.mxs")) { e in
             XCTAssertTrue("\(e)".contains("nope.mxs: cannot open"))

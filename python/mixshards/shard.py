@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from . import layout, wording
+from . import layout, rules, wording
 from .errors import ShardError
 from .transform import transform_many
 
@@ -151,7 +151,7 @@ class ShardFile:
     Opening checks the structure (magics, version, header CRC, format limits,
     file size, index CRC, every chunk's bounds and counts); :meth:`read_chunk`
     checks a chunk's contents (inflated size, rawCRC, provenance records, label
-    rows summing to 1) and resolves reference samples from ``source`` (the
+    rows of weights in [0, 1] summing to 1) and resolves reference samples from ``source`` (the
     directory's :class:`SourceImages`), so what it yields is the fully
     materialised sample. A shard with references read without ``source`` fails
     at the first chunk that holds one. Every error is a :class:`ShardError`
@@ -320,11 +320,5 @@ def _inflate(data: memoryview, raw: int, fail) -> bytes:
 
 
 def _check_label_rows(labels: np.ndarray, first: int, fail) -> None:
-    """Each row must sum to 1 (±1e-4), summed in float32 left to right like the Swift reader."""
-    total = np.zeros(len(labels), dtype=np.float32)
-    for j in range(labels.shape[1]):
-        total += labels[:, j]
-    bad = ~(np.isfinite(total) & (np.abs(total - np.float32(1)) <= np.float32(layout.LABEL_SUM_TOLERANCE)))
-    if bad.any():
-        s = int(np.argmax(bad))
-        raise fail(f"sample {first + s}: label row sums to {float(total[s]):.7g}, not 1")
+    """Each weight in [0, 1], each row summing to 1 (±1e-4): :func:`mixshards.rules.check_label_rows`."""
+    rules.check_label_rows(labels, first, fail)
