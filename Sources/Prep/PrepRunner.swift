@@ -274,6 +274,8 @@ public enum PrepRunner {
 struct ShardOutcome: Sendable {
     var entry: ShardEntry
     var stats: ShardStats
+    /// What the shard's label rows say of its samples' classes (verify only; nil without provenance).
+    var labels: [LabelReading]? = nil
 }
 
 /// Prints status lines to standard error unless quiet.

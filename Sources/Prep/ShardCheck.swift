@@ -5,11 +5,14 @@ import Pipeline
 
 /// Full verification of one shard file against what the plan expects of it.
 enum ShardCheck {
-    /// Reads every chunk (all CRCs, label sums) and checks the header against
+    /// Reads every chunk (all CRCs, label rows, records) and checks the header against
     /// the job; returns the file's manifest entry and statistics.
     /// `source` resolves reference samples (training shards of a directory with a source copy).
+    /// With `samples` (verify), every record must also keep `samples.rules`, and the outcome
+    /// carries the label readings of every sample (for `LabelLedger`; none without provenance,
+    /// but for a source copy, whose sample k is source image k unmixed).
     static func check(path: String, job: ShardJob, shape: SampleShape, encoding: ShardEncoding,
-                      source: SourceImages?) throws -> ShardOutcome {
+                      source: SourceImages?, samples: SampleChecks? = nil) throws -> ShardOutcome {
         let reader = try ShardReader(path: path, source: job.split == .train ? source : nil)
         let h = reader.header
         let expectedEpoch: UInt32 = job.split == .train ? UInt32(job.epoch) : MixShardLayout.testEpoch
@@ -28,9 +31,18 @@ enum ShardCheck {
         // split source, codec none, filter none and no provenance (so no references), and readAll checks
         // every chunk's CRC — what opening it as `SourceImages` would check a second time.
         let block = try reader.readAll()
+        var labels: [LabelReading]?
+        if let samples, job.split == .source || !block.provenance.isEmpty {
+            for (s, p) in block.provenance.enumerated() {
+                if let problem = samples.rules.problem(p, split: job.split, position: job.positions.lowerBound + s, version: h.version) {
+                    throw MixError.file(path, "chunk \(s / Int(h.samplesPerChunk)): sample \(s): \(problem)")
+                }
+            }
+            labels = LabelReading.all(of: block, smoothing: job.split == .train ? samples.smoothing : 0)
+        }
         let digest = withExtendedLifetime(reader) { SHA256.hexDigest(of: reader.bytes) }
         return ShardOutcome(entry: ShardEntry(file: job.file, samples: job.count, bytes: reader.bytes.count, sha256: digest),
-                            stats: ShardStats(of: block))
+                            stats: ShardStats(of: block), labels: labels)
     }
 
     /// The source copy of `jobs` in `directory`, opened and checked, or nil when the plan has none.
@@ -38,4 +50,11 @@ enum ShardCheck {
         guard let job = jobs.first(where: { $0.split == .source }) else { return nil }
         return try SourceImages(path: directory + "/" + job.file)
     }
+}
+
+/// What `verify` checks of each sample beyond the reader's checks.
+struct SampleChecks: Sendable {
+    let rules: RecordRules
+    /// `mix.smoothing` (training shards; the test split and the source copy have none).
+    let smoothing: Double
 }

@@ -6,7 +6,9 @@ import ShardStore
 import ShardFormat
 
 /// `mixprep verify`: every shard against the manifest — presence, size,
-/// SHA-256, structure, every chunk's CRC and label sums, statistics.
+/// SHA-256, structure, every chunk's CRC and label rows, every record and label
+/// row against the pipeline and the source labels (DESIGN.md, "Rules for records
+/// and labels"), statistics.
 public enum Verifier {
     public struct Result: Sendable {
         /// Human-readable statistics.
@@ -26,7 +28,8 @@ public enum Verifier {
             return Result(report: "", problems: problems + [problem])  // the checks below size and divide by it
         }
         problems += settingProblems(manifest, path: dir + "/" + Manifest.fileName)
-        problems += sourceFileProblems(manifest, directory: dir)
+        let files = sourceFiles(manifest, directory: dir)
+        problems += files.problems
         // The plan is built only when its size, computed first, matches the listing (the numbers are the manifest's).
         let sourceCopy = manifest.formatVersion >= 2 && p.usesReferences
         let planned = ShardPlan.fileCount(trainCount: manifest.source.trainCount, testCount: manifest.source.testCount,
@@ -44,23 +47,36 @@ public enum Verifier {
         } catch {
             return Result(report: "", problems: problems + ["\(error) (every reference sample depends on it)"])
         }
+        let checks = SampleChecks(rules: RecordRules(trainCount: manifest.source.trainCount, testCount: manifest.source.testCount,
+                                                     augment: p.augment, mix: p.mix, width: shape.width, height: shape.height),
+                                  smoothing: p.mix.smoothing)
+        let ledger = Locked(LabelMerge(ledger: LabelLedger(trainCount: manifest.source.trainCount, testCount: manifest.source.testCount,
+                                                           classNames: manifest.source.classNames, train: files.train, test: files.test)))
         let progress = Progress("verify", total: jobs.reduce(0) { $0 + $1.count }, unit: "images")
         let outcomes = Locked([Int: ShardOutcome]())
         let failures = Locked([Int: String]())
         try Parallel.forEach(count: jobs.count, threads: threads) { i in
             let path = dir + "/" + jobs[i].file
+            var labels: LabelMerge.Shard?
             do {
                 let encoding = p.encoding(for: jobs[i].split, imageBytes: shape.imageBytes, classCount: shape.classCount)
-                let o = try ShardCheck.check(path: path, job: jobs[i], shape: shape, encoding: encoding, source: source)
+                var o = try ShardCheck.check(path: path, job: jobs[i], shape: shape, encoding: encoding, source: source, samples: checks)
+                labels = o.labels.map {
+                    LabelMerge.Shard(readings: $0, split: jobs[i].split, smoothing: jobs[i].split == .train ? p.mix.smoothing : 0,
+                                     samplesPerChunk: encoding.samplesPerChunk, file: jobs[i].file, path: path)
+                }
+                o.labels = nil
                 outcomes.withLock { $0[i] = o }
             } catch {
                 failures.withLock { $0[i] = "\(error)" }
             }
+            ledger.withLock { $0.post(i, labels) }
             progress.advance(by: jobs[i].count)
         }
         progress.finish()
         let got = outcomes.withLock { $0 }
         let failed = failures.withLock { $0 }
+        let labelProblems = ledger.withLock { $0.problems }
         var summary = ShardStats(classCount: shape.classCount)
         var splitStats: [Int: ShardStats] = [:]   // by epoch; -1 is the test split
         for i in jobs.indices {
@@ -75,6 +91,7 @@ public enum Verifier {
             if o.entry.bytes != listed[i].bytes {
                 problems.append("\(dir)/\(jobs[i].file): \(o.entry.bytes) bytes, the manifest says \(listed[i].bytes)")
             }
+            if let problem = labelProblems[i] { problems.append(problem) }
             if jobs[i].split == .train { summary.merge(o.stats) }
             if jobs[i].split == .train || jobs[i].split == .test {
                 splitStats[jobs[i].split == .train ? jobs[i].epoch : -1, default: ShardStats(classCount: shape.classCount)].merge(o.stats)
@@ -107,9 +124,10 @@ public enum Verifier {
 extension Verifier {
     /// The file lists of a directory made from image files: each present, of the listed
     /// size and SHA-256, with one row per source image, and — recomputed from their rows —
-    /// the manifest's source fingerprint.
-    static func sourceFileProblems(_ m: Manifest, directory dir: String) -> [String] {
-        guard let files = m.source.files else { return [] }
+    /// the manifest's source fingerprint. Returns the problems, and when there are none,
+    /// the labels the lists give the training and test images.
+    static func sourceFiles(_ m: Manifest, directory dir: String) -> (problems: [String], train: [Int32]?, test: [Int32]?) {
+        guard let files = m.source.files else { return ([], nil, nil) }
         var out: [String] = []
         for entry in files.entries {
             let path = dir + "/" + entry.file
@@ -122,7 +140,7 @@ extension Verifier {
                 out.append("\(error)")
             }
         }
-        guard out.isEmpty else { return out }
+        guard out.isEmpty else { return (out, nil, nil) }
         do {
             let names = m.source.classNames
             let train = try SourceFileList.rows(dir + "/" + files.train.file, classNames: names)
@@ -136,10 +154,11 @@ extension Verifier {
             if fingerprint != m.source.fingerprint {
                 out.append("\(dir)/\(Manifest.fileName): source.fingerprint \(m.source.fingerprint.prefix(16))… is not the one of the file lists (\(fingerprint.prefix(16))…)")
             }
+            if out.isEmpty { return ([], train.map(\.label), test.map(\.label)) }
         } catch {
             out.append("\(error)")
         }
-        return out
+        return (out, nil, nil)
     }
 
     /// The manifest's settings that no shard can contradict: a valid pipeline,
@@ -150,6 +169,44 @@ extension Verifier {
         if m.seed != m.pipeline.seed { out.append("\(path): seed \(m.seed) differs from the pipeline's seed \(m.pipeline.seed)") }
         if m.source.classNames.count < 2 { out.append("\(path): source.classNames must name at least 2 classes") }
         return out
+    }
+}
+
+/// The label rows of verified shards, checked against the source labels in manifest
+/// order as the shards finish in any order: a shard waits until those before it are done.
+struct LabelMerge: Sendable {
+    /// One shard's readings and what its messages need.
+    struct Shard: Sendable {
+        var readings: [LabelReading]
+        var split: Split
+        var smoothing: Double
+        var samplesPerChunk: Int
+        /// Relative to the directory, and as given.
+        var file: String
+        var path: String
+    }
+
+    var ledger: LabelLedger
+    /// The first label problem of each shard that has one, by job.
+    var problems: [Int: String] = [:]
+    private var next = 0
+    /// Shards done out of order (nil: failed or without labels to check).
+    private var waiting: [Int: Shard?] = [:]
+
+    init(ledger: LabelLedger) {
+        self.ledger = ledger
+    }
+
+    /// Job `i` is done; checks it and every waiting job after it whose turn has come.
+    mutating func post(_ i: Int, _ shard: Shard?) {
+        waiting[i] = .some(shard)
+        while let entry = waiting.removeValue(forKey: next) {
+            if let s = entry, let problem = ledger.check(s.readings, split: s.split, smoothing: s.smoothing,
+                                                                   samplesPerChunk: s.samplesPerChunk, file: s.file) {
+                problems[next] = s.path + ": " + problem
+            }
+            next += 1
+        }
     }
 }
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from typing import Optional
 
-from . import layout, manifest as manifest_mod, sourcefiles, wording
+from . import layout, manifest as manifest_mod, rules, sourcefiles, wording
 from .dataset import open_source_copy, read_listed
 from .errors import ShardError
 from .shard import ShardFile, SourceImages
@@ -77,6 +77,8 @@ class Job:
     epoch: int
     shard_index: int
     count: int
+    #: Position of its first sample in the epoch, the test split or the source.
+    first: int = 0
 
 
 def plan(train_count: int, test_count: int, epochs: int, samples_per_shard: int, source_copy: bool = False) -> list[Job]:
@@ -85,9 +87,10 @@ def plan(train_count: int, test_count: int, epochs: int, samples_per_shard: int,
     def sizes(n: int) -> list[int]:
         return [min(samples_per_shard, n - s) for s in range(0, n, samples_per_shard)]
     jobs = [Job(layout.SOURCE_FILE, "source", 0, 0, train_count)] if source_copy else []
-    jobs += [Job(f"train/{layout.epoch_directory(e)}/{layout.shard_file_name(s)}", "train", e, s, c)
+    jobs += [Job(f"train/{layout.epoch_directory(e)}/{layout.shard_file_name(s)}", "train", e, s, c, s * samples_per_shard)
              for e in range(epochs) for s, c in enumerate(sizes(train_count))]
-    jobs += [Job(f"test/{layout.shard_file_name(s)}", "test", 0, s, c) for s, c in enumerate(sizes(test_count))]
+    jobs += [Job(f"test/{layout.shard_file_name(s)}", "test", 0, s, c, s * samples_per_shard)
+             for s, c in enumerate(sizes(test_count))]
     return jobs
 
 
@@ -134,13 +137,17 @@ def _typed(v, kind, key: str):
 
 def verify(directory) -> list[str]:
     """Checks every file against the manifest: presence, size, SHA-256,
-    structure, every chunk's CRC and label sums, header fields against the
+    structure, every chunk's CRC and label rows, header fields against the
     pipeline, the summary statistics, and for v2 directories the source copy
     (listed when the pipeline stores references, checked first: every
-    reference sample depends on it) and that every recorded transform is one
-    ``pipeline.augment`` can draw. A directory made from image files has its
-    file lists checked too (see :func:`source_file_problems`). Returns one line
-    per problem (empty when the directory is sound), the checks of ``mixprep verify``."""
+    reference sample depends on it); every record against the pipeline and
+    the source (:func:`mixshards.rules.record_problem`: positions, transforms
+    ``pipeline.augment`` draws, kinds ``pipeline.mix`` makes, CutMix's λ) and
+    every label row against its provenance and the source labels
+    (:class:`mixshards.rules.LabelLedger`). A directory made from image files
+    has its file lists checked too (see :func:`source_file_problems`), and its
+    labels are those of the lists. Returns one line per problem (empty when the
+    directory is sound), the checks of ``mixprep verify``."""
     directory = str(directory)
     manifest_path = os.path.join(directory, manifest_mod.FILE_NAME)
     try:
@@ -156,7 +163,7 @@ def verify(directory) -> list[str]:
         return [str(e)]
     except (KeyError, TypeError, ValueError) as e:
         return [f"{manifest_path}: missing or bad pipeline/source key ({e})"]
-    problems: list[str] = source_file_problems(m, directory)
+    problems, train_labels, test_labels = _source_files(m, directory)
     listed = m.files
     if [s.file for s in listed] != [j.file for j in jobs]:
         return problems + [f"{directory}/{manifest_mod.FILE_NAME}: its shard list does not match the pipeline's plan"]
@@ -166,12 +173,15 @@ def verify(directory) -> list[str]:
     except ShardError as e:
         return problems + [f"{e} (every reference sample depends on it)"]
     stats = Stats(len(m.class_names))
+    checks = _SampleChecks(src["trainCount"], augment, pipeline["mix"], m.shape[2], m.shape[1])
+    ledger = rules.LabelLedger(src["trainCount"], src["testCount"], m.class_names, train_labels, test_labels)
+    smoothing = float(pipeline["mix"].get("smoothing", 0))
     try:
         for job, entry in zip(jobs, listed):
             path = f"{directory}/{job.file}"
             enc = source_encoding(m.shape[0] * m.shape[1] * m.shape[2], shape[3]) if job.split == "source" else encoding
             try:
-                digest, size, samples = _check_shard(path, job, shape, enc, stats, source, augment)
+                digest, size, samples, readings = _check_shard(path, job, shape, enc, stats, source, checks, smoothing)
             except ShardError as e:
                 problems.append(str(e))
                 continue
@@ -181,6 +191,10 @@ def verify(directory) -> list[str]:
                 problems.append(f"{path}: {samples} samples, the manifest says {entry.samples}")
             if size != entry.bytes:
                 problems.append(f"{path}: {size} bytes, the manifest says {entry.bytes}")
+            if readings is not None:
+                problem = ledger.check(readings, job.split, smoothing if job.split == "train" else 0.0, enc[2], job.file)
+                if problem is not None:
+                    problems.append(f"{path}: {problem}")
     finally:
         if source is not None:
             source.close()
@@ -196,23 +210,29 @@ def source_file_problems(m: manifest_mod.Manifest, directory: str) -> list[str]:
     hex digits), holding ``trainCount``, ``testCount`` and ``skippedFiles`` rows; and
     ``source.fingerprint`` recomputed from their rows and the class names (the rule of
     :func:`mixshards.sourcefiles.fingerprint`) equal to the manifest's."""
+    return _source_files(m, directory)[0]
+
+
+def _source_files(m: manifest_mod.Manifest, directory: str) -> tuple[list[str], Optional[list[int]], Optional[list[int]]]:
+    """:func:`source_file_problems`, and when there are none, the labels the lists give
+    the training and test images (``None`` without lists, or with problems)."""
     info = m.source_files
     if info is None:
-        return []
+        return [], None, None
     out: list[str] = []
     data = {}
     for entry in info.entries:
         data[entry.file], problems = read_listed(directory, entry)
         out += problems
     if out:
-        return out
+        return out, None, None
     try:
         train = sourcefiles.parse_files(data[info.train.file], f"{directory}/{info.train.file}", "train", m.class_names)
         test = sourcefiles.parse_files(data[info.test.file], f"{directory}/{info.test.file}", "test", m.class_names)
         skipped = (sourcefiles.parse_skipped(data[info.skipped.file], f"{directory}/{info.skipped.file}")
                    if info.skipped else ())
     except ShardError as e:
-        return [str(e)]
+        return [str(e)], None, None
     src = m.source
     counts = (src.get("trainCount"), src.get("testCount"), src.get("skippedFiles", 0))
     if (len(train), len(test), len(skipped)) != counts:
@@ -222,13 +242,28 @@ def source_file_problems(m: manifest_mod.Manifest, directory: str) -> list[str]:
     if got != src.get("fingerprint"):
         out.append(f"{directory}/{manifest_mod.FILE_NAME}: source.fingerprint {str(src.get('fingerprint'))[:16]}… "
                    f"is not the one of the file lists ({got[:16]}…)")
-    return out
+    if out:
+        return out, None, None
+    return [], list(train.labels), list(test.labels)
+
+
+@dataclass(frozen=True)
+class _SampleChecks:
+    """What :func:`mixshards.rules.record_problem` needs of the manifest."""
+
+    train_count: int
+    augment: tuple[int, bool]
+    mix: dict
+    width: int
+    height: int
 
 
 def _check_shard(path: str, job: Job, shape: tuple, encoding: tuple, stats: Stats, source: Optional[SourceImages],
-                 augment: tuple[int, bool]) -> tuple[str, int, int]:
+                 checks: _SampleChecks, smoothing: float) -> tuple[str, int, int, Optional[rules.Readings]]:
     """Reads every chunk (references resolved from ``source``) and checks the header
-    against the job; adds training shards to ``stats``. Returns (SHA-256, bytes, samples)."""
+    against the job and every record against ``checks``; adds training shards to
+    ``stats``. Returns (SHA-256, bytes, samples, the label readings of its samples: none
+    without provenance, but for the source copy, whose sample k is source image k)."""
     with ShardFile(path, source if job.split == "train" else None) as shard:
         h = shard.header
         expected_epoch = job.epoch if job.split == "train" else layout.TEST_EPOCH
@@ -252,24 +287,15 @@ def _check_shard(path: str, job: Job, shape: tuple, encoding: tuple, stats: Stat
         block = shard.read_all()
         digest = hashlib.sha256(shard.bytes).hexdigest()
         size = shard.size
+    readings = None
+    if job.split == "source" or block.provenance is not None:
+        if block.provenance is not None:
+            bad = rules.record_problem(block.provenance, job.split, job.first, h.version, checks.train_count,
+                                       checks.augment, checks.mix, checks.width, checks.height)
+            if bad is not None:
+                s, problem = bad
+                raise ShardError(f"{path}: chunk {s // h.samples_per_chunk}: sample {s}: {problem}")
+        readings = rules.readings(block.labels, block.provenance, smoothing if job.split == "train" else 0.0)
     if job.split == "train":
-        _check_augment(path, block.provenance, augment)
         stats.add_shard(block.provenance, block.labels)
-    return digest, size, h.sample_count
-
-
-def _check_augment(path: str, provenance: Optional[np.ndarray], augment: tuple[int, bool]) -> None:
-    """Every transform must be one ``pipeline.augment`` draws: shifts within ±crop_pad, flips only when on."""
-    if provenance is None or len(provenance) == 0:
-        return
-    crop_pad, flip = augment
-    shifts = np.stack([provenance[f].astype(np.int64) for f in ("primary_dx", "primary_dy", "partner_dx", "partner_dy")])
-    bad = (np.abs(shifts) > crop_pad).any(axis=0)
-    if not flip:
-        bad |= (provenance["flags"] & (layout.FLIP_PRIMARY | layout.FLIP_PARTNER)) != 0
-    if bad.any():
-        s = int(np.argmax(bad))
-        r = provenance[s]
-        raise ShardError(f"{path}: sample {s}: transforms ({r['primary_dx']}, {r['primary_dy']}) and "
-                         f"({r['partner_dx']}, {r['partner_dy']}), flags {r['flags']}, are not drawn by the pipeline's "
-                         f"augment (crop_pad {crop_pad}, flip {str(flip).lower()})")
+    return digest, size, h.sample_count, readings
