@@ -62,24 +62,25 @@ public enum Exporter {
         guard request.columns >= 1 else { throw MixError("--columns must be ≥ 1 (got \(request.columns))") }
         guard request.count >= 1 else { throw MixError("--count must be ≥ 1 (got \(request.count))") }
         try FileIO.checkOutputDirectory(request.outDirectory)
-        let manifest = try Manifest.load(directory: dir)
-        // The manifest's listing and the source shape it states are checked before a file is opened or an image drawn.
-        try manifest.checkListing(directory: dir)
+        // Opened as the loader opens it (the listing, and every shard's header against its place in it),
+        // and the source shape the manifest states checked, before a chunk is read or an image drawn.
+        let directory = try ShardDirectory(path: dir)
+        let manifest = directory.manifest
         if let problem = manifest.sourceShapeProblem(path: dir + "/" + Manifest.fileName) { throw MixError(problem) }
         let src = manifest.source
         guard src.channels == 1 || src.channels == 3 else {
             throw MixError.file(dir + "/" + Manifest.fileName, "export draws 1- or 3-channel images; the source has \(src.channels)")
         }
-        let shards: [ShardEntry]
+        let shards: [(entry: ShardEntry, reader: ShardReader)]
         let what: String
         if let e = request.epoch {
-            guard let entry = manifest.train.first(where: { $0.epoch == e }) else {
+            guard e >= 0, e < manifest.train.count else {
                 throw MixError.file(dir, "no training epoch \(e) (the directory holds epochs \(Wording.range(0, manifest.train.count - 1)))")
             }
-            shards = entry.shards
+            shards = Array(zip(manifest.train[e].shards, directory.trainReaders[e]))
             what = "epoch \(e)"
         } else {
-            shards = manifest.test.shards
+            shards = Array(zip(manifest.test.shards, directory.testReaders))
             what = "test split"
         }
         let pipe = manifest.pipeline
@@ -90,20 +91,14 @@ public enum Exporter {
         // At most this many tiles: the positions asked for, or --count of the samples listed
         // (summed up to --count at most, so never beyond it).
         var available = 0
-        for shard in shards where available < request.count { available += min(shard.samples, request.count - available) }
+        for shard in shards where available < request.count { available += min(shard.entry.samples, request.count - available) }
         let most = request.positions.map { Set($0).count } ?? min(request.count, available)
         if let problem = sizeProblem(request, source: src, tiles: most, title: title) { throw MixError(problem) }
         let wanted = request.positions.map(Set.init)
         var picked: [Picked] = []
         var base = 0
         var chunk = DecodedChunk()
-        let source = request.epoch == nil ? nil : try manifest.openSourceCopy(directory: dir)
-        scan: for shard in shards {
-            let reader = try ShardReader(path: dir + "/" + shard.file, source: source)
-            // Positions count the shard's real samples (a 32-bit header field), never the listed number.
-            guard reader.sampleCount == shard.samples else {
-                throw MixError.file(reader.path, "holds \(reader.sampleCount) samples, \(Manifest.fileName) says \(shard.samples)")
-            }
+        scan: for (shard, reader) in shards {
             let shape = reader.shape
             guard shape == SampleShape(channels: src.channels, height: src.height, width: src.width, classCount: src.classNames.count) else {
                 throw MixError.file(reader.path, "holds \(Wording.image(channels: shape.channels, height: shape.height, width: shape.width)) images of \(shape.classCount) classes; "
@@ -113,6 +108,7 @@ public enum Exporter {
                 let e = reader.index[i]
                 let range = (base + Int(e.firstSample))..<(base + Int(e.firstSample + e.sampleCount))
                 if let wanted, !wanted.contains(where: range.contains) { continue }
+                try directory.checkSHA256(reader)
                 try reader.readChunk(i, into: &chunk)
                 for s in 0..<chunk.count {
                     let position = range.lowerBound + s

@@ -24,8 +24,10 @@ public final class ShardDirectory: @unchecked Sendable {
     private let hashChecks = Locked([String: MixError?]())
 
     /// Opens `path`: reads the manifest, checks its listing (epochs in order, paths
-    /// inside the directory, no duplicates, sizes of the files), maps and checks the
-    /// structure of every listed shard, and checks that shard headers agree with the manifest.
+    /// inside the directory, no duplicates, sizes of the files, each shard named as its
+    /// place in the listing names it), maps and checks the structure of every listed shard,
+    /// and checks that shard headers agree with the manifest (split, epoch, shard index,
+    /// sample count, classes, one image shape).
     /// Each shard's SHA-256 is checked when the loader first reads it (`checkSHA256`).
     public init(path: String) throws {
         self.path = path
@@ -49,15 +51,23 @@ public final class ShardDirectory: @unchecked Sendable {
             let digest = withExtendedLifetime(reader) { SHA256.hexDigest(of: reader.bytes) }
             guard digest == entry.sha256 else { throw Self.hashMismatch(reader, digest: digest, listed: entry.sha256) }
         }
-        func open(_ entry: ShardEntry, split: Split, epoch: UInt32) throws -> ShardReader {
+        func open(_ entry: ShardEntry, split: Split, epoch: UInt32, index: Int) throws -> ShardReader {
+            let name = (split == .test ? "test/" : "train/" + ShardPlan.epochDirectory(Int(epoch)) + "/") + ShardPlan.shardName(index)
+            guard entry.file == name else {
+                throw MixError.file(manifestPath, "lists \(entry.file) as shard \(index) of "
+                                    + (split == .test ? "the test split" : "train epoch \(epoch)") + ", whose name is \(name)")
+            }
             let file = path + "/" + entry.file
             guard FileIO.exists(file) else { throw MixError.file(file, "missing (listed in \(Manifest.fileName))") }
             let reader = try ShardReader(path: file, source: split == .train ? source : nil)
             guard reader.sampleCount == entry.samples else {
                 throw MixError.file(file, "holds \(reader.sampleCount) samples, the manifest says \(entry.samples)")
             }
-            guard reader.header.split == split, split == .test || reader.header.epoch == epoch else {
+            guard reader.header.split == split, reader.header.epoch == epoch else {
                 throw MixError.file(file, "header says split \(reader.header.split) epoch \(reader.header.epoch), the manifest lists it under \(split) epoch \(epoch)")
+            }
+            guard reader.header.shardIndex == UInt32(index) else {
+                throw MixError.file(file, "header says shard \(reader.header.shardIndex), the manifest lists it as shard \(index)")
             }
             let s = reader.shape
             guard s.classCount == classCount else {
@@ -70,8 +80,10 @@ public final class ShardDirectory: @unchecked Sendable {
             return reader
         }
         listedSHA256 = Dictionary(manifest.listedFiles.map { (path + "/" + $0.file, $0.sha256) }, uniquingKeysWith: { a, _ in a })
-        trainReaders = try manifest.train.map { e in try e.shards.map { try open($0, split: .train, epoch: UInt32(e.epoch)) } }
-        testReaders = try manifest.test.shards.map { try open($0, split: .test, epoch: MixShardLayout.testEpoch) }
+        trainReaders = try manifest.train.map { e in
+            try e.shards.enumerated().map { try open($1, split: .train, epoch: UInt32(e.epoch), index: $0) }
+        }
+        testReaders = try manifest.test.shards.enumerated().map { try open($1, split: .test, epoch: MixShardLayout.testEpoch, index: $0) }
         self.shape = shape!
     }
 
