@@ -76,7 +76,7 @@ final class HostileManifestTests: XCTestCase {
         dir = try directory("uint32max") { $0.train[0].shards[0].samples = Int(UInt32.max) }
         r = try TestSupport.run(TestSupport.executable("mixprep"), ["export", dir, "--positions", "5,299", "--out", out])
         XCTAssertEqual(r.status, 1, r.err)
-        XCTAssertEqual(r.err, "error: \(dir)/train/epoch-000/shard-00000.mxs: holds 128 samples, manifest.json says 4294967295\n")
+        XCTAssertEqual(r.err, "error: \(dir)/train/epoch-000/shard-00000.mxs: holds 128 samples, the manifest says 4294967295\n")
         XCTAssertFalse(FileIO.exists(out + "/contact-sheet.png"))
 
         // The sound directory exports those two positions.
