@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Optional
 
-from . import layout, manifest as manifest_mod, sourcefiles, wording
+from . import fileio, layout, manifest as manifest_mod, sourcefiles, wording
 from .errors import ShardError
 from .dataset import open_shard
 from .verify import verify
@@ -69,11 +69,9 @@ def source_file_paths(path: str, split: str) -> Optional[list[str]]:
         return None
     entry = m.source_files.train if split == "train" else m.source_files.test
     list_path = os.path.join(directory, entry.file)
-    try:
-        with open(list_path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ShardError(f"{list_path}: {'missing' if isinstance(e, FileNotFoundError) else 'cannot be read'}") from None
+    if not os.path.exists(list_path):
+        raise ShardError(f"{list_path}: missing")
+    data = fileio.read_file(list_path)
     return sourcefiles.parse_files(data, list_path, split, m.class_names).paths
 
 

@@ -12,7 +12,7 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from . import layout, manifest as manifest_mod, sourcefiles, wording
+from . import fileio, layout, manifest as manifest_mod, sourcefiles, wording
 from .errors import ShardError
 from .partition import rank_batch_range
 from .rng import chunk_order
@@ -404,13 +404,12 @@ def read_listed(directory: str, entry: manifest_mod.ShardEntry) -> tuple[Optiona
     """The bytes of a file the manifest lists (a file list) and the problems with them:
     missing, a size or SHA-256 other than the manifest's (one line each, naming the file)."""
     path = os.path.join(str(directory), entry.file)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
+    if not os.path.exists(path):
         return None, [f"{path}: missing (listed in {manifest_mod.FILE_NAME})"]
-    except OSError as e:
-        return None, [f"{path}: cannot be read ({e.strerror or e})"]
+    try:
+        data = fileio.read_file(path)
+    except ShardError as e:
+        return None, [str(e)]
     problems = []
     if len(data) != entry.bytes:
         problems.append(f"{path}: {len(data)} bytes, the manifest says {entry.bytes}")

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from . import layout, sourcefiles, wording
+from . import fileio, layout, sourcefiles, wording
 from .errors import ShardError
 
 FILE_NAME = "manifest.json"
@@ -107,8 +107,7 @@ def load(directory: str) -> Manifest:
     if not os.path.exists(path):
         raise ShardError(f"{directory}: no {FILE_NAME}: not a shard directory, or an incomplete one "
                          "(finish it with `mixprep run` or `mixprep finalize`)")
-    with open(path, "rb") as f:
-        data = f.read()
+    data = fileio.read_file(path)
     try:
         raw = json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:

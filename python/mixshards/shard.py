@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from . import layout, rules, wording
+from . import fileio, layout, rules, wording
 from .errors import ShardError
 from .transform import transform_many
 
@@ -163,12 +163,9 @@ class ShardFile:
         #: Resolves reference samples (``None``: the shard must hold none).
         self.source = source
         self._owned_source: Optional[SourceImages] = None
+        fd, st = fileio.open_regular(self.path)
         try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except OSError as e:
-            raise ShardError(f"{self.path}: cannot open ({e.strerror})") from None
-        try:
-            size = os.fstat(fd).st_size
+            size = st.st_size
             if size == 0:
                 raise ShardError(f"{self.path}: header: file is 0 bytes, shorter than the 64-byte header")
             self._map = mmap.mmap(fd, size, access=mmap.ACCESS_READ)

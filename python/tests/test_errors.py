@@ -1,8 +1,10 @@
 """Every kind of damage the Swift reader tests is refused with one line naming the file and the chunk or field."""
 
 import json
+import os
 import struct
 import subprocess
+import sys
 import tempfile
 import unittest
 import zlib
@@ -528,3 +530,75 @@ class ReferenceDirectoryDamageTests(unittest.TestCase):
         m["pipeline"]["shards"]["references"] = False
         (d / "manifest.json").write_text(json.dumps(m))
         self.assertEqual(mixshards.verify(d), [f"{d}/manifest.json: its shard list does not match the pipeline's plan"])
+
+
+def run_python(code: str, *args: str, timeout: float = 20) -> subprocess.CompletedProcess:
+    """``python -c CODE ARGS`` with this checkout's package importable, under a timeout: a hang
+    fails the test (TimeoutExpired) instead of blocking the suite."""
+    env = dict(os.environ, PYTHONPATH=str(support.REPO / "python"))
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
+    """``python -m mixshards ARGS``, under a timeout."""
+    return run_python("import sys; from mixshards.cli import main; sys.exit(main())", *args, timeout=timeout)
+
+
+#: Reads what ``sys.argv[1]`` names in a child process: ``dir`` opens a directory and batches epoch 0 and the test
+#: split, ``shard`` opens one shard file and reads every chunk, ``verify`` prints verify's problems; a ShardError is
+#: printed as ``error: MESSAGE`` (exit 1), anything else ends in a traceback.
+READER = """import sys, mixshards
+what, path = sys.argv[1:3]
+try:
+    if what == "dir":
+        ds = mixshards.open(path)
+        for ep in (ds.epoch(0), ds.test):
+            for images, labels in ep.batches(128, seed=0): pass
+    elif what == "shard":
+        with mixshards.ShardFile(path) as s: s.read_all()
+    else:
+        for p in mixshards.verify(path): print(p)
+except mixshards.ShardError as e:
+    print(f"error: {e}", file=sys.stderr); sys.exit(1)
+"""
+
+
+def run_reader(what: str, path, timeout: float = 20) -> subprocess.CompletedProcess:
+    return run_python(READER, what, str(path), timeout=timeout)
+
+
+class HostileInputTests(unittest.TestCase):
+    """Issue 22, item 4: what used to hang or end in a traceback is one line ``error: …`` naming the file."""
+
+    shard = "train/epoch-000/shard-00000.mxs"
+
+    def assert_one_line(self, r: subprocess.CompletedProcess, expected: str):
+        self.assertEqual((r.returncode, r.stderr), (1, f"error: {expected}\n"), r.stdout)
+
+    def assert_everywhere(self, d: Path, expected: str):
+        """verify, inspect --samples (of a shard with references: it opens the manifest and the source copy)
+        and iteration all fail with ``expected``."""
+        r = run_cli("verify", str(d))
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(f"error: {expected}", r.stderr.splitlines()[0])
+        self.assertNotIn("Traceback", r.stderr)
+        self.assert_one_line(run_cli("inspect", str(d / self.shard), "--samples"), expected)
+        self.assert_one_line(run_reader("dir", d), expected)
+
+    def test_fifo_or_directory_where_a_file_belongs(self):
+        for kind, make in (("a FIFO", os.mkfifo), ("a directory", os.mkdir)):
+            for name in ("manifest.json", layout.SOURCE_FILE):
+                with self.subTest(kind=kind, file=name):
+                    d = support.copy_dir("refs-sample", "special")
+                    (d / name).unlink()
+                    make(d / name)
+                    self.assert_everywhere(d, f"{d}/{name}: is {kind}, not a regular file")
+            with self.subTest(kind=kind, file=self.shard):
+                d = support.copy_dir("refs-sample", "special")
+                (d / self.shard).unlink()
+                make(d / self.shard)
+                expected = f"{d}/{self.shard}: is {kind}, not a regular file"
+                self.assertIn(expected, run_reader("verify", d).stdout.splitlines())
+                self.assert_one_line(run_cli("inspect", str(d / self.shard)), expected)
+                self.assert_one_line(run_reader("dir", d), expected)
+                self.assert_one_line(run_reader("shard", d / self.shard), expected)
