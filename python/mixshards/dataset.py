@@ -254,9 +254,9 @@ class Dataset:
     Use :func:`mixshards.open`. Opening checks the manifest; an epoch's shards
     are opened (structure checked, headers compared with the manifest) when the
     epoch is first used, and the source copy (v2 directories whose unmixed
-    samples are stored as references) with the first training epoch: it is
-    memory-mapped and its CRCs checked once, and every reference resolves from
-    it to the bytes the sample would have stored.
+    samples are stored as references) with the first training epoch: its CRCs
+    are checked once, and every reference resolves from it to the bytes the
+    sample would have stored.
     """
 
     def __init__(self, directory: str, cache_chunks: int = 8):
@@ -365,7 +365,7 @@ class Dataset:
         return shard
 
     def close(self) -> None:
-        """Unmaps every opened shard."""
+        """Forgets every opened shard (they hold no descriptor between reads)."""
         for shards in [*self._train.values(), self._test or []]:
             for s in shards:
                 s.close()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -237,18 +238,21 @@ def decode_header(b: bytes | memoryview, path: str) -> Header:
     return h
 
 
-def decode_footer(b: bytes | memoryview, path: str) -> Footer:
-    """Decodes the footer from the last 32 bytes of ``b`` (the whole file)."""
-    if len(b) < HEADER_BYTES + FOOTER_BYTES:
-        raise ShardError(f"{path}: footer: file is {len(b)} bytes, too short to hold header and footer (truncated?)")
-    index_offset, chunk_count, index_crc, sample_count, _reserved, magic = _FOOTER.unpack_from(b, len(b) - FOOTER_BYTES)
+def decode_footer(read: Callable[[int, int], bytes], size: int, path: str) -> Footer:
+    """Decodes the footer, the last 32 bytes of a file of ``size`` bytes; ``read(offset, n)``
+    reads the file."""
+    if size < HEADER_BYTES + FOOTER_BYTES:
+        raise ShardError(f"{path}: footer: file is {size} bytes, too short to hold header and footer (truncated?)")
+    index_offset, chunk_count, index_crc, sample_count, _reserved, magic = _FOOTER.unpack(read(size - FOOTER_BYTES,
+                                                                                                  FOOTER_BYTES))
     if magic != END_MAGIC:
         raise ShardError(f"{path}: footer: bad end magic (file truncated or not a MixShard file)")
     return Footer(index_offset, chunk_count, index_crc, sample_count)
 
 
-def decode_index(b: bytes | memoryview, header: Header, footer: Footer, path: str) -> np.ndarray:
-    """Checks the footer against the header and the file size, then decodes and
+def decode_index(read: Callable[[int, int], bytes], size: int, header: Header, footer: Footer, path: str) -> np.ndarray:
+    """Checks the footer against the header and the file size (``size``), then reads
+    (``read(offset, n)``; only once the size is known to hold it) and decodes and
     checks the index: its CRC, and that chunks are contiguous, in bounds, hold
     consecutive samples of ``samples_per_chunk`` (the last may hold fewer),
     store pixels for all of them unless the shard has references, and declare
@@ -258,12 +262,11 @@ def decode_index(b: bytes | memoryview, header: Header, footer: Footer, path: st
         raise ShardError(f"{path}: footer: chunk/sample counts ({footer.chunk_count}/{footer.sample_count}) disagree "
                          f"with the header ({header.chunk_count}/{header.sample_count})")
     n = header.chunk_count
-    size = len(b)
     if footer.index_offset < HEADER_BYTES or footer.index_offset + INDEX_ENTRY_BYTES * n + FOOTER_BYTES != size:
         raise ShardError(f"{path}: footer: file size {size} != indexOffset {footer.index_offset} + 32·{n} + 32 "
                          "(truncated or padded)")
     io = footer.index_offset
-    raw_index = bytes(b[io:io + INDEX_ENTRY_BYTES * n])
+    raw_index = read(io, INDEX_ENTRY_BYTES * n)
     crc = zlib.crc32(raw_index)
     if crc != footer.index_crc:
         raise ShardError(f"{path}: index: CRC mismatch (stored {hex32(footer.index_crc)}, computed {hex32(crc)})")

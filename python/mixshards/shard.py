@@ -3,7 +3,7 @@ demand, reference samples resolved from the directory's source copy."""
 
 from __future__ import annotations
 
-import mmap
+import hashlib
 import os
 import zlib
 from dataclasses import dataclass
@@ -64,12 +64,16 @@ class Chunk:
 class SourceImages:
     """The source images reference samples point into: the directory's source
     copy (``source/train.mxs``, a v2 shard of split ``source``, stored
-    uncompressed and unfiltered), memory-mapped. Resolving a reference is a
-    transform of bytes already in the map: no chunk is inflated.
+    uncompressed and unfiltered). Resolving references reads just the images
+    they name (``os.pread``, one read per run of nearby images) and transforms
+    them: no chunk is inflated.
 
     Opening checks the structure, that it is a source copy, and every chunk's
     rawCRC (once). Source image ``k`` is sample ``k`` of the file.
     """
+
+    #: Images of a chunk at most this many bytes apart are read with one ``pread``.
+    GAP_BYTES = 16384
 
     def __init__(self, path: str):
         self.shard = ShardFile(path)
@@ -84,44 +88,74 @@ class SourceImages:
         #: ``(C, H, W)``.
         self.shape = h.shape
         self._per_chunk = max(h.samples_per_chunk, 1)
-        self._views = []
-        data = self.shard.bytes
-        for i, (offset, _stored, raw, _first, n, crc, _images) in enumerate(self.shard.index.tolist()):
-            computed = zlib.crc32(data[offset:offset + raw])
-            if computed != crc:
-                self.close()
-                raise ShardError(f"{self.path}: chunk {i}: rawCRC mismatch "
-                                 f"(stored {layout.hex32(crc)}, computed {layout.hex32(computed)})")
-            # Read-only views of the map: the chunk's images come first in its payload.
-            self._views.append(np.frombuffer(data, np.uint8, n * h.image_bytes, offset).reshape(n, *h.shape))
+        self._image_bytes = h.image_bytes
+        self._offsets = np.asarray(self.shard.index["offset"], np.int64)
+        self._file = self.shard.file
+        fd = self._file.open()
+        try:
+            for i, (offset, _stored, raw, _first, _n, crc, _images) in enumerate(self.shard.index.tolist()):
+                computed = 0
+                for at in range(offset, offset + raw, 1 << 24):  # 16 MiB at a time: chunks reach 64 MiB
+                    computed = zlib.crc32(fileio.pread_exact(fd, min(1 << 24, offset + raw - at), at, self.path,
+                                                             f"chunk {i}: ", "the chunk"), computed)
+                if computed != crc:
+                    raise ShardError(f"{self.path}: chunk {i}: rawCRC mismatch "
+                                     f"(stored {layout.hex32(crc)}, computed {layout.hex32(computed)})")
+        finally:
+            os.close(fd)
 
     def __len__(self) -> int:
         return self.count
 
     def image(self, k: int) -> np.ndarray:
-        """Source image ``k`` (``C × H × W``, a read-only view of the map)."""
+        """Source image ``k`` (``C × H × W``, read-only)."""
         if not 0 <= k < self.count:
             raise IndexError(f"{self.path}: source image {k} out of range ({_indices(self.count)})")
-        return self._views[k // self._per_chunk][k % self._per_chunk]
+        return self.images([k])[0]
+
+    def images(self, indices) -> np.ndarray:
+        """Source images ``indices`` (sorted, distinct, in range) as one read-only ``n × C × H × W`` array."""
+        u = np.asarray(indices, np.int64)
+        ib = self._image_bytes
+        if not len(u):
+            return np.empty((0, *self.shape), np.uint8)
+        chunk = u // self._per_chunk
+        # Runs of images of one chunk at most GAP_BYTES apart are read with one pread each (the images between
+        # read and dropped): cheaper than a call each. The loop below only reads; the rest is vectorised.
+        gap = max(0, self.GAP_BYTES // ib)
+        cut = np.flatnonzero((chunk[1:] != chunk[:-1]) | (u[1:] - u[:-1] > gap + 1)) + 1
+        starts, ends = np.r_[0, cut], np.r_[cut, len(u)]
+        first, count = u[starts], u[ends - 1] - u[starts] + 1
+        offsets = (self._offsets[chunk[starts]] + (first - chunk[starts] * self._per_chunk) * ib).tolist()
+        sizes = (count * ib).tolist()
+        fd = self._file.open()
+        try:
+            parts = [os.pread(fd, n, o) for n, o in zip(sizes, offsets)]
+            for j, (n, o) in enumerate(zip(sizes, offsets)):
+                if len(parts[j]) != n:  # a short read: retried until the file ends (then an error)
+                    parts[j] = fileio.pread_exact(fd, n, o, self.path, f"chunk {int(chunk[starts[j]])}: ",
+                                                  "reading its images")
+        except OSError as e:
+            raise ShardError(f"{self.path}: read failed ({e.strerror or e})") from None
+        finally:
+            os.close(fd)
+        pool = np.frombuffer(parts[0] if len(parts) == 1 else b"".join(parts), np.uint8).reshape(-1, *self.shape)
+        if len(pool) == len(u):
+            return pool
+        # Image u[j] of run r is at pool position (images before run r) + (u[j] − first[r]).
+        run = np.repeat(np.arange(len(starts)), ends - starts)
+        before = np.r_[0, np.cumsum(count)[:-1]]
+        return pool[before[run] + u - first[run]]
 
     def transformed(self, indices, dx, dy, flip, out: Optional[np.ndarray] = None,
                     positions: Optional[np.ndarray] = None) -> np.ndarray:
         """``out[positions[i]]`` = source image ``indices[i]`` under transform
         ``(dx[i], dy[i], flip[i])`` (see :mod:`mixshards.transform`); indices must be in range."""
         indices = np.asarray(indices, np.int64)
-        if out is None:
-            out = np.empty((len(indices), *self.shape), np.uint8)
-        positions = np.arange(len(indices)) if positions is None else np.asarray(positions, np.int64)
-        dx, dy, flip = np.asarray(dx), np.asarray(dy), np.asarray(flip, bool)
-        chunk = indices // self._per_chunk
-        for c in np.unique(chunk).tolist():
-            sel = np.flatnonzero(chunk == c) if len(self._views) > 1 else slice(None)
-            transform_many(self._views[c], indices[sel] - c * self._per_chunk, dx[sel], dy[sel], flip[sel],
-                           out, positions[sel])
-        return out
+        unique, inverse = np.unique(indices, return_inverse=True)
+        return transform_many(self.images(unique), inverse.reshape(-1), dx, dy, flip, out, positions)
 
     def close(self) -> None:
-        self._views = []
         self.shard.close()
 
     def __enter__(self) -> "SourceImages":
@@ -146,7 +180,7 @@ def undo_delta(images: np.ndarray) -> np.ndarray:
 
 
 class ShardFile:
-    """A read-only, memory-mapped ``.mxs`` file (v1 or v2).
+    """A read-only ``.mxs`` file (v1 or v2).
 
     Opening checks the structure (magics, version, header CRC, format limits,
     file size, index CRC, every chunk's bounds and counts); :meth:`read_chunk`
@@ -156,6 +190,12 @@ class ShardFile:
     materialised sample. A shard with references read without ``source`` fails
     at the first chunk that holds one. Every error is a :class:`ShardError`
     naming the file and, where there is one, the chunk.
+
+    Chunks are read with ``os.pread``, not memory-mapped: a file truncated by
+    another process after it was opened is then an error naming the file and the
+    chunk (``chunk 3: the file ends at byte N, the chunk needs M``), not a SIGBUS
+    that kills the process. No descriptor is held between reads (the file is
+    reopened, and checked to be the same file, for each).
     """
 
     def __init__(self, path: str, source: Optional[SourceImages] = None):
@@ -163,20 +203,23 @@ class ShardFile:
         #: Resolves reference samples (``None``: the shard must hold none).
         self.source = source
         self._owned_source: Optional[SourceImages] = None
-        fd, st = fileio.open_regular(self.path)
+        #: The file, read by offset.
+        self.file = fileio.RegularFile(self.path)
+        size = self.size = self.file.size
+        if size == 0:
+            raise ShardError(f"{self.path}: header: file is 0 bytes, shorter than the 64-byte header")
+        fd = self.file.open()
         try:
-            size = st.st_size
-            if size == 0:
-                raise ShardError(f"{self.path}: header: file is 0 bytes, shorter than the 64-byte header")
-            self._map = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+            def read(offset: int, n: int, where: str = "", part: str = "the read") -> bytes:
+                return fileio.pread_exact(fd, n, offset, self.path, where, part)
+            self.header = layout.decode_header(read(0, min(size, layout.HEADER_BYTES), "header: ", "the header"),
+                                               self.path)
+            footer = layout.decode_footer(lambda o, n: read(o, n, "footer: ", "the footer"), size, self.path)
+            #: The chunk index, a structured array of ``layout.INDEX_DTYPE``.
+            self.index = layout.decode_index(lambda o, n: read(o, n, "index: ", "the index"), size, self.header,
+                                             footer, self.path)
         finally:
             os.close(fd)
-        self._bytes = memoryview(self._map)
-        self.size = size
-        self.header = layout.decode_header(self._bytes, self.path)
-        footer = layout.decode_footer(self._bytes, self.path)
-        #: The chunk index, a structured array of ``layout.INDEX_DTYPE``.
-        self.index = layout.decode_index(self._bytes, self.header, footer, self.path)
 
     @property
     def sample_count(self) -> int:
@@ -187,9 +230,20 @@ class ShardFile:
         return self.header.chunk_count
 
     @property
-    def bytes(self) -> memoryview:
-        """The whole file (mapped)."""
-        return self._bytes
+    def bytes(self) -> bytes:
+        """The whole file, read now (each use reads it again: see :meth:`sha256` to hash it)."""
+        return self.file.read(0, self.size)
+
+    def sha256(self) -> str:
+        """SHA-256 (hex) of the file, read in blocks."""
+        h = hashlib.sha256()
+        fd = self.file.open()
+        try:
+            for at in range(0, self.size, 1 << 22):
+                h.update(fileio.pread_exact(fd, min(1 << 22, self.size - at), at, self.path, "", "hashing it"))
+        finally:
+            os.close(fd)
+        return h.hexdigest()
 
     def chunk_of(self, sample: int) -> int:
         """The chunk holding sample ``sample`` of this file (chunks hold ``samples_per_chunk`` each)."""
@@ -205,8 +259,8 @@ class ShardFile:
         def fail(what: str) -> ShardError:
             return ShardError(f"{self.path}: chunk {i}: {what}")
 
-        with self._bytes[offset:offset + stored] as data:  # released even on error, so close() can unmap
-            payload = _inflate(data, raw, fail) if h.codec == "zlib" else bytes(data)
+        data = self.file.read(offset, stored, f"chunk {i}: ", "the chunk")
+        payload = _inflate(data, raw, fail) if h.codec == "zlib" else data
         image_region = m * h.image_bytes
         buf = np.frombuffer(payload, dtype=np.uint8)
         stored_images = buf[:image_region].reshape(m, *h.shape)
@@ -273,18 +327,11 @@ class ShardFile:
         return Chunk(0, cat("images"), cat("labels"), cat("provenance"))
 
     def close(self) -> None:
-        """Unmaps the file (left to the garbage collector while a view of it is still alive)."""
+        """Closes the source copy this shard opened for itself (:func:`mixshards.open_shard`); the
+        shard holds no descriptor or map of its own."""
         if self._owned_source is not None:
             self._owned_source.close()
             self._owned_source = None
-        try:
-            self._bytes.release()
-        except BufferError:  # numpy views of the map (a source copy's images) are still alive
-            pass
-        try:
-            self._map.close()
-        except BufferError:
-            pass
 
     def __enter__(self) -> "ShardFile":
         return self
@@ -298,7 +345,7 @@ def _indices(n: int) -> str:
     return wording.span(0, n - 1) if n > 0 else "there are none"
 
 
-def _inflate(data: memoryview, raw: int, fail) -> bytes:
+def _inflate(data: bytes, raw: int, fail) -> bytes:
     """Inflates one zlib stream that must hold exactly ``raw`` bytes (never more is allocated)."""
     d = zlib.decompressobj()
     try:

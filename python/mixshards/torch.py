@@ -72,7 +72,7 @@ class MixShardDataset(tud.IterableDataset):
         self._start = 0      # batches to skip on the next pass (resume)
         self._consumed = 0   # batches delivered in this epoch
 
-    # Shard files are memory-mapped: each process (DataLoader worker) opens its own.
+    # Each process (DataLoader worker) opens the directory itself.
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_ds"] = None

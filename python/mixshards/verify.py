@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 
@@ -285,7 +284,7 @@ def _check_shard(path: str, job: Job, shape: tuple, encoding: tuple, stats: Stat
         if job.split == "source":
             SourceImages(path).close()  # the source copy's own checks
         block = shard.read_all()
-        digest = hashlib.sha256(shard.bytes).hexdigest()
+        digest = shard.sha256()
         size = shard.size
     readings = None
     if job.split == "source" or block.provenance is not None:

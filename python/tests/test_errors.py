@@ -602,3 +602,43 @@ class HostileInputTests(unittest.TestCase):
                 self.assert_one_line(run_cli("inspect", str(d / self.shard)), expected)
                 self.assert_one_line(run_reader("dir", d), expected)
                 self.assert_one_line(run_reader("shard", d / self.shard), expected)
+
+    def test_file_truncated_or_replaced_after_open(self):
+        """Issue 22, item 7: shards are read with pread, not mapped, so a shard (or the source copy) truncated by
+        another process while the reader holds it open is an error naming the file and the chunk, not SIGBUS."""
+        d = support.copy_dir("refs-sample", "truncated")
+        shard, source = d / self.shard, d / layout.SOURCE_FILE
+        with ShardFile(str(shard)) as s:
+            chunk_end = int(s.index["offset"][1] + s.index["stored"][1])
+        code = """import os, sys, mixshards
+ds = mixshards.open(sys.argv[1]); ep = ds.epoch(0)
+ep[0]                                            # chunk 0 of shard 0: the shard and the source copy are open
+os.truncate(sys.argv[2], int(sys.argv[3]))       # as another process would
+try:
+    ep[int(sys.argv[4])]
+except mixshards.ShardError as e:
+    print(f"error: {e}", file=sys.stderr); sys.exit(1)
+"""
+        r = run_python(code, str(d), str(shard), "4096", "60")    # chunk 1 holds samples 50-99
+        self.assertEqual((r.returncode, r.stderr),
+                         (1, f"error: {shard}: chunk 1: the file ends at byte 4096, the chunk needs {chunk_end}\n"))
+        # The source copy truncated to its header: the next chunk's references cannot be read.
+        d = support.copy_dir("refs-sample", "truncated-source")
+        source = d / layout.SOURCE_FILE
+        r = run_python(code, str(d), str(source), "64", "60")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, rf"^error: {source}: chunk 0: the file ends at byte 64, reading its images needs "
+                                   r"\d+\n$")
+        # A shard replaced (renamed over, as a rerun would) while open.
+        d = support.copy_dir("refs-sample", "replaced")
+        code = """import os, shutil, sys, mixshards
+ds = mixshards.open(sys.argv[1]); ep = ds.epoch(0)
+ep[0]
+shutil.copy(sys.argv[2], sys.argv[2] + ".new"); os.replace(sys.argv[2] + ".new", sys.argv[2])
+try:
+    ep[60]
+except mixshards.ShardError as e:
+    print(f"error: {e}", file=sys.stderr); sys.exit(1)
+"""
+        self.assert_one_line(run_python(code, str(d), str(d / self.shard)),
+                             f"{d / self.shard}: chunk 1: the file was replaced since it was opened")
