@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+import numpy as np
+
 from . import fileio, layout, sourcefiles, wording
 from .errors import ShardError
 
@@ -23,6 +25,10 @@ FILE_NAME = "manifest.json"
 FORMAT_NAME = "MixShard"
 #: The manifest versions this reader reads (those of the shards: v1 and v2).
 FORMAT_VERSIONS = layout.READABLE_VERSIONS
+#: The longest class name mixprep writes, in bytes of UTF-8 (Swift's limit, mirrored).
+MAX_CLASS_NAME_BYTES = 256
+#: Source images of a split are numbered by u32 (provenance, shard sample counts).
+MAX_COUNT = 0xFFFFFFFF
 
 
 @dataclass(frozen=True)
@@ -108,11 +114,34 @@ def load(directory: str) -> Manifest:
         raise ShardError(f"{directory}: no {FILE_NAME}: not a shard directory, or an incomplete one "
                          "(finish it with `mixprep run` or `mixprep finalize`)")
     data = fileio.read_file(path)
+    too_deep = f"{path}: not valid JSON (arrays and objects nested deeper than {MAX_JSON_DEPTH} levels)"
+    if json_depth(data) > MAX_JSON_DEPTH:
+        raise ShardError(too_deep)
     try:
         raw = json.loads(data)
+    except RecursionError:  # not reached after json_depth; kept in case a string confused it
+        raise ShardError(too_deep) from None
     except (ValueError, UnicodeDecodeError) as e:
         raise ShardError(f"{path}: not valid JSON ({e})") from None
     return parse(raw, path, hashlib.sha256(data).hexdigest())
+
+
+#: A manifest nests 6 levels deep (``source.files.train``, ``train[0].stats.lambdaHistogram``); deeper
+#: JSON is refused before it is parsed (Python's parser raises RecursionError near 1,000).
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def json_depth(data: bytes) -> int:
+    """How deep arrays and objects nest in JSON text ``data`` (brackets inside strings ignored), in a few
+    vectorised passes: the manifest of a large dataset is megabytes."""
+    text = _JSON_STRING.sub(b'""', data)
+    b = np.frombuffer(text, np.uint8)
+    brackets = b[(b == ord("[")) | (b == ord("]")) | (b == ord("{")) | (b == ord("}"))]
+    if not len(brackets):
+        return 0
+    steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1).astype(np.int32)
+    return int(np.cumsum(steps, dtype=np.int64).max())
 
 
 def parse(raw: Any, path: str, sha256: str = "") -> Manifest:
@@ -140,6 +169,20 @@ def parse(raw: Any, path: str, sha256: str = "") -> Manifest:
     names = get(source, "classNames", list, "source.")
     if len(names) < 2 or not all(isinstance(n, str) for n in names):
         raise fail("source.classNames must name at least 2 classes")
+    for i, name in enumerate(names):
+        try:
+            n = len(name.encode("utf-8"))
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800") is valid JSON, not text
+            raise fail(f"source.classNames[{i}] is not valid Unicode text") from None
+        if n > MAX_CLASS_NAME_BYTES:
+            raise fail(f"source.classNames[{i}] is {n} bytes of UTF-8, more than {MAX_CLASS_NAME_BYTES}")
+    for key in ("name", "path", "fingerprint"):
+        get(source, key, str, "source.")
+    counts = {key: get(source, key, int, "source.") for key in ("trainCount", "testCount")}
+    for key, n in counts.items():
+        if not 0 <= n <= MAX_COUNT:
+            raise fail(f"source.{key} {n:,} is out of range ({wording.span(0, MAX_COUNT)})")
+    get(raw, "summary", dict, "")
     shape = tuple(get(source, k, int, "source.") for k in ("channels", "height", "width"))
     if not all(1 <= v <= 0xFFFF for v in shape):
         raise fail(f"source image shape {wording.image(*shape)} is out of range (each of channels, height "
@@ -178,7 +221,7 @@ def parse(raw: Any, path: str, sha256: str = "") -> Manifest:
     source_files = None
     if "files" in source:
         files = get(source, "files", dict, "source.")
-        counts = {"train": get(source, "trainCount", int, "source."), "test": get(source, "testCount", int, "source.")}
+        counts = {"train": counts["trainCount"], "test": counts["testCount"]}
         if "skippedFiles" in source:
             counts["skipped"] = get(source, "skippedFiles", int, "source.")
         if ("skipped" in files) != ("skipped" in counts):

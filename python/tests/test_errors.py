@@ -642,3 +642,44 @@ except mixshards.ShardError as e:
 """
         self.assert_one_line(run_python(code, str(d), str(d / self.shard)),
                              f"{d / self.shard}: chunk 1: the file was replaced since it was opened")
+
+    def manifest_case(self, label: str, edit) -> Path:
+        """A copy of refs-sample whose manifest.json is ``edit(parsed manifest)`` (a dict to dump, or text)."""
+        d = support.copy_dir("refs-sample", label)
+        out = edit(json.loads((d / "manifest.json").read_text()))
+        (d / "manifest.json").write_text(out if isinstance(out, str) else json.dumps(out))
+        return d
+
+    def test_manifest_nested_too_deep(self):
+        def inside(m):
+            text = json.dumps(m)
+            return text.replace('"summary": ', '"deep": ' + "[" * 200_000 + "]" * 200_000 + ', "summary": ', 1)
+        for label, edit in (("deep", lambda m: "[" * 200_000 + "]" * 200_000), ("deep-inside", inside)):
+            with self.subTest(label):
+                d = self.manifest_case(label, edit)
+                self.assert_everywhere(d, f"{d}/manifest.json: not valid JSON (arrays and objects nested deeper than "
+                                          "64 levels)")
+
+    def test_manifest_fields_of_the_wrong_type(self):
+        cases = [
+            (lambda m: m.update(summary=5), "summary has the wrong type (int)"),
+            (lambda m: m["source"].update(name=["cifar10"]), "source.name has the wrong type (list)"),
+            (lambda m: m["source"].update(trainCount="300"), "source.trainCount has the wrong type (str)"),
+            (lambda m: m["source"].update(trainCount=10 ** 10),
+             "source.trainCount 10,000,000,000 is out of range (from 0 to 4,294,967,295)"),
+            (lambda m: m["source"].pop("testCount"), "missing key source.testCount"),
+            (lambda m: m["source"].update(fingerprint=None), "source.fingerprint has the wrong type (NoneType)"),
+            (lambda m: m["source"]["classNames"].__setitem__(1, "\ud800"),
+             "source.classNames[1] is not valid Unicode text"),
+        ]
+        for edit, expected in cases:
+            with self.subTest(expected):
+                d = self.manifest_case("types", lambda m: (edit(m), m)[1])
+                self.assert_everywhere(d, f"{d}/manifest.json: {expected}")
+
+    def test_class_names_of_at_most_256_bytes(self):
+        """The limit mixprep has on class names (Swift's), mirrored: 256 bytes of UTF-8."""
+        d = self.manifest_case("long-name", lambda m: m["source"]["classNames"].__setitem__(2, "é" * 128) or m)
+        mixshards.open(d)  # 256 bytes: fine
+        d = self.manifest_case("long-name", lambda m: m["source"]["classNames"].__setitem__(2, "é" * 128 + "s") or m)
+        self.assert_everywhere(d, f"{d}/manifest.json: source.classNames[2] is 257 bytes of UTF-8, more than 256")
