@@ -297,14 +297,14 @@ class Dataset:
                           stacklevel=2)
         if m not in self._train:
             source = self.source_copy
-            self._train[m] = [self._open(s, "train", m, source) for s in self.manifest.train[m]]
+            self._train[m] = [self._open(s, i, "train", m, source) for i, s in enumerate(self.manifest.train[m])]
         return Epoch(f"epoch {e}", e, self._train[m], self._cache, self._files_of("train"))
 
     @property
     def test(self) -> Epoch:
         """The test split (unmixed, one-hot labels)."""
         if self._test is None:
-            self._test = [self._open(s, "test", layout.TEST_EPOCH) for s in self.manifest.test]
+            self._test = [self._open(s, i, "test", layout.TEST_EPOCH) for i, s in enumerate(self.manifest.test)]
         return Epoch("test", 0, self._test, self._cache, self._files_of("test"))
 
     @property
@@ -345,8 +345,9 @@ class Dataset:
             self._source = open_source_copy(self.manifest, self.path)
         return self._source
 
-    def _open(self, entry: manifest_mod.ShardEntry, split: str, epoch: int,
+    def _open(self, entry: manifest_mod.ShardEntry, position: int, split: str, epoch: int,
               source: Optional[SourceImages] = None) -> ShardFile:
+        """Opens the shard listed at ``position`` of a split, checking its header against the listing."""
         path = os.path.join(self.path, entry.file)
         if not os.path.exists(path):
             raise ShardError(f"{path}: missing (listed in {manifest_mod.FILE_NAME})")
@@ -357,6 +358,10 @@ class Dataset:
         if h.split != split or (split == "train" and h.epoch != epoch):
             raise ShardError(f"{path}: header says split {h.split} epoch {h.epoch}, "
                              f"the manifest lists it under {split} epoch {epoch}")
+        if h.shard_index != position:
+            where = f"train epoch {epoch}" if split == "train" else "the test split"
+            raise ShardError(f"{path}: header says shardIndex {h.shard_index}, the manifest lists it at position "
+                             f"{position} of {where}")
         if h.class_count != len(self.classes):
             raise ShardError(f"{path}: has {h.class_count} classes, the manifest names {len(self.classes)}")
         if h.shape != self.shape:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -192,8 +191,8 @@ def parse(raw: Any, path: str, sha256: str = "") -> Manifest:
     def entry(s: Any, w: str) -> ShardEntry:
         e = ShardEntry(get(s, "file", str, w), get(s, "samples", int, w), get(s, "bytes", int, w),
                        get(s, "sha256", str, w))
-        if e.samples < 1 or not _safe_relative(e.file):
-            raise fail(f"{w}file {e.file!r} with {e.samples} samples is not a valid shard entry")
+        if e.samples < 1 or e.samples > MAX_COUNT or e.bytes < 0 or not _safe_relative(e.file):
+            raise fail(f"{w}file {e.file!r} with {e.samples} samples and {e.bytes} bytes is not a valid shard entry")
         return e
 
     def entries(obj: Any, where: str) -> tuple[ShardEntry, ...]:
@@ -216,6 +215,27 @@ def parse(raw: Any, path: str, sha256: str = "") -> Manifest:
         if version < 2:
             raise fail("a version 1 manifest cannot list a sourceCopy")
         source_copy = entry(get(raw, "sourceCopy", dict, ""), "sourceCopy.")
+    # Each file once (Swift's listingProblems): a shard listed twice would be read twice.
+    seen = set()
+    for s in ([source_copy] if source_copy else []) + [s for shards in train for s in shards] + list(test):
+        if s.file in seen:
+            raise fail(f"shard {s.file} is listed twice")
+        seen.add(s.file)
+    # Positions (DESIGN): shard s of a split holds positions s·S …, every shard full but the last, the split's
+    # shards together its source count; so position k is found from the listed counts alone.
+    for shards, where, key in [*((t, f"train[{e}].", "trainCount") for e, t in enumerate(train)),
+                               (test, "test.", "testCount")]:
+        total = sum(s.samples for s in shards)
+        if total != counts[key]:
+            raise fail(f"{where}shards hold {total:,} samples, source.{key} is {counts[key]:,}")
+        full = shards[0].samples
+        for i, s in enumerate(shards[1:-1], 1):
+            if s.samples != full:
+                raise fail(f"{where}shards[{i}] holds {s.samples:,} samples, not the {full:,} of shards[0]: "
+                           "every shard but the last is full")
+        if shards[-1].samples > full:
+            raise fail(f"{where}shards[{len(shards) - 1}] holds {shards[-1].samples:,} samples, more than the "
+                       f"{full:,} of shards[0]")
     if "layout" in source:
         get(source, "layout", str, "source.")
     source_files = None
@@ -253,6 +273,11 @@ def parse(raw: Any, path: str, sha256: str = "") -> Manifest:
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+
 def _safe_relative(p: str) -> bool:
-    """A relative path that stays inside the directory."""
-    return bool(p) and not posixpath.isabs(p) and "\\" not in p and ".." not in p.split("/")
+    """A relative path inside the directory, of safe names (Swift's ``FileIO.isSafeName`` for each
+    component): ASCII letters, digits, ``.``, ``_`` and ``-``, not starting with ``.``; so no ``.``,
+    ``..``, empty or hidden components, no absolute path, backslash or control character."""
+    return all(_SAFE_NAME.fullmatch(part) for part in p.split("/"))

@@ -93,6 +93,14 @@ def plan(train_count: int, test_count: int, epochs: int, samples_per_shard: int,
     return jobs
 
 
+def plan_file_count(train_count: int, test_count: int, epochs: int, samples_per_shard: int,
+                    source_copy: bool = False) -> int:
+    """How many files :func:`plan` lists, without listing them (Swift's ``ShardPlan.fileCount``)."""
+    def shards(n: int) -> int:
+        return -(-n // samples_per_shard)
+    return shards(train_count) * epochs + shards(test_count) + (1 if source_copy else 0)
+
+
 def uses_references(pipeline: dict) -> bool:
     """Whether the pipeline stores unmixed training samples as references to a source
     copy (Swift's ``Pipeline.usesReferences``): ``shards.references`` when set (and
@@ -156,7 +164,9 @@ def verify(directory) -> list[str]:
         src = m.source
         references = m.version >= 2 and uses_references(pipeline)
         augment = augment_of(pipeline) if m.version >= 2 else (0, False)
-        jobs = plan(src["trainCount"], src["testCount"], len(m.train), p["samples_per_shard"], references)
+        per_shard = _typed(p["samples_per_shard"], int, "shards.samples_per_shard")
+        if per_shard < 1:
+            raise ValueError(f"shards.samples_per_shard must be at least 1 (got {per_shard})")
         encoding = (p["codec"], p["filter"], p["samples_per_chunk"], p["provenance"])
     except ShardError as e:
         return [str(e)]
@@ -164,7 +174,10 @@ def verify(directory) -> list[str]:
         return [f"{manifest_path}: missing or bad pipeline/source key ({e})"]
     problems, train_labels, test_labels = _source_files(m, directory)
     listed = m.files
-    if [s.file for s in listed] != [j.file for j in jobs]:
+    # The plan is built only when its size, computed first, matches the listing (the numbers are the manifest's).
+    args = (src["trainCount"], src["testCount"], len(m.train), per_shard, references)
+    jobs = plan(*args) if plan_file_count(*args) == len(listed) else []
+    if len(jobs) != len(listed) or [s.file for s in listed] != [j.file for j in jobs]:
         return problems + [f"{directory}/{manifest_mod.FILE_NAME}: its shard list does not match the pipeline's plan"]
     shape = (*m.shape, len(m.class_names))
     try:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import resource
 import struct
 import subprocess
 import sys
@@ -532,11 +533,16 @@ class ReferenceDirectoryDamageTests(unittest.TestCase):
         self.assertEqual(mixshards.verify(d), [f"{d}/manifest.json: its shard list does not match the pipeline's plan"])
 
 
-def run_python(code: str, *args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    """``python -c CODE ARGS`` with this checkout's package importable, under a timeout: a hang
-    fails the test (TimeoutExpired) instead of blocking the suite."""
-    env = dict(os.environ, PYTHONPATH=str(support.REPO / "python"))
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout, env=env)
+def run_python(code: str, *args: str, timeout: float = 20, memory: int | None = None) -> subprocess.CompletedProcess:
+    """``python -c CODE ARGS`` with this checkout's package importable, under a timeout (and with ``memory``,
+    an address-space limit in bytes): a hang or a blow-up fails the test instead of stalling the machine."""
+    env = dict(os.environ, PYTHONPATH=str(support.REPO / "python"), OPENBLAS_NUM_THREADS="1")
+
+    def limit():
+        if memory is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout,
+                          env=env, preexec_fn=limit)
 
 
 def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
@@ -563,8 +569,8 @@ except mixshards.ShardError as e:
 """
 
 
-def run_reader(what: str, path, timeout: float = 20) -> subprocess.CompletedProcess:
-    return run_python(READER, what, str(path), timeout=timeout)
+def run_reader(what: str, path, timeout: float = 20, memory: int | None = None) -> subprocess.CompletedProcess:
+    return run_python(READER, what, str(path), timeout=timeout, memory=memory)
 
 
 class HostileInputTests(unittest.TestCase):
@@ -683,3 +689,58 @@ except mixshards.ShardError as e:
         mixshards.open(d)  # 256 bytes: fine
         d = self.manifest_case("long-name", lambda m: m["source"]["classNames"].__setitem__(2, "é" * 128 + "s") or m)
         self.assert_everywhere(d, f"{d}/manifest.json: source.classNames[2] is 257 bytes of UTF-8, more than 256")
+
+    def test_shard_listing(self):
+        """The listing rules of Swift's Manifest.listingProblems (each file once, paths of safe names) and the
+        positions DESIGN gives (shard s of a split holds positions s·S …, every shard full but the last, the
+        split's shards holding its source count): a duplicate used to yield epoch 0's samples twice."""
+        def shards(m, e=0):
+            return m["train"][e]["shards"]
+
+        def swap(m):
+            shards(m)[0], shards(m)[1] = shards(m)[1], shards(m)[0]
+        first = "train/epoch-000/shard-00000.mxs"
+        cases = [
+            (lambda m: shards(m).__setitem__(1, dict(shards(m)[0])), f"shard {first} is listed twice"),
+            (lambda m: shards(m, 1).__setitem__(0, dict(shards(m)[0])), f"shard {first} is listed twice"),
+            (lambda m: shards(m)[0].update(file="train/./epoch-000/shard-00000.mxs"),
+             "train[0].shards[0].file 'train/./epoch-000/shard-00000.mxs' with 120 samples and "),
+            (lambda m: shards(m)[0].update(file="train//epoch-000/shard-00000.mxs"), "is not a valid shard entry"),
+            (lambda m: shards(m)[0].update(bytes=-1), "with 120 samples and -1 bytes is not a valid shard entry"),
+            (lambda m: m["source"].update(trainCount=10 ** 9),
+             "train[0].shards hold 300 samples, source.trainCount is 1,000,000,000"),
+            (lambda m: m["source"].update(testCount=99), "test.shards hold 100 samples, source.testCount is 99"),
+            (lambda m: (shards(m)[1].update(samples=60), shards(m)[2].update(samples=120)),
+             "train[0].shards[1] holds 60 samples, not the 120 of shards[0]: every shard but the last is full"),
+            (lambda m: (shards(m)[0].update(samples=90), shards(m)[1].update(samples=90), shards(m)[2].update(samples=120)),
+             "train[0].shards[2] holds 120 samples, more than the 90 of shards[0]"),
+        ]
+        for edit, expected in cases:
+            with self.subTest(expected):
+                d = self.manifest_case("listing", lambda m: (edit(m), m)[1])
+                for r in (run_cli("inspect", str(d / self.shard), "--samples"), run_reader("dir", d)):
+                    self.assertEqual(r.returncode, 1, r.stdout)
+                    self.assertTrue(r.stderr.startswith(f"error: {d}/manifest.json: "), r.stderr)
+                    self.assertIn(expected, r.stderr)
+                    self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+        # Shards listed out of order (two full ones swapped): the headers say which is which.
+        d = self.manifest_case("swapped", lambda m: (swap(m), m)[1])
+        self.assert_one_line(run_reader("dir", d), f"{d}/train/epoch-000/shard-00001.mxs: header says shardIndex 1, "
+                                                   "the manifest lists it at position 0 of train epoch 0")
+        self.assertIn(f"{d}/manifest.json: its shard list does not match the pipeline's plan",
+                      run_reader("verify", d).stdout.splitlines())
+
+    def test_verify_counts_the_plan_before_building_it(self):
+        """trainCount 2³²−1 in one shard per epoch (consistent with the listing) and samples_per_shard 1: the plan
+        would list 4·10⁹ files a epoch; verify compares its size with the listing first (mixprep's fileCount)."""
+        def edit(m):
+            m["source"]["trainCount"] = 2 ** 32 - 1
+            for e in m["train"]:
+                e["shards"] = e["shards"][:1]
+                e["shards"][0]["samples"] = 2 ** 32 - 1
+            m["pipeline"]["shards"]["samples_per_shard"] = 1
+            return m
+        d = self.manifest_case("huge-plan", edit)
+        r = run_reader("verify", d, memory=1 << 30)
+        self.assertEqual((r.returncode, r.stdout, r.stderr),
+                         (0, f"{d}/manifest.json: its shard list does not match the pipeline's plan\n", ""))
