@@ -308,6 +308,12 @@ def decode_provenance(payload, offset: int, n: int, header: Header, first: int, 
     problem, in the order ``Provenance.read`` checks them."""
     if header.version == 1:
         v1 = np.frombuffer(payload, PROVENANCE_V1, count=n, offset=offset)
+        # v1 records carry no kind or transforms, but their λ is a weight all the same (statistics bin it).
+        with np.errstate(invalid="ignore"):
+            bad = ~((v1["lam"] >= 0) & (v1["lam"] <= 1))
+        if bad.any():
+            j = int(np.argmax(bad))
+            raise fail(f"sample {first + j}: provenance: lambda {v1['lam'][j]} is not in [0, 1]")
         out = np.zeros(n, PROVENANCE_V2)
         for name in ("primary", "partner", "lam"):
             out[name] = v1[name]

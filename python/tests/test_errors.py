@@ -11,6 +11,8 @@ import unittest
 import zlib
 from pathlib import Path
 
+import numpy as np
+
 import mixshards
 from mixshards import ShardError, ShardFile, layout
 
@@ -744,3 +746,28 @@ except mixshards.ShardError as e:
         r = run_reader("verify", d, memory=1 << 30)
         self.assertEqual((r.returncode, r.stdout, r.stderr),
                          (0, f"{d}/manifest.json: its shard list does not match the pipeline's plan\n", ""))
+
+    def test_v1_lambda_is_checked(self):
+        """A v1 record's λ must lie in [0, 1], as the Swift reader checks (v1 has no kind or transforms to check)."""
+        from mixshards.shard import undo_delta
+        data = (GOLDEN / "golden-none-delta.mxs").read_bytes()   # v1, stored chunks, delta filter, provenance
+        d = Path(tempfile.mkdtemp(prefix="v1-lambda-", dir=support.scratch()))
+        for lam, shown in ((float("nan"), "nan"), (-0.5, "-0.5"), (1.25, "1.25")):
+            b = bytearray(data)
+            io = struct.unpack_from("<Q", b, len(b) - 32)[0]
+            offset, stored = struct.unpack_from("<QI", b, io)
+            images = 2 * 12                                         # chunk 0: 2 samples of 2×2×3 bytes
+            struct.pack_into("<f", b, offset + images + 2 * 12 + 12 + 8, lam)   # sample 1's λ
+            payload = bytes(b[offset:offset + stored])
+            unfiltered = undo_delta(np.frombuffer(payload[:images], np.uint8).reshape(2, 2, 2, 3))
+            struct.pack_into("<I", b, io + 24, zlib.crc32(payload[images:], zlib.crc32(unfiltered)))
+            struct.pack_into("<I", b, len(b) - 32 + 12, zlib.crc32(bytes(b[io:io + 64])))
+            path = d / "v1.mxs"
+            path.write_bytes(bytes(b))
+            expected = f"{path}: chunk 0: sample 1: provenance: lambda {shown} is not in [0, 1]"
+            with self.subTest(lam=shown):
+                self.assert_one_line(run_cli("inspect", str(path), "--samples"), expected)
+                if support.mixprep():
+                    r = subprocess.run([support.mixprep(), "inspect", str(path), "--samples"], capture_output=True,
+                                       text=True)
+                    self.assertEqual((r.returncode, r.stderr), (1, f"error: {expected}\n"))
