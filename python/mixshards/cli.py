@@ -110,11 +110,28 @@ def main(argv: list[str] | None = None) -> int:
             print(describe(args.file, args.samples))
             return 0
         problems = verify(args.directory)
-    except ShardError as e:
-        print(f"error: {e}", file=sys.stderr)
+        for line in problems:
+            print(f"error: {line}", file=sys.stderr)
+        if not problems:
+            print(f"{args.directory}: every shard verified (OK)")
+        return 1 if problems else 0
+    except BrokenPipeError:
+        # The reader went away (`| head`): nothing to say, and nothing more to write at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
         return 1
-    for line in problems:
-        print(f"error: {line}", file=sys.stderr)
-    if not problems:
-        print(f"{args.directory}: every shard verified (OK)")
-    return 1 if problems else 0
+    except (ShardError, OSError, ValueError, MemoryError) as e:
+        print(f"error: {one_line(e)}", file=sys.stderr)
+        return 1
+
+
+def one_line(e: BaseException) -> str:
+    """An error as one line: a ShardError's message, an OSError as ``FILE: reason``."""
+    if isinstance(e, MemoryError):
+        text = "out of memory" + (f" ({e})" if str(e) else "")
+    elif isinstance(e, OSError) and e.strerror:
+        text = f"{e.filename}: {e.strerror}" if e.filename is not None else e.strerror
+    else:
+        text = str(e) or type(e).__name__
+    return " ".join(text.splitlines())

@@ -771,3 +771,26 @@ except mixshards.ShardError as e:
                     r = subprocess.run([support.mixprep(), "inspect", str(path), "--samples"], capture_output=True,
                                        text=True)
                     self.assertEqual((r.returncode, r.stderr), (1, f"error: {expected}\n"))
+
+    def test_cli_errors_are_one_line(self):
+        """``python -m mixshards`` turns a ShardError, OSError, ValueError or MemoryError into ``error: …`` and exit 1,
+        and a reader that closes its end of the pipe (``| head``) into a quiet exit, never a traceback."""
+        import contextlib
+        import io
+        from unittest import mock
+        from mixshards import cli
+        for error, expected in ((ShardError("x.mxs: chunk 3: bad"), "x.mxs: chunk 3: bad"),
+                                (PermissionError(13, "Permission denied", "x.mxs"), "x.mxs: Permission denied"),
+                                (ValueError("bad\nvalue"), "bad value"),
+                                (MemoryError(), "out of memory")):
+            with self.subTest(error=type(error).__name__):
+                err = io.StringIO()
+                with mock.patch.object(cli, "describe", side_effect=error), contextlib.redirect_stderr(err):
+                    self.assertEqual(cli.main(["inspect", "x.mxs"]), 1)
+                self.assertEqual(err.getvalue(), f"error: {expected}\n")
+        env = dict(os.environ, PYTHONPATH=str(support.REPO / "python"))
+        p = subprocess.Popen([sys.executable, "-m", "mixshards", "inspect", str(GOLDEN / "golden-none-delta.mxs")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        p.stdout.close()   # before the child has written: its write fails with EPIPE
+        _, err = p.communicate(timeout=20)
+        self.assertEqual((p.returncode, err), (1, b""))
