@@ -71,7 +71,9 @@ def source_file_paths(path: str, split: str) -> Optional[list[str]]:
     list_path = os.path.join(directory, entry.file)
     if not os.path.exists(list_path):
         raise ShardError(f"{list_path}: missing")
-    data = fileio.read_file(list_path)
+    data, size, _ = fileio.read_listed(list_path, entry.bytes)
+    if data is None:
+        raise ShardError(f"{list_path}: {size} bytes, the manifest says {entry.bytes}")
     return sourcefiles.parse_files(data, list_path, split, m.class_names).paths
 
 

@@ -406,19 +406,19 @@ def open_source_copy(manifest: manifest_mod.Manifest, directory: str) -> Optiona
 
 
 def read_listed(directory: str, entry: manifest_mod.ShardEntry) -> tuple[Optional[bytes], list[str]]:
-    """The bytes of a file the manifest lists (a file list) and the problems with them:
-    missing, a size or SHA-256 other than the manifest's (one line each, naming the file)."""
+    """The bytes of a file the manifest lists (a file list) and the problems with them (one line,
+    naming the file): missing, a size other than the manifest's (then it is neither read nor
+    hashed: a list extended to 4 GiB used to be read whole), or a SHA-256 other than the manifest's."""
     path = os.path.join(str(directory), entry.file)
     if not os.path.exists(path):
         return None, [f"{path}: missing (listed in {manifest_mod.FILE_NAME})"]
     try:
-        data = fileio.read_file(path)
+        data, size, digest = fileio.read_listed(path, entry.bytes)
     except ShardError as e:
         return None, [str(e)]
+    if size != entry.bytes:
+        return None, [f"{path}: {size} bytes, the manifest says {entry.bytes}"]
     problems = []
-    if len(data) != entry.bytes:
-        problems.append(f"{path}: {len(data)} bytes, the manifest says {entry.bytes}")
-    digest = hashlib.sha256(data).hexdigest()
     if digest != entry.sha256:
         problems.append(f"{path}: SHA-256 {digest[:16]}… differs from the manifest's {entry.sha256[:16]}…")
     return data, problems

@@ -13,8 +13,10 @@ another process kills the reader with SIGBUS, which Python cannot catch; a short
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
+from typing import Optional
 
 from .errors import ShardError
 
@@ -69,10 +71,13 @@ def pread_exact(fd: int, n: int, offset: int, path: str, where: str = "", part: 
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def read_file(path: str) -> bytes:
-    """The whole of a regular file (see :func:`open_regular`)."""
+def read_file(path: str, limit: int | None = None, what: str = "file") -> bytes:
+    """The whole of a regular file (see :func:`open_regular`); with ``limit``, a larger one is
+    refused before it is read (``"…: is N bytes, more than a {what} may have (LIMIT)"``)."""
     fd, st = open_regular(path)
     try:
+        if limit is not None and st.st_size > limit:
+            raise ShardError(f"{path}: is {st.st_size:,} bytes, more than a {what} may have ({limit:,})")
         with os.fdopen(fd, "rb", closefd=False) as f:
             data = f.read(st.st_size + 1)  # reads until it has them or the file ends
         if len(data) != st.st_size:
@@ -80,6 +85,20 @@ def read_file(path: str) -> bytes:
         return data
     except OSError as e:
         raise ShardError(f"{path}: read failed ({_strerror(e)})") from None
+    finally:
+        os.close(fd)
+
+
+def read_listed(path: str, expected_size: int) -> tuple[Optional[bytes], int, str]:
+    """A file the manifest lists with its size: ``(bytes, size, SHA-256 hex)`` when it has
+    ``expected_size`` bytes; else ``(None, size, "")`` without reading it, so a file far larger
+    than listed (a sparse 4 GiB extension) costs neither memory nor time."""
+    fd, st = open_regular(path)
+    try:
+        if st.st_size != expected_size:
+            return None, st.st_size, ""
+        data = pread_exact(fd, st.st_size, 0, path, "", "reading it")
+        return data, st.st_size, hashlib.sha256(data).hexdigest()
     finally:
         os.close(fd)
 

@@ -28,6 +28,9 @@ FORMAT_VERSIONS = layout.READABLE_VERSIONS
 MAX_CLASS_NAME_BYTES = 256
 #: Source images of a split are numbered by u32 (provenance, shard sample counts).
 MAX_COUNT = 0xFFFFFFFF
+#: A larger manifest.json is refused before it is read: about 1.4 million shard entries (ImageNet in shards of
+#: 1,000 samples over 30 epochs lists 38,000), and several times its size in memory once parsed.
+MAX_MANIFEST_BYTES = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ def load(directory: str) -> Manifest:
     if not os.path.exists(path):
         raise ShardError(f"{directory}: no {FILE_NAME}: not a shard directory, or an incomplete one "
                          "(finish it with `mixprep run` or `mixprep finalize`)")
-    data = fileio.read_file(path)
+    data = fileio.read_file(path, MAX_MANIFEST_BYTES, "manifest")
     too_deep = f"{path}: not valid JSON (arrays and objects nested deeper than {MAX_JSON_DEPTH} levels)"
     if json_depth(data) > MAX_JSON_DEPTH:
         raise ShardError(too_deep)

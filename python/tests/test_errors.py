@@ -547,9 +547,10 @@ def run_python(code: str, *args: str, timeout: float = 20, memory: int | None = 
                           env=env, preexec_fn=limit)
 
 
-def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    """``python -m mixshards ARGS``, under a timeout."""
-    return run_python("import sys; from mixshards.cli import main; sys.exit(main())", *args, timeout=timeout)
+def run_cli(*args: str, timeout: float = 20, memory: int | None = None) -> subprocess.CompletedProcess:
+    """``python -m mixshards ARGS``, under a timeout (and a memory limit)."""
+    return run_python("import sys; from mixshards.cli import main; sys.exit(main())", *args, timeout=timeout,
+                      memory=memory)
 
 
 #: Reads what ``sys.argv[1]`` names in a child process: ``dir`` opens a directory and batches epoch 0 and the test
@@ -794,3 +795,25 @@ except mixshards.ShardError as e:
         p.stdout.close()   # before the child has written: its write fails with EPIPE
         _, err = p.communicate(timeout=20)
         self.assertEqual((p.returncode, err), (1, b""))
+
+    def test_huge_manifest_or_file_list_is_not_read_whole(self):
+        """Found by fuzz_reader.py: manifest.json (or a file list) extended to 4 GiB (sparse) was read whole, a
+        MemoryError under a 1 GiB limit. A manifest has a size limit; file lists are hashed in blocks, and kept only
+        when they have the manifest's size."""
+        d = support.copy_dir("refs-sample", "huge-manifest")
+        size = (d / "manifest.json").stat().st_size + (4 << 30)
+        os.truncate(d / "manifest.json", size)
+        expected = f"{d}/manifest.json: is {size:,} bytes, more than a manifest may have (268,435,456)"
+        self.assert_one_line(run_reader("dir", d, memory=1 << 30), expected)
+        self.assert_one_line(run_cli("verify", str(d), memory=1 << 30), expected)
+        d = support.copy_dir("folders", "huge-list", image=True)
+        path = d / "source" / "train-files.csv"
+        listed = path.stat().st_size
+        os.truncate(path, listed + (4 << 30))
+        r = run_reader("verify", d, memory=1 << 30)
+        self.assertEqual(r.stderr, "")
+        self.assertEqual(r.stdout.splitlines()[0], f"{path}: {listed + (4 << 30)} bytes, the manifest says {listed}")
+        self.assert_one_line(run_python("import sys, mixshards\ntry:\n    mixshards.open(sys.argv[1]).files('train')\n"
+                                        "except mixshards.ShardError as e:\n    print(f'error: {e}', file=sys.stderr); "
+                                        "sys.exit(1)\n", str(d), memory=1 << 30),
+                             f"{path}: {listed + (4 << 30)} bytes, the manifest says {listed}")

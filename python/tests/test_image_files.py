@@ -320,16 +320,24 @@ class FileListDamageTests(unittest.TestCase):
     def test_changed_list_without_the_manifest(self):
         d = self.damaged()
         path = d / "source" / "test-files.csv"
-        path.write_bytes(path.read_bytes() + b"4,x.png,0,cat,1," + b"a" * 64 + b",1,1\n")
+        original = path.read_bytes()
+        path.write_bytes(original + b"4,x.png,0,cat,1," + b"a" * 64 + b",1,1\n")
         problems = mixshards.verify(d)
-        self.assertEqual(len(problems), 2, problems)
+        # A list of another size is neither read nor hashed (mixprep verify also says its SHA-256 differs).
+        self.assertEqual(len(problems), 1, problems)
         self.assertRegex(problems[0], rf"^{path}: \d+ bytes, the manifest says \d+$")
-        self.assertRegex(problems[1], rf"^{path}: SHA-256 [0-9a-f]{{16}}… differs from the manifest's [0-9a-f]{{16}}…$")
         ds = mixshards.open(d)
         with self.assertRaises(ShardError) as ctx:
             ds.files("test")
         self.assertEqual(str(ctx.exception), problems[0])
         ds.files("train")  # the other list is sound
+        # The listed size, other bytes (the last row's height).
+        path.write_bytes(original[:-2] + (b"9" if original[-2:-1] != b"9" else b"8") + b"\n")
+        problems = mixshards.verify(d)
+        self.assertRegex(problems[0], rf"^{path}: SHA-256 [0-9a-f]{{16}}… differs from the manifest's [0-9a-f]{{16}}…$")
+        with self.assertRaises(ShardError) as ctx:
+            mixshards.open(d).files("test")
+        self.assertEqual(str(ctx.exception), problems[0])
 
     def test_missing_list(self):
         for name in ("source/train-files.csv", "skipped-files.csv"):
