@@ -351,7 +351,8 @@ class Dataset:
         path = os.path.join(self.path, entry.file)
         if not os.path.exists(path):
             raise ShardError(f"{path}: missing (listed in {manifest_mod.FILE_NAME})")
-        shard = ShardFile(path, source)
+        count = self.manifest.source["trainCount" if split == "train" else "testCount"]
+        shard = ShardFile(path, source, source_count=count, split_name=split)
         h = shard.header
         if h.sample_count != entry.samples:
             raise ShardError(f"{path}: holds {h.sample_count} samples, the manifest says {entry.samples}")

@@ -198,10 +198,14 @@ class ShardFile:
     reopened, and checked to be the same file, for each).
     """
 
-    def __init__(self, path: str, source: Optional[SourceImages] = None):
+    def __init__(self, path: str, source: Optional[SourceImages] = None, source_count: Optional[int] = None,
+                 split_name: str = "source"):
         self.path = str(path)
         #: Resolves reference samples (``None``: the shard must hold none).
         self.source = source
+        #: With ``source_count`` (a directory's reader knows it), every provenance primary and partner must be
+        #: below it: an index into the ``split_name`` split's source images.
+        self.source_count, self.split_name = source_count, split_name
         self._owned_source: Optional[SourceImages] = None
         #: The file, read by offset.
         self.file = fileio.RegularFile(self.path)
@@ -277,6 +281,13 @@ class ShardFile:
         if h.has_provenance:
             provenance = layout.decode_provenance(payload, image_region + 4 * n * k, n, h, first,
                                                   lambda what: fail(what))
+            if self.source_count is not None:
+                beyond = np.maximum(provenance["primary"], provenance["partner"]) >= self.source_count
+                if beyond.any():
+                    j = int(np.argmax(beyond))
+                    v = max(int(provenance["primary"][j]), int(provenance["partner"][j]))
+                    raise fail(f"sample {first + j}: provenance names source image {v}, beyond the "
+                               f"{self.source_count:,} of the {self.split_name} split")
         images = stored_images if not h.has_references else self._resolve(stored_images, provenance, first, fail)
         _check_label_rows(labels, first, fail)
         images.flags.writeable = False

@@ -817,3 +817,25 @@ except mixshards.ShardError as e:
                                         "except mixshards.ShardError as e:\n    print(f'error: {e}', file=sys.stderr); "
                                         "sys.exit(1)\n", str(d), memory=1 << 30),
                              f"{path}: {listed + (4 << 30)} bytes, the manifest says {listed}")
+
+    def test_provenance_names_a_source_image_of_the_split(self):
+        """Found by fuzz_reader.py: a partner beyond the training split (22 of 7 images) was read, and
+        ``Sample.partner_file`` then raised IndexError. A directory's reader and verify check every primary and
+        partner against the split's source count."""
+        from .fuzz_reader import Shard
+        d = support.copy_dir("folders", "partner", image=True)
+        path = d / "train" / "epoch-000" / "shard-00000.mxs"
+        s = Shard(path.read_bytes())
+        raw = s.raw(0)
+        c, h, w = s.shape()
+        classes = struct.unpack_from("<H", s.header, 34)[0]
+        record = s.entries[0][6] * c * h * w + 4 * s.entries[0][4] * classes + 32 * 1    # sample 1
+        struct.pack_into("<I", raw, record + 4, 22)                                   # its partner
+        struct.pack_into("<BB", raw, record + 12, layout.KIND_BLEND, 0)               # a blend, not a reference
+        struct.pack_into("<f", raw, record + 8, 0.5)
+        self.assertEqual(s.header[12] & 2, 0)                                        # no references to count
+        s.set_raw(0, raw)
+        path.write_bytes(s.encode())
+        expected = f"{path}: chunk 0: sample 1: provenance names source image 22, beyond the 7 of the train split"
+        self.assert_one_line(run_reader("dir", d), expected)
+        self.assertIn(expected, run_reader("verify", d).stdout.splitlines())
