@@ -36,6 +36,7 @@ import io
 import json
 import os
 import random
+import re
 import resource
 import select
 import shutil
@@ -185,9 +186,12 @@ def get(b: bytes, offset: int, width: int) -> int:
 
 
 def interesting(rng: random.Random, width: int, old: int) -> int:
+    """An interesting unsigned value of ``width`` bytes (or ``old`` nudged)."""
     if rng.random() < 0.3:
-        return old + rng.choice([-1, 1, -2, 2, 16, -16, 1 << 8 * width - 1])
-    return rng.choice(INTERESTING) if rng.random() < 0.8 else rng.getrandbits(8 * width)
+        v = old + rng.choice([-1, 1, -2, 2, 16, -16, 1 << 8 * width - 1])
+    else:
+        v = rng.choice(INTERESTING) if rng.random() < 0.8 else rng.getrandbits(8 * width)
+    return v % (1 << 8 * width)
 
 
 def mutate_bytes(b: bytearray, rng: random.Random, donors: list[bytes], stack: int = 3) -> None:
@@ -292,6 +296,13 @@ class Shard:
         self.chunks[i] = bytearray(zlib.compress(bytes(out), 6)) if self.codec == 1 else out
 
     def encode(self, fix: bool = True) -> bytes:
+        """The file; with ``fix``, offsets, sizes, first samples, the header's counts and every CRC made consistent."""
+        if fix:
+            first = 0
+            for e in self.entries:
+                e[3], first = first, first + e[4]
+            put(self.header, 16, 4, first)
+            put(self.header, 20, 4, len(self.entries))
         out = bytearray(self.header)
         for e, c in zip(self.entries, self.chunks):
             if fix:
@@ -408,9 +419,13 @@ def mutate_shard(data: bytes, rng: random.Random, donors: list[bytes]) -> bytes:
         except (ValueError, struct.error):
             mutate_bytes(b, rng, donors)
             return bytes(b)
-        for _ in range(rng.randint(1, 2)):
-            mutate_payload(s, rng)
-        b = bytearray(s.encode(fix=rng.random() < 0.9))
+        try:
+            for _ in range(rng.randint(1, 2)):
+                mutate_payload(s, rng)
+            b = bytearray(s.encode(fix=rng.random() < 0.9))
+        except (ValueError, IndexError, struct.error, OverflowError):   # a count the edit made absurd
+            mutate_bytes(b, rng, donors)
+            return bytes(b)
         if rng.random() < 0.15:
             at, width = rng.choice(HEADER_FIELDS)
             put(b, at, width, interesting(rng, width, get(b, at, width)))
@@ -464,7 +479,7 @@ def mutate_json(data: bytes, rng: random.Random) -> bytes:
             else:
                 break
             parent, key, node = node, k, node[k]
-        op = rng.randrange(6)
+        op = rng.randrange(5) if rng.random() < 0.96 else 5      # 5: deep nesting, rarely (it masks the rest)
         if parent is None:
             if op == 0:
                 m = json_values(rng, m)
@@ -480,6 +495,8 @@ def mutate_json(data: bytes, rng: random.Random) -> bytes:
             parent[key], parent[j] = parent[j], parent[key]
         elif op == 4 and isinstance(parent, list):
             parent.pop(key)
+        elif op == 4:
+            parent[key + "x"] = node                           # an unknown key beside a known one
         else:
             parent[key] = "__DEEP__"
     text = json.dumps(m, indent=2, sort_keys=True, allow_nan=True)
@@ -717,6 +734,8 @@ def main() -> int:
     ap.add_argument("--memory", type=int, default=1 << 30, help="address-space limit of the worker, bytes")
     ap.add_argument("--cases", type=int, help="stop after this many cases")
     ap.add_argument("--replay", type=int, help="regenerate case N and run it in this process")
+    ap.add_argument("--messages", type=int, default=0, metavar="N",
+                    help="also print the N most frequent kinds of named error (which checks the cases reached)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -736,6 +755,7 @@ def main() -> int:
         print(f"{result['class']}\n{result['detail']}")
         return 0
     counts: dict[str, dict[str, int]] = {}
+    messages: dict[str, int] = {}
     log = out / "worker-stderr.log"
     w = Worker(args.memory, log)
     start, case = time.monotonic(), 0
@@ -748,6 +768,11 @@ def main() -> int:
             w = Worker(args.memory, log)
         result = w.run({"dir": str(case_dir), "shard": str(shard), "lone": target == "golden shard"}, args.timeout)
         klass = result["class"]
+        if klass == "named error":
+            for line in result["detail"].splitlines():
+                shape = re.sub(r"0x[0-9a-f]+", "0xH", line.replace(str(case_dir), "CASE"))
+                shape = re.sub(r"\d+", "N", shape)
+                messages[shape[:110]] = messages.get(shape[:110], 0) + 1
         row = counts.setdefault(target, dict.fromkeys(CLASSES, 0))
         row[klass] += 1
         if klass not in ("ok", "named error"):
@@ -783,6 +808,10 @@ def main() -> int:
             total[c] += row[c]
         print(f"{target:<14}{sum(row.values()):>7}" + "".join(f"{row[c]:>13}" for c in CLASSES))
     print(f"{'all':<14}{case:>7}" + "".join(f"{total[c]:>13}" for c in CLASSES))
+    if args.messages:
+        print(f"\n{len(messages)} kinds of named error (numbers as N); the {args.messages} most frequent:")
+        for shape, n in sorted(messages.items(), key=lambda kv: -kv[1])[:args.messages]:
+            print(f"{n:7d}  {shape}")
     return 0 if all(total[c] == 0 for c in CLASSES[2:]) else 1
 
 
