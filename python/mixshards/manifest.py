@@ -24,7 +24,7 @@ FILE_NAME = "manifest.json"
 FORMAT_NAME = "MixShard"
 #: The manifest versions this reader reads (those of the shards: v1 and v2).
 FORMAT_VERSIONS = layout.READABLE_VERSIONS
-#: The longest class name mixprep writes, in bytes of UTF-8 (Swift's limit, mirrored).
+#: The longest class name, in bytes of UTF-8 (Swift's ``MixCore.ClassNames.maxBytes``, mirrored).
 MAX_CLASS_NAME_BYTES = 256
 #: Source images of a split are numbered by u32 (provenance, shard sample counts).
 MAX_COUNT = 0xFFFFFFFF
@@ -176,8 +176,13 @@ def parse(raw: Any, path: str, sha256: str = "") -> Manifest:
             n = len(name.encode("utf-8"))
         except UnicodeEncodeError:  # a lone surrogate ("\ud800") is valid JSON, not text
             raise fail(f"source.classNames[{i}] is not valid Unicode text") from None
+        # Swift's ClassNames.problem, word for word (a long name shown by its first 24 characters).
+        if n == 0:
+            raise fail(f"source.classNames[{i}] is empty; a class name is "
+                       f"{wording.span(1, MAX_CLASS_NAME_BYTES)} bytes of UTF-8")
         if n > MAX_CLASS_NAME_BYTES:
-            raise fail(f"source.classNames[{i}] is {n} bytes of UTF-8, more than {MAX_CLASS_NAME_BYTES}")
+            raise fail(f"source.classNames[{i}] {json.dumps(name[:24] + '…', ensure_ascii=False)} is {n:,} bytes long; "
+                       f"a class name is {wording.span(1, MAX_CLASS_NAME_BYTES)} bytes of UTF-8")
     for key in ("name", "path", "fingerprint"):
         get(source, key, str, "source.")
     counts = {key: get(source, key, int, "source.") for key in ("trainCount", "testCount")}

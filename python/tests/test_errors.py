@@ -687,11 +687,16 @@ except mixshards.ShardError as e:
                 self.assert_everywhere(d, f"{d}/manifest.json: {expected}")
 
     def test_class_names_of_at_most_256_bytes(self):
-        """The limit mixprep has on class names (Swift's), mirrored: 256 bytes of UTF-8."""
+        """The limit mixprep has on class names (Swift's MixCore.ClassNames), mirrored word for word: from 1 to 256
+        bytes of UTF-8."""
         d = self.manifest_case("long-name", lambda m: m["source"]["classNames"].__setitem__(2, "é" * 128) or m)
         mixshards.open(d)  # 256 bytes: fine
         d = self.manifest_case("long-name", lambda m: m["source"]["classNames"].__setitem__(2, "é" * 128 + "s") or m)
-        self.assert_everywhere(d, f"{d}/manifest.json: source.classNames[2] is 257 bytes of UTF-8, more than 256")
+        self.assert_everywhere(d, f"{d}/manifest.json: source.classNames[2] \"{'é' * 24}…\" is 257 bytes long; a class "
+                                  "name is from 1 to 256 bytes of UTF-8")
+        d = self.manifest_case("empty-name", lambda m: m["source"]["classNames"].__setitem__(0, "") or m)
+        self.assert_everywhere(d, f"{d}/manifest.json: source.classNames[0] is empty; a class name is from 1 to 256 "
+                                  "bytes of UTF-8")
 
     def test_shard_listing(self):
         """The listing rules of Swift's Manifest.listingProblems (each file once, paths of safe names) and the
