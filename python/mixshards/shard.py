@@ -282,12 +282,14 @@ class ShardFile:
             provenance = layout.decode_provenance(payload, image_region + 4 * n * k, n, h, first,
                                                   lambda what: fail(what))
             if self.source_count is not None:
-                beyond = np.maximum(provenance["primary"], provenance["partner"]) >= self.source_count
-                if beyond.any():
-                    j = int(np.argmax(beyond))
-                    v = max(int(provenance["primary"][j]), int(provenance["partner"][j]))
-                    raise fail(f"sample {first + j}: provenance names source image {v}, beyond the "
-                               f"{self.source_count:,} of the {self.split_name} split")
+                # Worded as verify's rule 8 (rules.py, SampleRules.swift), which this check runs ahead of.
+                what = "a test image (the split has" if self.split_name == "test" else "a training image (the source has"
+                for role in ("primary", "partner"):
+                    beyond = provenance[role] >= self.source_count
+                    if beyond.any():
+                        j = int(np.argmax(beyond))
+                        raise fail(f"sample {first + j}: provenance: {role} {int(provenance[role][j])} is not "
+                                   f"{what} {wording.grouped(self.source_count)})")
         images = stored_images if not h.has_references else self._resolve(stored_images, provenance, first, fail)
         _check_label_rows(labels, first, fail)
         images.flags.writeable = False

@@ -841,6 +841,6 @@ except mixshards.ShardError as e:
         self.assertEqual(s.header[12] & 2, 0)                                        # no references to count
         s.set_raw(0, raw)
         path.write_bytes(s.encode())
-        expected = f"{path}: chunk 0: sample 1: provenance names source image 22, beyond the 7 of the train split"
+        expected = f"{path}: chunk 0: sample 1: provenance: partner 22 is not a training image (the source has 7)"
         self.assert_one_line(run_reader("dir", d), expected)
         self.assertIn(expected, run_reader("verify", d).stdout.splitlines())
