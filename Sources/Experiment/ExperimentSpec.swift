@@ -119,7 +119,7 @@ public struct ExperimentSpec: Sendable, Equatable {
     /// one-line errors naming the file and the key. Relative paths (`pipeline`,
     /// `data`, `out`, inline `dataset.path`) are relative to the file's folder.
     public static func load(_ path: String) throws -> ExperimentSpec {
-        let bytes = try FileIO.read(path)
+        let bytes = try FileIO.read(path, limit: 16 << 20, what: "an experiment file")
         return try parse(String(decoding: bytes, as: UTF8.self), file: path)
     }
 

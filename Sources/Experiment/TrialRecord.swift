@@ -55,7 +55,7 @@ struct TrialRecord: Codable, Equatable {
     static func load(directory: String) throws -> Result<TrialRecord, MixError>? {
         let path = directory + "/" + fileName
         guard FileIO.exists(path) else { return nil }
-        let bytes = try FileIO.read(path)
+        let bytes = try FileIO.read(path, limit: 64 << 20, what: "a trial record")
         let record: TrialRecord
         do {
             record = try JSONDecoder().decode(TrialRecord.self, from: Data(bytes))

@@ -43,10 +43,15 @@ public enum FileIO {
         }
     }
 
-    /// Reads a whole regular file (see `openRegular`).
-    public static func read(_ path: String) throws -> [UInt8] {
+    /// Reads a whole regular file (see `openRegular`); with `limit`, a larger one is refused
+    /// before anything is allocated, the error saying what the file is (`what`: "a manifest"):
+    /// a sparse 4 GiB `manifest.json` costs nothing to make.
+    public static func read(_ path: String, limit: Int? = nil, what: String = "the file") throws -> [UInt8] {
         let (fd, size) = try openRegular(path)
         defer { close(fd) }
+        if let limit, size > limit {
+            throw MixError.file(path, "is \(Wording.grouped(size)) bytes, more than \(what) may have (\(Wording.grouped(limit)))")
+        }
         var bytes = [UInt8](repeating: 0, count: size)
         var done = 0
         try bytes.withUnsafeMutableBytes { buf in

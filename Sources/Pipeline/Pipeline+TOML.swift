@@ -7,7 +7,7 @@ extension Pipeline {
     /// are errors that name the file and the key. Relative `dataset.path` is
     /// resolved against the file's folder (and normalised: `data/x`, not `pipelines/../data/x`).
     public static func load(_ path: String) throws -> Pipeline {
-        let bytes = try FileIO.read(path)
+        let bytes = try FileIO.read(path, limit: 16 << 20, what: "a pipeline file")
         var pipeline = try parse(String(decoding: bytes, as: UTF8.self), file: path)
         if !pipeline.dataset.path.isEmpty && !pipeline.dataset.path.hasPrefix("/") {
             let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."

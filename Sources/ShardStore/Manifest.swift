@@ -43,7 +43,7 @@ public struct Manifest: Sendable, Equatable, Codable {
         }
         let manifest: Manifest
         do {
-            manifest = try JSONDecoder().decode(Manifest.self, from: Data(try FileIO.read(path)))
+            manifest = try JSONDecoder().decode(Manifest.self, from: Data(try FileIO.read(path, limit: Manifest.maxFileBytes, what: "a manifest")))
         } catch let e as MixError {
             throw e
         } catch {
@@ -64,6 +64,10 @@ public struct Manifest: Sendable, Equatable, Codable {
     /// The most samples a manifest may list for one shard: a shard header counts
     /// them in 32 bits. With it, sums of listed counts cannot overflow.
     public static let maxShardSamples = Int(UInt32.max)
+
+    /// The largest `manifest.json` (and `prep.json`) read, as in the Python reader: a
+    /// manifest of 100 epochs of ImageNet-1k shards is a few megabytes.
+    public static let maxFileBytes = 256 << 20
 
     /// Problems with the shard listing itself, each naming the manifest at
     /// `path`: training epochs numbered 0, 1, … in order; every shard a

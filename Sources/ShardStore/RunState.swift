@@ -23,7 +23,7 @@ public struct RunState: Codable, Equatable, Sendable {
         guard FileIO.exists(path) else { return nil }
         let state: RunState
         do {
-            state = try JSONDecoder().decode(RunState.self, from: Data(try FileIO.read(path)))
+            state = try JSONDecoder().decode(RunState.self, from: Data(try FileIO.read(path, limit: Manifest.maxFileBytes, what: "a run state")))
         } catch let e as MixError {
             throw e
         } catch {

@@ -33,7 +33,7 @@ public final class ShardDirectory: @unchecked Sendable {
         self.path = path
         let manifest = try Manifest.load(directory: path)
         self.manifest = manifest
-        manifestSHA256 = SHA256.hex(SHA256.hash(try FileIO.read(path + "/" + Manifest.fileName)))
+        manifestSHA256 = SHA256.hex(SHA256.hash(try FileIO.read(path + "/" + Manifest.fileName, limit: Manifest.maxFileBytes, what: "a manifest")))
         let manifestPath = path + "/" + Manifest.fileName
         try manifest.checkListing(directory: path)
         guard !manifest.train.isEmpty, manifest.train.allSatisfy({ !$0.shards.isEmpty }) else {

@@ -194,3 +194,18 @@ final class DecodingErrorTextTests: XCTestCase {
         XCTAssertEqual(FileIO.normalizedPath(dir + "/real/sub/../x"), dir + "/real/x")
     }
 }
+
+/// Issue 22 (found by the Python reader's fuzzer): a sparse 4 GiB `manifest.json` costs nothing
+/// to make; a reader with a limit refuses it from its size, before allocating.
+final class FileIOLimitTests: XCTestCase {
+    func testReadWithALimitRefusesALargerFileBeforeAllocating() throws {
+        let path = NSTemporaryDirectory() + "limit-\(getpid()).json"
+        defer { FileIO.remove(path) }
+        try FileIO.writeAtomically(path, [UInt8]("{}".utf8))
+        XCTAssertEqual(try FileIO.read(path, limit: 2, what: "a manifest"), [UInt8]("{}".utf8))
+        XCTAssertEqual(truncate(path, 4 << 30), 0)  // sparse: no disk, no memory
+        XCTAssertThrowsError(try FileIO.read(path, limit: 256 << 20, what: "a manifest")) {
+            XCTAssertEqual("\($0)", "\(path): is 4,294,967,296 bytes, more than a manifest may have (268,435,456)")
+        }
+    }
+}
