@@ -127,6 +127,22 @@ def augment_of(pipeline: dict) -> tuple[int, bool]:
     return crop_pad, _typed(a["flip"], bool, "augment.flip")
 
 
+def mix_of(pipeline: dict) -> dict:
+    """``pipeline.mix``, its keys the checks read typed: ``mode`` a string, ``p`` and
+    ``smoothing`` numbers from 0 to 1 (a crafted manifest otherwise ends in a traceback)."""
+    mix = pipeline["mix"]
+    if not isinstance(mix, dict):
+        raise TypeError("pipeline.mix is not an object")
+    _typed(mix["mode"], str, "mix.mode")
+    for key in ("p", "smoothing"):
+        if key not in mix and key == "smoothing":
+            continue
+        v = mix[key]
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 1:
+            raise ValueError(f"mix.{key} must be a number from 0 to 1 (got {v!r:.40})")
+    return mix
+
+
 def source_encoding(image_bytes: int, classes: int) -> tuple:
     """The source copy's encoding: uncompressed, unfiltered, no provenance, in chunks
     of as many images as fit a quarter of the format's raw chunk limit (Swift's
@@ -164,6 +180,8 @@ def verify(directory) -> list[str]:
         src = m.source
         references = m.version >= 2 and uses_references(pipeline)
         augment = augment_of(pipeline) if m.version >= 2 else (0, False)
+        mix = mix_of(pipeline)
+        smoothing = float(mix.get("smoothing", 0))
         per_shard = _typed(p["samples_per_shard"], int, "shards.samples_per_shard")
         if per_shard < 1:
             raise ValueError(f"shards.samples_per_shard must be at least 1 (got {per_shard})")
@@ -185,9 +203,8 @@ def verify(directory) -> list[str]:
     except ShardError as e:
         return problems + [f"{e} (every reference sample depends on it)"]
     stats = Stats(len(m.class_names))
-    checks = _SampleChecks(src["trainCount"], augment, pipeline["mix"], m.shape[2], m.shape[1])
+    checks = _SampleChecks(src["trainCount"], augment, mix, m.shape[2], m.shape[1])
     ledger = rules.LabelLedger(src["trainCount"], src["testCount"], m.class_names, train_labels, test_labels)
-    smoothing = float(pipeline["mix"].get("smoothing", 0))
     try:
         for job, entry in zip(jobs, listed):
             path = f"{directory}/{job.file}"

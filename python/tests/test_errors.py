@@ -686,6 +686,21 @@ except mixshards.ShardError as e:
                 d = self.manifest_case("types", lambda m: (edit(m), m)[1])
                 self.assert_everywhere(d, f"{d}/manifest.json: {expected}")
 
+    def test_verify_types_the_mix_keys_it_reads(self):
+        """Found by fuzz_reader.py after verify learned the [mix] rules: ``"mix": 5``, a missing ``p`` or a
+        ``smoothing`` that is a string ended in tracebacks."""
+        cases = [
+            (lambda m: m["pipeline"].update(mix=5), "pipeline.mix is not an object"),
+            (lambda m: m["pipeline"]["mix"].pop("p"), "'p'"),
+            (lambda m: m["pipeline"]["mix"].update(smoothing="x"), "mix.smoothing must be a number from 0 to 1 (got 'x')"),
+            (lambda m: m["pipeline"]["mix"].update(p=1.5), "mix.p must be a number from 0 to 1 (got 1.5)"),
+            (lambda m: m["pipeline"]["mix"].update(mode=[]), "mix.mode has the wrong type (list)"),
+        ]
+        for edit, expected in cases:
+            with self.subTest(expected):
+                d = self.manifest_case("mix-types", lambda m: (edit(m), m)[1])
+                self.assertEqual(mixshards.verify(d), [f"{d}/manifest.json: missing or bad pipeline/source key ({expected})"])
+
     def test_class_names_of_at_most_256_bytes(self):
         """The limit mixprep has on class names (Swift's MixCore.ClassNames), mirrored word for word: from 1 to 256
         bytes of UTF-8."""
