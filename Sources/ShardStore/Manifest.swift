@@ -90,6 +90,10 @@ public struct Manifest: Sendable, Equatable, Codable {
                 out.append("\(path): shard \(entry.file) is listed with \(entry.samples) samples and \(entry.bytes) bytes "
                            + "(a shard holds \(Wording.range(1, Manifest.maxShardSamples)) samples)")
             }
+            // Echoed in messages, so never a newline in one (found by the Python reader's fuzzer).
+            if entry.sha256.utf8.count != 64 || !entry.sha256.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) {
+                out.append("\(path): shard \(entry.file) is listed with a sha256 that is not 64 lowercase hex digits")
+            }
         }
         return out
     }

@@ -61,6 +61,14 @@ final class HostileManifestTests: XCTestCase {
     /// Issue 22: `export --positions 5,1999` on a manifest listing a shard with 2^63 − 1 samples
     /// trapped on overflow adding up the positions (exit 132). The listing bounds each count by
     /// the shard header's 32 bits, and export counts the samples each shard really holds.
+    /// A listed SHA-256 is echoed in messages; one that is not 64 lowercase hex digits (here with a
+    /// newline, as the Python reader's fuzzer made) is refused before it can split a message.
+    func testListedSHA256sAreHexDigests() throws {
+        let dir = try directory("sha-newline") { $0.train[0].shards[0].sha256 = "a3\n8be" + String(repeating: "0", count: 58) }
+        try assertLoaderRefuses(dir, "\(dir)/manifest.json: shard train/epoch-000/shard-00000.mxs is listed with a sha256 "
+                                + "that is not 64 lowercase hex digits")
+    }
+
     func testExportRefusesImpossibleSampleCounts() throws {
         let out = Fixtures.tempDirectory("exportcounts")
         var dir = try directory("intmax") { $0.train[0].shards[0].samples = Int.max }

@@ -201,6 +201,8 @@ def parse(raw: Any, path: str, sha256: str = "") -> Manifest:
                        get(s, "sha256", str, w))
         if e.samples < 1 or e.samples > MAX_COUNT or e.bytes < 0 or not _safe_relative(e.file):
             raise fail(f"{w}file {e.file!r} with {e.samples} samples and {e.bytes} bytes is not a valid shard entry")
+        if not _SHA256.fullmatch(e.sha256):  # it is echoed in messages: never a newline in one
+            raise fail(f"{w}sha256 {e.sha256[:80]!r} is not 64 lowercase hex digits")
         return e
 
     def entries(obj: Any, where: str) -> tuple[ShardEntry, ...]:

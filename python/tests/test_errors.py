@@ -680,6 +680,9 @@ except mixshards.ShardError as e:
             (lambda m: m["source"].update(fingerprint=None), "source.fingerprint has the wrong type (NoneType)"),
             (lambda m: m["source"]["classNames"].__setitem__(1, "\ud800"),
              "source.classNames[1] is not valid Unicode text"),
+            # Found by fuzz_reader.py: a listed digest is echoed in messages, and this one held a newline.
+            (lambda m: m["train"][0]["shards"][0].update(sha256="a3\n8be" + "0" * 58),
+             "train[0].shards[0].sha256 'a3\\n8be" + "0" * 58 + "' is not 64 lowercase hex digits"),
         ]
         for edit, expected in cases:
             with self.subTest(expected):
