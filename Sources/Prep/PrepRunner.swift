@@ -214,7 +214,7 @@ public enum PrepRunner {
     }
 
     /// The most shard files one directory's plan may have: 100 epochs of ImageNet-1k at
-    /// 1,000 samples per shard are 128,200; a prep.json that plans more was not written by
+    /// 1,000 samples per shard are about 128,000; a prep.json that plans more was not written by
     /// mixprep, and building its plan would take as long as the number says.
     static let maxPlannedFiles = 10_000_000
 
