@@ -37,13 +37,20 @@ public struct Manifest: Sendable, Equatable, Codable {
 
     /// Reads `DIR/manifest.json`; a missing one means an incomplete directory.
     public static func load(directory: String) throws -> Manifest {
+        try loadWithBytes(directory: directory).manifest
+    }
+
+    /// `load`, and the bytes it decoded: one read, so that a digest of them (a checkpoint's
+    /// `manifestSHA256`) is of the very manifest in use.
+    public static func loadWithBytes(directory: String) throws -> (manifest: Manifest, bytes: [UInt8]) {
         let path = directory + "/" + fileName
         guard FileIO.exists(path) else {
             throw MixError.file(directory, "no \(fileName): the shard directory is incomplete (finish it with `mixprep run` or `mixprep finalize`)")
         }
-        let manifest: Manifest
+        let manifest: Manifest, bytes: [UInt8]
         do {
-            manifest = try JSONDecoder().decode(Manifest.self, from: Data(try FileIO.read(path, limit: Manifest.maxFileBytes, what: "a manifest")))
+            bytes = try FileIO.read(path, limit: Manifest.maxFileBytes, what: "a manifest")
+            manifest = try JSONDecoder().decode(Manifest.self, from: Data(bytes))
         } catch let e as MixError {
             throw e
         } catch {
@@ -58,7 +65,7 @@ public struct Manifest: Sendable, Equatable, Codable {
             throw MixError.file(path, "a version 1 manifest cannot list a sourceCopy")
         }
         if let problem = manifest.source.classNameProblem { throw MixError.file(path, problem) }
-        return manifest
+        return (manifest, bytes)
     }
 
     /// The most samples a manifest may list for one shard: a shard header counts

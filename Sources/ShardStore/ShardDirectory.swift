@@ -31,9 +31,9 @@ public final class ShardDirectory: @unchecked Sendable {
     /// Each shard's SHA-256 is checked when the loader first reads it (`checkSHA256`).
     public init(path: String) throws {
         self.path = path
-        let manifest = try Manifest.load(directory: path)
+        let (manifest, bytes) = try Manifest.loadWithBytes(directory: path)
         self.manifest = manifest
-        manifestSHA256 = SHA256.hex(SHA256.hash(try FileIO.read(path + "/" + Manifest.fileName, limit: Manifest.maxFileBytes, what: "a manifest")))
+        manifestSHA256 = SHA256.hex(SHA256.hash(bytes))
         let manifestPath = path + "/" + Manifest.fileName
         try manifest.checkListing(directory: path)
         guard !manifest.train.isEmpty, manifest.train.allSatisfy({ !$0.shards.isEmpty }) else {
