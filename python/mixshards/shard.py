@@ -282,7 +282,7 @@ class ShardFile:
             provenance = layout.decode_provenance(payload, image_region + 4 * n * k, n, h, first,
                                                   lambda what: fail(what))
             if self.source_count is not None:
-                # Worded as verify's rule 8 (rules.py, SampleRules.swift), which this check runs ahead of.
+                # Rule 8 for the directory reader (mixshards.open), worded as verify words it (rules.py, SampleRules.swift).
                 what = "a test image (the split has" if self.split_name == "test" else "a training image (the source has"
                 for role in ("primary", "partner"):
                     beyond = provenance[role] >= self.source_count

@@ -210,8 +210,7 @@ def verify(directory) -> list[str]:
             path = f"{directory}/{job.file}"
             enc = source_encoding(m.shape[0] * m.shape[1] * m.shape[2], shape[3]) if job.split == "source" else encoding
             try:
-                count = src["testCount"] if job.split == "test" else src["trainCount"]
-                digest, size, samples, readings = _check_shard(path, job, shape, enc, stats, source, checks, smoothing, count)
+                digest, size, samples, readings = _check_shard(path, job, shape, enc, stats, source, checks, smoothing)
             except ShardError as e:
                 problems.append(str(e))
                 continue
@@ -289,12 +288,14 @@ class _SampleChecks:
 
 
 def _check_shard(path: str, job: Job, shape: tuple, encoding: tuple, stats: Stats, source: Optional[SourceImages],
-                 checks: _SampleChecks, smoothing: float, source_count: int) -> tuple[str, int, int, Optional[rules.Readings]]:
-    """Reads every chunk (references resolved from ``source``, every primary and partner below
-    ``source_count``) and checks the header against the job and every record against ``checks``;
-    adds training shards to ``stats``. Returns (SHA-256, bytes, samples, the label readings of
-    its samples: none without provenance, but for the source copy, whose sample k is source image k)."""
-    with ShardFile(path, source if job.split == "train" else None, source_count, job.split) as shard:
+                 checks: _SampleChecks, smoothing: float) -> tuple[str, int, int, Optional[rules.Readings]]:
+    """Reads every chunk (references resolved from ``source``) and checks the header against the
+    job and every record against ``checks`` (rule 8 among them: primaries and partners inside
+    the source, worded as Swift's verify words it, so the reader's own range check is not asked
+    for here); adds training shards to ``stats``. Returns (SHA-256, bytes, samples, the label
+    readings of its samples: none without provenance, but for the source copy, whose sample k
+    is source image k)."""
+    with ShardFile(path, source if job.split == "train" else None) as shard:
         h = shard.header
         expected_epoch = job.epoch if job.split == "train" else layout.TEST_EPOCH
         wrong = []
