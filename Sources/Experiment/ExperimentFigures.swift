@@ -105,14 +105,21 @@ enum ExperimentFigures {
         return out + "</g>\n"
     }
 
+    /// Classes up to which `confusion.png` writes counts and names (and the report a table).
+    static let maxLabelledClasses = 40
+
     /// `confusion.png`: per arm, the confusion matrix summed over trials, each
     /// row shaded by its fraction (rows: true class, columns: predicted), counts written in the cells.
     static func confusionImage(_ s: ExperimentSummary) -> RGBImage {
         let k = s.arms.first?.confusion.count ?? 0
         let names = (0..<k).map { $0 < s.classNames.count ? s.classNames[$0] : "class \($0)" }
         let maxCount = s.arms.flatMap { $0.confusion.flatMap { $0 } }.max() ?? 0
-        let cell = max(34, BitmapFont.width(of: String(maxCount)) + 8)
-        let labelWidth = (names.map { BitmapFont.width(of: $0) }.max() ?? 0) + 12
+        // Up to `maxLabelledClasses` classes, cells carry their counts and the axes their
+        // names; above, a heat map of at most about 1,000 pixels a side without text
+        // (at 1,000 classes, labelled cells would make an image of 34,000 pixels a side).
+        let labelled = k <= maxLabelledClasses
+        let cell = labelled ? max(34, BitmapFont.width(of: String(maxCount)) + 8) : max(1, 1000 / max(k, 1))
+        let labelWidth = labelled ? (names.map { BitmapFont.width(of: $0) }.max() ?? 0) + 12 : 0
         let short = names.map { String($0.prefix(max(1, (cell - 4) / BitmapFont.advance))) }
         let pad = 16, titleHeight = 30, headerHeight = 16, gap = 36
         let blockWidth = labelWidth + k * cell
@@ -126,17 +133,20 @@ enum ExperimentFigures {
             let title = "\(arm.name): \(String(format: "%.2f", 100 * arm.finalTestAccuracy.mean))% (\(arm.finalTestAccuracy.n) trial\(arm.finalTestAccuracy.n == 1 ? "" : "s") summed)"
             image.drawText(BitmapFont.truncated(title, toWidth: blockWidth, scale: 2), x: x0, y: y0, color: ink, scale: 2)
             let gridX = x0 + labelWidth, gridY = y0 + titleHeight + headerHeight
-            for j in 0..<k {
+            for j in 0..<k where labelled {
                 let text = short[j]
                 image.drawText(text, x: gridX + j * cell + (cell - BitmapFont.width(of: text)) / 2, y: gridY - 12, color: muted)
             }
             for i in 0..<k {
-                image.drawText(names[i], x: x0, y: gridY + i * cell + (cell - BitmapFont.glyphHeight) / 2, color: ink)
+                if labelled {
+                    image.drawText(names[i], x: x0, y: gridY + i * cell + (cell - BitmapFont.glyphHeight) / 2, color: ink)
+                }
                 let rowTotal = max(1, arm.confusion[i].reduce(0, +))
                 for j in 0..<k {
                     let frac = Double(arm.confusion[i][j]) / Double(rowTotal)
                     let fill = heat(frac, diagonal: i == j)
                     image.fillRect(x: gridX + j * cell, y: gridY + i * cell, width: cell, height: cell, fill)
+                    guard labelled else { continue }
                     let text = String(arm.confusion[i][j])
                     let textColor = frac > 0.45 ? RGBColor.white : ink
                     image.drawText(text, x: gridX + j * cell + (cell - BitmapFont.width(of: text)) / 2,

@@ -185,6 +185,16 @@ public enum ExperimentReport {
         for a in s.arms {
             let total = a.confusion.reduce(0) { $0 + $1.reduce(0, +) }
             md += "### \(a.name)\n\n\(a.finalTestAccuracy.n) trial\(a.finalTestAccuracy.n == 1 ? "" : "s"), \(grouped(total)) test predictions.\n\n"
+            guard a.confusion.count <= ExperimentFigures.maxLabelledClasses else {
+                let ranked = a.perClassAccuracy.enumerated().sorted { $0.element != $1.element ? $0.element < $1.element : $0.offset < $1.offset }
+                func item(_ r: (offset: Int, element: Double)) -> String {
+                    "\(r.offset < s.classNames.count ? s.classNames[r.offset] : "class \(r.offset)") \(String(format: "%.1f", 100 * r.element)) %"
+                }
+                md += "\(a.confusion.count) classes: the figure shows the matrix. Lowest accuracy: "
+                    + ranked.prefix(5).map(item).joined(separator: ", ") + "; highest: "
+                    + ranked.suffix(5).reversed().map(item).joined(separator: ", ") + ".\n\n"
+                continue
+            }
             md += "| true \\ predicted | " + s.classNames.joined(separator: " | ") + " |\n"
             md += "|---|" + String(repeating: "---:|", count: s.classNames.count) + "\n"
             for (i, row) in a.confusion.enumerated() {

@@ -235,6 +235,10 @@ public enum ExperimentRunner {
         let eval = try Evaluation.run(model: model, loader: loader,
                                       progress: Progress("\(trial.name) confusion", total: dir.testSampleCount,
                                                          unit: "images", quiet: options.quiet))
+        guard eval.confusion.count == dir.shape.classCount else {
+            throw MixError.file(trial.shardDirectory, "holds \(dir.shape.classCount) classes; an experiment's report shows confusion "
+                                + "matrices, which are kept up to \(Evaluation.maxConfusionClasses) classes: train on it with mixtrain train")
+        }
         record!.confusion = eval.confusion
         record!.classNames = dir.classNames
         record!.trainSamples = dir.trainSampleCount(epoch: 0)

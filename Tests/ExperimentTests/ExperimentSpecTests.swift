@@ -207,6 +207,27 @@ final class ExperimentSpecTests: XCTestCase {
             .hasSuffix("it includes zero: the difference is within the trial-to-trial spread; more trials would tell."))
     }
 
+    /// At 1,000 classes the confusion figure is a heat map of 1 pixel a cell, not 34-pixel
+    /// labelled cells (a 34,000-pixel square per arm); at 10 classes cells keep their counts.
+    func testConfusionFigureStaysSmallAtManyClasses() {
+        func summary(classes k: Int) -> ExperimentSummary {
+            var confusion = [[Int]](repeating: [Int](repeating: 0, count: k), count: k)
+            for i in 0..<k { confusion[i][i] = 3; confusion[i][(i + 1) % k] = 1 }
+            let v = TrialStatistic([0.75])
+            let arm = ArmSummary(name: "a", mix: .init(), mixing: "", finalTestAccuracy: v, bestTestAccuracy: v, finalTestLoss: v,
+                                 confusion: confusion, perClassAccuracy: [Double](repeating: 0.75, count: k), seconds: TimeSplit())
+            return ExperimentSummary(experiment: "x", file: "x.toml", baseline: "a", epochs: 1, seeds: [0], source: "", sourceFingerprint: "",
+                                     trainSamples: 0, testSamples: 4 * k, classNames: (0..<k).map { "c\($0)" }, batch: 128,
+                                     learningRate: 1e-3, widths: [], hidden: 0, arms: [arm], comparisons: [], leader: nil,
+                                     runs: [], seconds: TimeSplit())
+        }
+        let big = ExperimentFigures.confusionImage(summary(classes: 1000))
+        XCTAssertEqual(big.width, 16 * 2 + 1000)
+        XCTAssertLessThan(big.height, 1200)
+        let small = ExperimentFigures.confusionImage(summary(classes: 10))
+        XCTAssertGreaterThanOrEqual(small.width, 16 * 2 + 10 * 34)
+    }
+
     func testStatistics() {
         let s = TrialStatistic([0.70, 0.72, 0.74])
         XCTAssertEqual(s.mean, 0.72, accuracy: 1e-12)

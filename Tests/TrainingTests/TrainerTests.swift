@@ -169,4 +169,25 @@ final class TrainerTests: XCTestCase {
         XCTAssertTrue(text.contains("dog"))
         XCTAssertEqual(text.split(separator: "\n").count, 5)
     }
+
+    /// Above 100 classes the table ranks classes instead of printing a K×K matrix
+    /// (and above 1,024 `Evaluation.run` keeps no matrix at all, only these counts).
+    func testEvaluationTableRanksClassesAboveOneHundred() throws {
+        let k = 150
+        let totals = (0..<k).map { $0 == 7 ? 0 : 4 }                  // class 7 has no test sample
+        let correct = (0..<k).map { $0 == 7 ? 0 : ($0 == 3 ? 0 : ($0 % 2 == 0 ? 4 : 2)) }
+        let e = Evaluation(count: totals.reduce(0, +), loss: 2, accuracy: 0.5, confusion: [],
+                           classTotals: totals, classCorrect: correct)
+        let names = (0..<k).map { "n\($0)" }
+        let lines = e.table(classNames: names).split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines[0], "accuracy: 50.00% (\(correct.reduce(0, +))/596), loss 2.0000")
+        XCTAssertEqual(lines[1], "150 classes (149 with test samples): the confusion matrix is printed up to 100 classes")
+        XCTAssertEqual(lines[2], "lowest accuracy:")
+        XCTAssertEqual(lines[3], "  n3: 0.0% (0/4)")
+        XCTAssertEqual(lines[4], "  n1: 50.0% (2/4)")
+        XCTAssertEqual(lines[13], "highest accuracy:")
+        XCTAssertEqual(lines[14], "  n148: 100.0% (4/4)")
+        XCTAssertEqual(lines.count, 24)
+        XCTAssertFalse(lines.contains { $0.contains("n7:") })
+    }
 }
