@@ -99,6 +99,20 @@ public enum FileIO {
 
     /// A new temporary file beside `path` holding `bytes`, fsynced; its name.
     static func writeTemporary(besides path: String, _ bytes: UnsafeRawBufferPointer) throws -> String {
+        let (fd, tmp) = try createTemporary(besides: path)
+        var ok = false
+        defer {
+            close(fd)
+            if !ok { unlink(tmp) }
+        }
+        try writeAll(fd, bytes, name: tmp)
+        guard fsync(fd) == 0 else { throw MixError.file(tmp, "fsync failed: \(errnoText())") }
+        ok = true
+        return tmp
+    }
+
+    /// A new, empty temporary file `path.<pid>-<n>.tmp` (exclusive, never through a link).
+    static func createTemporary(besides path: String) throws -> (fd: Int32, name: String) {
         var fd: Int32 = -1, tmp = ""
         for n in 0..<1000 {
             tmp = "\(path).\(getpid())-\(n).tmp"
@@ -106,21 +120,69 @@ public enum FileIO {
             if fd >= 0 || errno != EEXIST { break }
         }
         guard fd >= 0 else { throw MixError.file(tmp, "cannot create: \(errnoText())") }
-        var ok = false
-        defer {
-            close(fd)
-            if !ok { unlink(tmp) }
-        }
+        return (fd, tmp)
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, name: String) throws {
         var done = 0
         while done < bytes.count {
             let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw MixError.file(tmp, "write failed: \(errnoText())") }
+            guard n > 0 else { throw MixError.file(name, "write failed: \(errnoText())") }
             done += n
         }
-        guard fsync(fd) == 0 else { throw MixError.file(tmp, "fsync failed: \(errnoText())") }
-        ok = true
-        return tmp
+    }
+
+    /// `writeAtomically` for a file written piece by piece, so that it never has to
+    /// be whole in memory: `append` writes to the temporary file, `commit` fsyncs it
+    /// and renames it to `path`; a writer dropped before `commit` removes its
+    /// temporary file, and nothing ever appears under `path` that is not whole.
+    public final class AtomicWriter {
+        public let path: String
+        private let fd: Int32
+        private let tmp: String
+        private var open = true
+        /// Bytes appended so far.
+        public private(set) var count = 0
+
+        public init(_ path: String) throws {
+            self.path = path
+            (fd, tmp) = try FileIO.createTemporary(besides: path)
+        }
+
+        deinit {
+            guard open else { return }
+            close(fd)
+            unlink(tmp)
+        }
+
+        public func append(_ bytes: UnsafeRawBufferPointer) throws {
+            precondition(open, "append after commit")
+            try FileIO.writeAll(fd, bytes, name: tmp)
+            count += bytes.count
+        }
+
+        public func append(_ bytes: [UInt8]) throws {
+            try bytes.withUnsafeBytes { try append($0) }
+        }
+
+        /// fsync, rename to `path`, fsync of the directory.
+        public func commit() throws {
+            precondition(open, "commit twice")
+            open = false
+            defer { close(fd) }
+            guard fsync(fd) == 0 else {
+                let text = FileIO.errnoText()
+                unlink(tmp)
+                throw MixError.file(tmp, "fsync failed: \(text)")
+            }
+            guard rename(tmp, path) == 0 else {
+                let text = FileIO.errnoText()
+                unlink(tmp)
+                throw MixError.file(path, "cannot rename from \(tmp): \(text)")
+            }
+            FileIO.syncDirectory(of: path)
+        }
     }
 
     /// Removes the temporary files `writeAtomically` may have left beside `path` (a crash

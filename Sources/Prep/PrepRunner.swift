@@ -114,26 +114,37 @@ public enum PrepRunner {
                     redoReason = "\(error)"
                 }
             }
-            var block = factory.block(for: job)
-            if !encoding.provenance { block.provenance = [] }
-            let bytes = ShardWriter.encode(block, encoding: encoding, split: job.split, epoch: UInt32(job.epoch),
-                                           shardIndex: UInt32(job.shardIndex))
-            let digest = bytes.withUnsafeBytes { SHA256.hexDigest(of: $0) }
-            try FileIO.writeAtomically(path, bytes)
-            let outcome = ShardOutcome(entry: ShardEntry(file: job.file, samples: job.count, bytes: bytes.count, sha256: digest),
-                                       stats: ShardStats(of: block))
+            // Chunk by chunk: a shard is never whole in memory (the source copy holds every
+            // training image), and the pixels of references are never made.
+            let plan = factory.plan(for: job)
+            let writer = try ShardFileWriter(path: path, shape: factory.shape, encoding: encoding, samples: job.count,
+                                             references: encoding.provenance && plan.hasReferences, split: job.split,
+                                             epoch: UInt32(job.epoch), shardIndex: UInt32(job.shardIndex))
+            var stats = ShardStats(classCount: factory.shape.classCount)
+            var first = 0
+            while first < plan.count {
+                let range = first..<min(first + encoding.samplesPerChunk, plan.count)
+                var block = factory.block(plan, samples: range, referencePixels: !encoding.provenance)
+                if !encoding.provenance { block.provenance = [] }
+                stats.addChunk(block)
+                try writer.append(block)
+                progress.advance(by: range.count)
+                first = range.upperBound
+            }
+            let file = try writer.finish()
+            let outcome = ShardOutcome(entry: ShardEntry(file: job.file, samples: job.count, bytes: file.bytes, sha256: file.sha256),
+                                       stats: stats)
             results.withLock { $0[mine[n]] = outcome }
             tally.withLock {
                 $0.written += 1
                 $0.samplesWritten += job.count
-                $0.bytesWritten += bytes.count
+                $0.bytesWritten += file.bytes
                 $0.rawBytesWritten += MixShardLayout.headerBytes + MixShardLayout.footerBytes
                     + (job.count + encoding.samplesPerChunk - 1) / encoding.samplesPerChunk * MixShardLayout.indexEntryBytes
                     + job.count * (factory.shape.imageBytes + 4 * factory.shape.classCount
                                    + (encoding.provenance ? MixShardLayout.provenanceBytes(version: encoding.version) : 0))
                 if let redoReason { $0.redone.append("\(job.file): \(redoReason)") }
             }
-            progress.advance(by: job.count)
         }
         report = tally.withLock { $0 }
         report.warnings = warnings

@@ -19,40 +19,59 @@ struct SampleFactory: Sendable {
         SampleShape(channels: train.channels, height: train.height, width: train.width, classCount: classCount)
     }
 
-    func block(for job: ShardJob) -> SampleBlock {
-        var block = SampleBlock(shape: shape)
-        let n = job.count
-        let k = classCount
-        let imageBytes = shape.imageBytes
-        block.images = [UInt8](repeating: 0, count: n * imageBytes)
-        block.labels = [Float](repeating: 0, count: n * k)
-        block.provenance.reserveCapacity(n)
+    /// What a job's samples are, before any pixel is made: the decisions, where the
+    /// pixels come from, and which samples are references.
+    struct JobPlan {
         let decisions: [MixDecision]
         let source: ImageStore
         let smoothing: Double
+        let referencing: Bool
+        var count: Int { decisions.count }
+        /// Whether any sample is stored as a reference (the header's flag bit 1).
+        var hasReferences: Bool { referencing && decisions.contains(where: \.isCopy) }
+    }
+
+    func plan(for job: ShardJob) -> JobPlan {
         switch job.split {
         case .train:
             let plan = EpochPlan(config: mix, augment: augment, seed: seed, epoch: job.epoch, count: train.count,
                                  height: train.height, width: train.width)
-            decisions = job.positions.map { plan.decision(at: $0) }
-            source = train
-            smoothing = mix.smoothing
+            return JobPlan(decisions: job.positions.map { plan.decision(at: $0) }, source: train, smoothing: mix.smoothing,
+                           referencing: references)
         case .test, .source:
             // The test split unmixed; the source copy is the training images as read.
-            decisions = job.positions.map { MixDecision.unmixed($0) }
-            source = job.split == .test ? test : train
-            smoothing = 0
+            return JobPlan(decisions: job.positions.map { MixDecision.unmixed($0) }, source: job.split == .test ? test : train,
+                           smoothing: 0, referencing: false)
         }
+    }
+
+    /// Every sample of `job` (the pixels of references included).
+    func block(for job: ShardJob) -> SampleBlock {
+        let p = plan(for: job)
+        return block(p, samples: 0..<p.count, referencePixels: true)
+    }
+
+    /// Samples `range` of a job's plan. Without `referencePixels`, the pixels of
+    /// samples stored as references are left zero: the writer leaves them out, and
+    /// making them is most of the work of an epoch that is mostly references.
+    func block(_ p: JobPlan, samples range: Range<Int>, referencePixels: Bool) -> SampleBlock {
+        var block = SampleBlock(shape: shape)
+        let n = range.count
+        let k = classCount
+        let imageBytes = shape.imageBytes
+        block.images = [UInt8](repeating: 0, count: n * imageBytes)
+        block.labels = [Float](repeating: 0, count: n * k)
         block.images.withUnsafeMutableBufferPointer { images in
             block.labels.withUnsafeMutableBufferPointer { labels in
-                for (s, d) in decisions.enumerated() {
-                    Mixer.image(d, source: source, into: images.baseAddress! + s * imageBytes)
-                    Mixer.label(d, source: source, classCount: k, smoothing: smoothing, into: labels.baseAddress! + s * k)
+                for (s, d) in p.decisions[range].enumerated() {
+                    if referencePixels || !(p.referencing && d.isCopy) {
+                        Mixer.image(d, source: p.source, into: images.baseAddress! + s * imageBytes)
+                    }
+                    Mixer.label(d, source: p.source, classCount: k, smoothing: p.smoothing, into: labels.baseAddress! + s * k)
                 }
             }
         }
-        let referencing = references && job.split == .train
-        block.provenance = decisions.map { SampleFactory.provenance($0, reference: referencing && $0.isCopy) }
+        block.provenance = p.decisions[range].map { SampleFactory.provenance($0, reference: p.referencing && $0.isCopy) }
         return block
     }
 

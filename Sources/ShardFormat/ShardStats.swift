@@ -30,6 +30,18 @@ public struct ShardStats: Sendable, Equatable, Codable {
     }
 
     public mutating func add(_ block: SampleBlock) {
+        add(block, continuing: false)
+    }
+
+    /// Adds the next chunk of a shard whose statistics these are: the label mass is
+    /// summed straight into `labelMass`, sample after sample, so a shard's statistics
+    /// built chunk by chunk from zero equal, bit for bit, `ShardStats(of:)` of the
+    /// whole shard (what `verify` and the Python reader recompute).
+    public mutating func addChunk(_ block: SampleBlock) {
+        add(block, continuing: true)
+    }
+
+    private mutating func add(_ block: SampleBlock, continuing: Bool) {
         let k = block.shape.classCount
         samples += block.count
         for p in block.provenance {
@@ -42,11 +54,11 @@ public struct ShardStats: Sendable, Equatable, Codable {
             lambdaHistogram[max(bin, 0)] += 1
         }
         block.labels.withUnsafeBufferPointer { labels in
-            var mass = [Double](repeating: 0, count: k)
+            var mass = continuing ? labelMass : [Double](repeating: 0, count: k)
             for s in 0..<block.count {
                 for c in 0..<k { mass[c] += Double(labels[s * k + c]) }
             }
-            for c in 0..<k { labelMass[c] += mass[c] }
+            if continuing { labelMass = mass } else { for c in 0..<k { labelMass[c] += mass[c] } }
         }
     }
 

@@ -83,21 +83,13 @@ public enum ShardWriter {
                                                  provenance: encoding.provenance, version: encoding.version) == nil,
                      "shard beyond the format limits (mixprep checks them first)")
         let references = encoding.provenance && block.provenance.contains(where: \.isReference)
-        precondition(encoding.version == 2 || (!references && split != .source && block.provenance.allSatisfy {
+        precondition(encoding.version >= 2 || (!references && split != .source && block.provenance.allSatisfy {
             $0.primaryTransform.isIdentity && $0.partnerTransform.isIdentity && $0.kind != .cutmix
         }), "v1 cannot record transforms, cutmix boxes, references or a source copy")
+        let header = makeHeader(shape: shape, encoding: encoding, samples: n, references: references,
+                                split: split, epoch: epoch, shardIndex: shardIndex)
         let perChunk = encoding.samplesPerChunk
-        let chunkCount = (n + perChunk - 1) / perChunk
-        var flags: UInt32 = encoding.provenance ? MixShardLayout.flagProvenance : 0
-        if references { flags |= MixShardLayout.flagReferences }
-        var header = ShardHeader(
-            flags: flags, sampleCount: UInt32(n),
-            chunkCount: UInt32(chunkCount), samplesPerChunk: UInt32(perChunk),
-            channels: UInt16(shape.channels), height: UInt16(shape.height), width: UInt16(shape.width),
-            classCount: UInt16(shape.classCount), codec: encoding.codec, imageFilter: encoding.filter,
-            split: split, epoch: split == .train ? epoch : MixShardLayout.testEpoch, shardIndex: shardIndex)
-        header.version = encoding.version
-
+        let chunkCount = Int(header.chunkCount)
         var out = header.encoded()
         out.reserveCapacity(MixShardLayout.headerBytes + header.rawBytes(samples: n) + 32 * chunkCount + 64)
         var entries: [ChunkIndexEntry] = []
@@ -105,42 +97,66 @@ public enum ShardWriter {
         var payload = [UInt8](repeating: 0, count: header.rawBytes(samples: min(n, perChunk)))
         for c in 0..<chunkCount {
             let first = c * perChunk
-            let count = min(perChunk, n - first)
-            let stored = references ? block.provenance[first..<(first + count)].filter { !$0.isReference }.count : count
-            let raw = header.rawBytes(samples: count, images: stored)
-            let crc = payload.withUnsafeMutableBytes { buf in
-                fillPayload(buf, block: block, first: first, count: count, header: header)
-            }
-            let offset = UInt64(out.count)
-            let storedBytes: Int = payload.withUnsafeBytes { buf in
-                let region = UnsafeRawBufferPointer(rebasing: buf[0..<raw])
-                switch encoding.codec {
-                case .none:
-                    out.append(contentsOf: region)
-                    return raw
-                case .zlib:
-                    let z = Zlib.compress(region, level: encoding.level, strategy: encoding.strategy)
-                    out.append(contentsOf: z)
-                    return z.count
-                }
-            }
-            entries.append(ChunkIndexEntry(offset: offset, storedBytes: UInt32(storedBytes), rawBytes: UInt32(raw),
-                                           firstSample: UInt32(first), sampleCount: UInt32(count), rawCRC: crc,
-                                           imageCount: header.version == 1 ? 0 : UInt32(stored)))
+            let chunk = encodeChunk(block, first: first, count: min(perChunk, n - first), firstSample: first,
+                                    header: header, encoding: encoding, payload: &payload, offset: out.count)
+            out.append(contentsOf: chunk.bytes)
+            entries.append(chunk.entry)
         }
-        let indexOffset = out.count
-        var index = [UInt8](repeating: 0, count: MixShardLayout.indexEntryBytes * chunkCount)
-        for (i, e) in entries.enumerated() { e.write(into: &index, at: i * MixShardLayout.indexEntryBytes) }
-        out.append(contentsOf: index)
-        let footer = ShardFooter(indexOffset: UInt64(indexOffset), chunkCount: UInt32(chunkCount),
-                                 indexCRC: Zlib.crc32(index), sampleCount: UInt32(n))
-        out.append(contentsOf: footer.encoded())
+        out.append(contentsOf: tail(entries, indexOffset: out.count, samples: n))
         return out
+    }
+
+    /// The header of a shard of `samples` samples.
+    static func makeHeader(shape: SampleShape, encoding: ShardEncoding, samples n: Int, references: Bool,
+                           split: Split, epoch: UInt32, shardIndex: UInt32) -> ShardHeader {
+        let perChunk = encoding.samplesPerChunk
+        var flags: UInt32 = encoding.provenance ? MixShardLayout.flagProvenance : 0
+        if references { flags |= MixShardLayout.flagReferences }
+        var header = ShardHeader(
+            flags: flags, sampleCount: UInt32(n),
+            chunkCount: UInt32((n + perChunk - 1) / perChunk), samplesPerChunk: UInt32(perChunk),
+            channels: UInt16(shape.channels), height: UInt16(shape.height), width: UInt16(shape.width),
+            classCount: UInt16(shape.classCount), codec: encoding.codec, imageFilter: encoding.filter,
+            split: split, epoch: split == .train ? epoch : MixShardLayout.testEpoch, shardIndex: shardIndex)
+        header.version = encoding.version
+        return header
+    }
+
+    /// One chunk: samples `first ..< first + count` of `block`, which are samples
+    /// `firstSample …` of the shard, stored at file offset `offset`; its stored bytes
+    /// and index entry. `payload` is scratch of at least a full chunk's raw bytes.
+    static func encodeChunk(_ block: SampleBlock, first: Int, count: Int, firstSample: Int, header: ShardHeader,
+                            encoding: ShardEncoding, payload: inout [UInt8], offset: Int) -> (bytes: [UInt8], entry: ChunkIndexEntry) {
+        let stored = header.hasReferences ? block.provenance[first..<(first + count)].filter { !$0.isReference }.count : count
+        let raw = header.rawBytes(samples: count, images: stored)
+        let crc = payload.withUnsafeMutableBytes { buf in
+            fillPayload(buf, block: block, first: first, count: count, header: header)
+        }
+        let bytes: [UInt8] = payload.withUnsafeBytes { buf in
+            let region = UnsafeRawBufferPointer(rebasing: buf[0..<raw])
+            switch encoding.codec {
+            case .none: return Array(region)
+            case .zlib: return Zlib.compress(region, level: encoding.level, strategy: encoding.strategy)
+            }
+        }
+        let entry = ChunkIndexEntry(offset: UInt64(offset), storedBytes: UInt32(bytes.count), rawBytes: UInt32(raw),
+                                    firstSample: UInt32(firstSample), sampleCount: UInt32(count), rawCRC: crc,
+                                    imageCount: header.version == 1 ? 0 : UInt32(stored))
+        return (bytes, entry)
+    }
+
+    /// The index and footer of a shard whose chunks end at `indexOffset`.
+    static func tail(_ entries: [ChunkIndexEntry], indexOffset: Int, samples n: Int) -> [UInt8] {
+        var index = [UInt8](repeating: 0, count: MixShardLayout.indexEntryBytes * entries.count)
+        for (i, e) in entries.enumerated() { e.write(into: &index, at: i * MixShardLayout.indexEntryBytes) }
+        let footer = ShardFooter(indexOffset: UInt64(indexOffset), chunkCount: UInt32(entries.count),
+                                 indexCRC: Zlib.crc32(index), sampleCount: UInt32(n))
+        return index + footer.encoded()
     }
 
     /// Lays out one chunk's payload (filtered images of the samples that are not
     /// references, labels, provenance) in `buf`; returns the CRC-32 of the unfiltered payload.
-    private static func fillPayload(_ buf: UnsafeMutableRawBufferPointer, block: SampleBlock, first: Int, count: Int,
+    static func fillPayload(_ buf: UnsafeMutableRawBufferPointer, block: SampleBlock, first: Int, count: Int,
                                     header: ShardHeader) -> UInt32 {
         let shape = block.shape
         let imageBytes = shape.imageBytes

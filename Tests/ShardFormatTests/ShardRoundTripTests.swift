@@ -32,6 +32,62 @@ final class ShardRoundTripTests: XCTestCase {
         }
     }
 
+    /// `ShardFileWriter` (chunk by chunk, what mixprep writes with) gives exactly
+    /// `ShardWriter.encode`'s bytes and their SHA-256, whatever the pieces it is fed,
+    /// references, short last chunks and v1 included; nothing is left beside the file.
+    func testStreamingWriterMatchesEncode() throws {
+        let dir = try ShardFixtures.temporaryDirectory()
+        let augmented = ShardFixtures.goldenAugmentedBlock()
+        func slice(_ b: SampleBlock, _ r: Range<Int>) -> SampleBlock {
+            let i = b.shape.imageBytes, k = b.shape.classCount
+            return SampleBlock(shape: b.shape, images: Array(b.images[(r.lowerBound * i)..<(r.upperBound * i)]),
+                               labels: Array(b.labels[(r.lowerBound * k)..<(r.upperBound * k)]),
+                               provenance: b.provenance.isEmpty ? [] : Array(b.provenance[r]))
+        }
+        let cases: [(SampleBlock, Int, UInt16, Split)] = [
+            (ShardFixtures.block(n: 100), 16, 2, .train), (ShardFixtures.block(n: 7), 1, 1, .test),
+            (augmented, 3, 2, .train), (augmented, 1, 2, .train), (ShardFixtures.goldenSourceBlock(), 2, 2, .source),
+        ]
+        for (block, perChunk, version, split) in cases {
+            for codec in Codec.allCases {
+                var enc = ShardEncoding(codec: codec, samplesPerChunk: perChunk, provenance: split != .source)
+                enc.version = version
+                var input = block
+                if !enc.provenance { input.provenance = [] }
+                let expected = ShardWriter.encode(input, encoding: enc, split: split, epoch: 4, shardIndex: 1)
+                let path = dir + "/s.mxs"
+                let writer = try ShardFileWriter(path: path, shape: block.shape, encoding: enc, samples: block.count,
+                                                 references: input.provenance.contains(where: \.isReference),
+                                                 split: split, epoch: 4, shardIndex: 1)
+                // Pieces of one chunk, then of two chunks, then the rest.
+                var first = 0
+                for chunks in [1, 2, Int.max] where first < block.count {
+                    let end = chunks == Int.max ? block.count : min(block.count, first + chunks * perChunk)
+                    try writer.append(slice(input, first..<end))
+                    first = end
+                }
+                let done = try writer.finish()
+                let written = try FileIO.read(path)
+                XCTAssertEqual(written, expected, "chunk \(perChunk) v\(version) \(split) \(codec)")
+                XCTAssertEqual(done.bytes, expected.count)
+                XCTAssertEqual(done.sha256, expected.withUnsafeBytes { SHA256.hexDigest(of: $0) })
+                XCTAssertEqual(try FileIO.list(dir), ["s.mxs"])
+            }
+        }
+    }
+
+    /// A streaming writer dropped before `finish` leaves no file and no temporary.
+    func testStreamingWriterLeavesNothingWhenAbandoned() throws {
+        let dir = try ShardFixtures.temporaryDirectory()
+        let block = ShardFixtures.block(n: 8)
+        do {
+            let writer = try ShardFileWriter(path: dir + "/a.mxs", shape: block.shape, encoding: ShardEncoding(samplesPerChunk: 4),
+                                             samples: 20, references: false, split: .train, epoch: 0, shardIndex: 0)
+            try writer.append(block)
+        }
+        XCTAssertEqual(try FileIO.list(dir), [])
+    }
+
     func testEveryStrategyAndLevelRoundTrips() throws {
         let dir = try ShardFixtures.temporaryDirectory()
         let block = ShardFixtures.block(n: 40, height: 32, width: 32, classes: 10)
