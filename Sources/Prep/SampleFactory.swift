@@ -19,14 +19,13 @@ struct SampleFactory: Sendable {
         SampleShape(channels: train.channels, height: train.height, width: train.width, classCount: classCount)
     }
 
+    /// The samples of `job`, labels as sparse records (the primary's class, the partner's, λ)
+    /// with the split's label smoothing: the writer stores them as such in v3 and expands
+    /// them with the same formula (`LabelRow`) to dense rows for v1 and v2.
     func block(for job: ShardJob) -> SampleBlock {
-        var block = SampleBlock(shape: shape)
         let n = job.count
-        let k = classCount
         let imageBytes = shape.imageBytes
-        block.images = [UInt8](repeating: 0, count: n * imageBytes)
-        block.labels = [Float](repeating: 0, count: n * k)
-        block.provenance.reserveCapacity(n)
+        var images = [UInt8](repeating: 0, count: n * imageBytes)
         let decisions: [MixDecision]
         let source: ImageStore
         let smoothing: Double
@@ -43,14 +42,14 @@ struct SampleFactory: Sendable {
             source = job.split == .test ? test : train
             smoothing = 0
         }
-        block.images.withUnsafeMutableBufferPointer { images in
-            block.labels.withUnsafeMutableBufferPointer { labels in
-                for (s, d) in decisions.enumerated() {
-                    Mixer.image(d, source: source, into: images.baseAddress! + s * imageBytes)
-                    Mixer.label(d, source: source, classCount: k, smoothing: smoothing, into: labels.baseAddress! + s * k)
-                }
-            }
+        images.withUnsafeMutableBufferPointer { images in
+            for (s, d) in decisions.enumerated() { Mixer.image(d, source: source, into: images.baseAddress! + s * imageBytes) }
         }
+        let records = decisions.map { d in
+            let parts = Mixer.labelParts(d, source: source)
+            return LabelRecord(classA: UInt32(parts.primaryClass), classB: UInt32(parts.partnerClass), weight: parts.lambda)
+        }
+        var block = SampleBlock(shape: shape, images: images, labels: .sparse(records, smoothing: Float(smoothing)))
         let referencing = references && job.split == .train
         block.provenance = decisions.map { SampleFactory.provenance($0, reference: referencing && $0.isCopy) }
         return block

@@ -116,7 +116,7 @@ struct LabelReading: Sendable, Equatable {
     /// samples (none: sample k is source image k, unmixed).
     static func all(of block: SampleBlock, smoothing: Double) -> [LabelReading] {
         let k = block.shape.classCount
-        return block.labels.withUnsafeBufferPointer { labels in
+        return block.rows.withUnsafeBufferPointer { labels in
             (0..<block.count).map { s in
                 let p = block.provenance.isEmpty ? Provenance(primary: UInt32(s), partner: UInt32(s), lambda: 1) : block.provenance[s]
                 return LabelReading(row: labels.baseAddress! + s * k, classCount: k, primary: p.primary, partner: p.partner,

@@ -41,7 +41,8 @@ public struct ShardStats: Sendable, Equatable, Codable {
             let bin = min(Int(Double(p.lambda) * Double(ShardStats.lambdaBins)), ShardStats.lambdaBins - 1)
             lambdaHistogram[max(bin, 0)] += 1
         }
-        block.labels.withUnsafeBufferPointer { labels in
+        // The dense rows readers yield, summed in the same order whether stored dense or sparse.
+        block.rows.withUnsafeBufferPointer { labels in
             var mass = [Double](repeating: 0, count: k)
             for s in 0..<block.count {
                 for c in 0..<k { mass[c] += Double(labels[s * k + c]) }

@@ -11,8 +11,9 @@ public struct ShardEncoding: Sendable, Equatable {
     public var filter: ImageFilter
     public var samplesPerChunk: Int
     public var provenance: Bool
-    /// Format version to write: 2 (default), or 1 for readers that predate v2
-    /// (no transforms, boxes or references can be recorded in v1).
+    /// Format version to write: 3 (default), or 2 or 1 for readers that predate v3
+    /// (dense label rows: sparse labels are expanded) or v2 (no transforms, boxes or
+    /// references can be recorded in v1).
     public var version: UInt16 = MixShardLayout.version
 
     public init(codec: Codec = .zlib, level: Int = 1, strategy: DeflateStrategy = .rle, filter: ImageFilter = .delta,
@@ -44,32 +45,34 @@ public struct SampleShape: Sendable, Equatable, Codable {
 }
 
 /// Samples in memory: images `n × C × H × W` bytes (every sample's pixels, references
-/// included), labels `n × K` floats, provenance `n` entries (or empty). The writer
-/// leaves out the pixels of samples whose provenance is a reference.
+/// included), labels (`n × K` dense floats, or `n` sparse records and ε), provenance `n`
+/// entries (or empty). The writer leaves out the pixels of samples whose provenance is a
+/// reference, and writes sparse labels as records in v3, expanded to rows before.
 public struct SampleBlock: Sendable, Equatable {
     public var shape: SampleShape
     public var images: [UInt8]
-    public var labels: [Float]
+    public var labels: SampleLabels
     public var provenance: [Provenance]
 
+    /// A block with dense label rows (`n × K` floats).
     public init(shape: SampleShape, images: [UInt8] = [], labels: [Float] = [], provenance: [Provenance] = []) {
+        self.init(shape: shape, images: images, labels: .dense(labels), provenance: provenance)
+    }
+
+    public init(shape: SampleShape, images: [UInt8], labels: SampleLabels, provenance: [Provenance] = []) {
         self.shape = shape
         self.images = images
         self.labels = labels
         self.provenance = provenance
     }
 
-    public var count: Int { shape.classCount == 0 ? 0 : labels.count / shape.classCount }
+    public var count: Int { labels.count(classCount: shape.classCount) }
 
-    /// Reserves room for `n` samples.
-    public mutating func reserve(_ n: Int) {
-        images.reserveCapacity(n * shape.imageBytes)
-        labels.reserveCapacity(n * shape.classCount)
-        provenance.reserveCapacity(n)
-    }
+    /// The dense label rows (`n × K` floats) readers yield: as stored, or the sparse records expanded.
+    public var rows: [Float] { labels.rows(classCount: shape.classCount) }
 }
 
-/// Encodes MixShard files (v2; v1 on request).
+/// Encodes MixShard files (v3; v2 and v1 on request).
 public enum ShardWriter {
     /// The complete bytes of a shard holding `block`.
     /// - Parameters:
@@ -79,11 +82,24 @@ public enum ShardWriter {
         let n = block.count
         precondition(block.images.count == n * shape.imageBytes, "images and labels disagree on the sample count")
         precondition(!encoding.provenance || block.provenance.count == n, "provenance missing")
+        // v3 stores sparse labels as records (and dense ones as rows); v1 and v2 store rows, so sparse labels are expanded.
+        var labels = block.labels
+        var labelType = LabelType.float32
+        var smoothing: Float = 0
+        if case .sparse(let records, let epsilon) = labels {
+            precondition(records.allSatisfy { Int($0.classA) < shape.classCount && Int($0.classB) < shape.classCount },
+                         "a sparse label names a class beyond the shape's")
+            if encoding.version >= 3 {
+                (labelType, smoothing) = (.sparse, epsilon)
+            } else {
+                labels = .dense(block.rows)
+            }
+        }
         precondition(MixShardLayout.limitProblem(shape: shape, samplesPerChunk: encoding.samplesPerChunk, samplesPerShard: n,
-                                                 provenance: encoding.provenance, version: encoding.version) == nil,
+                                                 provenance: encoding.provenance, version: encoding.version, labelType: labelType) == nil,
                      "shard beyond the format limits (mixprep checks them first)")
         let references = encoding.provenance && block.provenance.contains(where: \.isReference)
-        precondition(encoding.version == 2 || (!references && split != .source && block.provenance.allSatisfy {
+        precondition(encoding.version >= 2 || (!references && split != .source && block.provenance.allSatisfy {
             $0.primaryTransform.isIdentity && $0.partnerTransform.isIdentity && $0.kind != .cutmix
         }), "v1 cannot record transforms, cutmix boxes, references or a source copy")
         let perChunk = encoding.samplesPerChunk
@@ -97,6 +113,8 @@ public enum ShardWriter {
             classCount: UInt16(shape.classCount), codec: encoding.codec, imageFilter: encoding.filter,
             split: split, epoch: split == .train ? epoch : MixShardLayout.testEpoch, shardIndex: shardIndex)
         header.version = encoding.version
+        header.labelType = labelType
+        header.labelSmoothing = smoothing
 
         var out = header.encoded()
         out.reserveCapacity(MixShardLayout.headerBytes + header.rawBytes(samples: n) + 32 * chunkCount + 64)
@@ -109,7 +127,7 @@ public enum ShardWriter {
             let stored = references ? block.provenance[first..<(first + count)].filter { !$0.isReference }.count : count
             let raw = header.rawBytes(samples: count, images: stored)
             let crc = payload.withUnsafeMutableBytes { buf in
-                fillPayload(buf, block: block, first: first, count: count, header: header)
+                fillPayload(buf, block: block, labels: labels, first: first, count: count, header: header)
             }
             let offset = UInt64(out.count)
             let storedBytes: Int = payload.withUnsafeBytes { buf in
@@ -140,8 +158,8 @@ public enum ShardWriter {
 
     /// Lays out one chunk's payload (filtered images of the samples that are not
     /// references, labels, provenance) in `buf`; returns the CRC-32 of the unfiltered payload.
-    private static func fillPayload(_ buf: UnsafeMutableRawBufferPointer, block: SampleBlock, first: Int, count: Int,
-                                    header: ShardHeader) -> UInt32 {
+    private static func fillPayload(_ buf: UnsafeMutableRawBufferPointer, block: SampleBlock, labels: SampleLabels,
+                                    first: Int, count: Int, header: ShardHeader) -> UInt32 {
         let shape = block.shape
         let imageBytes = shape.imageBytes
         let dst = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
@@ -157,9 +175,17 @@ public enum ShardWriter {
         if header.imageFilter == .delta { ImageFilter.deltaEncodeInPlace(dst, count: imageRegion, width: shape.width) }
         var at = imageRegion
         let k = shape.classCount
-        for v in block.labels[(first * k)..<((first + count) * k)] {
-            buf.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: at, as: UInt32.self)
-            at += 4
+        switch labels {
+        case .dense(let rows):
+            for v in rows[(first * k)..<((first + count) * k)] {
+                buf.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: at, as: UInt32.self)
+                at += 4
+            }
+        case .sparse(let records, _):
+            for r in records[first..<(first + count)] {
+                r.write(into: buf, at: at)
+                at += MixShardLayout.sparseLabelBytes
+            }
         }
         if header.hasProvenance {
             let size = header.provenanceBytes
