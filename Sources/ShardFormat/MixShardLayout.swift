@@ -48,7 +48,7 @@ public enum MixShardLayout {
     public static let flagReferences: UInt32 = 2
     /// The source copy inside a shard directory (relative path).
     public static let sourceFile = "source/train.mxs"
-    /// Tolerance on a label row's sum, up to 1,677 classes.
+    /// Tolerance on a label row's sum, up to 1,673 classes.
     public static let labelSumTolerance: Float = 1e-4
 
     /// Tolerance on the binary32 sum of a row of `classCount` weights: 1e-4, or
