@@ -42,13 +42,11 @@ public struct ShardStats: Sendable, Equatable, Codable {
             lambdaHistogram[max(bin, 0)] += 1
         }
         // The dense rows readers yield, summed in the same order whether stored dense or sparse.
-        block.rows.withUnsafeBufferPointer { labels in
-            var mass = [Double](repeating: 0, count: k)
-            for s in 0..<block.count {
-                for c in 0..<k { mass[c] += Double(labels[s * k + c]) }
-            }
-            for c in 0..<k { labelMass[c] += mass[c] }
+        var mass = [Double](repeating: 0, count: k)
+        block.labels.forEachRow(classCount: k) { _, row in
+            for c in 0..<k { mass[c] += Double(row[c]) }
         }
+        for c in 0..<k { labelMass[c] += mass[c] }
     }
 
     public mutating func merge(_ other: ShardStats) {

@@ -59,6 +59,24 @@ public enum SampleLabels: Equatable, Sendable {
         }
     }
 
+    /// Calls `body` with each sample's dense row (`classCount` floats), in sample order:
+    /// as stored, or the record expanded into one scratch row (no `n × K` array).
+    public func forEachRow(classCount k: Int, _ body: (Int, UnsafeBufferPointer<Float>) -> Void) {
+        switch self {
+        case .dense(let rows):
+            rows.withUnsafeBufferPointer { r in
+                for s in 0..<(k == 0 ? 0 : rows.count / k) { body(s, UnsafeBufferPointer(rebasing: r[(s * k)..<((s + 1) * k)])) }
+            }
+        case .sparse(let records, let epsilon):
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: max(k, 1)) { row in
+                for (s, r) in records.enumerated() {
+                    r.expand(classCount: k, epsilon: epsilon, into: row.baseAddress!)
+                    body(s, UnsafeBufferPointer(rebasing: row[0..<k]))
+                }
+            }
+        }
+    }
+
     /// The dense rows (`n × K`): as stored, or the records expanded.
     public func rows(classCount k: Int) -> [Float] {
         switch self {
