@@ -54,7 +54,7 @@ public struct ListingOptions: Sendable, Equatable {
 /// Limits of a listing.
 public enum ListingLimits {
     /// The most classes a dataset may have: the shard format's limit (`MixShardLayout.maxClasses`).
-    public static let maxClasses = 1024
+    public static let maxClasses = 65_535
 }
 
 extension String {

@@ -21,7 +21,7 @@ struct TrialRecord: Codable, Equatable {
     /// matrices of `ExperimentSpec.maxRuns` runs, summed per arm, stay below 2^63.
     static let maxCount = 1_000_000_000_000
     /// The most classes: the shard format's (`MixShardLayout.maxClasses`).
-    static let maxClasses = 1024
+    static let maxClasses = 65_535
 
     var arm: String
     var seed: UInt64
@@ -103,7 +103,10 @@ struct TrialRecord: Codable, Equatable {
             if let j = row.firstIndex(where: { !(0...testSamples).contains($0) }) {
                 return "confusion[\(i)][\(j)] must be \(Wording.range(0, testSamples)), the test samples (got \(row[j]))"
             }
-            total += row.reduce(0, +)  // k² ≤ 2^20 entries of at most maxCount < 2^40: no overflow
+            // A row holds k < 2^16 entries of at most testSamples ≤ maxCount < 2^40 (< 2^56 together), but k rows
+            // can pass 2^63: the total saturates (it is only compared with testSamples).
+            let (sum, overflow) = total.addingReportingOverflow(row.reduce(0, +))
+            total = overflow ? Int.max : sum
         }
         if total != testSamples { return "confusion counts \(total) test samples; testSamples says \(testSamples)" }
         return nil

@@ -15,6 +15,10 @@ public struct ShardBytes {
     public static let indexFields: [(offset: Int, width: Int)] = [(0, 8), (8, 4), (12, 4), (16, 4), (20, 4), (24, 4), (28, 4)]
     /// Footer field offsets and widths.
     public static let footerFields: [(offset: Int, width: Int)] = [(0, 8), (8, 4), (12, 4), (16, 4), (20, 4), (24, 8)]
+    /// v3 sparse label record fields (12 bytes): classA, classB, weight.
+    public static let sparseLabelFields: [(offset: Int, width: Int)] = [(0, 4), (4, 4), (8, 4)]
+    /// The header's v3 label smoothing ε (f32; reserved zero in v1 and v2).
+    public static let labelSmoothingField = (offset: 56, width: 4)
     /// v2 provenance record fields (32 bytes).
     public static let recordFields: [(offset: Int, width: Int)] = [
         (0, 4), (4, 4), (8, 4), (12, 1), (13, 1), (14, 2), (16, 2), (18, 2), (20, 2), (22, 2), (24, 2), (26, 2), (28, 2), (30, 2),
@@ -39,6 +43,10 @@ public struct ShardBytes {
     var width: Int { u16(32) }
     var imageBytes: Int { u16(28) * u16(30) * u16(32) }
     var classCount: Int { u16(34) }
+    /// Labels stored as v3 sparse records (header `labelType` 2), not dense rows.
+    var sparseLabels: Bool { header[37] == 2 }
+    /// Bytes of one sample's label: a 12-byte record, or 4·K.
+    var labelBytes: Int { sparseLabels ? 12 : 4 * classCount }
     var provenanceBytes: Int { header[12] & 1 == 0 ? 0 : (version == 1 ? 12 : 32) }
 
     /// Pixels a chunk stores: v1 writes imageCount 0 for "all".

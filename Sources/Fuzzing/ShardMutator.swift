@@ -1,8 +1,8 @@
 /// Mutations of MixShard files, most of which keep their checksums valid
 /// (see `ShardBytes`): byte-level mutations with the CRCs recomputed, header,
 /// index and footer fields set to interesting values, and payload-level edits
-/// (pixels, label floats, provenance records, chunk counts) re-encoded into a
-/// self-consistent file.
+/// (pixels, label floats or v3 sparse label records, provenance records, chunk
+/// counts, the v3 label smoothing) re-encoded into a self-consistent file.
 public struct ShardMutator {
     /// The seed files.
     public let seeds: [[UInt8]]
@@ -89,12 +89,35 @@ public struct ShardMutator {
             let i = rng.below(m.chunks.count)
             let c = m.chunks[i]
             let images = m.storedRegion(c)
-            let labels = Int(c.sampleCount) * m.classCount * 4
-            switch rng.below(12) {
-            case 0, 1: // a label float
+            let labels = Int(c.sampleCount) * m.labelBytes
+            switch rng.below(13) {
+            case 0, 1: // a label: a float of a dense row, or a field of a sparse record
                 guard labels > 0, images <= c.raw.count - labels else { continue }
-                let at = images + 4 * rng.below(labels / 4)
-                ByteMutator.write(&m.chunks[i].raw, UInt64(rng.pick(ShardMutator.floats).bitPattern), at: at, width: 4)
+                if m.sparseLabels {
+                    let record = images + 12 * rng.below(Int(c.sampleCount))
+                    let f = rng.pick(ShardBytes.sparseLabelFields)
+                    let value: UInt64
+                    if f.offset == 8 {
+                        value = UInt64(rng.pick(ShardMutator.floats).bitPattern)
+                    } else {
+                        // A class just inside or outside K, another record's class, or anything.
+                        let k = UInt64(m.classCount)
+                        value = rng.pick([k, k &- 1, k &+ 1, 0, UInt64(ByteMutator.read(m.chunks[i].raw, at: images + 12 * rng.below(Int(c.sampleCount)), width: 4)),
+                                          rng.pick(ByteMutator.interesting)])
+                    }
+                    ByteMutator.write(&m.chunks[i].raw, value, at: record + f.offset, width: 4)
+                } else {
+                    let at = images + 4 * rng.below(labels / 4)
+                    ByteMutator.write(&m.chunks[i].raw, UInt64(rng.pick(ShardMutator.floats).bitPattern), at: at, width: 4)
+                }
+            case 12: // the label smoothing ε (v3; reserved bytes before), or the label type
+                if rng.chance(0.7) {
+                    let f = ShardBytes.labelSmoothingField
+                    let value = rng.chance(0.8) ? UInt64(rng.pick(ShardMutator.floats + [0.1, 1e-8, 0x1p-149]).bitPattern) : rng.next()
+                    ByteMutator.write(&m.header, value, at: f.offset, width: f.width)
+                } else {
+                    m.header[37] = UInt8(rng.below(4))
+                }
             case 2, 3, 4: // a provenance field
                 let size = m.provenanceBytes
                 guard size > 0, c.sampleCount > 0, images <= c.raw.count - labels - Int(c.sampleCount) * size else { continue }

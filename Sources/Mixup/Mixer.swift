@@ -59,11 +59,19 @@ public enum Mixer {
         }
     }
 
+    /// The label of `d` as what its row is made of — the primary's class, the partner's
+    /// (the primary's when unmixed) and λ — which `LabelRow` expands with the split's
+    /// smoothing: what a MixShard v3 sparse label record stores.
+    public static func labelParts(_ d: MixDecision, source: ImageStore) -> (primaryClass: Int, partnerClass: Int, lambda: Float) {
+        (Int(source.labels[d.primary]), Int(source.labels[d.partner]), d.lambda)
+    }
+
     /// Writes the label of `d` into `out` (K floats): λ·onehot(y_i) + (1−λ)·onehot(y_j),
     /// then label smoothing (1−ε)·y + ε/K.
     public static func label(_ d: MixDecision, source: ImageStore, classCount k: Int, smoothing: Double,
                              into out: UnsafeMutablePointer<Float>) {
-        label(lambda: d.lambda, primaryClass: Int(source.labels[d.primary]), partnerClass: Int(source.labels[d.partner]),
+        let parts = labelParts(d, source: source)
+        label(lambda: parts.lambda, primaryClass: parts.primaryClass, partnerClass: parts.partnerClass,
               classCount: k, smoothing: smoothing, into: out)
     }
 
@@ -72,49 +80,16 @@ public enum Mixer {
     /// `labelWeights`: the one formula of a label row, which `verify` checks every row against.
     public static func label(lambda: Float, primaryClass yi: Int, partnerClass yj: Int, classCount k: Int, smoothing: Double,
                              into out: UnsafeMutablePointer<Float>) {
-        let w = labelWeights(lambda: lambda, sameClass: yi == yj, classCount: k, smoothing: smoothing)
-        out.update(repeating: w.rest, count: k)
-        out[yj] = w.partner
-        out[yi] = w.primary
+        LabelRow.write(lambda: lambda, primaryClass: yi, partnerClass: yj, classCount: k, epsilon: Float(smoothing), into: out)
     }
 
     /// The weights of a label row, in binary32 exactly as the row has always been
     /// written: a row of zeros, λ added at the primary's class, then 1−λ at the
     /// partner's (the same class when `sameClass`: one weight (0 + λ) + (1−λ)), then,
     /// when `smoothing` ε > 0, every weight w becomes (1−ε)·w + ε/K (ε rounded to
-    /// binary32; each operation rounded, no fused multiply-add).
+    /// binary32; each operation rounded, no fused multiply-add). `LabelRow.weights`,
+    /// which readers of sparse label records (MixShard v3) expand them with.
     public static func labelWeights(lambda: Float, sameClass: Bool, classCount k: Int, smoothing: Double) -> LabelWeights {
-        var primary = Float(0) + lambda
-        var partner = Float(0) + (1 - lambda)
-        if sameClass {
-            primary = primary + (1 - lambda)
-            partner = primary
-        }
-        var rest: Float = 0
-        if smoothing > 0 {
-            let eps = Float(smoothing)
-            let add = eps / Float(k)
-            rest = (1 - eps) * rest + add
-            primary = (1 - eps) * primary + add
-            partner = (1 - eps) * partner + add
-        }
-        return LabelWeights(rest: rest, primary: primary, partner: partner)
-    }
-}
-
-/// The weights of one label row (`Mixer.labelWeights`): the primary's class, the
-/// partner's, and every other class.
-public struct LabelWeights: Sendable, Equatable {
-    /// Every class that is neither the primary's nor the partner's.
-    public var rest: Float
-    /// The primary's class (when both are one class, its only weight).
-    public var primary: Float
-    /// The partner's class (= `primary` when both are one class).
-    public var partner: Float
-
-    public init(rest: Float, primary: Float, partner: Float) {
-        self.rest = rest
-        self.primary = primary
-        self.partner = partner
+        LabelRow.weights(lambda: lambda, sameClass: sameClass, classCount: k, epsilon: Float(smoothing))
     }
 }

@@ -15,7 +15,8 @@ public enum Inspector {
         lines.append("  split \(h.split), epoch \(h.split == .train ? String(h.epoch) : "-"), shard \(h.shardIndex)"
                      + (h.hasReferences ? ", unmixed samples stored as references to \(MixShardLayout.sourceFile)" : ""))
         lines.append("  samples \(h.sampleCount) in \(h.chunkCount) chunks of ≤ \(h.samplesPerChunk)")
-        lines.append("  image \(Wording.image(channels: Int(h.channels), height: Int(h.height), width: Int(h.width))) uint8, \(h.classCount) classes, labels float32, provenance \(h.hasProvenance ? "yes" : "no")")
+        lines.append("  image \(Wording.image(channels: Int(h.channels), height: Int(h.height), width: Int(h.width))) uint8, \(h.classCount) classes, "
+                     + "labels \(labelsText(h)), provenance \(h.hasProvenance ? "yes" : "no")")
         lines.append("  codec \(h.codec == .zlib ? "zlib" : "none"), image filter \(h.imageFilter == .delta ? "delta" : "none")")
         lines.append("  chunk      offset    stored       raw   ratio  first  count images  rawCRC")
         for (i, e) in r.index.enumerated() {
@@ -40,6 +41,12 @@ public enum Inspector {
             lines.append("  all \(r.index.count) chunks decoded and checked")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// How a shard stores its labels: `float32` (dense rows), or `sparse (smoothing 0.1)`
+    /// (v3: 12-byte records expanded with the header's ε).
+    static func labelsText(_ h: ShardHeader) -> String {
+        h.labelType == .sparse ? "sparse (smoothing \(Wording.float(h.labelSmoothing)))" : "float32"
     }
 
     /// The file paths behind the source images a shard's provenance indexes, when the shard
@@ -76,8 +83,9 @@ public enum Inspector {
 
     /// Writes every sample of the shard at `path`, decoded and checked (references
     /// resolved), to `out` as flat little-endian arrays: images (n×C×H×W bytes),
-    /// then labels (n×K float32), then, if the shard has provenance, its n records
-    /// as the shard stores them (v1: 12 bytes, v2: 32). Other readers compare against it.
+    /// then labels (n×K float32: the dense rows, sparse records expanded), then, if the
+    /// shard has provenance, its n records as the shard stores them (v1: 12 bytes,
+    /// v2 and v3: 32). Other readers compare against it.
     public static func dump(path: String, to out: String) throws {
         let reader = try open(path)
         let block = try reader.readAll()
@@ -86,9 +94,10 @@ public enum Inspector {
         records.withUnsafeMutableBytes { buf in
             for (i, p) in block.provenance.enumerated() { p.write(into: buf, at: i * size, version: reader.header.version) }
         }
+        let rows = block.rows
         var bytes = block.images
-        bytes.reserveCapacity(block.images.count + 4 * block.labels.count + records.count)
-        for v in block.labels { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
+        bytes.reserveCapacity(block.images.count + 4 * rows.count + records.count)
+        for v in rows { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
         bytes += records
         try FileIO.writeAtomically(out, bytes)
     }

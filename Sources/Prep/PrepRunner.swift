@@ -12,12 +12,17 @@ public struct PrepOptions: Sendable {
     /// This process's share of the shard files: `index` of `count`.
     public var worker: WorkerSlot
     public var quiet: Bool
+    /// The MixShard version to write (`RunState.writableVersions`): the current one, or 2
+    /// for readers that predate v3 (label rows stored dense, 4·K bytes a sample).
+    public var formatVersion: Int
 
-    public init(outDirectory: String, threads: Int = 2, worker: WorkerSlot = .all, quiet: Bool = false) {
+    public init(outDirectory: String, threads: Int = 2, worker: WorkerSlot = .all, quiet: Bool = false,
+                formatVersion: Int = Int(MixShardLayout.version)) {
         self.outDirectory = outDirectory
         self.threads = threads
         self.worker = worker
         self.quiet = quiet
+        self.formatVersion = formatVersion
     }
 }
 
@@ -43,6 +48,8 @@ public enum PrepRunner {
     /// writes `manifest.json` last.
     public static func run(_ pipeline: Pipeline, options: PrepOptions) throws -> PrepReport {
         try pipeline.validate()
+        if let problem = RunState.formatVersionProblem(options.formatVersion) { throw MixError(problem) }
+        let version = UInt16(options.formatVersion)
         let dir = options.outDirectory
         try FileIO.checkOutputDirectory(dir)
         let log = Log(quiet: options.quiet)
@@ -65,7 +72,8 @@ public enum PrepRunner {
                                 classCount: dataset.classCount)
         for w in warnings { printError("warning: " + w) }
         let fileLists = SourceLoading.fileLists(dataset)
-        let state = RunState(identity: pipeline.prepIdentity, source: SourceLoading.info(dataset, fileLists: fileLists), pipeline: pipeline)
+        let state = RunState(identity: pipeline.prepIdentity, source: SourceLoading.info(dataset, fileLists: fileLists), pipeline: pipeline,
+                             formatVersion: options.formatVersion)
 
         // Workers of a job array start at once: exactly one creates prep.json, the others
         // (and later runs) compare theirs with it.
@@ -101,11 +109,12 @@ public enum PrepRunner {
         try Parallel.forEach(count: mine.count, threads: options.threads) { n in
             let job = allJobs[mine[n]]
             let path = dir + "/" + job.file
-            let encoding = pipeline.encoding(for: job.split, imageBytes: shape.imageBytes, classCount: shape.classCount)
+            let encoding = pipeline.encoding(for: job.split, imageBytes: shape.imageBytes, classCount: shape.classCount, version: version)
             var redoReason: String?
             if FileIO.exists(path) {
                 do {
-                    let outcome = try ShardCheck.check(path: path, job: job, shape: factory.shape, encoding: encoding, source: source)
+                    let outcome = try ShardCheck.check(path: path, job: job, shape: factory.shape, encoding: encoding,
+                                                          smoothing: pipeline.mix.smoothing, source: source)
                     results.withLock { $0[mine[n]] = outcome }
                     tally.withLock { $0.kept += 1 }
                     progress.advance(by: job.count)
@@ -118,7 +127,8 @@ public enum PrepRunner {
             // training image), and the pixels of references are never made.
             let plan = factory.plan(for: job)
             let writer = try ShardFileWriter(path: path, shape: factory.shape, encoding: encoding, samples: job.count,
-                                             references: encoding.provenance && plan.hasReferences, split: job.split,
+                                             references: encoding.provenance && plan.hasReferences,
+                                             sparseSmoothing: Float(plan.smoothing), split: job.split,
                                              epoch: UInt32(job.epoch), shardIndex: UInt32(job.shardIndex))
             var stats = ShardStats(classCount: factory.shape.classCount)
             var first = 0
@@ -141,7 +151,8 @@ public enum PrepRunner {
                 $0.bytesWritten += file.bytes
                 $0.rawBytesWritten += MixShardLayout.headerBytes + MixShardLayout.footerBytes
                     + (job.count + encoding.samplesPerChunk - 1) / encoding.samplesPerChunk * MixShardLayout.indexEntryBytes
-                    + job.count * (factory.shape.imageBytes + 4 * factory.shape.classCount
+                    + job.count * (factory.shape.imageBytes
+                                   + MixShardLayout.labelBytes(MixShardLayout.labelType(writtenIn: version), classCount: factory.shape.classCount)
                                    + (encoding.provenance ? MixShardLayout.provenanceBytes(version: encoding.version) : 0))
                 if let redoReason { $0.redone.append("\(job.file): \(redoReason)") }
             }
@@ -195,8 +206,9 @@ public enum PrepRunner {
         let source = try ShardCheck.openSource(directory: dir, jobs: jobs)
         try Parallel.forEach(count: jobs.count, threads: threads) { i in
             let path = dir + "/" + jobs[i].file
-            let encoding = p.encoding(for: jobs[i].split, imageBytes: shape.imageBytes, classCount: shape.classCount)
-            let o = try ShardCheck.check(path: path, job: jobs[i], shape: shape, encoding: encoding, source: source)
+            let encoding = p.encoding(for: jobs[i].split, imageBytes: shape.imageBytes, classCount: shape.classCount,
+                                      version: UInt16(state.formatVersion))
+            let o = try ShardCheck.check(path: path, job: jobs[i], shape: shape, encoding: encoding, smoothing: p.mix.smoothing, source: source)
             outcomes.withLock { $0[i] = o }
             progress.advance(by: jobs[i].count)
         }
@@ -276,6 +288,7 @@ public enum PrepRunner {
             }
         }
         var manifest = Manifest(pipeline: state.pipeline, source: state.source, train: epochs, test: test, summary: summary)
+        manifest.formatVersion = state.formatVersion
         manifest.sourceCopy = sourceCopy
         try FileIO.writeAtomically(dir + "/" + Manifest.fileName, try manifest.encoded())
     }

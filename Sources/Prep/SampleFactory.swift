@@ -51,26 +51,25 @@ struct SampleFactory: Sendable {
         return block(p, samples: 0..<p.count, referencePixels: true)
     }
 
-    /// Samples `range` of a job's plan. Without `referencePixels`, the pixels of
-    /// samples stored as references are left zero: the writer leaves them out, and
-    /// making them is most of the work of an epoch that is mostly references.
+    /// Samples `range` of a job's plan, labels as sparse records (the primary's class, the
+    /// partner's, λ) with the split's label smoothing: the writer stores them as such in v3
+    /// and expands them with the same formula (`LabelRow`) to dense rows for v1 and v2.
+    /// Without `referencePixels`, the pixels of samples stored as references are left
+    /// zero: the writer leaves them out, and making them is most of the work of an epoch
+    /// that is mostly references.
     func block(_ p: JobPlan, samples range: Range<Int>, referencePixels: Bool) -> SampleBlock {
-        var block = SampleBlock(shape: shape)
-        let n = range.count
-        let k = classCount
         let imageBytes = shape.imageBytes
-        block.images = [UInt8](repeating: 0, count: n * imageBytes)
-        block.labels = [Float](repeating: 0, count: n * k)
-        block.images.withUnsafeMutableBufferPointer { images in
-            block.labels.withUnsafeMutableBufferPointer { labels in
-                for (s, d) in p.decisions[range].enumerated() {
-                    if referencePixels || !(p.referencing && d.isCopy) {
-                        Mixer.image(d, source: p.source, into: images.baseAddress! + s * imageBytes)
-                    }
-                    Mixer.label(d, source: p.source, classCount: k, smoothing: p.smoothing, into: labels.baseAddress! + s * k)
-                }
+        var images = [UInt8](repeating: 0, count: range.count * imageBytes)
+        images.withUnsafeMutableBufferPointer { images in
+            for (s, d) in p.decisions[range].enumerated() where referencePixels || !(p.referencing && d.isCopy) {
+                Mixer.image(d, source: p.source, into: images.baseAddress! + s * imageBytes)
             }
         }
+        let records = p.decisions[range].map { d in
+            let parts = Mixer.labelParts(d, source: p.source)
+            return LabelRecord(classA: UInt32(parts.primaryClass), classB: UInt32(parts.partnerClass), weight: parts.lambda)
+        }
+        var block = SampleBlock(shape: shape, images: images, labels: .sparse(records, smoothing: Float(p.smoothing)))
         block.provenance = p.decisions[range].map { SampleFactory.provenance($0, reference: p.referencing && $0.isCopy) }
         return block
     }

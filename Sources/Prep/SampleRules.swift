@@ -116,13 +116,14 @@ struct LabelReading: Sendable, Equatable {
     /// samples (none: sample k is source image k, unmixed).
     static func all(of block: SampleBlock, smoothing: Double) -> [LabelReading] {
         let k = block.shape.classCount
-        return block.labels.withUnsafeBufferPointer { labels in
-            (0..<block.count).map { s in
-                let p = block.provenance.isEmpty ? Provenance(primary: UInt32(s), partner: UInt32(s), lambda: 1) : block.provenance[s]
-                return LabelReading(row: labels.baseAddress! + s * k, classCount: k, primary: p.primary, partner: p.partner,
-                                    lambda: p.lambda, smoothing: smoothing)
-            }
+        var out: [LabelReading] = []
+        out.reserveCapacity(block.count)
+        block.labels.forEachRow(classCount: k) { s, row in
+            let p = block.provenance.isEmpty ? Provenance(primary: UInt32(s), partner: UInt32(s), lambda: 1) : block.provenance[s]
+            out.append(LabelReading(row: row.baseAddress!, classCount: k, primary: p.primary, partner: p.partner,
+                                    lambda: p.lambda, smoothing: smoothing))
         }
+        return out
     }
 }
 

@@ -6,12 +6,14 @@ import Pipeline
 /// Full verification of one shard file against what the plan expects of it.
 enum ShardCheck {
     /// Reads every chunk (all CRCs, label rows, records) and checks the header against
-    /// the job; returns the file's manifest entry and statistics.
+    /// the job — in v3, sparse labels with the split's smoothing (`smoothing`, the
+    /// pipeline's `mix.smoothing`, for training shards; 0 for the others); returns the
+    /// file's manifest entry and statistics.
     /// `source` resolves reference samples (training shards of a directory with a source copy).
     /// With `samples` (verify), every record must also keep `samples.rules`, and the outcome
     /// carries the label readings of every sample (for `LabelLedger`; none without provenance,
     /// but for a source copy, whose sample k is source image k unmixed).
-    static func check(path: String, job: ShardJob, shape: SampleShape, encoding: ShardEncoding,
+    static func check(path: String, job: ShardJob, shape: SampleShape, encoding: ShardEncoding, smoothing: Double,
                       source: SourceImages?, samples: SampleChecks? = nil) throws -> ShardOutcome {
         let reader = try ShardReader(path: path, source: job.split == .train ? source : nil)
         let h = reader.header
@@ -25,6 +27,12 @@ enum ShardCheck {
         if h.codec != encoding.codec || h.imageFilter != encoding.filter || Int(h.samplesPerChunk) != encoding.samplesPerChunk
             || h.hasProvenance != encoding.provenance {
             wrong.append("encoding")
+        }
+        if h.version != encoding.version { wrong.append("version \(h.version) (expected \(encoding.version))") }
+        let labelType = MixShardLayout.labelType(writtenIn: encoding.version)
+        let epsilon: Float = job.split == .train && labelType == .sparse ? Float(smoothing) : 0
+        if h.version == encoding.version && (h.labelType != labelType || h.labelSmoothing.bitPattern != epsilon.bitPattern) {
+            wrong.append("labels \(Inspector.labelsText(h)) (expected \(labelType == .sparse ? "sparse, smoothing \(Wording.float(epsilon))" : "float32"))")
         }
         guard wrong.isEmpty else { throw MixError.file(path, "header: does not match the pipeline: \(wrong.joined(separator: ", "))") }
         // A source copy needs no further check here: the header comparison above already holds it to

@@ -78,7 +78,7 @@ enum SourceLoading {
                                 classCount: dataset.classCount)
         if let problem = MixShardLayout.limitProblem(shape: shape, samplesPerChunk: pipeline.shards.samplesPerChunk,
                                                      samplesPerShard: pipeline.shards.samplesPerShard,
-                                                     provenance: pipeline.shards.provenance) {
+                                                     provenance: pipeline.shards.provenance, version: UInt16(options.formatVersion)) {
             throw MixError.file(dataset.path, problem)
         }
         if let problem = pipeline.augment.shapeProblem(height: shape.height, width: shape.width) {

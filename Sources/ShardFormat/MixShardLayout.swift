@@ -1,16 +1,20 @@
 import MixCore
 import ZlibKit
 
-/// MixShard v2 (`.mxs`; v1 still read): the on-disk layout, defined in this one file.
+/// MixShard v3 (`.mxs`; v1 and v2 still read): the on-disk layout, defined in this one file.
 ///
 /// ```
 /// Header (64 B) | chunk 0 | chunk 1 | … | chunk N-1 | index (N × 32 B) | footer (32 B)
 /// ```
 /// All integers little-endian. A chunk's payload, before filter and
 /// compression, holds for its n samples: images `m × C × H × W` bytes (sample,
-/// plane, row) of the m samples whose pixels are stored, labels `n × K`
-/// float32, and when header flag bit 0 is set, provenance `n × 32` bytes (v1:
-/// `n × 12`, `{primary u32, partner u32, lambda f32}`, and m = n). A sample
+/// plane, row) of the m samples whose pixels are stored, labels — `n × 12`
+/// bytes of sparse records `{classA u32, classB u32, weight f32}` (v3, header
+/// `labelType` 2, the shard's label smoothing ε in header bytes 56..<60) or
+/// `n × K` float32 (`labelType` 0: v1, v2, and readable in v3) — and when
+/// header flag bit 0 is set, provenance `n × 32` bytes (v1: `n × 12`,
+/// `{primary u32, partner u32, lambda f32}`, and m = n). A sparse record stands
+/// for the dense row `LabelRow.write` makes of it (DESIGN.md, rule 12). A sample
 /// whose provenance says "reference" stores no pixels: it is its primary
 /// source image under its transform, read from the directory's source copy
 /// (`source/train.mxs`, a v2 shard of split `source`, uncompressed). The image
@@ -20,14 +24,22 @@ public enum MixShardLayout {
     public static let magic: [UInt8] = Array("MIXSHRD1".utf8)
     public static let endMagic: [UInt8] = Array("MIXSHEND".utf8)
     /// The version this build writes.
-    public static let version: UInt16 = 2
+    public static let version: UInt16 = 3
     /// The versions this build reads.
-    public static let readableVersions: ClosedRange<UInt16> = 1...2
+    public static let readableVersions: ClosedRange<UInt16> = 1...3
     public static let headerBytes = 64
     public static let indexEntryBytes = 32
     public static let footerBytes = 32
     /// Bytes of one provenance record in `version`.
     public static func provenanceBytes(version: UInt16) -> Int { version == 1 ? 12 : 32 }
+    /// Bytes of one sparse label record (v3, `labelType` 2): `classA u32, classB u32, weight f32`.
+    public static let sparseLabelBytes = 12
+    /// Bytes of one sample's label in a shard of `classCount` classes stored as `labelType`.
+    public static func labelBytes(_ labelType: LabelType, classCount: Int) -> Int {
+        labelType == .sparse ? sparseLabelBytes : 4 * classCount
+    }
+    /// The label type `mixprep` writes in `version`: sparse records in v3, dense rows before.
+    public static func labelType(writtenIn version: UInt16) -> LabelType { version >= 3 ? .sparse : .float32 }
     /// `epoch` field value of a test-split (and source) shard.
     public static let testEpoch: UInt32 = 0xFFFF_FFFF
     /// Header flag bit 0: the payload carries provenance.
@@ -36,15 +48,25 @@ public enum MixShardLayout {
     public static let flagReferences: UInt32 = 2
     /// The source copy inside a shard directory (relative path).
     public static let sourceFile = "source/train.mxs"
-    /// Tolerance on a label row's sum.
+    /// Tolerance on a label row's sum, up to 1,673 classes.
     public static let labelSumTolerance: Float = 1e-4
+
+    /// Tolerance on the binary32 sum of a row of `classCount` weights: 1e-4, or
+    /// (K + 4)·2⁻²⁴ when larger (K ≥ 1,674). Summed left to right in binary32, a row that
+    /// rule 12 gives is off by at most about that much (each of the K − 1 additions rounds
+    /// by at most 2⁻²⁴ below 2, the weights' own rounding adds a few 2⁻²⁴): at K = 21,841
+    /// and ε = 0.1 a true row sums to 1 − 2.4e-4 in binary32, which 1e-4 would refuse.
+    public static func labelSumTolerance(classCount k: Int) -> Float {
+        max(labelSumTolerance, Float(k + 4) * 0x1p-24)
+    }
 
     /// The first of `samples` label rows of `classCount` weights that breaks the rules
     /// every reader checks — each weight a number in [0, 1] (so not NaN or infinite), the
-    /// row summing to 1 within `labelSumTolerance` (summed in binary32, left to right) —
-    /// as its sample (0-based) and the problem; nil when every row keeps them.
+    /// row summing to 1 within `labelSumTolerance(classCount:)` (summed in binary32, left
+    /// to right) — as its sample (0-based) and the problem; nil when every row keeps them.
     public static func labelRowProblem(_ labels: [Float], samples n: Int, classCount k: Int) -> (sample: Int, text: String)? {
-        labels.withUnsafeBufferPointer { labels in
+        let tolerance = labelSumTolerance(classCount: k)
+        return labels.withUnsafeBufferPointer { labels in
             for s in 0..<n {
                 var sum: Float = 0
                 for j in 0..<k {
@@ -54,7 +76,7 @@ public enum MixShardLayout {
                     }
                     sum += w
                 }
-                if !(abs(sum - 1) <= labelSumTolerance) { return (s, "label row sums to \(sum), not 1") }
+                if !(abs(sum - 1) <= tolerance) { return (s, "label row sums to \(sum), not 1") }
             }
             return nil
         }
@@ -74,9 +96,10 @@ public enum MixShardLayout {
     public static let maxChannels = 4
     /// Image height and width, each.
     public static let maxSide = 1024
-    /// Label classes.
-    public static let maxClasses = 1024
-    /// A chunk's payload before compression (256 MiB). Full CIFAR-10 chunks of
+    /// Label classes: what the header's u16 counts.
+    public static let maxClasses = 65_535
+    /// A chunk's payload before compression (256 MiB), and the dense float32 rows a
+    /// chunk's labels expand to (`n·4·K`), which readers yield. Full CIFAR-10 chunks of
     /// `maxSamplesPerChunk` samples with provenance take 205 MB.
     public static let maxChunkRawBytes = 1 << 28
 
@@ -84,7 +107,7 @@ public enum MixShardLayout {
     /// format limits, naming the pipeline key or source property; nil when it can.
     /// `samplesPerShard` caps the samples a chunk actually holds.
     public static func limitProblem(shape: SampleShape, samplesPerChunk: Int, samplesPerShard: Int, provenance: Bool,
-                                    version: UInt16 = MixShardLayout.version) -> String? {
+                                    version: UInt16 = MixShardLayout.version, labelType: LabelType? = nil) -> String? {
         if !(1...maxSamplesPerChunk).contains(samplesPerChunk) {
             return "shards.samples_per_chunk must be \(Wording.range(1, maxSamplesPerChunk)) (got \(samplesPerChunk))"
         }
@@ -94,11 +117,18 @@ public enum MixShardLayout {
         }
         if !(1...maxClasses).contains(shape.classCount) { return "\(shape.classCount) classes; the format allows \(Wording.range(1, maxClasses))" }
         let perChunk = min(samplesPerChunk, max(samplesPerShard, 1))
-        let perSample = shape.imageBytes + 4 * shape.classCount + (provenance ? provenanceBytes(version: version) : 0)
+        let labels = labelType ?? self.labelType(writtenIn: version)
+        let perSample = shape.imageBytes + labelBytes(labels, classCount: shape.classCount) + (provenance ? provenanceBytes(version: version) : 0)
         let (raw, overflow) = perChunk.multipliedReportingOverflow(by: perSample)
         if overflow || raw > maxChunkRawBytes {
             return "shards.samples_per_chunk = \(samplesPerChunk): a chunk of \(perChunk) samples of \(perSample) bytes exceeds "
                 + "the format's \(maxChunkRawBytes >> 20) MiB per chunk; use at most \(maxChunkRawBytes / perSample) samples per chunk"
+        }
+        // Sparse records are small, but readers yield the dense rows they stand for.
+        if perChunk * 4 * shape.classCount > maxChunkRawBytes {
+            return "shards.samples_per_chunk = \(samplesPerChunk): the label rows of a chunk of \(perChunk) samples of "
+                + "\(Wording.grouped(shape.classCount)) classes take \(perChunk * 4 * shape.classCount) bytes as float32, beyond the format's "
+                + "\(maxChunkRawBytes >> 20) MiB per chunk; use at most \(maxChunkRawBytes / (4 * shape.classCount)) samples per chunk"
         }
         return nil
     }
@@ -111,7 +141,8 @@ public enum MixShardLayout {
         static let pixelType = 36, labelType = 37, codec = 38, imageFilter = 39, split = 40
         static let reserved1 = 41 // 7 bytes
         static let epoch = 48, shardIndex = 52
-        static let reserved2 = 56 // 4 bytes
+        /// v3: the label smoothing ε (f32) of sparse labels; reserved (zero) in v1 and v2.
+        static let labelSmoothing = 56
         static let crc = 60
     }
 
@@ -132,6 +163,11 @@ public enum MixShardLayout {
         static let primaryFlip: UInt8 = 1, partnerFlip: UInt8 = 2, reference: UInt8 = 4
     }
 
+    /// Sparse label record field offsets (v3, `labelType` 2, 12 bytes).
+    enum SparseLabel {
+        static let classA = 0, classB = 4, weight = 8
+    }
+
     /// Footer field offsets.
     enum Footer {
         static let indexOffset = 0, chunkCount = 8, indexCRC = 12, sampleCount = 16
@@ -142,8 +178,13 @@ public enum MixShardLayout {
 /// Pixel storage (header byte 36).
 public enum PixelType: UInt8, Sendable { case uint8 = 0 }
 
-/// Label storage (header byte 37). Only float32 is written; float16 is reserved.
-public enum LabelType: UInt8, Sendable { case float32 = 0, float16 = 1 }
+/// Label storage (header byte 37): dense float32 rows (v1, v2; still read in v3), or
+/// sparse records (v3 only) of what each row is made of. float16 is reserved.
+public enum LabelType: UInt8, Sendable {
+    case float32 = 0, float16 = 1
+    /// v3: `{classA u32, classB u32, weight f32}` per sample, ε in the header (`LabelRecord`).
+    case sparse = 2
+}
 
 /// Payload compression (header byte 38).
 public enum Codec: UInt8, Sendable, CaseIterable { case none = 0, zlib = 1 }
@@ -164,7 +205,7 @@ public enum Split: UInt8, Sendable {
 
 /// The 64-byte header, decoded.
 public struct ShardHeader: Equatable, Sendable {
-    /// Format version: 2 is written; 1 is still read.
+    /// Format version: 3 is written; 1 and 2 are still read.
     public var version: UInt16 = MixShardLayout.version
     public var flags: UInt32
     public var sampleCount: UInt32
@@ -176,6 +217,9 @@ public struct ShardHeader: Equatable, Sendable {
     public var classCount: UInt16
     public var pixelType: PixelType = .uint8
     public var labelType: LabelType = .float32
+    /// v3: the label smoothing ε that sparse records expand with (binary32, in [0, 1]);
+    /// 0 with dense labels, and in v1 and v2 (whose header has reserved bytes there).
+    public var labelSmoothing: Float = 0
     public var codec: Codec
     public var imageFilter: ImageFilter
     public var split: Split
@@ -207,14 +251,16 @@ public struct ShardHeader: Equatable, Sendable {
     public var provenanceBytes: Int { hasProvenance ? MixShardLayout.provenanceBytes(version: version) : 0 }
     /// Bytes of one image (C·H·W); at most 65535³, so never overflows an Int.
     public var imageBytes: Int { Int(channels) * Int(height) * Int(width) }
-    /// Raw payload bytes of one sample with its pixels (image, label row, provenance); never overflows.
-    public var sampleBytes: Int { imageBytes + 4 * Int(classCount) + provenanceBytes }
+    /// Bytes of one sample's label: a sparse record (12) or a dense row (4·K).
+    public var labelBytes: Int { MixShardLayout.labelBytes(labelType, classCount: Int(classCount)) }
+    /// Raw payload bytes of one sample with its pixels (image, label, provenance); never overflows.
+    public var sampleBytes: Int { imageBytes + labelBytes + provenanceBytes }
     /// Raw payload bytes of `n` samples of which `images` store pixels (default: all), nil when it overflows.
     public func checkedRawBytes(samples n: Int, images: Int? = nil) -> Int? {
         let m = images ?? n
         guard n >= 0, m >= 0, m <= n else { return nil }
         let (a, o1) = m.multipliedReportingOverflow(by: imageBytes)
-        let (b, o2) = n.multipliedReportingOverflow(by: 4 * Int(classCount) + provenanceBytes)
+        let (b, o2) = n.multipliedReportingOverflow(by: labelBytes + provenanceBytes)
         let (v, o3) = a.addingReportingOverflow(b)
         return o1 || o2 || o3 ? nil : v
     }
@@ -359,6 +405,7 @@ extension ShardHeader {
         b[H.split] = split.rawValue
         b.putLE(epoch, at: H.epoch)
         b.putLE(shardIndex, at: H.shardIndex)
+        b.putLE(labelSmoothing.bitPattern, at: H.labelSmoothing)
         let crc = b.withUnsafeBytes { Zlib.crc32(UnsafeRawBufferPointer(rebasing: $0[0..<H.crc])) }
         b.putLE(crc, at: H.crc)
         return b
@@ -386,8 +433,25 @@ extension ShardHeader {
         let headerBytes = b.le(UInt16.self, at: H.headerBytes)
         guard Int(headerBytes) == MixShardLayout.headerBytes else { throw fail("header: headerBytes is \(headerBytes), expected 64") }
         guard let pixelType = PixelType(rawValue: b[H.pixelType]) else { throw fail("header: unknown pixelType \(b[H.pixelType])") }
-        guard let labelType = LabelType(rawValue: b[H.labelType]), labelType == .float32 else {
-            throw fail("header: unsupported labelType \(b[H.labelType])")
+        // Dense float32 rows in every version, sparse records in v3 only; float16 is reserved.
+        guard let labelType = LabelType(rawValue: b[H.labelType]), labelType == .float32 || (labelType == .sparse && version >= 3) else {
+            throw fail("header: unsupported labelType \(b[H.labelType])"
+                       + (b[H.labelType] == LabelType.float16.rawValue ? " (float16, reserved)"
+                          : b[H.labelType] == LabelType.sparse.rawValue ? " (sparse, MixShard v3 only; this file is v\(version))" : ""))
+        }
+        let smoothingBits = b.le(UInt32.self, at: H.labelSmoothing)
+        let smoothing = Float(bitPattern: smoothingBits)
+        if version < 3 {
+            guard smoothingBits == 0 else { throw fail("header: reserved bytes 56..<60 are not zero (v\(version))") }
+        } else if labelType == .sparse {
+            // Sign bit clear: −0 is not what a writer of ε ∈ [0, 1] writes.
+            guard smoothing >= 0 && smoothing <= 1 && smoothingBits >> 31 == 0 else {
+                throw fail("header: labelSmoothing \(Wording.float(smoothing)) is not a number from 0 to 1")
+            }
+        } else {
+            guard smoothingBits == 0 else {
+                throw fail("header: labelSmoothing \(Wording.float(smoothing)) with dense labels (must be 0: dense rows hold their smoothing)")
+            }
         }
         guard let codec = Codec(rawValue: b[H.codec]) else { throw fail("header: unknown codec \(b[H.codec])") }
         guard let filter = ImageFilter(rawValue: b[H.imageFilter]) else { throw fail("header: unknown imageFilter \(b[H.imageFilter])") }
@@ -402,6 +466,7 @@ extension ShardHeader {
         h.version = version
         h.pixelType = pixelType
         h.labelType = labelType
+        h.labelSmoothing = smoothing
         let knownFlags = version == 1 ? MixShardLayout.flagProvenance : MixShardLayout.flagProvenance | MixShardLayout.flagReferences
         guard h.flags & ~knownFlags == 0 else { throw fail("header: unknown flags \(hex(h.flags))") }
         guard !h.hasReferences || h.hasProvenance else { throw fail("header: references flag without provenance") }
@@ -425,6 +490,11 @@ extension ShardHeader {
         guard let raw = h.checkedRawBytes(samples: perChunk), raw <= L.maxChunkRawBytes else {
             throw fail("header: chunks of \(perChunk) samples of \(h.sampleBytes) bytes exceed the format's "
                        + "\(L.maxChunkRawBytes >> 20) MiB per chunk")
+        }
+        // Readers yield dense rows: what sparse records expand to is bounded too (65,536 × 4 × 65,535 fits an Int).
+        guard perChunk * 4 * Int(h.classCount) <= L.maxChunkRawBytes else {
+            throw fail("header: chunks of \(perChunk) samples expand to label rows of \(perChunk * 4 * Int(h.classCount)) bytes "
+                       + "(\(Wording.grouped(Int(h.classCount))) classes), beyond the format's \(L.maxChunkRawBytes >> 20) MiB per chunk")
         }
         return h
     }

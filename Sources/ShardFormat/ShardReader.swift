@@ -7,8 +7,11 @@ public struct DecodedChunk: Sendable {
     public var count = 0
     /// `count × C × H × W` bytes: every sample's pixels, references resolved.
     public var images: [UInt8] = []
-    /// `count × K` floats.
+    /// `count × K` floats: the dense rows, as stored or expanded from sparse records.
     public var labels: [Float] = []
+    /// The sparse label records as stored (v3 `labelType` 2; empty for dense rows), which
+    /// `labels` expands with the header's `labelSmoothing`.
+    public var records: [LabelRecord] = []
     /// `count` entries, empty when the shard has no provenance.
     public var provenance: [Provenance] = []
     /// The inflated payload, kept to be reused by the next read.
@@ -17,11 +20,12 @@ public struct DecodedChunk: Sendable {
     public init() {}
 }
 
-/// A read-only, memory-mapped MixShard file (v1 or v2).
+/// A read-only, memory-mapped MixShard file (v1, v2 or v3).
 ///
 /// `init` checks the structure (magics, version, header CRC, file size, index
 /// CRC, every chunk's bounds); `readChunk` checks a chunk's contents (inflated
-/// size, rawCRC, label rows summing to 1, provenance records) and resolves
+/// size, rawCRC, provenance records, sparse label records, label rows summing
+/// to 1), expands sparse label records to the dense rows they stand for, and resolves
 /// reference samples from `source`, so what it yields is the fully
 /// materialised sample. Every error names the file and, where there is one,
 /// the chunk.
@@ -122,7 +126,8 @@ public final class ShardReader: @unchecked Sendable {
         let shape = self.shape
         let imageBytes = shape.imageBytes
         let storedRegion = m * imageBytes
-        let labelCount = n * shape.classCount
+        let k = shape.classCount
+        let labelCount = n * k
         chunk.firstSample = Int(e.firstSample)
         chunk.count = n
         if chunk.images.count != n * imageBytes { chunk.images = [UInt8](repeating: 0, count: n * imageBytes) }
@@ -145,13 +150,9 @@ public final class ShardReader: @unchecked Sendable {
         let crc = chunk.raw.withUnsafeBytes { Zlib.crc32(UnsafeRawBufferPointer(rebasing: $0[0..<Int(e.rawBytes)])) }
         guard crc == e.rawCRC else { throw fail("rawCRC mismatch (stored \(hex(e.rawCRC)), computed \(hex(crc)))") }
         let raw = chunk.raw
+        let sparse = header.labelType == .sparse
         try raw.withUnsafeBytes { buf in
-            chunk.labels.withUnsafeMutableBufferPointer { labels in
-                for j in 0..<labelCount {
-                    labels[j] = Float(bitPattern: buf.le(UInt32.self, at: storedRegion + 4 * j))
-                }
-            }
-            var at = storedRegion + 4 * labelCount
+            var at = storedRegion + n * header.labelBytes
             chunk.provenance.removeAll(keepingCapacity: true)
             if header.hasProvenance {
                 let size = header.provenanceBytes
@@ -160,6 +161,27 @@ public final class ShardReader: @unchecked Sendable {
                         fail("sample \(Int(e.firstSample) + s): \(what)")
                     })
                     at += size
+                }
+            }
+            chunk.records.removeAll(keepingCapacity: true)
+            if sparse {
+                // Rule 7a: each record checked (against its provenance) before it is expanded.
+                for s in 0..<n {
+                    let r = LabelRecord.read(buf, at: storedRegion + s * MixShardLayout.sparseLabelBytes)
+                    if let problem = r.problem(classCount: k, provenance: chunk.provenance.isEmpty ? nil : chunk.provenance[s]) {
+                        throw fail("sample \(Int(e.firstSample) + s): \(problem)")
+                    }
+                    chunk.records.append(r)
+                }
+                let epsilon = header.labelSmoothing
+                chunk.labels.withUnsafeMutableBufferPointer { labels in
+                    for (s, r) in chunk.records.enumerated() { r.expand(classCount: k, epsilon: epsilon, into: labels.baseAddress! + s * k) }
+                }
+            } else {
+                chunk.labels.withUnsafeMutableBufferPointer { labels in
+                    for j in 0..<labelCount {
+                        labels[j] = Float(bitPattern: buf.le(UInt32.self, at: storedRegion + 4 * j))
+                    }
                 }
             }
             let references = chunk.provenance.reduce(0) { $0 + ($1.isReference ? 1 : 0) }
@@ -172,7 +194,7 @@ public final class ShardReader: @unchecked Sendable {
                 try resolve(chunk: &chunk, stored: UnsafeRawBufferPointer(rebasing: buf[0..<storedRegion]), references: references, fail: fail)
             }
         }
-        if let problem = MixShardLayout.labelRowProblem(chunk.labels, samples: n, classCount: shape.classCount) {
+        if let problem = MixShardLayout.labelRowProblem(chunk.labels, samples: n, classCount: k) {
             throw fail("sample \(Int(e.firstSample) + problem.sample): \(problem.text)")
         }
     }
@@ -212,18 +234,23 @@ public final class ShardReader: @unchecked Sendable {
         }
     }
 
-    /// Reads every chunk into one block (checks everything on the way).
+    /// Reads every chunk into one block (checks everything on the way), its labels as
+    /// stored: dense rows, or sparse records and ε (`SampleBlock.rows` expands them).
     public func readAll() throws -> SampleBlock {
-        var block = SampleBlock(shape: shape)
-        block.reserve(sampleCount)
+        var images: [UInt8] = [], rows: [Float] = [], records: [LabelRecord] = [], provenance: [Provenance] = []
+        let sparse = header.labelType == .sparse
+        images.reserveCapacity(sampleCount * shape.imageBytes)
+        if sparse { records.reserveCapacity(sampleCount) } else { rows.reserveCapacity(sampleCount * shape.classCount) }
+        provenance.reserveCapacity(header.hasProvenance ? sampleCount : 0)
         var chunk = DecodedChunk()
         for i in 0..<index.count {
             try readChunk(i, into: &chunk)
-            block.images.append(contentsOf: chunk.images)
-            block.labels.append(contentsOf: chunk.labels)
-            block.provenance.append(contentsOf: chunk.provenance)
+            images.append(contentsOf: chunk.images)
+            if sparse { records.append(contentsOf: chunk.records) } else { rows.append(contentsOf: chunk.labels) }
+            provenance.append(contentsOf: chunk.provenance)
         }
-        return block
+        return SampleBlock(shape: shape, images: images,
+                           labels: sparse ? .sparse(records, smoothing: header.labelSmoothing) : .dense(rows), provenance: provenance)
     }
 }
 

@@ -53,13 +53,12 @@ public struct ShardStats: Sendable, Equatable, Codable {
             let bin = min(Int(Double(p.lambda) * Double(ShardStats.lambdaBins)), ShardStats.lambdaBins - 1)
             lambdaHistogram[max(bin, 0)] += 1
         }
-        block.labels.withUnsafeBufferPointer { labels in
-            var mass = continuing ? labelMass : [Double](repeating: 0, count: k)
-            for s in 0..<block.count {
-                for c in 0..<k { mass[c] += Double(labels[s * k + c]) }
-            }
-            if continuing { labelMass = mass } else { for c in 0..<k { labelMass[c] += mass[c] } }
+        // The dense rows readers yield, summed in the same order whether stored dense or sparse.
+        var mass = continuing ? labelMass : [Double](repeating: 0, count: k)
+        block.labels.forEachRow(classCount: k) { _, row in
+            for c in 0..<k { mass[c] += Double(row[c]) }
         }
+        if continuing { labelMass = mass } else { for c in 0..<k { labelMass[c] += mass[c] } }
     }
 
     public mutating func merge(_ other: ShardStats) {

@@ -18,18 +18,23 @@ public final class ShardFileWriter {
     public private(set) var samples = 0
 
     /// A shard of `samples` samples of `shape` at `path`; `references` says whether any
-    /// of them will be a reference (header flag bit 1, written first).
+    /// of them will be a reference (header flag bit 1), `sparseSmoothing` whether the
+    /// blocks will hold sparse labels and their ε (stored as such from v3 on, expanded
+    /// to rows before), as the header, written first, records both.
     public init(path: String, shape: SampleShape, encoding: ShardEncoding, samples n: Int, references: Bool,
-                split: Split, epoch: UInt32, shardIndex: UInt32) throws {
+                sparseSmoothing: Float?, split: Split, epoch: UInt32, shardIndex: UInt32) throws {
+        let sparse = sparseSmoothing != nil && encoding.version >= 3
         precondition(MixShardLayout.limitProblem(shape: shape, samplesPerChunk: encoding.samplesPerChunk, samplesPerShard: n,
-                                                 provenance: encoding.provenance, version: encoding.version) == nil,
+                                                 provenance: encoding.provenance, version: encoding.version,
+                                                 labelType: sparse ? .sparse : .float32) == nil,
                      "shard beyond the format limits (mixprep checks them first)")
         precondition(encoding.version >= 2 || (!references && split != .source), "v1 cannot record references or a source copy")
         self.path = path
         self.encoding = encoding
         self.shape = shape
         header = ShardWriter.makeHeader(shape: shape, encoding: encoding, samples: n, references: references && encoding.provenance,
-                                        split: split, epoch: epoch, shardIndex: shardIndex)
+                                        split: split, epoch: epoch, shardIndex: shardIndex,
+                                        labelType: sparse ? .sparse : .float32, smoothing: sparse ? sparseSmoothing! : 0)
         payload = [UInt8](repeating: 0, count: header.rawBytes(samples: min(n, encoding.samplesPerChunk)))
         file = try FileIO.AtomicWriter(path)
         try write(header.encoded())
@@ -47,10 +52,13 @@ public final class ShardFileWriter {
             $0.primaryTransform.isIdentity && $0.partnerTransform.isIdentity && $0.kind != .cutmix
         }, "v1 cannot record transforms or cutmix boxes")
         precondition(header.hasReferences || !block.provenance.contains(where: \.isReference), "a reference in a shard declared without")
+        let labels = ShardWriter.storedLabels(block, version: header.version)
+        precondition(labels.type == header.labelType && labels.smoothing.bitPattern == header.labelSmoothing.bitPattern,
+                     "labels of another type or smoothing than the header declares")
         var first = 0
         while first < n {
             let count = min(perChunk, n - first)
-            let chunk = ShardWriter.encodeChunk(block, first: first, count: count, firstSample: samples + first,
+            let chunk = ShardWriter.encodeChunk(block, labels: labels.labels, first: first, count: count, firstSample: samples + first,
                                                 header: header, encoding: encoding, payload: &payload, offset: file.count)
             try write(chunk.bytes)
             entries.append(chunk.entry)

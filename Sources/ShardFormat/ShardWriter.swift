@@ -11,8 +11,9 @@ public struct ShardEncoding: Sendable, Equatable {
     public var filter: ImageFilter
     public var samplesPerChunk: Int
     public var provenance: Bool
-    /// Format version to write: 2 (default), or 1 for readers that predate v2
-    /// (no transforms, boxes or references can be recorded in v1).
+    /// Format version to write: 3 (default), or 2 or 1 for readers that predate v3
+    /// (dense label rows: sparse labels are expanded) or v2 (no transforms, boxes or
+    /// references can be recorded in v1).
     public var version: UInt16 = MixShardLayout.version
 
     public init(codec: Codec = .zlib, level: Int = 1, strategy: DeflateStrategy = .rle, filter: ImageFilter = .delta,
@@ -44,32 +45,34 @@ public struct SampleShape: Sendable, Equatable, Codable {
 }
 
 /// Samples in memory: images `n × C × H × W` bytes (every sample's pixels, references
-/// included), labels `n × K` floats, provenance `n` entries (or empty). The writer
-/// leaves out the pixels of samples whose provenance is a reference.
+/// included), labels (`n × K` dense floats, or `n` sparse records and ε), provenance `n`
+/// entries (or empty). The writer leaves out the pixels of samples whose provenance is a
+/// reference, and writes sparse labels as records in v3, expanded to rows before.
 public struct SampleBlock: Sendable, Equatable {
     public var shape: SampleShape
     public var images: [UInt8]
-    public var labels: [Float]
+    public var labels: SampleLabels
     public var provenance: [Provenance]
 
+    /// A block with dense label rows (`n × K` floats).
     public init(shape: SampleShape, images: [UInt8] = [], labels: [Float] = [], provenance: [Provenance] = []) {
+        self.init(shape: shape, images: images, labels: .dense(labels), provenance: provenance)
+    }
+
+    public init(shape: SampleShape, images: [UInt8], labels: SampleLabels, provenance: [Provenance] = []) {
         self.shape = shape
         self.images = images
         self.labels = labels
         self.provenance = provenance
     }
 
-    public var count: Int { shape.classCount == 0 ? 0 : labels.count / shape.classCount }
+    public var count: Int { labels.count(classCount: shape.classCount) }
 
-    /// Reserves room for `n` samples.
-    public mutating func reserve(_ n: Int) {
-        images.reserveCapacity(n * shape.imageBytes)
-        labels.reserveCapacity(n * shape.classCount)
-        provenance.reserveCapacity(n)
-    }
+    /// The dense label rows (`n × K` floats) readers yield: as stored, or the sparse records expanded.
+    public var rows: [Float] { labels.rows(classCount: shape.classCount) }
 }
 
-/// Encodes MixShard files (v2; v1 on request).
+/// Encodes MixShard files (v3; v2 and v1 on request).
 public enum ShardWriter {
     /// The complete bytes of a shard holding `block`.
     /// - Parameters:
@@ -79,15 +82,16 @@ public enum ShardWriter {
         let n = block.count
         precondition(block.images.count == n * shape.imageBytes, "images and labels disagree on the sample count")
         precondition(!encoding.provenance || block.provenance.count == n, "provenance missing")
+        let (labels, labelType, smoothing) = storedLabels(block, version: encoding.version)
         precondition(MixShardLayout.limitProblem(shape: shape, samplesPerChunk: encoding.samplesPerChunk, samplesPerShard: n,
-                                                 provenance: encoding.provenance, version: encoding.version) == nil,
+                                                 provenance: encoding.provenance, version: encoding.version, labelType: labelType) == nil,
                      "shard beyond the format limits (mixprep checks them first)")
         let references = encoding.provenance && block.provenance.contains(where: \.isReference)
         precondition(encoding.version >= 2 || (!references && split != .source && block.provenance.allSatisfy {
             $0.primaryTransform.isIdentity && $0.partnerTransform.isIdentity && $0.kind != .cutmix
         }), "v1 cannot record transforms, cutmix boxes, references or a source copy")
         let header = makeHeader(shape: shape, encoding: encoding, samples: n, references: references,
-                                split: split, epoch: epoch, shardIndex: shardIndex)
+                                split: split, epoch: epoch, shardIndex: shardIndex, labelType: labelType, smoothing: smoothing)
         let perChunk = encoding.samplesPerChunk
         let chunkCount = Int(header.chunkCount)
         var out = header.encoded()
@@ -97,7 +101,7 @@ public enum ShardWriter {
         var payload = [UInt8](repeating: 0, count: header.rawBytes(samples: min(n, perChunk)))
         for c in 0..<chunkCount {
             let first = c * perChunk
-            let chunk = encodeChunk(block, first: first, count: min(perChunk, n - first), firstSample: first,
+            let chunk = encodeChunk(block, labels: labels, first: first, count: min(perChunk, n - first), firstSample: first,
                                     header: header, encoding: encoding, payload: &payload, offset: out.count)
             out.append(contentsOf: chunk.bytes)
             entries.append(chunk.entry)
@@ -106,9 +110,19 @@ public enum ShardWriter {
         return out
     }
 
+    /// The labels of `block` as a shard of `version` stores them, with the header's label
+    /// type and smoothing: v3 stores sparse labels as records (and dense ones as rows);
+    /// v1 and v2 store rows, so sparse labels are expanded.
+    static func storedLabels(_ block: SampleBlock, version: UInt16) -> (labels: SampleLabels, type: LabelType, smoothing: Float) {
+        guard case .sparse(let records, let epsilon) = block.labels else { return (block.labels, .float32, 0) }
+        let k = block.shape.classCount
+        precondition(records.allSatisfy { Int($0.classA) < k && Int($0.classB) < k }, "a sparse label names a class beyond the shape's")
+        return version >= 3 ? (block.labels, .sparse, epsilon) : (.dense(block.rows), .float32, 0)
+    }
+
     /// The header of a shard of `samples` samples.
     static func makeHeader(shape: SampleShape, encoding: ShardEncoding, samples n: Int, references: Bool,
-                           split: Split, epoch: UInt32, shardIndex: UInt32) -> ShardHeader {
+                           split: Split, epoch: UInt32, shardIndex: UInt32, labelType: LabelType, smoothing: Float) -> ShardHeader {
         let perChunk = encoding.samplesPerChunk
         var flags: UInt32 = encoding.provenance ? MixShardLayout.flagProvenance : 0
         if references { flags |= MixShardLayout.flagReferences }
@@ -119,18 +133,20 @@ public enum ShardWriter {
             classCount: UInt16(shape.classCount), codec: encoding.codec, imageFilter: encoding.filter,
             split: split, epoch: split == .train ? epoch : MixShardLayout.testEpoch, shardIndex: shardIndex)
         header.version = encoding.version
+        header.labelType = labelType
+        header.labelSmoothing = smoothing
         return header
     }
 
     /// One chunk: samples `first ..< first + count` of `block`, which are samples
     /// `firstSample …` of the shard, stored at file offset `offset`; its stored bytes
     /// and index entry. `payload` is scratch of at least a full chunk's raw bytes.
-    static func encodeChunk(_ block: SampleBlock, first: Int, count: Int, firstSample: Int, header: ShardHeader,
+    static func encodeChunk(_ block: SampleBlock, labels: SampleLabels, first: Int, count: Int, firstSample: Int, header: ShardHeader,
                             encoding: ShardEncoding, payload: inout [UInt8], offset: Int) -> (bytes: [UInt8], entry: ChunkIndexEntry) {
         let stored = header.hasReferences ? block.provenance[first..<(first + count)].filter { !$0.isReference }.count : count
         let raw = header.rawBytes(samples: count, images: stored)
         let crc = payload.withUnsafeMutableBytes { buf in
-            fillPayload(buf, block: block, first: first, count: count, header: header)
+            fillPayload(buf, block: block, labels: labels, first: first, count: count, header: header)
         }
         let bytes: [UInt8] = payload.withUnsafeBytes { buf in
             let region = UnsafeRawBufferPointer(rebasing: buf[0..<raw])
@@ -156,8 +172,8 @@ public enum ShardWriter {
 
     /// Lays out one chunk's payload (filtered images of the samples that are not
     /// references, labels, provenance) in `buf`; returns the CRC-32 of the unfiltered payload.
-    static func fillPayload(_ buf: UnsafeMutableRawBufferPointer, block: SampleBlock, first: Int, count: Int,
-                                    header: ShardHeader) -> UInt32 {
+    static func fillPayload(_ buf: UnsafeMutableRawBufferPointer, block: SampleBlock, labels: SampleLabels,
+                            first: Int, count: Int, header: ShardHeader) -> UInt32 {
         let shape = block.shape
         let imageBytes = shape.imageBytes
         let dst = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
@@ -173,9 +189,17 @@ public enum ShardWriter {
         if header.imageFilter == .delta { ImageFilter.deltaEncodeInPlace(dst, count: imageRegion, width: shape.width) }
         var at = imageRegion
         let k = shape.classCount
-        for v in block.labels[(first * k)..<((first + count) * k)] {
-            buf.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: at, as: UInt32.self)
-            at += 4
+        switch labels {
+        case .dense(let rows):
+            for v in rows[(first * k)..<((first + count) * k)] {
+                buf.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: at, as: UInt32.self)
+                at += 4
+            }
+        case .sparse(let records, _):
+            for r in records[first..<(first + count)] {
+                r.write(into: buf, at: at)
+                at += MixShardLayout.sparseLabelBytes
+            }
         }
         if header.hasProvenance {
             let size = header.provenanceBytes

@@ -1,6 +1,7 @@
 import Foundation
 import MixCore
 import Pipeline
+import ShardFormat
 
 /// `prep.json`: written when a run starts, before any shard, so that a rerun,
 /// another worker or `mixprep finalize` knows what the directory is being
@@ -11,11 +12,26 @@ public struct RunState: Codable, Equatable, Sendable {
     public var identity: PrepIdentity
     public var source: SourceInfo
     public var pipeline: Pipeline
+    /// The MixShard version the directory's shards are written in (the manifest's
+    /// `formatVersion`): `MixShardLayout.version` unless asked for another
+    /// (`mixprep run --format-version`). A `prep.json` of mixshards ≤ 0.4 has none: 2.
+    public var formatVersion: Int
 
-    public init(identity: PrepIdentity, source: SourceInfo, pipeline: Pipeline) {
+    public init(identity: PrepIdentity, source: SourceInfo, pipeline: Pipeline, formatVersion: Int = Int(MixShardLayout.version)) {
         self.identity = identity
         self.source = source
         self.pipeline = pipeline
+        self.formatVersion = formatVersion
+    }
+
+    enum CodingKeys: String, CodingKey { case identity, source, pipeline, formatVersion }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        identity = try c.decode(PrepIdentity.self, forKey: .identity)
+        source = try c.decode(SourceInfo.self, forKey: .source)
+        pipeline = try c.decode(Pipeline.self, forKey: .pipeline)
+        formatVersion = try c.decodeIfPresent(Int.self, forKey: .formatVersion) ?? 2
     }
 
     public static func load(directory: String) throws -> RunState? {
@@ -31,6 +47,7 @@ public struct RunState: Codable, Equatable, Sendable {
         }
         // `mixprep finalize` writes the manifest's source from it.
         if let problem = state.source.classNameProblem { throw MixError.file(path, problem) }
+        if let problem = RunState.formatVersionProblem(state.formatVersion) { throw MixError.file(path, problem) }
         return state
     }
 
@@ -56,6 +73,17 @@ public struct RunState: Codable, Equatable, Sendable {
             out.append("dataset limits")
         }
         if source.fingerprint != other.source.fingerprint { out.append("source data (fingerprint)") }
+        if formatVersion != other.formatVersion { out.append("format version \(other.formatVersion) vs \(formatVersion)") }
         return out
+    }
+
+    /// The versions `mixprep run` writes: the current one, and v2 for readers that predate
+    /// v3 (v1 cannot record transforms, cutmix boxes or references).
+    public static let writableVersions: ClosedRange<Int> = 2...Int(MixShardLayout.version)
+
+    /// Why `version` is not one `mixprep run` writes, or nil.
+    public static func formatVersionProblem(_ version: Int) -> String? {
+        writableVersions.contains(version) ? nil
+            : "formatVersion must be \(Wording.range(writableVersions.lowerBound, writableVersions.upperBound)) (got \(version))"
     }
 }

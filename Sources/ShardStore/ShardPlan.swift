@@ -70,15 +70,20 @@ extension Pipeline {
                        samplesPerShard: shards.samplesPerShard, sourceCopy: usesReferences)
     }
 
-    /// How the shards of `split` are encoded: the source copy uncompressed and
-    /// unfiltered (so references resolve without inflating), in chunks within the format limits.
-    public func encoding(for split: Split, imageBytes: Int, classCount: Int) -> ShardEncoding {
+    /// How the shards of `split` are encoded in format `version`: the source copy
+    /// uncompressed and unfiltered (so references resolve without inflating), in chunks
+    /// within the format limits (a quarter of them).
+    public func encoding(for split: Split, imageBytes: Int, classCount: Int,
+                         version: UInt16 = MixShardLayout.version) -> ShardEncoding {
         var e = shards.encoding
+        e.version = version
         guard split == .source else { return e }
         e.codec = .none
         e.filter = .none
         e.provenance = false
-        e.samplesPerChunk = max(1, min(MixShardLayout.maxSamplesPerChunk, MixShardLayout.maxChunkRawBytes / 4 / (imageBytes + 4 * classCount)))
+        let labelBytes = MixShardLayout.labelBytes(MixShardLayout.labelType(writtenIn: version), classCount: classCount)
+        let quarter = MixShardLayout.maxChunkRawBytes / 4
+        e.samplesPerChunk = max(1, min(MixShardLayout.maxSamplesPerChunk, quarter / (imageBytes + labelBytes), quarter / (4 * classCount)))
         return e
     }
 }

@@ -43,6 +43,8 @@ struct Run: ParsableCommand {
     @Option(help: "Use only the first N training images (overrides dataset.train_limit).") var limit: Int?
     @Option(help: "Worker threads.") var threads: Int = Parallel.defaultThreads
     @Option(help: "This process's share of the shards, i/n.") var worker: String?
+    @Option(help: "MixShard version to write: 3 (sparse labels, 12 bytes a sample), or 2 for readers that predate v3 (dense label rows, 4·K bytes).")
+    var formatVersion: Int = RunState.writableVersions.upperBound
     @Flag(help: "Skip image files that cannot be decoded, listing them in skipped-files.csv (sets dataset.skip_bad).")
     var skipBad = false
     @Flag(help: "Print nothing but errors and warnings.") var quiet = false
@@ -50,6 +52,10 @@ struct Run: ParsableCommand {
     func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
         if let worker { _ = try WorkerSlot(parsing: worker) }
+        if RunState.formatVersionProblem(formatVersion) != nil {
+            let v = RunState.writableVersions
+            throw ValidationError("--format-version must be \(Wording.range(v.lowerBound, v.upperBound)) (got \(formatVersion))")
+        }
     }
 
     func run() throws {
@@ -65,7 +71,8 @@ struct Run: ParsableCommand {
             try p.validate()
             let slot = try worker.map(WorkerSlot.init(parsing:)) ?? WorkerSlot.fromEnvironment(ProcessInfo.processInfo.environment) ?? .all
             let dir = out ?? "shards/\(p.name)"
-            let report = try PrepRunner.run(p, options: PrepOptions(outDirectory: dir, threads: threads, worker: slot, quiet: quiet))
+            let report = try PrepRunner.run(p, options: PrepOptions(outDirectory: dir, threads: threads, worker: slot, quiet: quiet,
+                                                                             formatVersion: formatVersion))
             if !quiet && !report.alreadyComplete {
                 print(report.summary(directory: dir))
             }

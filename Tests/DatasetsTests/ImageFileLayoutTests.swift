@@ -65,13 +65,13 @@ final class ImageFileLayoutTests: XCTestCase {
         let decoded = try ImageFileDecoding(policy: SizePolicy(width: 8, height: 8, mode: .stretch)).decode(l)
         XCTAssertEqual(decoded.train.images.count, 300)
         XCTAssertEqual(decoded.train.images.labels[299], 299)
-        // Past the format's 1,024 classes, refused by name.
-        let dir = NSTemporaryDirectory() + "mixshards-1025-\(getpid())"
+        // Past the format's 65,535 classes (what a shard header's u16 counts), refused by name.
+        let dir = NSTemporaryDirectory() + "mixshards-65536-\(getpid())"
         try FileIO.makeDirectories(dir)
-        try FileIO.writeAtomically(dir + "/train.csv", "path,label\n" + (0..<1025).map { "x.png,c\($0)\n" }.joined())
+        try FileIO.writeAtomically(dir + "/train.csv", "path,label\n" + (0..<65_536).map { "x.png,c\($0)\n" }.joined())
         try FileIO.writeAtomically(dir + "/test.csv", "path,label\nx.png,c0\n")
         XCTAssertThrowsError(try DatasetSource.open(dir)) {
-            XCTAssertEqual("\($0)", dir + "/train.csv: 1025 classes; the shard format holds at most 1024")
+            XCTAssertEqual("\($0)", dir + "/train.csv: 65536 classes; the shard format holds at most 65535")
         }
     }
 

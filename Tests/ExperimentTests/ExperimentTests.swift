@@ -165,7 +165,7 @@ final class ExperimentTests: XCTestCase {
              { var c = $0["confusion"] as! [[Int]]; c[1][1] = Int.max; c[2][2] = Int.max; $0["confusion"] = c }),
             ("confusion[0][0] must be from 0 to 200, the test samples (got -1)", { var c = $0["confusion"] as! [[Int]]; c[0][0] = -1; $0["confusion"] = c }),
             ("confusion counts 201 test samples; testSamples says 200", { var c = $0["confusion"] as! [[Int]]; c[4][4] += 1; $0["confusion"] = c }),
-            ("classNames must name from 2 to 1,024 classes (got 1)", { $0["classNames"] = ["a"]; $0["confusion"] = [[200]] }),
+            ("classNames must name from 2 to 65,535 classes (got 1)", { $0["classNames"] = ["a"]; $0["confusion"] = [[200]] }),
             ("classNames[2] is empty; a class name is from 1 to 256 bytes of UTF-8",
              { var n = $0["classNames"] as! [String]; n[2] = ""; $0["classNames"] = n }),
             ("is not a trial record (key prepSeconds: Expected to decode Double but found a string instead.)", { $0["prepSeconds"] = "soon" }),

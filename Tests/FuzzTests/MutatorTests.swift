@@ -47,6 +47,56 @@ final class MutatorTests: XCTestCase {
         }
     }
 
+    /// MixShard v3: a sparse label record or the header's ε edited behind valid CRCs is caught by
+    /// the record rules (7a) and the header check, not by a checksum.
+    func testSparseLabelMutantsGetPastTheChecksums() throws {
+        let path = Self.goldenDirectory + "/golden-v3-sparse-zlib6-delta.mxs"
+        let copy = NSTemporaryDirectory() + "mixshards-mutator-sparse-\(getpid()).mxs"
+        var model = try XCTUnwrap(ShardBytes.parse(try FileIO.read(path)))
+        XCTAssertTrue(model.sparseLabels)
+        XCTAssertEqual(model.labelBytes, 12)
+        // Sample 1's classB (record at the end of chunk 0's two images) set to K.
+        ByteMutator.write(&model.chunks[0].raw, 3, at: model.storedRegion(model.chunks[0]) + 12 + 4, width: 4)
+        try FileIO.writeAtomically(copy, model.encoded())
+        XCTAssertThrowsError(try ShardReader(path: copy).readAll()) { error in
+            XCTAssertEqual("\(error)", "\(copy): chunk 0: sample 1: sparse label classB 3 is not a class of the shard (it has 3)")
+        }
+        model = try XCTUnwrap(ShardBytes.parse(try FileIO.read(path)))
+        ByteMutator.write(&model.header, UInt64(Float.nan.bitPattern), at: ShardBytes.labelSmoothingField.offset, width: 4)
+        try FileIO.writeAtomically(copy, model.encoded())
+        XCTAssertThrowsError(try ShardReader(path: copy)) { error in
+            XCTAssertEqual("\(error)", "\(copy): header: labelSmoothing nan is not a number from 0 to 1")
+        }
+    }
+
+    /// The mutator reaches the v3 label checks: of a few thousand cases, some fail on a sparse
+    /// record and some on the label smoothing — and some v3 mutants still read.
+    func testMutantsReachTheSparseLabelChecks() throws {
+        let goldens = try Self.goldens()
+        let mutator = ShardMutator(seeds: goldens.map(\.1))
+        let source = try SourceImages(path: Self.goldenDirectory + "/golden-v2-source.mxs")
+        let dir = NSTemporaryDirectory() + "mixshards-mutator-reach-\(getpid())"
+        try FileIO.makeDirectories(dir)
+        var record = 0, smoothing = 0, readV3 = 0
+        for n in 0..<3000 {
+            var rng = FuzzRNG(seed: 11, target: "shard", case: UInt64(n))
+            let bytes = mutator.mutate(rng: &rng)
+            try FileIO.writeAtomically(dir + "/m.mxs", bytes)
+            do {
+                let r = try ShardReader(path: dir + "/m.mxs", source: source)
+                _ = try r.readAll()
+                if r.header.labelType == .sparse { readV3 += 1 }
+            } catch {
+                let text = "\(error)"
+                if text.contains(": sparse label ") { record += 1 }
+                if text.contains("header: labelSmoothing ") { smoothing += 1 }
+            }
+        }
+        XCTAssertGreaterThan(record, 10)
+        XCTAssertGreaterThan(smoothing, 5)
+        XCTAssertGreaterThan(readV3, 10)
+    }
+
     /// A label edited to NaN behind valid CRCs is caught by the label check (a weight must be in [0, 1]), not by a checksum.
     func testPayloadMutantsGetPastTheChecksums() throws {
         let path = Self.goldenDirectory + "/golden-v2-zlib6-none.mxs"

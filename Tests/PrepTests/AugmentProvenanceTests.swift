@@ -43,7 +43,7 @@ final class AugmentProvenanceTests: XCTestCase {
             let dir = try PrepFixtures.temporaryDirectory(name + mode)
             _ = try PrepRunner.run(try pipeline(mode: mode, references: true), options: PrepOptions(outDirectory: dir, threads: 2, quiet: true))
             let manifest = try Manifest.load(directory: dir)
-            XCTAssertEqual(manifest.formatVersion, 2)
+            XCTAssertEqual(manifest.formatVersion, 3)
             XCTAssertEqual(try TestSupport.manifestSchemaProblems(directory: dir), [])
             let copy = try XCTUnwrap(manifest.openSourceCopy(directory: dir))
             var kinds = [MixKind: Int](), flipped = 0, references = 0
@@ -108,7 +108,7 @@ final class AugmentProvenanceTests: XCTestCase {
         for s in 0..<2 {
             let block = try ShardReader(path: base + "/train/epoch-000/shard-0000\(s).mxs", source: copy).readAll()
             bytes += block.images
-            for v in block.labels { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
+            for v in block.rows { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
         }
         XCTAssertEqual(SHA256.hex(SHA256.hash(bytes)), "a289d4624ebbab812851edc786ed6c4f4aa8f5c5f204df5964e8e2ee5de90853")
     }

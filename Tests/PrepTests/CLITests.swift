@@ -23,6 +23,7 @@ final class CLITests: XCTestCase {
         (status, out, err) = try PrepFixtures.run(["inspect", dir + "/train/epoch-000/shard-00000.mxs"])
         XCTAssertEqual(status, 0, err)
         XCTAssertTrue(out.contains("samples 600 in 3 chunks of ≤ 256"), out)
+        XCTAssertTrue(out.contains(": MixShard v3, ") && out.contains(" 10 classes, labels sparse (smoothing 0), provenance yes"), out)
 
         // --dump: every sample decoded, as flat arrays (images, float32 labels, 32-byte v2 provenance).
         (status, _, err) = try PrepFixtures.run(["inspect", dir + "/train/epoch-000/shard-00000.mxs", "--dump", base + "/dump.bin"])

@@ -63,7 +63,7 @@ final class DeterminismTests: XCTestCase {
                     var want = [Float](repeating: 0, count: 10)
                     want[Int(source.train.labels[Int(prov.primary)])] += prov.lambda
                     want[Int(source.train.labels[Int(prov.partner)])] += 1 - prov.lambda
-                    XCTAssertEqual(Array(block.labels[(s * 10)..<((s + 1) * 10)]), want)
+                    XCTAssertEqual(Array(block.rows[(s * 10)..<((s + 1) * 10)]), want)
                     if prov.partner != prov.primary || prov.lambda != 1 { mixed += 1 }
                     seen.insert(prov.primary)
                     total += 1

@@ -98,13 +98,10 @@ final class ExportOpeningTests: XCTestCase {
         // A valid shard of 999 samples (shard 0's, repeated) where the manifest lists 100.
         var dir = try directory("count")
         let block = try ShardReader(path: dir + "/" + shard).readAll()
-        var big = SampleBlock(shape: block.shape)
-        for i in 0..<999 {
-            let s = i % 100, image = block.shape.imageBytes, k = block.shape.classCount
-            big.images += block.images[(s * image)..<((s + 1) * image)]
-            big.labels += block.labels[(s * k)..<((s + 1) * k)]
-            big.provenance.append(block.provenance[s])
-        }
+        guard case .sparse(let records, let smoothing) = block.labels else { return XCTFail("v3 shards store sparse labels") }
+        let picks = (0..<999).map { $0 % 100 }, image = block.shape.imageBytes
+        let big = SampleBlock(shape: block.shape, images: picks.flatMap { block.images[($0 * image)..<(($0 + 1) * image)] },
+                              labels: .sparse(picks.map { records[$0] }, smoothing: smoothing), provenance: picks.map { block.provenance[$0] })
         let m = try Manifest.load(directory: dir)
         let encoding = m.pipeline.encoding(for: .train, imageBytes: block.shape.imageBytes, classCount: block.shape.classCount)
         try replace(dir, shard, with: ShardWriter.encode(big, encoding: encoding, split: .train, epoch: 0, shardIndex: 0))

@@ -73,7 +73,7 @@ final class FuzzFoundPrepTests: XCTestCase {
     func testSourceShapeIsCheckedBeforeUse() throws {
         let huge = try directory { $0.source.width = 1 << 40; $0.source.height = 1 << 40 }
         let expected = "\(huge)/manifest.json: source shape 1,099,511,627,776×1,099,511,627,776 (width×height, 3 channels) with 10 classes is outside the format limits "
-            + "(from 1 to 4 channels, sides from 1 to 1,024, from 1 to 1,024 classes)"
+            + "(from 1 to 4 channels, sides from 1 to 1,024, from 1 to 65,535 classes)"
         XCTAssertTrue(try verifyProblems(huge).contains(expected))
         XCTAssertThrowsError(try export(huge, epoch: 0)) { XCTAssertEqual("\($0)", expected) }
 

@@ -37,21 +37,36 @@ final class RecordAndLabelRuleTests: XCTestCase {
         return p
     }
 
-    /// A directory of `pipeline` (made once per name) with sample `sample` of `file` edited by `edit`.
-    func forged(_ name: String, _ pipeline: Pipeline, file: String = "train/epoch-000/shard-00000.mxs", sample: Int,
-                edit: (inout Provenance, inout [Float]) -> Void) throws -> String {
+    /// A directory of `pipeline` in MixShard `version` (made once per name) with sample `sample` of
+    /// `file` edited by `edit`: its provenance record and its dense label row (v2 directories
+    /// only: a v3 shard stores a sparse label record, which `record` edits, and whose weight the
+    /// forger keeps equal to the edited record's λ, as every reader requires).
+    func forged(_ name: String, _ pipeline: Pipeline, file: String = "train/epoch-000/shard-00000.mxs", sample: Int, version: Int = 3,
+                labelSmoothing: Float? = nil, edit: (inout Provenance, inout [Float]) -> Void,
+                record: (inout LabelRecord) -> Void = { _ in }) throws -> String {
         let dir = base + "/" + name
-        _ = try PrepRunner.run(pipeline, options: PrepOptions(outDirectory: dir, threads: 2, quiet: true))
+        _ = try PrepRunner.run(pipeline, options: PrepOptions(outDirectory: dir, threads: 2, quiet: true, formatVersion: version))
         var m = try Manifest.load(directory: dir)
+        XCTAssertEqual(m.formatVersion, version)
         let source = try m.openSourceCopy(directory: dir)
         let reader = try ShardReader(path: dir + "/" + file, source: source)
         var block = try reader.readAll()
         let k = block.shape.classCount
-        var row = Array(block.labels[(sample * k)..<((sample + 1) * k)])
+        var row = Array(block.rows[(sample * k)..<((sample + 1) * k)])
+        let before = row
         edit(&block.provenance[sample], &row)
-        block.labels.replaceSubrange((sample * k)..<((sample + 1) * k), with: row)
+        switch block.labels {
+        case .dense(var rows):
+            rows.replaceSubrange((sample * k)..<((sample + 1) * k), with: row)
+            block.labels = .dense(rows)
+        case .sparse(var records, let smoothing):
+            XCTAssertEqual(row, before, "a v3 shard's label is a record: edit rows in a v2 directory")
+            records[sample].weight = block.provenance[sample].lambda
+            record(&records[sample])
+            block.labels = .sparse(records, smoothing: labelSmoothing ?? smoothing)
+        }
         let h = reader.header
-        let encoding = m.pipeline.encoding(for: h.split, imageBytes: block.shape.imageBytes, classCount: k)
+        let encoding = m.pipeline.encoding(for: h.split, imageBytes: block.shape.imageBytes, classCount: k, version: h.version)
         let bytes = ShardWriter.encode(block, encoding: encoding, split: h.split, epoch: h.epoch, shardIndex: h.shardIndex)
         try FileIO.writeAtomically(dir + "/" + file, bytes)
         // The manifest made to agree: the file's size and hash, and every statistic.
@@ -100,11 +115,12 @@ final class RecordAndLabelRuleTests: XCTestCase {
     }
 
     /// The sample `s` of a directory made once per name, and the directory, for edits of `pipeline`'s shard 0.
-    func forge(_ name: String, _ pipeline: Pipeline, kind: MixKind, edit: (inout Provenance, inout [Float]) -> Void) throws -> (dir: String, sample: Int) {
+    func forge(_ name: String, _ pipeline: Pipeline, kind: MixKind, version: Int = 3, labelSmoothing: Float? = nil,
+               edit: (inout Provenance, inout [Float]) -> Void, record: (inout LabelRecord) -> Void = { _ in }) throws -> (dir: String, sample: Int) {
         let probe = base + "/probe-" + name
-        _ = try PrepRunner.run(pipeline, options: PrepOptions(outDirectory: probe, threads: 2, quiet: true))
+        _ = try PrepRunner.run(pipeline, options: PrepOptions(outDirectory: probe, threads: 2, quiet: true, formatVersion: version))
         let (s, _) = try first(kind, in: probe)
-        return (try forged(name, pipeline, sample: s, edit: edit), s)
+        return (try forged(name, pipeline, sample: s, version: version, labelSmoothing: labelSmoothing, edit: edit, record: record), s)
     }
 
     func testVerifyHoldsTransformsToThePipelinesAugment() throws {
@@ -196,7 +212,7 @@ final class RecordAndLabelRuleTests: XCTestCase {
                                                   ("negative", [2, -1], "label weight 2 of class 0 is not in [0, 1]"),
                                                   ("nan", [0.5, .nan, 0.5], "label weight nan of class 1 is not in [0, 1]")]
         for (name, weights, expected) in cases {
-            let (dir, s) = try forge(name, try pipeline(), kind: .copy) { _, row in
+            let (dir, s) = try forge(name, try pipeline(), kind: .copy, version: 2) { _, row in
                 row = Array(repeating: 0, count: row.count)
                 row.replaceSubrange(0..<weights.count, with: weights)
             }
@@ -216,7 +232,7 @@ final class RecordAndLabelRuleTests: XCTestCase {
         let shard = "train/epoch-000/shard-00000.mxs"
         // With a source copy (references): a copy whose one-hot names the next class.
         var primary: UInt32 = 0
-        var (dir, s) = try forge("copy", try pipeline(references: true), kind: .copy) { p, row in
+        var (dir, s) = try forge("copy", try pipeline(references: true), kind: .copy, version: 2) { p, row in
             primary = p.primary
             row = Array(repeating: 0, count: row.count)
             row[(Int(labels[Int(p.primary)]) + 1) % 10] = 1
@@ -226,7 +242,7 @@ final class RecordAndLabelRuleTests: XCTestCase {
                                + "source image \(primary) (\(y)) with lambda 1 and smoothing 0 gives \(y) 1 and 0 elsewhere "
                                + "(the row of source/train.mxs chunk 0 sample \(primary) made source image \(primary) \(y))"])
         // Smoothing 0.1: one weight one ulp off. The rule is bit for bit.
-        (dir, s) = try forge("ulp", try pipeline(smoothing: 0.1, references: true), kind: .copy) { p, row in
+        (dir, s) = try forge("ulp", try pipeline(smoothing: 0.1, references: true), kind: .copy, version: 2) { p, row in
             primary = p.primary
             row[0] = row[0].nextUp
         }
@@ -236,7 +252,7 @@ final class RecordAndLabelRuleTests: XCTestCase {
                                + "(the row of source/train.mxs chunk 0 sample \(primary) made source image \(primary) \(y))"])
         // A blend whose weights are swapped between primary and partner.
         var record = Provenance(primary: 0, partner: 0, lambda: 1)
-        (dir, s) = try forge("swapped", try pipeline(references: true), kind: .blend) { p, row in
+        (dir, s) = try forge("swapped", try pipeline(references: true), kind: .blend, version: 2) { p, row in
             record = p
             let (a, b) = (Int(labels[Int(p.primary)]), Int(labels[Int(p.partner)]))
             if a != b { (row[a], row[b]) = (row[b], row[a]) }
@@ -254,9 +270,9 @@ final class RecordAndLabelRuleTests: XCTestCase {
         let second = "train/epoch-001/shard-00000.mxs"
         let p2 = try pipeline(epochs: 2)
         let probe = base + "/probe-derived"
-        _ = try PrepRunner.run(p2, options: PrepOptions(outDirectory: probe, threads: 2, quiet: true))
+        _ = try PrepRunner.run(p2, options: PrepOptions(outDirectory: probe, threads: 2, quiet: true, formatVersion: 2))
         let (s2, copy) = try first(.copy, in: probe, file: second)
-        dir = try forged("derived", p2, file: second, sample: s2) { p, row in
+        dir = try forged("derived", p2, file: second, sample: s2, version: 2) { p, row in
             row = Array(repeating: 0, count: row.count)
             row[(Int(labels[Int(p.primary)]) + 1) % 10] = 1
         }
@@ -267,6 +283,45 @@ final class RecordAndLabelRuleTests: XCTestCase {
         let head = "\(dir)/\(second): chunk \(s2 / 64): sample \(s2): label row does not follow from its provenance: source image "
             + "\(copy.primary) (\(y)) with lambda 1 and smoothing 0 gives \(y) 1 and 0 elsewhere (the row of train/epoch-000/"
         XCTAssertTrue(problem.hasPrefix(head) && problem.hasSuffix(" made source image \(copy.primary) \(y))"), problem)
+    }
+
+    /// MixShard v3: a sparse label record stands for the row `Mixer.labelWeights` gives, so rule 12
+    /// holds it to its provenance as it holds a dense row — with the same messages.
+    func testSparseLabelRecordsFollowFromTheirProvenance() throws {
+        let names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+        let labels = try Dataset.load(PrepFixtures.mini).train.labels
+        let shard = "train/epoch-000/shard-00000.mxs"
+        // A copy whose record names the next class (both classes: a copy names one).
+        var primary: UInt32 = 0
+        var (dir, s) = try forge("copy3", try pipeline(references: true), kind: .copy, edit: { p, _ in primary = p.primary }) { r in
+            r.classA = (r.classA + 1) % 10
+            r.classB = r.classA
+        }
+        var y = names[Int(labels[Int(primary)])]
+        try assertVerify(dir, ["\(dir)/\(shard): chunk \(s / 64): sample \(s): label row does not follow from its provenance: "
+                               + "source image \(primary) (\(y)) with lambda 1 and smoothing 0 gives \(y) 1 and 0 elsewhere "
+                               + "(the row of source/train.mxs chunk 0 sample \(primary) made source image \(primary) \(y))"])
+        // A blend whose classes are swapped between primary and partner.
+        var record = Provenance(primary: 0, partner: 0, lambda: 1)
+        (dir, s) = try forge("swapped3", try pipeline(references: true), kind: .blend, edit: { p, _ in record = p }) { r in
+            (r.classA, r.classB) = (r.classB, r.classA)
+        }
+        let (a, b) = (names[Int(labels[Int(record.primary)])], names[Int(labels[Int(record.partner)])])
+        XCTAssertNotEqual(a, b, "the first blend of the fixture mixes two classes")
+        let w = (Float(0) + record.lambda, Float(0) + (1 - record.lambda))
+        try assertVerify(dir, ["\(dir)/\(shard): chunk \(s / 64): sample \(s): label row does not follow from its provenance: "
+                               + "source images \(record.primary) (\(a)) and \(record.partner) (\(b)) with lambda \(Wording.float(record.lambda)) "
+                               + "and smoothing 0 give \(a) \(Wording.float(w.0)), \(b) \(Wording.float(w.1)) and 0 elsewhere "
+                               + "(the row of source/train.mxs chunk 0 sample \(record.primary) made source image \(record.primary) \(a); "
+                               + "the row of source/train.mxs chunk 0 sample \(record.partner) made source image \(record.partner) \(b))"])
+        // A shard whose ε is one ulp off the pipeline's: its header does not match.
+        (dir, s) = try forge("epsilon3", try pipeline(smoothing: 0.1), kind: .copy, labelSmoothing: Float(0.1).nextUp) { _, _ in }
+        XCTAssertEqual(try Verifier.verify(directory: dir, threads: 2).problems,
+                       ["\(dir)/\(shard): header: does not match the pipeline: labels sparse (smoothing 0.10000001) (expected sparse, smoothing 0.1)"])
+        // And a kept shard of another ε is rewritten by a rerun (here: finalize refuses it by name).
+        XCTAssertThrowsError(try PrepRunner.finalize(directory: dir, threads: 2, quiet: true)) {
+            XCTAssertEqual("\($0)", "\(dir)/\(shard): header: does not match the pipeline: labels sparse (smoothing 0.10000001) (expected sparse, smoothing 0.1)")
+        }
     }
 
     /// An image-file directory's labels are its file lists': known from the first shard on.
@@ -284,12 +339,19 @@ final class RecordAndLabelRuleTests: XCTestCase {
             samples_per_shard = 3
             samples_per_chunk = 2
             """)
-        let dir = try forged("images", p, file: "test/shard-00001.mxs", sample: 0) { _, row in row = [row[1], row[0]] }
+        let dir = try forged("images", p, file: "test/shard-00001.mxs", sample: 0, version: 2) { _, row in row = [row[1], row[0]] }
         let m = try Manifest.load(directory: dir)
         let test = try SourceFileList.rows(dir + "/" + XCTUnwrap(m.source.files).test.file, classNames: m.source.classNames)
         let y = m.source.classNames[Int(test[3].label)]
         try assertVerify(dir, ["\(dir)/test/shard-00001.mxs: chunk 0: sample 0: label row does not follow from its provenance: "
                                + "source image 3 (\(y)) with lambda 1 and smoothing 0 gives \(y) 1 and 0 elsewhere"])
+        // In v3, the test copy's record names the other class.
+        let dir3 = try forged("images3", p, file: "test/shard-00001.mxs", sample: 0, edit: { _, _ in }) { r in
+            r.classA = (r.classA + 1) % UInt32(m.source.classNames.count)
+            r.classB = r.classA
+        }
+        try assertVerify(dir3, ["\(dir3)/test/shard-00001.mxs: chunk 0: sample 0: label row does not follow from its provenance: "
+                                + "source image 3 (\(y)) with lambda 1 and smoothing 0 gives \(y) 1 and 0 elsewhere"])
     }
 
     /// What the writer makes keeps every rule, in every mode, with augmentation, smoothing and references.

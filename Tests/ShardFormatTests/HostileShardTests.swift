@@ -54,9 +54,15 @@ final class HostileShardTests: XCTestCase {
         var wide = CraftedShard(good())
         wide.header(CraftedShard.Header.width, UInt16(1025))
         XCTAssertTrue(try failure(wide.bytes).contains("header: image shape 1,025×4 (width×height, 3 channels) exceeds"))
-        var classes = CraftedShard(good())
-        classes.header(CraftedShard.Header.classCount, UInt16(5000))
-        XCTAssertTrue(try failure(classes.bytes).contains("header: classCount 5000 exceeds the format limit 1024"))
+        // The header's u16 holds every class count the format allows (65,535); but a chunk's labels expand
+        // to dense rows, so 65,536 sparse samples of 65,535 classes (17 GB of rows, 6.8 MB stored) are refused.
+        var sparse = CraftedShard(ShardWriter.encode(ShardFixtures.sparseBlock(n: 10), encoding: ShardEncoding(samplesPerChunk: 4),
+                                                     split: .train, epoch: 0, shardIndex: 0))
+        sparse.header(CraftedShard.Header.classCount, UInt16.max)
+        sparse.header(CraftedShard.Header.sampleCount, UInt32(65_536))
+        sparse.header(CraftedShard.Header.samplesPerChunk, UInt32(65_536))
+        XCTAssertTrue(try failure(sparse.bytes).hasSuffix("/crafted.mxs: header: chunks of 65536 samples expand to label rows of "
+                                                          + "17179607040 bytes (65,535 classes), beyond the format's 256 MiB per chunk"))
     }
 
     func testRawBytesArithmeticIsChecked() {
@@ -122,7 +128,22 @@ final class HostileShardTests: XCTestCase {
                        "shards.samples_per_chunk must be from 1 to 65,536 (got 65537)")
         let big = SampleShape(channels: 4, height: 1024, width: 1024, classCount: 10)
         XCTAssertEqual(MixShardLayout.limitProblem(shape: big, samplesPerChunk: 256, samplesPerShard: 5000, provenance: false),
+                       "shards.samples_per_chunk = 256: a chunk of 256 samples of 4194316 bytes exceeds the format's 256 MiB per chunk; use at most 63 samples per chunk")
+        XCTAssertEqual(MixShardLayout.limitProblem(shape: big, samplesPerChunk: 256, samplesPerShard: 5000, provenance: false, version: 2),
                        "shards.samples_per_chunk = 256: a chunk of 256 samples of 4194344 bytes exceeds the format's 256 MiB per chunk; use at most 63 samples per chunk")
+        // 65,535 classes: v2's dense rows (262,140 bytes a sample) fill 256 MiB at 1,012 samples; v3's records take 12 bytes,
+        // but readers expand them to the same rows, so a v3 chunk holds at most 1,024.
+        let wide = SampleShape(channels: 3, height: 32, width: 32, classCount: 65_535)
+        XCTAssertNil(MixShardLayout.limitProblem(shape: wide, samplesPerChunk: 1012, samplesPerShard: 5000, provenance: true, version: 2))
+        XCTAssertEqual(MixShardLayout.limitProblem(shape: wide, samplesPerChunk: 1013, samplesPerShard: 5000, provenance: true, version: 2),
+                       "shards.samples_per_chunk = 1013: a chunk of 1013 samples of 265244 bytes exceeds the format's 256 MiB per chunk; use at most 1012 samples per chunk")
+        XCTAssertNil(MixShardLayout.limitProblem(shape: wide, samplesPerChunk: 1024, samplesPerShard: 5000, provenance: true))
+        XCTAssertEqual(MixShardLayout.limitProblem(shape: wide, samplesPerChunk: 2048, samplesPerShard: 5000, provenance: true),
+                       "shards.samples_per_chunk = 2048: the label rows of a chunk of 2048 samples of 65,535 classes take 536862720 bytes as float32, "
+                       + "beyond the format's 256 MiB per chunk; use at most 1024 samples per chunk")
+        XCTAssertEqual(MixShardLayout.limitProblem(shape: SampleShape(channels: 3, height: 32, width: 32, classCount: 65_536),
+                                                   samplesPerChunk: 1, samplesPerShard: 1, provenance: false),
+                       "65536 classes; the format allows from 1 to 65,535")
         // A shard smaller than a chunk caps what a chunk holds.
         XCTAssertNil(MixShardLayout.limitProblem(shape: big, samplesPerChunk: 256, samplesPerShard: 60, provenance: false))
         XCTAssertEqual(MixShardLayout.limitProblem(shape: SampleShape(channels: 3, height: 2048, width: 32, classCount: 10),

@@ -9,15 +9,59 @@ enum ShardFixtures {
         var rng = CounterRNG(seed: seed, stream: .test)
         let shape = SampleShape(channels: channels, height: height, width: width, classCount: classes)
         var b = SampleBlock(shape: shape)
+        var rows: [Float] = []
         for i in 0..<n {
             for _ in 0..<shape.imageBytes { b.images.append(UInt8(truncatingIfNeeded: rng.nextUInt32())) }
             let lambda = Float(rng.uniform())
             var row = [Float](repeating: 0, count: classes)
             row[i % classes] += lambda
             row[(i + 1) % classes] += 1 - lambda
-            b.labels += row
+            rows += row
             b.provenance.append(Provenance(primary: UInt32(i), partner: UInt32(i + 1), lambda: lambda))
         }
+        b.labels = .dense(rows)
+        return b
+    }
+
+    /// `n` samples with sparse labels (MixShard v3) that keep every reader rule: every third
+    /// sample a copy (one class, λ 1), the others blends of classes `i mod K` and `(i+1) mod K`
+    /// with a drawn λ, each record's weight its provenance λ; smoothing `smoothing`.
+    static func sparseBlock(n: Int, channels: Int = 3, height: Int = 4, width: Int = 5, classes: Int = 3,
+                            smoothing: Float = 0.1, seed: UInt64 = 1) -> SampleBlock {
+        var rng = CounterRNG(seed: seed, stream: .test)
+        let shape = SampleShape(channels: channels, height: height, width: width, classCount: classes)
+        var images: [UInt8] = [], records: [LabelRecord] = [], provenance: [Provenance] = []
+        for i in 0..<n {
+            for _ in 0..<shape.imageBytes { images.append(UInt8(truncatingIfNeeded: rng.nextUInt32())) }
+            let lambda = Float(rng.uniform())
+            if i % 3 == 0 {
+                records.append(LabelRecord(classA: UInt32(i % classes), classB: UInt32(i % classes), weight: 1))
+                provenance.append(Provenance(primary: UInt32(i), partner: UInt32(i), lambda: 1))
+            } else {
+                records.append(LabelRecord(classA: UInt32(i % classes), classB: UInt32((i + 1) % classes), weight: lambda))
+                provenance.append(Provenance(primary: UInt32(i), partner: UInt32(i + 1), lambda: lambda))
+            }
+        }
+        return SampleBlock(shape: shape, images: images, labels: .sparse(records, smoothing: smoothing), provenance: provenance)
+    }
+
+    /// The v3 golden block: `goldenAugmentedBlock`'s samples (references included) with sparse
+    /// labels (classA, classB, weight) (1, 1, 1), (0, 2, ¼), (2, 1, the cutmix's λ), (0, 0, 1)
+    /// and smoothing 0.1.
+    static func goldenSparseAugmentedBlock() -> SampleBlock {
+        var b = goldenAugmentedBlock()
+        let p = b.provenance
+        b.labels = .sparse([LabelRecord(classA: 1, classB: 1, weight: p[0].lambda), LabelRecord(classA: 0, classB: 2, weight: p[1].lambda),
+                            LabelRecord(classA: 2, classB: 1, weight: p[2].lambda), LabelRecord(classA: 0, classB: 0, weight: p[3].lambda)],
+                           smoothing: 0.1)
+        return b
+    }
+
+    /// `goldenBlock`'s images and provenance with sparse labels (2, 2, 1), (0, 1, ¼), (1, 1, 1) and no smoothing.
+    static func goldenSparseBlock() -> SampleBlock {
+        var b = goldenBlock()
+        b.labels = .sparse([LabelRecord(classA: 2, classB: 2, weight: 1), LabelRecord(classA: 0, classB: 1, weight: 0.25),
+                            LabelRecord(classA: 1, classB: 1, weight: 1)], smoothing: 0)
         return b
     }
 
@@ -103,5 +147,13 @@ enum ShardFixtures {
 
     static var goldenDirectory: String {
         Bundle.module.path(forResource: "Golden", ofType: nil)!
+    }
+}
+
+extension SampleBlock {
+    /// The dense rows, editable: setting them stores dense labels.
+    var denseRows: [Float] {
+        get { rows }
+        set { labels = .dense(newValue) }
     }
 }

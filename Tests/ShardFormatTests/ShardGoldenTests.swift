@@ -12,7 +12,8 @@ final class ShardGoldenTests: XCTestCase {
         return e
     }
 
-    /// (file, block, encoding, split). The v1 files were written by mixshards 0.1–0.2 and must never change.
+    /// (file, block, encoding, split). The v1 files were written by mixshards 0.1–0.2, the v2 files by 0.3–0.4,
+    /// and must never change. The v3 files hold sparse labels (and one, dense rows, which v3 still reads).
     static let cases: [(String, SampleBlock, ShardEncoding, Split)] = [
         ("golden-none-delta.mxs", ShardFixtures.goldenBlock(), encoding(.none, level: 1, filter: .delta, provenance: true, version: 1), .train),
         ("golden-zlib6-none.mxs", ShardFixtures.goldenBlock(), encoding(.zlib, level: 6, filter: .none, provenance: false, version: 1), .train),
@@ -21,6 +22,9 @@ final class ShardGoldenTests: XCTestCase {
         ("golden-v2-augment.mxs", ShardFixtures.goldenAugmentedBlock(), encoding(.none, level: 1, filter: .none, provenance: true, version: 2), .train),
         ("golden-v2-augment-zlib.mxs", ShardFixtures.goldenAugmentedBlock(), encoding(.zlib, level: 6, filter: .delta, provenance: true, version: 2), .train),
         ("golden-v2-source.mxs", ShardFixtures.goldenSourceBlock(), encoding(.none, level: 1, filter: .none, provenance: false, version: 2), .source),
+        ("golden-v3-sparse-augment.mxs", ShardFixtures.goldenSparseAugmentedBlock(), encoding(.none, level: 1, filter: .none, provenance: true, version: 3), .train),
+        ("golden-v3-sparse-zlib6-delta.mxs", ShardFixtures.goldenSparseBlock(), encoding(.zlib, level: 6, filter: .delta, provenance: true, version: 3), .train),
+        ("golden-v3-dense-none.mxs", ShardFixtures.goldenBlock(), encoding(.none, level: 1, filter: .none, provenance: false, version: 3), .test),
     ]
 
     func testGoldenBytes() throws {
@@ -53,6 +57,53 @@ final class ShardGoldenTests: XCTestCase {
         XCTAssertThrowsError(try ShardReader(path: path).readAll()) { error in
             XCTAssertEqual("\(error)", "\(path): chunk 0: 1 samples are references to the source copy; read the shard within its shard directory (source/train.mxs)")
         }
+    }
+
+    /// The v3 sparse golden read field by field against DESIGN.md's tables, independently of the writer.
+    func testV3GoldenLayoutFieldByField() throws {
+        let b = try FileIO.read(ShardFixtures.goldenDirectory + "/golden-v3-sparse-augment.mxs")
+        func u16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
+        func u32(_ o: Int) -> UInt32 { UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24 }
+        func u64(_ o: Int) -> UInt64 { UInt64(u32(o)) | UInt64(u32(o + 4)) << 32 }
+        func f32(_ o: Int) -> Float { Float(bitPattern: u32(o)) }
+        XCTAssertEqual(Array(b[0..<8]), Array("MIXSHRD1".utf8))
+        XCTAssertEqual(u16(8), 3)                        // version
+        XCTAssertEqual(u32(12), 3)                       // flags: provenance | references
+        XCTAssertEqual([u16(28), u16(30), u16(32), u16(34)], [2, 2, 3, 3]) // C H W K
+        XCTAssertEqual(Array(b[36..<41]), [0, 2, 0, 0, 0]) // pixel u8, labels sparse, codec none, filter none, train
+        XCTAssertEqual(u32(56), Float(0.1).bitPattern)   // labelSmoothing ε, binary32
+        XCTAssertEqual(u32(56), 0x3DCC_CCCD)
+        XCTAssertEqual(u32(60), b.withUnsafeBytes { Zlib.crc32(UnsafeRawBufferPointer(rebasing: $0[0..<60])) })
+        let indexOffset = Int(u64(b.count - 32))
+        // Chunk 0: samples 0 (reference) and 1: 1 image of 12 bytes + 2 × 12 label bytes + 2 × 32 provenance.
+        XCTAssertEqual(u32(indexOffset + 12), 12 + 2 * 12 + 2 * 32)  // rawBytes
+        XCTAssertEqual(u32(indexOffset + 28), 1)                     // imageCount
+        // The label records follow the stored image: {classA u32, classB u32, weight f32}.
+        let l0 = 64 + 12
+        XCTAssertEqual([u32(l0), u32(l0 + 4)], [1, 1])
+        XCTAssertEqual(f32(l0 + 8), 1)
+        XCTAssertEqual([u32(l0 + 12), u32(l0 + 16)], [0, 2])
+        XCTAssertEqual(f32(l0 + 20), 0.25)
+        // Then the provenance, as in v2: sample 1's λ is its record's weight.
+        let r1 = l0 + 24 + 32
+        XCTAssertEqual([u32(r1), u32(r1 + 4), u32(r1 + 8)], [0, 3, Float(0.25).bitPattern])
+        XCTAssertEqual(Int(b[r1 + 12]), 1)  // blend
+        // Chunk 1: samples 2 (cutmix, stored) and 3 (reference).
+        let c1 = Int(u64(indexOffset + 32))
+        XCTAssertEqual(u32(indexOffset + 32 + 12), 12 + 2 * 12 + 2 * 32)
+        XCTAssertEqual([u32(c1 + 12), u32(c1 + 16)], [2, 1])
+        XCTAssertEqual(f32(c1 + 20), Float(4) / 6)
+        XCTAssertEqual([u32(c1 + 24), u32(c1 + 28)], [0, 0])
+        XCTAssertEqual(f32(c1 + 32), 1)
+        // The rows a reader yields are rule 12's: sample 1 = 0.9·(¼ at class 0, ¾ at class 2) + 0.1/3.
+        let source = try SourceImages(path: ShardFixtures.goldenDirectory + "/golden-v2-source.mxs")
+        let rows = try ShardReader(path: ShardFixtures.goldenDirectory + "/golden-v3-sparse-augment.mxs", source: source).readAll().rows
+        let eps: Float = 0.1, add = eps / 3
+        XCTAssertEqual(Array(rows[3..<6]), [(1 - eps) * 0.25 + add, (1 - eps) * 0 + add, (1 - eps) * 0.75 + add])
+        // The v3 file with dense rows: labelType 0 and ε 0.
+        let d = try FileIO.read(ShardFixtures.goldenDirectory + "/golden-v3-dense-none.mxs")
+        XCTAssertEqual([Int(d[8]), Int(d[37]), Int(d[40])], [3, 0, 1])
+        XCTAssertEqual(Array(d[56..<60]), [0, 0, 0, 0])
     }
 
     /// The v2 augment golden read field by field against DESIGN.md's tables, independently of the writer.
@@ -146,7 +197,7 @@ final class ShardGoldenTests: XCTestCase {
         // rawCRC is over the unfiltered payload.
         let block = ShardFixtures.goldenBlock()
         var raw = Array(block.images[0..<24])
-        for v in block.labels[0..<6] { withUnsafeBytes(of: v.bitPattern.littleEndian) { raw += $0 } }
+        for v in block.rows[0..<6] { withUnsafeBytes(of: v.bitPattern.littleEndian) { raw += $0 } }
         for p in block.provenance[0..<2] {
             withUnsafeBytes(of: p.primary.littleEndian) { raw += $0 }
             withUnsafeBytes(of: p.partner.littleEndian) { raw += $0 }

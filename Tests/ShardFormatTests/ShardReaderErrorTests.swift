@@ -30,8 +30,8 @@ final class ShardReaderErrorTests: XCTestCase {
 
     func testWrongVersion() throws {
         var b = good
-        b[8] = 3
-        XCTAssertTrue(try failure(b).contains("unsupported version 3"))
+        b[8] = 4
+        XCTAssertTrue(try failure(b).contains("unsupported version 4"))
     }
 
     func testHeaderCRC() throws {
@@ -68,7 +68,7 @@ final class ShardReaderErrorTests: XCTestCase {
 
     func testLabelRowThatDoesNotSumToOne() throws {
         var block = ShardFixtures.block(n: 5)
-        block.labels[3 * 3] += 0.01
+        block.denseRows[3 * 3] += 0.01
         let bytes = ShardWriter.encode(block, encoding: ShardEncoding(samplesPerChunk: 2), split: .train, epoch: 0, shardIndex: 0)
         let msg = try failure(bytes)
         XCTAssertTrue(msg.contains("chunk 1: sample 3: label row sums to"), msg)
@@ -84,15 +84,15 @@ final class ShardReaderErrorTests: XCTestCase {
                                           ([-.nan, 0.5, 0.5], "label weight nan of class 0 is not in [0, 1]")]
         for (row, expected) in cases {
             var block = ShardFixtures.block(n: 5)
-            block.labels.replaceSubrange(9..<12, with: row)
+            block.denseRows.replaceSubrange(9..<12, with: row)
             let bytes = ShardWriter.encode(block, encoding: ShardEncoding(samplesPerChunk: 2), split: .train, epoch: 0, shardIndex: 0)
             XCTAssertEqual(try failure(bytes), "\(dir)/bad.mxs: chunk 1: sample 3: \(expected)")
         }
         // A weight of exactly 0 or 1 (and -0) is a weight.
         var block = ShardFixtures.block(n: 5)
-        block.labels.replaceSubrange(9..<12, with: [1, -0.0, 0])
+        block.denseRows.replaceSubrange(9..<12, with: [1, -0.0, 0])
         try FileIO.writeAtomically(dir + "/ok.mxs", ShardWriter.encode(block, encoding: ShardEncoding(samplesPerChunk: 2), split: .train, epoch: 0, shardIndex: 0))
-        XCTAssertEqual(try ShardReader(path: dir + "/ok.mxs").readAll().labels[9..<12], [1, 0, 0])
+        XCTAssertEqual(try ShardReader(path: dir + "/ok.mxs").readAll().rows[9..<12], [1, 0, 0])
     }
 
     func testMissingFile() {

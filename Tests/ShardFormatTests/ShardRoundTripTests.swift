@@ -40,13 +40,20 @@ final class ShardRoundTripTests: XCTestCase {
         let augmented = ShardFixtures.goldenAugmentedBlock()
         func slice(_ b: SampleBlock, _ r: Range<Int>) -> SampleBlock {
             let i = b.shape.imageBytes, k = b.shape.classCount
+            let labels: SampleLabels
+            switch b.labels {
+            case .dense(let rows): labels = .dense(Array(rows[(r.lowerBound * k)..<(r.upperBound * k)]))
+            case .sparse(let records, let epsilon): labels = .sparse(Array(records[r]), smoothing: epsilon)
+            }
             return SampleBlock(shape: b.shape, images: Array(b.images[(r.lowerBound * i)..<(r.upperBound * i)]),
-                               labels: Array(b.labels[(r.lowerBound * k)..<(r.upperBound * k)]),
-                               provenance: b.provenance.isEmpty ? [] : Array(b.provenance[r]))
+                               labels: labels, provenance: b.provenance.isEmpty ? [] : Array(b.provenance[r]))
         }
+        let sparseAugmented = ShardFixtures.goldenSparseAugmentedBlock()
         let cases: [(SampleBlock, Int, UInt16, Split)] = [
             (ShardFixtures.block(n: 100), 16, 2, .train), (ShardFixtures.block(n: 7), 1, 1, .test),
             (augmented, 3, 2, .train), (augmented, 1, 2, .train), (ShardFixtures.goldenSourceBlock(), 2, 2, .source),
+            (ShardFixtures.sparseBlock(n: 50), 8, 3, .train), (ShardFixtures.sparseBlock(n: 9), 4, 2, .train),
+            (sparseAugmented, 3, 3, .train), (sparseAugmented, 1, 2, .train), (ShardFixtures.block(n: 20), 6, 3, .test),
         ]
         for (block, perChunk, version, split) in cases {
             for codec in Codec.allCases {
@@ -58,6 +65,7 @@ final class ShardRoundTripTests: XCTestCase {
                 let path = dir + "/s.mxs"
                 let writer = try ShardFileWriter(path: path, shape: block.shape, encoding: enc, samples: block.count,
                                                  references: input.provenance.contains(where: \.isReference),
+                                                 sparseSmoothing: { if case .sparse(_, let e) = block.labels { return e } else { return nil } }(),
                                                  split: split, epoch: 4, shardIndex: 1)
                 // Pieces of one chunk, then of two chunks, then the rest.
                 var first = 0
@@ -82,7 +90,7 @@ final class ShardRoundTripTests: XCTestCase {
         let block = ShardFixtures.block(n: 8)
         do {
             let writer = try ShardFileWriter(path: dir + "/a.mxs", shape: block.shape, encoding: ShardEncoding(samplesPerChunk: 4),
-                                             samples: 20, references: false, split: .train, epoch: 0, shardIndex: 0)
+                                             samples: 20, references: false, sparseSmoothing: nil, split: .train, epoch: 0, shardIndex: 0)
             try writer.append(block)
         }
         XCTAssertEqual(try FileIO.list(dir), [])

@@ -52,7 +52,7 @@ final class ShardLoaderTests: XCTestCase {
             let e = readers[ref.shard].index[ref.chunk]
             for s in Int(e.firstSample)..<Int(e.firstSample + e.sampleCount) {
                 expectedImages.append(Array(blocks[ref.shard].images[(s * 3072)..<((s + 1) * 3072)]))
-                expectedLabels.append(Array(blocks[ref.shard].labels[(s * 10)..<((s + 1) * 10)]))
+                expectedLabels.append(Array(blocks[ref.shard].rows[(s * 10)..<((s + 1) * 10)]))
                 expectedProv.append(blocks[ref.shard].provenance[s])
             }
         }
@@ -89,7 +89,7 @@ final class ShardLoaderTests: XCTestCase {
         let block = try ShardReader(path: loader.directory.testShardPaths[0]).readAll()
         XCTAssertEqual(loader.directory.testShardPaths.count, 1)
         XCTAssertEqual(got.images.flatMap { $0 }, block.images)
-        XCTAssertEqual(got.labels.flatMap { $0 }, block.labels)
+        XCTAssertEqual(got.labels.flatMap { $0 }, block.rows)
     }
 
     func testChunkOrderIsASeededPermutationThatChangesPerEpoch() throws {

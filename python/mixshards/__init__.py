@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from .dataset import Dataset, Epoch, Sample, open_shard
 from .errors import ShardError
+from .labels import SparseLabels
 from .shard import Chunk, ShardFile, SourceImages
 from .sourcefiles import SkippedFile, SourceFile, SourceFiles
 from .transform import Transform
 from .verify import verify
 
 __all__ = ["open", "open_shard", "verify", "Dataset", "Epoch", "Sample", "ShardError", "ShardFile", "SourceImages",
-           "Chunk", "Transform", "SourceFile", "SourceFiles", "SkippedFile"]
+           "Chunk", "SparseLabels", "Transform", "SourceFile", "SourceFiles", "SkippedFile"]
 __version__ = "0.4.0"  # the repository's release: equal to mixshards' tool version (Sources/ShardStore/Manifest.swift)
 
 

@@ -10,7 +10,7 @@ from typing import Optional
 from . import fileio, layout, manifest as manifest_mod, sourcefiles, wording
 from .errors import ShardError
 from .dataset import open_shard
-from .verify import verify
+from .verify import labels_text, verify
 
 
 def describe(path: str, samples: bool = False) -> str:
@@ -26,7 +26,7 @@ def describe(path: str, samples: bool = False) -> str:
             f"{path}: MixShard v{h.version}, {r.size} bytes",
             f"  split {h.split}, epoch {epoch}, shard {h.shard_index}{references}",
             f"  samples {h.sample_count} in {h.chunk_count} chunks of ≤ {h.samples_per_chunk}",
-            f"  image {wording.image(h.channels, h.height, h.width)} uint8, {h.class_count} classes, labels float32, "
+            f"  image {wording.image(h.channels, h.height, h.width)} uint8, {h.class_count} classes, labels {labels_text(h)}, "
             f"provenance {'yes' if h.has_provenance else 'no'}",
             f"  codec {h.codec}, image filter {h.image_filter}",
             "  chunk      offset    stored       raw   ratio  first  count images  rawCRC",

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import fileio, layout, manifest as manifest_mod, sourcefiles, wording
 from .errors import ShardError
+from .labels import SparseLabels
 from .partition import rank_batch_range
 from .rng import chunk_order
 from .shard import Chunk, ShardFile, SourceImages
@@ -174,8 +175,13 @@ class Epoch:
         return [len(rank_batch_range(len(self), batch_size, r, world_size, drop_last)) for r in range(world_size)]
 
     def batches(self, batch_size: int = 128, rank: int = 0, world_size: int = 1, seed: Optional[int] = None,
-                drop_last: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Batches ``(images uint8 N×C×H×W, labels float32 N×K)`` of this rank's part.
+                drop_last: bool = False, sparse: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Batches ``(images uint8 N×C×H×W, labels float32 N×K)`` of this rank's part; with
+        ``sparse=True``, ``(images, SparseLabels)``: per sample two classes and two weights
+        (:class:`mixshards.labels.SparseLabels`, ``dense = (1 − ε)·scatter(weights at classes)
+        + ε/K``), never ``N × K`` floats — for many classes. The sparse form needs shards that
+        store it (MixShard v3 as mixprep writes it); a directory of dense rows (v1, v2) is
+        refused with a :class:`ShardError` before the first batch (see :meth:`sparse_problem`).
 
         Chunks are read in :meth:`chunk_order` (``seed=None``: file order;
         a seed shuffles chunk order exactly as ``mixtrain`` does for this epoch),
@@ -186,7 +192,31 @@ class Epoch:
         chunks of its run, sharing at most one chunk at each end with a neighbour.
         """
         r = rank_batch_range(len(self), batch_size, rank, world_size, drop_last)
-        return self.batch_range(r.start, r.stop, batch_size, seed)
+        return self.batch_range(r.start, r.stop, batch_size, seed, sparse)
+
+    def sparse_problem(self) -> Optional[str]:
+        """Why this epoch's labels have no sparse form (a shard storing dense rows, or shards
+        of different label smoothing), naming the shard; ``None`` when every shard stores
+        sparse records of one ε."""
+        smoothing = None
+        for s in self.shards:
+            h = s.header
+            if h.label_type != "sparse":
+                return (f"{s.path}: stores dense label rows (MixShard v{h.version}, labelType float32), not the sparse "
+                        "form (MixShard v3, as mixprep writes it: rewrite the directory with mixprep run); read dense rows")
+            if smoothing is not None and h.label_smoothing != smoothing:
+                return (f"{s.path}: label smoothing {rules_float(h.label_smoothing)} differs from "
+                        f"{rules_float(smoothing)}, the smoothing of {self.shards[0].path}")
+            smoothing = h.label_smoothing
+        return None
+
+    @property
+    def smoothing(self) -> float:
+        """The label smoothing ε of this epoch's sparse labels (0 for the test split); see :meth:`sparse_problem`."""
+        problem = self.sparse_problem()
+        if problem is not None:
+            raise ShardError(problem)
+        return self.shards[0].header.label_smoothing if self.shards else 0.0
 
     def batch_positions(self, batch_size: int = 128, rank: int = 0, world_size: int = 1, seed: Optional[int] = None,
                         drop_last: bool = False) -> Iterator[np.ndarray]:
@@ -202,9 +232,15 @@ class Epoch:
         for b in range(0, len(flat), batch_size):
             yield flat[b:b + batch_size]
 
-    def batch_range(self, first: int, stop: int, batch_size: int, seed: Optional[int] = None
+    def batch_range(self, first: int, stop: int, batch_size: int, seed: Optional[int] = None, sparse: bool = False
                     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Batches ``range(first, stop)`` of the whole epoch in :meth:`chunk_order` (``seed``)."""
+        """Batches ``range(first, stop)`` of the whole epoch in :meth:`chunk_order` (``seed``);
+        labels dense, or with ``sparse`` as :class:`SparseLabels` (see :meth:`batches`)."""
+        if sparse:
+            problem = self.sparse_problem()
+            if problem is not None:
+                raise ShardError(problem)
+            return self._stream_sparse(self._segments(first, stop, batch_size, seed), batch_size)
         return self._stream(self._segments(first, stop, batch_size, seed), batch_size)
 
     def _segments(self, first: int, stop: int, batch_size: int, seed: Optional[int]) -> list[tuple[int, int, int]]:
@@ -246,6 +282,37 @@ class Epoch:
                     fill = 0
         if fill:
             yield images[:fill], labels[:fill]
+
+    def _stream_sparse(self, segments: list[tuple[int, int, int]], batch_size: int
+                       ) -> Iterator[tuple[np.ndarray, SparseLabels]]:
+        c, h, w = self.shards[0].header.shape if self.shards else (0, 0, 0)
+        k = self.shards[0].header.class_count if self.shards else 0
+        smoothing = self.shards[0].header.label_smoothing if self.shards else 0.0
+        images = np.empty((batch_size, c, h, w), np.uint8)
+        classes, weights = np.empty((batch_size, 2), np.int64), np.empty((batch_size, 2), np.float32)
+        fill = 0
+        for cid, lo, hi in segments:
+            si, ci = self.chunks[cid]
+            chunk = self._cache.get(self.shards[si], ci)
+            while lo < hi:
+                take = min(batch_size - fill, hi - lo)
+                images[fill:fill + take] = chunk.images[lo:lo + take]
+                classes[fill:fill + take] = chunk.sparse.classes[lo:lo + take]
+                weights[fill:fill + take] = chunk.sparse.weights[lo:lo + take]
+                fill += take
+                lo += take
+                if fill == batch_size:
+                    yield images, SparseLabels(classes, weights, smoothing, k)
+                    images = np.empty((batch_size, c, h, w), np.uint8)
+                    classes, weights = np.empty((batch_size, 2), np.int64), np.empty((batch_size, 2), np.float32)
+                    fill = 0
+        if fill:
+            yield images[:fill], SparseLabels(classes[:fill], weights[:fill], smoothing, k)
+
+
+def rules_float(v) -> str:
+    """A float32 worded as Swift's ``Wording.float``."""
+    return layout.rules_float_text(v)
 
 
 class Dataset:

@@ -1,4 +1,4 @@
-"""MixShard v2 (``.mxs``; v1 still read): the on-disk layout, defined in this one module.
+"""MixShard v3 (``.mxs``; v1 and v2 still read): the on-disk layout, defined in this one module.
 
 Mirrors ``Sources/ShardFormat/MixShardLayout.swift`` (DESIGN.md is the
 specification)::
@@ -8,7 +8,10 @@ specification)::
 All integers and floats are little-endian (floats IEEE-754). A chunk's payload,
 before filter and compression, holds for its n samples: images ``m×C×H×W``
 bytes (sample, plane, row) of the m samples whose pixels are stored (index
-field ``imageCount``), labels ``n×K`` float32, and when header flag bit 0 is
+field ``imageCount``), labels — ``n × 12`` bytes of sparse records
+(:data:`SPARSE_LABEL`, v3 ``labelType`` 2, expanded with the header's label
+smoothing ε by :func:`expand_sparse`) or ``n×K`` float32 (``labelType`` 0:
+v1, v2, and readable in v3) — and when header flag bit 0 is
 set, provenance ``n × 32`` bytes (:data:`PROVENANCE_V2`; v1: ``n × 12``,
 ``{primary u32, partner u32, lambda f32}``, and m = n). A sample whose record
 has the reference flag stores no pixels: it is its primary source image under
@@ -26,7 +29,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -36,9 +39,9 @@ from .errors import ShardError
 MAGIC = b"MIXSHRD1"
 END_MAGIC = b"MIXSHEND"
 #: The version mixprep writes.
-VERSION = 2
+VERSION = 3
 #: The versions this reader reads.
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
 HEADER_BYTES = 64
 INDEX_ENTRY_BYTES = 32
 FOOTER_BYTES = 32
@@ -50,7 +53,7 @@ FLAG_PROVENANCE = 1
 FLAG_REFERENCES = 2
 #: The source copy inside a shard directory (relative path).
 SOURCE_FILE = "source/train.mxs"
-#: Tolerance on a label row's sum.
+#: Tolerance on a label row's sum, up to 1,673 classes (see :func:`label_sum_tolerance`).
 LABEL_SUM_TOLERANCE = 1e-4
 
 # Format limits (reader and writer policy, not part of the bytes): a header
@@ -58,9 +61,19 @@ LABEL_SUM_TOLERANCE = 1e-4
 MAX_SAMPLES_PER_CHUNK = 65_536
 MAX_CHANNELS = 4
 MAX_SIDE = 1024
-MAX_CLASSES = 1024
-#: A chunk's payload before compression (256 MiB).
+#: What a header's u16 counts.
+MAX_CLASSES = 65_535
+#: A chunk's payload before compression (256 MiB), and the dense float32 rows its labels expand to (n·4·K).
 MAX_CHUNK_RAW_BYTES = 1 << 28
+#: Bytes of one sparse label record (v3).
+SPARSE_LABEL_BYTES = 12
+
+
+def label_sum_tolerance(classes: int) -> np.float32:
+    """Tolerance on the float32 sum of a row of ``classes`` weights: 1e-4, or (K + 4)·2⁻²⁴
+    when larger (K ≥ 1,674) — what summing a true row in float32 can be off by (Swift's
+    ``MixShardLayout.labelSumTolerance(classCount:)``)."""
+    return max(np.float32(LABEL_SUM_TOLERANCE), np.float32(classes + 4) * np.float32(2.0 ** -24))
 
 
 def provenance_bytes(version: int) -> int:
@@ -80,6 +93,9 @@ PROVENANCE_V2 = np.dtype([
     ("primary_dx", "<i2"), ("primary_dy", "<i2"), ("partner_dx", "<i2"), ("partner_dy", "<i2"),
     ("box_x0", "<u2"), ("box_y0", "<u2"), ("box_x1", "<u2"), ("box_y1", "<u2"),
 ])
+#: One v3 sparse label record (12 bytes): the primary's class, the partner's (= the
+#: primary's when unmixed), and λ, the primary's weight.
+SPARSE_LABEL = np.dtype([("class_a", "<u4"), ("class_b", "<u4"), ("weight", "<f4")])
 #: Provenance ``kind``: how a sample's pixels were made from primary and partner.
 KIND_COPY, KIND_BLEND, KIND_CUTMIX = 0, 1, 2
 KINDS = {KIND_COPY: "copy", KIND_BLEND: "blend", KIND_CUTMIX: "cutmix"}
@@ -87,8 +103,9 @@ KINDS = {KIND_COPY: "copy", KIND_BLEND: "blend", KIND_CUTMIX: "cutmix"}
 FLIP_PRIMARY, FLIP_PARTNER, REFERENCE = 1, 2, 4
 
 PIXEL_TYPES = {0: "uint8"}
-#: Only float32 (0) is written; float16 (1) is reserved and refused by readers.
-LABEL_TYPES = {0: "float32"}
+#: Dense float32 rows (0; v1, v2, readable in v3) or sparse records (2; v3 only); float16 (1) is
+#: reserved and refused by readers.
+LABEL_TYPES = {0: "float32", 2: "sparse"}
 LABEL_TYPE_RESERVED = {1: "float16"}
 CODECS = {0: "none", 1: "zlib"}
 #: 1: within each row of each plane, byte[x] − byte[x−1] mod 256, first byte kept.
@@ -99,7 +116,7 @@ SPLITS = {0: "train", 1: "test", 2: "source"}
 # magic 8s, version H, headerBytes H, flags I, sampleCount I, chunkCount I,
 # samplesPerChunk I, channels H, height H, width H, classCount H, pixelType B,
 # labelType B, codec B, imageFilter B, split B, reserved 7x, epoch I,
-# shardIndex I, reserved I, headerCRC I
+# shardIndex I, labelSmoothing (v3; reserved before) as its bits I, headerCRC I
 _HEADER = struct.Struct("<8sHHIIII4H5B7xIIII")
 # indexOffset Q, chunkCount I, indexCRC I, sampleCount I, reserved I, magic 8s
 _FOOTER = struct.Struct("<QIIII8s")
@@ -110,7 +127,7 @@ INDEX_DTYPE = np.dtype([("offset", "<u8"), ("stored", "<u4"), ("raw", "<u4"), ("
                         ("count", "<u4"), ("crc", "<u4"), ("images", "<u4")])
 HEADER_CRC_OFFSET = 60
 assert _HEADER.size == HEADER_BYTES and _FOOTER.size == FOOTER_BYTES and INDEX_DTYPE.itemsize == INDEX_ENTRY_BYTES
-assert PROVENANCE_V1.itemsize == 12 and PROVENANCE_V2.itemsize == 32
+assert PROVENANCE_V1.itemsize == 12 and PROVENANCE_V2.itemsize == 32 and SPARSE_LABEL.itemsize == SPARSE_LABEL_BYTES
 
 
 @dataclass(frozen=True)
@@ -131,6 +148,10 @@ class Header:
     split: str
     epoch: int
     shard_index: int
+    #: ``"float32"`` (dense rows) or ``"sparse"`` (v3 records).
+    label_type: str = "float32"
+    #: v3 sparse labels: the label smoothing ε (a float32 value) the records expand with; 0 otherwise.
+    label_smoothing: float = 0.0
 
     @property
     def has_provenance(self) -> bool:
@@ -156,15 +177,20 @@ class Header:
         return self.channels * self.height * self.width
 
     @property
+    def label_bytes(self) -> int:
+        """Bytes of one sample's label: a sparse record (12) or a dense row (4·K)."""
+        return SPARSE_LABEL_BYTES if self.label_type == "sparse" else 4 * self.class_count
+
+    @property
     def sample_bytes(self) -> int:
-        """Raw payload bytes of one sample with its pixels (image, label row, provenance)."""
-        return self.image_bytes + 4 * self.class_count + self.provenance_bytes
+        """Raw payload bytes of one sample with its pixels (image, label, provenance)."""
+        return self.image_bytes + self.label_bytes + self.provenance_bytes
 
     def raw_bytes(self, n: int, images: int | None = None) -> int:
         """Payload bytes of ``n`` samples, ``images`` of which store pixels (default: all),
         before filter and compression."""
         m = n if images is None else images
-        return m * self.image_bytes + n * (4 * self.class_count + self.provenance_bytes)
+        return m * self.image_bytes + n * (self.label_bytes + self.provenance_bytes)
 
 
 @dataclass(frozen=True)
@@ -189,7 +215,7 @@ def decode_header(b: bytes | memoryview, path: str) -> Header:
     if len(b) < HEADER_BYTES:
         raise fail(f"file is {len(b)} bytes, shorter than the 64-byte header")
     (magic, version, header_bytes, flags, sample_count, chunk_count, per_chunk, channels, height, width,
-     classes, pixel_type, label_type, codec, image_filter, split, epoch, shard_index, _reserved,
+     classes, pixel_type, label_type, codec, image_filter, split, epoch, shard_index, smoothing_bits,
      stored_crc) = _HEADER.unpack_from(b, 0)
     if magic != MAGIC:
         raise fail("bad magic (not a MixShard file)")
@@ -202,9 +228,21 @@ def decode_header(b: bytes | memoryview, path: str) -> Header:
         raise fail(f"headerBytes is {header_bytes}, expected {HEADER_BYTES}")
     if pixel_type not in PIXEL_TYPES:
         raise fail(f"unknown pixelType {pixel_type}")
-    if label_type not in LABEL_TYPES:
+    if label_type not in LABEL_TYPES or (LABEL_TYPES[label_type] == "sparse" and version < 3):
         reserved = LABEL_TYPE_RESERVED.get(label_type)
-        raise fail(f"unsupported labelType {label_type}" + (f" ({reserved}, reserved)" if reserved else ""))
+        why = (f" ({reserved}, reserved)" if reserved else
+               f" (sparse, MixShard v3 only; this file is v{version})" if label_type in LABEL_TYPES else "")
+        raise fail(f"unsupported labelType {label_type}{why}")
+    smoothing = np.frombuffer(struct.pack("<I", smoothing_bits), "<f4")[0]
+    if version < 3:
+        if smoothing_bits:
+            raise fail(f"reserved bytes 56..<60 are not zero (v{version})")
+    elif LABEL_TYPES[label_type] == "sparse":
+        # Sign bit clear: −0 is not what a writer of ε ∈ [0, 1] writes.
+        if not (0 <= smoothing <= 1) or smoothing_bits >> 31:
+            raise fail(f"labelSmoothing {rules_float_text(smoothing)} is not a number from 0 to 1")
+    elif smoothing_bits:
+        raise fail(f"labelSmoothing {rules_float_text(smoothing)} with dense labels (must be 0: dense rows hold their smoothing)")
     if codec not in CODECS:
         raise fail(f"unknown codec {codec}")
     if image_filter not in IMAGE_FILTERS:
@@ -230,11 +268,16 @@ def decode_header(b: bytes | memoryview, path: str) -> Header:
     if classes > MAX_CLASSES:
         raise fail(f"classCount {classes} exceeds the format limit {MAX_CLASSES}")
     h = Header(version, flags, sample_count, chunk_count, per_chunk, channels, height, width, classes,
-               CODECS[codec], IMAGE_FILTERS[image_filter], SPLITS[split], epoch, shard_index)
+               CODECS[codec], IMAGE_FILTERS[image_filter], SPLITS[split], epoch, shard_index,
+               LABEL_TYPES[label_type], float(smoothing))
     per = min(per_chunk, sample_count)
     if h.raw_bytes(per) > MAX_CHUNK_RAW_BYTES:
         raise fail(f"chunks of {per} samples of {h.sample_bytes} bytes exceed the format's "
                    f"{MAX_CHUNK_RAW_BYTES >> 20} MiB per chunk")
+    # Readers yield dense rows: what sparse records expand to is bounded too.
+    if per * 4 * classes > MAX_CHUNK_RAW_BYTES:
+        raise fail(f"chunks of {per} samples expand to label rows of {per * 4 * classes} bytes "
+                   f"({wording.grouped(classes)} classes), beyond the format's {MAX_CHUNK_RAW_BYTES >> 20} MiB per chunk")
     return h
 
 
@@ -359,6 +402,71 @@ def decode_provenance(payload, offset: int, n: int, header: Header, first: int, 
         message = next(m for mask, m in checks if mask[j])
         raise fail(f"sample {first + j}: {message(j)}")
     return p
+
+
+def decode_sparse_labels(payload, offset: int, n: int, header: Header, provenance: Optional[np.ndarray], first: int,
+                         fail) -> np.ndarray:
+    """Decodes and checks the ``n`` sparse label records (v3) at ``offset`` of a chunk's
+    payload (rule 7a: both classes below K, the weight a number in [0, 1], and with
+    provenance — ``PROVENANCE_V2`` records — the weight equal to the record's λ bit for bit
+    and one class for a copy); returns them as a read-only :data:`SPARSE_LABEL` array. The
+    message names the first bad sample (position ``first + j``) and its first problem, in
+    the order ``LabelRecord.problem`` checks them."""
+    r = np.frombuffer(payload, SPARSE_LABEL, count=n, offset=offset).copy()
+    r.flags.writeable = False
+    k = header.class_count
+    a, b, w = r["class_a"], r["class_b"], r["weight"]
+    with np.errstate(invalid="ignore"):
+        weight_bad = ~((w >= 0) & (w <= 1))
+    checks = [
+        (a >= k, lambda j: f"sparse label classA {a[j]} is not a class of the shard (it has {wording.grouped(k)})"),
+        (b >= k, lambda j: f"sparse label classB {b[j]} is not a class of the shard (it has {wording.grouped(k)})"),
+        (weight_bad, lambda j: f"sparse label weight {rules_float_text(w[j])} is not in [0, 1]"),
+    ]
+    if provenance is not None:
+        lam = provenance["lam"]
+        checks += [
+            (w.view("<u4") != lam.view("<u4"),
+             lambda j: f"sparse label weight {rules_float_text(w[j])} differs from the provenance lambda {rules_float_text(lam[j])}"),
+            ((provenance["kind"] == KIND_COPY) & (a != b), lambda j: f"sparse label of a copy names two classes ({a[j]} and {b[j]})"),
+        ]
+    bad = np.zeros(n, bool)
+    for mask, _ in checks:
+        bad |= mask
+    if bad.any():
+        j = int(np.argmax(bad))
+        message = next(m for mask, m in checks if mask[j])
+        raise fail(f"sample {first + j}: {message(j)}")
+    return r
+
+
+def expand_sparse(records: np.ndarray, classes: int, smoothing: float) -> np.ndarray:
+    """The dense float32 rows (``n × K``) :data:`SPARSE_LABEL` records stand for under label
+    smoothing ε: :func:`expand`."""
+    return expand(records["class_a"], records["class_b"], records["weight"], classes, smoothing)
+
+
+def expand(class_a, class_b, lam, classes: int, smoothing: float) -> np.ndarray:
+    """The dense float32 rows (``n × K``) of primaries of class ``class_a``, partners of class
+    ``class_b`` and weights λ on the primary under label smoothing ε (DESIGN.md, rule 12,
+    operation by operation: :func:`mixshards.rules.label_weights`, Swift's ``LabelRow``):
+    zeros, + λ at ``class_a``, + (1 − λ) at ``class_b`` (one weight when they are one class),
+    then each weight w becomes (1 − ε)·w + ε/K. Classes must be below K."""
+    from .rules import label_weights  # rules imports this module
+    a, b = np.asarray(class_a, np.int64), np.asarray(class_b, np.int64)
+    n = len(a)
+    rest, primary, partner = label_weights(np.asarray(lam, np.float32), a == b, classes, smoothing)
+    rows = np.full((n, classes), rest, np.float32)
+    at = np.arange(n)
+    rows[at, b] = partner
+    rows[at, a] = primary
+    return rows
+
+
+def rules_float_text(v) -> str:
+    """A float32 worded as Swift's ``Wording.float`` (:func:`mixshards.rules.float_text`)."""
+    from .rules import float_text  # rules imports this module
+    return float_text(v)
 
 
 def shard_file_name(shard: int) -> str:

@@ -38,15 +38,16 @@ def float_text(v) -> str:
 def check_label_rows(labels: np.ndarray, first: int, fail) -> None:
     """The rule every reader checks of a chunk's label rows (``n × K`` float32; sample
     ``j`` is position ``first + j``): each weight a number in [0, 1], each row summing to
-    1 (±1e-4, summed in float32 left to right like the Swift reader). Raises ``fail(what)``
-    naming the first sample that breaks it, and its first weight out of range."""
+    1 (± :func:`mixshards.layout.label_sum_tolerance`, 1e-4 up to 1,673 classes, summed in
+    float32 left to right like the Swift reader). Raises ``fail(what)`` naming the first
+    sample that breaks it, and its first weight out of range."""
     with np.errstate(invalid="ignore"):
         out_of_range = ~((labels >= 0) & (labels <= 1))
     total = np.zeros(len(labels), dtype=np.float32)
     for j in range(labels.shape[1]):
         total += labels[:, j]
     with np.errstate(invalid="ignore"):
-        bad_sum = ~(np.abs(total - _F1) <= np.float32(layout.LABEL_SUM_TOLERANCE))
+        bad_sum = ~(np.abs(total - _F1) <= layout.label_sum_tolerance(labels.shape[1]))
     bad_range = out_of_range.any(axis=1)
     bad = bad_range | bad_sum
     if bad.any():

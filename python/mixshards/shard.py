@@ -6,28 +6,48 @@ from __future__ import annotations
 import hashlib
 import os
 import zlib
-from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from . import fileio, layout, rules, wording
 from .errors import ShardError
+from .labels import SparseLabels
 from .transform import transform_many
 
 
-@dataclass(frozen=True)
 class Chunk:
-    """One inflated, checked chunk, references resolved. Arrays are read-only (they may be cached)."""
+    """One inflated, checked chunk, references resolved. Arrays are read-only (they may be cached).
 
-    first_sample: int
-    #: ``n × C × H × W`` uint8: every sample's pixels (references resolved).
-    images: np.ndarray
-    #: ``n × K`` float32.
-    labels: np.ndarray
-    #: ``n`` records of :data:`mixshards.layout.PROVENANCE_V2` (v1 records
-    #: converted), or ``None`` when the shard stores no provenance.
-    provenance: Optional[np.ndarray]
+    A v3 shard stores its labels as sparse records: :attr:`sparse` gives them as they are, and
+    :attr:`labels` the dense rows they stand for, expanded (and held to rule 7, naming file and
+    chunk) on first use — a reader that wants only the sparse form never builds ``n × K`` floats.
+    """
+
+    __slots__ = ("first_sample", "images", "provenance", "sparse", "_labels", "_expand")
+
+    def __init__(self, first_sample: int, images: np.ndarray, labels: Optional[np.ndarray], provenance: Optional[np.ndarray],
+                 sparse: Optional[SparseLabels] = None, expand: Optional[Callable[[], np.ndarray]] = None):
+        self.first_sample = first_sample
+        #: ``n × C × H × W`` uint8: every sample's pixels (references resolved).
+        self.images = images
+        #: ``n`` records of :data:`mixshards.layout.PROVENANCE_V2` (v1 records
+        #: converted), or ``None`` when the shard stores no provenance.
+        self.provenance = provenance
+        #: v3: the labels in sparse form (:class:`mixshards.labels.SparseLabels`); ``None`` for
+        #: a shard that stores dense rows (v1, v2, v3 ``labelType`` 0).
+        self.sparse = sparse
+        self._labels = labels
+        self._expand = expand
+
+    @property
+    def labels(self) -> np.ndarray:
+        """``n × K`` float32 soft labels: the rows as stored, or the sparse records expanded."""
+        if self._labels is None:
+            rows = self._expand()
+            rows.flags.writeable = False
+            self._labels = rows
+        return self._labels
 
     def __len__(self) -> int:
         return len(self.images)
@@ -180,12 +200,12 @@ def undo_delta(images: np.ndarray) -> np.ndarray:
 
 
 class ShardFile:
-    """A read-only ``.mxs`` file (v1 or v2).
+    """A read-only ``.mxs`` file (v1, v2 or v3).
 
     Opening checks the structure (magics, version, header CRC, format limits,
     file size, index CRC, every chunk's bounds and counts); :meth:`read_chunk`
-    checks a chunk's contents (inflated size, rawCRC, provenance records, label
-    rows of weights in [0, 1] summing to 1) and resolves reference samples from ``source`` (the
+    checks a chunk's contents (inflated size, rawCRC, provenance records, v3 sparse
+    label records, label rows of weights in [0, 1] summing to 1) and resolves reference samples from ``source`` (the
     directory's :class:`SourceImages`), so what it yields is the fully
     materialised sample. A shard with references read without ``source`` fails
     at the first chunk that holds one. Every error is a :class:`ShardError`
@@ -276,10 +296,9 @@ class ShardFile:
         if computed != crc:
             raise fail(f"rawCRC mismatch (stored {layout.hex32(crc)}, computed {layout.hex32(computed)})")
         k = h.class_count
-        labels = np.frombuffer(payload, dtype="<f4", count=n * k, offset=image_region).reshape(n, k)
         provenance = None
         if h.has_provenance:
-            provenance = layout.decode_provenance(payload, image_region + 4 * n * k, n, h, first,
+            provenance = layout.decode_provenance(payload, image_region + n * h.label_bytes, n, h, first,
                                                   lambda what: fail(what))
             if self.source_count is not None:
                 # Rule 8 for the directory reader (mixshards.open), worded as verify words it (rules.py, SampleRules.swift).
@@ -290,11 +309,25 @@ class ShardFile:
                         j = int(np.argmax(beyond))
                         raise fail(f"sample {first + j}: provenance: {role} {int(provenance[role][j])} is not "
                                    f"{what} {wording.grouped(self.source_count)})")
+        sparse = expand = labels = None
+        if h.label_type == "sparse":
+            # Rule 7a, every record against its provenance, before anything is expanded.
+            records = layout.decode_sparse_labels(payload, image_region, n, h, provenance, first, fail)
+            sparse = SparseLabels.from_records(records, k, h.label_smoothing)
+
+            def expand() -> np.ndarray:
+                rows = layout.expand_sparse(records, k, h.label_smoothing)
+                _check_label_rows(rows, first, fail)
+                return rows
+        else:
+            labels = np.frombuffer(payload, dtype="<f4", count=n * k, offset=image_region).reshape(n, k)
         images = stored_images if not h.has_references else self._resolve(stored_images, provenance, first, fail)
-        _check_label_rows(labels, first, fail)
+        if labels is not None:
+            _check_label_rows(labels, first, fail)
+            labels = labels.astype(np.float32, copy=False)
+            labels.flags.writeable = False
         images.flags.writeable = False
-        labels.flags.writeable = False
-        return Chunk(first, images, labels.astype(np.float32, copy=False), provenance)
+        return Chunk(first, images, labels, provenance, sparse, expand)
 
     def _resolve(self, stored: np.ndarray, provenance: np.ndarray, first: int, fail) -> np.ndarray:
         """Every sample's pixels: the stored ones in sample order, references from the source copy."""
@@ -327,17 +360,23 @@ class ShardFile:
         return images
 
     def read_all(self) -> Chunk:
-        """Every chunk, checked, as one block."""
+        """Every chunk, checked, as one block (sparse labels expanded chunk by chunk on first use)."""
         chunks = [self.read_chunk(i) for i in range(self.chunk_count)]
         h = self.header
+        sparse = h.label_type == "sparse"
         if not chunks:
             return Chunk(0, np.zeros((0, *h.shape), np.uint8), np.zeros((0, h.class_count), np.float32),
-                         np.zeros(0, layout.PROVENANCE_V2) if h.has_provenance else None)
+                         np.zeros(0, layout.PROVENANCE_V2) if h.has_provenance else None,
+                         SparseLabels.concatenate([], h.class_count, h.label_smoothing) if sparse else None)
 
         def cat(name: str):
             parts = [getattr(c, name) for c in chunks]
             return None if parts[0] is None else np.concatenate(parts)
-        return Chunk(0, cat("images"), cat("labels"), cat("provenance"))
+        if not sparse:
+            return Chunk(0, cat("images"), cat("labels"), cat("provenance"))
+        return Chunk(0, cat("images"), None, cat("provenance"),
+                     SparseLabels.concatenate([c.sparse for c in chunks], h.class_count, h.label_smoothing),
+                     lambda: np.concatenate([c.labels for c in chunks]))
 
     def close(self) -> None:
         """Closes the source copy this shard opened for itself (:func:`mixshards.open_shard`); the

@@ -14,6 +14,15 @@ Imported only when torch is installed::
 Under ``torch.distributed`` each rank reads its own contiguous part of the
 epoch (see :meth:`mixshards.Epoch.batches`) and, by default (``even=True``),
 every rank yields the same number of batches, as DDP requires.
+
+For many classes (MixShard v3 shards store labels sparse), ``sparse_labels=True``
+yields ``y = (classes, weights)``, int64 and float32 ``N×2``, instead of ``N×K`` rows,
+with the epoch's label smoothing in ``train.smoothing``; :func:`sparse_cross_entropy`
+is the soft-target loss on them::
+
+    train = MixShardDataset("shards/imagenet21k", sparse_labels=True)
+    for x, (classes, weights) in DataLoader(train):
+        loss = sparse_cross_entropy(model(x), classes, weights, train.smoothing)
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ from .normalize import Normalizer, source_statistics
 from .partition import rank_batch_range, round_robin_skips, split_range
 from .rng import initial_parameters
 
-__all__ = ["MixShardDataset", "DataLoader", "init_like_mixtrain"]
+__all__ = ["MixShardDataset", "DataLoader", "init_like_mixtrain", "sparse_cross_entropy"]
 
 
 class MixShardDataset(tud.IterableDataset):
@@ -45,12 +54,15 @@ class MixShardDataset(tud.IterableDataset):
     - ``mean``, ``std``: per-channel statistics; default from the manifest's source.
     - ``rank``, ``world_size``: default from ``torch.distributed`` when initialised, else 0 and 1.
     - ``even``: cut every rank to the smallest rank's batch count (needed by DDP).
+    - ``sparse_labels``: yield labels as ``(classes, weights)`` (``N×2`` each; see
+      :class:`mixshards.labels.SparseLabels`) with ε in :attr:`smoothing`, not ``N×K`` rows.
+      Needs shards that store them (MixShard v3); others raise a ``ShardError`` at the first pass.
     """
 
     def __init__(self, directory, split: str = "train", batch_size: int = 128, seed: Optional[int] = 0,
                  drop_last: bool = False, even: bool = True, mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None, rank: Optional[int] = None,
-                 world_size: Optional[int] = None, cache_chunks: int = 4):
+                 world_size: Optional[int] = None, cache_chunks: int = 4, sparse_labels: bool = False):
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test' (got {split!r})")
         if batch_size < 1:
@@ -63,6 +75,7 @@ class MixShardDataset(tud.IterableDataset):
         self.even = even
         self._rank, self._world = rank, world_size
         self._cache_chunks = cache_chunks
+        self.sparse_labels = sparse_labels
         self._ds: Optional[Dataset] = None
         if mean is None or std is None:
             d = self._dataset()
@@ -86,6 +99,11 @@ class MixShardDataset(tud.IterableDataset):
     def _epoch(self) -> Epoch:
         d = self._dataset()
         return d.test if self.split == "test" else d.epoch(self.epoch)
+
+    @property
+    def smoothing(self) -> float:
+        """The label smoothing ε of the current epoch's sparse labels (0 for the test split)."""
+        return self._epoch().smoothing
 
     def rank_and_world_size(self) -> tuple[int, int]:
         if self._world is not None:
@@ -138,9 +156,12 @@ class MixShardDataset(tud.IterableDataset):
         return self._generate(ep, first, mine.start + part.stop, counting=info is None)
 
     def _generate(self, ep: Epoch, first: int, stop: int, counting: bool):
-        for images, labels in ep.batch_range(first, stop, self.batch_size, self.seed):
+        for images, labels in ep.batch_range(first, stop, self.batch_size, self.seed, sparse=self.sparse_labels):
             x = torch.from_numpy(self.normalizer(images))
-            y = torch.from_numpy(labels)
+            if self.sparse_labels:
+                y = (torch.from_numpy(labels.classes.copy()), torch.from_numpy(labels.weights.copy()))
+            else:
+                y = torch.from_numpy(labels)
             if counting:
                 self._consumed += 1
             yield x, y
@@ -170,6 +191,20 @@ class DataLoader(tud.DataLoader):
         for batch in it:
             ds._consumed += 1
             yield batch
+
+
+def sparse_cross_entropy(logits: torch.Tensor, classes: torch.Tensor, weights: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """The soft-target cross-entropy ``−Σ_c y_c·log_softmax(z)_c`` (mean over the batch) of sparse
+    labels, without building the ``N×K`` targets: with ``y = (1 − ε)·scatter(weights at classes)
+    + ε/K``, it is ``−(1 − ε)·Σ_t weights[:, t]·log p[classes[:, t]] − ε·mean_c(log p)``. Equals
+    the loss on the dense rows to float rounding (they are rounded to float32 operation by
+    operation; this is computed in the logits' precision)."""
+    logp = torch.log_softmax(logits, dim=1)
+    picked = logp.gather(1, classes.to(logits.device))
+    loss = -(1 - smoothing) * (weights.to(logp.dtype).to(logits.device) * picked).sum(1)
+    if smoothing > 0:
+        loss = loss - smoothing * logp.mean(1)
+    return loss.mean()
 
 
 @torch.no_grad()

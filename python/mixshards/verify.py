@@ -143,12 +143,13 @@ def mix_of(pipeline: dict) -> dict:
     return mix
 
 
-def source_encoding(image_bytes: int, classes: int) -> tuple:
-    """The source copy's encoding: uncompressed, unfiltered, no provenance, in chunks
-    of as many images as fit a quarter of the format's raw chunk limit (Swift's
-    ``Pipeline.encoding(for: .source, …)``)."""
-    per_chunk = max(1, min(layout.MAX_SAMPLES_PER_CHUNK,
-                           layout.MAX_CHUNK_RAW_BYTES // 4 // (image_bytes + 4 * classes)))
+def source_encoding(image_bytes: int, classes: int, version: int = layout.VERSION) -> tuple:
+    """The source copy's encoding in format ``version``: uncompressed, unfiltered, no
+    provenance, in chunks of as many images (and label rows, once expanded) as fit a quarter
+    of the format's raw chunk limit (Swift's ``Pipeline.encoding(for: .source, …)``)."""
+    label_bytes = layout.SPARSE_LABEL_BYTES if version >= 3 else 4 * classes
+    quarter = layout.MAX_CHUNK_RAW_BYTES // 4
+    per_chunk = max(1, min(layout.MAX_SAMPLES_PER_CHUNK, quarter // (image_bytes + label_bytes), quarter // (4 * classes)))
     return ("none", "none", per_chunk, False)
 
 
@@ -208,9 +209,9 @@ def verify(directory) -> list[str]:
     try:
         for job, entry in zip(jobs, listed):
             path = f"{directory}/{job.file}"
-            enc = source_encoding(m.shape[0] * m.shape[1] * m.shape[2], shape[3]) if job.split == "source" else encoding
+            enc = source_encoding(m.shape[0] * m.shape[1] * m.shape[2], shape[3], m.version) if job.split == "source" else encoding
             try:
-                digest, size, samples, readings = _check_shard(path, job, shape, enc, stats, source, checks, smoothing)
+                digest, size, samples, readings = _check_shard(path, job, shape, enc, stats, source, checks, smoothing, m.version)
             except ShardError as e:
                 problems.append(str(e))
                 continue
@@ -230,6 +231,11 @@ def verify(directory) -> list[str]:
     if not problems and not stats.matches(m.raw.get("summary") or {}):
         problems.append(f"{directory}/{manifest_mod.FILE_NAME}: summary statistics differ from the shards' contents")
     return problems
+
+
+def labels_text(h: layout.Header) -> str:
+    """How a shard stores its labels, as ``mixprep inspect`` words it: ``float32`` or ``sparse (smoothing 0.1)``."""
+    return f"sparse (smoothing {rules.float_text(h.label_smoothing)})" if h.label_type == "sparse" else "float32"
 
 
 def source_file_problems(m: manifest_mod.Manifest, directory: str) -> list[str]:
@@ -288,9 +294,11 @@ class _SampleChecks:
 
 
 def _check_shard(path: str, job: Job, shape: tuple, encoding: tuple, stats: Stats, source: Optional[SourceImages],
-                 checks: _SampleChecks, smoothing: float) -> tuple[str, int, int, Optional[rules.Readings]]:
+                 checks: _SampleChecks, smoothing: float, version: int) -> tuple[str, int, int, Optional[rules.Readings]]:
     """Reads every chunk (references resolved from ``source``) and checks the header against the
-    job and every record against ``checks`` (rule 8 among them: primaries and partners inside
+    job — its version the manifest's ``version``, and in v3 sparse labels of the split's
+    ``smoothing`` (0 for the test split and the source copy) — and every record against ``checks``
+    (rule 8 among them: primaries and partners inside
     the source, worded as Swift's verify words it, so the reader's own range check is not asked
     for here); adds training shards to ``stats``. Returns (SHA-256, bytes, samples, the label
     readings of its samples: none without provenance, but for the source copy, whose sample k
@@ -311,6 +319,14 @@ def _check_shard(path: str, job: Job, shape: tuple, encoding: tuple, stats: Stat
             wrong.append("sample shape")
         if (h.codec, h.image_filter, h.samples_per_chunk, h.has_provenance) != encoding:
             wrong.append("encoding")
+        if h.version != version:
+            wrong.append(f"version {h.version} (expected {version})")
+        else:
+            label_type = "sparse" if version >= 3 else "float32"
+            epsilon = float(np.float32(smoothing)) if job.split == "train" and label_type == "sparse" else 0.0
+            if h.label_type != label_type or np.float32(h.label_smoothing).view(np.uint32) != np.float32(epsilon).view(np.uint32):
+                expected = f"sparse, smoothing {rules.float_text(epsilon)}" if label_type == "sparse" else "float32"
+                wrong.append(f"labels {labels_text(h)} (expected {expected})")
         if wrong:
             raise ShardError(f"{path}: header: does not match the pipeline: {', '.join(wrong)}")
         if job.split == "source":

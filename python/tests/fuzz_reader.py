@@ -343,12 +343,25 @@ def mutate_payload(s: Shard, rng: random.Random) -> None:
     k = struct.unpack_from("<H", s.header, 34)[0]
     n, m = s.entries[i][4], (s.entries[i][6] if version >= 2 else s.entries[i][4])
     images = max(0, m) * c * h * w
-    labels = images + 4 * n * k
+    sparse = s.header[37] == 2                                 # v3 sparse label records, 12 bytes a sample
+    labels = images + (12 * n if sparse else 4 * n * k)
     record = 32 if version >= 2 else 12
-    op = rng.randrange(7)
-    if op == 0 and n and k:                                    # a label float
+    op = rng.randrange(8)
+    if op == 0 and n and k and not sparse:                     # a label float
         at = images + 4 * rng.randrange(n * k)
         struct.pack_into("<f", raw, at, rng.choice(FLOATS)) if at + 4 <= len(raw) else None
+    elif op == 0 and n and sparse and len(raw) >= labels:      # a sparse label record's class or weight
+        r = images + 12 * rng.randrange(n)
+        field = rng.randrange(3)
+        if field == 2:
+            struct.pack_into("<f", raw, r + 8, rng.choice(FLOATS))
+        else:
+            put(raw, r + 4 * field, 4, rng.choice([k, k - 1, k + 1, 0, interesting(rng, 4, get(raw, r + 4 * field, 4))]))
+    elif op == 7:                                              # the v3 label smoothing (reserved before) or label type
+        if rng.random() < 0.7:
+            struct.pack_into("<f", s.header, 56, rng.choice(FLOATS + [0.1, 1e-8]))
+        else:
+            s.header[37] = rng.randrange(4)
     elif op == 1 and n and len(raw) >= labels + record * n:    # a provenance field
         r = labels + record * rng.randrange(n)
         fields = [(0, 4), (4, 4), (8, 4)] + ([(12, 1), (13, 1), (14, 2), (16, 2), (18, 2), (20, 2), (22, 2), (24, 2),

@@ -71,6 +71,10 @@ def _augmented(mode: str, references: bool) -> str:
         """
 
 
+#: Variants written in another MixShard version than mixprep's default (``--format-version``).
+FORMAT_VERSIONS = {"batch-v2": 2}
+VARIANTS["batch-v2"] = VARIANTS["batch"]
+
 for _mode in REFERENCE_MODES:
     VARIANTS[f"refs-{_mode}"] = _augmented(_mode, True)
     VARIANTS[f"pixels-{_mode}"] = _augmented(_mode, False)
@@ -137,7 +141,8 @@ def shard_dir(name: str) -> Path:
         pipeline.write_text(f'name = "{name}"\nseed = 5\n[dataset]\npath = "{MINI}"\n'
                             f'train_limit = 300\ntest_limit = 100\n' + "\n".join(
                                 line.strip() for line in VARIANTS[name].splitlines()) + "\n")
-        run(exe, "run", str(pipeline), "--out", str(out / "shards"), "--quiet")
+        run(exe, "run", str(pipeline), "--out", str(out / "shards"), "--quiet",
+            "--format-version", str(FORMAT_VERSIONS.get(name, 3)))
     _dump(exe, out)
     _made[name] = out
     return out

@@ -22,7 +22,7 @@ class DirectoryTests(unittest.TestCase):
         self.assertEqual(ds.classes, tuple(manifest["source"]["classNames"]))
         self.assertEqual(ds.shape, (3, 32, 32))
         self.assertEqual(ds.epochs, len(manifest["train"]))
-        self.assertEqual(manifest["formatVersion"], 2)
+        self.assertEqual(manifest["formatVersion"], support.FORMAT_VERSIONS.get(name, 3))
         provenance = manifest["pipeline"]["shards"]["provenance"]
         splits = [(ds.epoch(e), manifest["train"][e]["shards"]) for e in range(ds.epochs)] + [(ds.test, manifest["test"]["shards"])]
         for ep, shards in splits:
@@ -75,6 +75,9 @@ class DirectoryTests(unittest.TestCase):
 
     def test_batch_mode_default_strategy(self):
         self.check_variant("batch")
+
+    def test_batch_mode_written_as_v2(self):
+        self.check_variant("batch-v2")
 
     def test_inspect_matches_mixprep(self):
         d = support.shard_dir("quickstart") / "shards"

@@ -50,10 +50,10 @@ class ShardDamageTests(unittest.TestCase):
         self.assertIn("header: bad magic", self.failure(b))
 
     def test_unknown_version_is_refused_by_number(self):
-        for version in (0, 3):
+        for version in (0, 4):
             b = bytearray(self.zlib)
             b[8] = version
-            self.assertIn(f"header: unsupported version {version} (this reader knows versions from 1 to 2)", self.failure(b))
+            self.assertIn(f"header: unsupported version {version} (this reader knows versions from 1 to 3)", self.failure(b))
 
     def swift_says(self, data: bytes) -> str:
         """What ``mixprep inspect`` says of ``data`` (the Swift reader's message, without the path)."""
@@ -83,9 +83,8 @@ class ShardDamageTests(unittest.TestCase):
                                  "(at most 4 channels and sides of 1,024)"),
             (header(channels=5), "header: image shape 3×2 (width×height, 5 channels) exceeds the format limits "
                                  "(at most 4 channels and sides of 1,024)"),
-            (header(classes=5000), "header: classCount 5000 exceeds the format limit 1024"),
             (header(per_chunk=70_000), "header: samplesPerChunk 70000 exceeds the format limit 65536"),
-            (header(version=3), "header: unsupported version 3 (this reader knows versions from 1 to 2)"),
+            (header(version=4), "header: unsupported version 4 (this reader knows versions from 1 to 3)"),
         ]
         for data, expected in cases:
             with self.subTest(expected=expected):
@@ -228,9 +227,9 @@ class DirectoryDamageTests(unittest.TestCase):
         d = support.copy_dir("quickstart", "manifest")
         text = (d / "manifest.json").read_text()
         cases = [
-            (text.replace('"formatVersion" : 2', '"formatVersion" : 3'),
-             "format 'MixShard' version 3 is not supported (this reader reads MixShard versions from 1 to 2)"),
-            (text.replace('"format" : "MixShard"', '"format" : "WebDataset"'), "format 'WebDataset' version 2 is not supported"),
+            (text.replace('"formatVersion" : 3', '"formatVersion" : 4'),
+             "format 'MixShard' version 4 is not supported (this reader reads MixShard versions from 1 to 3)"),
+            (text.replace('"format" : "MixShard"', '"format" : "WebDataset"'), "format 'WebDataset' version 3 is not supported"),
             (text.replace('"classNames"', '"names"'), "missing key source.classNames"),
             (text.replace('"file" : "test/shard-00000.mxs"', '"file" : "../test/shard-00000.mxs"'), "test.shards[0].file"),
             (text[:100], "not valid JSON"),
@@ -293,8 +292,11 @@ class DirectoryDamageTests(unittest.TestCase):
 
     def test_layout_constants_match_the_specification(self):
         self.assertEqual((layout.HEADER_BYTES, layout.INDEX_ENTRY_BYTES, layout.FOOTER_BYTES), (64, 32, 32))
-        self.assertEqual((layout.MAGIC, layout.END_MAGIC, layout.VERSION), (b"MIXSHRD1", b"MIXSHEND", 2))
-        self.assertEqual((layout.provenance_bytes(1), layout.provenance_bytes(2), layout.READABLE_VERSIONS), (12, 32, (1, 2)))
+        self.assertEqual((layout.MAGIC, layout.END_MAGIC, layout.VERSION), (b"MIXSHRD1", b"MIXSHEND", 3))
+        self.assertEqual((layout.provenance_bytes(1), layout.provenance_bytes(2), layout.provenance_bytes(3), layout.READABLE_VERSIONS),
+                         (12, 32, 32, (1, 2, 3)))
+        self.assertEqual((layout.SPARSE_LABEL_BYTES, layout.SPARSE_LABEL.itemsize, layout.LABEL_TYPES, layout.MAX_CLASSES),
+                         (12, 12, {0: "float32", 2: "sparse"}, 65_535))
         self.assertEqual(layout.SOURCE_FILE, "source/train.mxs")
 
 
@@ -851,11 +853,13 @@ except mixshards.ShardError as e:
         s = Shard(path.read_bytes())
         raw = s.raw(0)
         c, h, w = s.shape()
-        classes = struct.unpack_from("<H", s.header, 34)[0]
-        record = s.entries[0][6] * c * h * w + 4 * s.entries[0][4] * classes + 32 * 1    # sample 1
+        self.assertEqual(s.header[37], 2)                                            # v3: sparse label records
+        labels = s.entries[0][6] * c * h * w
+        record = labels + 12 * s.entries[0][4] + 32 * 1                              # sample 1
         struct.pack_into("<I", raw, record + 4, 22)                                   # its partner
         struct.pack_into("<BB", raw, record + 12, layout.KIND_BLEND, 0)               # a blend, not a reference
         struct.pack_into("<f", raw, record + 8, 0.5)
+        struct.pack_into("<f", raw, labels + 12 * 1 + 8, 0.5)                         # its label record's weight too
         self.assertEqual(s.header[12] & 2, 0)                                        # no references to count
         s.set_raw(0, raw)
         path.write_bytes(s.encode())

@@ -1,4 +1,4 @@
-"""The golden shards of Tests/ShardFormatTests (v1 and v2) decode to the values the Swift golden tests write."""
+"""The golden shards of Tests/ShardFormatTests (v1, v2 and v3) decode to the values the Swift golden tests write."""
 
 import struct
 import unittest
@@ -198,7 +198,8 @@ class GoldenV2Tests(unittest.TestCase):
         if exe is None:
             self.skipTest("mixprep is not built")
         for name in ("golden-none-delta.mxs", "golden-zlib6-none.mxs", "golden-v2-none-delta.mxs",
-                     "golden-v2-zlib6-none.mxs", "golden-v2-source.mxs"):
+                     "golden-v2-zlib6-none.mxs", "golden-v2-source.mxs", "golden-v3-sparse-zlib6-delta.mxs",
+                     "golden-v3-dense-none.mxs"):
             dump = support.scratch() / f"{name}.dump"
             support.run(exe, "inspect", str(GOLDEN / name), "--dump", str(dump))
             with ShardFile(str(GOLDEN / name)) as s:
@@ -208,3 +209,65 @@ class GoldenV2Tests(unittest.TestCase):
                              dump.read_bytes(), name)
             swift = support.run(exe, "inspect", str(GOLDEN / name), "--samples")
             self.assertEqual(describe(str(GOLDEN / name), samples=True) + "\n", swift, name)
+
+
+def rule12(a, b, lam, k: int, eps: float) -> np.ndarray:
+    """DESIGN.md's rule 12 written out: zeros, + λ at a, + (1 − λ) at b, then (1 − ε)·w + ε/K, in float32."""
+    row = np.zeros(k, np.float32)
+    lam = np.float32(lam)
+    row[a] += lam
+    row[b] += np.float32(1) - lam
+    if eps > 0:
+        e = np.float32(eps)
+        row = (np.float32(1) - e) * row + e / np.float32(k)
+    return row.astype(np.float32)
+
+
+class GoldenV3Tests(unittest.TestCase):
+    """ShardFixtures.goldenSparseAugmentedBlock() and goldenSparseBlock(): sparse label records."""
+
+    def test_sparse_augment_with_references(self):
+        images, _, kept = augmented_block()
+        records = [(1, 1, 1), (0, 2, 0.25), (2, 1, kept), (0, 0, 1)]
+        with SourceImages(str(GOLDEN / "golden-v2-source.mxs")) as src, \
+                ShardFile(str(GOLDEN / "golden-v3-sparse-augment.mxs"), src) as s:
+            h = s.header
+            self.assertEqual((h.version, h.flags, h.label_type, h.label_bytes), (3, 3, "sparse", 12))
+            self.assertEqual(np.float32(h.label_smoothing), np.float32(0.1))
+            self.assertEqual(s.index["raw"].tolist(), [12 + 2 * 12 + 2 * 32] * 2)
+            raw = s.bytes
+            # Chunk 0: the stored image of sample 1, then the records {classA u32, classB u32, weight f32}.
+            self.assertEqual(struct.unpack_from("<IIfIIf", raw, 64 + 12), (1, 1, 1.0, 0, 2, 0.25))
+            self.assertEqual(struct.unpack_from("<I", raw, 56)[0], 0x3DCCCCCD)  # ε = 0.1 as binary32
+            block = s.read_all()
+        np.testing.assert_array_equal(block.images, images)
+        self.assertEqual(block.sparse.classes.tolist(), [[a, b] for a, b, _ in records])
+        np.testing.assert_array_equal(block.sparse.weights[:, 0], np.array([w for _, _, w in records], np.float32))
+        np.testing.assert_array_equal(block.sparse.weights[:, 1], np.float32(1) - np.array([w for _, _, w in records], np.float32))
+        want = np.stack([rule12(a, b, w, 3, 0.1) for a, b, w in records])
+        np.testing.assert_array_equal(block.labels.view(np.uint32), want.view(np.uint32))
+        np.testing.assert_array_equal(block.sparse.dense().view(np.uint32), want.view(np.uint32))
+        np.testing.assert_array_equal(block.lam, block.sparse.weights[:, 0])
+
+    def test_sparse_zlib_delta_and_dense_v3(self):
+        with ShardFile(str(GOLDEN / "golden-v3-sparse-zlib6-delta.mxs")) as s:
+            self.assertEqual((s.header.version, s.header.label_type, s.header.label_smoothing, s.header.codec,
+                              s.header.image_filter), (3, "sparse", 0.0, "zlib", "delta"))
+            block = s.read_all()
+        np.testing.assert_array_equal(block.images, IMAGES)
+        records = [(2, 2, 1), (0, 1, 0.25), (1, 1, 1)]
+        self.assertEqual(block.sparse.classes.tolist(), [[a, b] for a, b, _ in records])
+        np.testing.assert_array_equal(block.labels, np.stack([rule12(a, b, w, 3, 0) for a, b, w in records]))
+        with ShardFile(str(GOLDEN / "golden-v3-dense-none.mxs")) as s:
+            self.assertEqual((s.header.version, s.header.label_type, s.header.split, s.header.has_provenance),
+                             (3, "float32", "test", False))
+            block = s.read_all()
+        np.testing.assert_array_equal(block.images, IMAGES)
+        np.testing.assert_array_equal(block.labels, LABELS)
+        self.assertIsNone(block.sparse)
+
+    def test_inspect_text_names_the_label_type(self):
+        text = describe(str(GOLDEN / "golden-v3-sparse-zlib6-delta.mxs"), samples=True)
+        self.assertIn("MixShard v3, ", text)
+        self.assertIn(" 3 classes, labels sparse (smoothing 0), provenance yes", text)
+        self.assertIn(" 3 classes, labels float32, provenance no", describe(str(GOLDEN / "golden-v3-dense-none.mxs")))

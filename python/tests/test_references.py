@@ -101,7 +101,8 @@ class ReferenceDirectoryTests(unittest.TestCase):
         with mixshards.ShardFile(str(refs / layout.SOURCE_FILE)) as f:
             h = f.header
             self.assertEqual((h.version, h.split, h.epoch, h.codec, h.image_filter, h.has_provenance),
-                             (2, "source", layout.TEST_EPOCH, "none", "none", False))
+                             (3, "source", layout.TEST_EPOCH, "none", "none", False))
+            self.assertEqual((h.label_type, h.label_smoothing), ("sparse", 0.0))  # one-hot records {y, y, 1}
             block = f.read_all()
         np.testing.assert_array_equal(block.images.reshape(300, -1), records[:, 1:])
         np.testing.assert_array_equal(block.labels, np.eye(10, dtype=np.float32)[records[:, 0]])

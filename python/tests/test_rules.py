@@ -35,9 +35,10 @@ def cifar_labels(split: str = "train") -> np.ndarray:
 
 
 def make(name: str, augment: str = "", mix: str = 'mode = "sample"\np = 0.5', references: bool = False, epochs: int = 1,
-         dataset: str = "") -> Path:
+         dataset: str = "", version: int = 3) -> Path:
     """A directory of 300 CIFAR training and 100 test images, shards of 100 in chunks of 64, stored
-    without compression or filter (so records and rows can be edited in place)."""
+    without compression or filter (so records and rows can be edited in place), in MixShard
+    ``version`` (v2 stores dense rows, which the row-editing tests edit; v3 sparse records)."""
     exe = support.mixprep()
     if exe is None:
         raise unittest.SkipTest("mixprep is not built (run `swift build` or scripts/test.sh)")
@@ -46,8 +47,15 @@ def make(name: str, augment: str = "", mix: str = 'mode = "sample"\np = 0.5', re
     (root / "p.toml").write_text(f'name = "{name}"\nseed = 5\n[dataset]\n{data}\n[augment]\n{augment}\n[mix]\n{mix}\nalpha = 0.5\n'
                                  f'[shards]\nepochs = {epochs}\nsamples_per_shard = 100\nsamples_per_chunk = 64\ncodec = "none"\n'
                                  f'filter = "none"\nreferences = {str(references).lower()}\n')
-    support.run(exe, "run", str(root / "p.toml"), "--out", str(root / "shards"), "--quiet")
+    support.run(exe, "run", str(root / "p.toml"), "--out", str(root / "shards"), "--quiet", "--format-version", str(version))
     return root / "shards"
+
+
+def chunk_labels(b, at: int, n: int, h: layout.Header) -> np.ndarray:
+    """The ``n`` label rows at ``at``: dense as stored, or v3 sparse records expanded (unchecked)."""
+    if h.label_type == "sparse":
+        return layout.expand_sparse(np.frombuffer(b, layout.SPARSE_LABEL, n, at), h.class_count, h.label_smoothing)
+    return np.frombuffer(b, "<f4", n * h.class_count, at).reshape(n, h.class_count).astype(np.float32)
 
 
 def raw_block(path: Path):
@@ -56,32 +64,43 @@ def raw_block(path: Path):
     b = path.read_bytes()
     h = layout.decode_header(b, str(path))
     io = struct.unpack_from("<Q", b, len(b) - 32)[0]
-    k, labels, prov, where = h.class_count, [], [], []
+    labels, prov, where = [], [], []
     for c in range(h.chunk_count):
         offset, _stored, _raw, _first, n, _crc, m = struct.unpack_from("<QIIIIII", b, io + 32 * c)
         at = offset + m * h.image_bytes
-        labels.append(np.frombuffer(b, "<f4", n * k, at).reshape(n, k))
-        prov.append(np.frombuffer(b, layout.PROVENANCE_V2, n, at + 4 * n * k))
+        labels.append(chunk_labels(b, at, n, h))
+        prov.append(np.frombuffer(b, layout.PROVENANCE_V2, n, at + n * h.label_bytes))
         where.append((c, at, n))
     return np.concatenate(prov), np.concatenate(labels).astype(np.float32), where
 
 
-def forge(d: Path, sample: int, edit, file: str = SHARD) -> None:
+def forge(d: Path, sample: int, edit, file: str = SHARD, record=None) -> None:
     """``edit(row, record)`` of sample ``sample`` of ``file`` (a writable float32 row and a one-record
-    array), then every CRC, size, hash and statistic made to agree."""
+    array), then every CRC, size, hash and statistic made to agree. Rows are edited in v2 directories;
+    a v3 shard stores a sparse label record, whose weight the forger keeps the record's λ (every reader
+    requires it) and which ``record(one-record SPARSE_LABEL array)`` edits."""
     path = d / file
     b = bytearray(path.read_bytes())
     h = layout.decode_header(b, str(path))
     io = struct.unpack_from("<Q", b, len(b) - 32)[0]
     c = sample // h.samples_per_chunk
     offset, stored, _raw, first, n, _crc, m = struct.unpack_from("<QIIIIII", b, io + 32 * c)
-    k, at = h.class_count, offset + m * h.image_bytes
-    labels = np.frombuffer(b, "<f4", n * k, at).reshape(n, k).astype(np.float32)
-    prov = np.frombuffer(b, layout.PROVENANCE_V2, n, at + 4 * n * k).copy()
+    at, size = offset + m * h.image_bytes, n * h.label_bytes
+    labels = chunk_labels(b, at, n, h).copy()
+    before = labels.copy()
+    prov = np.frombuffer(b, layout.PROVENANCE_V2, n, at + size).copy()
     j = sample - first
     edit(labels[j], prov[j:j + 1])
-    b[at:at + 4 * n * k] = labels.astype("<f4").tobytes()
-    b[at + 4 * n * k:at + 4 * n * k + 32 * n] = prov.tobytes()
+    if h.label_type == "sparse":
+        assert np.array_equal(labels.view(np.uint32), before.view(np.uint32)), "a v3 label is a record: edit rows in v2"
+        records = np.frombuffer(b, layout.SPARSE_LABEL, n, at).copy()
+        records["weight"][j] = prov["lam"][j]
+        if record is not None:
+            record(records[j:j + 1])
+        b[at:at + size] = records.tobytes()
+    else:
+        b[at:at + size] = labels.astype("<f4").tobytes()
+    b[at + size:at + size + 32 * n] = prov.tobytes()
     struct.pack_into("<I", b, io + 32 * c + 24, zlib.crc32(bytes(b[offset:offset + stored])))
     struct.pack_into("<I", b, len(b) - 32 + 12, zlib.crc32(bytes(b[io:io + 32 * h.chunk_count])))
     path.write_bytes(bytes(b))
@@ -202,7 +221,7 @@ class RuleTests(unittest.TestCase):
         for name, weights, expected in (("huge", [3e38, -3e38, 1], "label weight 3e+38 of class 0 is not in [0, 1]"),
                                         ("negative", [2, -1], "label weight 2 of class 0 is not in [0, 1]")):
             with self.subTest(name):
-                d = make(name)
+                d = make(name, version=2)
                 s = first(d, layout.KIND_COPY)
 
                 def edit(row, r):
@@ -237,7 +256,7 @@ class RuleTests(unittest.TestCase):
     def test_label_rows_follow_from_their_provenance(self):
         labels = cifar_labels()
         # With a source copy (references) the source labels are its rows'; a copy relabelled.
-        d = make("copy", references=True)
+        d = make("copy", references=True, version=2)
         s = first(d, layout.KIND_COPY)
         primary = int(raw_block(d / SHARD)[0][s]["primary"])
         y = NAMES[labels[primary]]
@@ -250,7 +269,7 @@ class RuleTests(unittest.TestCase):
                               f"source image {primary} ({y}) with lambda 1 and smoothing 0 gives {y} 1 and 0 elsewhere "
                               f"(the row of source/train.mxs chunk 0 sample {primary} made source image {primary} {y})"])
         # Smoothing 0.1, one weight one ulp off: bit for bit.
-        d = make("smooth", mix='mode = "sample"\np = 0.5\nsmoothing = 0.1', references=True)
+        d = make("smooth", mix='mode = "sample"\np = 0.5\nsmoothing = 0.1', references=True, version=2)
         s = first(d, layout.KIND_COPY)
         primary = int(raw_block(d / SHARD)[0][s]["primary"])
         y = NAMES[labels[primary]]
@@ -259,7 +278,7 @@ class RuleTests(unittest.TestCase):
                               f"source image {primary} ({y}) with lambda 1 and smoothing 0.1 gives {y} 0.90999997 and 0.01 "
                               f"elsewhere (the row of source/train.mxs chunk 0 sample {primary} made source image {primary} {y})"])
         # Without a source copy the first row that determines an image's class gives it: epoch 1 contradicts epoch 0.
-        d = make("derived", epochs=2)
+        d = make("derived", epochs=2, version=2)
         second = "train/epoch-001/shard-00000.mxs"
         s = first(d, layout.KIND_COPY, file=second)
         primary = int(raw_block(d / second)[0][s]["primary"])
@@ -276,7 +295,7 @@ class RuleTests(unittest.TestCase):
 
     def test_labels_of_image_files_are_the_file_lists(self):
         d = make("images", dataset=f'path = "{support.LAYOUTS / "folders"}"\nsize = 16\nresize = "shorter"',
-                 mix='mode = "sample"\np = 0.5')
+                 mix='mode = "sample"\np = 0.5', version=2)
         ds = mixshards.open(d)
         y = json.loads((d / "manifest.json").read_text())["source"]["classNames"][ds.files("test")[0].label]
 
@@ -285,6 +304,38 @@ class RuleTests(unittest.TestCase):
         forge(d, 0, swap, file="test/shard-00000.mxs")
         self.assertVerify(d, [f"{d}/test/shard-00000.mxs: chunk 0: sample 0: label row does not follow from its provenance: "
                               f"source image 0 ({y}) with lambda 1 and smoothing 0 gives {y} 1 and 0 elsewhere"])
+
+    def test_sparse_records_follow_from_their_provenance(self):
+        """MixShard v3: a sparse record stands for rule 12's row, so verify holds it to its provenance as it
+        holds a dense row, in the same words (Swift's testSparseLabelRecordsFollowFromTheirProvenance)."""
+        labels = cifar_labels()
+        d = make("copy3", references=True)
+        s = first(d, layout.KIND_COPY)
+        primary = int(raw_block(d / SHARD)[0][s]["primary"])
+        y = NAMES[labels[primary]]
+
+        def next_class(r):
+            r["class_a"] = (r["class_a"] + 1) % 10
+            r["class_b"] = r["class_a"]
+        forge(d, s, lambda row, r: None, record=next_class)
+        self.assertVerify(d, [f"{d}/{SHARD}: chunk {s // 64}: sample {s}: label row does not follow from its provenance: "
+                              f"source image {primary} ({y}) with lambda 1 and smoothing 0 gives {y} 1 and 0 elsewhere "
+                              f"(the row of source/train.mxs chunk 0 sample {primary} made source image {primary} {y})"])
+        # A shard whose ε is one ulp off the pipeline's: its header does not match.
+        d = make("epsilon3", mix='mode = "sample"\np = 0.5\nsmoothing = 0.1')
+        path = d / SHARD
+        b = bytearray(path.read_bytes())
+        struct.pack_into("<f", b, 56, np.nextafter(np.float32(0.1), np.float32(1)))
+        support.fix_header_crc(b)
+        path.write_bytes(bytes(b))
+        forge(d, 0, lambda row, r: None)  # the manifest made to agree
+        self.assertVerify(d, [f"{d}/{SHARD}: header: does not match the pipeline: labels sparse (smoothing 0.10000001) "
+                              "(expected sparse, smoothing 0.1)"])
+        # A v2 directory's shards are v2: a v3 shard among them is refused by version.
+        d2, d3 = make("v2", version=2), make("v3")
+        shutil.copy(d3 / SHARD, d2 / SHARD)
+        forge(d2, 0, lambda row, r: None)
+        self.assertVerify(d2, [f"{d2}/{SHARD}: header: does not match the pipeline: version 3 (expected 2)"])
 
     def test_label_weights_are_the_rows_mixprep_wrote(self):
         """Every training row of the batch variant (smoothing 0.1) and of cutmix with references equals

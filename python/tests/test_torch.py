@@ -13,7 +13,7 @@ from .test_rng import seed_cnn_tensors
 
 try:
     import torch
-    from mixshards.torch import DataLoader, MixShardDataset, init_like_mixtrain
+    from mixshards.torch import DataLoader, MixShardDataset, init_like_mixtrain, sparse_cross_entropy
 except ImportError:  # torch is not a dependency; CI has none
     torch = None
 
@@ -45,6 +45,24 @@ class TorchDatasetTests(unittest.TestCase):
 
     def drain(self, it):
         return [(x.clone(), y.clone()) for x, y in it]
+
+    def test_sparse_labels_and_their_loss(self):
+        """sparse_labels=True: (classes, weights) N×2 per batch and the epoch's ε; sparse_cross_entropy on them is
+        the soft-target cross-entropy on the dense rows (to float rounding), also through worker processes."""
+        dense = self.drain(MixShardDataset(self.dir, batch_size=64, seed=2))
+        ds = MixShardDataset(self.dir, batch_size=64, seed=2, sparse_labels=True)
+        self.assertAlmostEqual(ds.smoothing, 0.1, places=7)
+        got = [(x.clone(), (c.clone(), w.clone())) for x, (c, w) in ds]
+        self.assertEqual(len(got), len(dense))
+        g = torch.Generator().manual_seed(0)
+        for (x, y), (xs, (classes, weights)) in zip(dense, got):
+            self.assertTrue(torch.equal(x, xs))
+            self.assertEqual((classes.dtype, weights.dtype, tuple(classes.shape)), (torch.int64, torch.float32, (len(x), 2)))
+            logits = torch.randn(len(x), 10, generator=g, dtype=torch.float64)
+            want = -(y.double() * torch.log_softmax(logits, 1)).sum(1).mean()
+            self.assertAlmostEqual(float(sparse_cross_entropy(logits, classes, weights, ds.smoothing)), float(want), places=6)
+        workers = [(c.clone(), w.clone()) for _, (c, w) in DataLoader(ds, num_workers=2)]
+        self.assertEqual(sorted(c[:, 0].sum().item() for c, _ in workers), sorted(c[:, 0].sum().item() for _, (c, _w) in got))
 
     def test_normalised_batches_and_soft_labels(self):
         ds = MixShardDataset(self.dir, batch_size=64, seed=2)
