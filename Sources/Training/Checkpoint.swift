@@ -188,7 +188,7 @@ public struct Checkpoint: Sendable, Equatable {
                 pipelineName: String, manifestSHA256: String, sourceFingerprint: String) {
         let c = model.config
         header = Header(widths: c.widths, hidden: c.hidden, classes: c.classes, inputChannels: c.inputChannels,
-                        inputSize: c.inputSize, epoch: epoch, adamStep: optimizer.step,
+                        inputSize: c.inputHeight, epoch: epoch, adamStep: optimizer.step,
                         learningRate: optimizer.learningRate, beta1: optimizer.beta1, beta2: optimizer.beta2,
                         epsilon: optimizer.epsilon, batch: batch, seed: seed, nextEpoch: epoch, metrics: metrics,
                         pipelineName: pipelineName, manifestSHA256: manifestSHA256,

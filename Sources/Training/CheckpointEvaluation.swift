@@ -11,8 +11,8 @@ public enum CheckpointEvaluation {
         let dir = try ShardDirectory(path: shardDirectory)
         let s = dir.shape
         let c = ckpt.header.config
-        guard c.inputChannels == s.channels, c.inputSize == s.height, s.height == s.width, c.classes == s.classCount else {
-            throw MixError.file(checkpoint, "network takes \(Wording.image(channels: c.inputChannels, height: c.inputSize, width: c.inputSize)) images and \(c.classes) classes; "
+        guard c.inputChannels == s.channels, c.inputHeight == s.height, c.inputWidth == s.width, c.classes == s.classCount else {
+            throw MixError.file(checkpoint, "network takes \(Wording.image(channels: c.inputChannels, height: c.inputHeight, width: c.inputWidth)) images and \(c.classes) classes; "
                                 + "\(shardDirectory) holds \(Wording.image(channels: s.channels, height: s.height, width: s.width)) images and \(s.classCount) classes")
         }
         try MemoryBudget.check(c, workers: threads, training: false, context: checkpoint)

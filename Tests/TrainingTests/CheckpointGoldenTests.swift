@@ -17,7 +17,7 @@ final class CheckpointGoldenTests: XCTestCase {
         let n = config.checkedParameterCount!
         let header = Checkpoint.Header(
             widths: config.widths, hidden: config.hidden, classes: config.classes, inputChannels: config.inputChannels,
-            inputSize: config.inputSize, epoch: 1, adamStep: 10, learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
+            inputSize: config.inputHeight, epoch: 1, adamStep: 10, learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
             batch: 8, seed: 5, nextEpoch: 1,
             metrics: [EpochMetrics(epoch: 1, trainLoss: 1.0625, testLoss: 1.125, testAccuracy: 0.5, imagesPerSecond: 256, seconds: 0.5)],
             pipelineName: "golden", manifestSHA256: String(repeating: "ab", count: 32),
