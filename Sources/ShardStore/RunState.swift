@@ -31,6 +31,7 @@ public struct RunState: Codable, Equatable, Sendable {
         }
         // `mixprep finalize` writes the manifest's source from it.
         if let problem = state.source.classNameProblem { throw MixError.file(path, problem) }
+        if let problem = state.source.channelStatsProblem { throw MixError.file(path, problem) }
         return state
     }
 
@@ -56,6 +57,9 @@ public struct RunState: Codable, Equatable, Sendable {
             out.append("dataset limits")
         }
         if source.fingerprint != other.source.fingerprint { out.append("source data (fingerprint)") }
+        if let mine = source.channelStats, let theirs = other.source.channelStats, mine != theirs {
+            out.append("source channel statistics (\(theirs.description) vs \(mine.description))")
+        }
         return out
     }
 }

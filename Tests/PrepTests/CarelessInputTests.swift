@@ -26,7 +26,10 @@ final class CarelessInputTests: XCTestCase {
             for c in ["a", "b"] {
                 try FileIO.makeDirectories("\(root)/\(split)/\(c)")
                 for i in 0..<count {
-                    try PNG.write(RGBImage(width: side, height: height ?? side), to: "\(root)/\(split)/\(c)/\(i).png")
+                    // Not blank: a blank image's channels are constant, which mixprep warns about.
+                    let h = height ?? side
+                    let pixels = (0..<(side * h * 3)).map { UInt8(truncatingIfNeeded: $0 * 7 + i * 13) }
+                    try PNG.write(RGBImage(width: side, height: h, pixels: pixels), to: "\(root)/\(split)/\(c)/\(i).png")
                 }
             }
         }

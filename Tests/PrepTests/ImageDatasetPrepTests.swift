@@ -100,7 +100,7 @@ final class ImageDatasetPrepTests: XCTestCase {
         for split in ["train", "test"] {
             for c in ["a", "b"] {
                 try FileIO.makeDirectories("\(data)/\(split)/\(c)")
-                for i in 0..<3 { try PNG.write(RGBImage(width: 20, height: 18, background: RGBColor(UInt8(i * 40), 9, 200)), to: "\(data)/\(split)/\(c)/\(i).png") }
+                for i in 0..<3 { try PNG.write(RGBImage(width: 20, height: 18, background: RGBColor(UInt8(i * 40), UInt8(9 + 3 * i), UInt8(200 - 7 * i))), to: "\(data)/\(split)/\(c)/\(i).png") }
             }
         }
         let whole = try FileIO.read("\(data)/train/b/1.png")
