@@ -231,7 +231,8 @@ public enum ExperimentRunner {
         }
         setTrainingThreads(options.threads)
         let model = try ckpt.makeModel()
-        let loader = try ShardLoader(directory: dir, options: LoaderOptions(batch: trial.pipeline.train.batch, seed: trial.seed))
+        let loader = try ShardLoader(directory: dir, options: LoaderOptions(batch: trial.pipeline.train.batch, seed: trial.seed,
+                                                                            normalizer: ckpt.normalizer))
         let eval = try Evaluation.run(model: model, loader: loader,
                                       progress: Progress("\(trial.name) confusion", total: dir.testSampleCount,
                                                          unit: "images", quiet: options.quiet))

@@ -11,7 +11,7 @@ final class CheckpointTarget: FuzzTarget {
 
     static let dictionary = [
         "\"widths\":[1024,1024,1024,1024,1024,1024,1024,1024],", "\"parameterCount\":4611686018427387904,", "\"epoch\":-1,",
-        "\"hidden\":1000000000,", "\"batch\":10000000,", "\"inputSize\":0,", "\"metrics\":[],", "\"classes\":1,",
+        "\"hidden\":1000000000,", "\"batch\":10000000,", "\"inputHeight\":0,", "\"inputWidth\":40,", "\"inputSize\":32,", "\"std\":[0,0,0]", "\"mean\":[]", "\"metrics\":[],", "\"classes\":1,",
     ]
 
     let seeds: [[UInt8]]

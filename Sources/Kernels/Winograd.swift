@@ -1,7 +1,7 @@
 // Winograd F(2×2, 3×3) transforms (Lavin & Gray, 2015) for 3×3, pad 1, stride 1
-// convolutions on CNHW tensors with even sides.
+// convolutions on CNHW tensors of H×W planes, H and W even (square or not).
 //
-// With output tiles of 2×2 (tile t = (b·S/2 + ty)·S/2 + tx, T = B·(S/2)² tiles) and
+// With output tiles of 2×2 (tile t = (b·H/2 + ty)·W/2 + tx, T = B·(H/2)·(W/2) tiles) and
 // their 4×4 input windows d (rows 2ty−1…2ty+2, zero padded):
 //
 //   U[ξ][co][ci] = (G g Gᵀ)[ξ]            weights        [16, Cout, Cin]
@@ -69,35 +69,35 @@ public func winogradWeightGradient(_ du: UnsafePointer<Float>, outChannels: Int,
     }
 }
 
-/// V[16, C, T] = Bᵀ·d·B for every 4×4 input window of `input [C, B, S, S]` (CNHW, pad 1).
+/// V[16, C, T] = Bᵀ·d·B for every 4×4 input window of `input [C, B, H, W]` (CNHW, pad 1).
 ///
 /// Works per (channel, image) plane: the plane is copied into a zero-bordered
-/// (S+2)² buffer (no bounds checks in the tile loop), transformed into a local
-/// [16, (S/2)²] block, and each of the 16 rows is then written as one contiguous run.
-public func winogradInputTransform(_ input: UnsafePointer<Float>, channels: Int, batch: Int, size S: Int,
+/// (H+2)×(W+2) buffer (no bounds checks in the tile loop), transformed into a local
+/// [16, (H/2)·(W/2)] block, and each of the 16 rows is then written as one contiguous run.
+public func winogradInputTransform(_ input: UnsafePointer<Float>, channels: Int, batch: Int, height H: Int, width W: Int,
                                    v: UnsafeMutablePointer<Float>) {
-    precondition(S % 2 == 0, "Winograd F(2,3) needs even sides")
-    let tiles = S / 2, perImage = tiles * tiles, T = batch * perImage
+    precondition(H % 2 == 0 && W % 2 == 0, "Winograd F(2,3) needs even sides")
+    let tilesY = H / 2, tilesX = W / 2, perImage = tilesY * tilesX, T = batch * perImage
     let plane = winogradSlabStride(channels * T)
-    let P = S + 2
+    let P = W + 2, rows = H + 2
     parallelFor(channels * batch) { cb in
         let c = cb / batch, b = cb % batch
-        let src = input + cb * S * S          // (c·B + b)·S·S in CNHW
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: P * P + 16 * perImage) { buf in
-            let pad = buf.baseAddress!, local = pad + P * P
+        let src = input + cb * H * W          // (c·B + b)·H·W in CNHW
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: P * rows + 16 * perImage) { buf in
+            let pad = buf.baseAddress!, local = pad + P * rows
             pad.update(repeating: 0, count: P)
-            for y in 0..<S {
+            for y in 0..<H {
                 let row = pad + (y + 1) * P
                 row[0] = 0
-                (row + 1).update(from: src + y * S, count: S)
-                row[S + 1] = 0
+                (row + 1).update(from: src + y * W, count: W)
+                row[W + 1] = 0
             }
-            (pad + (S + 1) * P).update(repeating: 0, count: P)
+            (pad + (H + 1) * P).update(repeating: 0, count: P)
             // Row pass Bᵀ·d over whole padded rows (contiguous, vectorisable), then the
             // column pass per tile.
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * P) { rb in
                 let R = rb.baseAddress!
-                for ty in 0..<tiles {
+                for ty in 0..<tilesY {
                     let p0 = pad + 2 * ty * P, p1 = p0 + P, p2 = p1 + P, p3 = p2 + P
                     for x in 0..<P {
                         R[x] = p0[x] - p2[x]
@@ -107,9 +107,9 @@ public func winogradInputTransform(_ input: UnsafePointer<Float>, channels: Int,
                     }
                     for r in 0..<4 {
                         let q = R + r * P
-                        let l0 = local + (4 * r) * perImage + ty * tiles
+                        let l0 = local + (4 * r) * perImage + ty * tilesX
                         let l1 = l0 + perImage, l2 = l1 + perImage, l3 = l2 + perImage
-                        for tx in 0..<tiles {
+                        for tx in 0..<tilesX {
                             let a = q[2 * tx], b = q[2 * tx + 1], c = q[2 * tx + 2], d = q[2 * tx + 3]
                             l0[tx] = a - c
                             l1[tx] = b + c
@@ -127,18 +127,19 @@ public func winogradInputTransform(_ input: UnsafePointer<Float>, channels: Int,
     }
 }
 
-/// dInput [C, B, S, S] (overwritten) = Σ over windows of B·dV·Bᵀ, the adjoint of
+/// dInput [C, B, H, W] (overwritten) = Σ over windows of B·dV·Bᵀ, the adjoint of
 /// `winogradInputTransform` (padding positions dropped).
-public func winogradInputGradient(_ dv: UnsafePointer<Float>, channels: Int, batch: Int, size S: Int,
+public func winogradInputGradient(_ dv: UnsafePointer<Float>, channels: Int, batch: Int, height H: Int, width W: Int,
                                   dInput: UnsafeMutablePointer<Float>) {
-    let tiles = S / 2, perImage = tiles * tiles, T = batch * perImage
+    precondition(H % 2 == 0 && W % 2 == 0, "Winograd F(2,3) needs even sides")
+    let tilesY = H / 2, tilesX = W / 2, perImage = tilesY * tilesX, T = batch * perImage
     let plane = winogradSlabStride(channels * T)
-    let P = S + 2
+    let P = W + 2, rows = H + 2
     parallelFor(channels * batch) { cb in
         let c = cb / batch, b = cb % batch
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: P * P + 16 * perImage) { buf in
-            let pad = buf.baseAddress!, local = pad + P * P
-            pad.update(repeating: 0, count: P * P)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: P * rows + 16 * perImage) { buf in
+            let pad = buf.baseAddress!, local = pad + P * rows
+            pad.update(repeating: 0, count: P * rows)
             let src = dv + c * T + b * perImage
             for xi in 0..<16 {
                 (local + xi * perImage).update(from: src + xi * plane, count: perImage)
@@ -147,13 +148,13 @@ public func winogradInputGradient(_ dv: UnsafePointer<Float>, channels: Int, bat
             // pass B·Q accumulated into four padded rows (contiguous, vectorisable).
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * P) { qb in
                 let Q = qb.baseAddress!
-                for ty in 0..<tiles {
+                for ty in 0..<tilesY {
                     for r in 0..<4 {
                         let q = Q + r * P
                         q.update(repeating: 0, count: P)
-                        let l0 = local + (4 * r) * perImage + ty * tiles
+                        let l0 = local + (4 * r) * perImage + ty * tilesX
                         let l1 = l0 + perImage, l2 = l1 + perImage, l3 = l2 + perImage
-                        for tx in 0..<tiles {
+                        for tx in 0..<tilesX {
                             let x0 = l0[tx], x1 = l1[tx], x2 = l2[tx], x3 = l3[tx]
                             q[2 * tx] += x0
                             q[2 * tx + 1] += x1 - x2 + x3
@@ -171,9 +172,9 @@ public func winogradInputGradient(_ dv: UnsafePointer<Float>, channels: Int, bat
                     }
                 }
             }
-            let dst = dInput + cb * S * S
-            for y in 0..<S {
-                (dst + y * S).update(from: pad + (y + 1) * P + 1, count: S)
+            let dst = dInput + cb * H * W
+            for y in 0..<H {
+                (dst + y * W).update(from: pad + (y + 1) * P + 1, count: W)
             }
         }
     }

@@ -1,29 +1,43 @@
 import MixCore
 
 /// Shape of a `SeedCNN`: `widths.count` blocks of conv3×3(pad 1) + ReLU + maxpool2×2,
-/// then fc(widths.last · (inputSize / 2^blocks)² → hidden), ReLU, fc(hidden → classes).
+/// then fc(widths.last · (H / 2^blocks) · (W / 2^blocks) → hidden), ReLU, fc(hidden → classes),
+/// for input images of `inputHeight`×`inputWidth` (square or not; each a multiple of 2^blocks).
 public struct CNNConfig: Codable, Sendable, Equatable {
     public var widths: [Int]
     public var hidden: Int
     public var classes: Int
     public var inputChannels: Int
-    public var inputSize: Int
+    public var inputHeight: Int
+    public var inputWidth: Int
 
     public init(widths: [Int] = [32, 64, 128, 256], hidden: Int = 256, classes: Int = 10,
-                inputChannels: Int = 3, inputSize: Int = 32) {
+                inputChannels: Int = 3, inputHeight: Int = 32, inputWidth: Int = 32) {
         self.widths = widths
         self.hidden = hidden
         self.classes = classes
         self.inputChannels = inputChannels
-        self.inputSize = inputSize
+        self.inputHeight = inputHeight
+        self.inputWidth = inputWidth
     }
 
-    /// Side length of the last pooled feature map.
-    public var finalSide: Int { inputSize >> widths.count }
-    /// Input features of the first fully connected layer.
-    public var flatFeatures: Int { (widths.last ?? inputChannels) * finalSide * finalSide }
+    /// A configuration for square `inputSize`×`inputSize` images.
+    public init(widths: [Int] = [32, 64, 128, 256], hidden: Int = 256, classes: Int = 10,
+                inputChannels: Int = 3, inputSize: Int) {
+        self.init(widths: widths, hidden: hidden, classes: classes, inputChannels: inputChannels,
+                  inputHeight: inputSize, inputWidth: inputSize)
+    }
+
+    /// Height and width of the input of conv block `i` (the input halved `i` times).
+    public func height(block i: Int) -> Int { inputHeight >> i }
+    public func width(block i: Int) -> Int { inputWidth >> i }
+    /// Height and width of the last pooled feature map.
+    public var finalHeight: Int { inputHeight >> widths.count }
+    public var finalWidth: Int { inputWidth >> widths.count }
+    /// Input features of the first fully connected layer: `widths.last · finalHeight · finalWidth`.
+    public var flatFeatures: Int { (widths.last ?? inputChannels) * finalHeight * finalWidth }
     /// Elements of one input image, `C·H·W`.
-    public var inputCount: Int { inputChannels * inputSize * inputSize }
+    public var inputCount: Int { inputChannels * inputHeight * inputWidth }
 
     /// Parameters of the network, computed with checked arithmetic: nil when it
     /// overflows (or a size is negative). `SeedCNN.parameterCount` for a valid configuration.
@@ -44,8 +58,7 @@ public struct CNNConfig: Codable, Sendable, Equatable {
             cin = w
         }
         guard widths.count < Int.bitWidth else { return nil }
-        let side = inputSize >> widths.count
-        let (area, o1) = side.multipliedReportingOverflow(by: side)
+        let (area, o1) = (inputHeight >> widths.count).multipliedReportingOverflow(by: inputWidth >> widths.count)
         let (flat, o2) = (widths.last ?? inputChannels).multipliedReportingOverflow(by: area)
         guard !o1, !o2, add(flat, hidden, bias: hidden), add(hidden, classes, bias: classes) else { return nil }
         return total
@@ -59,12 +72,12 @@ public struct CNNConfig: Codable, Sendable, Equatable {
         if hidden <= 0 || hidden > L.maxHidden { return "hidden must be \(Wording.range(1, L.maxHidden)) (got \(hidden))" }
         if classes < 2 { return "classes must be at least 2" }
         if inputChannels <= 0 { return "inputChannels must be positive" }
-        if inputSize <= 0 || inputSize % (1 << widths.count) != 0 {
-            return "inputSize must be a positive multiple of 2^\(widths.count)"
+        if inputHeight <= 0 || inputWidth <= 0 || inputHeight % (1 << widths.count) != 0 || inputWidth % (1 << widths.count) != 0 {
+            return "the input's height and width must be positive multiples of 2^\(widths.count) (got \(inputWidth)×\(inputHeight), width×height)"
         }
         guard let n = checkedParameterCount, n <= L.maxParameters else {
             return "widths \(widths) and hidden \(hidden) make \(checkedParameterCount.map(String.init) ?? "too many") parameters "
-                + "for \(Wording.image(channels: inputChannels, height: inputSize, width: inputSize)) images and \(classes) classes; at most \(Wording.grouped(L.maxParameters)) are allowed"
+                + "for \(Wording.image(channels: inputChannels, height: inputHeight, width: inputWidth)) images and \(classes) classes; at most \(Wording.grouped(L.maxParameters)) are allowed"
         }
         return nil
     }

@@ -1,7 +1,7 @@
 import Kernels
 
 extension SeedCNN {
-    /// Forward + soft-target cross-entropy + backward on NCHW `input [batch, C, S, S]` and
+    /// Forward + soft-target cross-entropy + backward on NCHW `input [batch, C, H, W]` and
     /// `targets [batch, classes]`. Gradients are overwritten (not accumulated) in the
     /// gradient buffer; returns the mean loss. Call an optimiser afterwards (or use
     /// `trainStep(input:targets:batch:optimizer:)`).
@@ -66,8 +66,8 @@ extension SeedCNN {
             ReLU.backward(output: ws.hidden, dOutput: ws.dHidden!, dInput: ws.dHidden!, count: B * Hd)
             fc1.backward(ws.fcIn, weight: params + fc1Weight, dOutput: ws.dHidden!,
                          dWeight: grads + fc1Weight, dBias: grads + fc1Bias, dInput: ws.dFcIn!, batch: B)
-            // dPooled_last[C, B, s·s] ← dFcIn[B, C·s·s]
-            let C = config.widths.last!, ss = config.finalSide * config.finalSide, F = C * ss
+            // dPooled_last[C, B, h·w] ← dFcIn[B, C·h·w]
+            let C = config.widths.last!, ss = config.finalHeight * config.finalWidth, F = C * ss
             let dst0 = ws.dPooled[last], src0 = ws.dFcIn!
             for c in 0..<C {
                 for b in 0..<B {
@@ -79,22 +79,22 @@ extension SeedCNN {
         }
         for i in stride(from: last, through: 0, by: -1) {
             let conv = convs[i]
-            let S = side(i)
+            let (H, W) = blockSize(i)
             if usesWinograd[i] {
                 let block = WinogradConvBlock(inChannels: conv.inChannels, outChannels: conv.outChannels)
                 timed(ws, "conv\(i).winogradBack") {
-                    block.backward(dOutput: ws.dPooled[i], output: ws.pooled[i], argmax: ws.argmax[i], batch: B, size: S,
+                    block.backward(dOutput: ws.dPooled[i], output: ws.pooled[i], argmax: ws.argmax[i], batch: B, height: H, width: W,
                                    u: ws.u[i]!, v: ws.v[i]!, m: ws.m!, du: ws.du!,
                                    dWeight: grads + convWeight(i), dBias: grads + convBias(i),
                                    dInput: i > 0 ? ws.dPooled[i - 1] : nil)
                 }
                 continue
             }
-            let g = conv.geometry(batch: B, height: S, width: S, layout: i == 0 ? .nchw : .cnhw)
-            // dConv[Cout, B·S·S] (in convOut) and dBias from the pooled gradient.
+            let g = conv.geometry(batch: B, height: H, width: W, layout: i == 0 ? .nchw : .cnhw)
+            // dConv[Cout, B·H·W] (in convOut) and dBias from the pooled gradient.
             timed(ws, "conv\(i).poolBack") {
                 BiasReLUMaxPool.backward(dOutput: ws.dPooled[i], output: ws.pooled[i], argmax: ws.argmax[i],
-                                         channels: conv.outChannels, planesPerChannel: B, height: S, width: S,
+                                         channels: conv.outChannels, planesPerChannel: B, height: H, width: W,
                                          dInput: ws.convOut, dBias: grads + convBias(i))
             }
             // dW = dConv × colᵀ

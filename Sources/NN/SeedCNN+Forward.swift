@@ -37,34 +37,34 @@ extension SeedCNN {
         precondition(B >= 1 && B <= ws.capacity)
         var x = input
         for (i, conv) in convs.enumerated() {
-            let S = side(i)
+            let (H, W) = blockSize(i)
             if usesWinograd[i] {
                 let block = WinogradConvBlock(inChannels: conv.inChannels, outChannels: conv.outChannels)
                 timed(ws, "conv\(i).winograd") {
-                    block.forward(input: x, batch: B, size: S, weight: params + convWeight(i), bias: params + convBias(i),
+                    block.forward(input: x, batch: B, height: H, width: W, weight: params + convWeight(i), bias: params + convBias(i),
                                   u: ws.u[i]!, v: ws.v[i]!, m: ws.m!, output: ws.pooled[i], argmax: ws.argmax[i])
                 }
                 x = UnsafePointer(ws.pooled[i])
                 continue
             }
-            let g = conv.geometry(batch: B, height: S, width: S, layout: i == 0 ? .nchw : .cnhw)
-            // convOut[Cout, B·S·S] = W[Cout, Cin·9] × col[Cin·9, B·S·S]   (bias added after pooling)
+            let g = conv.geometry(batch: B, height: H, width: W, layout: i == 0 ? .nchw : .cnhw)
+            // convOut[Cout, B·H·W] = W[Cout, Cin·9] × col[Cin·9, B·H·W]   (bias added after pooling)
             timed(ws, "conv\(i).im2col") { im2col(g, input: x, col: ws.cols[i]) }
             timed(ws, "conv\(i).gemm") {
                 sgemm(m: conv.outChannels, n: g.colColumns, k: g.colRows,
                       a: params + convWeight(i), b: ws.cols[i], c: ws.convOut)
             }
-            // pooled[Cout, B, S/2, S/2] = relu(maxpool(convOut) + bias)
+            // pooled[Cout, B, H/2, W/2] = relu(maxpool(convOut) + bias)
             timed(ws, "conv\(i).pool") {
                 BiasReLUMaxPool.forward(ws.convOut, bias: params + convBias(i),
-                                        channels: conv.outChannels, planesPerChannel: B, height: S, width: S,
+                                        channels: conv.outChannels, planesPerChannel: B, height: H, width: W,
                                         output: ws.pooled[i], argmax: ws.argmax[i])
             }
             x = UnsafePointer(ws.pooled[i])
         }
         timed(ws, "fc") {
-            // fcIn[B, C·s·s] ← pooled_last[C, B, s·s]  (PyTorch flatten order)
-            let C = config.widths.last!, ss = config.finalSide * config.finalSide
+            // fcIn[B, C·h·w] ← pooled_last[C, B, h·w]  (PyTorch flatten order)
+            let C = config.widths.last!, ss = config.finalHeight * config.finalWidth
             let F = C * ss
             let last = ws.pooled[convs.count - 1]
             for c in 0..<C {

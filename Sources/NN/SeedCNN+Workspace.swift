@@ -1,12 +1,12 @@
 /// Activation and scratch buffers for one batch capacity, allocated once and reused.
 ///
-/// Shapes for block `i` with input side `S` (output side `S/2`), batch `B ≤ capacity`:
-///   col[i]     [Cin·9, B·S·S]        im2col of the block input (kept for dW)
-///   pooled[i]  [Cout, B, S/2, S/2]   post-ReLU pooled output (= next block's input, CNHW)
-///   argmax[i]  [Cout, B, S/2, S/2]   window index 0…3 of each max
+/// Shapes for block `i` with input `H×W` (output `H/2 × W/2`), batch `B ≤ capacity`:
+///   col[i]     [Cin·9, B·H·W]        im2col of the block input (kept for dW)
+///   pooled[i]  [Cout, B, H/2, W/2]   post-ReLU pooled output (= next block's input, CNHW)
+///   argmax[i]  [Cout, B, H/2, W/2]   window index 0…3 of each max
 ///   dPooled[i] same as pooled[i]     gradient w.r.t. pooled[i]
-///   convOut    [Cout, B·S·S]         raw GEMM output; reused as its gradient in backward
-///   dCol       [Cin·9, B·S·S]        scratch for the input gradient (blocks ≥ 1)
+///   convOut    [Cout, B·H·W]         raw GEMM output; reused as its gradient in backward
+///   dCol       [Cin·9, B·H·W]        scratch for the input gradient (blocks ≥ 1)
 ///   fcIn/dFcIn [B, F]  hidden/dHidden [B, hidden]  logits/dLogits [B, classes]
 /// Winograd blocks (see `WinogradConvBlock`) use instead of col/convOut/dCol:
 ///   u[i] [16, Cout, Cin], v[i] [16, Cin, T] (kept for backward), m [16, Cout, T] (shared,
@@ -109,9 +109,10 @@ final class Workspace {
             var cin = Double(config.inputChannels)
             for (i, width) in config.widths.enumerated() {
                 let cout = Double(width)
-                let S = Double(config.inputSize >> i), half = Double((config.inputSize >> i) / 2)
+                let (h, w) = (config.height(block: i), config.width(block: i))
+                let area = Double(h) * Double(w), halfArea = Double(h / 2) * Double(w / 2)
                 if winograd[i] {
-                    let tiles = B * half * half  // WinogradConvBlock.tiles
+                    let tiles = B * halfArea  // WinogradConvBlock.tiles
                     u.append(16 * slab(cout * cin))
                     cols.append(0)
                     v.append(16 * slab(cin * tiles))
@@ -119,15 +120,15 @@ final class Workspace {
                     du = max(du, 16 * slab(cout * cin))
                 } else {
                     u.append(nil)
-                    cols.append(cin * 9 * B * S * S)
+                    cols.append(cin * 9 * B * area)
                     v.append(0)
-                    if i > 0 { dCol = max(dCol, cin * 9 * B * S * S) }
-                    convOut = max(convOut, cout * B * S * S)
+                    if i > 0 { dCol = max(dCol, cin * 9 * B * area) }
+                    convOut = max(convOut, cout * B * area)
                 }
-                pooled.append(cout * B * half * half)
+                pooled.append(cout * B * halfArea)
                 cin = cout
             }
-            fcIn = B * Double(config.widths.last ?? config.inputChannels) * Double(config.finalSide) * Double(config.finalSide)
+            fcIn = B * Double(config.widths.last ?? config.inputChannels) * Double(config.finalHeight) * Double(config.finalWidth)
             hidden = B * Double(config.hidden)
             logits = B * Double(config.classes)
         }

@@ -5,7 +5,7 @@ import MixCore
 /// The seed CNN with explicit forward/backward passes on flat buffers.
 ///
 /// Memory layout:
-/// - The caller's input is NCHW `[B, C, S, S]`; targets are `[B, classes]`.
+/// - The caller's input is NCHW `[B, C, H, W]` (H and W multiples of 2^blocks, square or not); targets are `[B, classes]`.
 /// - Inside, activations are channel-major **CNHW** `[C, B, H, W]`: each conv layer is
 ///   one GEMM `W[Cout, Cin·9] × col[Cin·9, B·H·W]` whose output is already CNHW, so no
 ///   transposes are needed between blocks. The last pooled map is transposed once to
@@ -176,8 +176,8 @@ public final class SeedCNN {
     var fc2Weight: Int { parameterTensors[2 * convs.count + 2].offset }
     var fc2Bias: Int { parameterTensors[2 * convs.count + 3].offset }
 
-    /// Side length of the input of conv block `i`.
-    func side(_ i: Int) -> Int { config.inputSize >> i }
+    /// Height and width of the input of conv block `i`.
+    func blockSize(_ i: Int) -> (height: Int, width: Int) { (config.height(block: i), config.width(block: i)) }
 
     // MARK: Phase timing
 

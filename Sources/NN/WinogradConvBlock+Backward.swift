@@ -6,12 +6,12 @@ extension WinogradConvBlock {
     /// Consumes `u`, `v` from forward. `m` is reused as dM, and `v` is overwritten by dV.
     /// `du` is `[16, Cout, Cin]` scratch. Pass `dInput: nil` to skip the input gradient.
     public func backward(dOutput: UnsafePointer<Float>, output: UnsafePointer<Float>,
-                         argmax: UnsafePointer<UInt8>, batch B: Int, size S: Int,
+                         argmax: UnsafePointer<UInt8>, batch B: Int, height H: Int, width W: Int,
                          u: UnsafePointer<Float>, v: UnsafeMutablePointer<Float>,
                          m: UnsafeMutablePointer<Float>, du: UnsafeMutablePointer<Float>,
                          dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
                          dInput: UnsafeMutablePointer<Float>?) {
-        let Cout = outChannels, Cin = inChannels, T = tiles(batch: B, size: S)
+        let Cout = outChannels, Cin = inChannels, T = tiles(batch: B, height: H, width: W)
         let uS = winogradSlabStride(Cout * Cin), vS = winogradSlabStride(Cin * T), mS = winogradSlabStride(Cout * T)
         // dM = A·dY·Aᵀ with dY one-hot at the argmax (if the pooled output was positive), and dBias.
         winogradOutputPoolBackward(dOutput: dOutput, output: output, argmax: argmax, outChannels: Cout, tiles: T,
@@ -27,7 +27,7 @@ extension WinogradConvBlock {
         }
         winogradWeightGradient(du, outChannels: Cout, inChannels: Cin, dWeight: dWeight)
         if let dInput {
-            winogradInputGradient(v, channels: Cin, batch: B, size: S, dInput: dInput)
+            winogradInputGradient(v, channels: Cin, batch: B, height: H, width: W, dInput: dInput)
         }
     }
 }

@@ -337,17 +337,26 @@ public struct TrainSection: Sendable, Equatable, Codable {
         return out
     }
 
-    /// Why the seed CNN with these widths cannot take `height`×`width` images, or nil:
-    /// it needs square images whose side is a multiple of 2^(number of convolutions),
-    /// 16 for the four of `widths` (each block halves the side with a 2×2 max-pool).
-    /// The message names the nearest sizes that work, width×height as everywhere.
+    /// Why the seed CNN with these widths cannot take `height`×`width` images, or nil: it
+    /// needs a height and a width that are multiples of 2^(number of convolutions), 16 for
+    /// the four of `widths` (each block halves both sides with a 2×2 max-pool); square or not.
+    /// The message names the nearest sizes that work (each side rounded to the nearest
+    /// multiple, both when it lies halfway), width×height as everywhere, and the
+    /// `dataset.size` (height, width) that makes them.
     public func imageShapeProblem(height: Int, width: Int) -> String? {
         let multiple = 1 << widths.count
-        guard height != width || height % multiple != 0 else { return nil }
-        let lower = max(multiple, min(width, height) / multiple * multiple)
-        let upper = max(lower, (max(width, height) + multiple - 1) / multiple * multiple)
-        let nearest = lower == upper ? "the nearest is \(lower)×\(lower)" : "the nearest are \(lower)×\(lower) and \(upper)×\(upper)"
-        return "images are \(width)×\(height) (width×height); mixtrain's CNN takes square images whose side is a multiple of \(multiple): "
-            + "\(nearest) (dataset.size = \(lower) with resize = \"shorter\" gives \(lower == upper ? "it" : "the first"))"
+        guard height % multiple != 0 || width % multiple != 0 else { return nil }
+        func nearest(_ x: Int) -> [Int] {
+            let below = x / multiple * multiple, above = below + multiple
+            if below == x { return [x] }
+            if below == 0 { return [multiple] }
+            return x - below < above - x ? [below] : x - below > above - x ? [above] : [below, above]
+        }
+        let sizes = nearest(width).flatMap { w in nearest(height).map { h in (w, h) } }
+        let names = sizes.map { "\($0.0)×\($0.1)" }
+        let list = names.count == 1 ? names[0] : names.dropLast().joined(separator: ", ") + " or " + names.last!
+        let (w, h) = sizes[0]
+        return "images are \(width)×\(height); the CNN needs a height and a width that are multiples of \(multiple): nearest \(list) "
+            + "(dataset.size = \(h == w ? "\(h)" : "[\(h), \(w)]") with resize = \"stretch\" or \"shorter\" gives \(names.count == 1 ? "it" : "the first"))"
     }
 }

@@ -61,18 +61,22 @@ public enum PrepRunner {
         let created = !FileIO.isDirectory(dir)
         try FileIO.makeDirectories(dir)
         if locks == nil { locks = try PrepLock.take(dir, worker: options.worker, what: "mixprep run") }
-        let dataset: PreparedSource, warnings: [String]
+        let dataset: PreparedSource, sourceWarnings: [String]
         do {
-            (dataset, warnings) = try SourceLoading.prepareChecked(opened, pipeline: pipeline, directory: dir, options: options)
+            (dataset, sourceWarnings) = try SourceLoading.prepareChecked(opened, pipeline: pipeline, directory: dir, options: options)
         } catch {
             if created { PrepLock.removeEmptyDirectory(dir) }
             throw error
         }
         let shape = SampleShape(channels: dataset.train.channels, height: dataset.train.height, width: dataset.train.width,
                                 classCount: dataset.classCount)
+        let (channelStats, statsWarnings) = SourceLoading.channelStats(dataset, threads: options.threads)
+        if let channelStats { log("training images: channel \(channelStats.description) (source.channelStats)") }
+        let warnings = sourceWarnings + statsWarnings
         for w in warnings { printError("warning: " + w) }
         let fileLists = SourceLoading.fileLists(dataset)
-        let state = RunState(identity: pipeline.prepIdentity, source: SourceLoading.info(dataset, fileLists: fileLists), pipeline: pipeline,
+        let state = RunState(identity: pipeline.prepIdentity,
+                             source: SourceLoading.info(dataset, fileLists: fileLists, channelStats: channelStats), pipeline: pipeline,
                              formatVersion: options.formatVersion)
 
         // Workers of a job array start at once: exactly one creates prep.json, the others

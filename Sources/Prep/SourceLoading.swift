@@ -100,12 +100,25 @@ enum SourceLoading {
         }
     }
 
+    /// The training split's channel statistics (`source.channelStats`: exact sums over the images
+    /// as read, before any augmentation or mixing, rounded to 4 decimals), with a warning for each
+    /// channel whose standard deviation rounds to 0; nil for an empty training split.
+    static func channelStats(_ s: PreparedSource, threads: Int) -> (ChannelStats?, [String]) {
+        guard let stats = ChannelStats(ChannelStatistics(s.train, threads: threads)) else { return (nil, []) }
+        let constant = stats.constantChannels
+        guard !constant.isEmpty else { return (stats, []) }
+        let names = constant.count == 1 ? "channel \(constant[0]) is" : "channels \(constant.map(String.init).joined(separator: ", ")) are"
+        return (stats, ["\(s.path): \(names) constant in the training images (standard deviation 0 to \(ChannelStats.places) decimals); "
+                        + "mixtrain and the Python reader divide \(constant.count == 1 ? "it" : "them") by 1 instead, only centring \(constant.count == 1 ? "it" : "them")"])
+    }
+
     /// What `prep.json` and the manifest record of the source; the file lists' entries
     /// when the source is image files.
-    static func info(_ s: PreparedSource, fileLists: [String: [UInt8]]) -> SourceInfo {
+    static func info(_ s: PreparedSource, fileLists: [String: [UInt8]], channelStats: ChannelStats?) -> SourceInfo {
         var info = SourceInfo(name: s.name, path: s.path, fingerprint: s.fingerprint, classNames: s.classNames,
                               trainCount: s.train.count, testCount: s.test.count,
                               channels: s.train.channels, height: s.train.height, width: s.train.width)
+        info.channelStats = channelStats
         if let files = s.files {
             info.layout = s.layout
             func entry(_ name: String, rows: Int) -> ShardEntry? {

@@ -65,6 +65,7 @@ public struct Manifest: Sendable, Equatable, Codable {
             throw MixError.file(path, "a version 1 manifest cannot list a sourceCopy")
         }
         if let problem = manifest.source.classNameProblem { throw MixError.file(path, problem) }
+        if let problem = manifest.source.channelStatsProblem { throw MixError.file(path, problem) }
         return (manifest, bytes)
     }
 
@@ -193,11 +194,20 @@ public struct SourceInfo: Sendable, Equatable, Codable {
     public var files: SourceFilesInfo?
     /// Files skipped as undecodable (`dataset.skip_bad`); nil when none was.
     public var skippedFiles: Int?
+    /// The training split's per-channel mean and standard deviation, what readers normalise
+    /// with; nil for directories made before mixprep recorded them (readers then use the
+    /// CIFAR-10 constants) and for an empty training split.
+    public var channelStats: ChannelStats?
 
     /// The first class name that breaks `ClassNames`' limit, naming it as
     /// `source.classNames[i]`; nil when all are fine. Checked when a manifest or
     /// `prep.json` is loaded, before any report or image lays the names out.
     public var classNameProblem: String? { ClassNames.problem(classNames, what: "source.classNames") }
+
+    /// What is wrong with `channelStats` for `channels` planes, naming the key; nil when it is
+    /// absent or fine. Checked when a manifest or `prep.json` is loaded, before a reader
+    /// normalises with it.
+    public var channelStatsProblem: String? { channelStats?.problem(channels: channels) }
 
     public init(name: String, path: String, fingerprint: String, classNames: [String], trainCount: Int, testCount: Int,
                 channels: Int, height: Int, width: Int) {
@@ -251,5 +261,59 @@ public struct EpochEntry: Sendable, Equatable, Codable {
         self.epoch = epoch
         self.shards = shards
         self.stats = stats
+    }
+}
+
+/// `source.channelStats`: the per-channel mean and population standard deviation of the
+/// training split's pixels as `mixprep` read them (bytes/255, after resizing, before any
+/// augmentation or mixing), each rounded to `places` (4) decimal places — the precision
+/// torchvision users write, so CIFAR-10's are exactly the published (0.4914, 0.4822, 0.4465)
+/// and (0.2470, 0.2435, 0.2616). `mixtrain` and the Python reader normalise with them.
+///
+/// A channel whose standard deviation rounds to 0 (constant, or nearly) is recorded as 0;
+/// readers divide it by 1 instead (`PixelNormalizer`, `mixshards.normalize`), so it is only
+/// centred, as scikit-learn's scalers treat a zero scale.
+public struct ChannelStats: Sendable, Equatable, Codable {
+    /// Decimal places of every figure.
+    public static let places = 4
+
+    public var mean: [Double]
+    public var std: [Double]
+
+    public init(mean: [Double], std: [Double]) {
+        self.mean = mean
+        self.std = std
+    }
+
+    /// The rounded figures of `statistics`; nil when it counted no pixel (an empty training split).
+    public init?(_ statistics: ChannelStatistics) {
+        let c = 0..<statistics.channels
+        guard statistics.pixelsPerChannel > 0 else { return nil }
+        mean = c.map { statistics.roundedMean($0, places: Self.places)! }
+        std = c.map { statistics.roundedStd($0, places: Self.places)! }
+    }
+
+    /// The channels whose standard deviation is 0 to `places` decimals.
+    public var constantChannels: [Int] { std.indices.filter { std[$0] == 0 } }
+
+    /// `mean (0.4914, 0.4822, 0.4465), std (0.2470, 0.2435, 0.2616)`.
+    public var description: String {
+        "mean (\(mean.map(Self.figure).joined(separator: ", "))), std (\(std.map(Self.figure).joined(separator: ", ")))"
+    }
+
+    /// A figure with 4 decimals when it has at most 4 (`0.2470`), else in full.
+    public static func figure(_ x: Double) -> String {
+        (x * 10_000).rounded() / 10_000 == x ? String(format: "%.4f", x) : "\(x)"
+    }
+
+    /// What is wrong with these figures for `channels` planes, naming `source.channelStats`; nil when fine:
+    /// one mean from 0 to 1 and one standard deviation from 0 to 0.5 (the largest a value in [0, 1] can have) per channel.
+    public func problem(channels: Int) -> String? {
+        for (key, values, top) in [("mean", mean, 1.0), ("std", std, 0.5)]
+        where values.count != channels || !values.allSatisfy({ (0...top).contains($0) }) {
+            return "source.channelStats.\(key) must hold \(channels) number\(channels == 1 ? "" : "s") from 0 to \(top == 1 ? "1" : "0.5"), "
+                + "one per channel (got \(values.count == channels ? "\(values)" : "\(values.count)"))"
+        }
+        return nil
     }
 }

@@ -48,6 +48,7 @@ public struct RunState: Codable, Equatable, Sendable {
         // `mixprep finalize` writes the manifest's source from it.
         if let problem = state.source.classNameProblem { throw MixError.file(path, problem) }
         if let problem = RunState.formatVersionProblem(state.formatVersion) { throw MixError.file(path, problem) }
+        if let problem = state.source.channelStatsProblem { throw MixError.file(path, problem) }
         return state
     }
 
@@ -74,6 +75,9 @@ public struct RunState: Codable, Equatable, Sendable {
         }
         if source.fingerprint != other.source.fingerprint { out.append("source data (fingerprint)") }
         if formatVersion != other.formatVersion { out.append("format version \(other.formatVersion) vs \(formatVersion)") }
+        if let mine = source.channelStats, let theirs = other.source.channelStats, mine != theirs {
+            out.append("source channel statistics (\(theirs.description) vs \(mine.description))")
+        }
         return out
     }
 

@@ -28,8 +28,7 @@ public enum ProfileTable {
         var out: [String: Double] = [:]
         var cin = c.inputChannels
         for (i, cout) in c.widths.enumerated() {
-            let s = Double(c.inputSize >> i)
-            let f = 2 * Double(cout * cin * 9) * s * s
+            let f = 2 * Double(cout * cin * 9) * Double(c.height(block: i)) * Double(c.width(block: i))
             out["conv\(i) fwd"] = f
             out["conv\(i) bwd"] = i == 0 ? f : 2 * f   // dW (+ dX after the first block)
             cin = cout

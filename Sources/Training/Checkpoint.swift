@@ -1,17 +1,23 @@
 import Foundation
 import MixCore
 import NN
+import ShardStore
 
 /// Everything needed to continue training exactly where it stopped.
 public struct Checkpoint: Sendable, Equatable {
     /// The fixed-size facts, stored as the checkpoint's JSON header.
     public struct Header: Sendable, Equatable, Codable {
-        /// Network shape.
+        /// Network shape (version 1 had one `inputSize` for square images; it reads as both sides).
         public var widths: [Int]
         public var hidden: Int
         public var classes: Int
         public var inputChannels: Int
-        public var inputSize: Int
+        public var inputHeight: Int
+        public var inputWidth: Int
+        /// The per-channel figures the inputs were normalised with in training (version 2; a
+        /// version 1 checkpoint was trained with `PixelNormalizer.legacy`, the CIFAR-10
+        /// constants, and reads as such): evaluating the network normalises with them too.
+        public var normalization: ChannelStats
         /// Epochs completed (this is `checkpoint-<epoch>.ckpt`).
         public var epoch: Int
         /// Adam updates taken so far.
@@ -45,12 +51,19 @@ public struct Checkpoint: Sendable, Equatable {
             if parameterCount != config.checkedParameterCount {
                 return "header: parameterCount \(parameterCount) does not match the network's \(config.checkedParameterCount ?? 0)"
             }
+            let n = normalization
+            guard n.mean.count == inputChannels, n.std.count == inputChannels,
+                  n.mean.allSatisfy({ (0...1).contains($0) }), n.std.allSatisfy({ $0 > 0 && $0 <= 1 }) else {
+                return "header: normalization must hold \(inputChannels) means from 0 to 1 and \(inputChannels) standard deviations "
+                    + "above 0 and at most 1, one per input channel (got \(n.description))"
+            }
             return nil
         }
 
         /// The network configuration this header describes.
         public var config: CNNConfig {
-            CNNConfig(widths: widths, hidden: hidden, classes: classes, inputChannels: inputChannels, inputSize: inputSize)
+            CNNConfig(widths: widths, hidden: hidden, classes: classes, inputChannels: inputChannels,
+                      inputHeight: inputHeight, inputWidth: inputWidth)
         }
     }
 
@@ -72,7 +85,10 @@ public struct Checkpoint: Sendable, Equatable {
 
     /// `MIXCKPT1`.
     public static let magic: [UInt8] = Array("MIXCKPT1".utf8)
-    public static let version: UInt32 = 1
+    /// The version written: 2 (non-square inputs, the normalisation figures). Version 1 (mixshards
+    /// ≤ 0.4: `inputSize`, no figures) is still read.
+    public static let version: UInt32 = 2
+    public static let readableVersions: ClosedRange<UInt32> = 1...2
 
     /// The file name of the checkpoint taken after `epoch` completed epochs.
     public static func fileName(epoch: Int) -> String {
@@ -115,15 +131,20 @@ public struct Checkpoint: Sendable, Equatable {
         guard digest == Array(bytes[body...]) else { throw fail("checksum mismatch (corrupt or truncated checkpoint)") }
         var r = ByteReader(bytes: bytes, end: body, at: 8)
         let v: UInt32 = try r.le(fail)
-        guard v == version else { throw fail("unsupported checkpoint version \(v) (this build reads \(version))") }
+        guard readableVersions.contains(v) else {
+            throw fail("unsupported checkpoint version \(v) (this build reads versions \(Wording.range(Int(readableVersions.lowerBound), Int(readableVersions.upperBound))))")
+        }
         let headerBytes = Int(try r.le(fail) as UInt32)
         let json = try r.take(headerBytes, fail)
-        let header: Header
-        do { header = try JSONDecoder().decode(Header.self, from: Data(json)) } catch {
+        var header: Header
+        do {
+            header = v == 1 ? try HeaderV1.decode(Data(json)) : try JSONDecoder().decode(Header.self, from: Data(json))
+        } catch {
             throw fail("header is not valid: \(MixError.describe(decoding: error))")
         }
         // Everything a crafted header could make overflow or allocate is checked before the floats are read.
         if let problem = header.config.validationError() { throw fail("network configuration: \(problem)") }
+        if v == 1 { header.normalization = PixelNormalizer.legacy(channels: header.inputChannels).stats }
         if let problem = header.problem { throw fail(problem) }
         let count: UInt64 = try r.le(fail)
         guard count == UInt64(header.parameterCount), UInt64(r.remaining) == 12 &* count else {
@@ -183,12 +204,13 @@ public struct Checkpoint: Sendable, Equatable {
 
     // MARK: Model and optimiser
 
-    /// Captures a model and its optimiser.
-    public init(model: SeedCNN, optimizer: Adam, epoch: Int, batch: Int, seed: UInt64, metrics: [EpochMetrics],
-                pipelineName: String, manifestSHA256: String, sourceFingerprint: String) {
+    /// Captures a model, its optimiser, and the figures its inputs were normalised with.
+    public init(model: SeedCNN, optimizer: Adam, normalizer: PixelNormalizer, epoch: Int, batch: Int, seed: UInt64,
+                metrics: [EpochMetrics], pipelineName: String, manifestSHA256: String, sourceFingerprint: String) {
         let c = model.config
         header = Header(widths: c.widths, hidden: c.hidden, classes: c.classes, inputChannels: c.inputChannels,
-                        inputSize: c.inputSize, epoch: epoch, adamStep: optimizer.step,
+                        inputHeight: c.inputHeight, inputWidth: c.inputWidth, normalization: normalizer.stats,
+                        epoch: epoch, adamStep: optimizer.step,
                         learningRate: optimizer.learningRate, beta1: optimizer.beta1, beta2: optimizer.beta2,
                         epsilon: optimizer.epsilon, batch: batch, seed: seed, nextEpoch: epoch, metrics: metrics,
                         pipelineName: pipelineName, manifestSHA256: manifestSHA256,
@@ -208,6 +230,9 @@ public struct Checkpoint: Sendable, Equatable {
         return model
     }
 
+    /// The normaliser the network's inputs were trained with (and must be evaluated with).
+    public var normalizer: PixelNormalizer { PixelNormalizer(stats: header.normalization) }
+
     /// The optimiser state stored in the checkpoint.
     public func makeOptimizer() -> Adam {
         var adam = Adam(parameterCount: parameters.count, learningRate: header.learningRate, beta1: header.beta1,
@@ -216,6 +241,40 @@ public struct Checkpoint: Sendable, Equatable {
         adam.v = adamV
         adam.step = header.adamStep
         return adam
+    }
+}
+
+/// A version 1 header: the square network's `inputSize`, no normalisation figures (those of
+/// `PixelNormalizer.legacy`, which `decode` sets once the shape is checked).
+struct HeaderV1: Decodable {
+    var widths: [Int]
+    var hidden: Int
+    var classes: Int
+    var inputChannels: Int
+    var inputSize: Int
+    var epoch: Int
+    var adamStep: Int
+    var learningRate: Double
+    var beta1: Double
+    var beta2: Double
+    var epsilon: Double
+    var batch: Int
+    var seed: UInt64
+    var nextEpoch: Int
+    var metrics: [EpochMetrics]
+    var pipelineName: String
+    var manifestSHA256: String
+    var sourceFingerprint: String
+    var parameterCount: Int
+
+    static func decode(_ json: Data) throws -> Checkpoint.Header {
+        let h = try JSONDecoder().decode(HeaderV1.self, from: json)
+        return Checkpoint.Header(widths: h.widths, hidden: h.hidden, classes: h.classes, inputChannels: h.inputChannels,
+                                 inputHeight: h.inputSize, inputWidth: h.inputSize, normalization: ChannelStats(mean: [], std: []),
+                                 epoch: h.epoch, adamStep: h.adamStep, learningRate: h.learningRate, beta1: h.beta1, beta2: h.beta2,
+                                 epsilon: h.epsilon, batch: h.batch, seed: h.seed, nextEpoch: h.nextEpoch, metrics: h.metrics,
+                                 pipelineName: h.pipelineName, manifestSHA256: h.manifestSHA256,
+                                 sourceFingerprint: h.sourceFingerprint, parameterCount: h.parameterCount)
     }
 }
 

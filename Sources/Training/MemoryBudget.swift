@@ -49,7 +49,7 @@ public enum MemoryBudget {
         let need = SeedCNN.memoryNeeded(config: config, microBatch: microBatch, workers: workers, training: training)
         let have = try limit ?? available()
         guard need > have else { return }
-        let image = Wording.image(channels: config.inputChannels, height: config.inputSize, width: config.inputSize)
+        let image = Wording.image(channels: config.inputChannels, height: config.inputHeight, width: config.inputWidth)
         throw MixError("\(context): \(training ? "training" : "evaluating") the CNN on \(image) images needs about \(gib(need)) "
             + "(widths \(config.widths), hidden \(config.hidden), micro-batches of \(microBatch), \(workers) thread\(workers == 1 ? "" : "s")); "
             + "\(gib(have)) is available (physical memory, cgroup limit, MIXSHARDS_MEMORY_LIMIT): "

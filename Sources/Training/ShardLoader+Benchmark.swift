@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import MixCore
+import ShardStore
 
 /// Loader throughput: decode (inflate, CRC and label checks, normalise) whole
 /// epochs with nothing else consuming CPU; the decoding runs on one thread.
@@ -12,6 +13,10 @@ public enum LoaderBenchmark {
     public struct Result: Sendable {
         /// Images delivered.
         public var images: Int
+        /// What they were normalised with: the directory's figures (`PixelNormalizer.forSource`),
+        /// and whether its manifest recorded them (else the CIFAR-10 constants).
+        public var normalizer: PixelNormalizer
+        public var recorded: Bool
         /// Wall seconds.
         public var seconds: Double
         /// CPU seconds (user + system) of the whole process over the run:
@@ -24,7 +29,9 @@ public enum LoaderBenchmark {
     /// Reads `epochs` training epochs (0, 1, …) of `path`.
     public static func run(path: String, epochs: Int = 1, batch: Int = 128, seed: UInt64 = 0,
                            quiet: Bool = false) throws -> Result {
-        let loader = try ShardLoader(path: path, options: LoaderOptions(batch: batch, seed: seed))
+        let directory = try ShardDirectory(path: path)
+        let (normalizer, recorded) = PixelNormalizer.forSource(directory.manifest.source)
+        let loader = try ShardLoader(directory: directory, options: LoaderOptions(batch: batch, seed: seed, normalizer: normalizer))
         var total = 0
         let expected = (0..<epochs).reduce(0) { $0 + loader.directory.trainSampleCount(epoch: $1) }
         let progress = Progress("bench-loader", total: expected, unit: "images", quiet: quiet)
@@ -41,7 +48,7 @@ public enum LoaderBenchmark {
         let seconds = Progress.now() - start
         let cpu = cpuSeconds() - cpu0
         progress.finish()
-        return Result(images: total, seconds: seconds, cpuSeconds: cpu)
+        return Result(images: total, normalizer: normalizer, recorded: recorded, seconds: seconds, cpuSeconds: cpu)
     }
 
     /// User + system CPU seconds of this process so far.

@@ -13,12 +13,17 @@ public struct LoaderOptions: Sendable, Equatable {
     public var skipCorrupt: Bool
     /// Batches decoded ahead of the consumer.
     public var prefetch: Int
+    /// The figures to normalise with; nil: the directory's (`PixelNormalizer.forSource`).
+    /// Evaluating a checkpoint passes the ones it was trained with.
+    public var normalizer: PixelNormalizer?
 
-    public init(batch: Int = 128, seed: UInt64 = 0, skipCorrupt: Bool = false, prefetch: Int = 4) {
+    public init(batch: Int = 128, seed: UInt64 = 0, skipCorrupt: Bool = false, prefetch: Int = 4,
+                normalizer: PixelNormalizer? = nil) {
         self.batch = batch
         self.seed = seed
         self.skipCorrupt = skipCorrupt
         self.prefetch = prefetch
+        self.normalizer = normalizer
     }
 }
 
@@ -55,6 +60,7 @@ public struct CorruptChunk: Sendable, Equatable {
 public final class ShardLoader: @unchecked Sendable {
     public let directory: ShardDirectory
     public let options: LoaderOptions
+    /// What images are normalised with: `options.normalizer`, else the directory's figures.
     public let normalizer: PixelNormalizer
     /// Receives one-line warnings (cycling, skipped chunks). Default: standard error.
     public var warn: @Sendable (String) -> Void = { printError("warning: " + $0) }
@@ -71,7 +77,11 @@ public final class ShardLoader: @unchecked Sendable {
         if let problem = TrainingLimits.batchProblem(options.batch, key: "batch size") { throw MixError(problem) }
         self.directory = directory
         self.options = options
-        self.normalizer = PixelNormalizer(channels: directory.shape.channels)
+        let normalizer = options.normalizer ?? PixelNormalizer.forSource(directory.manifest.source).normalizer
+        guard normalizer.channels == directory.shape.channels else {
+            throw MixError.file(directory.path, "holds \(directory.shape.channels)-channel images; the normalisation figures are for \(normalizer.channels) channels")
+        }
+        self.normalizer = normalizer
     }
 
     /// Opens the shard directory at `path` (refused without a manifest) and makes a loader.

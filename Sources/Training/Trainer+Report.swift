@@ -11,24 +11,33 @@ struct ReportContext {
     let sourceName: String
     let sourceFingerprint: String
     let classNames: [String]
+    /// `64×48 (width×height, 3 channels)`.
+    let imageSize: String
     let trainSamples: Int
     let testSamples: Int
     let materialisedEpochs: Int
     let parameterCount: Int
     let resumedEpochs: Int
+    /// What the inputs were normalised with, and whether the manifest recorded it (else the CIFAR-10 constants).
+    let normalizer: PixelNormalizer
+    let normalizationRecorded: Bool
 
-    init(settings: TrainSettings, directory: ShardDirectory, parameterCount: Int, resumedEpochs: Int) {
+    init(settings: TrainSettings, directory: ShardDirectory, parameterCount: Int, resumedEpochs: Int,
+         normalizer: PixelNormalizer, normalizationRecorded: Bool) {
         self.settings = settings
         shardPath = directory.path
         manifestSHA256 = directory.manifestSHA256
         sourceName = directory.manifest.source.name
         sourceFingerprint = directory.manifest.source.fingerprint
         classNames = directory.classNames
+        imageSize = Wording.image(channels: directory.shape.channels, height: directory.shape.height, width: directory.shape.width)
         trainSamples = directory.trainSampleCount(epoch: 0)
         testSamples = directory.testSampleCount
         materialisedEpochs = directory.materialisedEpochs
         self.parameterCount = parameterCount
         self.resumedEpochs = resumedEpochs
+        self.normalizer = normalizer
+        self.normalizationRecorded = normalizationRecorded
     }
 
     /// The kernel(s) the epochs ran on, with the CPU.
@@ -47,6 +56,10 @@ struct ReportContext {
         s += "| source | \(sourceName) |\n"
         s += "| source fingerprint (SHA-256) | `\(sourceFingerprint)` |\n"
         s += "| classes | \(classNames.joined(separator: ", ")) |\n"
+        s += "| image size | \(imageSize) |\n"
+        s += "| input normalisation | (x/255 − mean) / std per channel, \(normalizer.description): "
+            + (normalizationRecorded ? "the training images' own (manifest.json `source.channelStats`) |\n"
+               : "the CIFAR-10 constants (manifest.json records no `source.channelStats`: made before mixprep recorded them) |\n")
         s += "| training samples per epoch | \(trainSamples) |\n"
         s += "| test samples | \(testSamples) |\n"
         s += "| materialised epochs | \(materialisedEpochs)\(t.epochs > materialisedEpochs ? " (epoch e reads epoch e mod \(materialisedEpochs), reshuffled)" : "") |\n"

@@ -103,13 +103,15 @@ public enum Trainer {
             throw MixError.file(settings.shardDirectory, problem)
         }
         let config = CNNConfig(widths: t.widths, hidden: t.hidden, classes: shape.classCount,
-                               inputChannels: shape.channels, inputSize: shape.height)
+                               inputChannels: shape.channels, inputHeight: shape.height, inputWidth: shape.width)
         if let problem = config.validationError() {
             throw MixError.file(settings.shardDirectory, "cannot build the CNN for \(Wording.image(channels: shape.channels, height: shape.height, width: shape.width)) images: \(problem)")
         }
         try MemoryBudget.check(config, workers: settings.threads, training: true, context: settings.shardDirectory)
+        let (normalizer, recorded) = PixelNormalizer.forSource(dir.manifest.source)
+        if !recorded { printError("warning: " + PixelNormalizer.fallbackNote(directory: settings.shardDirectory, normalizer: normalizer)) }
         let loader = try ShardLoader(directory: dir, options: LoaderOptions(batch: t.batch, seed: settings.seed,
-                                                                            skipCorrupt: settings.skipCorrupt))
+                                                                            skipCorrupt: settings.skipCorrupt, normalizer: normalizer))
         let run = settings.runDirectory
         try FileIO.makeDirectories(run)
 
@@ -120,7 +122,7 @@ public enum Trainer {
         let usable = settings.resume ? Checkpoint.newestUsable(in: run) : (checkpoint: nil, skipped: [])
         if let ckpt = usable.checkpoint {
             for problem in usable.skipped { printError("warning: skipping unusable checkpoint: " + problem) }
-            try check(ckpt.header, against: settings, config: config, directory: dir)
+            try check(ckpt.header, against: settings, config: config, directory: dir, normalizer: normalizer)
             model = try ckpt.makeModel()
             adam = ckpt.makeOptimizer()
             metrics = ckpt.header.metrics
@@ -146,7 +148,9 @@ public enum Trainer {
             adam = Adam(parameterCount: model.parameterCount, learningRate: t.lr, beta1: t.beta1, beta2: t.beta2, epsilon: t.eps)
         }
         let context = ReportContext(settings: settings, directory: dir, parameterCount: model.parameterCount,
-                                    resumedEpochs: resumed)
+                                    resumedEpochs: resumed, normalizer: normalizer, normalizationRecorded: recorded)
+        say("inputs normalised with \(normalizer.description) "
+            + (recorded ? "(the training images' own, manifest.json source.channelStats)" : "(the CIFAR-10 constants)"))
 
         for epoch in resumed..<max(resumed, t.epochs) {
             let epochStart = Progress.now()
@@ -189,7 +193,7 @@ public enum Trainer {
             metrics.append(m)
             say("epoch \(m.epoch)/\(t.epochs): train loss \(fmt(m.trainLoss, 4)), test loss \(fmt(m.testLoss, 4)), "
                 + "test acc \(fmt(100 * m.testAccuracy, 2))%, \(Int(m.imagesPerSecond.rounded())) images/s, \(fmt(m.seconds, 1)) s")
-            let ckpt = Checkpoint(model: model, optimizer: adam, epoch: epoch + 1, batch: t.batch, seed: settings.seed,
+            let ckpt = Checkpoint(model: model, optimizer: adam, normalizer: normalizer, epoch: epoch + 1, batch: t.batch, seed: settings.seed,
                                   metrics: metrics, pipelineName: settings.pipelineName,
                                   manifestSHA256: dir.manifestSHA256, sourceFingerprint: dir.manifest.source.fingerprint)
             try ckpt.write(to: run + "/" + Checkpoint.fileName(epoch: epoch + 1))
@@ -210,7 +214,8 @@ public enum Trainer {
     }
 
     /// A checkpoint can continue this run only if it was made with the same settings and shards.
-    static func check(_ h: Checkpoint.Header, against s: TrainSettings, config: CNNConfig, directory: ShardDirectory) throws {
+    static func check(_ h: Checkpoint.Header, against s: TrainSettings, config: CNNConfig, directory: ShardDirectory,
+                      normalizer: PixelNormalizer) throws {
         var diff: [String] = []
         if h.config != config { diff.append("network (widths \(h.widths), hidden \(h.hidden) vs \(config.widths), \(config.hidden))") }
         if h.batch != s.train.batch { diff.append("batch (\(h.batch) vs \(s.train.batch))") }
@@ -219,6 +224,9 @@ public enum Trainer {
             diff.append("optimiser settings")
         }
         if h.manifestSHA256 != directory.manifestSHA256 { diff.append("shard set (manifest.json differs)") }
+        if h.normalization != normalizer.stats {
+            diff.append("input normalisation (\(h.normalization.description) vs \(normalizer.description))")
+        }
         guard diff.isEmpty else {
             throw MixError.file(s.runDirectory, "the checkpoint of epoch \(h.epoch) differs from this run in: \(diff.joined(separator: ", "))")
         }

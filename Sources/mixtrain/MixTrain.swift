@@ -127,7 +127,8 @@ struct Bench: ParsableCommand {
             if let problem = TrainingLimits.batchProblem(batch, key: "--batch") { throw MixError(problem) }
             try TrainBenchmark.checkMemory(batch: batch, threads: threads, microBatch: microBatch)
         }
-        let header = "seed CNN, batch \(batch), micro-batch \(microBatch), \(threads) thread\(threads == 1 ? "" : "s"), \(steps) steps"
+        let header = "seed CNN, batch \(batch), micro-batch \(microBatch), \(threads) thread\(threads == 1 ? "" : "s"), \(steps) steps, "
+            + "synthetic 3×32×32 input drawn from N(0, 1) (already normalised: no mean or std applied)"
         if profile {
             let r = TrainBenchmark.profile(batch: batch, steps: steps, threads: threads, microBatch: microBatch)
             print(header)
@@ -161,6 +162,8 @@ struct BenchLoader: ParsableCommand {
         try guarded {
             if let problem = TrainingLimits.batchProblem(batch, key: "--batch") { throw MixError(problem) }
             let r = try LoaderBenchmark.run(path: shardDir, epochs: epochs, batch: batch)
+            if !r.recorded { printError("warning: " + PixelNormalizer.fallbackNote(directory: shardDir, normalizer: r.normalizer)) }
+            print("inputs normalised with \(r.normalizer.description) (\(r.recorded ? "manifest.json source.channelStats" : "the CIFAR-10 constants"))")
             print("\(r.images) images in \(String(format: "%.2f", r.seconds)) s on one decoding thread; "
                   + "\(String(format: "%.2f", r.cpuSeconds)) CPU s (\(String(format: "%.0f", r.imagesPerCPUSecond)) images per CPU second)")
             print(String(format: "%.0f images/s", r.imagesPerSecond))

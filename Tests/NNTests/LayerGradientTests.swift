@@ -25,10 +25,16 @@ final class LayerGradientTests: XCTestCase {
         }
     }
 
-    /// The fused bias+ReLU+pool equals pool(relu(x + b)) and has the right gradients.
+    /// The fused bias+ReLU+pool equals pool(relu(x + b)) and has the right gradients, on square
+    /// and non-square planes.
     func testBiasReLUMaxPoolMatchesCompositionAndGradient() {
         var rng = TestRNG(14)
-        let (C, P, H, W) = (3, 2, 4, 4)
+        for (H, W) in [(4, 4), (4, 6), (6, 2)] {
+            checkBiasReLUMaxPool(C: 3, P: 2, H: H, W: W, rng: &rng)
+        }
+    }
+
+    func checkBiasReLUMaxPool(C: Int, P: Int, H: Int, W: Int, rng: inout TestRNG) {
         var x = rng.floats(C * P * H * W)
         var b = rng.floats(C, scale: 0.3)
         let n = C * P * (H / 2) * (W / 2)

@@ -86,6 +86,53 @@ final class SeedCNNTests: XCTestCase {
         XCTAssertEqual(model.gradients, analytic)
     }
 
+    /// Non-square images (H×W 48×32 and 32×64): fc1 takes `widths.last · (H/16) · (W/16)` inputs,
+    /// the loss is DESIGN's (a naive Double network, `referenceLoss`), and its central differences
+    /// (steps of 1e-6, in Double; every 4th parameter, to keep the debug build's time to seconds)
+    /// match `trainStep`'s gradients on both conv paths. (Float32 differences need steps near 1e-3,
+    /// which on images this large cross ReLU and pooling kinks at many parameters.)
+    func testNonSquareWholeNetworkGradient() {
+        for (H, W) in [(48, 32), (32, 64)] {
+            let config = CNNConfig(widths: [2, 3, 4, 5], hidden: 6, classes: 3, inputChannels: 3, inputHeight: H, inputWidth: W)
+            XCTAssertNil(config.validationError())
+            XCTAssertEqual(config.flatFeatures, 5 * (H / 16) * (W / 16))
+            XCTAssertEqual(config.inputCount, 3 * H * W)
+            let B = 2
+            var rng = TestRNG(25)
+            let x = rng.floats(B * config.inputCount, scale: 2)
+            let y = rng.softTargets(rows: B, k: config.classes)
+            let model = SeedCNN(config: config, seed: 11, winogradMinInputChannels: 3)
+            XCTAssertEqual(model.usesWinograd, [false, false, true, true])
+            XCTAssertEqual(model.parameterTensors[8].shape, [6, 5 * (H / 16) * (W / 16)], "fc1.weight \(H)×\(W)")
+            let p0 = model.parameters.map { $0 * 3 }
+            model.parameters = p0
+            let loss = model.trainStep(input: x, targets: y, batch: B)
+            let analytic = model.gradients
+            var reference = p0.map(Double.init)
+            XCTAssertEqual(Double(loss), referenceLoss(config, params: reference, input: x, targets: y, batch: B),
+                           accuracy: 1e-5, "loss \(H)×\(W)")
+            let scale = analytic.map { abs($0) }.max()!
+            XCTAssertGreaterThan(scale, 0)
+            var failures = 0
+            for i in stride(from: 0, to: reference.count, by: 4) {
+                let orig = reference[i], eps = 1e-6
+                reference[i] = orig + eps
+                let lp = referenceLoss(config, params: reference, input: x, targets: y, batch: B)
+                reference[i] = orig - eps
+                let lm = referenceLoss(config, params: reference, input: x, targets: y, batch: B)
+                reference[i] = orig
+                let fd = (lp - lm) / (2 * eps)
+                if abs(fd - Double(analytic[i])) > 1e-4 * Double(scale) + 1e-3 * abs(fd) {
+                    failures += 1
+                    if failures <= 5 { XCTFail("\(H)×\(W) gradient [\(i)]: finite difference \(fd) vs analytic \(analytic[i])") }
+                }
+            }
+        }
+        // A height or width that is not a multiple of 16 is refused by name.
+        XCTAssertEqual(CNNConfig(inputHeight: 48, inputWidth: 40).validationError(),
+                       "the input's height and width must be positive multiples of 2^4 (got 40×48, width×height)")
+    }
+
     /// `logits` (chunked inference) agrees with the training forward pass and is
     /// independent of batch composition.
     func testLogitsAreChunkInvariant() {
@@ -156,7 +203,12 @@ final class SeedCNNTests: XCTestCase {
     /// Micro-batches: the thread count never changes a number (loss, gradients, logits,
     /// evaluation), and the micro-batches' gradients add up to the whole batch's.
     func testThreadCountNeverChangesANumber() {
-        let config = Self.tiny
+        for config in [Self.tiny, CNNConfig(widths: [2, 3, 4, 5], hidden: 6, classes: 3, inputChannels: 3, inputHeight: 32, inputWidth: 64)] {
+            checkThreadCountNeverChangesANumber(config)
+        }
+    }
+
+    func checkThreadCountNeverChangesANumber(_ config: CNNConfig) {
         let B = 11   // micro-batches of 3: 3, 3, 3, 2
         var rng = TestRNG(24)
         let x = rng.floats(B * config.inputCount)

@@ -8,8 +8,10 @@ import XCTest
 /// PyTorch's initial parameters loaded into it, a batch of 40 (micro-batches of 32 and 8) of
 /// CIFAR-10 images, half of them mixed, with soft targets. The logits, the loss, the gradients
 /// and the parameters after one Adam step must equal PyTorch's to float tolerance, at 1 and at 2
-/// threads. The fixture is `Fixtures/torch-one-step/`, made by
-/// `scripts/torch/make_one_step_fixture.py` (PyTorch 2.15, once; the test needs no PyTorch).
+/// threads. The fixtures are `Fixtures/torch-one-step/` (32×32, CIFAR-10's normalisation) and
+/// `Fixtures/torch-one-step-48x32/` (non-square: 48 wide, 32 high, so fc1 flattens a 2×3 map;
+/// the embedded data's own normalisation figures), made by `scripts/torch/make_one_step_fixture.py`
+/// (PyTorch 2.15, once; the test needs no PyTorch).
 ///
 /// Tolerances (float32 throughout; the fixture script prints float32-vs-float64 differences of
 /// the same step of at most 2.5e-6 of a tensor's largest gradient):
@@ -40,7 +42,8 @@ final class TorchOneStepTests: XCTestCase {
         let hidden: Int
         let classes: Int
         let channels: Int
-        let size: Int
+        let height: Int
+        let width: Int
         let batch: Int
         let mean: [Float]
         let std: [Float]
@@ -48,17 +51,22 @@ final class TorchOneStepTests: XCTestCase {
         let loss_value: Float
         let parameter_count: Int
         let parameters: [Tensor]
+
+        var config: CNNConfig {
+            CNNConfig(widths: widths, hidden: hidden, classes: classes, inputChannels: channels, inputHeight: height, inputWidth: width)
+        }
     }
 
-    static var root: String { Bundle.module.resourcePath! + "/Fixtures/torch-one-step" }
+    /// The fixtures: square, then non-square.
+    static let folders = ["torch-one-step", "torch-one-step-48x32"]
 
-    static func data(_ name: String) throws -> Data {
-        try Data(contentsOf: URL(fileURLWithPath: root + "/" + name))
+    static func data(_ folder: String, _ name: String) throws -> Data {
+        try Data(contentsOf: URL(fileURLWithPath: Bundle.module.resourcePath! + "/Fixtures/" + folder + "/" + name))
     }
 
     /// A raw little-endian float32 file.
-    static func floats(_ name: String, count: Int) throws -> [Float] {
-        let d = try data(name)
+    static func floats(_ folder: String, _ name: String, count: Int) throws -> [Float] {
+        let d = try data(folder, name)
         XCTAssertEqual(d.count, 4 * count, name)
         return d.withUnsafeBytes { raw in
             (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
@@ -76,9 +84,7 @@ final class TorchOneStepTests: XCTestCase {
     static func step(_ f: Fixture, params0: [Float], input: [Float], targets: [Float], threads: Int,
                      lrScale: Double = 1, perturb: ((SeedCNN) -> Void)? = nil) -> Step {
         setThreads(threads)
-        let config = CNNConfig(widths: f.widths, hidden: f.hidden, classes: f.classes,
-                               inputChannels: f.channels, inputSize: f.size)
-        let model = SeedCNN(config: config, seed: 0)
+        let model = SeedCNN(config: f.config, seed: 0)
         model.parameters = params0
         let logits = model.logits(input: input, batch: f.batch)
         var adam = Adam(parameterCount: model.parameterCount, learningRate: f.optimizer.lr * lrScale, beta1: f.optimizer.beta1,
@@ -112,22 +118,22 @@ final class TorchOneStepTests: XCTestCase {
         let params1: [Float]
     }
 
-    static func load() throws -> Expected {
-        let f = try JSONDecoder().decode(Fixture.self, from: data("fixture.json"))
-        let n = f.parameter_count, per = f.channels * f.size * f.size
+    static func load(_ folder: String) throws -> Expected {
+        let f = try JSONDecoder().decode(Fixture.self, from: data(folder, "fixture.json"))
+        let n = f.parameter_count, per = f.channels * f.height * f.width
         // Network input: bytes/255 normalised per channel in float32, as mixtrain's PixelNormalizer
         // and the fixture script compute it (bit for bit).
-        let bytes = [UInt8](try data("images.u8"))
+        let bytes = [UInt8](try data(folder, "images.u8"))
         XCTAssertEqual(bytes.count, f.batch * per)
-        let plane = f.size * f.size
+        let plane = f.height * f.width
         let input = bytes.enumerated().map { i, b in
             let c = (i / plane) % f.channels
             return (Float(b) / 255 - f.mean[c]) / f.std[c]
         }
-        return Expected(fixture: f, params0: try floats("params0.f32", count: n), input: input,
-                        targets: try floats("targets.f32", count: f.batch * f.classes),
-                        logits: try floats("logits.f32", count: f.batch * f.classes),
-                        grads: try floats("grads.f32", count: n), params1: try floats("params1.f32", count: n))
+        return Expected(fixture: f, params0: try floats(folder, "params0.f32", count: n), input: input,
+                        targets: try floats(folder, "targets.f32", count: f.batch * f.classes),
+                        logits: try floats(folder, "logits.f32", count: f.batch * f.classes),
+                        grads: try floats(folder, "grads.f32", count: n), params1: try floats(folder, "params1.f32", count: n))
     }
 
     /// The problems of `got` against PyTorch's step (empty when it matches), and a summary of the
@@ -166,11 +172,14 @@ final class TorchOneStepTests: XCTestCase {
     }
 
     func testOneStepMatchesPyTorch() throws {
-        let e = try Self.load()
+        for folder in Self.folders { try checkOneStep(folder) }
+    }
+
+    func checkOneStep(_ folder: String) throws {
+        let e = try Self.load(folder)
         let f = e.fixture
-        let config = CNNConfig(widths: f.widths, hidden: f.hidden, classes: f.classes,
-                               inputChannels: f.channels, inputSize: f.size)
-        let model = SeedCNN(config: config, seed: 0)
+        let model = SeedCNN(config: f.config, seed: 0)
+        XCTAssertEqual(model.config.flatFeatures, 32 * (f.height / 16) * (f.width / 16), folder)
         // The fixture's buffer is PyTorch's model.parameters() order; so is mixtrain's, with the
         // same fan-in (the initialisation's bound 1/√fan_in).
         XCTAssertEqual(model.parameterCount, f.parameter_count)
@@ -185,7 +194,7 @@ final class TorchOneStepTests: XCTestCase {
 
         let one = Self.step(f, params0: e.params0, input: e.input, targets: e.targets, threads: 1)
         let (problems, summary) = Self.compare(one, e, tensors: model.parameterTensors)
-        for p in problems { XCTFail(p) }
+        for p in problems { XCTFail("\(folder): \(p)") }
         if ProcessInfo.processInfo.environment["MIXSHARDS_VERBOSE_TESTS"] != nil { print(summary.joined(separator: "\n")) }
 
         // The thread count changes no number.
@@ -199,11 +208,9 @@ final class TorchOneStepTests: XCTestCase {
     /// The comparison catches real bugs: a gradient 0.5 % too large, a missing bias gradient, a
     /// gradient divided by the micro-batch instead of the batch, an update 0.5 % too large.
     func testComparisonCatchesPerturbations() throws {
-        let e = try Self.load()
+        let e = try Self.load(Self.folders[0])
         let f = e.fixture
-        let config = CNNConfig(widths: f.widths, hidden: f.hidden, classes: f.classes,
-                               inputChannels: f.channels, inputSize: f.size)
-        let tensors = SeedCNN(config: config, seed: 0).parameterTensors
+        let tensors = SeedCNN(config: f.config, seed: 0).parameterTensors
         let perturbations: [(String, (SeedCNN) -> Void)] = [
             ("conv2 weight gradient × 1.005", { m in
                 let t = m.parameterTensors[4]

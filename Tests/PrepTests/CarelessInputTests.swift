@@ -26,7 +26,10 @@ final class CarelessInputTests: XCTestCase {
             for c in ["a", "b"] {
                 try FileIO.makeDirectories("\(root)/\(split)/\(c)")
                 for i in 0..<count {
-                    try PNG.write(RGBImage(width: side, height: height ?? side), to: "\(root)/\(split)/\(c)/\(i).png")
+                    // Not blank: a blank image's channels are constant, which mixprep warns about.
+                    let h = height ?? side
+                    let pixels = (0..<(side * h * 3)).map { UInt8(truncatingIfNeeded: $0 * 7 + i * 13) }
+                    try PNG.write(RGBImage(width: side, height: h, pixels: pixels), to: "\(root)/\(split)/\(c)/\(i).png")
                 }
             }
         }
@@ -72,26 +75,36 @@ final class CarelessInputTests: XCTestCase {
         XCTAssertFalse(FileIO.exists(base + "/out2"))
     }
 
-    /// Item 9: shapes the CNN cannot take are written, with a warning naming the rule.
+    /// Item 9: shapes the CNN cannot take are written, with a warning naming the rule; non-square
+    /// sizes whose sides are multiples of 16 are ones it takes.
     func testShapesTheCNNCannotTakeAreFlaggedAtPrep() throws {
-        for (name, side, height, nearest): (String, Int, Int, String?) in [("square48", 48, 48, nil), ("side20", 20, 20, "the nearest are 16×16 and 32×32"),
-                                                                         ("wide", 32, 16, "the nearest are 16×16 and 32×32")] {
+        let tail = "; the shards can be verified, inspected and exported, but `mixtrain train` will refuse them\n"
+        for (name, side, height, problem): (String, Int, Int, String?) in [
+            ("square48", 48, 48, nil), ("wide", 32, 16, nil),
+            ("side20", 20, 20, "images are 20×20; the CNN needs a height and a width that are multiples of 16: nearest 16×16 "
+                + "(dataset.size = 16 with resize = \"stretch\" or \"shorter\" gives it)"),
+            ("odd", 40, 17, "images are 40×17; the CNN needs a height and a width that are multiples of 16: nearest 32×16 or 48×16 "
+                + "(dataset.size = [16, 32] with resize = \"stretch\" or \"shorter\" gives the first)"),
+        ] {
             let data = base + "/" + name
             try pngFolders(data, side: side, height: height, count: 1)
             let r = try PrepFixtures.run(["run", try pipelineFile(data: data), "--out", base + "/out-" + name, "--quiet"])
             XCTAssertEqual(r.status, 0, r.err)
-            XCTAssertEqual(r.err, nearest.map { "warning: \(data): images are \(side)×\(height) (width×height); mixtrain's CNN takes square images whose side "
-                           + "is a multiple of 16: \($0) (dataset.size = 16 with resize = \"shorter\" gives the first); "
-                           + "the shards can be verified, inspected and exported, but `mixtrain train` will refuse them\n" } ?? "")
+            XCTAssertEqual(r.err, problem.map { "warning: \(data): \($0)" + tail } ?? "")
             XCTAssertTrue(FileIO.exists(base + "/out-\(name)/manifest.json"))
         }
         XCTAssertNil(TrainSection().imageShapeProblem(height: 32, width: 32))
-        XCTAssertEqual(TrainSection().imageShapeProblem(height: 40, width: 50),
-                       "images are 50×40 (width×height); mixtrain's CNN takes square images whose side is a multiple of 16: "
-                       + "the nearest are 32×32 and 64×64 (dataset.size = 32 with resize = \"shorter\" gives the first)")
+        XCTAssertNil(TrainSection().imageShapeProblem(height: 48, width: 64))
+        XCTAssertNil(TrainSection().imageShapeProblem(height: 64, width: 32))
+        XCTAssertEqual(TrainSection().imageShapeProblem(height: 45, width: 60),
+                       "images are 60×45; the CNN needs a height and a width that are multiples of 16: nearest 64×48 "
+                       + "(dataset.size = [48, 64] with resize = \"stretch\" or \"shorter\" gives it)")
+        XCTAssertEqual(TrainSection().imageShapeProblem(height: 40, width: 40),
+                       "images are 40×40; the CNN needs a height and a width that are multiples of 16: nearest 32×32, 32×48, 48×32 or 48×48 "
+                       + "(dataset.size = 32 with resize = \"stretch\" or \"shorter\" gives the first)")
         XCTAssertEqual(TrainSection().imageShapeProblem(height: 10, width: 16),
-                       "images are 16×10 (width×height); mixtrain's CNN takes square images whose side is a multiple of 16: "
-                       + "the nearest is 16×16 (dataset.size = 16 with resize = \"shorter\" gives it)")
+                       "images are 16×10; the CNN needs a height and a width that are multiples of 16: nearest 16×16 "
+                       + "(dataset.size = 16 with resize = \"stretch\" or \"shorter\" gives it)")
     }
 
     /// Item 10: the Python (pickle) downloads are named as unsupported, not "not a dataset" / "missing split".

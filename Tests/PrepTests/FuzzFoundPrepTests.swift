@@ -77,14 +77,14 @@ final class FuzzFoundPrepTests: XCTestCase {
         XCTAssertTrue(try verifyProblems(huge).contains(expected))
         XCTAssertThrowsError(try export(huge, epoch: 0)) { XCTAssertEqual("\($0)", expected) }
 
-        let none = try directory { $0.source.channels = 0 }
+        let none = try directory { $0.source.channels = 0; $0.source.channelStats = nil }
         XCTAssertTrue(try verifyProblems(none).contains { $0.contains("source shape 32×32 (width×height, 0 channels) with 10 classes is outside the format limits") })
 
         let wide = try directory { $0.source.width = 1000 }
         XCTAssertThrowsError(try export(wide, epoch: 0)) {
             XCTAssertEqual("\($0)", "\(wide)/train/epoch-000/shard-00000.mxs: holds 32×32 (width×height, 3 channels) images of 10 classes; manifest.json says 1,000×32 (width×height, 3 channels) and 10")
         }
-        let grey2 = try directory { $0.source.channels = 2 }
+        let grey2 = try directory { $0.source.channels = 2; $0.source.channelStats = nil }
         XCTAssertThrowsError(try export(grey2, epoch: nil)) {
             XCTAssertEqual("\($0)", "\(grey2)/manifest.json: export draws 1- or 3-channel images; the source has 2")
         }

@@ -100,7 +100,7 @@ final class ImageDatasetPrepTests: XCTestCase {
         for split in ["train", "test"] {
             for c in ["a", "b"] {
                 try FileIO.makeDirectories("\(data)/\(split)/\(c)")
-                for i in 0..<3 { try PNG.write(RGBImage(width: 20, height: 18, background: RGBColor(UInt8(i * 40), 9, 200)), to: "\(data)/\(split)/\(c)/\(i).png") }
+                for i in 0..<3 { try PNG.write(RGBImage(width: 20, height: 18, background: RGBColor(UInt8(i * 40), UInt8(9 + 3 * i), UInt8(200 - 7 * i))), to: "\(data)/\(split)/\(c)/\(i).png") }
             }
         }
         let whole = try FileIO.read("\(data)/train/b/1.png")
@@ -125,20 +125,27 @@ final class ImageDatasetPrepTests: XCTestCase {
         XCTAssertEqual(try TestSupport.manifestSchemaProblems(directory: base + "/skip"), [])
     }
 
-    /// What "Errors that help" asks: sizes the CNN cannot take name the nearest that work.
+    /// What "Errors that help" asks: sizes the CNN cannot take name the nearest that work; a
+    /// non-square size whose sides are multiples of 16 (64×48) is one it takes.
     func testSizeProblemsNameWhatWorks() throws {
-        let odd = base + "/odd.toml"
-        try FileIO.writeAtomically(odd, "name = \"odd\"\n[dataset]\npath = \"\(Self.folders)\"\nsize = [48, 64]\nresize = \"stretch\"\n")
-        let r = try PrepFixtures.run(["run", odd, "--out", base + "/odd", "--quiet"])
+        let wide = base + "/wide.toml"
+        try FileIO.writeAtomically(wide, "name = \"wide\"\n[dataset]\npath = \"\(Self.folders)\"\nsize = [48, 64]\nresize = \"stretch\"\n")
+        var r = try PrepFixtures.run(["run", wide, "--out", base + "/wide", "--quiet"])
         XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.err, "warning: \(Self.folders): skipped 1 file without a .jpg, .jpeg, .png or .webp extension: train/cat/notes.txt\n")
+
+        let odd = base + "/odd.toml"
+        try FileIO.writeAtomically(odd, "name = \"odd\"\n[dataset]\npath = \"\(Self.folders)\"\nsize = [45, 60]\nresize = \"stretch\"\n")
+        r = try PrepFixtures.run(["run", odd, "--out", base + "/odd", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let problem = "images are 60×45; the CNN needs a height and a width that are multiples of 16: nearest 64×48 "
+            + "(dataset.size = [48, 64] with resize = \"stretch\" or \"shorter\" gives it)"
         XCTAssertEqual(r.err, "warning: \(Self.folders): skipped 1 file without a .jpg, .jpeg, .png or .webp extension: train/cat/notes.txt\n"
-                       + "warning: \(Self.folders): images are 64×48 (width×height); mixtrain's CNN takes square images whose side is a multiple of 16: "
-                       + "the nearest are 48×48 and 64×64 (dataset.size = 48 with resize = \"shorter\" gives the first); "
-                       + "the shards can be verified, inspected and exported, but `mixtrain train` will refuse them\n")
+                       + "warning: \(Self.folders): \(problem); the shards can be verified, inspected and exported, but `mixtrain train` will refuse them\n")
         let train = try TestSupport.run(TestSupport.executable("mixtrain"), ["train", base + "/odd", "--out", base + "/run"])
         XCTAssertEqual(train.status, 1)
-        XCTAssertEqual(train.err, "error: \(base)/odd: images are 64×48 (width×height); mixtrain's CNN takes square images whose side is a multiple of 16: "
-                       + "the nearest are 48×48 and 64×64 (dataset.size = 48 with resize = \"shorter\" gives the first)\n")
+        XCTAssertEqual(train.err, "error: \(base)/odd: \(problem)\n")
+        XCTAssertFalse(FileIO.exists(base + "/run"))
     }
 
     func testDatasetKeysAreChecked() throws {

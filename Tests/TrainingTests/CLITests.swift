@@ -1,5 +1,6 @@
 import Foundation
 import MixCore
+import ShardStore
 import TestSupport
 import Training
 import XCTest
@@ -50,7 +51,8 @@ final class CLITests: XCTestCase {
         let lines = e.out.split(separator: "\n")
         XCTAssertTrue(lines.contains { $0.hasPrefix("accuracy: ") && $0.contains("/100)") }, e.out)
         XCTAssertTrue(e.out.contains("airplane") && e.out.contains("truck"), e.out)
-        XCTAssertEqual(lines.count, 3 + 1 + 10) // title, accuracy, caption, column header, 10 rows
+        XCTAssertEqual(lines.count, 4 + 1 + 10) // title, normalisation, accuracy, caption, column header, 10 rows
+        XCTAssertTrue(lines[1].hasPrefix("inputs normalised with mean ("), e.out)
         // The eval accuracy is the last epoch's test accuracy.
         let lastAcc = Double(csv.split(separator: "\n").last!.split(separator: ",")[3])!
         XCTAssertTrue(e.out.contains("accuracy: \(String(format: "%.2f", 100 * lastAcc))%"), e.out)
@@ -59,9 +61,12 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(b.status, 0, b.err)
         XCTAssertTrue(b.out.split(separator: "\n").last!.hasSuffix(" images/s"), b.out)
         XCTAssertTrue(b.out.contains("micro-batch 32, 1 thread"), b.out)
+        XCTAssertTrue(b.out.contains("synthetic 3×32×32 input drawn from N(0, 1) (already normalised: no mean or std applied)"), b.out)
         XCTAssertTrue(b.out.contains("BLAS: OpenBLAS"), b.out)
         let bl = try run(["bench-loader", dir])
         XCTAssertEqual(bl.status, 0, bl.err)
+        let stats = try XCTUnwrap(try Manifest.load(directory: dir).source.channelStats)
+        XCTAssertTrue(bl.out.hasPrefix("inputs normalised with \(stats.description) (manifest.json source.channelStats)\n"), bl.out)
         let last = bl.out.split(separator: "\n").last!
         XCTAssertTrue(last.hasSuffix(" images/s"), bl.out)
         XCTAssertGreaterThan(Double(last.split(separator: " ")[0]) ?? 0, 0)

@@ -22,7 +22,8 @@ final class CheckpointTests: XCTestCase {
         }
         let metrics = [EpochMetrics(epoch: 1, trainLoss: 2.25, testLoss: 2.125, testAccuracy: 0.25, imagesPerSecond: 1234.5, seconds: 1.5),
                        EpochMetrics(epoch: 2, trainLoss: 2.0, testLoss: 1.9, testAccuracy: 0.3125, imagesPerSecond: 1300, seconds: 1.25)]
-        let ckpt = Checkpoint(model: model, optimizer: adam, epoch: epoch, batch: 50, seed: 11, metrics: metrics,
+        let ckpt = Checkpoint(model: model, optimizer: adam, normalizer: PixelNormalizer(mean: [0.5, 0.25, 0.125], std: [0.25, 0.5, 1]),
+                              epoch: epoch, batch: 50, seed: 11, metrics: metrics,
                               pipelineName: "tiny", manifestSHA256: String(repeating: "ab", count: 32),
                               sourceFingerprint: String(repeating: "cd", count: 32))
         return (ckpt, model, adam)
@@ -42,6 +43,7 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(back.header.classes, 10)
         XCTAssertEqual(back.header.metrics.map(\.testAccuracy), [0.25, 0.3125])
         XCTAssertEqual(back.header.learningRate, 2e-3)
+        XCTAssertEqual(back.normalizer, PixelNormalizer(mean: [0.5, 0.25, 0.125], std: [0.25, 0.5, 1]))
         let restored = try back.makeModel()
         XCTAssertEqual(restored.parameters, model.parameters)
         XCTAssertEqual(back.makeOptimizer(), adam)
@@ -120,8 +122,24 @@ final class CheckpointTests: XCTestCase {
         assertRefused(try crafted { $0["hidden"] = 1_000_000_000 }, "network configuration: hidden must be from 1 to 8,192 (got 1000000000)")
         assertRefused(try crafted { $0["widths"] = [Int](repeating: 8, count: 100) },
                       "network configuration: widths must hold from 1 to 8 channel counts (got 100)")
-        assertRefused(try crafted { $0["inputSize"] = 1 << 60 },
-                      "network configuration: widths [4, 8, 8, 8] and hidden 16 make too many parameters for 1,152,921,504,606,846,976×1,152,921,504,606,846,976 (width×height, 3 channels) images and 10 classes; at most 50,000,000 are allowed")
+        assertRefused(try crafted { $0["inputHeight"] = 1 << 60 },
+                      "network configuration: widths [4, 8, 8, 8] and hidden 16 make too many parameters for 32×1,152,921,504,606,846,976 (width×height, 3 channels) images and 10 classes; at most 50,000,000 are allowed")
+        assertRefused(try crafted { $0["inputWidth"] = 40 },
+                      "network configuration: the input's height and width must be positive multiples of 2^4 (got 40×32, width×height)")
+        assertRefused(try crafted { $0["inputSize"] = 32; $0["inputHeight"] = nil },
+                      "header is not valid: missing key inputHeight")
+        assertRefused(try crafted { $0["normalization"] = ["mean": [0.5, 0.5], "std": [0.2, 0.2]] },
+                      "header: normalization must hold 3 means from 0 to 1 and 3 standard deviations above 0 and at most 1, one per input channel "
+                      + "(got mean (0.5000, 0.5000), std (0.2000, 0.2000))")
+        assertRefused(try crafted { $0["normalization"] = ["mean": [0.5, 0.5, 0.5], "std": [0.2, 0, 0.2]] },
+                      "header: normalization must hold 3 means from 0 to 1 and 3 standard deviations above 0 and at most 1, one per input channel "
+                      + "(got mean (0.5000, 0.5000, 0.5000), std (0.2000, 0.0000, 0.2000))")
+        assertRefused(try crafted { $0["normalization"] = nil }, "header is not valid: missing key normalization")
+        // A version this build does not know.
+        var future = try makeCheckpoint(epoch: 2).0.encoded()
+        future[8] = 3
+        future.replaceSubrange((future.count - 32)..., with: SHA256.hash(Array(future[..<(future.count - 32)])))
+        assertRefused(future, "unsupported checkpoint version 3 (this build reads versions from 1 to 2)")
     }
 
     /// --resume skips a crafted checkpoint with a warning instead of crashing on it.

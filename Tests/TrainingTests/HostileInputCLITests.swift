@@ -45,7 +45,8 @@ final class HostileInputCLITests: XCTestCase {
         let dir = try Fixtures.shardDirectory()
         let config = CNNConfig(widths: [4, 8, 8, 8], hidden: 16, classes: 10)
         let model = SeedCNN(config: config, seed: 1)
-        let good = Checkpoint(model: model, optimizer: Adam(parameterCount: model.parameterCount, learningRate: 1e-3), epoch: 0,
+        let good = Checkpoint(model: model, optimizer: Adam(parameterCount: model.parameterCount, learningRate: 1e-3),
+                              normalizer: .legacy(channels: 3), epoch: 0,
                               batch: 50, seed: 1, metrics: [], pipelineName: "tiny", manifestSHA256: "", sourceFingerprint: "")
         let path = Fixtures.tempDirectory("evalcrafted") + "/checkpoint-001.ckpt"
         try FileIO.writeAtomically(path, try Fixtures.craftedCheckpoint(good, count: 1 << 63) { _ in })

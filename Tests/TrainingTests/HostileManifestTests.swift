@@ -133,7 +133,8 @@ final class HostileManifestTests: XCTestCase {
         dir = try directory("shatest") { $0.test.shards[0].sha256 = zeros }
         let ckpt = Fixtures.tempDirectory("shaeval") + "/c.ckpt"
         let model = SeedCNN(config: CNNConfig(widths: [4, 8, 8, 8], hidden: 16), seed: 1)
-        try Checkpoint(model: model, optimizer: Adam(parameterCount: model.parameterCount, learningRate: 1e-3), epoch: 1, batch: 50,
+        try Checkpoint(model: model, optimizer: Adam(parameterCount: model.parameterCount, learningRate: 1e-3),
+                       normalizer: PixelNormalizer.forSource(try Manifest.load(directory: dir).source).normalizer, epoch: 1, batch: 50,
                        seed: 7, metrics: [], pipelineName: "tiny", manifestSHA256: "", sourceFingerprint: "").write(to: ckpt)
         let r = try TestSupport.run(TestSupport.executable("mixtrain"), ["eval", ckpt, dir, "--threads", "1"])
         XCTAssertEqual(r.status, 1, r.err)

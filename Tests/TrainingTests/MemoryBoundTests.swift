@@ -159,7 +159,8 @@ final class MemoryBoundTests: XCTestCase {
     func testCraftedCheckpoints() throws {
         let dir = try Fixtures.shardDirectory()
         let model = SeedCNN(config: CNNConfig(widths: [4, 8, 8, 8], hidden: 16, classes: 10), seed: 1)
-        let good = Checkpoint(model: model, optimizer: Adam(parameterCount: model.parameterCount, learningRate: 1e-3), epoch: 1,
+        let good = Checkpoint(model: model, optimizer: Adam(parameterCount: model.parameterCount, learningRate: 1e-3),
+                              normalizer: .legacy(channels: 3), epoch: 1,
                               batch: 50, seed: 7, metrics: [], pipelineName: "tiny", manifestSHA256: "", sourceFingerprint: "")
         let run = Fixtures.tempDirectory("ckptrss")
         let path = run + "/checkpoint-001.ckpt"

@@ -16,6 +16,13 @@ final class MemoryBudgetTests: XCTestCase {
                            + "(physical memory, cgroup limit, MIXSHARDS_MEMORY_LIMIT): use smaller images, narrower widths, fewer threads or smaller micro-batches")
         }
         XCTAssertNoThrow(try MemoryBudget.check(config, workers: 2, training: true, context: "shards", limit: need))
+        // Non-square images are sized by their area: 1,024×512 needs about half of 1,024×1,024, and says so.
+        let wide = CNNConfig(widths: [32, 64, 128, 1], hidden: 16, classes: 10, inputChannels: 3, inputHeight: 512, inputWidth: 1024)
+        let wideNeed = SeedCNN.memoryNeeded(config: wide, microBatch: 32, workers: 2, training: true)
+        XCTAssertEqual(wideNeed / need, 0.5, accuracy: 0.01)
+        XCTAssertThrowsError(try MemoryBudget.check(wide, workers: 2, training: true, context: "shards", limit: wideNeed - 1)) {
+            XCTAssertTrue("\($0)".hasPrefix("shards: training the CNN on 1,024×512 (width×height, 3 channels) images needs about \(MemoryBudget.gib(wideNeed)) "), "\($0)")
+        }
         XCTAssertTrue(MemoryBudget.gib(need).hasSuffix(" GiB"))
         XCTAssertEqual(MemoryBudget.gib(512 * 1_048_576), "512.0 MiB")
     }

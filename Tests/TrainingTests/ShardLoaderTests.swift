@@ -1,3 +1,4 @@
+import Foundation
 import MixCore
 import Pipeline
 import ShardStore
@@ -26,8 +27,18 @@ final class ShardLoaderTests: XCTestCase {
         return (images, labels, sizes)
     }
 
-    func testNormalizerTableMatchesContract() {
-        let n = PixelNormalizer(channels: 3)
+    func testNormalizerTableMatchesContract() throws {
+        let n = PixelNormalizer.legacy(channels: 3)
+        // CIFAR-10's recorded figures, read from a manifest's JSON, give the very table mixtrain
+        // computed from its float32 constants before manifests recorded them: its numbers on
+        // CIFAR-10 are unchanged, bit for bit.
+        let json = #"{"mean": [0.4914, 0.4822, 0.4465], "std": [0.2470, 0.2435, 0.2616]}"#
+        let recorded = PixelNormalizer(stats: try JSONDecoder().decode(ChannelStats.self, from: Data(json.utf8)))
+        let literal: [[Float]] = [[0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]]
+        let before = (0..<768).map { i -> Float in (Float(i % 256) / 255 - literal[0][i / 256]) / literal[1][i / 256] }
+        XCTAssertEqual(recorded.table.map(\.bitPattern), before.map(\.bitPattern))
+        XCTAssertEqual(n, recorded)
+        XCTAssertEqual(n.description, "mean (0.4914, 0.4822, 0.4465), std (0.2470, 0.2435, 0.2616)")
         XCTAssertEqual(n.table.count, 768)
         XCTAssertEqual(n.value(0, channel: 0), -0.4914 / 0.2470, accuracy: 1e-6)
         XCTAssertEqual(n.value(255, channel: 2), (1 - 0.4465) / 0.2616, accuracy: 1e-6)

@@ -5,11 +5,13 @@ settings as ``mixtrain train``, to compare the two trainers.
     python python/examples/train_torch.py SHARD_DIR [--epochs N] [--threads T] [--seed S] [--workers W] [--init torch|mixtrain]
 
 Four 3×3 convolutions (padding 1; 3→32→64→128→256), each ReLU + 2×2 max-pool,
-fc 1024→256, ReLU, fc 256→10; PyTorch's default initialisation (with
+fc 256·(H/16)·(W/16)→256 (1024 for CIFAR's 32×32; any height and width that are multiples
+of 16, square or not), ReLU, fc 256→classes; PyTorch's default initialisation (with
 ``--init mixtrain``, the exact parameters ``mixtrain train`` starts from for the
 seed); soft-target cross-entropy; Adam. Batch size, learning rate, Adam settings, widths and
-hidden size come from the manifest's pipeline ``[train]`` section, like
-mixtrain. Prints per epoch: training loss, test loss and accuracy, and time.
+hidden size come from the manifest's pipeline ``[train]`` section, and the
+inputs are normalised with the directory's own per-channel figures
+(``source.channelStats``), like mixtrain. Prints per epoch: training loss, test loss and accuracy, and time.
 Under ``torchrun`` it trains with DistributedDataParallel (gloo), each rank
 reading its own part of every epoch.
 """
@@ -24,18 +26,22 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import mixshards
+from mixshards.normalize import describe
 from mixshards.torch import DataLoader, MixShardDataset, init_like_mixtrain
 
 
 class SeedCNN(nn.Module):
-    def __init__(self, channels: int, size: int, classes: int, widths=(32, 64, 128, 256), hidden: int = 256):
+    def __init__(self, channels: int, height: int, width: int, classes: int, widths=(32, 64, 128, 256), hidden: int = 256):
         super().__init__()
+        scale = 2 ** len(widths)  # each block halves both sides
+        if height % scale or width % scale:
+            raise ValueError(f"images are {width}×{height}; the CNN needs a height and a width that are multiples of {scale}")
         layers, c = [], channels
         for w in widths:
             layers += [nn.Conv2d(c, w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
             c = w
         self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(c * (size // 16) ** 2, hidden), nn.ReLU(),
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(c * (height // scale) * (width // scale), hidden), nn.ReLU(),
                                   nn.Linear(hidden, classes))
 
     def forward(self, x):
@@ -87,7 +93,8 @@ def main():
     test = MixShardDataset(args.directory, split="test", batch_size=256, rank=0, world_size=1)
     train_loader = DataLoader(train, num_workers=args.workers)
     test_loader = DataLoader(test, num_workers=args.workers)
-    model = SeedCNN(ds.shape[0], ds.shape[1], len(ds.classes), train_cfg["widths"], train_cfg["hidden"])
+    channels, height, width = ds.shape
+    model = SeedCNN(channels, height, width, len(ds.classes), train_cfg["widths"], train_cfg["hidden"])
     if args.init == "mixtrain":
         init_like_mixtrain(model, seed)
     if distributed:
@@ -98,6 +105,7 @@ def main():
         print(f"{args.directory}: {ds.epochs} materialised epoch(s), {len(ds.epoch(0))} train / {len(ds.test)} test, "
               f"batch {train_cfg['batch']}, lr {train_cfg['lr']}, {epochs} epochs, torch {torch.__version__}, "
               f"{torch.get_num_threads()} threads, {args.init} initialisation")
+        print(f"{width}×{height} images, inputs normalised with {describe(train.mean, train.std)}")
         print("epoch  train_loss  test_loss  test_acc  train_s  eval_s")
     for epoch in range(epochs):
         train.set_epoch(epoch)

@@ -12,7 +12,7 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from . import fileio, layout, manifest as manifest_mod, sourcefiles, wording
+from . import fileio, layout, manifest as manifest_mod, normalize, sourcefiles, wording
 from .errors import ShardError
 from .labels import SparseLabels
 from .partition import rank_batch_range
@@ -345,9 +345,35 @@ class Dataset:
         self._test: Optional[list[ShardFile]] = None
         self._source: Optional[SourceImages] = None
         self._warned_cycle = False
+        self._statistics: Optional[tuple[tuple[float, ...], tuple[float, ...]]] = None
 
     def __repr__(self) -> str:
         return f"<mixshards.Dataset {self.path}: {self.epochs} epoch(s), {len(self.classes)} classes, shape {self.shape}>"
+
+    @property
+    def statistics(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """``(mean, std)``: what this directory's images are normalised with, one figure per channel —
+        the manifest's ``source.channelStats`` (the training split's own; a std of 0 read as 1), or
+        for a directory made before mixprep recorded them the CIFAR-10 constants, with one warning.
+        mixtrain normalises with the same (see :mod:`mixshards.normalize`)."""
+        if self._statistics is None:
+            self._statistics = normalize.source_statistics(self.manifest.source, self.shape[0], self.manifest.path)
+        return self._statistics
+
+    @property
+    def mean(self) -> tuple[float, ...]:
+        """The per-channel means of :attr:`statistics`, e.g. ``(0.4914, 0.4822, 0.4465)`` for CIFAR-10."""
+        return self.statistics[0]
+
+    @property
+    def std(self) -> tuple[float, ...]:
+        """The per-channel standard deviations of :attr:`statistics`, e.g. ``(0.247, 0.2435, 0.2616)``."""
+        return self.statistics[1]
+
+    def normalizer(self) -> normalize.Normalizer:
+        """A :class:`~mixshards.normalize.Normalizer` with :attr:`mean` and :attr:`std`: ``ds.normalizer()(images)``
+        turns a batch of uint8 images into the float32 input mixtrain feeds its network."""
+        return normalize.Normalizer(self.mean, self.std)
 
     def epoch(self, e: int) -> Epoch:
         """Training epoch ``e`` (0-based). Beyond the materialised epochs it reuses

@@ -85,6 +85,10 @@ class Manifest:
     source_copy: Optional[ShardEntry] = None
     #: Image files: the file lists (``source.files``); ``None`` for CIFAR records.
     source_files: Optional[SourceFilesInfo] = None
+    #: ``source.channelStats`` as ``(mean, std)``, one float per channel: the training split's
+    #: per-channel mean and population standard deviation of bytes/255, rounded to 4 decimals;
+    #: ``None`` in a directory made before mixprep recorded them (see :mod:`mixshards.normalize`).
+    channel_stats: Optional[tuple[tuple[float, ...], tuple[float, ...]]] = None
 
     @property
     def source(self) -> dict:
@@ -277,7 +281,21 @@ def parse(raw: Any, path: str, sha256: str = "") -> Manifest:
         source_files = SourceFilesInfo(lists["train"], lists["test"], lists.get("skipped"), dict(libraries))
     elif "skippedFiles" in source:
         raise fail("source.skippedFiles without source.files")
-    return Manifest(path, raw, sha256, tuple(names), shape, tuple(train), test, version, source_copy, source_files)
+    channel_stats = None
+    if "channelStats" in source:
+        stats = get(source, "channelStats", dict, "source.")
+        figures = []
+        for key, top in (("mean", 1), ("std", 0.5)):
+            values = get(stats, key, list, "source.channelStats.")
+            numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+            if len(values) != shape[0] or not numbers or not all(0 <= v <= top for v in values):
+                got = len(values) if len(values) != shape[0] else [float(v) for v in values] if numbers else values
+                raise fail(f"source.channelStats.{key} must hold {shape[0]} number{'' if shape[0] == 1 else 's'} "
+                           f"from 0 to {top}, one per channel (got {got})")
+            figures.append(tuple(float(v) for v in values))
+        channel_stats = (figures[0], figures[1])
+    return Manifest(path, raw, sha256, tuple(names), shape, tuple(train), test, version, source_copy, source_files,
+                    channel_stats)
 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")

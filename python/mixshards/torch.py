@@ -34,7 +34,7 @@ import torch.distributed as dist
 import torch.utils.data as tud
 
 from .dataset import Dataset, Epoch
-from .normalize import Normalizer, source_statistics
+from .normalize import Normalizer
 from .partition import rank_batch_range, round_robin_skips, split_range
 from .rng import initial_parameters
 
@@ -51,7 +51,9 @@ class MixShardDataset(tud.IterableDataset):
     - ``batch_size``, ``drop_last``: as in :meth:`mixshards.Epoch.batches`.
     - ``seed``: shuffles chunk order as mixtrain does for (seed, epoch);
       ``None`` reads in file order (the default for the test split).
-    - ``mean``, ``std``: per-channel statistics; default from the manifest's source.
+    - ``mean``, ``std``: per-channel statistics; default: the directory's own (the manifest's
+      ``source.channelStats``, as mixtrain; a directory made before mixprep recorded them: the
+      CIFAR-10 constants, with a warning). The ones in use are the attributes ``mean`` and ``std``.
     - ``rank``, ``world_size``: default from ``torch.distributed`` when initialised, else 0 and 1.
     - ``even``: cut every rank to the smallest rank's batch count (needed by DDP).
     - ``sparse_labels``: yield labels as ``(classes, weights)`` (``N×2`` each; see
@@ -78,9 +80,10 @@ class MixShardDataset(tud.IterableDataset):
         self.sparse_labels = sparse_labels
         self._ds: Optional[Dataset] = None
         if mean is None or std is None:
-            d = self._dataset()
-            mean, std = source_statistics(d.manifest.source, d.shape[0])
+            mean, std = self._dataset().statistics
         self.normalizer = Normalizer(mean, std)
+        #: The per-channel figures the images are normalised with.
+        self.mean, self.std = self.normalizer.mean, self.normalizer.std
         self.epoch = 0
         self._start = 0      # batches to skip on the next pass (resume)
         self._consumed = 0   # batches delivered in this epoch

@@ -1,5 +1,6 @@
 """Every kind of damage the Swift reader tests is refused with one line naming the file and the chunk or field."""
 
+import copy
 import json
 import os
 import resource
@@ -241,6 +242,32 @@ class DirectoryDamageTests(unittest.TestCase):
             self.assertTrue(str(ctx.exception).startswith(f"{d}/manifest.json: "), str(ctx.exception))
             self.assertIn(expected, str(ctx.exception))
             self.assertTrue(mixshards.verify(d)[0].startswith(f"{d}/manifest.json: "))
+
+    def test_channel_stats_problems_are_swifts_words(self):
+        """``source.channelStats``: absent reads (a directory made before mixprep recorded them);
+        figures that are not one number in range per channel are refused as Swift refuses them
+        (Tests/PrepTests/ChannelStatsTests.swift, word for word)."""
+        d = support.copy_dir("quickstart", "channelstats")
+        good = json.loads((d / "manifest.json").read_text())
+        self.assertEqual(mixshards.open(d).manifest.channel_stats, ((0.493, 0.485, 0.4495), (0.2461, 0.2433, 0.2625)))
+        m = copy.deepcopy(good)
+        del m["source"]["channelStats"]
+        (d / "manifest.json").write_text(json.dumps(m))
+        self.assertIsNone(mixshards.open(d).manifest.channel_stats)
+        for stats, problem in [
+            ({"mean": [0.5, 0.5], "std": [0.2, 0.2, 0.2]}, "source.channelStats.mean must hold 3 numbers from 0 to 1, one per channel (got 2)"),
+            ({"mean": [0.5, 0.5, 1.5], "std": [0.2, 0.2, 0.2]},
+             "source.channelStats.mean must hold 3 numbers from 0 to 1, one per channel (got [0.5, 0.5, 1.5])"),
+            ({"mean": [0.5, 0.5, 0.5], "std": [0.2, -0.1, 0.2]},
+             "source.channelStats.std must hold 3 numbers from 0 to 0.5, one per channel (got [0.2, -0.1, 0.2])"),
+            ({"mean": [0.5, 0.5, 0.5]}, "missing key source.channelStats.std"),
+        ]:
+            m = copy.deepcopy(good)
+            m["source"]["channelStats"] = stats
+            (d / "manifest.json").write_text(json.dumps(m))
+            with self.assertRaises(ShardError) as ctx:
+                mixshards.open(d)
+            self.assertEqual(str(ctx.exception), f"{d}/manifest.json: {problem}")
 
     def test_shape_and_augment_problems_are_worded_without_range_syntax(self):
         d = support.copy_dir("quickstart", "wording")

@@ -22,7 +22,8 @@ EXAMPLE = {
                  "train": {"epochs": 1, "batch": 128, "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
                            "widths": [32, 64, 128, 256], "hidden": 256}},
     "source": {"name": "cifar10", "path": "d", "fingerprint": "cd" * 32, "classNames": ["a", "b"], "trainCount": 3,
-               "testCount": 3, "channels": 3, "height": 32, "width": 32},
+               "testCount": 3, "channels": 3, "height": 32, "width": 32,
+               "channelStats": {"mean": [0.4914, 0.4822, 0.4465], "std": [0.247, 0.2435, 0.2616]}},
     "train": [{"epoch": 0, "shards": [EXAMPLE_SHARD], "stats": STATS}],
     "test": {"shards": [dict(EXAMPLE_SHARD, file="test/shard-00000.mxs")], "stats": STATS},
     "summary": STATS,
@@ -67,6 +68,10 @@ class SchemaTests(unittest.TestCase):
             for key in ("flipped", "shifted", "references"):
                 stats.pop(key, None)
         self.assertEqual(jsonschema_subset.problems(v1, self.schema), [])
+        # A manifest made before mixprep recorded the channel statistics.
+        old = copy.deepcopy(EXAMPLE)
+        del old["source"]["channelStats"]
+        self.assertEqual(jsonschema_subset.problems(old, self.schema), [])
 
     def test_violations(self):
         cases = [
@@ -83,6 +88,9 @@ class SchemaTests(unittest.TestCase):
             (("test", "shards", 0, "file"), "../x.mxs", "$.test.shards[0].file"),
             (("summary", "lambdaHistogram"), [0] * 9, "$.summary.lambdaHistogram: 9 items"),
             (("source", "extra"), 1, "$.source: unexpected key extra"),
+            (("source", "channelStats", "std"), [0.2, 0.6, 0.2], "$.source.channelStats.std[1]: 0.6 violates maximum 0.5"),
+            (("source", "channelStats", "mean"), [0.2] * 5, "$.source.channelStats.mean: 5 items"),
+            (("source", "channelStats", "scale"), [1], "$.source.channelStats: unexpected key scale"),
         ]
         self.assert_violations(EXAMPLE, cases)
         m = copy.deepcopy(EXAMPLE)

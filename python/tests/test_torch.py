@@ -1,11 +1,14 @@
 """mixshards.torch (skipped without torch) and the numpy normaliser it uses."""
 
+import json
 import unittest
+import warnings
 
 import numpy as np
 
 import mixshards
-from mixshards.normalize import CIFAR10_MEAN, CIFAR10_STD, Normalizer, source_statistics
+
+from mixshards.normalize import CIFAR10_MEAN, CIFAR10_STD, Normalizer, describe, legacy_statistics, source_statistics
 from mixshards.rng import initial_parameters
 
 from . import support
@@ -31,10 +34,101 @@ class NormalizerTests(unittest.TestCase):
             n(images[:, :2])
 
     def test_source_statistics(self):
-        self.assertEqual(source_statistics({"name": "cifar10"}, 3), (CIFAR10_MEAN, CIFAR10_STD))
+        """The manifest's figures (a std of 0, a constant channel, read as 1); without them the
+        CIFAR-10 constants with a warning, whatever the source, as mixtrain does."""
+        source = {"name": "faces", "channelStats": {"mean": [0.493, 0.485, 0.4495], "std": [0.2461, 0, 0.2625]}}
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            self.assertEqual(source_statistics(source, 3), ((0.493, 0.485, 0.4495), (0.2461, 1.0, 0.2625)))
+        for name in ("cifar10", "faces"):
+            with self.assertWarnsRegex(UserWarning, r"^m\.json records no channel statistics \(source\.channelStats: it was made "
+                                       r"before mixprep recorded them\); normalising with the CIFAR-10 constants, "
+                                       r"mean \(0\.4914, 0\.4822, 0\.4465\), std \(0\.2470, 0\.2435, 0\.2616\)$"):
+                self.assertEqual(source_statistics({"name": name}, 3, "m.json"), (CIFAR10_MEAN, CIFAR10_STD))
         with self.assertWarns(UserWarning):
             mean, std = source_statistics({"name": "faces"}, 1)
-        self.assertAlmostEqual(mean[0], sum(CIFAR10_MEAN) / 3)
+        self.assertEqual((mean, std), legacy_statistics(1))
+        self.assertAlmostEqual(mean[0], sum(CIFAR10_MEAN) / 3, places=6)
+        # mixtrain's float32 average, bit for bit (Swift: PixelNormalizer.legacy).
+        self.assertEqual(np.float32(mean[0]), (np.float32(0.4914) + np.float32(0.4822) + np.float32(0.4465)) / np.float32(3))
+        self.assertEqual(describe((0.5, 0.25), (1.0, 0.2470)), "mean (0.5000, 0.2500), std (1.0000, 0.2470)")
+
+
+class DirectoryStatisticsTests(unittest.TestCase):
+    """``Dataset.mean``/``std``: the directory's own figures, or the fallback with one warning."""
+
+    def test_the_directorys_figures(self):
+        ds = mixshards.open(support.shard_dir("quickstart") / "shards")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            self.assertEqual((ds.mean, ds.std), ((0.493, 0.485, 0.4495), (0.2461, 0.2433, 0.2625)))  # data/cifar10-mini's 2,000
+        self.assertEqual(ds.manifest.channel_stats, (ds.mean, ds.std))
+        images, _ = next(ds.epoch(0).batches(8, seed=0))
+        np.testing.assert_array_equal(ds.normalizer()(images), Normalizer(ds.mean, ds.std)(images))
+        self.assertEqual(ds.normalizer()(images)[0, 1, 0, 0],
+                         (np.float32(images[0, 1, 0, 0]) / np.float32(255) - np.float32(0.485)) / np.float32(0.2433))
+
+    def test_a_directory_without_figures_falls_back_saying_so_once(self):
+        d = support.copy_dir("quickstart", "nofigures")
+        m = json.loads((d / "manifest.json").read_text())
+        del m["source"]["channelStats"]
+        (d / "manifest.json").write_text(json.dumps(m))
+        ds = mixshards.open(d)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self.assertEqual((ds.mean, ds.std), (CIFAR10_MEAN, CIFAR10_STD))
+            self.assertEqual(ds.normalizer().mean, CIFAR10_MEAN)
+        self.assertEqual(len(caught), 1, [str(w.message) for w in caught])
+        self.assertIn(f"{d}/manifest.json records no channel statistics", str(caught[0].message))
+
+
+class NonSquareTests(unittest.TestCase):
+    """A directory of 32×16 (width×height) images made from image files: the figures mixprep
+    records are numpy's over the training images as read (unmixed, unaugmented: epoch 0 holds
+    each once), and the PyTorch side takes non-square batches."""
+
+    @classmethod
+    def setUpClass(cls):
+        exe = support.mixprep()
+        if exe is None:
+            raise unittest.SkipTest("mixprep is not built")
+        cls.dir = support.scratch() / "wide" / "shards"
+        if not cls.dir.exists():
+            pipeline = support.scratch() / "wide.toml"
+            pipeline.write_text(f'name = "wide"\nseed = 1\n[dataset]\npath = "{support.LAYOUTS / "folders"}"\n'
+                                'size = [16, 32]\nresize = "stretch"\n[mix]\nmode = "none"\n[augment]\ncrop_pad = 0\nflip = false\n'
+                                '[shards]\nepochs = 1\nsamples_per_shard = 5\nsamples_per_chunk = 2\n')
+            support.run(exe, "run", str(pipeline), "--out", str(cls.dir), "--quiet")
+
+    def test_figures_are_numpys_over_the_training_images(self):
+        ds = mixshards.open(self.dir)
+        self.assertEqual(ds.shape, (3, 16, 32))
+        ep = ds.epoch(0)
+        x = np.stack([ep[k].image for k in range(len(ep))]).astype(np.float64) / 255
+        self.assertEqual(len(x), ds.manifest.source["trainCount"])
+        for c in range(3):
+            self.assertEqual(ds.mean[c], round(float(x[:, c].mean()), 4))
+            self.assertEqual(ds.std[c] if ds.std[c] != 1.0 else 0.0, round(float(x[:, c].std()), 4))
+
+    @unittest.skipIf(torch is None, "torch is not installed")
+    def test_torch_batches_and_the_examples_network(self):
+        import importlib.util
+        ds = MixShardDataset(self.dir, batch_size=4, seed=0)
+        own = mixshards.open(self.dir)
+        self.assertEqual((ds.mean, ds.std), (own.mean, own.std))
+        x, y = next(iter(ds))
+        self.assertEqual(tuple(x.shape), (4, 3, 16, 32))
+        spec = importlib.util.spec_from_file_location("train_torch", support.REPO / "python" / "examples" / "train_torch.py")
+        example = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(example)
+        model = example.SeedCNN(3, 16, 32, len(own.classes), widths=(4, 4, 4, 4), hidden=8)
+        self.assertEqual(model.head[1].in_features, 4 * 1 * 2)  # widths[-1] · (16/16) · (32/16)
+        init_like_mixtrain(model, 0)
+        loss = example.soft_cross_entropy(model(x), y)
+        loss.backward()
+        self.assertTrue(torch.isfinite(loss))
+        with self.assertRaisesRegex(ValueError, r"images are 40×16; the CNN needs a height and a width that are multiples of 16"):
+            example.SeedCNN(3, 16, 40, 2)
 
 
 @unittest.skipIf(torch is None, "torch is not installed")
@@ -70,7 +164,11 @@ class TorchDatasetTests(unittest.TestCase):
         got = self.drain(ds)
         self.assertEqual(len(got), len(ds))
         self.assertEqual([len(x) for x, _ in got], [64, 64, 64, 64, 44])
-        norm = Normalizer(CIFAR10_MEAN, CIFAR10_STD)
+        own = mixshards.open(self.dir)
+        self.assertEqual((ds.mean, ds.std), (own.mean, own.std))
+        self.assertEqual(ds.mean, own.manifest.channel_stats[0])
+        self.assertNotEqual(ds.mean, CIFAR10_MEAN)
+        norm = Normalizer(ds.mean, ds.std)
         for (x, y), (images, labels) in zip(got, ep.batches(64, seed=2)):
             self.assertEqual((x.dtype, y.dtype), (torch.float32, torch.float32))
             np.testing.assert_array_equal(x.numpy(), norm(images))
@@ -82,7 +180,10 @@ class TorchDatasetTests(unittest.TestCase):
         (x1, _), = self.drain(ds)
         ep1 = mixshards.open(self.dir).epoch(1)
         images, _ = next(ep1.batches(300, seed=2))
-        np.testing.assert_array_equal(x1.numpy(), Normalizer(CIFAR10_MEAN, CIFAR10_STD)(images))
+        np.testing.assert_array_equal(x1.numpy(), mixshards.open(self.dir).normalizer()(images))
+        # Explicit figures win.
+        mine = MixShardDataset(self.dir, batch_size=300, seed=2, mean=CIFAR10_MEAN, std=CIFAR10_STD)
+        self.assertEqual((mine.mean, mine.std), (CIFAR10_MEAN, CIFAR10_STD))
 
     def test_ranks_are_even_disjoint_and_complete(self):
         ep = mixshards.open(self.dir).epoch(0)

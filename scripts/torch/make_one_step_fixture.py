@@ -3,8 +3,12 @@
 
 What it makes
   Tests/NNTests/Fixtures/torch-one-step/   (about 0.5 MB; read by Tests/NNTests/TorchOneStepTests.swift)
-    fixture.json        shapes, settings, the parameter order (name, shape, offset, fan_in) and the
-                        file list; torch and numpy versions; the loss
+  Tests/NNTests/Fixtures/torch-one-step-48x32/   the same step on non-square images, 48 wide and 32 high
+                      (about 0.75 MB): image i is record i beside the left half of record (i + 1) mod 40,
+                      normalised with the embedded data's own channel statistics (what mixprep records for it)
+                      instead of CIFAR-10's; the fc1 input is then C*2*3, flattened as x.flatten(1) does
+    fixture.json        shapes (height, width), settings, the normalisation figures, the parameter order
+                        (name, shape, offset, fan_in) and the file list; torch and numpy versions; the loss
     images.u8           40 CIFAR-10 images, uint8 N x C x H x W (planar, as MixShard stores them):
                         records 0-39 of data/cifar10-mini/data_batch_1.bin; samples 0-19 are mixed
                         with partner (i + 20), x = round(lam*x_i + (1 - lam)*x_j), lam ~ Beta(0.2, 0.2)
@@ -56,26 +60,30 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-OUT = os.path.join(ROOT, "Tests", "NNTests", "Fixtures", "torch-one-step")
+FIXTURES = os.path.join(ROOT, "Tests", "NNTests", "Fixtures")
 SOURCE = os.path.join(ROOT, "data", "cifar10-mini", "data_batch_1.bin")
 
 WIDTHS, HIDDEN, CLASSES, CHANNELS, SIZE = [32, 32, 32, 32], 32, 10, 3, 32
 BATCH, MIXED = 40, 20
 LR, BETAS, EPS = 1e-3, (0.9, 0.999), 1e-8
 TORCH_SEED, MIX_SEED = 0, 1
-MEAN = (0.4914, 0.4822, 0.4465)
-STD = (0.2470, 0.2435, 0.2616)
+#: (folder, height, width, mean, std): CIFAR-10's figures for the square fixture; for the non-square
+#: one, data/cifar10-mini's 2,000 training images' (its manifest's source.channelStats).
+FIXTURES_MADE = [
+    ("torch-one-step", 32, 32, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    ("torch-one-step-48x32", 32, 48, (0.4930, 0.4850, 0.4495), (0.2461, 0.2433, 0.2625)),
+]
 
 
 class SeedCNN(nn.Module):
-    """torch_reference.py's SeedCNN, widths and hidden size as parameters."""
+    """torch_reference.py's SeedCNN, widths and hidden size as parameters, any height and width
+    that are multiples of 2^len(widths)."""
 
-    def __init__(self, widths, hidden, classes, channels=3, size=32):
+    def __init__(self, widths, hidden, classes, channels=3, height=32, width=32):
         super().__init__()
         chans = (channels,) + tuple(widths)
         self.convs = nn.ModuleList(nn.Conv2d(chans[i], chans[i + 1], 3, padding=1) for i in range(len(widths)))
-        side = size >> len(widths)
-        self.fc1 = nn.Linear(widths[-1] * side * side, hidden)
+        self.fc1 = nn.Linear(widths[-1] * (height >> len(widths)) * (width >> len(widths)), hidden)
         self.fc2 = nn.Linear(hidden, classes)
 
     def forward(self, x):
@@ -88,10 +96,13 @@ def soft_ce(logits, target):
     return -(target * F.log_softmax(logits, 1)).sum(1).mean()
 
 
-def make_batch():
-    """40 uint8 images (the first 20 mixed with partners 20-39) and their soft targets."""
+def make_batch(width):
+    """40 uint8 images (the first 20 mixed with partners 20-39) and their soft targets. Wider than
+    32: record i beside the first (width - 32) columns of record (i + 1) mod 40."""
     raw = np.fromfile(SOURCE, dtype=np.uint8, count=BATCH * 3073).reshape(BATCH, 3073)
     images = raw[:, 1:].reshape(BATCH, CHANNELS, SIZE, SIZE).copy()
+    if width > SIZE:
+        images = np.concatenate([images, np.roll(images, -1, axis=0)[:, :, :, :width - SIZE]], axis=3).copy()
     labels = raw[:, 0].astype(np.int64)
     rng = np.random.default_rng(MIX_SEED)
     lam = rng.beta(0.2, 0.2, size=MIXED).astype(np.float32)
@@ -108,10 +119,10 @@ def make_batch():
     return mixed, targets
 
 
-def normalise(images_u8, dtype):
+def normalise(images_u8, dtype, mean, std):
     x = torch.from_numpy(images_u8).to(dtype) / 255
-    mean = torch.tensor(MEAN, dtype=torch.float32).to(dtype).view(1, 3, 1, 1)
-    std = torch.tensor(STD, dtype=torch.float32).to(dtype).view(1, 3, 1, 1)
+    mean = torch.tensor(mean, dtype=torch.float32).to(dtype).view(1, 3, 1, 1)
+    std = torch.tensor(std, dtype=torch.float32).to(dtype).view(1, 3, 1, 1)
     return (x - mean) / std
 
 
@@ -146,17 +157,24 @@ def layout(model):
     return out, offset
 
 
-def write_f32(name, t):
+def write_f32(out, name, t):
     a = np.ascontiguousarray(t.detach().cpu().numpy().astype("<f4"))
-    a.tofile(os.path.join(OUT, name))
+    a.tofile(os.path.join(out, name))
     return {"file": name, "shape": list(a.shape) if a.ndim > 1 else [a.size]}
 
 
 def main():
+    for folder, height, width, mean, std in FIXTURES_MADE:
+        make_fixture(os.path.join(FIXTURES, folder), height, width, mean, std)
+    return 0
+
+
+def make_fixture(OUT, height, width, MEAN, STD):
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
-    images, targets = make_batch()
-    x = normalise(images, torch.float32)
+    images, targets = make_batch(width)
+    assert images.shape == (BATCH, CHANNELS, height, width)
+    x = normalise(images, torch.float32, MEAN, STD)
     # The float32 normalisation equals the per-channel lookup table mixtrain builds (bit for bit).
     b = torch.arange(256, dtype=torch.float32) / 255
     for c in range(3):
@@ -165,10 +183,10 @@ def main():
     y = torch.from_numpy(targets)
 
     torch.manual_seed(TORCH_SEED)
-    model = SeedCNN(WIDTHS, HIDDEN, CLASSES, CHANNELS, SIZE)
+    model = SeedCNN(WIDTHS, HIDDEN, CLASSES, CHANNELS, height, width)
     tensors, count = layout(model)
     params0 = flat(model)
-    reference = SeedCNN(WIDTHS, HIDDEN, CLASSES, CHANNELS, SIZE).double()
+    reference = SeedCNN(WIDTHS, HIDDEN, CLASSES, CHANNELS, height, width).double()
     reference.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
     logits, loss, grads, params1 = one_step(model, x, y)
 
@@ -178,18 +196,19 @@ def main():
     images.tofile(os.path.join(OUT, "images.u8"))
     files = {
         "images": {"file": "images.u8", "shape": list(images.shape), "dtype": "uint8"},
-        "targets": write_f32("targets.f32", y),
-        "params0": write_f32("params0.f32", params0),
-        "logits": write_f32("logits.f32", logits),
-        "grads": write_f32("grads.f32", grads),
-        "params1": write_f32("params1.f32", params1),
+        "targets": write_f32(OUT, "targets.f32", y),
+        "params0": write_f32(OUT, "params0.f32", params0),
+        "logits": write_f32(OUT, "logits.f32", logits),
+        "grads": write_f32(OUT, "grads.f32", grads),
+        "params1": write_f32(OUT, "params1.f32", params1),
     }
     meta = {
         "about": "one PyTorch training step of the seed CNN; see scripts/torch/make_one_step_fixture.py",
         "torch": torch.__version__, "numpy": np.__version__,
-        "widths": WIDTHS, "hidden": HIDDEN, "classes": CLASSES, "channels": CHANNELS, "size": SIZE,
+        "widths": WIDTHS, "hidden": HIDDEN, "classes": CLASSES, "channels": CHANNELS, "height": height, "width": width,
         "batch": BATCH, "mixed": MIXED, "torch_seed": TORCH_SEED, "mix_seed": MIX_SEED,
-        "source": "data/cifar10-mini/data_batch_1.bin records 0-39",
+        "source": "data/cifar10-mini/data_batch_1.bin records 0-39"
+                  + ("" if width == SIZE else f", each beside the first {width - SIZE} columns of the next (mod 40)"),
         "mean": list(MEAN), "std": list(STD),
         "loss": "soft-target cross-entropy, mean over the batch",
         "optimizer": {"name": "Adam", "lr": LR, "beta1": BETAS[0], "beta2": BETAS[1], "eps": EPS},
@@ -201,7 +220,7 @@ def main():
         f.write("\n")
 
     # For information: the same step in float64 (how far float32 rounding moves each quantity).
-    r_logits, r_loss, r_grads, r_params1 = one_step(reference, normalise(images, torch.float64), y.double())
+    r_logits, r_loss, r_grads, r_params1 = one_step(reference, normalise(images, torch.float64, MEAN, STD), y.double())
     def worst(a, b):
         d = (a.double() - b).abs()
         return f"max abs {d.max().item():.3g}, max rel-to-tensor-max {(d.max() / b.abs().max()).item():.3g}"
@@ -212,7 +231,6 @@ def main():
         print(f"{t['name']:15s} grad {worst(grads[s], r_grads[s])}; params1 {worst(params1[s], r_params1[s])}")
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
     print(f"wrote {OUT} ({total} bytes)")
-    return 0
 
 
 if __name__ == "__main__":
