@@ -46,7 +46,7 @@ rm -rf "$out"
 cpu="$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) threads"
 /usr/bin/time -f "%e %M" -o "$work/time.txt" "$repo/.build/release/mixprep" run "$work/scale.toml" --out "$out" >"$work/prep.log" 2>&1
 read -r seconds kib <"$work/time.txt"
-bytes() { du -sb "$@" | awk '{s += $1} END {print s}'; }
+bytes() { du -sb "$@" | awk '{s += $1} END {printf "%d\n", s}'; }
 epoch_bytes=$(( $(bytes "$out"/train/epoch-*) / epochs ))
 source_bytes=$( [ -e "$out/source/train.mxs" ] && bytes "$out/source" || echo 0)
 test_bytes=$(bytes "$out/test")
