@@ -1,7 +1,7 @@
 import MixCore
 import ZlibKit
 
-/// MixShard v2 (`.mxs`; v1 still read): the on-disk layout, defined in this one file.
+/// MixShard v3 (`.mxs`; v1 and v2 still read): the on-disk layout, defined in this one file.
 ///
 /// ```
 /// Header (64 B) | chunk 0 | chunk 1 | … | chunk N-1 | index (N × 32 B) | footer (32 B)
@@ -13,16 +13,19 @@ import ZlibKit
 /// `n × 12`, `{primary u32, partner u32, lambda f32}`, and m = n). A sample
 /// whose provenance says "reference" stores no pixels: it is its primary
 /// source image under its transform, read from the directory's source copy
-/// (`source/train.mxs`, a v2 shard of split `source`, uncompressed). The image
-/// filter applies to the image bytes only; then the whole payload is
-/// compressed as one zlib stream (RFC 1950). See DESIGN.md for the rationale.
+/// (`source/train.mxs`, a shard of split `source`: uncompressed in v2, either in
+/// v3). The image filter applies to the image bytes only; then the whole payload
+/// is compressed as one zlib stream (RFC 1950). See DESIGN.md for the rationale.
 public enum MixShardLayout {
     public static let magic: [UInt8] = Array("MIXSHRD1".utf8)
     public static let endMagic: [UInt8] = Array("MIXSHEND".utf8)
     /// The version this build writes.
-    public static let version: UInt16 = 2
+    public static let version: UInt16 = 3
     /// The versions this build reads.
-    public static let readableVersions: ClosedRange<UInt16> = 1...2
+    public static let readableVersions: ClosedRange<UInt16> = 1...3
+    /// The first version whose source copy may be compressed and filtered (v2's is codec
+    /// none, filter none).
+    public static let compressedSourceVersion: UInt16 = 3
     public static let headerBytes = 64
     public static let indexEntryBytes = 32
     public static let footerBytes = 32
@@ -164,7 +167,7 @@ public enum Split: UInt8, Sendable {
 
 /// The 64-byte header, decoded.
 public struct ShardHeader: Equatable, Sendable {
-    /// Format version: 2 is written; 1 is still read.
+    /// Format version: 3 is written; 1 and 2 are still read.
     public var version: UInt16 = MixShardLayout.version
     public var flags: UInt32
     public var sampleCount: UInt32

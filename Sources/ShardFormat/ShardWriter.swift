@@ -11,8 +11,9 @@ public struct ShardEncoding: Sendable, Equatable {
     public var filter: ImageFilter
     public var samplesPerChunk: Int
     public var provenance: Bool
-    /// Format version to write: 2 (default), or 1 for readers that predate v2
-    /// (no transforms, boxes or references can be recorded in v1).
+    /// Format version to write: 3 (default), 2 for readers that predate v3 (a v2 source
+    /// copy is uncompressed), or 1 for readers that predate v2 (no transforms, boxes or
+    /// references can be recorded in v1).
     public var version: UInt16 = MixShardLayout.version
 
     public init(codec: Codec = .zlib, level: Int = 1, strategy: DeflateStrategy = .rle, filter: ImageFilter = .delta,
@@ -69,7 +70,7 @@ public struct SampleBlock: Sendable, Equatable {
     }
 }
 
-/// Encodes MixShard files (v2; v1 on request).
+/// Encodes MixShard files (v3; v1 and v2 on request).
 public enum ShardWriter {
     /// The complete bytes of a shard holding `block`.
     /// - Parameters:
@@ -83,9 +84,11 @@ public enum ShardWriter {
                                                  provenance: encoding.provenance, version: encoding.version) == nil,
                      "shard beyond the format limits (mixprep checks them first)")
         let references = encoding.provenance && block.provenance.contains(where: \.isReference)
-        precondition(encoding.version == 2 || (!references && split != .source && block.provenance.allSatisfy {
+        precondition(encoding.version >= 2 || (!references && split != .source && block.provenance.allSatisfy {
             $0.primaryTransform.isIdentity && $0.partnerTransform.isIdentity && $0.kind != .cutmix
         }), "v1 cannot record transforms, cutmix boxes, references or a source copy")
+        precondition(split != .source || encoding.version >= MixShardLayout.compressedSourceVersion
+                     || (encoding.codec == .none && encoding.filter == .none), "a v2 source copy is uncompressed and unfiltered")
         let perChunk = encoding.samplesPerChunk
         let chunkCount = (n + perChunk - 1) / perChunk
         var flags: UInt32 = encoding.provenance ? MixShardLayout.flagProvenance : 0
@@ -103,6 +106,7 @@ public enum ShardWriter {
         var entries: [ChunkIndexEntry] = []
         entries.reserveCapacity(chunkCount)
         var payload = [UInt8](repeating: 0, count: header.rawBytes(samples: min(n, perChunk)))
+        let deflater = encoding.codec == .zlib ? Zlib.Deflater(level: encoding.level, strategy: encoding.strategy) : nil
         for c in 0..<chunkCount {
             let first = c * perChunk
             let count = min(perChunk, n - first)
@@ -119,7 +123,7 @@ public enum ShardWriter {
                     out.append(contentsOf: region)
                     return raw
                 case .zlib:
-                    let z = Zlib.compress(region, level: encoding.level, strategy: encoding.strategy)
+                    let z = deflater!.compress(region)
                     out.append(contentsOf: z)
                     return z.count
                 }
