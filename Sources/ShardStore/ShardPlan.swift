@@ -70,15 +70,49 @@ extension Pipeline {
                        samplesPerShard: shards.samplesPerShard, sourceCopy: usesReferences)
     }
 
-    /// How the shards of `split` are encoded: the source copy uncompressed and
-    /// unfiltered (so references resolve without inflating), in chunks within the format limits.
-    public func encoding(for split: Split, imageBytes: Int, classCount: Int) -> ShardEncoding {
+    /// How the shards of `split` are encoded in a directory of format `version`: training
+    /// and test shards as `[shards]` says; the source copy as `sourceEncoding` says.
+    public func encoding(for split: Split, imageBytes: Int, classCount: Int,
+                         version: UInt16 = MixShardLayout.version) -> ShardEncoding {
+        split == .source ? sourceEncoding(imageBytes: imageBytes, classCount: classCount, version: version) : shards.encoding
+    }
+
+    /// The source copy's encoding, never with provenance. Uncompressed (codec none,
+    /// filter none: memory-mapped, references resolve without inflating) in chunks
+    /// of as many images as fit a quarter of the format's chunk limit — always so
+    /// before v3 —, or compressed as training chunks are (`level`, `strategy`,
+    /// `filter`) in chunks of `sourceSamplesPerChunkDefault` images, so that resolving
+    /// a reference inflates little. `shards.source_codec` and
+    /// `shards.source_samples_per_chunk` choose; unset, the codec is `sourceCodecDefault`.
+    public func sourceEncoding(imageBytes: Int, classCount: Int, version: UInt16 = MixShardLayout.version) -> ShardEncoding {
         var e = shards.encoding
-        guard split == .source else { return e }
-        e.codec = .none
-        e.filter = .none
         e.provenance = false
-        e.samplesPerChunk = max(1, min(MixShardLayout.maxSamplesPerChunk, MixShardLayout.maxChunkRawBytes / 4 / (imageBytes + 4 * classCount)))
+        let fitting = max(1, min(MixShardLayout.maxSamplesPerChunk, MixShardLayout.maxChunkRawBytes / 4 / (imageBytes + 4 * classCount)))
+        guard version >= MixShardLayout.compressedSourceVersion else {
+            e.codec = .none
+            e.filter = .none
+            e.samplesPerChunk = fitting
+            return e
+        }
+        e.codec = shards.sourceCodec ?? Pipeline.sourceCodecDefault(imageBytes: imageBytes)
+        if e.codec == .none { e.filter = .none }
+        e.samplesPerChunk = shards.sourceSamplesPerChunk ?? (e.codec == .none ? fitting : Pipeline.sourceSamplesPerChunkDefault)
         return e
+    }
+
+    /// The source copy's codec when `shards.source_codec` is unset.
+    public static func sourceCodecDefault(imageBytes: Int) -> Codec { .none }
+
+    /// Images per chunk of a compressed source copy when `shards.source_samples_per_chunk` is unset.
+    public static let sourceSamplesPerChunkDefault = 1
+
+    /// Why the source copy of images of `shape` cannot be written within the format
+    /// limits (an explicit `shards.source_samples_per_chunk` too large), nil when it can.
+    public func sourceCopyProblem(shape: SampleShape) -> String? {
+        guard usesReferences, let n = shards.sourceSamplesPerChunk else { return nil }
+        let perSample = shape.imageBytes + 4 * shape.classCount
+        guard n > MixShardLayout.maxChunkRawBytes / perSample else { return nil }
+        return "shards.source_samples_per_chunk = \(n): a source-copy chunk of \(n) images of \(perSample) bytes exceeds the format's "
+            + "\(MixShardLayout.maxChunkRawBytes >> 20) MiB per chunk; use at most \(MixShardLayout.maxChunkRawBytes / perSample)"
     }
 }
