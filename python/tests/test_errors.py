@@ -50,10 +50,10 @@ class ShardDamageTests(unittest.TestCase):
         self.assertIn("header: bad magic", self.failure(b))
 
     def test_unknown_version_is_refused_by_number(self):
-        for version in (0, 3):
+        for version in (0, 4):
             b = bytearray(self.zlib)
             b[8] = version
-            self.assertIn(f"header: unsupported version {version} (this reader knows versions from 1 to 2)", self.failure(b))
+            self.assertIn(f"header: unsupported version {version} (this reader knows versions from 1 to 3)", self.failure(b))
 
     def swift_says(self, data: bytes) -> str:
         """What ``mixprep inspect`` says of ``data`` (the Swift reader's message, without the path)."""
@@ -85,7 +85,7 @@ class ShardDamageTests(unittest.TestCase):
                                  "(at most 4 channels and sides of 1,024)"),
             (header(classes=5000), "header: classCount 5000 exceeds the format limit 1024"),
             (header(per_chunk=70_000), "header: samplesPerChunk 70000 exceeds the format limit 65536"),
-            (header(version=3), "header: unsupported version 3 (this reader knows versions from 1 to 2)"),
+            (header(version=4), "header: unsupported version 4 (this reader knows versions from 1 to 3)"),
         ]
         for data, expected in cases:
             with self.subTest(expected=expected):
@@ -228,9 +228,9 @@ class DirectoryDamageTests(unittest.TestCase):
         d = support.copy_dir("quickstart", "manifest")
         text = (d / "manifest.json").read_text()
         cases = [
-            (text.replace('"formatVersion" : 2', '"formatVersion" : 3'),
-             "format 'MixShard' version 3 is not supported (this reader reads MixShard versions from 1 to 2)"),
-            (text.replace('"format" : "MixShard"', '"format" : "WebDataset"'), "format 'WebDataset' version 2 is not supported"),
+            (text.replace('"formatVersion" : 3', '"formatVersion" : 4'),
+             "format 'MixShard' version 4 is not supported (this reader reads MixShard versions from 1 to 3)"),
+            (text.replace('"format" : "MixShard"', '"format" : "WebDataset"'), "format 'WebDataset' version 3 is not supported"),
             (text.replace('"classNames"', '"names"'), "missing key source.classNames"),
             (text.replace('"file" : "test/shard-00000.mxs"', '"file" : "../test/shard-00000.mxs"'), "test.shards[0].file"),
             (text[:100], "not valid JSON"),
@@ -293,8 +293,9 @@ class DirectoryDamageTests(unittest.TestCase):
 
     def test_layout_constants_match_the_specification(self):
         self.assertEqual((layout.HEADER_BYTES, layout.INDEX_ENTRY_BYTES, layout.FOOTER_BYTES), (64, 32, 32))
-        self.assertEqual((layout.MAGIC, layout.END_MAGIC, layout.VERSION), (b"MIXSHRD1", b"MIXSHEND", 2))
-        self.assertEqual((layout.provenance_bytes(1), layout.provenance_bytes(2), layout.READABLE_VERSIONS), (12, 32, (1, 2)))
+        self.assertEqual((layout.MAGIC, layout.END_MAGIC, layout.VERSION), (b"MIXSHRD1", b"MIXSHEND", 3))
+        self.assertEqual((layout.provenance_bytes(1), layout.provenance_bytes(2), layout.provenance_bytes(3),
+                          layout.READABLE_VERSIONS, layout.COMPRESSED_SOURCE_VERSION), (12, 32, 32, (1, 2, 3), 3))
         self.assertEqual(layout.SOURCE_FILE, "source/train.mxs")
 
 
@@ -430,7 +431,19 @@ class V2DamageTests(unittest.TestCase):
             with self.assertRaises(ShardError) as ctx:
                 mixshards.SourceImages(str(GOLDEN / name))
             self.assertEqual(str(ctx.exception), f"{GOLDEN / name}: header: not a source copy "
-                                                 "(needs split source, codec none, filter none, no references)")
+                                                 "(needs split source and no references)")
+        # A v2 source copy must be uncompressed: the v3 compressed golden relabelled v2 is a shard, no source copy.
+        b = bytearray((GOLDEN / "golden-v3-source-zlib.mxs").read_bytes())
+        b[8] = 2
+        fix_header_crc(b)
+        path = self.dir / "v2-compressed-source.mxs"
+        path.write_bytes(bytes(b))
+        with ShardFile(str(path)) as f:
+            self.assertEqual((f.header.version, f.header.codec), (2, "zlib"))
+        with self.assertRaises(ShardError) as ctx:
+            mixshards.SourceImages(str(path))
+        self.assertEqual(str(ctx.exception), f"{path}: header: a version 2 source copy must be uncompressed and unfiltered "
+                                             "(codec none, filter none); compressed source copies are version 3")
         b = bytearray((GOLDEN / "golden-v2-source.mxs").read_bytes())
         b[64 + 48 + 5] ^= 1   # chunk 1's images
         path = self.dir / "source.mxs"
@@ -477,6 +490,24 @@ class ReferenceDirectoryDamageTests(unittest.TestCase):
         problems = mixshards.verify(d)
         self.assertEqual(len(problems), 1, problems)
         self.assertTrue(problems[0].endswith("(every reference sample depends on it)"), problems)
+
+    def test_damaged_compressed_source_chunk(self):
+        """A compressed copy's chunk is checked when a reference first needs it: the error names the source copy
+        and the chunk; verify names it too, with the SHA-256 that no longer matches."""
+        d = support.copy_dir("refz-sample", "badzsource")
+        source = d / self.source
+        with ShardFile(str(d / self.shard), mixshards.SourceImages(str(source))) as s:
+            block = s.read_chunk(0)
+        victim = int(block.primary[np.flatnonzero(block.reference)[0]])  # referenced by chunk 0 of shard 0 only
+        support.flip_chunk_byte(source, victim)
+        ds = mixshards.open(d)
+        ep = ds.epoch(0)  # opening checks the structure only
+        with self.assertRaises(ShardError) as ctx:
+            ep.shards[0].read_chunk(0)
+        self.assertRegex(str(ctx.exception), rf"^{source}: chunk {victim}: ")
+        ep.shards[0].read_chunk(1)  # the other chunks still read
+        problems = mixshards.verify(d)
+        self.assertTrue(any(p.startswith(f"{source}: chunk {victim}: ") for p in problems), problems)
 
     def test_source_copy_of_another_size(self):
         d = support.copy_dir("refs-sample", "othersource")
