@@ -204,22 +204,30 @@ public final class ShardReader: @unchecked Sendable {
         let imageBytes = shape.imageBytes
         let provenance = chunk.provenance
         let first = chunk.firstSample
+        var targets: [Int] = [], primaries: [Int] = []
+        targets.reserveCapacity(references)
+        primaries.reserveCapacity(references)
         try chunk.images.withUnsafeMutableBufferPointer { out in
             var next = 0
             for s in 0..<n {
-                let dst = out.baseAddress! + s * imageBytes
                 let p = provenance[s]
                 if p.isReference {
                     guard Int(p.primary) < source.count else {
                         throw fail("sample \(first + s): references source image \(p.primary), the source copy holds \(source.count)")
                     }
-                    try source.withImage(Int(p.primary)) { image in
-                        p.primaryTransform.apply(image, into: dst, channels: shape.channels, height: shape.height, width: shape.width)
-                    }
+                    targets.append(s)
+                    primaries.append(Int(p.primary))
                 } else {
-                    dst.update(from: stored.baseAddress!.assumingMemoryBound(to: UInt8.self) + next * imageBytes, count: imageBytes)
+                    (out.baseAddress! + s * imageBytes).update(from: stored.baseAddress!.assumingMemoryBound(to: UInt8.self) + next * imageBytes,
+                                                               count: imageBytes)
                     next += 1
                 }
+            }
+            let base = out.baseAddress!
+            try source.withImages(primaries) { j, image in
+                let s = targets[j]
+                provenance[s].primaryTransform.apply(image, into: base + s * imageBytes,
+                                                     channels: shape.channels, height: shape.height, width: shape.width)
             }
         }
     }

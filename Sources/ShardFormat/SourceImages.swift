@@ -10,8 +10,9 @@ import ZlibKit
 /// `shards.source_codec = "none"`) is memory-mapped and its chunks' CRCs are
 /// checked once at open: resolving a reference is a transform of bytes already in
 /// memory. A compressed (or filtered) v3 copy is inflated chunk by chunk when a
-/// reference first needs one, its rawCRC checked then, into a bounded cache shared
-/// by every thread that resolves references (`SourceChunkCache`).
+/// reference first needs one, its rawCRC checked then, into a cache shared by every
+/// thread that resolves references (`SourceChunkCache`: the whole copy when it fits
+/// `cacheBytes`, else a bounded set of chunks).
 public final class SourceImages: @unchecked Sendable {
     /// The default bound on the inflated chunks a compressed source copy keeps (1 GiB:
     /// the whole copy of CIFAR-10, 156 MB, or of 20,000 images of 128×128, stays resident).
@@ -91,8 +92,52 @@ public final class SourceImages: @unchecked Sendable {
         case .store(let store):
             return try body(store.image(k))
         case .inflated(let cache):
-            let chunk = try cache.chunk(k / perChunk)
-            return try withExtendedLifetime(chunk) { try body(chunk.base + (k % perChunk) * imageBytes) }
+            let (chunk, offset) = k.quotientAndRemainder(dividingBy: perChunk)
+            return try cache.withChunk(chunk) { try body($0 + offset * imageBytes) }
+        }
+    }
+
+    /// Calls `body(j, image)` with the bytes of source image `indices[j]` for every j (each
+    /// `0 ≤ indices[j] < count`), in no particular order, each pointer valid only during its
+    /// call: what `withImage` does for each, with one lock of a compressed copy's cache for
+    /// all the chunks it holds (`body` runs under it, so it must not use this object), and
+    /// each missing chunk inflated once.
+    public func withImages(_ indices: [Int], _ body: (Int, UnsafePointer<UInt8>) throws -> Void) throws {
+        let per = perChunk, imageBytes = self.imageBytes
+        let cache: SourceChunkCache
+        switch storage {
+        case .mapped(let base, let offsets):
+            for (j, k) in indices.enumerated() {
+                precondition(k >= 0 && k < count, "source image out of range")
+                try body(j, base + offsets[k / per] + (k % per) * imageBytes)
+            }
+            return
+        case .store(let store):
+            for (j, k) in indices.enumerated() { try body(j, store.image(k)) }
+            return
+        case .inflated(let c):
+            cache = c
+        }
+        var chunkOf = [Int](repeating: 0, count: indices.count), offset = chunkOf
+        for (j, k) in indices.enumerated() {
+            precondition(k >= 0 && k < count, "source image out of range")
+            (chunkOf[j], offset[j]) = per == 1 ? (k, 0) : k.quotientAndRemainder(dividingBy: per)
+        }
+        // Resident chunks under one lock of the cache (the transforms a chunk's references need take
+        // microseconds; threads resolving at once wait that long at most).
+        var missing = try cache.withResident(chunkOf) { j, payload in try body(j, payload + offset[j] * imageBytes) }
+        // Misses grouped by chunk: each inflated (or found, if another thread was quicker) once, then let go.
+        missing.sort { chunkOf[$0] < chunkOf[$1] }
+        var i = 0
+        while i < missing.count {
+            let start = i
+            try cache.withChunk(chunkOf[missing[i]]) { payload in
+                repeat {
+                    try body(missing[i], payload + offset[missing[i]] * imageBytes)
+                    i += 1
+                } while i < missing.count && chunkOf[missing[i]] == chunkOf[missing[i - 1]]
+            }
+            cache.countHits(i - start - 1)
         }
     }
 

@@ -45,13 +45,24 @@ final class CompressedSourceTests: XCTestCase {
                     XCTAssertEqual(source.cacheStatistics.inflated, chunks, path)
                     XCTAssertEqual(source.cacheStatistics.hits, 8 - chunks, path)
                 }
+                // Many at once (repeats, any order), as a chunk's references are resolved.
+                let many = [5, 3, 5, 49, 0, 20, 21, 22, 3, 40, 7]
+                var seen = [Int](repeating: 0, count: many.count)
+                try source.withImages(many) { j, image in
+                    seen[j] += 1
+                    let k = many[j]
+                    XCTAssertEqual(Array(UnsafeBufferPointer(start: image, count: imageBytes)),
+                                   Array(block.images[(k * imageBytes)..<((k + 1) * imageBytes)]), "\(path) image \(k) of many")
+                }
+                XCTAssertEqual(seen, [Int](repeating: 1, count: many.count), path)
             }
         }
     }
 
-    /// A cache smaller than the copy keeps within its bound (plus the chunk inflated last), evicts, and
-    /// serves the right bytes to several threads at once.
-    func testBoundedCacheUnderConcurrentUse() throws {
+    /// Threads at once get the right bytes, one image or a chunk's references at a time: from the whole
+    /// copy (it fits the bound: each chunk inflated once, however many threads asked for it at once),
+    /// and from a cache smaller than the copy, which keeps within its bound and evicts.
+    func testCacheUnderConcurrentUse() throws {
         let dir = try ShardFixtures.temporaryDirectory(name)
         let n = 200
         let block = Self.sourceBlock(n: n)
@@ -59,25 +70,35 @@ final class CompressedSourceTests: XCTestCase {
         let chunkBytes = 2 * (imageBytes + 12)
         let path = dir + "/source.mxs"
         try Self.write(block, perChunk: 2, to: path)
-        let source = try SourceImages(path: path, cacheBytes: 10 * chunkBytes)
-        let failures = Locked([String]())
-        let peak = Locked(0)
-        try Parallel.forEach(count: 4, threads: 4) { t in
-            var rng = CounterRNG(seed: UInt64(t), stream: .test)
-            for _ in 0..<2000 {
-                let k = rng.uniformInt(below: n)
-                let got = try source.withImage(k) { Array(UnsafeBufferPointer(start: $0, count: imageBytes)) }
-                if got != Array(block.images[(k * imageBytes)..<((k + 1) * imageBytes)]) { failures.withLock { $0.append("image \(k)") } }
-                let resident = source.cacheStatistics.residentBytes
-                peak.withLock { $0 = max($0, resident) }
+        for bound in [10 * chunkBytes, SourceImages.defaultCacheBytes] {
+            let source = try SourceImages(path: path, cacheBytes: bound)
+            let failures = Locked([String]())
+            let peak = Locked(0)
+            try Parallel.forEach(count: 4, threads: 4) { t in
+                var rng = CounterRNG(seed: UInt64(t), stream: .test)
+                for round in 0..<400 {
+                    let ks = (0..<(round % 2 == 0 ? 1 : 9)).map { _ in rng.uniformInt(below: n) }
+                    try source.withImages(ks) { j, image in
+                        if Array(UnsafeBufferPointer(start: image, count: imageBytes)) != Array(block.images[(ks[j] * imageBytes)..<((ks[j] + 1) * imageBytes)]) {
+                            failures.withLock { $0.append("image \(ks[j])") }
+                        }
+                    }
+                    let resident = source.cacheStatistics.residentBytes
+                    peak.withLock { $0 = max($0, resident) }
+                }
+            }
+            XCTAssertEqual(failures.withLock { $0 }, [], "bound \(bound)")
+            let stats = source.cacheStatistics
+            XCTAssertEqual(stats.hits + stats.inflated, 4 * 200 * (1 + 9), "bound \(bound)")
+            XCTAssertEqual(stats.residentBytes, (stats.inflated - stats.evicted) * chunkBytes, "bound \(bound)")
+            if bound == SourceImages.defaultCacheBytes {
+                XCTAssertEqual(stats.evicted, 0)
+                XCTAssertEqual(stats.inflated, 100)  // every chunk, once
+            } else {
+                XCTAssertLessThanOrEqual(peak.withLock { $0 }, bound)
+                XCTAssertGreaterThan(stats.evicted, 100)
             }
         }
-        XCTAssertEqual(failures.withLock { $0 }, [])
-        let stats = source.cacheStatistics
-        XCTAssertLessThanOrEqual(peak.withLock { $0 }, 10 * chunkBytes)
-        XCTAssertGreaterThan(stats.evicted, 100)
-        XCTAssertEqual(stats.hits + stats.inflated, 8000)
-        XCTAssertEqual(stats.residentBytes, (stats.inflated - stats.evicted) * chunkBytes)
         // A bound below one chunk still keeps the chunk inflated last: a run of images of one chunk inflates it once.
         let tiny = try SourceImages(path: path, cacheBytes: 1)
         for k in [10, 11, 10, 11] { XCTAssertEqual(try image(tiny, k), Array(block.images[(k * imageBytes)..<((k + 1) * imageBytes)])) }
