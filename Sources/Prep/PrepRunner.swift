@@ -101,7 +101,7 @@ public enum PrepRunner {
         try Parallel.forEach(count: mine.count, threads: options.threads) { n in
             let job = allJobs[mine[n]]
             let path = dir + "/" + job.file
-            let encoding = pipeline.encoding(for: job.split, imageBytes: shape.imageBytes, classCount: shape.classCount)
+            let encoding = pipeline.encoding(for: job.split, shape: shape)
             var redoReason: String?
             if FileIO.exists(path) {
                 do {
@@ -184,7 +184,7 @@ public enum PrepRunner {
         let source = try ShardCheck.openSource(directory: dir, jobs: jobs)
         try Parallel.forEach(count: jobs.count, threads: threads) { i in
             let path = dir + "/" + jobs[i].file
-            let encoding = p.encoding(for: jobs[i].split, imageBytes: shape.imageBytes, classCount: shape.classCount)
+            let encoding = p.encoding(for: jobs[i].split, shape: shape)
             let o = try ShardCheck.check(path: path, job: jobs[i], shape: shape, encoding: encoding, source: source)
             outcomes.withLock { $0[i] = o }
             progress.advance(by: jobs[i].count)

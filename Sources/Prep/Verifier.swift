@@ -59,8 +59,7 @@ public enum Verifier {
             let path = dir + "/" + jobs[i].file
             var labels: LabelMerge.Shard?
             do {
-                let encoding = p.encoding(for: jobs[i].split, imageBytes: shape.imageBytes, classCount: shape.classCount,
-                                          version: UInt16(manifest.formatVersion))
+                let encoding = p.encoding(for: jobs[i].split, shape: shape, version: UInt16(manifest.formatVersion))
                 var o = try ShardCheck.check(path: path, job: jobs[i], shape: shape, encoding: encoding, source: source, samples: checks)
                 labels = o.labels.map {
                     LabelMerge.Shard(readings: $0, split: jobs[i].split, smoothing: jobs[i].split == .train ? p.mix.smoothing : 0,

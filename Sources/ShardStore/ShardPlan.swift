@@ -72,9 +72,8 @@ extension Pipeline {
 
     /// How the shards of `split` are encoded in a directory of format `version`: training
     /// and test shards as `[shards]` says; the source copy as `sourceEncoding` says.
-    public func encoding(for split: Split, imageBytes: Int, classCount: Int,
-                         version: UInt16 = MixShardLayout.version) -> ShardEncoding {
-        split == .source ? sourceEncoding(imageBytes: imageBytes, classCount: classCount, version: version) : shards.encoding
+    public func encoding(for split: Split, shape: SampleShape, version: UInt16 = MixShardLayout.version) -> ShardEncoding {
+        split == .source ? sourceEncoding(shape: shape, version: version) : shards.encoding
     }
 
     /// The source copy's encoding, never with provenance. Uncompressed (codec none,
@@ -82,26 +81,36 @@ extension Pipeline {
     /// of as many images as fit a quarter of the format's chunk limit — always so
     /// before v3 —, or compressed as training chunks are (`level`, `strategy`,
     /// `filter`) in chunks of `sourceSamplesPerChunkDefault` images, so that resolving
-    /// a reference inflates little. `shards.source_codec` and
+    /// a reference inflates one image. `shards.source_codec` and
     /// `shards.source_samples_per_chunk` choose; unset, the codec is `sourceCodecDefault`.
-    public func sourceEncoding(imageBytes: Int, classCount: Int, version: UInt16 = MixShardLayout.version) -> ShardEncoding {
+    public func sourceEncoding(shape: SampleShape, version: UInt16 = MixShardLayout.version) -> ShardEncoding {
         var e = shards.encoding
         e.provenance = false
-        let fitting = max(1, min(MixShardLayout.maxSamplesPerChunk, MixShardLayout.maxChunkRawBytes / 4 / (imageBytes + 4 * classCount)))
+        let fitting = max(1, min(MixShardLayout.maxSamplesPerChunk,
+                                 MixShardLayout.maxChunkRawBytes / 4 / (shape.imageBytes + 4 * shape.classCount)))
         guard version >= MixShardLayout.compressedSourceVersion else {
             e.codec = .none
             e.filter = .none
             e.samplesPerChunk = fitting
             return e
         }
-        e.codec = shards.sourceCodec ?? Pipeline.sourceCodecDefault(imageBytes: imageBytes)
+        e.codec = shards.sourceCodec ?? Pipeline.sourceCodecDefault(height: shape.height, width: shape.width)
         if e.codec == .none { e.filter = .none }
         e.samplesPerChunk = shards.sourceSamplesPerChunk ?? (e.codec == .none ? fitting : Pipeline.sourceSamplesPerChunkDefault)
         return e
     }
 
-    /// The source copy's codec when `shards.source_codec` is unset.
-    public static func sourceCodecDefault(imageBytes: Int) -> Codec { .none }
+    /// The source copy's codec when `shards.source_codec` is unset: `zlib` for images of
+    /// at least 64×64 pixels (4,096 a plane), where it shrinks the copy — the bulk of a
+    /// directory with references — by a third to a half; `none` for smaller ones
+    /// (CIFAR's 32×32 shrink by a fifth, and the loader is slowest relative to a
+    /// mapped copy there). See DESIGN.md, "As built".
+    public static func sourceCodecDefault(height: Int, width: Int) -> Codec {
+        height * width >= sourceCompressionMinimumPixels ? .zlib : .none
+    }
+
+    /// Pixels a plane from which the source copy is compressed by default (64×64).
+    public static let sourceCompressionMinimumPixels = 4096
 
     /// Images per chunk of a compressed source copy when `shards.source_samples_per_chunk` is unset.
     public static let sourceSamplesPerChunkDefault = 1

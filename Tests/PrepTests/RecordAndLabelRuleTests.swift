@@ -51,7 +51,7 @@ final class RecordAndLabelRuleTests: XCTestCase {
         edit(&block.provenance[sample], &row)
         block.labels.replaceSubrange((sample * k)..<((sample + 1) * k), with: row)
         let h = reader.header
-        let encoding = m.pipeline.encoding(for: h.split, imageBytes: block.shape.imageBytes, classCount: k)
+        let encoding = m.pipeline.encoding(for: h.split, shape: block.shape)
         let bytes = ShardWriter.encode(block, encoding: encoding, split: h.split, epoch: h.epoch, shardIndex: h.shardIndex)
         try FileIO.writeAtomically(dir + "/" + file, bytes)
         // The manifest made to agree: the file's size and hash, and every statistic.

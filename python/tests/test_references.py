@@ -211,6 +211,21 @@ class CompressedSourceTests(unittest.TestCase):
             tiny.images([1])
             self.assertEqual(tiny.cache_statistics(), {"hits": 1, "inflated": 1, "evicted": 0, "resident_bytes": chunk_bytes})
 
+    def test_source_encoding_mirrors_swift(self):
+        """``verify.source_encoding`` is Swift's ``Pipeline.sourceEncoding``: uncompressed below 64×64 and
+        before v3, compressed one image per chunk from 64×64, the keys winning when set."""
+        from mixshards.verify import source_encoding
+        shards = {"filter": "delta"}
+        self.assertEqual(source_encoding((3, 32, 32), 10, shards), ("none", "none", (1 << 28) // 4 // 3112, False))
+        self.assertEqual(source_encoding((1, 64, 64), 10, shards), ("zlib", "delta", 1, False))
+        self.assertEqual(source_encoding((3, 63, 64), 10, shards)[0], "none")
+        self.assertEqual(source_encoding((3, 224, 224), 1000, shards, version=2), ("none", "none", 434, False))
+        self.assertEqual(source_encoding((3, 32, 32), 10, {"filter": "none", "source_codec": "zlib"}), ("zlib", "none", 1, False))
+        self.assertEqual(source_encoding((3, 128, 128), 10, {"filter": "delta", "source_codec": "none",
+                                                               "source_samples_per_chunk": 9}), ("none", "none", 9, False))
+        with self.assertRaises(ValueError):
+            source_encoding((3, 32, 32), 10, {"filter": "delta", "source_codec": "zstd"})
+
     def test_cache_size_from_the_environment(self):
         from mixshards.shard import DEFAULT_SOURCE_CACHE_BYTES, source_cache_bytes
         self.assertEqual(source_cache_bytes({}), DEFAULT_SOURCE_CACHE_BYTES)
