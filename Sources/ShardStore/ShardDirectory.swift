@@ -14,6 +14,8 @@ public final class ShardDirectory: @unchecked Sendable {
     public let manifestSHA256: String
     /// Image and label shape shared by every shard.
     public let shape: SampleShape
+    /// The source copy reference samples resolve from (nil when the directory has none).
+    public let sourceCopy: SourceImages?
     /// Training shards per materialised epoch, in manifest order.
     package let trainReaders: [[ShardReader]]
     /// Test shards, in manifest order.
@@ -46,7 +48,9 @@ public final class ShardDirectory: @unchecked Sendable {
         guard classCount >= 2 else { throw MixError.file(manifestPath, "source.classNames must name at least 2 classes") }
         var shape: SampleShape?
         let source = try manifest.openSourceCopy(directory: path)
-        // The source copy is read whole at open (every chunk's CRC), so it is hashed then too.
+        sourceCopy = source
+        // Every reference depends on the source copy: it is hashed at open (an uncompressed copy has its
+        // chunks' CRCs checked then too; a compressed one each chunk's when it is first inflated).
         if let entry = manifest.sourceCopy, let reader = source?.reader {
             let digest = withExtendedLifetime(reader) { SHA256.hexDigest(of: reader.bytes) }
             guard digest == entry.sha256 else { throw Self.hashMismatch(reader, digest: digest, listed: entry.sha256) }
