@@ -29,7 +29,7 @@ public final class ShardDirectory: @unchecked Sendable {
     /// inside the directory, no duplicates, sizes of the files, each shard named as its
     /// place in the listing names it), maps and checks the structure of every listed shard,
     /// and checks that shard headers agree with the manifest (split, epoch, shard index,
-    /// sample count, classes, one image shape).
+    /// sample count, classes, the source's image shape).
     /// Each shard's SHA-256 is checked when the loader first reads it (`checkSHA256`).
     public init(path: String) throws {
         self.path = path
@@ -77,8 +77,11 @@ public final class ShardDirectory: @unchecked Sendable {
             guard s.classCount == classCount else {
                 throw MixError.file(file, "has \(s.classCount) classes, the manifest names \(classCount)")
             }
-            if let shape, shape != s {
-                throw MixError.file(file, "image shape \(Wording.image(channels: s.channels, height: s.height, width: s.width)) differs from the other shards' \(Wording.image(channels: shape.channels, height: shape.height, width: shape.width))")
+            // Held to the manifest's source shape, which export sizes its sheets by (as the Python reader holds them).
+            let src = manifest.source
+            guard s.channels == src.channels, s.height == src.height, s.width == src.width else {
+                throw MixError.file(file, "image shape \(Wording.image(channels: s.channels, height: s.height, width: s.width)) differs from the manifest's "
+                                    + Wording.image(channels: src.channels, height: src.height, width: src.width))
             }
             shape = s
             return reader
