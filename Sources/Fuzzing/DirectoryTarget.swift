@@ -8,12 +8,15 @@ import Training
 
 /// A shard directory, made at start-up by `mixprep`'s code from the repository's
 /// CIFAR-10 subset (two epochs with crop, flip, mixing and references, so it has
-/// a source copy; shards of two chunks). Two targets share it:
+/// a source copy; shards of two chunks). Two targets share the pipeline:
 ///
-/// - `manifest`: the input is `manifest.json`, mutated as JSON text;
+/// - `manifest`: the input is `manifest.json`, mutated as JSON text (the source
+///   copy uncompressed);
 /// - `directory`: the input is one shard of the directory (its relative path, a
 ///   NUL byte, then its bytes, mutated like the `shard` target), with the
-///   manifest's size and SHA-256 for it updated so the listing checks pass.
+///   manifest's size and SHA-256 for it updated so the listing checks pass; the
+///   source copy is compressed (v3, two images per chunk), so mutants of it reach
+///   the inflate-on-demand path and its cache through the loader, `verify` and `export`.
 ///
 /// Each case is then read as `mixtrain` and `mixprep` read a directory: the
 /// manifest and its listing, `ShardDirectory` (every shard's structure and the
@@ -42,11 +45,13 @@ final class DirectoryTarget: FuzzTarget {
         level = 1
         filter = "delta"
         references = true
+        source_codec = "%SOURCE_CODEC%"
+        source_samples_per_chunk = 2
         """
 
     static let jsonDictionary = [
         "\"file\" : \"train/epoch-000/shard-00000.mxs\",", "\"samples\" : 1000000000000,", "\"bytes\" : -1,",
-        "\"formatVersion\" : 99,", "\"sourceCopy\" : null,", "\"trainCount\" : 0,", "\"epoch\" : 1,", "{", "}", "[", "]", ",",
+        "\"formatVersion\" : 99,", "\"formatVersion\" : 2,", "\"source_codec\" : \"zlib\",", "\"sourceCopy\" : null,", "\"trainCount\" : 0,", "\"epoch\" : 1,", "{", "}", "[", "]", ",",
     ]
 
     let mutateShards: Bool
@@ -79,6 +84,7 @@ final class DirectoryTarget: FuzzTarget {
         let data = context.root + "/data/cifar10-mini"
         guard FileIO.isDirectory(data) else { throw SetupError(description: "no \(data) (the repository's CIFAR-10 subset)") }
         let text = DirectoryTarget.pipeline.replacingOccurrences(of: "%DATA%", with: data)
+            .replacingOccurrences(of: "%SOURCE_CODEC%", with: mutateShards ? "zlib" : "none")
         let pipeline = try Pipeline.parse(text, file: "<fuzz pipeline>")
         _ = try PrepRunner.run(pipeline, options: PrepOptions(outDirectory: work, threads: 1, quiet: true))
         manifestBytes = try FileIO.read(work + "/" + Manifest.fileName)

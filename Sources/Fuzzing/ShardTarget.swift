@@ -49,7 +49,7 @@ final class ShardTarget: FuzzTarget {
         steps.run {
             let images = try SourceImages(path: path)
             var sum = 0
-            for k in 0..<images.count { sum &+= Int(images.image(k).pointee) }
+            for k in 0..<images.count { sum &+= try images.withImage(k) { Int($0.pointee) } }
             _ = sum
         }
         steps.run { _ = try Inspector.describe(path: path, samples: true) }

@@ -83,6 +83,8 @@ extension Pipeline {
             p.shards.filter = try named("filter", ShardSection.filterNames) ?? p.shards.filter
             p.shards.provenance = try t.bool("provenance") ?? p.shards.provenance
             p.shards.references = try t.bool("references") ?? p.shards.references
+            p.shards.sourceCodec = try named("source_codec", ShardSection.codecNames) ?? p.shards.sourceCodec
+            p.shards.sourceSamplesPerChunk = try t.int("source_samples_per_chunk") ?? p.shards.sourceSamplesPerChunk
             try t.finish()
         }
         if var t = try top.table("train") {

@@ -232,12 +232,18 @@ public struct ShardSection: Sendable, Equatable, Codable {
     /// Store unmixed training samples as references to one source copy instead of
     /// their pixels (`true`/`false`; nil: automatic, see `Pipeline.usesReferences`).
     public var references: Bool?
+    /// How the source copy is stored (`none` or `zlib`; zlib with `level`, `strategy` and
+    /// `filter`, as training chunks); nil: automatic, see `Pipeline.sourceEncoding`.
+    public var sourceCodec: Codec?
+    /// Samples per chunk of the source copy (a compressed copy's unit of inflation); nil: automatic.
+    public var sourceSamplesPerChunk: Int?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case epochs, codec, level, strategy, filter, provenance, references
         case samplesPerShard = "samples_per_shard", samplesPerChunk = "samples_per_chunk"
+        case sourceCodec = "source_codec", sourceSamplesPerChunk = "source_samples_per_chunk"
     }
 
     /// The names of `codec`, `strategy` and `filter` values, in the order errors list them.
@@ -281,6 +287,8 @@ public struct ShardSection: Sendable, Equatable, Codable {
         filter = try named(.filter, ShardSection.filterNames)
         provenance = try c.decode(Bool.self, forKey: .provenance)
         references = try c.decodeIfPresent(Bool.self, forKey: .references)
+        sourceCodec = try c.contains(.sourceCodec) ? named(.sourceCodec, ShardSection.codecNames) : nil
+        sourceSamplesPerChunk = try c.decodeIfPresent(Int.self, forKey: .sourceSamplesPerChunk)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -294,6 +302,8 @@ public struct ShardSection: Sendable, Equatable, Codable {
         try c.encode(ShardSection.name(of: filter, in: ShardSection.filterNames), forKey: .filter)
         try c.encode(provenance, forKey: .provenance)
         try c.encodeIfPresent(references, forKey: .references)
+        try c.encodeIfPresent(sourceCodec.map { ShardSection.name(of: $0, in: ShardSection.codecNames) }, forKey: .sourceCodec)
+        try c.encodeIfPresent(sourceSamplesPerChunk, forKey: .sourceSamplesPerChunk)
     }
 
     func problems() -> [String] {
@@ -302,6 +312,9 @@ public struct ShardSection: Sendable, Equatable, Codable {
         if samplesPerShard < 1 { out.append("shards.samples_per_shard must be ≥ 1 (got \(samplesPerShard))") }
         if samplesPerChunk < 1 || samplesPerChunk > 65_536 { out.append("shards.samples_per_chunk must be \(Wording.range(1, 65_536)) (got \(samplesPerChunk))") }
         if !(1...9).contains(level) { out.append("shards.level must be \(Wording.range(1, 9)) (got \(level))") }
+        if let n = sourceSamplesPerChunk, !(1...MixShardLayout.maxSamplesPerChunk).contains(n) {
+            out.append("shards.source_samples_per_chunk must be \(Wording.range(1, MixShardLayout.maxSamplesPerChunk)) (got \(n))")
+        }
         return out
     }
 }

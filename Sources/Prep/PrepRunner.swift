@@ -113,7 +113,7 @@ public enum PrepRunner {
         try Parallel.forEach(count: mine.count, threads: options.threads) { n in
             let job = allJobs[mine[n]]
             let path = dir + "/" + job.file
-            let encoding = pipeline.encoding(for: job.split, imageBytes: shape.imageBytes, classCount: shape.classCount, version: version)
+            let encoding = pipeline.encoding(for: job.split, shape: shape, version: version)
             var redoReason: String?
             if FileIO.exists(path) {
                 do {
@@ -210,8 +210,7 @@ public enum PrepRunner {
         let source = try ShardCheck.openSource(directory: dir, jobs: jobs)
         try Parallel.forEach(count: jobs.count, threads: threads) { i in
             let path = dir + "/" + jobs[i].file
-            let encoding = p.encoding(for: jobs[i].split, imageBytes: shape.imageBytes, classCount: shape.classCount,
-                                      version: UInt16(state.formatVersion))
+            let encoding = p.encoding(for: jobs[i].split, shape: shape, version: UInt16(state.formatVersion))
             let o = try ShardCheck.check(path: path, job: jobs[i], shape: shape, encoding: encoding, smoothing: p.mix.smoothing, source: source)
             outcomes.withLock { $0[i] = o }
             progress.advance(by: jobs[i].count)

@@ -36,8 +36,8 @@ enum ShardCheck {
         }
         guard wrong.isEmpty else { throw MixError.file(path, "header: does not match the pipeline: \(wrong.joined(separator: ", "))") }
         // A source copy needs no further check here: the header comparison above already holds it to
-        // split source, codec none, filter none and no provenance (so no references), and readAll checks
-        // every chunk's CRC — what opening it as `SourceImages` would check a second time.
+        // split source, the pipeline's source encoding and no provenance (so no references), and readAll
+        // checks every chunk's CRC — what opening it as `SourceImages` would check a second time.
         let block = try reader.readAll()
         var labels: [LabelReading]?
         if let samples, job.split == .source || !block.provenance.isEmpty {
@@ -56,7 +56,7 @@ enum ShardCheck {
     /// The source copy of `jobs` in `directory`, opened and checked, or nil when the plan has none.
     static func openSource(directory: String, jobs: [ShardJob]) throws -> SourceImages? {
         guard let job = jobs.first(where: { $0.split == .source }) else { return nil }
-        return try SourceImages(path: directory + "/" + job.file)
+        return try SourceImages(path: directory + "/" + job.file, cacheBytes: Manifest.sourceCacheBytes())
     }
 }
 

@@ -81,6 +81,7 @@ enum SourceLoading {
                                                      provenance: pipeline.shards.provenance, version: UInt16(options.formatVersion)) {
             throw MixError.file(dataset.path, problem)
         }
+        if let problem = pipeline.sourceCopyProblem(shape: shape) { throw MixError.file(dataset.path, problem) }
         if let problem = pipeline.augment.shapeProblem(height: shape.height, width: shape.width) {
             throw MixError.file(dataset.path, problem)
         }

@@ -60,8 +60,7 @@ public enum Verifier {
             var labels: LabelMerge.Shard?
             do {
                 // Every shard is of the manifest's version (checked by Manifest.load to be one this build reads).
-                let encoding = p.encoding(for: jobs[i].split, imageBytes: shape.imageBytes, classCount: shape.classCount,
-                                          version: UInt16(manifest.formatVersion))
+                let encoding = p.encoding(for: jobs[i].split, shape: shape, version: UInt16(manifest.formatVersion))
                 var o = try ShardCheck.check(path: path, job: jobs[i], shape: shape, encoding: encoding, smoothing: p.mix.smoothing,
                                              source: source, samples: checks)
                 labels = o.labels.map {

@@ -17,9 +17,9 @@ import ZlibKit
 /// for the dense row `LabelRow.write` makes of it (DESIGN.md, rule 12). A sample
 /// whose provenance says "reference" stores no pixels: it is its primary
 /// source image under its transform, read from the directory's source copy
-/// (`source/train.mxs`, a v2 shard of split `source`, uncompressed). The image
-/// filter applies to the image bytes only; then the whole payload is
-/// compressed as one zlib stream (RFC 1950). See DESIGN.md for the rationale.
+/// (`source/train.mxs`, a shard of split `source`: uncompressed in v2, either in
+/// v3). The image filter applies to the image bytes only; then the whole payload
+/// is compressed as one zlib stream (RFC 1950). See DESIGN.md for the rationale.
 public enum MixShardLayout {
     public static let magic: [UInt8] = Array("MIXSHRD1".utf8)
     public static let endMagic: [UInt8] = Array("MIXSHEND".utf8)
@@ -27,6 +27,9 @@ public enum MixShardLayout {
     public static let version: UInt16 = 3
     /// The versions this build reads.
     public static let readableVersions: ClosedRange<UInt16> = 1...3
+    /// The first version whose source copy may be compressed and filtered (v2's is codec
+    /// none, filter none).
+    public static let compressedSourceVersion: UInt16 = 3
     public static let headerBytes = 64
     public static let indexEntryBytes = 32
     public static let footerBytes = 32

@@ -132,23 +132,9 @@ public final class ShardReader: @unchecked Sendable {
         chunk.count = n
         if chunk.images.count != n * imageBytes { chunk.images = [UInt8](repeating: 0, count: n * imageBytes) }
         if chunk.labels.count != labelCount { chunk.labels = [Float](repeating: 0, count: labelCount) }
-        let stored = UnsafeRawBufferPointer(rebasing: file.bytes[Int(e.offset)..<(Int(e.offset) + Int(e.storedBytes))])
         if chunk.raw.count < Int(e.rawBytes) { chunk.raw = [UInt8](repeating: 0, count: Int(e.rawBytes)) }
+        try chunk.raw.withUnsafeMutableBytes { try decodePayload(i, into: $0) }
         let header = self.header
-        try chunk.raw.withUnsafeMutableBytes { whole in
-            let rawBuf = UnsafeMutableRawBufferPointer(rebasing: whole[0..<Int(e.rawBytes)])
-            switch header.codec {
-            case .none:
-                rawBuf.copyMemory(from: stored)
-            case .zlib:
-                // The chunk's CRC-32 is checked below, so zlib's own Adler-32 pass is skipped.
-                do { try Zlib.decompress(stored, into: rawBuf, checkAdler32: false) } catch let error as MixError { throw fail(error.message) }
-            }
-            let p = rawBuf.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            if header.imageFilter == .delta { ImageFilter.deltaDecode(p, count: storedRegion, width: shape.width) }
-        }
-        let crc = chunk.raw.withUnsafeBytes { Zlib.crc32(UnsafeRawBufferPointer(rebasing: $0[0..<Int(e.rawBytes)])) }
-        guard crc == e.rawCRC else { throw fail("rawCRC mismatch (stored \(hex(e.rawCRC)), computed \(hex(crc)))") }
         let raw = chunk.raw
         let sparse = header.labelType == .sparse
         try raw.withUnsafeBytes { buf in
@@ -199,6 +185,31 @@ public final class ShardReader: @unchecked Sendable {
         }
     }
 
+    /// Chunk `i`'s payload as it was before filter and compression, in the first `rawBytes`
+    /// of `raw` (which must hold them): inflated (or copied), the image filter undone, and
+    /// its rawCRC checked. Errors name the file and the chunk.
+    func decodePayload(_ i: Int, into raw: UnsafeMutableRawBufferPointer) throws {
+        let e = index[i]
+        let fail = { (what: String) -> Error in MixError.file(self.path, "chunk \(i): \(what)") }
+        let rawCount = Int(e.rawBytes)
+        precondition(raw.count >= rawCount, "payload buffer too small")
+        let stored = UnsafeRawBufferPointer(rebasing: file.bytes[Int(e.offset)..<(Int(e.offset) + Int(e.storedBytes))])
+        let rawBuf = UnsafeMutableRawBufferPointer(rebasing: raw[0..<rawCount])
+        switch header.codec {
+        case .none:
+            rawBuf.copyMemory(from: stored)
+        case .zlib:
+            // The chunk's CRC-32 is checked below, so zlib's own Adler-32 pass is skipped.
+            do { try Zlib.decompress(stored, into: rawBuf, checkAdler32: false) } catch let error as MixError { throw fail(error.message) }
+        }
+        if header.imageFilter == .delta, rawCount > 0 {
+            ImageFilter.deltaDecode(rawBuf.baseAddress!.assumingMemoryBound(to: UInt8.self), count: Int(e.imageCount) * header.imageBytes,
+                                    width: Int(header.width))
+        }
+        let crc = Zlib.crc32(UnsafeRawBufferPointer(rawBuf))
+        guard crc == e.rawCRC else { throw fail("rawCRC mismatch (stored \(hex(e.rawCRC)), computed \(hex(crc)))") }
+    }
+
     /// Fills `chunk.images`: stored pixels in sample order, references from the source copy.
     private func resolve(chunk: inout DecodedChunk, stored: UnsafeRawBufferPointer, references: Int,
                          fail: (String) -> Error) throws {
@@ -215,21 +226,30 @@ public final class ShardReader: @unchecked Sendable {
         let imageBytes = shape.imageBytes
         let provenance = chunk.provenance
         let first = chunk.firstSample
+        var targets: [Int] = [], primaries: [Int] = []
+        targets.reserveCapacity(references)
+        primaries.reserveCapacity(references)
         try chunk.images.withUnsafeMutableBufferPointer { out in
             var next = 0
             for s in 0..<n {
-                let dst = out.baseAddress! + s * imageBytes
                 let p = provenance[s]
                 if p.isReference {
                     guard Int(p.primary) < source.count else {
                         throw fail("sample \(first + s): references source image \(p.primary), the source copy holds \(source.count)")
                     }
-                    p.primaryTransform.apply(source.image(Int(p.primary)), into: dst,
-                                             channels: shape.channels, height: shape.height, width: shape.width)
+                    targets.append(s)
+                    primaries.append(Int(p.primary))
                 } else {
-                    dst.update(from: stored.baseAddress!.assumingMemoryBound(to: UInt8.self) + next * imageBytes, count: imageBytes)
+                    (out.baseAddress! + s * imageBytes).update(from: stored.baseAddress!.assumingMemoryBound(to: UInt8.self) + next * imageBytes,
+                                                               count: imageBytes)
                     next += 1
                 }
+            }
+            let base = out.baseAddress!
+            try source.withImages(primaries) { j, image in
+                let s = targets[j]
+                provenance[s].primaryTransform.apply(image, into: base + s * imageBytes,
+                                                     channels: shape.channels, height: shape.height, width: shape.width)
             }
         }
     }
@@ -251,66 +271,5 @@ public final class ShardReader: @unchecked Sendable {
         }
         return SampleBlock(shape: shape, images: images,
                            labels: sparse ? .sparse(records, smoothing: header.labelSmoothing) : .dense(rows), provenance: provenance)
-    }
-}
-
-/// The source images that reference samples point into: the directory's
-/// source copy (`source/train.mxs`: the training images as `mixprep` read them,
-/// stored uncompressed and unfiltered in a v2 shard of split `source`,
-/// memory-mapped, so resolving a reference is a transform of bytes already in
-/// memory — no inflating), or the images `mixprep` is writing from (`ImageStore`).
-public final class SourceImages: @unchecked Sendable {
-    /// Images held (source image k is sample k of the source copy).
-    public let count: Int
-    /// Image shape (classCount as in the source copy's header, or 0 in memory).
-    public let shape: SampleShape
-    /// The mapped source copy (nil for images in memory).
-    public let reader: ShardReader?
-    private let base: UnsafePointer<UInt8>
-    private let offsets: [Int]
-    private let perChunk: Int
-    /// Images decoded by `mixprep` (possibly not contiguous: skipped files leave gaps).
-    private let store: ImageStore?
-
-    /// Opens the source copy at `path`: checks its structure, that it is a source
-    /// copy, and every chunk's rawCRC (once).
-    public init(path: String) throws {
-        let reader = try ShardReader(path: path)
-        let h = reader.header
-        guard h.split == .source, h.codec == .none, h.imageFilter == .none, !h.hasReferences else {
-            throw MixError.file(path, "header: not a source copy (needs split source, codec none, filter none, no references)")
-        }
-        let bytes = reader.bytes
-        for (i, e) in reader.index.enumerated() {
-            let crc = Zlib.crc32(UnsafeRawBufferPointer(rebasing: bytes[Int(e.offset)..<(Int(e.offset) + Int(e.rawBytes))]))
-            guard crc == e.rawCRC else {
-                throw MixError.file(path, "chunk \(i): rawCRC mismatch (stored \(hex(e.rawCRC)), computed \(hex(crc)))")
-            }
-        }
-        self.reader = reader
-        self.count = reader.sampleCount
-        self.shape = reader.shape
-        self.base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        self.offsets = reader.index.map { Int($0.offset) }
-        self.perChunk = max(Int(h.samplesPerChunk), 1)
-        self.store = nil
-    }
-
-    /// The images of `store` (in memory or mapped), borrowed: `store` is kept alive with this object.
-    public init(store: ImageStore) {
-        self.base = UnsafePointer(bitPattern: 1)!  // unused: images come from `store`
-        self.count = store.count
-        self.shape = SampleShape(channels: store.channels, height: store.height, width: store.width, classCount: 0)
-        self.reader = nil
-        self.offsets = [0]
-        self.perChunk = max(store.count, 1)
-        self.store = store
-    }
-
-    /// The bytes of source image `k` (`0 ≤ k < count`), C·H·W, planar.
-    public func image(_ k: Int) -> UnsafePointer<UInt8> {
-        precondition(k >= 0 && k < count, "source image out of range")
-        if let store { return store.image(k) }
-        return base + offsets[k / perChunk] + (k % perChunk) * shape.imageBytes
     }
 }

@@ -1,4 +1,5 @@
 import MixCore
+import ZlibKit
 
 /// Writes one shard file chunk by chunk, so that a shard never has to be whole in
 /// memory: at 128×128 a shard of 10,000 samples is 490 MB of pixels, and the source
@@ -14,6 +15,9 @@ public final class ShardFileWriter {
     private var sha = SHA256()
     private var entries: [ChunkIndexEntry] = []
     private var payload: [UInt8]
+    /// One deflate state for all of the shard's zlib chunks (a compressed source copy
+    /// is one stream per image).
+    private let deflater: Zlib.Deflater?
     /// Samples appended so far.
     public private(set) var samples = 0
 
@@ -29,6 +33,8 @@ public final class ShardFileWriter {
                                                  labelType: sparse ? .sparse : .float32) == nil,
                      "shard beyond the format limits (mixprep checks them first)")
         precondition(encoding.version >= 2 || (!references && split != .source), "v1 cannot record references or a source copy")
+        precondition(split != .source || encoding.version >= MixShardLayout.compressedSourceVersion
+                     || (encoding.codec == .none && encoding.filter == .none), "a v2 source copy is uncompressed and unfiltered")
         self.path = path
         self.encoding = encoding
         self.shape = shape
@@ -36,6 +42,7 @@ public final class ShardFileWriter {
                                         split: split, epoch: epoch, shardIndex: shardIndex,
                                         labelType: sparse ? .sparse : .float32, smoothing: sparse ? sparseSmoothing! : 0)
         payload = [UInt8](repeating: 0, count: header.rawBytes(samples: min(n, encoding.samplesPerChunk)))
+        deflater = encoding.codec == .zlib ? Zlib.Deflater(level: encoding.level, strategy: encoding.strategy) : nil
         file = try FileIO.AtomicWriter(path)
         try write(header.encoded())
     }
@@ -59,7 +66,8 @@ public final class ShardFileWriter {
         while first < n {
             let count = min(perChunk, n - first)
             let chunk = ShardWriter.encodeChunk(block, labels: labels.labels, first: first, count: count, firstSample: samples + first,
-                                                header: header, encoding: encoding, payload: &payload, offset: file.count)
+                                                header: header, encoding: encoding, deflater: deflater,
+                                                payload: &payload, offset: file.count)
             try write(chunk.bytes)
             entries.append(chunk.entry)
             first += count

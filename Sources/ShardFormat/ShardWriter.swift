@@ -11,9 +11,9 @@ public struct ShardEncoding: Sendable, Equatable {
     public var filter: ImageFilter
     public var samplesPerChunk: Int
     public var provenance: Bool
-    /// Format version to write: 3 (default), or 2 or 1 for readers that predate v3
-    /// (dense label rows: sparse labels are expanded) or v2 (no transforms, boxes or
-    /// references can be recorded in v1).
+    /// Format version to write: 3 (default), 2 for readers that predate v3 (dense label
+    /// rows: sparse labels are expanded; a v2 source copy is uncompressed), or 1 for
+    /// readers that predate v2 (no transforms, boxes or references can be recorded in v1).
     public var version: UInt16 = MixShardLayout.version
 
     public init(codec: Codec = .zlib, level: Int = 1, strategy: DeflateStrategy = .rle, filter: ImageFilter = .delta,
@@ -90,6 +90,8 @@ public enum ShardWriter {
         precondition(encoding.version >= 2 || (!references && split != .source && block.provenance.allSatisfy {
             $0.primaryTransform.isIdentity && $0.partnerTransform.isIdentity && $0.kind != .cutmix
         }), "v1 cannot record transforms, cutmix boxes, references or a source copy")
+        precondition(split != .source || encoding.version >= MixShardLayout.compressedSourceVersion
+                     || (encoding.codec == .none && encoding.filter == .none), "a v2 source copy is uncompressed and unfiltered")
         let header = makeHeader(shape: shape, encoding: encoding, samples: n, references: references,
                                 split: split, epoch: epoch, shardIndex: shardIndex, labelType: labelType, smoothing: smoothing)
         let perChunk = encoding.samplesPerChunk
@@ -99,10 +101,11 @@ public enum ShardWriter {
         var entries: [ChunkIndexEntry] = []
         entries.reserveCapacity(chunkCount)
         var payload = [UInt8](repeating: 0, count: header.rawBytes(samples: min(n, perChunk)))
+        let deflater = encoding.codec == .zlib ? Zlib.Deflater(level: encoding.level, strategy: encoding.strategy) : nil
         for c in 0..<chunkCount {
             let first = c * perChunk
             let chunk = encodeChunk(block, labels: labels, first: first, count: min(perChunk, n - first), firstSample: first,
-                                    header: header, encoding: encoding, payload: &payload, offset: out.count)
+                                    header: header, encoding: encoding, deflater: deflater, payload: &payload, offset: out.count)
             out.append(contentsOf: chunk.bytes)
             entries.append(chunk.entry)
         }
@@ -140,9 +143,11 @@ public enum ShardWriter {
 
     /// One chunk: samples `first ..< first + count` of `block`, which are samples
     /// `firstSample …` of the shard, stored at file offset `offset`; its stored bytes
-    /// and index entry. `payload` is scratch of at least a full chunk's raw bytes.
+    /// and index entry. `payload` is scratch of at least a full chunk's raw bytes;
+    /// `deflater`, when given, compresses zlib chunks (reused across a shard's many
+    /// small streams; the bytes are `Zlib.compress`'s either way).
     static func encodeChunk(_ block: SampleBlock, labels: SampleLabels, first: Int, count: Int, firstSample: Int, header: ShardHeader,
-                            encoding: ShardEncoding, payload: inout [UInt8], offset: Int) -> (bytes: [UInt8], entry: ChunkIndexEntry) {
+                            encoding: ShardEncoding, deflater: Zlib.Deflater? = nil, payload: inout [UInt8], offset: Int) -> (bytes: [UInt8], entry: ChunkIndexEntry) {
         let stored = header.hasReferences ? block.provenance[first..<(first + count)].filter { !$0.isReference }.count : count
         let raw = header.rawBytes(samples: count, images: stored)
         let crc = payload.withUnsafeMutableBytes { buf in
@@ -152,7 +157,9 @@ public enum ShardWriter {
             let region = UnsafeRawBufferPointer(rebasing: buf[0..<raw])
             switch encoding.codec {
             case .none: return Array(region)
-            case .zlib: return Zlib.compress(region, level: encoding.level, strategy: encoding.strategy)
+            case .zlib:
+                if let deflater { return deflater.compress(region) }
+                return Zlib.compress(region, level: encoding.level, strategy: encoding.strategy)
             }
         }
         let entry = ChunkIndexEntry(offset: UInt64(offset), storedBytes: UInt32(bytes.count), rawBytes: UInt32(raw),

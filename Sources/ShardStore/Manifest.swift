@@ -133,16 +133,27 @@ public struct Manifest: Sendable, Equatable, Codable {
     }
 
     /// The source copy of the shard directory at `directory`, opened and checked
-    /// (structure and CRCs), or nil when the manifest lists none.
+    /// (structure, and an uncompressed copy's CRCs), or nil when the manifest lists none.
     public func openSourceCopy(directory: String) throws -> SourceImages? {
         guard let entry = sourceCopy else { return nil }
         let file = directory + "/" + entry.file
         guard FileIO.exists(file) else { throw MixError.file(file, "missing (listed in \(Manifest.fileName))") }
-        let source = try SourceImages(path: file)
+        let source = try SourceImages(path: file, cacheBytes: Manifest.sourceCacheBytes())
         guard source.count == entry.samples, source.count == self.source.trainCount else {
             throw MixError.file(file, "holds \(source.count) images, the manifest says \(entry.samples) (source: \(self.source.trainCount) training images)")
         }
         return source
+    }
+
+    /// The bound on the inflated chunks of a compressed source copy that a reader keeps:
+    /// `MIXSHARDS_SOURCE_CACHE` (bytes, or with a K, M or G suffix) when set, else
+    /// `SourceImages.defaultCacheBytes` (1 GiB).
+    public static func sourceCacheBytes(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Int {
+        guard let text = environment["MIXSHARDS_SOURCE_CACHE"] else { return SourceImages.defaultCacheBytes }
+        guard let bytes = ByteSize.parse(text), bytes < Double(Int.max) else {
+            throw MixError("MIXSHARDS_SOURCE_CACHE must be a size in bytes, optionally with K, M or G (got \(String(reflecting: text)))")
+        }
+        return Int(bytes)
     }
 
     /// The source copy a lone shard file resolves its references from: the one of

@@ -14,6 +14,8 @@ public final class ShardDirectory: @unchecked Sendable {
     public let manifestSHA256: String
     /// Image and label shape shared by every shard.
     public let shape: SampleShape
+    /// The source copy reference samples resolve from (nil when the directory has none).
+    public let sourceCopy: SourceImages?
     /// Training shards per materialised epoch, in manifest order.
     package let trainReaders: [[ShardReader]]
     /// Test shards, in manifest order.
@@ -27,7 +29,7 @@ public final class ShardDirectory: @unchecked Sendable {
     /// inside the directory, no duplicates, sizes of the files, each shard named as its
     /// place in the listing names it), maps and checks the structure of every listed shard,
     /// and checks that shard headers agree with the manifest (split, epoch, shard index,
-    /// sample count, classes, one image shape).
+    /// sample count, classes, the source's image shape).
     /// Each shard's SHA-256 is checked when the loader first reads it (`checkSHA256`).
     public init(path: String) throws {
         self.path = path
@@ -46,7 +48,9 @@ public final class ShardDirectory: @unchecked Sendable {
         guard classCount >= 2 else { throw MixError.file(manifestPath, "source.classNames must name at least 2 classes") }
         var shape: SampleShape?
         let source = try manifest.openSourceCopy(directory: path)
-        // The source copy is read whole at open (every chunk's CRC), so it is hashed then too.
+        sourceCopy = source
+        // Every reference depends on the source copy: it is hashed at open (an uncompressed copy has its
+        // chunks' CRCs checked then too; a compressed one each chunk's when it is first inflated).
         if let entry = manifest.sourceCopy, let reader = source?.reader {
             let digest = withExtendedLifetime(reader) { SHA256.hexDigest(of: reader.bytes) }
             guard digest == entry.sha256 else { throw Self.hashMismatch(reader, digest: digest, listed: entry.sha256) }
@@ -73,8 +77,11 @@ public final class ShardDirectory: @unchecked Sendable {
             guard s.classCount == classCount else {
                 throw MixError.file(file, "has \(s.classCount) classes, the manifest names \(classCount)")
             }
-            if let shape, shape != s {
-                throw MixError.file(file, "image shape \(Wording.image(channels: s.channels, height: s.height, width: s.width)) differs from the other shards' \(Wording.image(channels: shape.channels, height: shape.height, width: shape.width))")
+            // Held to the manifest's source shape, which export sizes its sheets by (as the Python reader holds them).
+            let src = manifest.source
+            guard s.channels == src.channels, s.height == src.height, s.width == src.width else {
+                throw MixError.file(file, "image shape \(Wording.image(channels: s.channels, height: s.height, width: s.width)) differs from the manifest's "
+                                    + Wording.image(channels: src.channels, height: src.height, width: src.width))
             }
             shape = s
             return reader

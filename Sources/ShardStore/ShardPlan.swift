@@ -70,20 +70,65 @@ extension Pipeline {
                        samplesPerShard: shards.samplesPerShard, sourceCopy: usesReferences)
     }
 
-    /// How the shards of `split` are encoded in format `version`: the source copy
-    /// uncompressed and unfiltered (so references resolve without inflating), in chunks
-    /// within the format limits (a quarter of them).
-    public func encoding(for split: Split, imageBytes: Int, classCount: Int,
-                         version: UInt16 = MixShardLayout.version) -> ShardEncoding {
+    /// How the shards of `split` are encoded in a directory of format `version`: training
+    /// and test shards as `[shards]` says; the source copy as `sourceEncoding` says.
+    public func encoding(for split: Split, shape: SampleShape, version: UInt16 = MixShardLayout.version) -> ShardEncoding {
+        guard split != .source else { return sourceEncoding(shape: shape, version: version) }
         var e = shards.encoding
         e.version = version
-        guard split == .source else { return e }
-        e.codec = .none
-        e.filter = .none
-        e.provenance = false
-        let labelBytes = MixShardLayout.labelBytes(MixShardLayout.labelType(writtenIn: version), classCount: classCount)
-        let quarter = MixShardLayout.maxChunkRawBytes / 4
-        e.samplesPerChunk = max(1, min(MixShardLayout.maxSamplesPerChunk, quarter / (imageBytes + labelBytes), quarter / (4 * classCount)))
         return e
+    }
+
+    /// The source copy's encoding, never with provenance. Uncompressed (codec none,
+    /// filter none: memory-mapped, references resolve without inflating) in chunks
+    /// of as many images as fit a quarter of the format's chunk limit (with the label
+    /// records of `version`, and dense rows within it) — always so before v3 —, or
+    /// compressed as training chunks are (`level`, `strategy`, `filter`) in chunks of
+    /// `sourceSamplesPerChunkDefault` images, so that resolving a reference inflates one
+    /// image. `shards.source_codec` and `shards.source_samples_per_chunk` choose; unset,
+    /// the codec is `sourceCodecDefault`.
+    public func sourceEncoding(shape: SampleShape, version: UInt16 = MixShardLayout.version) -> ShardEncoding {
+        var e = shards.encoding
+        e.version = version
+        e.provenance = false
+        let labelBytes = MixShardLayout.labelBytes(MixShardLayout.labelType(writtenIn: version), classCount: shape.classCount)
+        let quarter = MixShardLayout.maxChunkRawBytes / 4
+        let fitting = max(1, min(MixShardLayout.maxSamplesPerChunk, quarter / (shape.imageBytes + labelBytes),
+                                 quarter / (4 * shape.classCount)))
+        guard version >= MixShardLayout.compressedSourceVersion else {
+            e.codec = .none
+            e.filter = .none
+            e.samplesPerChunk = fitting
+            return e
+        }
+        e.codec = shards.sourceCodec ?? Pipeline.sourceCodecDefault(height: shape.height, width: shape.width)
+        if e.codec == .none { e.filter = .none }
+        e.samplesPerChunk = shards.sourceSamplesPerChunk ?? (e.codec == .none ? fitting : Pipeline.sourceSamplesPerChunkDefault)
+        return e
+    }
+
+    /// The source copy's codec when `shards.source_codec` is unset: `zlib` for images of
+    /// at least 64×64 pixels (4,096 a plane), where it shrinks the copy — the bulk of a
+    /// directory with references — by a third to a half; `none` for smaller ones
+    /// (CIFAR's 32×32 shrink by a fifth, and the loader is slowest relative to a
+    /// mapped copy there). See DESIGN.md, "As built".
+    public static func sourceCodecDefault(height: Int, width: Int) -> Codec {
+        height * width >= sourceCompressionMinimumPixels ? .zlib : .none
+    }
+
+    /// Pixels a plane from which the source copy is compressed by default (64×64).
+    public static let sourceCompressionMinimumPixels = 4096
+
+    /// Images per chunk of a compressed source copy when `shards.source_samples_per_chunk` is unset.
+    public static let sourceSamplesPerChunkDefault = 1
+
+    /// Why the source copy of images of `shape` cannot be written within the format
+    /// limits (an explicit `shards.source_samples_per_chunk` too large), nil when it can.
+    public func sourceCopyProblem(shape: SampleShape) -> String? {
+        guard usesReferences, let n = shards.sourceSamplesPerChunk else { return nil }
+        let perSample = shape.imageBytes + 4 * shape.classCount
+        guard n > MixShardLayout.maxChunkRawBytes / perSample else { return nil }
+        return "shards.source_samples_per_chunk = \(n): a source-copy chunk of \(n) images of \(perSample) bytes exceeds the format's "
+            + "\(MixShardLayout.maxChunkRawBytes >> 20) MiB per chunk; use at most \(MixShardLayout.maxChunkRawBytes / perSample)"
     }
 }

@@ -29,18 +29,8 @@ public enum MemoryBudget {
         return bytes
     }
 
-    /// `123`, `512K`, `8M`, `1.5G` (binary units) as bytes; nil for anything else.
-    static func parseSize(_ text: String) -> Double? {
-        var digits = Substring(text)
-        var unit = 1.0
-        if let last = digits.last, let k = ["K": 1024.0, "M": 1_048_576, "G": 1_073_741_824][String(last).uppercased()] {
-            unit = k
-            digits = digits.dropLast()
-        }
-        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
-              let value = Double(digits), value.isFinite, value > 0 else { return nil }
-        return value * unit
-    }
+    /// `123`, `512K`, `8M`, `1.5G` (binary units) as bytes; nil for anything else (`ByteSize.parse`).
+    static func parseSize(_ text: String) -> Double? { ByteSize.parse(text) }
 
     /// Throws when `SeedCNN.memoryNeeded` for these arguments exceeds `available`
     /// (or `limit`, for tests); `context` starts the message (a shard directory or checkpoint).

@@ -74,10 +74,17 @@ final class AugmentProvenanceTests: XCTestCase {
         }
     }
 
-    /// With augmentation and references: the same bytes for any thread count or worker split.
+    /// With augmentation and references: the same bytes for any thread count or worker split, the
+    /// source copy uncompressed or compressed (v3).
     func testAugmentedReferenceShardsAreDeterministicAcrossThreadsAndWorkers() throws {
-        let base = try PrepFixtures.temporaryDirectory(name)
-        let p = try pipeline(mode: "sample", p: 0.3, references: true)
+        for codec in [Codec.none, .zlib] {
+            var p = try pipeline(mode: "sample", p: 0.3, references: true)
+            p.shards.sourceCodec = codec
+            try checkDeterminism(p, base: try PrepFixtures.temporaryDirectory(name + "-\(codec)"))
+        }
+    }
+
+    func checkDeterminism(_ p: Pipeline, base: String) throws {
         _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/t1", threads: 1, quiet: true))
         _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/t2", threads: 2, quiet: true))
         _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/w", threads: 2, worker: WorkerSlot(index: 1, count: 3), quiet: true))
@@ -86,6 +93,7 @@ final class AugmentProvenanceTests: XCTestCase {
         try PrepRunner.finalize(directory: base + "/w", threads: 2, quiet: true)
         let t1 = try PrepFixtures.snapshot(base + "/t1")
         XCTAssertNotNil(t1[MixShardLayout.sourceFile])
+        XCTAssertEqual(try ShardReader(path: base + "/t1/" + MixShardLayout.sourceFile).header.codec, p.shards.sourceCodec)
         XCTAssertEqual(t1.count, 1 + 2 * 2 + 2 + 2) // source copy, 2 epochs × 2 shards, 2 test shards, manifest, prep.json
         XCTAssertEqual(t1, try PrepFixtures.snapshot(base + "/t2"))
         XCTAssertEqual(t1, try PrepFixtures.snapshot(base + "/w"))

@@ -103,7 +103,7 @@ final class ExportOpeningTests: XCTestCase {
         let big = SampleBlock(shape: block.shape, images: picks.flatMap { block.images[($0 * image)..<(($0 + 1) * image)] },
                               labels: .sparse(picks.map { records[$0] }, smoothing: smoothing), provenance: picks.map { block.provenance[$0] })
         let m = try Manifest.load(directory: dir)
-        let encoding = m.pipeline.encoding(for: .train, imageBytes: block.shape.imageBytes, classCount: block.shape.classCount)
+        let encoding = m.pipeline.encoding(for: .train, shape: block.shape)
         try replace(dir, shard, with: ShardWriter.encode(big, encoding: encoding, split: .train, epoch: 0, shardIndex: 0))
         try assertExportRefuses(dir, "\(dir)/\(shard): holds 999 samples, the manifest says 100")
         // Epoch 1's shard listed as epoch 0's: its header agrees with neither the place nor the name.

@@ -1,5 +1,9 @@
 import MixCore
 import Pipeline
+import ShardFormat
+import ShardStore
+import ZlibKit
+import Foundation
 import XCTest
 
 final class PipelineTests: XCTestCase {
@@ -35,6 +39,10 @@ final class PipelineTests: XCTestCase {
             ("[train]\nwidths = [1, 1, 1, 1000000]\n", "train.widths must be 4 channel counts, each from 1 to 1,024 (got [1, 1, 1, 1000000])"),
             ("[train]\nhidden = 1000000000\n", "train.hidden must be from 1 to 8,192 (got 1000000000)"),
             ("[shards]\nsamples_per_chunk = 343000\n", "shards.samples_per_chunk must be from 1 to 65,536 (got 343000)"),
+            ("[shards]\nsource_codec = \"zstd\"\n", "f.toml: shards.source_codec must be one of none, zlib (got \"zstd\")"),
+            ("[shards]\nsource_codec = 1\n", "shards.source_codec must be a string"),
+            ("[shards]\nsource_samples_per_chunk = 0\n", "f.toml: shards.source_samples_per_chunk must be from 1 to 65,536 (got 0)"),
+            ("[shards]\nsource_samples_per_chunk = 65537\n", "shards.source_samples_per_chunk must be from 1 to 65,536 (got 65537)"),
             ("colour = 3\n", "unknown key colour"),
             ("mix = 3\n", "mix must be a table"),
         ]
@@ -42,6 +50,64 @@ final class PipelineTests: XCTestCase {
             XCTAssertThrowsError(try Pipeline.parse(text + "\n[dataset]\npath = \"x\"\n", file: "f.toml"), text) {
                 XCTAssertTrue("\($0)".hasPrefix("f.toml: "), "\($0)")
                 XCTAssertTrue("\($0)".contains(expected), "\(text) → \($0)")
+            }
+        }
+    }
+
+    /// `shards.source_codec` and `shards.source_samples_per_chunk` choose the source copy's
+    /// encoding; unset, the defaults of `Pipeline.sourceEncoding` (compressed from 64×64); a v2
+    /// directory's copy is uncompressed whatever they say. They round-trip through the manifest's
+    /// JSON, absent when unset.
+    func testSourceCopyKeys() throws {
+        let cifarShape = SampleShape(channels: 3, height: 32, width: 32, classCount: 10)
+        let plain = try Pipeline.parse("[dataset]\npath = \"x\"\n", file: "f.toml")
+        XCTAssertNil(plain.shards.sourceCodec)
+        XCTAssertNil(plain.shards.sourceSamplesPerChunk)
+        XCTAssertFalse(String(decoding: try JSONEncoder().encode(plain.shards), as: UTF8.self).contains("source_"))
+        let cifar = plain.sourceEncoding(shape: cifarShape)
+        XCTAssertEqual([cifar.codec, cifar.filter] as [AnyHashable], [Codec.none, ImageFilter.none])
+        XCTAssertEqual(cifar.samplesPerChunk, (1 << 28) / 4 / (3072 + 12))  // v3: sparse label records
+        XCTAssertFalse(cifar.provenance)
+        for (h, w, codec) in [(63, 64, Codec.none), (64, 64, .zlib), (32, 128, .zlib), (224, 224, .zlib), (1, 4095, .none)] {
+            let e = plain.sourceEncoding(shape: SampleShape(channels: 1, height: h, width: w, classCount: 10))
+            XCTAssertEqual(e.codec, codec, "\(w)×\(h)")
+            XCTAssertEqual(e.filter, codec == .zlib ? .delta : .none, "\(w)×\(h)")
+            if codec == .zlib { XCTAssertEqual(e.samplesPerChunk, 1) }
+        }
+        let text = "[dataset]\npath = \"x\"\n[shards]\nsource_codec = \"zlib\"\nlevel = 3\nstrategy = \"huffman\"\n"
+        let z = try Pipeline.parse(text, file: "f.toml")
+        XCTAssertEqual(z.shards.sourceCodec, .zlib)
+        let e = z.sourceEncoding(shape: cifarShape)
+        XCTAssertEqual([e.codec, e.filter, e.strategy] as [AnyHashable], [Codec.zlib, ImageFilter.delta, DeflateStrategy.huffman])
+        XCTAssertEqual([e.level, e.samplesPerChunk], [3, Pipeline.sourceSamplesPerChunkDefault])
+        XCTAssertEqual(z.encoding(for: .source, shape: cifarShape), e)
+        XCTAssertEqual(z.encoding(for: .train, shape: cifarShape), z.shards.encoding)
+        let v2 = z.sourceEncoding(shape: SampleShape(channels: 3, height: 128, width: 128, classCount: 10), version: 2)
+        XCTAssertEqual([v2.codec, v2.filter] as [AnyHashable], [Codec.none, ImageFilter.none])
+        let n = try Pipeline.parse(text + "source_samples_per_chunk = 4\n", file: "f.toml")
+        XCTAssertEqual(n.sourceEncoding(shape: cifarShape).samplesPerChunk, 4)
+        var none = try Pipeline.parse("[dataset]\npath = \"x\"\n[shards]\nsource_codec = \"none\"\n", file: "f.toml")
+        XCTAssertEqual(none.sourceEncoding(shape: SampleShape(channels: 3, height: 224, width: 224, classCount: 10)).codec, Codec.none)
+        none.shards.sourceSamplesPerChunk = 9
+        XCTAssertEqual(none.sourceEncoding(shape: cifarShape).samplesPerChunk, 9)
+        let json = try JSONEncoder().encode(n.shards)
+        XCTAssertTrue(String(decoding: json, as: UTF8.self).contains("\"source_codec\":\"zlib\""))
+        XCTAssertEqual(try JSONDecoder().decode(ShardSection.self, from: json), n.shards)
+        // A chunk of the source copy must fit the format's 256 MiB, named by its key.
+        var big = n
+        big.shards.sourceSamplesPerChunk = 60_000
+        big.shards.references = true
+        XCTAssertEqual(big.sourceCopyProblem(shape: SampleShape(channels: 3, height: 64, width: 64, classCount: 10)),
+                       "shards.source_samples_per_chunk = 60000: a source-copy chunk of 60000 images of 12328 bytes exceeds the format's "
+                       + "256 MiB per chunk; use at most 21774")
+        XCTAssertNil(big.sourceCopyProblem(shape: SampleShape(channels: 3, height: 32, width: 32, classCount: 10)))
+        // Readers bound a compressed copy's cache by MIXSHARDS_SOURCE_CACHE, default 1 GiB.
+        XCTAssertEqual(try Manifest.sourceCacheBytes(environment: [:]), 1 << 30)
+        XCTAssertEqual(try Manifest.sourceCacheBytes(environment: ["MIXSHARDS_SOURCE_CACHE": "256M"]), 256 << 20)
+        XCTAssertEqual(try Manifest.sourceCacheBytes(environment: ["MIXSHARDS_SOURCE_CACHE": "1.5g"]), 3 << 29)
+        for bad in ["", "0", "-1", "1e9", "12 G", "8T", "nan"] {
+            XCTAssertThrowsError(try Manifest.sourceCacheBytes(environment: ["MIXSHARDS_SOURCE_CACHE": bad])) {
+                XCTAssertEqual("\($0)", "MIXSHARDS_SOURCE_CACHE must be a size in bytes, optionally with K, M or G (got \(String(reflecting: bad)))")
             }
         }
     }

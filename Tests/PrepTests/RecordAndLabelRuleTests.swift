@@ -66,7 +66,7 @@ final class RecordAndLabelRuleTests: XCTestCase {
             block.labels = .sparse(records, smoothing: labelSmoothing ?? smoothing)
         }
         let h = reader.header
-        let encoding = m.pipeline.encoding(for: h.split, imageBytes: block.shape.imageBytes, classCount: k, version: h.version)
+        let encoding = m.pipeline.encoding(for: h.split, shape: block.shape, version: h.version)
         let bytes = ShardWriter.encode(block, encoding: encoding, split: h.split, epoch: h.epoch, shardIndex: h.shardIndex)
         try FileIO.writeAtomically(dir + "/" + file, bytes)
         // The manifest made to agree: the file's size and hash, and every statistic.

@@ -25,7 +25,16 @@ final class ShardGoldenTests: XCTestCase {
         ("golden-v3-sparse-augment.mxs", ShardFixtures.goldenSparseAugmentedBlock(), encoding(.none, level: 1, filter: .none, provenance: true, version: 3), .train),
         ("golden-v3-sparse-zlib6-delta.mxs", ShardFixtures.goldenSparseBlock(), encoding(.zlib, level: 6, filter: .delta, provenance: true, version: 3), .train),
         ("golden-v3-dense-none.mxs", ShardFixtures.goldenBlock(), encoding(.none, level: 1, filter: .none, provenance: false, version: 3), .test),
+        ("golden-v3-source-zlib.mxs", ShardFixtures.goldenSourceBlock(), compressedSource, .source),
     ]
+
+    /// A v3 compressed source copy as `mixprep` writes one by default: zlib level 1, `rle`, the
+    /// delta filter, one image per chunk.
+    static let compressedSource: ShardEncoding = {
+        var e = ShardEncoding(codec: .zlib, level: 1, strategy: .rle, filter: .delta, samplesPerChunk: 1, provenance: false)
+        e.version = 3
+        return e
+    }()
 
     func testGoldenBytes() throws {
         for (name, block, enc, split) in Self.cases {
@@ -104,6 +113,89 @@ final class ShardGoldenTests: XCTestCase {
         let d = try FileIO.read(ShardFixtures.goldenDirectory + "/golden-v3-dense-none.mxs")
         XCTAssertEqual([Int(d[8]), Int(d[37]), Int(d[40])], [3, 0, 1])
         XCTAssertEqual(Array(d[56..<60]), [0, 0, 0, 0])
+    }
+
+    /// The v2 reference shards resolve from the v3 compressed source copy to the same bytes as from
+    /// the uncompressed one, each source chunk inflated once and its rawCRC checked then.
+    func testCompressedGoldenSourceResolvesReferences() throws {
+        let raw = try SourceImages(path: ShardFixtures.goldenDirectory + "/golden-v2-source.mxs")
+        let compressed = try SourceImages(path: ShardFixtures.goldenDirectory + "/golden-v3-source-zlib.mxs")
+        XCTAssertFalse(raw.isCompressed)
+        XCTAssertTrue(compressed.isCompressed)
+        XCTAssertEqual(compressed.count, 4)
+        for k in 0..<4 {
+            let a = try raw.withImage(k) { Array(UnsafeBufferPointer(start: $0, count: 12)) }
+            let b = try compressed.withImage(k) { Array(UnsafeBufferPointer(start: $0, count: 12)) }
+            XCTAssertEqual(a, Array(ShardFixtures.goldenSourceImages()[(12 * k)..<(12 * k + 12)]))
+            XCTAssertEqual(b, a, "source image \(k)")
+        }
+        for name in ["golden-v2-augment.mxs", "golden-v2-augment-zlib.mxs"] {
+            let path = ShardFixtures.goldenDirectory + "/" + name
+            XCTAssertEqual(try ShardReader(path: path, source: compressed).readAll(), ShardFixtures.goldenAugmentedBlock(), name)
+        }
+        // 4 chunks of one image each were inflated once; every other request was served from memory.
+        let stats = compressed.cacheStatistics
+        XCTAssertEqual(stats.inflated, 4)
+        XCTAssertEqual(stats.evicted, 0)
+        XCTAssertEqual(stats.residentBytes, 4 * (12 + 3 * 4))
+        XCTAssertEqual(stats.hits, 4)  // the 4 references (2 per file); the 4 withImage calls inflated
+    }
+
+    /// The v3 compressed source golden read field by field: header, one chunk per image, each a zlib
+    /// stream of the delta-filtered image and its one-hot label row, rawCRC over the unfiltered payload.
+    func testCompressedSourceGoldenLayout() throws {
+        let b = try FileIO.read(ShardFixtures.goldenDirectory + "/golden-v3-source-zlib.mxs")
+        func u16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
+        func u32(_ o: Int) -> UInt32 { UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24 }
+        func u64(_ o: Int) -> UInt64 { UInt64(u32(o)) | UInt64(u32(o + 4)) << 32 }
+        XCTAssertEqual(u16(8), 3)                                    // version
+        XCTAssertEqual(u32(12), 0)                                   // flags: no provenance
+        XCTAssertEqual([u32(16), u32(20), u32(24)], [4, 4, 1])       // 4 samples in 4 chunks of 1
+        XCTAssertEqual(Array(b[36..<41]), [0, 0, 1, 1, 2])           // u8, f32, zlib, delta, source
+        XCTAssertEqual(u32(48), 0xFFFF_FFFF)
+        let indexOffset = Int(u64(b.count - 32))
+        let images = ShardFixtures.goldenSourceImages(), block = ShardFixtures.goldenSourceBlock()
+        var next = 64
+        for c in 0..<4 {
+            let e = indexOffset + 32 * c
+            XCTAssertEqual(Int(u64(e)), next)
+            let stored = Int(u32(e + 8))
+            XCTAssertEqual([u32(e + 12), u32(e + 16), u32(e + 20), u32(e + 28)], [12 + 12, UInt32(c), 1, 1])
+            var raw = Array(images[(12 * c)..<(12 * c + 12)])
+            for v in block.rows[(3 * c)..<(3 * c + 3)] { withUnsafeBytes(of: v.bitPattern.littleEndian) { raw += $0 } }
+            XCTAssertEqual(u32(e + 24), Zlib.crc32(raw))             // rawCRC: unfiltered
+            var payload = [UInt8](repeating: 0, count: 24)
+            try Array(b[next..<(next + stored)]).withUnsafeBytes { s in try payload.withUnsafeMutableBytes { try Zlib.decompress(s, into: $0) } }
+            for row in stride(from: 0, to: 12, by: 3) {              // delta within each row of 3
+                XCTAssertEqual(payload[row], raw[row])
+                for x in 1..<3 { XCTAssertEqual(payload[row + x], raw[row + x] &- raw[row + x - 1]) }
+            }
+            XCTAssertEqual(Array(payload[12...]), Array(raw[12...]))  // labels unfiltered
+            next += stored
+        }
+        XCTAssertEqual(next, indexOffset)
+    }
+
+    /// A v2 source copy must be uncompressed: the compressed golden relabelled v2 is refused by the
+    /// source-copy reader (and a training shard is no source copy), one line naming the file.
+    func testSourceCopyHeaderRules() throws {
+        var b = try FileIO.read(ShardFixtures.goldenDirectory + "/golden-v3-source-zlib.mxs")
+        b[8] = 2
+        let crc = b.withUnsafeBytes { Zlib.crc32(UnsafeRawBufferPointer(rebasing: $0[0..<60])) }
+        withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { b[60 + i] = $0[i] } }
+        let dir = NSTemporaryDirectory() + "mixshards-golden-\(getpid())"
+        try FileIO.makeDirectories(dir)
+        let path = dir + "/v2-compressed-source.mxs"
+        try FileIO.writeAtomically(path, b)
+        XCTAssertEqual(try ShardReader(path: path).header.version, 2)  // a well-formed shard…
+        XCTAssertThrowsError(try SourceImages(path: path)) { error in  // …but no v2 source copy
+            XCTAssertEqual("\(error)", "\(path): header: a version 2 source copy must be uncompressed and unfiltered (codec none, "
+                           + "filter none); compressed source copies are version 3")
+        }
+        let train = ShardFixtures.goldenDirectory + "/golden-v2-augment.mxs"
+        XCTAssertThrowsError(try SourceImages(path: train)) { error in
+            XCTAssertEqual("\(error)", "\(train): header: not a source copy (needs split source and no references)")
+        }
     }
 
     /// The v2 augment golden read field by field against DESIGN.md's tables, independently of the writer.

@@ -56,6 +56,12 @@ final class HostileManifestTests: XCTestCase {
 
         dir = try directory("version") { $0.formatVersion = 99 }
         try assertLoaderRefuses(dir, "\(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions from 1 to 3)")
+
+        // A source shape the shards contradict (export sized its sheets by it, and refused a 1,024-wide one
+        // without naming the directory: found by mixfuzz's manifest target), worded as the Python reader words it.
+        dir = try directory("shape") { $0.source.width = 16 }
+        try assertLoaderRefuses(dir, "\(dir)/train/epoch-000/shard-00000.mxs: image shape 32×32 (width×height, 3 channels) differs from the "
+                                + "manifest's 16×32 (width×height, 3 channels)")
     }
 
     /// Issue 22: `export --positions 5,1999` on a manifest listing a shard with 2^63 − 1 samples

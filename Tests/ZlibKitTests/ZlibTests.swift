@@ -13,6 +13,22 @@ final class ZlibTests: XCTestCase {
         XCTAssertEqual(chained, Zlib.crc32(a + b))
     }
 
+    /// `crc32` (libdeflate's) equals zlib's own on lengths around its vector widths, with seeds.
+    func testCRC32EqualsZlibs() {
+        var rng = CounterRNG(seed: 5, stream: .test)
+        let bytes = (0..<70_000).map { _ in UInt8(truncatingIfNeeded: rng.nextUInt32()) }
+        bytes.withUnsafeBytes { all in
+            for n in [1, 2, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 255, 256, 1000, 3112, 4096, 49_152, 70_000] {
+                for offset in [0, 1, 3] where offset + n <= all.count {
+                    let part = UnsafeRawBufferPointer(rebasing: all[offset..<(offset + n)])
+                    let seed = rng.nextUInt32()
+                    XCTAssertEqual(Zlib.crc32(part), Zlib.zlibCRC32(part), "\(n) bytes at \(offset)")
+                    XCTAssertEqual(Zlib.crc32(part, seed: seed), Zlib.zlibCRC32(part, seed: seed), "\(n) bytes at \(offset), seeded")
+                }
+            }
+        }
+    }
+
     func testCompressDecompressEveryStrategy() throws {
         var rng = CounterRNG(seed: 3, stream: .test)
         let input = (0..<10_000).map { i in UInt8(truncatingIfNeeded: i % 7 == 0 ? rng.nextUInt32() : UInt32(i / 50)) }

@@ -23,10 +23,12 @@ __all__ = ["open", "open_shard", "verify", "Dataset", "Epoch", "Sample", "ShardE
 __version__ = "0.4.0"  # the repository's release: equal to mixshards' tool version (Sources/ShardStore/Manifest.swift)
 
 
-def open(directory, cache_chunks: int = 8) -> Dataset:  # noqa: A001 - the issue's API name
+def open(directory, cache_chunks: int = 8, source_cache_bytes=None) -> Dataset:  # noqa: A001 - the issue's API name
     """Opens a complete shard directory (reads and checks ``manifest.json``).
 
-    ``cache_chunks`` inflated chunks are kept for random access (LRU).
-    Raises :class:`ShardError` for a directory that is not a shard directory.
+    ``cache_chunks`` inflated chunks are kept for random access (LRU); a compressed
+    source copy keeps at most ``source_cache_bytes`` of inflated chunks (``None``: 1 GiB,
+    or ``MIXSHARDS_SOURCE_CACHE``). Raises :class:`ShardError` for a directory that is
+    not a shard directory.
     """
-    return Dataset(directory, cache_chunks=cache_chunks)
+    return Dataset(directory, cache_chunks=cache_chunks, source_cache_bytes=source_cache_bytes)

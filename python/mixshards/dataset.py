@@ -320,14 +320,17 @@ class Dataset:
 
     Use :func:`mixshards.open`. Opening checks the manifest; an epoch's shards
     are opened (structure checked, headers compared with the manifest) when the
-    epoch is first used, and the source copy (v2 directories whose unmixed
-    samples are stored as references) with the first training epoch: its CRCs
-    are checked once, and every reference resolves from it to the bytes the
-    sample would have stored.
+    epoch is first used, and the source copy (directories whose unmixed samples
+    are stored as references) with the first training epoch: an uncompressed
+    copy's CRCs are checked then, a compressed copy's chunks when they are first
+    inflated (at most ``source_cache_bytes`` of them kept), and every reference
+    resolves from it to the bytes the sample would have stored.
     """
 
-    def __init__(self, directory: str, cache_chunks: int = 8):
+    def __init__(self, directory: str, cache_chunks: int = 8, source_cache_bytes: Optional[int] = None):
         self.path = str(directory)
+        #: The bound on a compressed source copy's inflated chunks (``None``: 1 GiB or ``MIXSHARDS_SOURCE_CACHE``).
+        self.source_cache_bytes = source_cache_bytes
         self.manifest = manifest_mod.load(self.path)
         #: Class names, in label order.
         self.classes: tuple[str, ...] = self.manifest.class_names
@@ -435,7 +438,7 @@ class Dataset:
     def source_copy(self) -> Optional[SourceImages]:
         """The directory's source copy (opened and checked on first use), or ``None`` when it has none."""
         if self._source is None and self.manifest.source_copy is not None:
-            self._source = open_source_copy(self.manifest, self.path)
+            self._source = open_source_copy(self.manifest, self.path, self.source_cache_bytes)
         return self._source
 
     def _open(self, entry: manifest_mod.ShardEntry, position: int, split: str, epoch: int,
@@ -481,16 +484,18 @@ class Dataset:
         self.close()
 
 
-def open_source_copy(manifest: manifest_mod.Manifest, directory: str) -> Optional[SourceImages]:
-    """The source copy a manifest lists, opened and checked (structure, CRCs, image
-    count), or ``None`` when it lists none."""
+def open_source_copy(manifest: manifest_mod.Manifest, directory: str,
+                     cache_bytes: Optional[int] = None) -> Optional[SourceImages]:
+    """The source copy a manifest lists, opened and checked (structure, an uncompressed
+    copy's CRCs, image count), or ``None`` when it lists none; ``cache_bytes`` bounds a
+    compressed copy's cache (see :class:`SourceImages`)."""
     entry = manifest.source_copy
     if entry is None:
         return None
     path = os.path.join(str(directory), entry.file)
     if not os.path.exists(path):
         raise ShardError(f"{path}: missing (listed in {manifest_mod.FILE_NAME})")
-    source = SourceImages(path)
+    source = SourceImages(path, cache_bytes)
     train_count = manifest.source.get("trainCount")
     if source.count != entry.samples or source.count != train_count:
         source.close()

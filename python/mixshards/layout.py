@@ -16,9 +16,9 @@ set, provenance ``n × 32`` bytes (:data:`PROVENANCE_V2`; v1: ``n × 12``,
 ``{primary u32, partner u32, lambda f32}``, and m = n). A sample whose record
 has the reference flag stores no pixels: it is its primary source image under
 its transform, read from the directory's source copy (``source/train.mxs``, a
-v2 shard of split ``source``, stored uncompressed). The image filter applies to
-the image bytes only; the whole payload is then one zlib stream (RFC 1950), or
-stored as is with codec 0.
+shard of split ``source``: uncompressed in v2, uncompressed or compressed in v3).
+The image filter applies to the image bytes only; the whole payload is then one
+zlib stream (RFC 1950), or stored as is with codec 0.
 
 This module only decodes fixed-size structures; every function raises
 :class:`ShardError` naming the file (and the field) on a bad value.
@@ -42,6 +42,8 @@ END_MAGIC = b"MIXSHEND"
 VERSION = 3
 #: The versions this reader reads.
 READABLE_VERSIONS = (1, 2, 3)
+#: The first version whose source copy may be compressed and filtered (v2's is codec none, filter none).
+COMPRESSED_SOURCE_VERSION = 3
 HEADER_BYTES = 64
 INDEX_ENTRY_BYTES = 32
 FOOTER_BYTES = 32
@@ -467,6 +469,18 @@ def rules_float_text(v) -> str:
     """A float32 worded as Swift's ``Wording.float`` (:func:`mixshards.rules.float_text`)."""
     from .rules import float_text  # rules imports this module
     return float_text(v)
+
+
+def source_copy_problem(h: Header) -> Optional[str]:
+    """Why a file with header ``h`` cannot be a source copy — split source and no references
+    are needed, and before v3 codec none and filter none —, ``None`` when it can be
+    (``ShardHeader.sourceCopyProblem`` in Swift)."""
+    if h.split != "source" or h.has_references:
+        return "not a source copy (needs split source and no references)"
+    if h.version < COMPRESSED_SOURCE_VERSION and (h.codec != "none" or h.image_filter != "none"):
+        return (f"a version {h.version} source copy must be uncompressed and unfiltered (codec none, filter none); "
+                f"compressed source copies are version {COMPRESSED_SOURCE_VERSION}")
+    return None
 
 
 def shard_file_name(shard: int) -> str:

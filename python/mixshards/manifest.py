@@ -79,7 +79,7 @@ class Manifest:
     train: tuple[tuple[ShardEntry, ...], ...]
     #: Test shards, in position order.
     test: tuple[ShardEntry, ...]
-    #: ``formatVersion``: 1 or 2.
+    #: ``formatVersion``: 1, 2 or 3.
     version: int = layout.VERSION
     #: v2: the source copy that reference samples point into (``source/train.mxs``), when there is one.
     source_copy: Optional[ShardEntry] = None

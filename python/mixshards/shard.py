@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import threading
 import zlib
+from collections import OrderedDict
 from typing import Callable, Optional
 
 import numpy as np
@@ -81,36 +84,106 @@ class Chunk:
         return None if self.provenance is None else (self.provenance["flags"] & layout.REFERENCE) != 0
 
 
+#: The default bound on the inflated chunks a compressed source copy keeps (1 GiB), as in Swift
+#: (``SourceImages.defaultCacheBytes``).
+DEFAULT_SOURCE_CACHE_BYTES = 1 << 30
+
+_SIZE = re.compile(r"^[0-9.]+[KMGkmg]?$")
+
+
+def source_cache_bytes(environ=None) -> int:
+    """The bound on a compressed source copy's cache: ``MIXSHARDS_SOURCE_CACHE`` (bytes, or with
+    a K, M or G suffix for KiB, MiB, GiB) when set, else :data:`DEFAULT_SOURCE_CACHE_BYTES`."""
+    text = (os.environ if environ is None else environ).get("MIXSHARDS_SOURCE_CACHE")
+    if text is None:
+        return DEFAULT_SOURCE_CACHE_BYTES
+    unit = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:].upper(), 1)
+    digits = text[:-1] if unit != 1 else text
+    try:
+        value = float(digits) * unit if _SIZE.match(text) and digits else 0.0
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value >= 2 ** 63:
+        raise ShardError(f"MIXSHARDS_SOURCE_CACHE must be a size in bytes, optionally with K, M or G (got {text!r})")
+    return int(value)
+
+
+class _ChunkCache:
+    """Inflated source-copy chunks (read-only ``n × C × H × W`` arrays) by chunk index, at most
+    ``capacity`` bytes of them and always the one inserted last, least recently used dropped
+    first; safe to share between threads."""
+
+    def __init__(self, capacity: int):
+        self.capacity = max(0, int(capacity))
+        self._chunks: "OrderedDict[int, np.ndarray]" = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.inflated = self.evicted = self.resident_bytes = 0
+
+    def get(self, keys) -> dict:
+        with self._lock:
+            out = {}
+            for k in keys:
+                a = self._chunks.get(k)
+                if a is not None:
+                    self._chunks.move_to_end(k)
+                    out[k] = a
+            self.hits += len(out)
+            return out
+
+    def put(self, k: int, a: np.ndarray) -> None:
+        with self._lock:
+            if k in self._chunks:
+                return
+            self.inflated += 1
+            while self._chunks and self.resident_bytes + a.nbytes > self.capacity:
+                _, old = self._chunks.popitem(last=False)
+                self.resident_bytes -= old.nbytes
+                self.evicted += 1
+            self._chunks[k] = a
+            self.resident_bytes += a.nbytes
+
+
 class SourceImages:
     """The source images reference samples point into: the directory's source
-    copy (``source/train.mxs``, a v2 shard of split ``source``, stored
-    uncompressed and unfiltered). Resolving references reads just the images
-    they name (``os.pread``, one read per run of nearby images) and transforms
-    them: no chunk is inflated.
+    copy (``source/train.mxs``, a shard of split ``source``).
 
-    Opening checks the structure, that it is a source copy, and every chunk's
-    rawCRC (once). Source image ``k`` is sample ``k`` of the file.
+    An uncompressed, unfiltered copy (every v2 copy) is read image by image: resolving
+    references reads just the images they name (``os.pread``, one read per run of
+    nearby images) and transforms them; opening checks every chunk's rawCRC (once).
+    A compressed (or filtered) v3 copy is read chunk by chunk: the chunks references
+    need are read (one ``pread`` per run of nearby chunks), inflated, unfiltered and
+    their rawCRC checked, and kept in a bounded cache (``cache_bytes``, default
+    :func:`source_cache_bytes`: 1 GiB or ``MIXSHARDS_SOURCE_CACHE``; at least the chunk
+    inflated last is kept), so each is inflated once while it stays cached.
+
+    Opening checks the structure and that it is a source copy. Source image ``k`` is
+    sample ``k`` of the file.
     """
 
-    #: Images of a chunk at most this many bytes apart are read with one ``pread``.
+    #: Images of a chunk (or chunks) at most this many bytes apart are read with one ``pread``.
     GAP_BYTES = 16384
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, cache_bytes: Optional[int] = None):
         self.shard = ShardFile(path)
         h = self.shard.header
-        if h.split != "source" or h.codec != "none" or h.image_filter != "none" or h.has_references:
+        problem = layout.source_copy_problem(h)
+        if problem is not None:
             self.shard.close()
-            raise ShardError(f"{self.shard.path}: header: not a source copy "
-                             "(needs split source, codec none, filter none, no references)")
+            raise ShardError(f"{self.shard.path}: header: {problem}")
         self.path = self.shard.path
         #: Images held.
         self.count = h.sample_count
         #: ``(C, H, W)``.
         self.shape = h.shape
+        #: Whether chunks are inflated on demand (a compressed or filtered copy).
+        self.compressed = h.codec != "none" or h.image_filter != "none"
         self._per_chunk = max(h.samples_per_chunk, 1)
         self._image_bytes = h.image_bytes
         self._offsets = np.asarray(self.shard.index["offset"], np.int64)
         self._file = self.shard.file
+        self._cache = _ChunkCache(source_cache_bytes() if cache_bytes is None else cache_bytes)
+        if self.compressed:
+            return
         fd = self._file.open()
         try:
             for i, (offset, _stored, raw, _first, _n, crc, _images) in enumerate(self.shard.index.tolist()):
@@ -123,6 +196,13 @@ class SourceImages:
                                      f"(stored {layout.hex32(crc)}, computed {layout.hex32(computed)})")
         finally:
             os.close(fd)
+
+    def cache_statistics(self) -> dict:
+        """How the cache of a compressed copy has served requests: ``hits``, chunks ``inflated``
+        and ``evicted``, ``resident_bytes`` (all 0 for an uncompressed copy)."""
+        c = self._cache
+        with c._lock:
+            return {"hits": c.hits, "inflated": c.inflated, "evicted": c.evicted, "resident_bytes": c.resident_bytes}
 
     def __len__(self) -> int:
         return self.count
@@ -139,6 +219,8 @@ class SourceImages:
         ib = self._image_bytes
         if not len(u):
             return np.empty((0, *self.shape), np.uint8)
+        if self.compressed:
+            return self._inflated_images(u)
         chunk = u // self._per_chunk
         # Runs of images of one chunk at most GAP_BYTES apart are read with one pread each (the images between
         # read and dropped): cheaper than a call each. The loop below only reads; the rest is vectorised.
@@ -166,6 +248,73 @@ class SourceImages:
         run = np.repeat(np.arange(len(starts)), ends - starts)
         before = np.r_[0, np.cumsum(count)[:-1]]
         return pool[before[run] + u - first[run]]
+
+    def _inflated_images(self, u: np.ndarray) -> np.ndarray:
+        """:meth:`images` of a compressed copy: the chunks holding ``u`` from the cache, the others
+        read, inflated and checked (then cached), gathered into one array."""
+        per = self._per_chunk
+        chunk = u // per
+        needed = np.unique(chunk)
+        keys = needed.tolist()
+        got = self._cache.get(keys)
+        missing = [k for k in keys if k not in got]
+        if missing:
+            got.update(self._inflate(missing))
+        # Every chunk but the last holds `per` images and the last sorts last: chunk needed[r]
+        # starts at r·per in the pool.
+        pool = np.concatenate([got[k] for k in keys]) if len(keys) > 1 else got[keys[0]]
+        rank = np.searchsorted(needed, chunk)
+        out = pool[rank * per + (u - chunk * per)]
+        out.flags.writeable = False
+        return out
+
+    def _inflate(self, chunks: list) -> dict:
+        """Chunks ``chunks`` (sorted) read (one ``pread`` per run at most GAP_BYTES apart), inflated,
+        unfiltered and their rawCRC checked, as read-only ``n × C × H × W`` arrays, cached."""
+        index = self.shard.index
+        entries = [tuple(int(v) for v in index[k]) for k in chunks]
+        runs, start = [], 0
+        for j in range(1, len(chunks) + 1):
+            if j == len(chunks) or entries[j][0] - (entries[j - 1][0] + entries[j - 1][1]) > self.GAP_BYTES:
+                runs.append((start, j))
+                start = j
+        h = self.shard.header
+        payloads = []
+        fd = self._file.open()
+        try:
+            for a, b in runs:
+                first, last = entries[a], entries[b - 1]
+                data = fileio.pread_exact(fd, last[0] + last[1] - first[0], first[0], self.path,
+                                          f"chunk {chunks[a]}: ", "the chunk")
+                for j in range(a, b):
+                    offset, stored, raw = entries[j][:3]
+                    k = chunks[j]
+
+                    def fail(what: str, k=k) -> ShardError:
+                        return ShardError(f"{self.path}: chunk {k}: {what}")
+                    part = data[offset - first[0]:offset - first[0] + stored]
+                    payloads.append(_inflate(part, raw, fail) if h.codec == "zlib" else part)
+        except OSError as e:
+            raise ShardError(f"{self.path}: read failed ({e.strerror or e})") from None
+        finally:
+            os.close(fd)
+        counts = [e[4] for e in entries]
+        region = [n * self._image_bytes for n in counts]
+        stored = np.frombuffer(b"".join(p[:r] for p, r in zip(payloads, region)), np.uint8).reshape(-1, *self.shape)
+        images = undo_delta(stored) if h.image_filter == "delta" else stored
+        out, at = {}, 0
+        for j, k in enumerate(chunks):
+            mine = images[at:at + counts[j]]
+            at += counts[j]
+            computed = zlib.crc32(payloads[j][region[j]:], zlib.crc32(mine))
+            if computed != entries[j][5]:
+                raise ShardError(f"{self.path}: chunk {k}: rawCRC mismatch "
+                                 f"(stored {layout.hex32(entries[j][5])}, computed {layout.hex32(computed)})")
+            mine = mine.copy() if len(chunks) > 1 else mine  # its own buffer: a cached chunk holds no other's bytes
+            mine.flags.writeable = False
+            self._cache.put(k, mine)
+            out[k] = mine
+        return out
 
     def transformed(self, indices, dx, dy, flip, out: Optional[np.ndarray] = None,
                     positions: Optional[np.ndarray] = None) -> np.ndarray:

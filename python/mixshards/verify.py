@@ -143,14 +143,44 @@ def mix_of(pipeline: dict) -> dict:
     return mix
 
 
-def source_encoding(image_bytes: int, classes: int, version: int = layout.VERSION) -> tuple:
-    """The source copy's encoding in format ``version``: uncompressed, unfiltered, no
-    provenance, in chunks of as many images (and label rows, once expanded) as fit a quarter
-    of the format's raw chunk limit (Swift's ``Pipeline.encoding(for: .source, …)``)."""
+#: Images per chunk of a compressed source copy when ``shards.source_samples_per_chunk`` is
+#: unset (Swift's ``Pipeline.sourceSamplesPerChunkDefault``).
+SOURCE_SAMPLES_PER_CHUNK_DEFAULT = 1
+#: Pixels a plane from which the source copy is compressed by default (64×64; Swift's
+#: ``Pipeline.sourceCompressionMinimumPixels``).
+SOURCE_COMPRESSION_MINIMUM_PIXELS = 4096
+
+
+def source_codec_default(height: int, width: int) -> str:
+    """The source copy's codec when ``shards.source_codec`` is unset: ``zlib`` for images of at
+    least 64×64 pixels, else ``none`` (Swift's ``Pipeline.sourceCodecDefault``)."""
+    return "zlib" if height * width >= SOURCE_COMPRESSION_MINIMUM_PIXELS else "none"
+
+
+def source_encoding(shape: tuple, classes: int, shards: Optional[dict] = None, version: int = layout.VERSION) -> tuple:
+    """The source copy's ``(codec, filter, samples per chunk, provenance)`` for images of
+    ``shape`` ``(C, H, W)`` (Swift's ``Pipeline.sourceEncoding``): before v3 uncompressed and
+    unfiltered, in chunks of as many images (and label records of ``version``, and label rows once
+    expanded) as fit a quarter of the format's raw chunk limit;
+    in v3 as ``shards.source_codec`` says (unset: :func:`source_codec_default`), compressed
+    with the training shards' ``filter``, in chunks of ``shards.source_samples_per_chunk``
+    (unset: the fitting number uncompressed, :data:`SOURCE_SAMPLES_PER_CHUNK_DEFAULT` compressed)."""
+    c, h, w = shape
     label_bytes = layout.SPARSE_LABEL_BYTES if version >= 3 else 4 * classes
     quarter = layout.MAX_CHUNK_RAW_BYTES // 4
-    per_chunk = max(1, min(layout.MAX_SAMPLES_PER_CHUNK, quarter // (image_bytes + label_bytes), quarter // (4 * classes)))
-    return ("none", "none", per_chunk, False)
+    fitting = max(1, min(layout.MAX_SAMPLES_PER_CHUNK, quarter // (c * h * w + label_bytes), quarter // (4 * classes)))
+    if version < layout.COMPRESSED_SOURCE_VERSION:
+        return ("none", "none", fitting, False)
+    shards = shards or {}
+    codec = shards.get("source_codec")
+    codec = source_codec_default(h, w) if codec is None else codec
+    if codec not in ("none", "zlib"):
+        raise ValueError(f"shards.source_codec must be one of none, zlib (got {codec!r:.40})")
+    per_chunk = shards.get("source_samples_per_chunk")
+    if per_chunk is None:
+        per_chunk = fitting if codec == "none" else SOURCE_SAMPLES_PER_CHUNK_DEFAULT
+    _typed(per_chunk, int, "shards.source_samples_per_chunk")
+    return (codec, "none" if codec == "none" else shards["filter"], per_chunk, False)
 
 
 def _typed(v, kind, key: str):
@@ -187,6 +217,7 @@ def verify(directory) -> list[str]:
         if per_shard < 1:
             raise ValueError(f"shards.samples_per_shard must be at least 1 (got {per_shard})")
         encoding = (p["codec"], p["filter"], p["samples_per_chunk"], p["provenance"])
+        source_enc = source_encoding(m.shape, len(m.class_names), p, m.version) if references else None
     except ShardError as e:
         return [str(e)]
     except (KeyError, TypeError, ValueError) as e:
@@ -209,7 +240,7 @@ def verify(directory) -> list[str]:
     try:
         for job, entry in zip(jobs, listed):
             path = f"{directory}/{job.file}"
-            enc = source_encoding(m.shape[0] * m.shape[1] * m.shape[2], shape[3], m.version) if job.split == "source" else encoding
+            enc = source_enc if job.split == "source" else encoding
             try:
                 digest, size, samples, readings = _check_shard(path, job, shape, enc, stats, source, checks, smoothing, m.version)
             except ShardError as e:

@@ -79,6 +79,13 @@ for _mode in REFERENCE_MODES:
     VARIANTS[f"refs-{_mode}"] = _augmented(_mode, True)
     VARIANTS[f"pixels-{_mode}"] = _augmented(_mode, False)
 
+#: Reference directories whose source copy is compressed (v3): variant → (mode, images per source chunk or None
+#: for the default); each is compared with ``pixels-MODE``.
+COMPRESSED_SOURCE = {"refz-sample": ("sample", None), "refz3-cutmix": ("cutmix", 3), "refz-none": ("none", None)}
+for _name, (_mode, _per) in COMPRESSED_SOURCE.items():
+    VARIANTS[_name] = _augmented(_mode, True) + 'source_codec = "zlib"\n' + (
+        f"source_samples_per_chunk = {_per}\n" if _per else "")
+
 #: Shard directories made from image files: fixture folder, [dataset] lines, whether
 #: to skip bad files, [shards] lines. "folders-bad" is the folders fixture copied with
 #: a truncated PNG added to train/cat and bytes that are no image to test/dog, run with --skip-bad.

@@ -22,7 +22,7 @@ class DirectoryTests(unittest.TestCase):
         self.assertEqual(ds.classes, tuple(manifest["source"]["classNames"]))
         self.assertEqual(ds.shape, (3, 32, 32))
         self.assertEqual(ds.epochs, len(manifest["train"]))
-        self.assertEqual(manifest["formatVersion"], support.FORMAT_VERSIONS.get(name, 3))
+        self.assertEqual(manifest["formatVersion"], support.FORMAT_VERSIONS.get(name, mixshards.layout.VERSION))
         provenance = manifest["pipeline"]["shards"]["provenance"]
         splits = [(ds.epoch(e), manifest["train"][e]["shards"]) for e in range(ds.epochs)] + [(ds.test, manifest["test"]["shards"])]
         for ep, shards in splits:

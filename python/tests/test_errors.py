@@ -320,8 +320,8 @@ class DirectoryDamageTests(unittest.TestCase):
     def test_layout_constants_match_the_specification(self):
         self.assertEqual((layout.HEADER_BYTES, layout.INDEX_ENTRY_BYTES, layout.FOOTER_BYTES), (64, 32, 32))
         self.assertEqual((layout.MAGIC, layout.END_MAGIC, layout.VERSION), (b"MIXSHRD1", b"MIXSHEND", 3))
-        self.assertEqual((layout.provenance_bytes(1), layout.provenance_bytes(2), layout.provenance_bytes(3), layout.READABLE_VERSIONS),
-                         (12, 32, 32, (1, 2, 3)))
+        self.assertEqual((layout.provenance_bytes(1), layout.provenance_bytes(2), layout.provenance_bytes(3),
+                          layout.READABLE_VERSIONS, layout.COMPRESSED_SOURCE_VERSION), (12, 32, 32, (1, 2, 3), 3))
         self.assertEqual((layout.SPARSE_LABEL_BYTES, layout.SPARSE_LABEL.itemsize, layout.LABEL_TYPES, layout.MAX_CLASSES),
                          (12, 12, {0: "float32", 2: "sparse"}, 65_535))
         self.assertEqual(layout.SOURCE_FILE, "source/train.mxs")
@@ -459,7 +459,19 @@ class V2DamageTests(unittest.TestCase):
             with self.assertRaises(ShardError) as ctx:
                 mixshards.SourceImages(str(GOLDEN / name))
             self.assertEqual(str(ctx.exception), f"{GOLDEN / name}: header: not a source copy "
-                                                 "(needs split source, codec none, filter none, no references)")
+                                                 "(needs split source and no references)")
+        # A v2 source copy must be uncompressed: the v3 compressed golden relabelled v2 is a shard, no source copy.
+        b = bytearray((GOLDEN / "golden-v3-source-zlib.mxs").read_bytes())
+        b[8] = 2
+        fix_header_crc(b)
+        path = self.dir / "v2-compressed-source.mxs"
+        path.write_bytes(bytes(b))
+        with ShardFile(str(path)) as f:
+            self.assertEqual((f.header.version, f.header.codec), (2, "zlib"))
+        with self.assertRaises(ShardError) as ctx:
+            mixshards.SourceImages(str(path))
+        self.assertEqual(str(ctx.exception), f"{path}: header: a version 2 source copy must be uncompressed and unfiltered "
+                                             "(codec none, filter none); compressed source copies are version 3")
         b = bytearray((GOLDEN / "golden-v2-source.mxs").read_bytes())
         b[64 + 48 + 5] ^= 1   # chunk 1's images
         path = self.dir / "source.mxs"
@@ -506,6 +518,24 @@ class ReferenceDirectoryDamageTests(unittest.TestCase):
         problems = mixshards.verify(d)
         self.assertEqual(len(problems), 1, problems)
         self.assertTrue(problems[0].endswith("(every reference sample depends on it)"), problems)
+
+    def test_damaged_compressed_source_chunk(self):
+        """A compressed copy's chunk is checked when a reference first needs it: the error names the source copy
+        and the chunk; verify names it too, with the SHA-256 that no longer matches."""
+        d = support.copy_dir("refz-sample", "badzsource")
+        source = d / self.source
+        with ShardFile(str(d / self.shard), mixshards.SourceImages(str(source))) as s:
+            block = s.read_chunk(0)
+        victim = int(block.primary[np.flatnonzero(block.reference)[0]])  # referenced by chunk 0 of shard 0 only
+        support.flip_chunk_byte(source, victim)
+        ds = mixshards.open(d)
+        ep = ds.epoch(0)  # opening checks the structure only
+        with self.assertRaises(ShardError) as ctx:
+            ep.shards[0].read_chunk(0)
+        self.assertRegex(str(ctx.exception), rf"^{source}: chunk {victim}: ")
+        ep.shards[0].read_chunk(1)  # the other chunks still read
+        problems = mixshards.verify(d)
+        self.assertTrue(any(p.startswith(f"{source}: chunk {victim}: ") for p in problems), problems)
 
     def test_source_copy_of_another_size(self):
         d = support.copy_dir("refs-sample", "othersource")

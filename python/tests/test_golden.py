@@ -103,6 +103,33 @@ def augmented_block():
     return images, labels, kept
 
 
+class GoldenV3SourceTests(unittest.TestCase):
+    """golden-v3-source-zlib.mxs: ShardFixtures.goldenSourceBlock() as a compressed source copy (zlib level 1,
+    rle, delta filter, one image per chunk)."""
+
+    def test_compressed_source_copy(self):
+        path = str(GOLDEN / "golden-v3-source-zlib.mxs")
+        with ShardFile(path) as s:
+            h = s.header
+            self.assertEqual((h.version, h.split, h.codec, h.image_filter, h.samples_per_chunk, h.chunk_count),
+                             (3, "source", "zlib", "delta", 1, 4))
+            block = s.read_all()
+        np.testing.assert_array_equal(block.images, SOURCE)
+        np.testing.assert_array_equal(block.labels, SOURCE_LABELS)
+        with SourceImages(path) as src:
+            self.assertTrue(src.compressed)
+            np.testing.assert_array_equal(src.images([0, 1, 2, 3]), SOURCE)
+            np.testing.assert_array_equal(src.image(2), SOURCE[2])
+            self.assertEqual(src.cache_statistics(), {"hits": 1, "inflated": 4, "evicted": 0, "resident_bytes": 48})
+            # The v2 reference shards resolve from it as from the uncompressed copy.
+            images, labels, _ = augmented_block()
+            for name in ("golden-v2-augment.mxs", "golden-v2-augment-zlib.mxs"):
+                with ShardFile(str(GOLDEN / name), src) as s:
+                    got = s.read_all()
+                np.testing.assert_array_equal(got.images, images, name)
+                np.testing.assert_array_equal(got.labels, labels, name)
+
+
 class GoldenV2Tests(unittest.TestCase):
     def source(self) -> SourceImages:
         return SourceImages(str(GOLDEN / "golden-v2-source.mxs"))

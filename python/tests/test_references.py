@@ -148,6 +148,98 @@ class ReferenceDirectoryTests(unittest.TestCase):
                     self.assertTrue(torch.equal(xa, xb) and torch.equal(ya, yb), f"{mode} epoch {epoch}")
 
 
+class CompressedSourceTests(unittest.TestCase):
+    """v3: the source copy compressed (zlib, delta filter) in chunks of one image (the default) or three;
+    references resolve from it to exactly the bytes stored as pixels."""
+
+    def test_samples_and_batches_are_byte_identical_to_pixels(self):
+        for name, (mode, per) in support.COMPRESSED_SOURCE.items():
+            with self.subTest(variant=name):
+                refs = support.shard_dir(name) / "shards"
+                pixels = support.shard_dir(f"pixels-{mode}") / "shards"
+                with mixshards.ShardFile(str(refs / layout.SOURCE_FILE)) as f:
+                    h = f.header
+                    self.assertEqual((h.version, h.codec, h.image_filter, h.samples_per_chunk, h.has_provenance),
+                                     (3, "zlib", "delta", per or 1, False))
+                    chunks = f.chunk_count
+                a, b = mixshards.open(refs), mixshards.open(pixels)
+                self.assertTrue(a.source_copy.compressed)
+                for ea, eb in [(a.epoch(e), b.epoch(e)) for e in range(a.epochs)] + [(a.test, b.test)]:
+                    for sa, sb in zip(ea.shards, eb.shards):
+                        ba, bb = sa.read_all(), sb.read_all()
+                        np.testing.assert_array_equal(ba.images, bb.images)
+                        np.testing.assert_array_equal(ba.labels, bb.labels)
+                        np.testing.assert_array_equal(without_reference_bit(ba.provenance), bb.provenance)
+                    for k in (0, 7, len(ea) - 1):
+                        np.testing.assert_array_equal(ea[k].image, eb[k].image)
+                    for (ia, la), (ib, lb) in pairs(ea.batches(48, seed=3), eb.batches(48, seed=3)):
+                        self.assertTrue(np.array_equal(ia, ib) and np.array_equal(la, lb), f"{ea.name}")
+                stats = a.source_copy.cache_statistics()
+                self.assertLessEqual(stats["inflated"], chunks)  # 300 images fit the default cache: each inflated once
+                self.assertEqual(stats["evicted"], 0)
+                self.assertGreater(stats["hits"], 0)
+                a.close()
+                b.close()
+
+    def test_mixprep_dumps_verify_and_schema(self):
+        """Each directory against the Swift reader's dumps (references resolved by Swift), verify and the schema."""
+        for name, (mode, _) in support.COMPRESSED_SOURCE.items():
+            with self.subTest(directory=name):
+                test_directory.DirectoryTests.check_variant(self, name)
+                source = support.read_dump(support.shard_dir(name) / "dumps" / layout.SOURCE_FILE, 300, (3, 32, 32), 10,
+                                           provenance=False)
+                with mixshards.SourceImages(str(support.shard_dir(name) / "shards" / layout.SOURCE_FILE)) as s:
+                    np.testing.assert_array_equal(s.images(range(300)), source[0])
+                    np.testing.assert_array_equal(np.stack([s.image(k) for k in (299, 0, 150)]), source[0][[299, 0, 150]])
+
+    def test_a_cache_smaller_than_the_copy(self):
+        """A bound of three chunks: chunks are dropped and inflated again, memory stays within the bound,
+        and every byte is the same."""
+        refs = support.shard_dir("refz3-cutmix") / "shards"
+        pixels = support.shard_dir("pixels-cutmix") / "shards"
+        chunk_bytes = 3 * 3 * 32 * 32
+        a = mixshards.open(refs, source_cache_bytes=3 * chunk_bytes)
+        b = mixshards.open(pixels)
+        for e in range(a.epochs):
+            for (ia, _), (ib, _) in pairs(a.epoch(e).batches(40, seed=e), b.epoch(e).batches(40, seed=e)):
+                np.testing.assert_array_equal(ia, ib)
+        stats = a.source_copy.cache_statistics()
+        self.assertGreater(stats["evicted"], 10)
+        self.assertLessEqual(stats["resident_bytes"], 3 * chunk_bytes)
+        self.assertEqual(stats["resident_bytes"], (stats["inflated"] - stats["evicted"]) * chunk_bytes)
+        with mixshards.SourceImages(str(refs / layout.SOURCE_FILE), cache_bytes=1) as tiny:  # keeps the last chunk
+            tiny.images([0, 1, 2])
+            tiny.images([1])
+            self.assertEqual(tiny.cache_statistics(), {"hits": 1, "inflated": 1, "evicted": 0, "resident_bytes": chunk_bytes})
+
+    def test_source_encoding_mirrors_swift(self):
+        """``verify.source_encoding`` is Swift's ``Pipeline.sourceEncoding``: uncompressed below 64×64 and
+        before v3, compressed one image per chunk from 64×64, the keys winning when set."""
+        from mixshards.verify import source_encoding
+        shards = {"filter": "delta"}
+        self.assertEqual(source_encoding((3, 32, 32), 10, shards), ("none", "none", (1 << 28) // 4 // (3072 + 12), False))  # v3: sparse records
+        self.assertEqual(source_encoding((1, 64, 64), 10, shards), ("zlib", "delta", 1, False))
+        self.assertEqual(source_encoding((3, 63, 64), 10, shards)[0], "none")
+        self.assertEqual(source_encoding((3, 224, 224), 1000, shards, version=2), ("none", "none", 434, False))
+        self.assertEqual(source_encoding((3, 32, 32), 10, {"filter": "none", "source_codec": "zlib"}), ("zlib", "none", 1, False))
+        self.assertEqual(source_encoding((3, 128, 128), 10, {"filter": "delta", "source_codec": "none",
+                                                               "source_samples_per_chunk": 9}), ("none", "none", 9, False))
+        with self.assertRaises(ValueError):
+            source_encoding((3, 32, 32), 10, {"filter": "delta", "source_codec": "zstd"})
+
+    def test_cache_size_from_the_environment(self):
+        from mixshards.shard import DEFAULT_SOURCE_CACHE_BYTES, source_cache_bytes
+        self.assertEqual(source_cache_bytes({}), DEFAULT_SOURCE_CACHE_BYTES)
+        self.assertEqual(DEFAULT_SOURCE_CACHE_BYTES, 1 << 30)
+        for text, value in (("123", 123), ("512K", 512 << 10), ("8m", 8 << 20), ("1.5G", 3 << 29)):
+            self.assertEqual(source_cache_bytes({"MIXSHARDS_SOURCE_CACHE": text}), value)
+        for bad in ("", "G", "-1", "0", "1e9", "12 G", "inf", "nan", "8T", "1..2"):
+            with self.assertRaises(mixshards.ShardError) as ctx:
+                source_cache_bytes({"MIXSHARDS_SOURCE_CACHE": bad})
+            self.assertEqual(str(ctx.exception), "MIXSHARDS_SOURCE_CACHE must be a size in bytes, optionally with K, M "
+                                                 f"or G (got {bad!r})")
+
+
 def pairs(a, b) -> list:
     """The items of two iterables side by side; they must have the same length."""
     def keep(v):  # batches may reuse buffers: keep copies
