@@ -37,6 +37,8 @@ public final class ShardDirectory: @unchecked Sendable {
         self.manifest = manifest
         manifestSHA256 = SHA256.hex(SHA256.hash(bytes))
         let manifestPath = path + "/" + Manifest.fileName
+        // A shape beyond the format limits is the manifest's fault, named before any shard is held to it.
+        if let problem = manifest.sourceShapeProblem(path: manifestPath) { throw MixError(problem) }
         try manifest.checkListing(directory: path)
         guard !manifest.train.isEmpty, manifest.train.allSatisfy({ !$0.shards.isEmpty }) else {
             throw MixError.file(manifestPath, "lists no training shards")

@@ -82,11 +82,11 @@ final class FuzzFoundPrepTests: XCTestCase {
 
         let wide = try directory { $0.source.width = 1000 }
         XCTAssertThrowsError(try export(wide, epoch: 0)) {
-            XCTAssertEqual("\($0)", "\(wide)/train/epoch-000/shard-00000.mxs: holds 32×32 (width×height, 3 channels) images of 10 classes; manifest.json says 1,000×32 (width×height, 3 channels) and 10")
+            XCTAssertEqual("\($0)", "\(wide)/train/epoch-000/shard-00000.mxs: image shape 32×32 (width×height, 3 channels) differs from the manifest's 1,000×32 (width×height, 3 channels)")
         }
         let grey2 = try directory { $0.source.channels = 2; $0.source.channelStats = nil }
         XCTAssertThrowsError(try export(grey2, epoch: nil)) {
-            XCTAssertEqual("\($0)", "\(grey2)/manifest.json: export draws 1- or 3-channel images; the source has 2")
+            XCTAssertEqual("\($0)", "\(grey2)/train/epoch-000/shard-00000.mxs: image shape 32×32 (width×height, 3 channels) differs from the manifest's 32×32 (width×height, 2 channels)")
         }
         let fewer = try directory { $0.source.classNames.removeLast() }
         // export opens the directory as the loader does: every listed shard's header against the manifest first.
