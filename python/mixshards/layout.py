@@ -345,6 +345,19 @@ def decode_index(read: Callable[[int, int], bytes], size: int, header: Header, f
     return index
 
 
+def first_problem(checks, n: int):
+    """The first of ``n`` samples that any of ``checks`` (pairs of a boolean mask and a
+    function from a sample to its message) flags, with the message of the first check that
+    flags it, as ``(sample, message)``; None when none does."""
+    bad = np.zeros(n, bool)
+    for mask, _ in checks:
+        bad |= mask
+    if not bad.any():
+        return None
+    j = int(np.argmax(bad))
+    return j, next(message for mask, message in checks if mask[j])(j)
+
+
 def decode_provenance(payload, offset: int, n: int, header: Header, first: int, fail) -> np.ndarray:
     """Decodes and checks the ``n`` provenance records at ``offset`` of a chunk's
     payload; returns them as a read-only :data:`PROVENANCE_V2` array (v1 records
@@ -396,13 +409,9 @@ def decode_provenance(payload, offset: int, n: int, header: Header, first: int, 
         (reference & (not header.has_references),
          lambda j: "provenance: a reference in a shard without the references flag"),
     ]
-    bad = np.zeros(n, bool)
-    for mask, _ in checks:
-        bad |= mask
-    if bad.any():
-        j = int(np.argmax(bad))
-        message = next(m for mask, m in checks if mask[j])
-        raise fail(f"sample {first + j}: {message(j)}")
+    problem = first_problem(checks, n)
+    if problem is not None:
+        raise fail(f"sample {first + problem[0]}: {problem[1]}")
     return p
 
 
@@ -432,13 +441,9 @@ def decode_sparse_labels(payload, offset: int, n: int, header: Header, provenanc
              lambda j: f"sparse label weight {rules_float_text(w[j])} differs from the provenance lambda {rules_float_text(lam[j])}"),
             ((provenance["kind"] == KIND_COPY) & (a != b), lambda j: f"sparse label of a copy names two classes ({a[j]} and {b[j]})"),
         ]
-    bad = np.zeros(n, bool)
-    for mask, _ in checks:
-        bad |= mask
-    if bad.any():
-        j = int(np.argmax(bad))
-        message = next(m for mask, m in checks if mask[j])
-        raise fail(f"sample {first + j}: {message(j)}")
+    problem = first_problem(checks, n)
+    if problem is not None:
+        raise fail(f"sample {first + problem[0]}: {problem[1]}")
     return r
 
 

@@ -145,13 +145,7 @@ def record_problem(p: np.ndarray, split: str, first_position: int, version: int,
             checks.append((cutmix & ~empty & (lam.view(np.uint32) != want.view(np.uint32)),
                            lambda j: f"provenance: {box(j)} leaves lambda {float_text(want[j])} of the primary, "
                                      f"the record says {float_text(lam[j])}"))
-    bad = np.zeros(n, bool)
-    for mask, _ in checks:
-        bad |= mask
-    if not bad.any():
-        return None
-    j = int(np.argmax(bad))
-    return j, next(message for mask, message in checks if mask[j])(j)
+    return layout.first_problem(checks, n)
 
 
 class Readings:
