@@ -6,7 +6,7 @@ import Darwin
 #endif
 
 /// Checked file I/O: whole-file reads, atomic writes (temp + fsync + rename)
-/// and read-only memory maps. Every error names the file.
+/// and memory maps (read-only, or copy-on-write). Every error names the file.
 public enum FileIO {
     /// Opens a regular file for reading; returns the descriptor and its size.
     ///
@@ -404,8 +404,8 @@ public enum FileIO {
     }
 }
 
-/// A read-only memory map of a whole regular file (FIFOs, devices and
-/// directories are refused, see `FileIO.openRegular`). The mapping lives as long as the object.
+/// A private memory map of a whole regular file, read-only unless `copyOnWrite` (FIFOs,
+/// devices and directories are refused, see `FileIO.openRegular`). The mapping lives as long as the object.
 ///
 /// A file that another process truncates while it is mapped makes reading past its new
 /// end a SIGBUS. Every mapping is registered with `CMapGuard`, whose handler turns that
@@ -417,7 +417,9 @@ public final class MappedFile: @unchecked Sendable {
     private let base: UnsafeMutableRawPointer?
     private var guardSlot: Int32 = -1
 
-    public init(_ path: String) throws {
+    /// Maps the whole of `path`. With `copyOnWrite`, the mapping is writable too:
+    /// what is written there stays in this process (`MAP_PRIVATE`), the file unchanged.
+    public init(_ path: String, copyOnWrite: Bool = false) throws {
         self.path = path
         let (fd, size) = try FileIO.openRegular(path)
         defer { close(fd) }
@@ -426,7 +428,7 @@ public final class MappedFile: @unchecked Sendable {
             base = nil
             return
         }
-        let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
+        let p = mmap(nil, count, copyOnWrite ? PROT_READ | PROT_WRITE : PROT_READ, MAP_PRIVATE, fd, 0)
         guard let p, p != MAP_FAILED else { throw MixError.file(path, "cannot mmap: \(FileIO.errnoText())") }
         base = p
         guardSlot = mapguard_register(p, count, path)
@@ -443,5 +445,10 @@ public final class MappedFile: @unchecked Sendable {
     /// The mapped bytes; valid while `self` is alive.
     public var bytes: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: base, count: count)
+    }
+
+    /// The mapped bytes, for writing: only a mapping made with `copyOnWrite` may be written.
+    public var mutableBytes: UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: base, count: count)
     }
 }

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import MixCore
 import Synchronization
+import ZlibKit
 
 /// The inflated chunks of a compressed source copy, shared by every thread that
 /// resolves references through one `SourceImages` (the loader's producer threads,
@@ -23,6 +24,9 @@ import Synchronization
 ///   does not fit; a chunk still in use by a reader lives until that reader is
 ///   done with it. Memory stays below `max(capacityBytes, one chunk) + one chunk
 ///   per resolving thread`.
+/// - **Unpacked** (`MIXSHARDS_UNPACKED_SOURCE`, see `UnpackedSource`): the whole copy laid out
+///   as *Whole* does, in a file made once (every chunk inflated on all threads) and mapped
+///   by every later reader; each chunk's rawCRC is checked when a reader first uses it.
 public final class SourceChunkCache: @unchecked Sendable {
     /// How the cache has served requests.
     public struct Statistics: Sendable, Equatable {
@@ -41,18 +45,31 @@ public final class SourceChunkCache: @unchecked Sendable {
     public let capacityBytes: Int
     /// Whether the whole copy is kept (one buffer, no eviction).
     public var keepsWholeCopy: Bool { whole != nil }
+    /// The unpacked copy read through, and whether this cache made it (nil when there is none).
+    public let unpacked: (path: String, made: Bool)?
     private let reader: ShardReader
     private let whole: Whole?
     private let bounded: Locked<Bounded>?
 
-    init(reader: ShardReader, capacityBytes: Int) {
+    /// A cache of `reader`'s chunks: the whole copy, or at most `capacityBytes` of it; with
+    /// `unpacked`, the unpacked copy in that directory under that key (made first when it is
+    /// missing, on `threads` threads).
+    init(reader: ShardReader, capacityBytes: Int, unpacked: (directory: String, key: String)? = nil, threads: Int = 1) throws {
         self.reader = reader
         self.capacityBytes = max(0, capacityBytes)
-        let total = reader.index.reduce(0) { $0 + ((Int($1.rawBytes) + 63) & ~63) }  // as `Whole` lays them out
-        if total <= self.capacityBytes {
-            whole = Whole(reader: reader)
+        let (offsets, total) = Whole.layout(reader)
+        if let unpacked {
+            let (file, made) = try UnpackedSource.open(reader: reader, offsets: offsets, total: total,
+                                                       directory: unpacked.directory, key: unpacked.key, threads: threads)
+            self.unpacked = (file.path, made)
+            whole = Whole(reader: reader, offsets: offsets, mapping: file)
+            bounded = nil
+        } else if total <= self.capacityBytes {
+            self.unpacked = nil
+            whole = Whole(reader: reader, offsets: offsets, total: total)
             bounded = nil
         } else {
+            self.unpacked = nil
             whole = nil
             bounded = Locked(Bounded(count: reader.index.count))
         }
@@ -119,38 +136,64 @@ public final class SourceChunkCache: @unchecked Sendable {
     // MARK: Whole copy
 
     /// The whole copy in one buffer: chunk i at `offsets[i]`, its state in `state[i]`
-    /// (`empty`, `claimed` while one thread inflates it there, `ready`).
+    /// (`empty`, or `unchecked` in an unpacked copy; `claimed` while one thread inflates or
+    /// checks it there; `ready`).
     final class Whole: @unchecked Sendable {
-        static let empty: UInt8 = 0, claimed: UInt8 = 1, ready: UInt8 = 2
+        static let empty: UInt8 = 0, claimed: UInt8 = 1, ready: UInt8 = 2, unchecked: UInt8 = 3
         let reader: ShardReader
         let base: UnsafeMutablePointer<UInt8>
         let offsets: [Int]
         let state: UnsafeMutablePointer<Atomic<UInt8>>
+        /// The unpacked copy `base` maps (copy-on-write), or nil when `base` was allocated.
+        let mapping: MappedFile?
         let hits = Atomic<Int>(0)
         let inflated = Atomic<Int>(0)
         let residentBytes = Atomic<Int>(0)
+        /// Whether a chunk of the unpacked copy failed its rawCRC (the file is then removed, once).
+        let damaged = Atomic<Bool>(false)
 
-        init(reader: ShardReader) {
-            self.reader = reader
+        /// Where each chunk goes, and the bytes of the whole: each chunk at a multiple of 64
+        /// bytes, so that images copied out of it start on a cache line, as those of a mapped
+        /// uncompressed copy do (a 3,112-byte stride cost a quarter more in copies).
+        static func layout(_ reader: ShardReader) -> (offsets: [Int], total: Int) {
             var offsets: [Int] = []
             offsets.reserveCapacity(reader.index.count)
-            // Each chunk at a multiple of 64 bytes: images copied out of it start on a cache line, as
-            // those of a mapped uncompressed copy do (a 3,112-byte stride cost a quarter more in copies).
             var at = 0
             for e in reader.index {
                 offsets.append(at)
                 at += (Int(e.rawBytes) + 63) & ~63
             }
+            return (offsets, at)
+        }
+
+        /// An allocated buffer of `total` bytes, every chunk empty.
+        init(reader: ShardReader, offsets: [Int], total: Int) {
+            self.reader = reader
             self.offsets = offsets
-            base = UnsafeMutableRawPointer.allocate(byteCount: max(at, 1), alignment: 64).bindMemory(to: UInt8.self, capacity: max(at, 1))
-            state = .allocate(capacity: max(reader.index.count, 1))
-            for i in 0..<reader.index.count { (state + i).initialize(to: Atomic(Whole.empty)) }
+            mapping = nil
+            base = UnsafeMutableRawPointer.allocate(byteCount: max(total, 1), alignment: 64).bindMemory(to: UInt8.self, capacity: max(total, 1))
+            state = Self.states(reader.index.count, Whole.empty)
+        }
+
+        /// The unpacked copy `mapping` (laid out by `layout`), every chunk unchecked.
+        init(reader: ShardReader, offsets: [Int], mapping: MappedFile) {
+            self.reader = reader
+            self.offsets = offsets
+            self.mapping = mapping
+            base = mapping.mutableBytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            state = Self.states(reader.index.count, Whole.unchecked)
+        }
+
+        static func states(_ n: Int, _ initial: UInt8) -> UnsafeMutablePointer<Atomic<UInt8>> {
+            let state = UnsafeMutablePointer<Atomic<UInt8>>.allocate(capacity: max(n, 1))
+            for i in 0..<n { (state + i).initialize(to: Atomic(initial)) }
+            return state
         }
 
         deinit {
             state.deinitialize(count: reader.index.count)
             state.deallocate()
-            base.deallocate()
+            if mapping == nil { base.deallocate() }
         }
 
         var statistics: Statistics {
@@ -168,19 +211,25 @@ public final class SourceChunkCache: @unchecked Sendable {
                 case Whole.ready:
                     hits.wrappingAdd(1, ordering: .relaxed)
                     return try body(UnsafePointer(slot))
-                case Whole.empty:
-                    guard state[i].compareExchange(expected: Whole.empty, desired: Whole.claimed, ordering: .acquiringAndReleasing).exchanged else {
+                case let found where found == Whole.empty || found == Whole.unchecked:
+                    guard state[i].compareExchange(expected: found, desired: Whole.claimed, ordering: .acquiringAndReleasing).exchanged else {
                         continue
                     }
-                    let bytes = Int(reader.index[i].rawBytes)
-                    do {
-                        try reader.decodePayload(i, into: UnsafeMutableRawBufferPointer(start: slot, count: bytes))
-                    } catch {
-                        state[i].store(Whole.empty, ordering: .releasing)  // asked again, inflated and refused again
-                        throw error
+                    let e = reader.index[i]
+                    let buffer = UnsafeMutableRawBufferPointer(start: slot, count: Int(e.rawBytes))
+                    // An unpacked chunk whose rawCRC holds is used as it is; any other is inflated in its place
+                    // (in an unpacked copy's private pages: the damaged file is removed and made again by the next open).
+                    if found == Whole.empty || Zlib.crc32(UnsafeRawBufferPointer(buffer)) != e.rawCRC {
+                        do {
+                            try reader.decodePayload(i, into: buffer)
+                        } catch {
+                            state[i].store(found, ordering: .releasing)  // asked again, inflated and refused again
+                            throw error
+                        }
+                        inflated.wrappingAdd(1, ordering: .relaxed)
+                        if let mapping, !damaged.exchange(true, ordering: .relaxed) { FileIO.remove(mapping.path) }
                     }
-                    inflated.wrappingAdd(1, ordering: .relaxed)
-                    residentBytes.wrappingAdd(bytes, ordering: .relaxed)
+                    residentBytes.wrappingAdd(buffer.count, ordering: .relaxed)
                     state[i].store(Whole.ready, ordering: .releasing)
                     return try body(UnsafePointer(slot))
                 default:

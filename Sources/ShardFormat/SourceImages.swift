@@ -41,7 +41,12 @@ public final class SourceImages: @unchecked Sendable {
     /// copy; an uncompressed copy has every chunk's rawCRC checked now (once), a
     /// compressed one each chunk's when it is inflated, keeping at most
     /// `cacheBytes` of inflated chunks (plus one chunk per resolving thread).
-    public init(path: String, cacheBytes: Int = SourceImages.defaultCacheBytes) throws {
+    ///
+    /// With `unpacked` (a directory, and the copy's SHA-256 as listed in its manifest), a
+    /// compressed copy is read through its unpacked copy there (`UnpackedSource`), made
+    /// now on `threads` threads when it is missing; `cacheBytes` then does not apply.
+    public init(path: String, cacheBytes: Int = SourceImages.defaultCacheBytes,
+                unpacked: (directory: String, key: String)? = nil, threads: Int = Parallel.defaultThreads) throws {
         let reader = try ShardReader(path: path)
         let h = reader.header
         if let problem = h.sourceCopyProblem { throw MixError.file(path, "header: " + problem) }
@@ -60,7 +65,7 @@ public final class SourceImages: @unchecked Sendable {
             }
             storage = .mapped(base: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), offsets: reader.index.map { Int($0.offset) })
         } else {
-            storage = .inflated(SourceChunkCache(reader: reader, capacityBytes: cacheBytes))
+            storage = .inflated(try SourceChunkCache(reader: reader, capacityBytes: cacheBytes, unpacked: unpacked, threads: threads))
         }
     }
 
@@ -139,6 +144,13 @@ public final class SourceImages: @unchecked Sendable {
             }
             cache.countHits(i - start - 1)
         }
+    }
+
+    /// The unpacked copy a compressed source copy is read through, and whether this
+    /// object made it (nil when there is none).
+    public var unpacked: (path: String, made: Bool)? {
+        if case .inflated(let cache) = storage { return cache.unpacked }
+        return nil
     }
 
     /// How the cache of a compressed source copy has served requests so far (zeros otherwise).

@@ -138,7 +138,8 @@ public struct Manifest: Sendable, Equatable, Codable {
         guard let entry = sourceCopy else { return nil }
         let file = directory + "/" + entry.file
         guard FileIO.exists(file) else { throw MixError.file(file, "missing (listed in \(Manifest.fileName))") }
-        let source = try SourceImages(path: file, cacheBytes: Manifest.sourceCacheBytes())
+        let unpacked = Manifest.unpackedSourceDirectory().map { (directory: $0, key: entry.sha256) }
+        let source = try SourceImages(path: file, cacheBytes: Manifest.sourceCacheBytes(), unpacked: unpacked)
         guard source.count == entry.samples, source.count == self.source.trainCount else {
             throw MixError.file(file, "holds \(source.count) images, the manifest says \(entry.samples) (source: \(self.source.trainCount) training images)")
         }
@@ -154,6 +155,13 @@ public struct Manifest: Sendable, Equatable, Codable {
             throw MixError("MIXSHARDS_SOURCE_CACHE must be a size in bytes, optionally with K, M or G (got \(String(reflecting: text)))")
         }
         return Int(bytes)
+    }
+
+    /// Where compressed source copies are kept unpacked (`UnpackedSource`):
+    /// `MIXSHARDS_UNPACKED_SOURCE` when set and not empty, else nil (inflated in memory).
+    public static func unpackedSourceDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        guard let dir = environment["MIXSHARDS_UNPACKED_SOURCE"], !dir.isEmpty else { return nil }
+        return dir
     }
 
     /// The source copy a lone shard file resolves its references from: the one of

@@ -22,6 +22,12 @@ public enum LoaderBenchmark {
         /// CPU seconds (user + system) of the whole process over the run:
         /// on a busy machine, `images / cpuSeconds` is the one-core rate.
         public var cpuSeconds: Double
+        /// Wall seconds opening the directory took before the clock started (hashing the
+        /// source copy, and making its unpacked copy when it was missing).
+        public var openSeconds: Double
+        /// How references resolve: "uncompressed (mapped)", "compressed, inflated in memory",
+        /// "compressed, unpacked in PATH (made now)"; nil without a source copy.
+        public var source: String?
         public var imagesPerSecond: Double { Double(images) / max(seconds, 1e-9) }
         public var imagesPerCPUSecond: Double { Double(images) / max(cpuSeconds, 1e-9) }
     }
@@ -29,7 +35,14 @@ public enum LoaderBenchmark {
     /// Reads `epochs` training epochs (0, 1, …) of `path`.
     public static func run(path: String, epochs: Int = 1, batch: Int = 128, seed: UInt64 = 0,
                            quiet: Bool = false) throws -> Result {
+        let opened = Progress.now()
         let directory = try ShardDirectory(path: path)
+        let openSeconds = Progress.now() - opened
+        let source = directory.sourceCopy.map { copy -> String in
+            guard copy.isCompressed else { return "uncompressed (mapped)" }
+            guard let u = copy.unpacked else { return "compressed, inflated in memory" }
+            return "compressed, unpacked in \(u.path)" + (u.made ? " (made now)" : "")
+        }
         let (normalizer, recorded) = PixelNormalizer.forSource(directory.manifest.source)
         let loader = try ShardLoader(directory: directory, options: LoaderOptions(batch: batch, seed: seed, normalizer: normalizer))
         var total = 0
@@ -48,7 +61,8 @@ public enum LoaderBenchmark {
         let seconds = Progress.now() - start
         let cpu = cpuSeconds() - cpu0
         progress.finish()
-        return Result(images: total, normalizer: normalizer, recorded: recorded, seconds: seconds, cpuSeconds: cpu)
+        return Result(images: total, normalizer: normalizer, recorded: recorded, seconds: seconds, cpuSeconds: cpu,
+                      openSeconds: openSeconds, source: source)
     }
 
     /// User + system CPU seconds of this process so far.

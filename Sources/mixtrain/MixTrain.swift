@@ -164,6 +164,7 @@ struct BenchLoader: ParsableCommand {
             let r = try LoaderBenchmark.run(path: shardDir, epochs: epochs, batch: batch)
             if !r.recorded { printError("warning: " + PixelNormalizer.fallbackNote(directory: shardDir, normalizer: r.normalizer)) }
             print("inputs normalised with \(r.normalizer.description) (\(r.recorded ? "manifest.json source.channelStats" : "the CIFAR-10 constants"))")
+            if let source = r.source { print("source copy: \(source); opening the directory took \(String(format: "%.2f", r.openSeconds)) s") }
             print("\(r.images) images in \(String(format: "%.2f", r.seconds)) s on one decoding thread; "
                   + "\(String(format: "%.2f", r.cpuSeconds)) CPU s (\(String(format: "%.0f", r.imagesPerCPUSecond)) images per CPU second)")
             print(String(format: "%.0f images/s", r.imagesPerSecond))

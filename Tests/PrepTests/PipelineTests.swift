@@ -110,6 +110,10 @@ final class PipelineTests: XCTestCase {
                 XCTAssertEqual("\($0)", "MIXSHARDS_SOURCE_CACHE must be a size in bytes, optionally with K, M or G (got \(String(reflecting: bad)))")
             }
         }
+        // ... or read it through an unpacked copy in MIXSHARDS_UNPACKED_SOURCE (unset or empty: none).
+        XCTAssertNil(Manifest.unpackedSourceDirectory(environment: [:]))
+        XCTAssertNil(Manifest.unpackedSourceDirectory(environment: ["MIXSHARDS_UNPACKED_SOURCE": ""]))
+        XCTAssertEqual(Manifest.unpackedSourceDirectory(environment: ["MIXSHARDS_UNPACKED_SOURCE": "/scratch/u"]), "/scratch/u")
     }
 
     /// Every float key refuses TOML's nan, inf and -inf by name (issue 22), and `mix.alpha`

@@ -297,7 +297,7 @@ final class RecordAndLabelRuleTests: XCTestCase {
             r.classA = (r.classA + 1) % 10
             r.classB = r.classA
         }
-        var y = names[Int(labels[Int(primary)])]
+        let y = names[Int(labels[Int(primary)])]
         try assertVerify(dir, ["\(dir)/\(shard): chunk \(s / 64): sample \(s): label row does not follow from its provenance: "
                                + "source image \(primary) (\(y)) with lambda 1 and smoothing 0 gives \(y) 1 and 0 elsewhere "
                                + "(the row of source/train.mxs chunk 0 sample \(primary) made source image \(primary) \(y))"])

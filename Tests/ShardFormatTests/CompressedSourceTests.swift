@@ -139,4 +139,70 @@ final class CompressedSourceTests: XCTestCase {
             XCTAssertTrue("\(error)".hasPrefix("\(path): chunk 1: rawCRC mismatch (stored 0x"), "\(error)")
         }
     }
+
+    /// A compressed copy read through its unpacked copy: made once (every chunk, on several threads)
+    /// under the key, the same images as the compressed and the uncompressed copies, mapped by the
+    /// next reader without inflating anything; a file of the wrong size is made again, and a damaged
+    /// one still gives the right images (that chunk inflated again) and is removed.
+    func testUnpackedCopyIsMadeOnceAndChecked() throws {
+        let dir = try ShardFixtures.temporaryDirectory(name)
+        let n = 50
+        let block = Self.sourceBlock(n: n)
+        let imageBytes = block.shape.imageBytes
+        let path = dir + "/source.mxs"
+        try Self.write(block, perChunk: 3, to: path)
+        let key = String(repeating: "ab", count: 32)
+        let unpackDir = dir + "/cache/unpacked"
+        let file = unpackDir + "/" + UnpackedSource.fileName(key: key)
+        func images(_ source: SourceImages) throws -> [UInt8] { try (0..<n).flatMap { try image(source, $0) } }
+
+        let first = try SourceImages(path: path, unpacked: (unpackDir, key), threads: 3)
+        XCTAssertEqual(first.unpacked?.path, file)
+        XCTAssertEqual(first.unpacked?.made, true)
+        // 17 chunks: 16 of 3 images (180 + 36 label bytes, padded to 256) and one of 2 (120 + 24, padded to 192).
+        XCTAssertEqual(try FileIO.regularFileSize(file), 16 * 256 + 192)
+        XCTAssertEqual(try images(first), block.images)
+        XCTAssertEqual(first.cacheStatistics.inflated, 0)  // made whole before any read; read, checked
+        XCTAssertEqual(try FileIO.list(unpackDir), [UnpackedSource.fileName(key: key)])  // no temporary left
+
+        let again = try SourceImages(path: path, unpacked: (unpackDir, key))
+        XCTAssertEqual(again.unpacked?.made, false)
+        XCTAssertEqual(try images(again), block.images)
+        XCTAssertEqual(again.cacheStatistics.inflated, 0)
+        var seen = 0
+        try again.withImages([49, 0, 3]) { j, image in
+            seen += 1
+            let k = [49, 0, 3][j]
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: image, count: imageBytes)), Array(block.images[(k * imageBytes)..<((k + 1) * imageBytes)]))
+        }
+        XCTAssertEqual(seen, 3)
+
+        // Cut short (another tool, a full disk): made again.
+        try FileIO.writeAtomically(file, Array(try FileIO.read(file).prefix(1000)))
+        let remade = try SourceImages(path: path, unpacked: (unpackDir, key))
+        XCTAssertEqual(remade.unpacked?.made, true)
+        XCTAssertEqual(try images(remade), block.images)
+
+        // A byte of chunk 5 (images 15-17) changed: still the right images, that chunk inflated, the file removed.
+        var bytes = try FileIO.read(file)
+        bytes[5 * 256 + 7] ^= 0x40
+        try FileIO.writeAtomically(file, bytes)
+        let damaged = try SourceImages(path: path, unpacked: (unpackDir, key))
+        XCTAssertEqual(damaged.unpacked?.made, false)
+        XCTAssertEqual(try images(damaged), block.images)
+        XCTAssertEqual(damaged.cacheStatistics.inflated, 1)
+        XCTAssertNil(try FileIO.regularFileSize(file))
+        XCTAssertEqual(try images(damaged), block.images)  // the mapping lives on, repaired in its private pages
+
+        // An uncompressed copy is mapped as it is: nothing unpacked.
+        let plain = dir + "/plain.mxs"
+        try Self.write(block, perChunk: 3, codec: .none, filter: .none, to: plain)
+        XCTAssertNil(try SourceImages(path: plain, unpacked: (dir + "/other", key)).unpacked)
+        XCTAssertFalse(FileIO.exists(dir + "/other"))
+
+        // The key names a file: only a SHA-256 is taken.
+        XCTAssertThrowsError(try SourceImages(path: path, unpacked: (unpackDir, "../x"))) { error in
+            XCTAssertEqual("\(error)", "\(path): cannot be unpacked under a key that is not a SHA-256 (64 lowercase hex digits)")
+        }
+    }
 }

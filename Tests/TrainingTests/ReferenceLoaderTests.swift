@@ -13,7 +13,11 @@ import XCTest
 final class ReferenceLoaderTests: XCTestCase {
     /// Every batch of every epoch (train and test) as (normalised floats, labels).
     func batches(_ dir: String, seed: UInt64 = 11) throws -> [[Float]] {
-        let loader = try ShardLoader(path: dir, options: LoaderOptions(batch: 40, seed: seed))
+        try batches(ShardDirectory(path: dir), seed: seed)
+    }
+
+    func batches(_ directory: ShardDirectory, seed: UInt64 = 11) throws -> [[Float]] {
+        let loader = try ShardLoader(directory: directory, options: LoaderOptions(batch: 40, seed: seed))
         var out: [[Float]] = []
         for stream in (0..<loader.directory.materialisedEpochs).map({ loader.trainBatches(epoch: $0) }) + [loader.testBatches()] {
             while let b = try stream.next() {
@@ -97,6 +101,19 @@ final class ReferenceLoaderTests: XCTestCase {
                 let perSourceChunk = Int(h.samplesPerChunk)
                 XCTAssertLessThanOrEqual(stats.inflated, (200 + perSourceChunk - 1) / perSourceChunk, tag)
                 XCTAssertGreaterThan(stats.hits, 0, tag)
+                // Read through an unpacked copy (MIXSHARDS_UNPACKED_SOURCE): made by the first open under the
+                // copy's listed SHA-256, mapped by the next, the same batches from both.
+                let unpackDir = Fixtures.tempDirectory("unpacked")
+                setenv("MIXSHARDS_UNPACKED_SOURCE", unpackDir, 1)
+                defer { unsetenv("MIXSHARDS_UNPACKED_SOURCE") }
+                let file = unpackDir + "/" + UnpackedSource.fileName(key: files[0].sha256)
+                for made in [true, false] {
+                    let through = try ShardDirectory(path: dir)
+                    XCTAssertEqual(through.sourceCopy?.unpacked?.path, file, tag)
+                    XCTAssertEqual(through.sourceCopy?.unpacked?.made, made, tag)
+                    XCTAssertEqual(try batches(through), expected, "\(tag): batches through the unpacked copy")
+                    XCTAssertEqual(through.sourceCopy?.cacheStatistics.inflated, 0, tag)
+                }
             }
         }
     }
