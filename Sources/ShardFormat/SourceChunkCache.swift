@@ -58,7 +58,7 @@ public final class SourceChunkCache: @unchecked Sendable {
         self.reader = reader
         self.capacityBytes = max(0, capacityBytes)
         let (offsets, total) = Whole.layout(reader)
-        if let unpacked {
+        if let unpacked, total > 0 {  // (an empty copy has nothing to map)
             let (file, made) = try UnpackedSource.open(reader: reader, offsets: offsets, total: total,
                                                        directory: unpacked.directory, key: unpacked.key, threads: threads)
             self.unpacked = (file.path, made)
