@@ -14,7 +14,7 @@ import numpy as np
 
 from . import fileio, layout, manifest as manifest_mod, sourcefiles, wording
 from .errors import ShardError
-from .partition import rank_batch_range
+from .order import DEFAULT_SHUFFLE_WINDOW, EpochOrder
 from .rng import chunk_order
 from .shard import Chunk, ShardFile, SourceImages
 from .sourcefiles import SkippedFile, SourceFile, SourceFiles
@@ -105,7 +105,8 @@ class Epoch:
     """
 
     def __init__(self, name: str, number: int, shards: list[ShardFile], cache: ChunkCache,
-                 files: Optional[Callable[[], Optional[SourceFiles]]] = None):
+                 files: Optional[Callable[[], Optional[SourceFiles]]] = None,
+                 shape: Optional[tuple[int, int, int]] = None, class_count: Optional[int] = None):
         #: ``"epoch 3"`` or ``"test"``.
         self.name = name
         #: The training epoch number that keys the shuffle (0 for the test split).
@@ -119,6 +120,10 @@ class Epoch:
         #: Every chunk as ``(shard, chunk)``, in file order.
         self.chunks = [(si, c) for si, s in enumerate(shards) for c in range(s.chunk_count)]
         self._chunk_sizes = [int(shards[si].index["count"][c]) for si, c in self.chunks]
+        #: ``(C, H, W)`` and the number of classes.
+        self.shape = tuple(shape) if shape is not None else (shards[0].header.shape if shards else (0, 0, 0))
+        self.class_count = class_count if class_count is not None else (shards[0].header.class_count if shards else 0)
+        self._orders: dict[tuple, EpochOrder] = {}
 
     def __len__(self) -> int:
         return self._starts[-1]
@@ -126,18 +131,35 @@ class Epoch:
     def __repr__(self) -> str:
         return f"<mixshards.Epoch {self.name}: {len(self)} samples in {len(self.shards)} shards>"
 
-    def __getitem__(self, k: int) -> Sample:
+    def __getitem__(self, k):
+        """Sample ``k`` (negative counts from the end); a slice or a sequence of positions
+        gives a list of samples (see :meth:`take` for arrays)."""
+        if isinstance(k, slice):
+            return [self._sample(i) for i in range(*k.indices(len(self)))]
+        if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+            return self._sample(self._position(k))
+        if isinstance(k, (list, tuple, range, np.ndarray)):
+            return [self._sample(self._position(i)) for i in np.asarray(k).reshape(-1).tolist()]
+        raise TypeError(f"positions are integers, slices or sequences of integers (got {type(k).__name__})")
+
+    def _position(self, k) -> int:
         n = len(self)
-        if not isinstance(k, (int, np.integer)):
-            raise TypeError("positions are integers")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise TypeError(f"positions are integers (got {type(k).__name__})")
         k = int(k)
         if k < 0:
             k += n
         if not 0 <= k < n:
             raise IndexError(f"position {k} out of range for {self.name} of {n} samples")
+        return k
+
+    def _locate(self, k: int) -> tuple[ShardFile, int]:
+        """The shard holding position ``k`` and ``k``'s sample number in it."""
         si = bisect.bisect_right(self._starts, k) - 1
-        shard = self.shards[si]
-        local = k - self._starts[si]
+        return self.shards[si], k - self._starts[si]
+
+    def _sample(self, k: int) -> Sample:
+        shard, local = self._locate(k)
         c = self._cache.get(shard, shard.chunk_of(local))
         j = local - c.first_sample
         if c.provenance is None:
@@ -150,6 +172,40 @@ class Epoch:
                       Transform(int(r["partner_dx"]), int(r["partner_dy"]), bool(flags & layout.FLIP_PARTNER)),
                       (int(r["box_x0"]), int(r["box_y0"]), int(r["box_x1"]), int(r["box_y1"])),
                       bool(flags & layout.REFERENCE), self._files)
+
+    def empty(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Uninitialised arrays for ``n`` samples: ``(uint8 n×C×H×W, float32 n×K)``."""
+        return np.empty((n, *self.shape), np.uint8), np.empty((n, self.class_count), np.float32)
+
+    def take(self, positions, cache: Optional[ChunkCache] = None) -> tuple[np.ndarray, np.ndarray]:
+        """The images and labels of the samples at ``positions`` (any order, repeats allowed) as
+        ``(uint8 n×C×H×W, float32 n×K)``: one gather per chunk they fall in, chunks read through
+        ``cache`` (default: the dataset's LRU cache, :func:`mixshards.open`'s ``cache_chunks``)."""
+        cache = cache if cache is not None else self._cache
+        p = np.asarray(positions, np.int64).reshape(-1)
+        n = len(self)
+        if len(p) and (p.min() < -n or p.max() >= n):
+            bad = int(p[(p < -n) | (p >= n)][0])
+            raise IndexError(f"position {bad} out of range for {self.name} of {n} samples")
+        p = np.where(p < 0, p + n, p)
+        images, labels = self.empty(len(p))
+        if not len(p):
+            return images, labels
+        starts = np.asarray(self._starts, np.int64)
+        si = np.searchsorted(starts, p, side="right") - 1
+        local = p - starts[si]
+        per_chunk = np.asarray([s.header.samples_per_chunk for s in self.shards], np.int64)
+        ci = local // per_chunk[si]
+        key = si * (int(ci.max()) + 1) + ci
+        order = np.argsort(key, kind="stable")
+        bounds = np.flatnonzero(np.diff(key[order])) + 1
+        for group in np.split(order, bounds):
+            shard = self.shards[int(si[group[0]])]
+            chunk = cache.get(shard, int(ci[group[0]]))
+            rows = local[group] - chunk.first_sample
+            images[group] = chunk.images[rows]
+            labels[group] = chunk.labels[rows]
+        return images, labels
 
     @property
     def files(self) -> Optional[SourceFiles]:
@@ -164,88 +220,57 @@ class Epoch:
             return list(range(len(self.chunks)))
         return chunk_order(len(self.chunks), seed, self.number)
 
-    def batch_counts(self, batch_size: int = 128, world_size: int = 1, drop_last: bool = False) -> list[int]:
-        """Batches each rank gets from :meth:`batches`; they differ by at most one.
+    def order(self, seed: Optional[int], shuffle_window: int = DEFAULT_SHUFFLE_WINDOW) -> EpochOrder:
+        """The epoch's global reading order for ``seed`` and ``shuffle_window`` (see :mod:`mixshards.order`)."""
+        key = (seed, shuffle_window)
+        o = self._orders.get(key)
+        if o is None:
+            o = self._orders[key] = EpochOrder(self._chunk_sizes, seed, self.number, shuffle_window)
+        return o
 
-        For DDP, where every rank must take the same number of steps, stop every
-        rank after ``min(ep.batch_counts(B, W, drop_last))`` batches
-        (``mixshards.torch`` does so by default).
-        """
-        return [len(rank_batch_range(len(self), batch_size, r, world_size, drop_last)) for r in range(world_size)]
+    def read_chunk(self, chunk_id: int) -> Chunk:
+        """Chunk ``chunk_id`` (an index into :attr:`chunks`), read now (not through the LRU cache)."""
+        si, ci = self.chunks[chunk_id]
+        return self.shards[si].read_chunk(ci)
+
+    def plan(self, batch_size: int = 128, rank: int = 0, world_size: int = 1, seed: Optional[int] = None,
+             drop_last: bool = False, shuffle_window: int = DEFAULT_SHUFFLE_WINDOW, even=False):
+        """The :class:`mixshards.stream.EpochPlan` of :meth:`batches` with these arguments."""
+        from .stream import EpochPlan
+        return EpochPlan(self, batch_size, rank, world_size, seed, shuffle_window, drop_last, even)
+
+    def batch_counts(self, batch_size: int = 128, world_size: int = 1, drop_last: bool = False,
+                     even=False) -> list[int]:
+        """Batches each rank gets from :meth:`batches`: counts that differ by at most one, or
+        (``even="pad"`` or ``"drop"``) equal ones, as DDP needs."""
+        from .partition import RankPart
+        return [RankPart(len(self), batch_size, r, world_size, drop_last, even).batches for r in range(world_size)]
 
     def batches(self, batch_size: int = 128, rank: int = 0, world_size: int = 1, seed: Optional[int] = None,
-                drop_last: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Batches ``(images uint8 N×C×H×W, labels float32 N×K)`` of this rank's part.
+                drop_last: bool = False, shuffle_window: int = DEFAULT_SHUFFLE_WINDOW, even=False,
+                start: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Batches ``(images uint8 N×C×H×W, labels float32 N×K)`` of this rank's part, from batch ``start``.
 
-        Chunks are read in :meth:`chunk_order` (``seed=None``: file order;
-        a seed shuffles chunk order exactly as ``mixtrain`` does for this epoch),
-        samples within a chunk in order, batches spanning chunk boundaries.
-        The epoch's batches in that order are dealt to ranks as contiguous runs
-        (see :func:`mixshards.partition.rank_batch_range`): parts are disjoint,
-        together complete (without ``drop_last``), and each rank reads only the
-        chunks of its run, sharing at most one chunk at each end with a neighbour.
+        The order (:mod:`mixshards.order`): without a seed, file order; with one, chunks in
+        mixtrain's order for (seed, this epoch's number) and, unless ``shuffle_window=0``,
+        the samples of every ``shuffle_window`` consecutive chunks shuffled (seeded) among
+        themselves; ``shuffle_window=0`` gives exactly mixtrain's batches. The epoch's batches
+        in that order are dealt to ranks as contiguous runs (see
+        :class:`mixshards.partition.RankPart`): disjoint, together complete (without
+        ``drop_last``), counts within one, or equal with ``even="pad"`` (short ranks get a
+        batch of repeated samples) or ``even="drop"``; a rank reads only the windows of its run.
         """
-        r = rank_batch_range(len(self), batch_size, rank, world_size, drop_last)
-        return self.batch_range(r.start, r.stop, batch_size, seed)
+        from .stream import batches
+        return batches(self.plan(batch_size, rank, world_size, seed, drop_last, shuffle_window, even), start)
 
     def batch_positions(self, batch_size: int = 128, rank: int = 0, world_size: int = 1, seed: Optional[int] = None,
-                        drop_last: bool = False) -> Iterator[np.ndarray]:
+                        drop_last: bool = False, shuffle_window: int = DEFAULT_SHUFFLE_WINDOW, even=False,
+                        start: int = 0) -> Iterator[np.ndarray]:
         """The positions of the samples of each batch :meth:`batches` yields with
         the same arguments (int64 arrays; look samples up with ``ep[k]``)."""
-        r = rank_batch_range(len(self), batch_size, rank, world_size, drop_last)
-        pieces = []
-        for cid, lo, hi in self._segments(r.start, r.stop, batch_size, seed):
-            si, ci = self.chunks[cid]
-            first = self._starts[si] + int(self.shards[si].index["first"][ci])
-            pieces.append(np.arange(first + lo, first + hi, dtype=np.int64))
-        flat = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
-        for b in range(0, len(flat), batch_size):
-            yield flat[b:b + batch_size]
-
-    def batch_range(self, first: int, stop: int, batch_size: int, seed: Optional[int] = None
-                    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Batches ``range(first, stop)`` of the whole epoch in :meth:`chunk_order` (``seed``)."""
-        return self._stream(self._segments(first, stop, batch_size, seed), batch_size)
-
-    def _segments(self, first: int, stop: int, batch_size: int, seed: Optional[int]) -> list[tuple[int, int, int]]:
-        """``(chunk id, lo, hi)`` pieces holding batches ``range(first, stop)`` of the epoch in chunk order."""
-        start, end = first * batch_size, min(stop * batch_size, len(self))
-        order = self.chunk_order(seed)
-        out = []
-        pos = 0
-        for cid in order:
-            size = self._chunk_sizes[cid]
-            lo, hi = max(start - pos, 0), min(end - pos, size)
-            if lo < hi:
-                out.append((cid, lo, hi))
-            pos += size
-            if pos >= end:
-                break
-        return out
-
-    def _stream(self, segments: list[tuple[int, int, int]], batch_size: int
-                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        c, h, w = self.shards[0].header.shape if self.shards else (0, 0, 0)
-        k = self.shards[0].header.class_count if self.shards else 0
-        images = np.empty((batch_size, c, h, w), np.uint8)
-        labels = np.empty((batch_size, k), np.float32)
-        fill = 0
-        for cid, lo, hi in segments:
-            si, ci = self.chunks[cid]
-            chunk = self._cache.get(self.shards[si], ci)
-            while lo < hi:
-                take = min(batch_size - fill, hi - lo)
-                images[fill:fill + take] = chunk.images[lo:lo + take]
-                labels[fill:fill + take] = chunk.labels[lo:lo + take]
-                fill += take
-                lo += take
-                if fill == batch_size:
-                    yield images, labels
-                    images = np.empty((batch_size, c, h, w), np.uint8)
-                    labels = np.empty((batch_size, k), np.float32)
-                    fill = 0
-        if fill:
-            yield images[:fill], labels[:fill]
+        plan = self.plan(batch_size, rank, world_size, seed, drop_last, shuffle_window, even)
+        for k in range(start, plan.batches):
+            yield plan.batch_positions(k)
 
 
 class Dataset:
@@ -282,30 +307,29 @@ class Dataset:
     def __repr__(self) -> str:
         return f"<mixshards.Dataset {self.path}: {self.epochs} epoch(s), {len(self.classes)} classes, shape {self.shape}>"
 
-    def epoch(self, e: int) -> Epoch:
+    def epoch(self, e: int, warn: bool = True) -> Epoch:
         """Training epoch ``e`` (0-based). Beyond the materialised epochs it reuses
-        the shards of epoch ``e mod epochs`` (with one warning), as mixtrain does;
-        ``e`` still keys the shuffle."""
-        if not isinstance(e, (int, np.integer)) or e < 0:
+        the shards of epoch ``e mod epochs`` (with one warning per dataset; ``warn=False``:
+        none), as mixtrain does; ``e`` still keys the shuffle."""
+        if not isinstance(e, (int, np.integer)) or isinstance(e, bool) or e < 0:
             raise ValueError(f"epoch must be an integer ≥ 0 (got {e!r})")
         e = int(e)
         m = e % self.epochs
-        if m != e and not self._warned_cycle:
+        if m != e and warn and not self._warned_cycle:
             self._warned_cycle = True
-            warnings.warn(f"{self.path}: epoch {e} is beyond the {self.epochs} materialised; "
-                          f"epochs ≥ {self.epochs} reuse the shards of epoch (e mod {self.epochs}), reshuffled",
-                          stacklevel=2)
+            warnings.warn(cycle_warning(self.path, e, self.epochs), stacklevel=2)
         if m not in self._train:
             source = self.source_copy
             self._train[m] = [self._open(s, i, "train", m, source) for i, s in enumerate(self.manifest.train[m])]
-        return Epoch(f"epoch {e}", e, self._train[m], self._cache, self._files_of("train"))
+        return Epoch(f"epoch {e}", e, self._train[m], self._cache, self._files_of("train"), self.shape,
+                     len(self.classes))
 
     @property
     def test(self) -> Epoch:
         """The test split (unmixed, one-hot labels)."""
         if self._test is None:
             self._test = [self._open(s, i, "test", layout.TEST_EPOCH) for i, s in enumerate(self.manifest.test)]
-        return Epoch("test", 0, self._test, self._cache, self._files_of("test"))
+        return Epoch("test", 0, self._test, self._cache, self._files_of("test"), self.shape, len(self.classes))
 
     @property
     def has_files(self) -> bool:
@@ -386,6 +410,12 @@ class Dataset:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def cycle_warning(path: str, e: int, epochs: int) -> str:
+    """The warning for reading epoch ``e`` of a directory that materialises ``epochs``."""
+    return (f"{path}: epoch {e} is beyond the {epochs} materialised; "
+            f"epochs ≥ {epochs} reuse the shards of epoch (e mod {epochs}), reshuffled")
 
 
 def open_source_copy(manifest: manifest_mod.Manifest, directory: str) -> Optional[SourceImages]:

@@ -1,0 +1,154 @@
+"""One rank's batches of an epoch, from any batch on, in one process or dealt to
+DataLoader workers: the numpy core of ``Epoch.batches`` and of ``mixshards.torch``.
+
+An :class:`EpochPlan` fixes everything the delivered order depends on — the
+epoch, ``seed`` and ``shuffle_window`` (the global order, :mod:`mixshards.order`),
+``batch_size``, ``rank``, ``world_size``, ``drop_last``, ``even`` (the rank's
+part, :class:`mixshards.partition.RankPart`) — and nothing else: the batches
+are the same whether one process reads them or several workers each read a
+fixed share (:meth:`EpochPlan.pieces`) that the main process puts back in order.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Iterator, Optional
+
+import numpy as np
+
+from .order import DEFAULT_SHUFFLE_WINDOW, EpochOrder
+from .partition import RankPart
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .dataset import Epoch
+
+
+class EpochPlan:
+    """Rank ``rank``'s batches of ``epoch`` (a :class:`mixshards.Epoch`)."""
+
+    def __init__(self, epoch: "Epoch", batch_size: int = 128, rank: int = 0, world_size: int = 1,
+                 seed: Optional[int] = None, shuffle_window: int = DEFAULT_SHUFFLE_WINDOW, drop_last: bool = False,
+                 even=False, excluded=()):
+        self.epoch = epoch
+        self.order: EpochOrder = epoch.order(seed, shuffle_window)
+        self.part = RankPart(len(self.order), batch_size, rank, world_size, drop_last, even, excluded)
+        self.batch_size = self.part.batch_size
+
+    @property
+    def batches(self) -> int:
+        """Batches this rank delivers in the epoch."""
+        return self.part.batches
+
+    @property
+    def samples(self) -> int:
+        return self.part.samples
+
+    def batch_positions(self, k: int) -> np.ndarray:
+        """Epoch positions of the samples of batch ``k`` (int64)."""
+        pieces = [self.order.positions(g, g + n) for _, g, n in self.part.segments(k * self.batch_size,
+                                                                                    (k + 1) * self.batch_size)]
+        return np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
+
+    def slices(self, start_batch: int = 0) -> list[tuple[int, int, int]]:
+        """The rest of the part from batch ``start_batch`` as ``(part offset, global start, length)``
+        slices, each inside one shuffle window (the unit a worker reads)."""
+        out = []
+        for at, g, n in self.part.segments(start_batch * self.batch_size, self.part.samples):
+            while n > 0:
+                j = self.order.window_of(g)
+                take = min(n, int(self.order.starts[j + 1]) - g)
+                out.append((at, g, take))
+                at, g, n = at + take, g + take, n - take
+        return out
+
+    def pieces(self, start_batch: int = 0, worker: int = 0, workers: int = 1
+               ) -> Iterator[tuple[int, int, int, int]]:
+        """Worker ``worker`` of ``workers``'s share from batch ``start_batch`` on, as
+        ``(batch, offset in batch, global start, length)`` pieces in the order the worker
+        reads them: slice i (see :meth:`slices`) belongs to worker ``i mod workers``, and is
+        cut at batch boundaries. Together the workers' pieces are the batches exactly once."""
+        B = self.batch_size
+        for i, (at, g, n) in enumerate(self.slices(start_batch)):
+            if i % workers != worker:
+                continue
+            while n > 0:
+                k, o = divmod(at, B)
+                take = min(n, B - o)
+                yield k, o, g, take
+                at, g, n = at + take, g + take, n - take
+
+
+class WindowReader:
+    """Reads samples at global indices of an epoch: the chunks of a shuffle window are
+    read (inflated, checked, references resolved) once, put side by side, and the
+    window's samples taken from them in its permutation. At most two windows are held."""
+
+    def __init__(self, epoch: "Epoch", order: EpochOrder, keep: int = 2):
+        self.epoch, self.order = epoch, order
+        self._windows: OrderedDict[int, tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]] = OrderedDict()
+        self._keep = max(1, keep)
+
+    def _window(self, j: int):
+        w = self._windows.get(j)
+        if w is not None:
+            self._windows.move_to_end(j)
+            return w
+        chunks = [self.epoch.read_chunk(int(c)) for c in self.order.window_chunks(j)]
+        if len(chunks) == 1:
+            images, labels = chunks[0].images, chunks[0].labels
+        else:
+            images = np.concatenate([c.images for c in chunks])
+            labels = np.concatenate([c.labels for c in chunks])
+        w = (images, labels, self.order.permutation(j))
+        self._windows[j] = w
+        while len(self._windows) > self._keep:
+            self._windows.popitem(last=False)
+        return w
+
+    def fill(self, g: int, n: int, images: np.ndarray, labels: np.ndarray) -> None:
+        """Writes the samples at global indices ``[g, g + n)`` into ``images[:n]`` and ``labels[:n]``."""
+        at = 0
+        while at < n:
+            j = self.order.window_of(g + at)
+            lo = g + at - int(self.order.starts[j])
+            take = min(n - at, int(self.order.starts[j + 1]) - (g + at))
+            win_images, win_labels, perm = self._window(j)
+            if perm is None:
+                images[at:at + take] = win_images[lo:lo + take]
+                labels[at:at + take] = win_labels[lo:lo + take]
+            else:
+                idx = perm[lo:lo + take]
+                np.take(win_images, idx, axis=0, out=images[at:at + take], mode="clip")
+                np.take(win_labels, idx, axis=0, out=labels[at:at + take], mode="clip")
+            at += take
+
+    def take(self, g: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The samples at global indices ``[g, g + n)`` as new arrays."""
+        images, labels = self.epoch.empty(n)
+        self.fill(g, n, images, labels)
+        return images, labels
+
+
+def batches(plan: EpochPlan, start_batch: int = 0, stop_batch: Optional[int] = None,
+            reader: Optional[WindowReader] = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The plan's batches ``[start_batch, stop_batch)`` as ``(images uint8 N×C×H×W, labels float32 N×K)``,
+    each a new pair of arrays."""
+    reader = reader or WindowReader(plan.epoch, plan.order)
+    stop = plan.batches if stop_batch is None else min(stop_batch, plan.batches)
+    for k in range(start_batch, stop):
+        n = plan.part.batch_size_of(k)
+        images, labels = plan.epoch.empty(n)
+        fill = 0
+        for at, g, m in plan.part.segments(k * plan.batch_size, k * plan.batch_size + n):
+            reader.fill(g, m, images[fill:], labels[fill:])
+            fill += m
+        yield images, labels
+
+
+def strided_batches(plan: EpochPlan, start_batch: int, worker: int, workers: int,
+                    reader: Optional[WindowReader] = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Batches ``start_batch + worker``, ``+ workers``, … of the plan: what a worker yields when
+    a DataLoader takes one batch from each worker in turn and puts nothing back in order."""
+    reader = reader or WindowReader(plan.epoch, plan.order)
+    for k in range(start_batch + worker, plan.batches, workers):
+        yield from batches(plan, k, k + 1, reader)
