@@ -22,10 +22,21 @@ __all__ = ["open", "open_shard", "verify", "Dataset", "Epoch", "Sample", "ShardE
 __version__ = "0.4.0"  # the repository's release: equal to mixshards' tool version (Sources/ShardStore/Manifest.swift)
 
 
-def open(directory, cache_chunks: int = 8) -> Dataset:  # noqa: A001 - the issue's API name
+def open(directory, cache_chunks: int = 8, cache=None, cache_limit=None) -> Dataset:  # noqa: A001 - the issue's API name
     """Opens a complete shard directory (reads and checks ``manifest.json``).
+
+    ``directory`` is a local path, or the URL of a shard directory: ``https://`` and
+    ``http://`` (read with the standard library), or any URL fsspec reads (``s3://``,
+    ``gs://``, … when fsspec and its backend are installed). A remote directory's manifest
+    is fetched, and each file it lists is fetched by byte ranges when first needed, its
+    SHA-256 checked against the manifest before use, and kept in the local folder
+    ``cache`` (default ``~/.cache/mixshards``) holding at most ``cache_limit`` bytes
+    (default 16 GiB; least recently used files go first); see :mod:`mixshards.remote`.
 
     ``cache_chunks`` inflated chunks are kept for random access (LRU).
     Raises :class:`ShardError` for a directory that is not a shard directory.
     """
+    from . import remote
+    if remote.is_url(directory):
+        return remote.open_remote(str(directory), cache=cache, cache_limit=cache_limit, cache_chunks=cache_chunks)
     return Dataset(directory, cache_chunks=cache_chunks)

@@ -284,8 +284,12 @@ class Dataset:
     sample would have stored.
     """
 
-    def __init__(self, directory: str, cache_chunks: int = 8):
+    def __init__(self, directory: str, cache_chunks: int = 8, storage=None):
         self.path = str(directory)
+        #: Where listed files come from when they are not local (:class:`mixshards.remote.RemoteStore`).
+        self._storage = storage
+        #: The directory's URL when it is remote (see :func:`mixshards.open`), else ``None``.
+        self.url: Optional[str] = None
         self.manifest = manifest_mod.load(self.path)
         #: Class names, in label order.
         self.classes: tuple[str, ...] = self.manifest.class_names
@@ -348,6 +352,7 @@ class Dataset:
             if self.manifest.source_files is None:
                 raise ShardError(f"{self.path}: made from {self.manifest.source.get('name', 'records')} records, "
                                  "not image files: it lists no source files")
+            self._fetch(self.manifest.source_files.train if split == "train" else self.manifest.source_files.test)
             self._files[split] = load_source_files(self.manifest, self.path, split)
         return self._files[split]
 
@@ -356,8 +361,15 @@ class Dataset:
         empty when none was (and for CIFAR records)."""
         if self._skipped is None:
             info = self.manifest.source_files
+            if info is not None and info.skipped is not None:
+                self._fetch(info.skipped)
             self._skipped = () if info is None or info.skipped is None else load_skipped_files(self.manifest, self.path)
         return self._skipped
+
+    def _fetch(self, entry: manifest_mod.ShardEntry, pin: bool = False) -> None:
+        """A remote directory's listed file, downloaded and verified into the cache (nothing locally)."""
+        if self._storage is not None:
+            self._storage.fetch(entry, pin=pin)
 
     def _files_of(self, split: str) -> Optional[Callable[[], SourceFiles]]:
         return None if self.manifest.source_files is None else (lambda: self.files(split))
@@ -366,6 +378,7 @@ class Dataset:
     def source_copy(self) -> Optional[SourceImages]:
         """The directory's source copy (opened and checked on first use), or ``None`` when it has none."""
         if self._source is None and self.manifest.source_copy is not None:
+            self._fetch(self.manifest.source_copy, pin=True)
             self._source = open_source_copy(self.manifest, self.path)
         return self._source
 
@@ -373,10 +386,13 @@ class Dataset:
               source: Optional[SourceImages] = None) -> ShardFile:
         """Opens the shard listed at ``position`` of a split, checking its header against the listing."""
         path = os.path.join(self.path, entry.file)
-        if not os.path.exists(path):
-            raise ShardError(f"{path}: missing (listed in {manifest_mod.FILE_NAME})")
         count = self.manifest.source["trainCount" if split == "train" else "testCount"]
-        shard = ShardFile(path, source, source_count=count, split_name=split)
+        if self._storage is not None:  # a remote directory: fetched when its chunks are first read
+            shard = self._storage.shard(entry, path, source, count, split)
+        elif not os.path.exists(path):
+            raise ShardError(f"{path}: missing (listed in {manifest_mod.FILE_NAME})")
+        else:
+            shard = ShardFile(path, source, source_count=count, split_name=split)
         h = shard.header
         if h.sample_count != entry.samples:
             raise ShardError(f"{path}: holds {h.sample_count} samples, the manifest says {entry.samples}")
@@ -404,6 +420,8 @@ class Dataset:
         if self._source is not None:
             self._source.close()
             self._source = None
+        if self._storage is not None:
+            self._storage.close()
 
     def __enter__(self) -> "Dataset":
         return self
