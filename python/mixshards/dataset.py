@@ -12,7 +12,7 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from . import fileio, layout, manifest as manifest_mod, sourcefiles, wording
+from . import fileio, layout, manifest as manifest_mod, sourcecache, sourcefiles, wording
 from .errors import ShardError
 from .order import DEFAULT_SHUFFLE_WINDOW, EpochOrder
 from .rng import chunk_order
@@ -376,10 +376,11 @@ class Dataset:
 
     @property
     def source_copy(self) -> Optional[SourceImages]:
-        """The directory's source copy (opened and checked on first use), or ``None`` when it has none."""
+        """The directory's source copy (opened and checked on first use; held in memory when its
+        images take at most 1 GiB, see :mod:`mixshards.sourcecache`), or ``None`` when it has none."""
         if self._source is None and self.manifest.source_copy is not None:
             self._fetch(self.manifest.source_copy, pin=True)
-            self._source = open_source_copy(self.manifest, self.path)
+            self._source = sourcecache.maybe_hold(open_source_copy(self.manifest, self.path))
         return self._source
 
     def _open(self, entry: manifest_mod.ShardEntry, position: int, split: str, epoch: int,

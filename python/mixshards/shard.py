@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from . import fileio, layout, rules, wording
+from . import fileio, inflate, layout, rules, wording
 from .errors import ShardError
 from .transform import transform_many
 
@@ -359,7 +359,11 @@ def _indices(n: int) -> str:
 
 
 def _inflate(data: bytes, raw: int, fail) -> bytes:
-    """Inflates one zlib stream that must hold exactly ``raw`` bytes (never more is allocated)."""
+    """Inflates one zlib stream that must hold exactly ``raw`` bytes (never more is allocated):
+    by libdeflate when it is installed (:mod:`mixshards.inflate`), else, and for the error, zlib."""
+    fast = inflate.inflate_exact(data, raw)
+    if fast is not None:
+        return fast
     d = zlib.decompressobj()
     try:
         out = d.decompress(data, raw + 1)

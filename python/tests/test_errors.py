@@ -631,10 +631,16 @@ except mixshards.ShardError as e:
         r = run_python(code, str(d), str(shard), "4096", "60")    # chunk 1 holds samples 50-99
         self.assertEqual((r.returncode, r.stderr),
                          (1, f"error: {shard}: chunk 1: the file ends at byte 4096, the chunk needs {chunk_end}\n"))
-        # The source copy truncated to its header: the next chunk's references cannot be read.
+        # The source copy truncated to its header: the next chunk's references cannot be read (when it is read
+        # with pread; held in memory, mixshards.sourcecache, it was read whole and checked before, and still is).
         d = support.copy_dir("refs-sample", "truncated-source")
         source = d / layout.SOURCE_FILE
         r = run_python(code, str(d), str(source), "64", "60")
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        d = support.copy_dir("refs-sample", "truncated-source-pread")
+        source = d / layout.SOURCE_FILE
+        pread = code.replace("import os, sys, mixshards", "import os, sys\nos.environ['MIXSHARDS_SOURCE_IN_MEMORY'] = '0'\nimport mixshards")
+        r = run_python(pread, str(d), str(source), "64", "60")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertRegex(r.stderr, rf"^error: {source}: chunk 0: the file ends at byte 64, reading its images needs "
                                    r"\d+\n$")
