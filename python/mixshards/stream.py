@@ -80,30 +80,55 @@ class EpochPlan:
 
 class WindowReader:
     """Reads samples at global indices of an epoch: the chunks of a shuffle window are
-    read (inflated, checked, references resolved) once, put side by side, and the
-    window's samples taken from them in its permutation. At most two windows are held."""
+    read (inflated, checked, references resolved) once and their samples scattered into
+    one array in the window's order (one copy), from which batches are slices. At most
+    ``keep`` windows are held."""
 
     def __init__(self, epoch: "Epoch", order: EpochOrder, keep: int = 2):
         self.epoch, self.order = epoch, order
-        self._windows: OrderedDict[int, tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]] = OrderedDict()
+        self._windows: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._keep = max(1, keep)
 
-    def _window(self, j: int):
+    def _window(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Window ``j``'s images and labels, in its order."""
         w = self._windows.get(j)
         if w is not None:
             self._windows.move_to_end(j)
             return w
         chunks = [self.epoch.read_chunk(int(c)) for c in self.order.window_chunks(j)]
-        if len(chunks) == 1:
-            images, labels = chunks[0].images, chunks[0].labels
+        perm = self.order.permutation(j)
+        if perm is None and len(chunks) == 1:
+            w = (chunks[0].images, chunks[0].labels)
         else:
-            images = np.concatenate([c.images for c in chunks])
-            labels = np.concatenate([c.labels for c in chunks])
-        w = (images, labels, self.order.permutation(j))
+            n = sum(len(c) for c in chunks)
+            images, labels = self.epoch.empty(n)
+            if perm is None:
+                slot = np.arange(n, dtype=np.int64)
+            else:
+                slot = np.empty(n, np.int64)
+                slot[perm] = np.arange(n, dtype=np.int64)  # where each sample goes: the inverse permutation
+            at = 0
+            for c in chunks:
+                images[slot[at:at + len(c)]] = c.images
+                labels[slot[at:at + len(c)]] = c.labels
+                at += len(c)
+            w = (images, labels)
         self._windows[j] = w
         while len(self._windows) > self._keep:
             self._windows.popitem(last=False)
         return w
+
+    def get(self, g: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The samples at global indices ``[g, g + n)``: views of a window's arrays when they lie in
+        one window (read-only when the window is a single unshuffled chunk), else new arrays."""
+        j = self.order.window_of(g)
+        lo = g - int(self.order.starts[j])
+        if g + n <= int(self.order.starts[j + 1]):
+            images, labels = self._window(j)
+            return images[lo:lo + n], labels[lo:lo + n]
+        images, labels = self.epoch.empty(n)
+        self.fill(g, n, images, labels)
+        return images, labels
 
     def fill(self, g: int, n: int, images: np.ndarray, labels: np.ndarray) -> None:
         """Writes the samples at global indices ``[g, g + n)`` into ``images[:n]`` and ``labels[:n]``."""
@@ -112,14 +137,9 @@ class WindowReader:
             j = self.order.window_of(g + at)
             lo = g + at - int(self.order.starts[j])
             take = min(n - at, int(self.order.starts[j + 1]) - (g + at))
-            win_images, win_labels, perm = self._window(j)
-            if perm is None:
-                images[at:at + take] = win_images[lo:lo + take]
-                labels[at:at + take] = win_labels[lo:lo + take]
-            else:
-                idx = perm[lo:lo + take]
-                np.take(win_images, idx, axis=0, out=images[at:at + take], mode="clip")
-                np.take(win_labels, idx, axis=0, out=labels[at:at + take], mode="clip")
+            win_images, win_labels = self._window(j)
+            images[at:at + take] = win_images[lo:lo + take]
+            labels[at:at + take] = win_labels[lo:lo + take]
             at += take
 
     def take(self, g: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -130,16 +150,24 @@ class WindowReader:
 
 
 def batches(plan: EpochPlan, start_batch: int = 0, stop_batch: Optional[int] = None,
-            reader: Optional[WindowReader] = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """The plan's batches ``[start_batch, stop_batch)`` as ``(images uint8 N×C×H×W, labels float32 N×K)``,
-    each a new pair of arrays."""
+            reader: Optional[WindowReader] = None, copy: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The plan's batches ``[start_batch, stop_batch)`` as ``(images uint8 N×C×H×W, labels float32 N×K)``:
+    new arrays, or with ``copy=False``, views of the reader's windows where a batch lies in one
+    (writable unless the window is a single unshuffled chunk)."""
     reader = reader or WindowReader(plan.epoch, plan.order)
     stop = plan.batches if stop_batch is None else min(stop_batch, plan.batches)
     for k in range(start_batch, stop):
         n = plan.part.batch_size_of(k)
+        segments = plan.part.segments(k * plan.batch_size, k * plan.batch_size + n)
+        if len(segments) == 1:
+            images, labels = reader.get(segments[0][1], n)
+            if copy or not images.flags.writeable:
+                images, labels = images.copy(), labels.copy()
+            yield images, labels
+            continue
         images, labels = plan.epoch.empty(n)
         fill = 0
-        for at, g, m in plan.part.segments(k * plan.batch_size, k * plan.batch_size + n):
+        for _, g, m in segments:
             reader.fill(g, m, images[fill:], labels[fill:])
             fill += m
         yield images, labels

@@ -394,7 +394,7 @@ class MixShardDataset(_Output, tud.IterableDataset):
 
     def _main_pass(self):
         plan, start = self._begin_pass(0)
-        for images, labels in plan_batches(plan, start):
+        for images, labels in plan_batches(plan, start, copy=False):
             x = self.convert(torch.from_numpy(images))
             self._delivered()
             yield x, torch.from_numpy(labels)
@@ -424,7 +424,7 @@ class MixShardDataset(_Output, tud.IterableDataset):
             yield k, o, torch.from_numpy(images), torch.from_numpy(labels)
 
     def _raw_batches(self, plan: EpochPlan, start: int):
-        for images, labels in plan_batches(plan, start):
+        for images, labels in plan_batches(plan, start, copy=False):
             yield torch.from_numpy(images), torch.from_numpy(labels)
 
 
