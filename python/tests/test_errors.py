@@ -538,7 +538,7 @@ class ReferenceDirectoryDamageTests(unittest.TestCase):
 def run_python(code: str, *args: str, timeout: float = 20, memory: int | None = None) -> subprocess.CompletedProcess:
     """``python -c CODE ARGS`` with this checkout's package importable, under a timeout (and with ``memory``,
     an address-space limit in bytes): a hang or a blow-up fails the test instead of stalling the machine."""
-    env = dict(os.environ, PYTHONPATH=str(support.REPO / "python"), OPENBLAS_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONPATH=str(support.PACKAGE_PARENT), OPENBLAS_NUM_THREADS="1")
 
     def limit():
         if memory is not None:
@@ -818,7 +818,7 @@ except mixshards.ShardError as e:
                 with mock.patch.object(cli, "describe", side_effect=error), contextlib.redirect_stderr(err):
                     self.assertEqual(cli.main(["inspect", "x.mxs"]), 1)
                 self.assertEqual(err.getvalue(), f"error: {expected}\n")
-        env = dict(os.environ, PYTHONPATH=str(support.REPO / "python"))
+        env = dict(os.environ, PYTHONPATH=str(support.PACKAGE_PARENT))
         p = subprocess.Popen([sys.executable, "-m", "mixshards", "inspect", str(GOLDEN / "golden-none-delta.mxs")],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         p.stdout.close()   # before the child has written: its write fails with EPIPE
