@@ -6,7 +6,7 @@ epoch, ``seed`` and ``shuffle_window`` (the global order, :mod:`mixshards.order`
 ``batch_size``, ``rank``, ``world_size``, ``drop_last``, ``even`` (the rank's
 part, :class:`mixshards.partition.RankPart`) — and nothing else: the batches
 are the same whether one process reads them or several workers each read a
-fixed share (:meth:`EpochPlan.pieces`) that the main process puts back in order.
+fixed share (:meth:`EpochPlan.worker_slices`) that the main process puts back in order.
 """
 
 from __future__ import annotations
@@ -61,21 +61,14 @@ class EpochPlan:
                 at, g, n = at + take, g + take, n - take
         return out
 
-    def pieces(self, start_batch: int = 0, worker: int = 0, workers: int = 1
-               ) -> Iterator[tuple[int, int, int, int]]:
-        """Worker ``worker`` of ``workers``'s share from batch ``start_batch`` on, as
-        ``(batch, offset in batch, global start, length)`` pieces in the order the worker
-        reads them: slice i (see :meth:`slices`) belongs to worker ``i mod workers``, and is
-        cut at batch boundaries. Together the workers' pieces are the batches exactly once."""
-        B = self.batch_size
-        for i, (at, g, n) in enumerate(self.slices(start_batch)):
-            if i % workers != worker:
-                continue
-            while n > 0:
-                k, o = divmod(at, B)
-                take = min(n, B - o)
-                yield k, o, g, take
-                at, g, n = at + take, g + take, n - take
+    def worker_slices(self, start_batch: int = 0, worker: int = 0, workers: int = 1
+                      ) -> list[tuple[int, int, int, int]]:
+        """Worker ``worker`` of ``workers``'s share from batch ``start_batch`` on: slice i (see
+        :meth:`slices`) belongs to worker ``i mod workers``, as ``(i, part offset, global start,
+        length)``. A DataLoader that takes one item from each worker in turn receives the slices in
+        order; together they are the rest of the part exactly once, and each window is read by one
+        worker (but those where a resume point or padding cuts it)."""
+        return [(i, at, g, n) for i, (at, g, n) in enumerate(self.slices(start_batch)) if i % workers == worker]
 
 
 class WindowReader:

@@ -18,14 +18,13 @@ Imported only when torch is installed::
 The delivered order is a function of (directory, seed, shuffle window, epoch,
 batch size, rank, world size, drop_last, even) alone — not of the number of
 DataLoader workers: :class:`DataLoader` gives each worker a fixed share of the
-epoch (whole shuffle windows, :meth:`mixshards.stream.EpochPlan.pieces`) and
-puts the pieces back in order, so a run resumed with any worker count delivers
+epoch (whole shuffle windows, :meth:`mixshards.stream.EpochPlan.worker_slices`)
+and cuts them into batches in order, so a run resumed with any worker count delivers
 exactly the remaining samples in the same order.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any, Iterator, Optional, Sequence
 
@@ -146,8 +145,8 @@ class MixShardDataset(_Output, tud.IterableDataset):
     - ``cache``, ``cache_limit``: for a remote directory (an ``https://`` or fsspec URL),
       the local cache folder and its size limit (see :func:`mixshards.open`).
 
-    Use it with :class:`DataLoader` (workers ship uint8 pieces of whole shuffle windows,
-    the main process assembles, converts, counts progress), or directly, or with a plain
+    Use it with :class:`DataLoader` (workers ship uint8 slices of whole shuffle windows,
+    the main process cuts them into batches, converts, counts progress), or directly, or with a plain
     ``torch.utils.data.DataLoader(ds, batch_size=None)`` — its workers then each build
     every n-th batch (same order, more inflating) and :meth:`state_dict` cannot know
     what was delivered, so it refuses.
@@ -414,22 +413,25 @@ class MixShardDataset(_Output, tud.IterableDataset):
         for images, labels in strided_batches(plan, start, worker, workers):
             yield self.convert(torch.from_numpy(images)), torch.from_numpy(labels)
 
-    def _worker_pieces(self, worker: int, workers: int):
-        """A :class:`DataLoader` worker: its pieces as ``(batch, offset, uint8 images, labels)``."""
+    def _worker_slices(self, worker: int, workers: int):
+        """A :class:`DataLoader` worker: its slices as ``(slice, part offset, uint8 images, labels)``,
+        written straight into shared memory (the main process receives them without a copy)."""
         plan, start = self._worker_plan()
-        reader = WindowReader(plan.epoch, plan.order)
-        for k, o, g, n in plan.pieces(start, worker, workers):
-            images, labels = plan.epoch.empty(n)
-            reader.fill(g, n, images, labels)
-            yield k, o, torch.from_numpy(images), torch.from_numpy(labels)
+        reader = WindowReader(plan.epoch, plan.order, keep=1)
+        c, h, w = plan.epoch.shape
+        for i, at, g, n in plan.worker_slices(start, worker, workers):
+            x = torch.empty((n, c, h, w), dtype=torch.uint8).share_memory_()
+            y = torch.empty((n, plan.epoch.class_count), dtype=torch.float32).share_memory_()
+            reader.fill(g, n, x.numpy(), y.numpy())
+            yield i, at, x, y
 
     def _raw_batches(self, plan: EpochPlan, start: int):
         for images, labels in plan_batches(plan, start, copy=False):
             yield torch.from_numpy(images), torch.from_numpy(labels)
 
 
-class _PieceView(tud.IterableDataset):
-    """What :class:`DataLoader` hands its workers: the dataset's pieces, uint8."""
+class _SliceView(tud.IterableDataset):
+    """What :class:`DataLoader` hands its workers: the dataset's slices, uint8."""
 
     def __init__(self, ds: MixShardDataset):
         self.ds = ds
@@ -437,8 +439,8 @@ class _PieceView(tud.IterableDataset):
     def __iter__(self):
         info = tud.get_worker_info()
         if info is None:  # pragma: no cover - DataLoader only uses it with workers
-            raise RuntimeError("_PieceView is iterated by DataLoader workers only")
-        return self.ds._worker_pieces(info.id, info.num_workers)
+            raise RuntimeError("_SliceView is iterated by DataLoader workers only")
+        return self.ds._worker_slices(info.id, info.num_workers)
 
 
 class SampleBatch(list):
@@ -591,14 +593,8 @@ class DataLoader(tud.DataLoader):
                     raise ValueError(f"DataLoader: batch_size {batch_size} differs from the dataset's "
                                      f"{dataset.batch_size}; MixShardDataset yields whole batches of its own size")
                 dataset.batch_size = int(batch_size)
-            if num_workers > 0 and prefetch_factor is None:
-                # A worker reads whole windows: while the main process takes a window from one worker,
-                # the others' pieces wait; enough prefetch keeps every worker busy meanwhile.
-                windows = max(1, dataset.shuffle_window)
-                per_window = windows * _chunk_samples(dataset) / dataset.batch_size
-                prefetch_factor = int(min(64, max(2, math.ceil(per_window) + 2)))
             self._mode = "iterable"
-            inner = _PieceView(dataset) if num_workers > 0 else dataset
+            inner = _SliceView(dataset) if num_workers > 0 else dataset
             super().__init__(inner, batch_size=None, num_workers=num_workers, pin_memory=False,
                              prefetch_factor=prefetch_factor, persistent_workers=persistent_workers, **kwargs)
             self._mix = dataset
@@ -659,36 +655,34 @@ class DataLoader(tud.DataLoader):
             yield out
 
     def _assemble(self, ds: MixShardDataset, plan: EpochPlan, start: int, it):
-        """Puts the workers' pieces back into batches, in order."""
-        pending: dict[int, list] = {}
-        have: dict[int, int] = {}
-        k = start
-        part = plan.part
-        for piece in it:
-            b, o, x, y = piece
-            pending.setdefault(b, []).append((o, x, y))
-            have[b] = have.get(b, 0) + len(x)
-            while k < plan.batches and have.get(k, 0) == part.batch_size_of(k):
-                pieces = sorted(pending.pop(k), key=lambda p: p[0])
-                del have[k]
-                if len(pieces) == 1:
-                    x, y = pieces[0][1], pieces[0][2]
-                else:
-                    x = torch.cat([p[1] for p in pieces])
-                    y = torch.cat([p[2] for p in pieces])
-                out = self._out(x, y)
-                ds._delivered()
-                k += 1
-                yield out
+        """Cuts the workers' slices, put back in order, into batches (views where a batch lies in one)."""
+        part, B = plan.part, plan.batch_size
+        early: dict[int, tuple] = {}   # slices that came before their turn (in_order=False)
+        held: list[tuple] = []         # slices in order, not yet wholly delivered: (part offset, images, labels)
+        turn, k, pos = 0, start, start * B
+        for i, at, x, y in it:
+            early[i] = (at, x, y)
+            while turn in early:
+                held.append(early.pop(turn))
+                turn += 1
+                while k < plan.batches:
+                    end = pos + part.batch_size_of(k)
+                    if not held or held[-1][0] + len(held[-1][1]) < end:
+                        break
+                    xs, ys = [], []
+                    for at, x, y in held:
+                        lo, hi = max(pos, at), min(end, at + len(x))
+                        if lo < hi:
+                            xs.append(x[lo - at:hi - at])
+                            ys.append(y[lo - at:hi - at])
+                    held = [h for h in held if h[0] + len(h[1]) > end]
+                    out = self._out(xs[0] if len(xs) == 1 else torch.cat(xs), ys[0] if len(ys) == 1 else torch.cat(ys))
+                    ds._delivered()
+                    k, pos = k + 1, end
+                    yield out
         if k != plan.batches:
             raise RuntimeError(f"mixshards.torch.DataLoader: the workers delivered {k - start} of "
                                f"{plan.batches - start} batches")
-
-
-def _chunk_samples(ds: MixShardDataset) -> float:
-    """Mean samples per chunk of the current epoch (for prefetch sizing)."""
-    ep = ds._epoch_object(ds.epoch)
-    return len(ep) / max(1, len(ep.chunks))
 
 
 @torch.no_grad()

@@ -149,29 +149,28 @@ class DirectoryOrderTests(unittest.TestCase):
         for (a, _), (b, _) in zip(rest, full[3:]):
             np.testing.assert_array_equal(a, b)
 
-    def test_workers_pieces_are_the_batches(self):
+    def test_workers_slices_are_the_batches(self):
         ep = self.ds.epoch(0)
         for workers, start, window in itertools.product((1, 2, 3, 5), (0, 1, 4), (1, 2)):
             plan = ep.plan(24, 1, 2, seed=6, shuffle_window=window, even="pad")
-            want = [np.asarray(b) for b, _ in batches(plan, start)]
-            got = {}
+            want = np.concatenate([b for b, _ in batches(plan, start)])
+            shares = [plan.worker_slices(start, w, workers) for w in range(workers)]
+            # Taken one from each worker in turn (a DataLoader's order), the slices come in order…
+            turns = [s for group in itertools.zip_longest(*shares) for s in group if s is not None]
+            self.assertEqual([i for i, *_ in turns], list(range(len(turns))))
+            # …and hold the rest of the part, from the resume point, exactly once.
+            self.assertEqual([at for _, at, _, _ in turns],
+                             list(np.cumsum([0] + [n for *_, n in turns[:-1]]) + start * 24))
             reader = WindowReader(plan.epoch, plan.order)
-            windows_per_worker = []
-            for w in range(workers):
-                pieces = list(plan.pieces(start, w, workers))
-                windows_per_worker.append({plan.order.window_of(g) for _, _, g, _ in pieces})
-                for k, o, g, n in pieces:
-                    images, labels = reader.take(g, n)
-                    got.setdefault(k, []).append((o, images))
-            self.assertEqual(sorted(got), list(range(start, plan.batches)))
-            for k, pieces in got.items():
-                np.testing.assert_array_equal(np.concatenate([p for _, p in sorted(pieces, key=lambda x: x[0])]),
-                                              want[k - start])
-            # A worker reads whole windows: two workers share at most the windows where their slices meet.
-            if workers > 1 and window == 2:
-                self.assertLess(len(set.intersection(*windows_per_worker[:2])), 3)
+            np.testing.assert_array_equal(np.concatenate([reader.take(g, n)[0] for _, _, g, n in turns]), want)
+            # Each slice lies in one window; a worker reads whole windows, so two share only the cut ones.
+            windows = [{plan.order.window_of(g) for _, _, g, _ in share} for share in shares]
+            for _, _, g, n in turns:
+                self.assertEqual(plan.order.window_of(g), plan.order.window_of(g + n - 1))
+            if workers > 1:
+                self.assertLess(len(windows[0] & windows[1]), 3)
             strided = [b for w in range(workers) for b in strided_batches(plan, start, w, workers)]
-            self.assertEqual(len(strided), len(want))
+            self.assertEqual(sum(len(b) for b, _ in strided), len(want))
 
     def test_slices_and_sequences_of_positions(self):
         ep = self.ds.epoch(0)
