@@ -22,7 +22,8 @@ __all__ = ["open", "open_shard", "verify", "Dataset", "Epoch", "Sample", "ShardE
 __version__ = "0.4.0"  # the repository's release: equal to mixshards' tool version (Sources/ShardStore/Manifest.swift)
 
 
-def open(directory, cache_chunks: int = 8, cache=None, cache_limit=None) -> Dataset:  # noqa: A001 - the issue's API name
+def open(directory, cache_chunks: int = 8, cache=None, cache_limit=None,  # noqa: A001 - the issue's API name
+         cache_bytes=None) -> Dataset:
     """Opens a complete shard directory (reads and checks ``manifest.json``).
 
     ``directory`` is a local path, or the URL of a shard directory: ``https://`` and
@@ -33,10 +34,13 @@ def open(directory, cache_chunks: int = 8, cache=None, cache_limit=None) -> Data
     ``cache`` (default ``~/.cache/mixshards``) holding at most ``cache_limit`` bytes
     (default 16 GiB; least recently used files go first); see :mod:`mixshards.remote`.
 
-    ``cache_chunks`` inflated chunks are kept for random access (LRU).
+    ``cache_chunks`` inflated chunks are kept for random access (LRU); with ``cache_bytes``,
+    as many as fit in that many bytes instead (``cache_bytes=1 << 30`` holds a CIFAR-10 epoch,
+    157 MB, so ``ep[k]`` in shuffled order inflates each chunk once).
     Raises :class:`ShardError` for a directory that is not a shard directory.
     """
     from . import remote
     if remote.is_url(directory):
-        return remote.open_remote(str(directory), cache=cache, cache_limit=cache_limit, cache_chunks=cache_chunks)
-    return Dataset(directory, cache_chunks=cache_chunks)
+        return remote.open_remote(str(directory), cache=cache, cache_limit=cache_limit, cache_chunks=cache_chunks,
+                                  cache_bytes=cache_bytes)
+    return Dataset(directory, cache_chunks=cache_chunks, cache_bytes=cache_bytes)

@@ -284,7 +284,7 @@ class Dataset:
     sample would have stored.
     """
 
-    def __init__(self, directory: str, cache_chunks: int = 8, storage=None):
+    def __init__(self, directory: str, cache_chunks: int = 8, storage=None, cache_bytes: Optional[int] = None):
         self.path = str(directory)
         #: Where listed files come from when they are not local (:class:`mixshards.remote.RemoteStore`).
         self._storage = storage
@@ -300,7 +300,11 @@ class Dataset:
         #: Image files: how the folder was recognised (``"class folders train/ + val/"``, …);
         #: ``None`` for CIFAR records.
         self.layout: Optional[str] = self.manifest.layout
-        self._cache = ChunkCache(cache_chunks)
+        if cache_bytes is None:
+            self._cache = ChunkCache(cache_chunks)
+        else:  # shuffled access to ep[k]: inflated chunks kept up to a size (mixshards.mapstyle)
+            from .mapstyle import ByteCache
+            self._cache = ByteCache(cache_bytes)
         self._files: dict[str, SourceFiles] = {}
         self._skipped: Optional[tuple[SkippedFile, ...]] = None
         self._train: dict[int, list[ShardFile]] = {}

@@ -519,12 +519,12 @@ def _write_atomic(path: str, data: bytes) -> None:
 
 def open_remote(url: str, cache: Optional[str] = None, cache_limit: Optional[int] = None, cache_chunks: int = 8,
                 expect_manifest_sha256: Optional[str] = None, retries: int = DEFAULT_RETRIES,
-                timeout: float = DEFAULT_TIMEOUT):
+                timeout: float = DEFAULT_TIMEOUT, cache_bytes: Optional[int] = None):
     """:func:`mixshards.open` for a URL: a :class:`mixshards.Dataset` over the cache's mirror."""
     from .dataset import Dataset
     store = RemoteStore(url, cache, cache_limit, retries, timeout)
     store.fetch_manifest(expect_manifest_sha256)
-    ds = Dataset(store.mirror, cache_chunks=cache_chunks, storage=store)
+    ds = Dataset(store.mirror, cache_chunks=cache_chunks, storage=store, cache_bytes=cache_bytes)
     #: The directory's URL (``ds.path`` is its mirror in the cache).
     ds.url = store.url
     return ds

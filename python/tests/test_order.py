@@ -206,6 +206,11 @@ class DirectoryOrderTests(unittest.TestCase):
             whole.take([k])
         self.assertEqual(whole.cache.misses, len(ep.chunks))  # each chunk inflated once
         self.assertEqual(whole.cache.hits, 300 - len(ep.chunks))
+        ds = mixshards.open(support.shard_dir("plain") / "shards", cache_bytes=1 << 30)  # ep[k] through it
+        e = ds.epoch(0)
+        for k in rng.permutation(300):
+            self.assertEqual(e[int(k)].position, k)
+        self.assertEqual((ds._cache.misses, ds._cache.hits), (len(ep.chunks), 300 - len(ep.chunks)))
         tiny = ByteCache(10)
         si, ci = ep.chunks[0]
         tiny.get(ep.shards[si], ci)
