@@ -3,7 +3,6 @@ mid-file) and fsspec, read through the local cache: the same bytes as the local
 directory, each file's SHA-256 checked before use, the size limit kept."""
 
 import os
-import shutil
 import tempfile
 import unittest
 from pathlib import Path
