@@ -195,7 +195,10 @@ def main():
         print("epoch  train_loss  test_loss  test_acc  train_s  eval_s", flush=True)
     rows = []
     steps = 0
-    for epoch in range(train.epoch, epochs):
+    first = train.epoch
+    if train.state_dict()["batches"] >= len(train):  # a checkpoint taken after the last epoch's last batch
+        first += 1
+    for epoch in range(first, epochs):
         train.set_epoch(epoch)  # keeps a resumed position
         start = time.perf_counter()
         for x, y in train_loader:
@@ -234,7 +237,8 @@ def main():
             rows.append(f"{epoch + 1},{train_loss:.6f},{test_loss:.6f},{acc:.6f},"
                         f"{sums[1] / max(train_s, 1e-9):.1f},{train_s + eval_s:.3f},{args.threads},torch")
         sums = [0.0, 0.0]
-        train.set_epoch(epoch + 1)  # the checkpoint then resumes at the next epoch's first batch
+        if epoch + 1 < epochs:
+            train.set_epoch(epoch + 1)  # the checkpoint then resumes at the next epoch's first batch
         checkpoint()
     if args.metrics and rank == 0:
         with open(args.metrics, "w") as f:
