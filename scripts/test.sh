@@ -10,10 +10,12 @@ trap 'rm -f "$log"' EXIT
 swift test --skip-build 2>&1 | tee "$log"
 
 # The first python3 that has numpy and can pip-install the package offline: the one on PATH, else
-# Debian's (python3-numpy python3-venv python3-setuptools python3-wheel).
+# Debian's (python3-numpy python3-venv python3-setuptools python3-wheel). wheel is imported before
+# setuptools: setuptools 71 and later put their vendored wheel on sys.path, which the virtual
+# environment's own setuptools (from ensurepip) then lacks ("invalid command 'bdist_wheel'").
 python=""
 for candidate in python3 /usr/bin/python3; do
-  if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c "import numpy, setuptools, wheel, ensurepip" 2>/dev/null; then
+  if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c "import numpy, wheel, setuptools, ensurepip" 2>/dev/null; then
     python=$candidate
     break
   fi
