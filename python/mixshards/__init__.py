@@ -23,12 +23,31 @@ __all__ = ["open", "open_shard", "verify", "Dataset", "Epoch", "Sample", "ShardE
 __version__ = "0.4.0"  # the repository's release: equal to mixshards' tool version (Sources/ShardStore/Manifest.swift)
 
 
-def open(directory, cache_chunks: int = 8, source_cache_bytes=None) -> Dataset:  # noqa: A001 - the issue's API name
+def open(directory, cache_chunks: int = 8, cache=None, cache_limit=None,  # noqa: A001 - the issue's API name
+         cache_bytes=None, source_cache_bytes=None) -> Dataset:
     """Opens a complete shard directory (reads and checks ``manifest.json``).
 
-    ``cache_chunks`` inflated chunks are kept for random access (LRU); a compressed
-    source copy keeps at most ``source_cache_bytes`` of inflated chunks (``None``: 1 GiB,
-    or ``MIXSHARDS_SOURCE_CACHE``). Raises :class:`ShardError` for a directory that is
-    not a shard directory.
+    ``directory`` is a local path, or the URL of a shard directory: ``https://`` and
+    ``http://`` (read with the standard library), or any URL fsspec reads (``s3://``,
+    ``gs://``, … when fsspec and its backend are installed). A remote directory's manifest
+    is fetched, and each file it lists is fetched by byte ranges when first needed, its
+    SHA-256 checked against the manifest before use, and kept in the local folder
+    ``cache`` (default ``~/.cache/mixshards``) holding at most ``cache_limit`` bytes
+    (default 16 GiB; least recently used files go first); see :mod:`mixshards.remote`.
+
+    ``cache_chunks`` inflated chunks are kept for random access (LRU); with ``cache_bytes``,
+    as many as fit in that many bytes instead (``cache_bytes=1 << 30`` holds a CIFAR-10 epoch,
+    157 MB, so ``ep[k]`` in shuffled order inflates each chunk once).
+
+    ``source_cache_bytes`` bounds the memory the source copy's images take (``None``: 1 GiB,
+    or ``MIXSHARDS_SOURCE_CACHE``): a copy that fits is held whole (a compressed one filled
+    chunk by chunk as references need them, each chunk's CRC checked as it is inflated), a
+    larger compressed one keeps at most that many bytes of inflated chunks, a larger
+    uncompressed one is read image by image (see :class:`SourceImages`).
+    Raises :class:`ShardError` for a directory that is not a shard directory.
     """
-    return Dataset(directory, cache_chunks=cache_chunks, source_cache_bytes=source_cache_bytes)
+    from . import remote
+    if remote.is_url(directory):
+        return remote.open_remote(str(directory), cache=cache, cache_limit=cache_limit, cache_chunks=cache_chunks,
+                                  cache_bytes=cache_bytes, source_cache_bytes=source_cache_bytes)
+    return Dataset(directory, cache_chunks=cache_chunks, cache_bytes=cache_bytes, source_cache_bytes=source_cache_bytes)

@@ -99,6 +99,23 @@ def describe_provenance(record, version: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        try:
+            code = _run(argv)
+        except SystemExit:  # argparse's --help and usage errors: their text goes out too
+            sys.stdout.flush()
+            raise
+        sys.stdout.flush()  # inside the try: a reader gone (`| head`) is seen here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader went away: nothing to say, and nothing more to write at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 1
+
+
+def _run(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mixshards", description="Read MixShard directories.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("inspect", help="print a shard file's header and chunk index (v1 or v2)")
@@ -118,11 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.directory}: every shard verified (OK)")
         return 1 if problems else 0
     except BrokenPipeError:
-        # The reader went away (`| head`): nothing to say, and nothing more to write at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-        return 1
+        raise
     except (ShardError, OSError, ValueError, MemoryError) as e:
         print(f"error: {one_line(e)}", file=sys.stderr)
         return 1

@@ -14,8 +14,8 @@ import numpy as np
 
 from . import fileio, layout, manifest as manifest_mod, normalize, sourcefiles, wording
 from .errors import ShardError
-from .labels import SparseLabels
-from .partition import rank_batch_range
+from .labels import PACKED_COLUMNS, SparseLabels
+from .order import DEFAULT_SHUFFLE_WINDOW, EpochOrder
 from .rng import chunk_order
 from .shard import Chunk, ShardFile, SourceImages
 from .sourcefiles import SkippedFile, SourceFile, SourceFiles
@@ -75,6 +75,12 @@ class Sample:
         return files[index]
 
 
+def chunk_labels(chunk: Chunk, sparse: bool = False) -> np.ndarray:
+    """A chunk's labels as the readers move them: ``n × K`` dense rows (v3 sparse records expanded),
+    or with ``sparse`` its sparse records packed ``n × 4`` (:meth:`SparseLabels.packed`)."""
+    return chunk.sparse.packed() if sparse else chunk.labels
+
+
 class ChunkCache:
     """A small LRU cache of inflated chunks, shared by every shard of a dataset."""
 
@@ -82,7 +88,9 @@ class ChunkCache:
         self.capacity = max(0, capacity)
         self._items: OrderedDict[tuple[str, int], Chunk] = OrderedDict()
 
-    def get(self, shard: ShardFile, i: int) -> Chunk:
+    def get(self, shard: ShardFile, i: int, dense: bool = True) -> Chunk:
+        """Chunk ``i`` of ``shard``, from the cache or read (``dense``: whether the caller will read
+        its dense label rows; a byte-limited cache counts them)."""
         key = (shard.path, i)
         c = self._items.get(key)
         if c is not None:
@@ -106,7 +114,8 @@ class Epoch:
     """
 
     def __init__(self, name: str, number: int, shards: list[ShardFile], cache: ChunkCache,
-                 files: Optional[Callable[[], Optional[SourceFiles]]] = None):
+                 files: Optional[Callable[[], Optional[SourceFiles]]] = None,
+                 shape: Optional[tuple[int, int, int]] = None, class_count: Optional[int] = None):
         #: ``"epoch 3"`` or ``"test"``.
         self.name = name
         #: The training epoch number that keys the shuffle (0 for the test split).
@@ -120,6 +129,10 @@ class Epoch:
         #: Every chunk as ``(shard, chunk)``, in file order.
         self.chunks = [(si, c) for si, s in enumerate(shards) for c in range(s.chunk_count)]
         self._chunk_sizes = [int(shards[si].index["count"][c]) for si, c in self.chunks]
+        #: ``(C, H, W)`` and the number of classes.
+        self.shape = tuple(shape) if shape is not None else (shards[0].header.shape if shards else (0, 0, 0))
+        self.class_count = class_count if class_count is not None else (shards[0].header.class_count if shards else 0)
+        self._orders: dict[tuple, EpochOrder] = {}
 
     def __len__(self) -> int:
         return self._starts[-1]
@@ -127,18 +140,35 @@ class Epoch:
     def __repr__(self) -> str:
         return f"<mixshards.Epoch {self.name}: {len(self)} samples in {len(self.shards)} shards>"
 
-    def __getitem__(self, k: int) -> Sample:
+    def __getitem__(self, k):
+        """Sample ``k`` (negative counts from the end); a slice or a sequence of positions
+        gives a list of samples (see :meth:`take` for arrays)."""
+        if isinstance(k, slice):
+            return [self._sample(i) for i in range(*k.indices(len(self)))]
+        if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+            return self._sample(self._position(k))
+        if isinstance(k, (list, tuple, range, np.ndarray)):
+            return [self._sample(self._position(i)) for i in np.asarray(k).reshape(-1).tolist()]
+        raise TypeError(f"positions are integers, slices or sequences of integers (got {type(k).__name__})")
+
+    def _position(self, k) -> int:
         n = len(self)
-        if not isinstance(k, (int, np.integer)):
-            raise TypeError("positions are integers")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise TypeError(f"positions are integers (got {type(k).__name__})")
         k = int(k)
         if k < 0:
             k += n
         if not 0 <= k < n:
             raise IndexError(f"position {k} out of range for {self.name} of {n} samples")
+        return k
+
+    def _locate(self, k: int) -> tuple[ShardFile, int]:
+        """The shard holding position ``k`` and ``k``'s sample number in it."""
         si = bisect.bisect_right(self._starts, k) - 1
-        shard = self.shards[si]
-        local = k - self._starts[si]
+        return self.shards[si], k - self._starts[si]
+
+    def _sample(self, k: int) -> Sample:
+        shard, local = self._locate(k)
         c = self._cache.get(shard, shard.chunk_of(local))
         j = local - c.first_sample
         if c.provenance is None:
@@ -151,6 +181,53 @@ class Epoch:
                       Transform(int(r["partner_dx"]), int(r["partner_dy"]), bool(flags & layout.FLIP_PARTNER)),
                       (int(r["box_x0"]), int(r["box_y0"]), int(r["box_x1"]), int(r["box_y1"])),
                       bool(flags & layout.REFERENCE), self._files)
+
+    def empty(self, n: int, sparse: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Uninitialised arrays for ``n`` samples: ``(uint8 n×C×H×W, float32 n×K)``, or with
+        ``sparse`` the labels packed ``n × 4`` (:meth:`mixshards.labels.SparseLabels.packed`)."""
+        return (np.empty((n, *self.shape), np.uint8),
+                np.empty((n, PACKED_COLUMNS if sparse else self.class_count), np.float32))
+
+    def take(self, positions, cache: Optional[ChunkCache] = None, sparse: bool = False, packed: bool = False
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """The images and labels of the samples at ``positions`` (any order, repeats allowed) as
+        ``(uint8 n×C×H×W, float32 n×K)``: one gather per chunk they fall in, chunks read through
+        ``cache`` (default: the dataset's LRU cache, :func:`mixshards.open`'s ``cache_chunks``).
+        With ``sparse=True`` the labels are :class:`SparseLabels` (v3 shards; see :meth:`batches`),
+        or with ``packed=True`` too, their ``n × 4`` packed form."""
+        cache = cache if cache is not None else self._cache
+        if sparse:
+            self.check_sparse()
+        p = np.asarray(positions, np.int64).reshape(-1)
+        n = len(self)
+        if len(p) and (p.min() < -n or p.max() >= n):
+            bad = int(p[(p < -n) | (p >= n)][0])
+            raise IndexError(f"position {bad} out of range for {self.name} of {n} samples")
+        p = np.where(p < 0, p + n, p)
+        images, labels = self.empty(len(p), sparse)
+        if not len(p):
+            return images, self._labels_out(labels, sparse, packed)
+        starts = np.asarray(self._starts, np.int64)
+        si = np.searchsorted(starts, p, side="right") - 1
+        local = p - starts[si]
+        per_chunk = np.asarray([s.header.samples_per_chunk for s in self.shards], np.int64)
+        ci = local // per_chunk[si]
+        key = si * (int(ci.max()) + 1) + ci
+        order = np.argsort(key, kind="stable")
+        bounds = np.flatnonzero(np.diff(key[order])) + 1
+        for group in np.split(order, bounds):
+            shard = self.shards[int(si[group[0]])]
+            chunk = cache.get(shard, int(ci[group[0]]), dense=not sparse)
+            rows = local[group] - chunk.first_sample
+            images[group] = chunk.images[rows]
+            labels[group] = chunk_labels(chunk, sparse)[rows]
+        return images, self._labels_out(labels, sparse, packed)
+
+    def _labels_out(self, labels: np.ndarray, sparse: bool, packed: bool = False):
+        """Labels as a reader yields them: dense rows, packed sparse ones, or :class:`SparseLabels`."""
+        if not sparse or packed:
+            return labels
+        return SparseLabels.unpack(labels, self.smoothing, self.class_count)
 
     @property
     def files(self) -> Optional[SourceFiles]:
@@ -165,34 +242,56 @@ class Epoch:
             return list(range(len(self.chunks)))
         return chunk_order(len(self.chunks), seed, self.number)
 
-    def batch_counts(self, batch_size: int = 128, world_size: int = 1, drop_last: bool = False) -> list[int]:
-        """Batches each rank gets from :meth:`batches`; they differ by at most one.
+    def order(self, seed: Optional[int], shuffle_window: int = DEFAULT_SHUFFLE_WINDOW) -> EpochOrder:
+        """The epoch's global reading order for ``seed`` and ``shuffle_window`` (see :mod:`mixshards.order`)."""
+        key = (seed, shuffle_window)
+        o = self._orders.get(key)
+        if o is None:
+            o = self._orders[key] = EpochOrder(self._chunk_sizes, seed, self.number, shuffle_window)
+        return o
 
-        For DDP, where every rank must take the same number of steps, stop every
-        rank after ``min(ep.batch_counts(B, W, drop_last))`` batches
-        (``mixshards.torch`` does so by default).
-        """
-        return [len(rank_batch_range(len(self), batch_size, r, world_size, drop_last)) for r in range(world_size)]
+    def read_chunk(self, chunk_id: int) -> Chunk:
+        """Chunk ``chunk_id`` (an index into :attr:`chunks`), read now (not through the LRU cache)."""
+        si, ci = self.chunks[chunk_id]
+        return self.shards[si].read_chunk(ci)
+
+    def plan(self, batch_size: int = 128, rank: int = 0, world_size: int = 1, seed: Optional[int] = None,
+             drop_last: bool = False, shuffle_window: int = DEFAULT_SHUFFLE_WINDOW, even=False):
+        """The :class:`mixshards.stream.EpochPlan` of :meth:`batches` with these arguments."""
+        from .stream import EpochPlan
+        return EpochPlan(self, batch_size, rank, world_size, seed, shuffle_window, drop_last, even)
+
+    def batch_counts(self, batch_size: int = 128, world_size: int = 1, drop_last: bool = False,
+                     even=False) -> list[int]:
+        """Batches each rank gets from :meth:`batches`: counts that differ by at most one, or
+        (``even="pad"`` or ``"drop"``) equal ones, as DDP needs."""
+        from .partition import RankPart
+        return [RankPart(len(self), batch_size, r, world_size, drop_last, even).batches for r in range(world_size)]
 
     def batches(self, batch_size: int = 128, rank: int = 0, world_size: int = 1, seed: Optional[int] = None,
-                drop_last: bool = False, sparse: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Batches ``(images uint8 N×C×H×W, labels float32 N×K)`` of this rank's part; with
-        ``sparse=True``, ``(images, SparseLabels)``: per sample two classes and two weights
+                drop_last: bool = False, shuffle_window: int = DEFAULT_SHUFFLE_WINDOW, even=False,
+                start: int = 0, sparse: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Batches ``(images uint8 N×C×H×W, labels float32 N×K)`` of this rank's part, from batch ``start``;
+        with ``sparse=True``, ``(images, SparseLabels)``: per sample two classes and two weights
         (:class:`mixshards.labels.SparseLabels`, ``dense = (1 − ε)·scatter(weights at classes)
         + ε/K``), never ``N × K`` floats — for many classes. The sparse form needs shards that
         store it (MixShard v3 as mixprep writes it); a directory of dense rows (v1, v2) is
         refused with a :class:`ShardError` before the first batch (see :meth:`sparse_problem`).
 
-        Chunks are read in :meth:`chunk_order` (``seed=None``: file order;
-        a seed shuffles chunk order exactly as ``mixtrain`` does for this epoch),
-        samples within a chunk in order, batches spanning chunk boundaries.
-        The epoch's batches in that order are dealt to ranks as contiguous runs
-        (see :func:`mixshards.partition.rank_batch_range`): parts are disjoint,
-        together complete (without ``drop_last``), and each rank reads only the
-        chunks of its run, sharing at most one chunk at each end with a neighbour.
+        The order (:mod:`mixshards.order`): without a seed, file order; with one, chunks in
+        mixtrain's order for (seed, this epoch's number) and, unless ``shuffle_window=0``,
+        the samples of every ``shuffle_window`` consecutive chunks shuffled (seeded) among
+        themselves; ``shuffle_window=0`` gives exactly mixtrain's batches. The epoch's batches
+        in that order are dealt to ranks as contiguous runs (see
+        :class:`mixshards.partition.RankPart`): disjoint, together complete (without
+        ``drop_last``), counts within one, or equal with ``even="pad"`` (short ranks get a
+        batch of repeated samples) or ``even="drop"``; a rank reads only the windows of its run.
         """
-        r = rank_batch_range(len(self), batch_size, rank, world_size, drop_last)
-        return self.batch_range(r.start, r.stop, batch_size, seed, sparse)
+        if sparse:
+            self.check_sparse()
+        from .stream import batches
+        return batches(self.plan(batch_size, rank, world_size, seed, drop_last, shuffle_window, even), start,
+                       sparse=sparse)
 
     def sparse_problem(self) -> Optional[str]:
         """Why this epoch's labels have no sparse form (a shard storing dense rows, or shards
@@ -210,104 +309,26 @@ class Epoch:
             smoothing = h.label_smoothing
         return None
 
-    @property
-    def smoothing(self) -> float:
-        """The label smoothing ε of this epoch's sparse labels (0 for the test split); see :meth:`sparse_problem`."""
+    def check_sparse(self) -> None:
+        """Raises :class:`ShardError` with :meth:`sparse_problem` when there is one."""
         problem = self.sparse_problem()
         if problem is not None:
             raise ShardError(problem)
+
+    @property
+    def smoothing(self) -> float:
+        """The label smoothing ε of this epoch's sparse labels (0 for the test split); see :meth:`sparse_problem`."""
+        self.check_sparse()
         return self.shards[0].header.label_smoothing if self.shards else 0.0
 
     def batch_positions(self, batch_size: int = 128, rank: int = 0, world_size: int = 1, seed: Optional[int] = None,
-                        drop_last: bool = False) -> Iterator[np.ndarray]:
+                        drop_last: bool = False, shuffle_window: int = DEFAULT_SHUFFLE_WINDOW, even=False,
+                        start: int = 0) -> Iterator[np.ndarray]:
         """The positions of the samples of each batch :meth:`batches` yields with
         the same arguments (int64 arrays; look samples up with ``ep[k]``)."""
-        r = rank_batch_range(len(self), batch_size, rank, world_size, drop_last)
-        pieces = []
-        for cid, lo, hi in self._segments(r.start, r.stop, batch_size, seed):
-            si, ci = self.chunks[cid]
-            first = self._starts[si] + int(self.shards[si].index["first"][ci])
-            pieces.append(np.arange(first + lo, first + hi, dtype=np.int64))
-        flat = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
-        for b in range(0, len(flat), batch_size):
-            yield flat[b:b + batch_size]
-
-    def batch_range(self, first: int, stop: int, batch_size: int, seed: Optional[int] = None, sparse: bool = False
-                    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Batches ``range(first, stop)`` of the whole epoch in :meth:`chunk_order` (``seed``);
-        labels dense, or with ``sparse`` as :class:`SparseLabels` (see :meth:`batches`)."""
-        if sparse:
-            problem = self.sparse_problem()
-            if problem is not None:
-                raise ShardError(problem)
-            return self._stream_sparse(self._segments(first, stop, batch_size, seed), batch_size)
-        return self._stream(self._segments(first, stop, batch_size, seed), batch_size)
-
-    def _segments(self, first: int, stop: int, batch_size: int, seed: Optional[int]) -> list[tuple[int, int, int]]:
-        """``(chunk id, lo, hi)`` pieces holding batches ``range(first, stop)`` of the epoch in chunk order."""
-        start, end = first * batch_size, min(stop * batch_size, len(self))
-        order = self.chunk_order(seed)
-        out = []
-        pos = 0
-        for cid in order:
-            size = self._chunk_sizes[cid]
-            lo, hi = max(start - pos, 0), min(end - pos, size)
-            if lo < hi:
-                out.append((cid, lo, hi))
-            pos += size
-            if pos >= end:
-                break
-        return out
-
-    def _stream(self, segments: list[tuple[int, int, int]], batch_size: int
-                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        c, h, w = self.shards[0].header.shape if self.shards else (0, 0, 0)
-        k = self.shards[0].header.class_count if self.shards else 0
-        images = np.empty((batch_size, c, h, w), np.uint8)
-        labels = np.empty((batch_size, k), np.float32)
-        fill = 0
-        for cid, lo, hi in segments:
-            si, ci = self.chunks[cid]
-            chunk = self._cache.get(self.shards[si], ci)
-            while lo < hi:
-                take = min(batch_size - fill, hi - lo)
-                images[fill:fill + take] = chunk.images[lo:lo + take]
-                labels[fill:fill + take] = chunk.labels[lo:lo + take]
-                fill += take
-                lo += take
-                if fill == batch_size:
-                    yield images, labels
-                    images = np.empty((batch_size, c, h, w), np.uint8)
-                    labels = np.empty((batch_size, k), np.float32)
-                    fill = 0
-        if fill:
-            yield images[:fill], labels[:fill]
-
-    def _stream_sparse(self, segments: list[tuple[int, int, int]], batch_size: int
-                       ) -> Iterator[tuple[np.ndarray, SparseLabels]]:
-        c, h, w = self.shards[0].header.shape if self.shards else (0, 0, 0)
-        k = self.shards[0].header.class_count if self.shards else 0
-        smoothing = self.shards[0].header.label_smoothing if self.shards else 0.0
-        images = np.empty((batch_size, c, h, w), np.uint8)
-        classes, weights = np.empty((batch_size, 2), np.int64), np.empty((batch_size, 2), np.float32)
-        fill = 0
-        for cid, lo, hi in segments:
-            si, ci = self.chunks[cid]
-            chunk = self._cache.get(self.shards[si], ci)
-            while lo < hi:
-                take = min(batch_size - fill, hi - lo)
-                images[fill:fill + take] = chunk.images[lo:lo + take]
-                classes[fill:fill + take] = chunk.sparse.classes[lo:lo + take]
-                weights[fill:fill + take] = chunk.sparse.weights[lo:lo + take]
-                fill += take
-                lo += take
-                if fill == batch_size:
-                    yield images, SparseLabels(classes, weights, smoothing, k)
-                    images = np.empty((batch_size, c, h, w), np.uint8)
-                    classes, weights = np.empty((batch_size, 2), np.int64), np.empty((batch_size, 2), np.float32)
-                    fill = 0
-        if fill:
-            yield images[:fill], SparseLabels(classes[:fill], weights[:fill], smoothing, k)
+        plan = self.plan(batch_size, rank, world_size, seed, drop_last, shuffle_window, even)
+        for k in range(start, plan.batches):
+            yield plan.batch_positions(k)
 
 
 def rules_float(v) -> str:
@@ -323,13 +344,21 @@ class Dataset:
     epoch is first used, and the source copy (directories whose unmixed samples
     are stored as references) with the first training epoch: an uncompressed
     copy's CRCs are checked then, a compressed copy's chunks when they are first
-    inflated (at most ``source_cache_bytes`` of them kept), and every reference
-    resolves from it to the bytes the sample would have stored.
+    inflated; a copy whose images fit ``source_cache_bytes`` is held whole in memory,
+    a larger compressed one keeps at most that many bytes of inflated chunks (see
+    :class:`mixshards.SourceImages`). Every reference resolves from it to the bytes
+    the sample would have stored.
     """
 
-    def __init__(self, directory: str, cache_chunks: int = 8, source_cache_bytes: Optional[int] = None):
+    def __init__(self, directory: str, cache_chunks: int = 8, storage=None, cache_bytes: Optional[int] = None,
+                 source_cache_bytes: Optional[int] = None):
         self.path = str(directory)
-        #: The bound on a compressed source copy's inflated chunks (``None``: 1 GiB or ``MIXSHARDS_SOURCE_CACHE``).
+        #: Where listed files come from when they are not local (:class:`mixshards.remote.RemoteStore`).
+        self._storage = storage
+        #: The directory's URL when it is remote (see :func:`mixshards.open`), else ``None``.
+        self.url: Optional[str] = None
+        #: The bound on the memory the source copy's images take (``None``: 1 GiB or
+        #: ``MIXSHARDS_SOURCE_CACHE``; see :class:`mixshards.SourceImages`).
         self.source_cache_bytes = source_cache_bytes
         self.manifest = manifest_mod.load(self.path)
         #: Class names, in label order.
@@ -341,7 +370,11 @@ class Dataset:
         #: Image files: how the folder was recognised (``"class folders train/ + val/"``, …);
         #: ``None`` for CIFAR records.
         self.layout: Optional[str] = self.manifest.layout
-        self._cache = ChunkCache(cache_chunks)
+        if cache_bytes is None:
+            self._cache = ChunkCache(cache_chunks)
+        else:  # shuffled access to ep[k]: inflated chunks kept up to a size (mixshards.mapstyle)
+            from .mapstyle import ByteCache
+            self._cache = ByteCache(cache_bytes)
         self._files: dict[str, SourceFiles] = {}
         self._skipped: Optional[tuple[SkippedFile, ...]] = None
         self._train: dict[int, list[ShardFile]] = {}
@@ -378,30 +411,29 @@ class Dataset:
         turns a batch of uint8 images into the float32 input mixtrain feeds its network."""
         return normalize.Normalizer(self.mean, self.std)
 
-    def epoch(self, e: int) -> Epoch:
+    def epoch(self, e: int, warn: bool = True) -> Epoch:
         """Training epoch ``e`` (0-based). Beyond the materialised epochs it reuses
-        the shards of epoch ``e mod epochs`` (with one warning), as mixtrain does;
-        ``e`` still keys the shuffle."""
-        if not isinstance(e, (int, np.integer)) or e < 0:
+        the shards of epoch ``e mod epochs`` (with one warning per dataset; ``warn=False``:
+        none), as mixtrain does; ``e`` still keys the shuffle."""
+        if not isinstance(e, (int, np.integer)) or isinstance(e, bool) or e < 0:
             raise ValueError(f"epoch must be an integer ≥ 0 (got {e!r})")
         e = int(e)
         m = e % self.epochs
-        if m != e and not self._warned_cycle:
+        if m != e and warn and not self._warned_cycle:
             self._warned_cycle = True
-            warnings.warn(f"{self.path}: epoch {e} is beyond the {self.epochs} materialised; "
-                          f"epochs ≥ {self.epochs} reuse the shards of epoch (e mod {self.epochs}), reshuffled",
-                          stacklevel=2)
+            warnings.warn(cycle_warning(self.path, e, self.epochs), stacklevel=2)
         if m not in self._train:
             source = self.source_copy
             self._train[m] = [self._open(s, i, "train", m, source) for i, s in enumerate(self.manifest.train[m])]
-        return Epoch(f"epoch {e}", e, self._train[m], self._cache, self._files_of("train"))
+        return Epoch(f"epoch {e}", e, self._train[m], self._cache, self._files_of("train"), self.shape,
+                     len(self.classes))
 
     @property
     def test(self) -> Epoch:
         """The test split (unmixed, one-hot labels)."""
         if self._test is None:
             self._test = [self._open(s, i, "test", layout.TEST_EPOCH) for i, s in enumerate(self.manifest.test)]
-        return Epoch("test", 0, self._test, self._cache, self._files_of("test"))
+        return Epoch("test", 0, self._test, self._cache, self._files_of("test"), self.shape, len(self.classes))
 
     @property
     def has_files(self) -> bool:
@@ -420,6 +452,7 @@ class Dataset:
             if self.manifest.source_files is None:
                 raise ShardError(f"{self.path}: made from {self.manifest.source.get('name', 'records')} records, "
                                  "not image files: it lists no source files")
+            self._fetch(self.manifest.source_files.train if split == "train" else self.manifest.source_files.test)
             self._files[split] = load_source_files(self.manifest, self.path, split)
         return self._files[split]
 
@@ -428,27 +461,41 @@ class Dataset:
         empty when none was (and for CIFAR records)."""
         if self._skipped is None:
             info = self.manifest.source_files
+            if info is not None and info.skipped is not None:
+                self._fetch(info.skipped)
             self._skipped = () if info is None or info.skipped is None else load_skipped_files(self.manifest, self.path)
         return self._skipped
+
+    def _fetch(self, entry: manifest_mod.ShardEntry, pin: bool = False) -> None:
+        """A remote directory's listed file, downloaded and verified into the cache (nothing locally)."""
+        if self._storage is not None:
+            self._storage.fetch(entry, pin=pin)
 
     def _files_of(self, split: str) -> Optional[Callable[[], SourceFiles]]:
         return None if self.manifest.source_files is None else (lambda: self.files(split))
 
     @property
     def source_copy(self) -> Optional[SourceImages]:
-        """The directory's source copy (opened and checked on first use), or ``None`` when it has none."""
+        """The directory's source copy (opened and checked on first use; held whole in memory when
+        its images fit ``source_cache_bytes``, an uncompressed one read now so that DataLoader
+        workers forked later share it: see :class:`mixshards.SourceImages`), or ``None`` when it
+        has none."""
         if self._source is None and self.manifest.source_copy is not None:
-            self._source = open_source_copy(self.manifest, self.path, self.source_cache_bytes)
+            self._fetch(self.manifest.source_copy, pin=True)
+            self._source = open_source_copy(self.manifest, self.path, self.source_cache_bytes).hold()
         return self._source
 
     def _open(self, entry: manifest_mod.ShardEntry, position: int, split: str, epoch: int,
               source: Optional[SourceImages] = None) -> ShardFile:
         """Opens the shard listed at ``position`` of a split, checking its header against the listing."""
         path = os.path.join(self.path, entry.file)
-        if not os.path.exists(path):
-            raise ShardError(f"{path}: missing (listed in {manifest_mod.FILE_NAME})")
         count = self.manifest.source["trainCount" if split == "train" else "testCount"]
-        shard = ShardFile(path, source, source_count=count, split_name=split)
+        if self._storage is not None:  # a remote directory: fetched when its chunks are first read
+            shard = self._storage.shard(entry, path, source, count, split)
+        elif not os.path.exists(path):
+            raise ShardError(f"{path}: missing (listed in {manifest_mod.FILE_NAME})")
+        else:
+            shard = ShardFile(path, source, source_count=count, split_name=split)
         h = shard.header
         if h.sample_count != entry.samples:
             raise ShardError(f"{path}: holds {h.sample_count} samples, the manifest says {entry.samples}")
@@ -476,6 +523,8 @@ class Dataset:
         if self._source is not None:
             self._source.close()
             self._source = None
+        if self._storage is not None:
+            self._storage.close()
 
     def __enter__(self) -> "Dataset":
         return self
@@ -484,11 +533,17 @@ class Dataset:
         self.close()
 
 
+def cycle_warning(path: str, e: int, epochs: int) -> str:
+    """The warning for reading epoch ``e`` of a directory that materialises ``epochs``."""
+    return (f"{path}: epoch {e} is beyond the {epochs} materialised; "
+            f"epochs ≥ {epochs} reuse the shards of epoch (e mod {epochs}), reshuffled")
+
+
 def open_source_copy(manifest: manifest_mod.Manifest, directory: str,
                      cache_bytes: Optional[int] = None) -> Optional[SourceImages]:
     """The source copy a manifest lists, opened and checked (structure, an uncompressed
-    copy's CRCs, image count), or ``None`` when it lists none; ``cache_bytes`` bounds a
-    compressed copy's cache (see :class:`SourceImages`)."""
+    copy's CRCs, image count), or ``None`` when it lists none; ``cache_bytes`` bounds the
+    memory its images take (see :class:`SourceImages`)."""
     entry = manifest.source_copy
     if entry is None:
         return None

@@ -22,6 +22,10 @@ import numpy as np
 from . import layout
 
 
+#: Columns of :meth:`SparseLabels.packed`.
+PACKED_COLUMNS = 4
+
+
 @dataclass(frozen=True)
 class SparseLabels:
     """The labels of ``n`` samples in sparse form. Arrays are read-only."""
@@ -64,6 +68,24 @@ class SparseLabels:
         if isinstance(s, (int, np.integer)):
             s = slice(int(s), int(s) + 1) if s != -1 else slice(-1, None)
         return SparseLabels(self.classes[s], self.weights[s], self.smoothing, self.class_count)
+
+    def packed(self) -> np.ndarray:
+        """The labels as one ``n × 4`` float32 array, columns ``(class a, class b, weight a, weight b)``:
+        the form the readers move sparse labels in (shuffle windows, DataLoader workers), one array
+        like dense rows. Classes (at most 65,535) are exact in float32; :meth:`unpack` inverts it."""
+        out = np.empty((len(self), PACKED_COLUMNS), np.float32)
+        out[:, :2] = self.classes
+        out[:, 2:] = self.weights
+        return out
+
+    @staticmethod
+    def unpack(packed: np.ndarray, smoothing: float, class_count: int) -> "SparseLabels":
+        """The sparse labels of a :meth:`packed` array (read-only arrays of their own)."""
+        classes = packed[:, :2].astype(np.int64)
+        weights = np.array(packed[:, 2:], np.float32, order="C")
+        classes.flags.writeable = False
+        weights.flags.writeable = False
+        return SparseLabels(classes, weights, float(smoothing), int(class_count))
 
     def dense(self) -> np.ndarray:
         """The ``n × K`` float32 rows, bit for bit those the readers yield (rule 12, operation

@@ -13,7 +13,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from . import fileio, layout, rules, wording
+from . import fileio, inflate, layout, rules, wording
 from .errors import ShardError
 from .labels import SparseLabels
 from .transform import transform_many
@@ -84,16 +84,18 @@ class Chunk:
         return None if self.provenance is None else (self.provenance["flags"] & layout.REFERENCE) != 0
 
 
-#: The default bound on the inflated chunks a compressed source copy keeps (1 GiB), as in Swift
-#: (``SourceImages.defaultCacheBytes``).
+#: The default bound on the memory a source copy's images take in a reader (1 GiB), as in Swift
+#: (``SourceImages.defaultCacheBytes``): a copy that fits is held whole, a larger compressed one keeps
+#: at most this much of inflated chunks (see :class:`SourceImages`).
 DEFAULT_SOURCE_CACHE_BYTES = 1 << 30
 
 _SIZE = re.compile(r"^[0-9.]+[KMGkmg]?$")
 
 
 def source_cache_bytes(environ=None) -> int:
-    """The bound on a compressed source copy's cache: ``MIXSHARDS_SOURCE_CACHE`` (bytes, or with
-    a K, M or G suffix for KiB, MiB, GiB) when set, else :data:`DEFAULT_SOURCE_CACHE_BYTES`."""
+    """The bound on the memory a source copy's images take (:class:`SourceImages`):
+    ``MIXSHARDS_SOURCE_CACHE`` (bytes, or with a K, M or G suffix for KiB, MiB, GiB) when set,
+    else :data:`DEFAULT_SOURCE_CACHE_BYTES`."""
     text = (os.environ if environ is None else environ).get("MIXSHARDS_SOURCE_CACHE")
     if text is None:
         return DEFAULT_SOURCE_CACHE_BYTES
@@ -147,17 +149,27 @@ class SourceImages:
     """The source images reference samples point into: the directory's source
     copy (``source/train.mxs``, a shard of split ``source``).
 
-    An uncompressed, unfiltered copy (every v2 copy) is read image by image: resolving
-    references reads just the images they name (``os.pread``, one read per run of
-    nearby images) and transforms them; opening checks every chunk's rawCRC (once).
-    A compressed (or filtered) v3 copy is read chunk by chunk: the chunks references
-    need are read (one ``pread`` per run of nearby chunks), inflated, unfiltered and
-    their rawCRC checked, and kept in a bounded cache (``cache_bytes``, default
-    :func:`source_cache_bytes`: 1 GiB or ``MIXSHARDS_SOURCE_CACHE``; at least the chunk
-    inflated last is kept), so each is inflated once while it stays cached.
+    One byte bound, ``cache_bytes`` (default :func:`source_cache_bytes`: 1 GiB, or
+    ``MIXSHARDS_SOURCE_CACHE``), is the memory the copy's images may take in this
+    process:
 
+    - A copy whose images fit the bound is **held whole**, in one ``count × C × H × W``
+      array laid out as the file (Swift keeps such a copy in one buffer too), and a
+      reference resolves by one numpy gather. A compressed copy's chunks are inflated
+      into their place when a reference first needs them; an uncompressed copy is read
+      into it by :meth:`hold`, which a directory's reader (:func:`mixshards.open`) calls
+      when it opens the copy, so that DataLoader workers forked later share its pages.
+    - A larger uncompressed, unfiltered copy (or one not held: a lone shard's,
+      ``verify``'s) is read image by image: resolving references reads just the images
+      they name (``os.pread``, one read per run of nearby images).
+    - A larger compressed (or filtered) v3 copy keeps at most the bound of inflated
+      chunks (least recently used dropped first; always the chunk inflated last).
+
+    An uncompressed copy's rawCRCs are all checked when it is opened; a compressed
+    copy's chunks are read (one ``pread`` per run of nearby chunks), inflated, unfiltered
+    and their rawCRC checked each time one is inflated, which a held copy does once.
     Opening checks the structure and that it is a source copy. Source image ``k`` is
-    sample ``k`` of the file.
+    sample ``k`` of the file. Safe to share between threads.
     """
 
     #: Images of a chunk (or chunks) at most this many bytes apart are read with one ``pread``.
@@ -177,11 +189,20 @@ class SourceImages:
         self.shape = h.shape
         #: Whether chunks are inflated on demand (a compressed or filtered copy).
         self.compressed = h.codec != "none" or h.image_filter != "none"
+        #: The bound on the memory the copy's images take (see the class's documentation).
+        self.cache_bytes = source_cache_bytes() if cache_bytes is None else max(0, int(cache_bytes))
+        #: Bytes of the copy's images.
+        self.image_bytes_total = self.count * h.image_bytes
+        #: Whether the copy's images fit :attr:`cache_bytes` (then it is, or can be, held whole).
+        self.fits = 0 < self.image_bytes_total <= self.cache_bytes
         self._per_chunk = max(h.samples_per_chunk, 1)
         self._image_bytes = h.image_bytes
         self._offsets = np.asarray(self.shard.index["offset"], np.int64)
         self._file = self.shard.file
-        self._cache = _ChunkCache(source_cache_bytes() if cache_bytes is None else cache_bytes)
+        self._cache = _ChunkCache(self.cache_bytes)
+        self._whole: Optional[np.ndarray] = None   # the held copy (count × C × H × W)
+        self._ready: Optional[np.ndarray] = None   # compressed and held: which chunks are in place
+        self._hold_lock = threading.Lock()
         if self.compressed:
             return
         fd = self._file.open()
@@ -197,9 +218,27 @@ class SourceImages:
         finally:
             os.close(fd)
 
+    @property
+    def held(self) -> bool:
+        """Whether the copy is held whole in memory (a compressed one that fits: filled chunk by chunk
+        as references need them, its array made when the first one does)."""
+        return self.fits if self.compressed else self._whole is not None
+
+    def hold(self) -> "SourceImages":
+        """Reads an uncompressed copy that fits the bound into memory now (a compressed one that fits
+        is held from the start, filled chunk by chunk as references need them); returns ``self``."""
+        if self.fits and not self.compressed and self._whole is None:
+            with self._hold_lock:
+                if self._whole is None:
+                    whole = self._read_images(np.arange(self.count, dtype=np.int64))
+                    whole.flags.writeable = False
+                    self._whole = whole
+        return self
+
     def cache_statistics(self) -> dict:
-        """How the cache of a compressed copy has served requests: ``hits``, chunks ``inflated``
-        and ``evicted``, ``resident_bytes`` (all 0 for an uncompressed copy)."""
+        """How a compressed copy has served requests for chunks: ``hits`` (chunks found inflated,
+        in the cache or in place in a held copy), chunks ``inflated`` and ``evicted``,
+        ``resident_bytes`` (the inflated images kept); all 0 for an uncompressed copy."""
         c = self._cache
         with c._lock:
             return {"hits": c.hits, "inflated": c.inflated, "evicted": c.evicted, "resident_bytes": c.resident_bytes}
@@ -216,11 +255,20 @@ class SourceImages:
     def images(self, indices) -> np.ndarray:
         """Source images ``indices`` (sorted, distinct, in range) as one read-only ``n × C × H × W`` array."""
         u = np.asarray(indices, np.int64)
-        ib = self._image_bytes
         if not len(u):
             return np.empty((0, *self.shape), np.uint8)
         if self.compressed:
-            return self._inflated_images(u)
+            return self._held_images(u) if self.fits else self._inflated_images(u)
+        whole = self._whole
+        if whole is not None:
+            out = whole[u]
+            out.flags.writeable = False
+            return out
+        return self._read_images(u)
+
+    def _read_images(self, u: np.ndarray) -> np.ndarray:
+        """Images ``u`` (sorted, distinct) of an uncompressed copy, read from the file."""
+        ib = self._image_bytes
         chunk = u // self._per_chunk
         # Runs of images of one chunk at most GAP_BYTES apart are read with one pread each (the images between
         # read and dropped): cheaper than a call each. The loop below only reads; the rest is vectorised.
@@ -249,9 +297,35 @@ class SourceImages:
         before = np.r_[0, np.cumsum(count)[:-1]]
         return pool[before[run] + u - first[run]]
 
+    def _held_images(self, u: np.ndarray) -> np.ndarray:
+        """:meth:`images` of a held compressed copy: the chunks holding ``u`` not yet in place are
+        inflated and checked into it (once), then one gather."""
+        if self._whole is None:
+            with self._hold_lock:
+                if self._whole is None:  # np.empty: pages are only taken as chunks are inflated into them
+                    self._ready = np.zeros(self.shard.chunk_count, bool)
+                    self._whole = np.empty((self.count, *self.shape), np.uint8)
+        needed = np.unique(u // self._per_chunk)
+        missing = needed[~self._ready[needed]]
+        c = self._cache
+        with c._lock:
+            c.hits += len(needed) - len(missing)
+        if len(missing):
+            # Another thread may inflate the same chunk meanwhile: both write the same checked bytes.
+            for k, images in self._inflate(missing.tolist()).items():
+                self._whole[k * self._per_chunk:k * self._per_chunk + len(images)] = images
+                with c._lock:
+                    if not self._ready[k]:
+                        self._ready[k] = True
+                        c.inflated += 1
+                        c.resident_bytes += images.nbytes
+        out = self._whole[u]
+        out.flags.writeable = False
+        return out
+
     def _inflated_images(self, u: np.ndarray) -> np.ndarray:
-        """:meth:`images` of a compressed copy: the chunks holding ``u`` from the cache, the others
-        read, inflated and checked (then cached), gathered into one array."""
+        """:meth:`images` of a compressed copy larger than the bound: the chunks holding ``u`` from
+        the cache, the others read, inflated and checked (then cached), gathered into one array."""
         per = self._per_chunk
         chunk = u // per
         needed = np.unique(chunk)
@@ -259,7 +333,10 @@ class SourceImages:
         got = self._cache.get(keys)
         missing = [k for k in keys if k not in got]
         if missing:
-            got.update(self._inflate(missing))
+            inflated = self._inflate(missing)
+            for k, images in inflated.items():
+                self._cache.put(k, images)
+            got.update(inflated)
         # Every chunk but the last holds `per` images and the last sorts last: chunk needed[r]
         # starts at r·per in the pool.
         pool = np.concatenate([got[k] for k in keys]) if len(keys) > 1 else got[keys[0]]
@@ -270,7 +347,7 @@ class SourceImages:
 
     def _inflate(self, chunks: list) -> dict:
         """Chunks ``chunks`` (sorted) read (one ``pread`` per run at most GAP_BYTES apart), inflated,
-        unfiltered and their rawCRC checked, as read-only ``n × C × H × W`` arrays, cached."""
+        unfiltered and their rawCRC checked, as read-only ``n × C × H × W`` arrays."""
         index = self.shard.index
         entries = [tuple(int(v) for v in index[k]) for k in chunks]
         runs, start = [], 0
@@ -312,7 +389,6 @@ class SourceImages:
                                  f"(stored {layout.hex32(entries[j][5])}, computed {layout.hex32(computed)})")
             mine = mine.copy() if len(chunks) > 1 else mine  # its own buffer: a cached chunk holds no other's bytes
             mine.flags.writeable = False
-            self._cache.put(k, mine)
             out[k] = mine
         return out
 
@@ -547,7 +623,11 @@ def _indices(n: int) -> str:
 
 
 def _inflate(data: bytes, raw: int, fail) -> bytes:
-    """Inflates one zlib stream that must hold exactly ``raw`` bytes (never more is allocated)."""
+    """Inflates one zlib stream that must hold exactly ``raw`` bytes (never more is allocated):
+    by libdeflate when it is installed (:mod:`mixshards.inflate`), else, and for the error, zlib."""
+    fast = inflate.inflate_exact(data, raw)
+    if fast is not None:
+        return fast
     d = zlib.decompressobj()
     try:
         out = d.decompress(data, raw + 1)

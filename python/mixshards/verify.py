@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,7 +14,7 @@ from typing import Optional
 from . import layout, manifest as manifest_mod, rules, sourcefiles, wording
 from .dataset import open_source_copy, read_listed
 from .errors import ShardError
-from .shard import ShardFile, SourceImages
+from .shard import Chunk, ShardFile, SourceImages
 
 LAMBDA_BINS = 10
 #: The largest ``augment.crop_pad`` the format records (shifts are int16; Swift's ``AugmentConfig.maxCropPad``).
@@ -189,7 +191,7 @@ def _typed(v, kind, key: str):
     return v
 
 
-def verify(directory) -> list[str]:
+def verify(directory, threads: Optional[int] = None) -> list[str]:
     """Checks every file against the manifest: presence, size, SHA-256,
     structure, every chunk's CRC and label rows, header fields against the
     pipeline, the summary statistics, and for v2 directories the source copy
@@ -201,7 +203,13 @@ def verify(directory) -> list[str]:
     (:class:`mixshards.rules.LabelLedger`). A directory made from image files
     has its file lists checked too (see :func:`source_file_problems`), and its
     labels are those of the lists. Returns one line per problem (empty when the
-    directory is sound), the checks of ``mixprep verify``."""
+    directory is sound), the checks of ``mixprep verify``.
+
+    Shards are read by ``threads`` threads (default: the CPUs, at most 4; inflating and
+    hashing release the GIL), their results taken in manifest order (the label
+    ledger and the summary's sums depend on it). Reference samples are checked, not
+    made: verify never looks at pixels (each shard's SHA-256 covers them, and the source
+    copy is checked whole)."""
     directory = str(directory)
     manifest_path = os.path.join(directory, manifest_mod.FILE_NAME)
     try:
@@ -237,15 +245,38 @@ def verify(directory) -> list[str]:
     stats = Stats(len(m.class_names))
     checks = _SampleChecks(src["trainCount"], augment, mix, m.shape[2], m.shape[1])
     ledger = rules.LabelLedger(src["trainCount"], src["testCount"], m.class_names, train_labels, test_labels)
+    unresolved = None if source is None else _Unresolved.of(source)
+    threads = max(1, threads or min(4, os.cpu_count() or 1))
+
+    def check(job, path, enc):
+        try:
+            return _check_shard(path, job, shape, enc, unresolved, checks, smoothing, m.version), None
+        except ShardError as e:
+            return None, str(e)
+
+    pool = ThreadPoolExecutor(threads)
+    pending: deque = deque()
+    todo = iter(zip(jobs, listed))
     try:
-        for job, entry in zip(jobs, listed):
-            path = f"{directory}/{job.file}"
-            enc = source_enc if job.split == "source" else encoding
-            try:
-                digest, size, samples, readings = _check_shard(path, job, shape, enc, stats, source, checks, smoothing, m.version)
-            except ShardError as e:
-                problems.append(str(e))
+        while True:
+            while len(pending) < 2 * threads:  # a few shards ahead, in manifest order
+                nxt = next(todo, None)
+                if nxt is None:
+                    break
+                job, entry = nxt
+                path = f"{directory}/{job.file}"
+                enc = source_enc if job.split == "source" else encoding
+                pending.append((job, entry, path, enc, pool.submit(check, job, path, enc)))
+            if not pending:
+                break
+            job, entry, path, enc, future = pending.popleft()
+            result, problem = future.result()
+            if problem is not None:
+                problems.append(problem)
                 continue
+            digest, size, samples, readings, block = result
+            if job.split == "train":
+                stats.add_shard(block.provenance, block.labels)
             if digest != entry.sha256:
                 problems.append(f"{path}: SHA-256 {digest[:16]}… differs from the manifest's {entry.sha256[:16]}…")
             if samples != entry.samples:
@@ -257,6 +288,7 @@ def verify(directory) -> list[str]:
                 if problem is not None:
                     problems.append(f"{path}: {problem}")
     finally:
+        pool.shutdown(cancel_futures=True)
         if source is not None:
             source.close()
     if not problems and not stats.matches(m.raw.get("summary") or {}):
@@ -324,16 +356,48 @@ class _SampleChecks:
     height: int
 
 
-def _check_shard(path: str, job: Job, shape: tuple, encoding: tuple, stats: Stats, source: Optional[SourceImages],
-                 checks: _SampleChecks, smoothing: float, version: int) -> tuple[str, int, int, Optional[rules.Readings]]:
+class _Unresolved(SourceImages):
+    """The source copy as verify reads shards with it: every reference is checked (the index's
+    count, the primary inside the source copy) but its pixels are not made."""
+
+    @classmethod
+    def of(cls, source: SourceImages) -> "_Unresolved":
+        u = cls.__new__(cls)
+        u.__dict__.update(source.__dict__)
+        return u
+
+    def transformed(self, indices, dx, dy, flip, out=None, positions=None):
+        return out if out is not None else np.zeros((len(indices), *self.shape), np.uint8)
+
+    def close(self) -> None:  # the source copy itself is closed by verify
+        pass
+
+
+def _records(shard: ShardFile):
+    """Every chunk read and checked; their labels and provenance (not their images) as one block."""
+    labels, provenance = [], []
+    for i in range(shard.chunk_count):
+        c = shard.read_chunk(i)
+        labels.append(c.labels)
+        provenance.append(c.provenance)
+    h = shard.header
+    if not labels:
+        return Chunk(0, None, np.zeros((0, h.class_count), np.float32),
+                     np.zeros(0, layout.PROVENANCE_V2) if h.has_provenance else None)
+    return Chunk(0, None, np.concatenate(labels), None if provenance[0] is None else np.concatenate(provenance))
+
+
+def _check_shard(path: str, job: Job, shape: tuple, encoding: tuple, source: Optional[SourceImages],
+                 checks: _SampleChecks, smoothing: float, version: int
+                 ) -> tuple[str, int, int, Optional[rules.Readings], Chunk]:
     """Reads every chunk (references resolved from ``source``) and checks the header against the
     job — its version the manifest's ``version``, and in v3 sparse labels of the split's
     ``smoothing`` (0 for the test split and the source copy) — and every record against ``checks``
     (rule 8 among them: primaries and partners inside
     the source, worded as Swift's verify words it, so the reader's own range check is not asked
-    for here); adds training shards to ``stats``. Returns (SHA-256, bytes, samples, the label
-    readings of its samples: none without provenance, but for the source copy, whose sample k
-    is source image k)."""
+    for here). Returns (SHA-256, bytes, samples, the label readings of its samples: none without
+    provenance, but for the source copy, whose sample k is source image k; the block of its labels
+    and provenance, which the caller adds to the summary's sums in manifest order)."""
     with ShardFile(path, source if job.split == "train" else None) as shard:
         h = shard.header
         expected_epoch = job.epoch if job.split == "train" else layout.TEST_EPOCH
@@ -362,7 +426,7 @@ def _check_shard(path: str, job: Job, shape: tuple, encoding: tuple, stats: Stat
             raise ShardError(f"{path}: header: does not match the pipeline: {', '.join(wrong)}")
         if job.split == "source":
             SourceImages(path).close()  # the source copy's own checks
-        block = shard.read_all()
+        block = _records(shard)
         digest = shard.sha256()
         size = shard.size
     readings = None
@@ -374,6 +438,4 @@ def _check_shard(path: str, job: Job, shape: tuple, encoding: tuple, stats: Stat
                 s, problem = bad
                 raise ShardError(f"{path}: chunk {s // h.samples_per_chunk}: sample {s}: {problem}")
         readings = rules.readings(block.labels, block.provenance, smoothing if job.split == "train" else 0.0)
-    if job.split == "train":
-        stats.add_shard(block.provenance, block.labels)
-    return digest, size, h.sample_count, readings
+    return digest, size, h.sample_count, readings, block

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
+import mixshards
+
+#: The repository (``MIXSHARDS_REPO`` when the tests run from a copy, against an installed package).
+REPO = Path(os.environ.get("MIXSHARDS_REPO") or Path(__file__).resolve().parents[2])
+#: The folder ``mixshards`` is imported from (the source tree's ``python/`` or an installed
+#: package's site-packages): subprocesses the tests start import the same package.
+PACKAGE_PARENT = Path(mixshards.__file__).resolve().parent.parent
 GOLDEN = REPO / "Tests" / "ShardFormatTests" / "Golden"
 SCHEMA = REPO / "docs" / "manifest.schema.json"
 MINI = REPO / "data" / "cifar10-mini"

@@ -597,7 +597,7 @@ class ReferenceDirectoryDamageTests(unittest.TestCase):
 def run_python(code: str, *args: str, timeout: float = 20, memory: int | None = None) -> subprocess.CompletedProcess:
     """``python -c CODE ARGS`` with this checkout's package importable, under a timeout (and with ``memory``,
     an address-space limit in bytes): a hang or a blow-up fails the test instead of stalling the machine."""
-    env = dict(os.environ, PYTHONPATH=str(support.REPO / "python"), OPENBLAS_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONPATH=str(support.PACKAGE_PARENT), OPENBLAS_NUM_THREADS="1")
 
     def limit():
         if memory is not None:
@@ -690,10 +690,17 @@ except mixshards.ShardError as e:
         r = run_python(code, str(d), str(shard), "4096", "60")    # chunk 1 holds samples 50-99
         self.assertEqual((r.returncode, r.stderr),
                          (1, f"error: {shard}: chunk 1: the file ends at byte 4096, the chunk needs {chunk_end}\n"))
-        # The source copy truncated to its header: the next chunk's references cannot be read.
+        # The source copy truncated to its header: the next chunk's references cannot be read (when it is read
+        # with pread, a copy larger than MIXSHARDS_SOURCE_CACHE; held in memory, it was read whole and checked before,
+        # and still is).
         d = support.copy_dir("refs-sample", "truncated-source")
         source = d / layout.SOURCE_FILE
         r = run_python(code, str(d), str(source), "64", "60")
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        d = support.copy_dir("refs-sample", "truncated-source-pread")
+        source = d / layout.SOURCE_FILE
+        pread = code.replace("import os, sys, mixshards", "import os, sys\nos.environ['MIXSHARDS_SOURCE_CACHE'] = '1'\nimport mixshards")
+        r = run_python(pread, str(d), str(source), "64", "60")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertRegex(r.stderr, rf"^error: {source}: chunk 0: the file ends at byte 64, reading its images needs "
                                    r"\d+\n$")
@@ -871,7 +878,7 @@ except mixshards.ShardError as e:
                 with mock.patch.object(cli, "describe", side_effect=error), contextlib.redirect_stderr(err):
                     self.assertEqual(cli.main(["inspect", "x.mxs"]), 1)
                 self.assertEqual(err.getvalue(), f"error: {expected}\n")
-        env = dict(os.environ, PYTHONPATH=str(support.REPO / "python"))
+        env = dict(os.environ, PYTHONPATH=str(support.PACKAGE_PARENT))
         p = subprocess.Popen([sys.executable, "-m", "mixshards", "inspect", str(GOLDEN / "golden-none-delta.mxs")],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         p.stdout.close()   # before the child has written: its write fails with EPIPE

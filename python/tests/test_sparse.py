@@ -185,9 +185,38 @@ class SparseDirectoryTests(unittest.TestCase):
         classes = np.concatenate([b[1].classes for p in parts for b in p])
         np.testing.assert_array_equal(classes, np.concatenate([y.classes for _, y in sparse]))
 
+    def test_sparse_form_in_shuffle_windows_ranks_and_random_access(self):
+        """The sparse form follows the same order as the dense rows: shuffle windows, padded or cut
+        ranks, a resume point, ``take``; the records travel packed 4 floats a sample and come back exact."""
+        ep = mixshards.open(support.shard_dir("batch") / "shards").epoch(1)
+        for window, (rank, world), even in ((0, (0, 1), False), (3, (1, 3), "pad"), (8, (2, 3), "drop")):
+            args = dict(seed=5, shuffle_window=window, even=even)
+            dense = list(ep.batches(32, rank, world, **args))
+            sparse = list(ep.batches(32, rank, world, sparse=True, **args))
+            positions = list(ep.batch_positions(32, rank, world, **args))
+            self.assertEqual((len(sparse), len(positions)), (len(dense), len(dense)))
+            for (x, y), (xs, ys), p in zip(dense, sparse, positions):
+                np.testing.assert_array_equal(x, xs)
+                self.assertEqual((ys.smoothing, ys.class_count), (ep.smoothing, 10))
+                np.testing.assert_array_equal(ys.dense().view(np.uint32), y.view(np.uint32))
+                images, taken = ep.take(p, sparse=True)
+                np.testing.assert_array_equal(images, x)
+                np.testing.assert_array_equal(taken.classes, ys.classes)
+                np.testing.assert_array_equal(taken.weights, ys.weights)
+        full = list(ep.batches(32, seed=5, sparse=True))
+        for (_, a), (_, b) in zip(list(ep.batches(32, seed=5, sparse=True, start=4)), full[4:]):
+            np.testing.assert_array_equal(a.classes, b.classes)
+        many = SparseLabels(np.array([[65534, 0], [7, 7]]), np.array([[0.3, 0.7], [1.0, 0.0]], np.float32), 0.1, 65535)
+        back = SparseLabels.unpack(many.packed(), 0.1, 65535)
+        np.testing.assert_array_equal(back.classes, many.classes)
+        np.testing.assert_array_equal(back.weights, many.weights)
+        self.assertEqual(back.classes.dtype, np.int64)
+
     def test_dense_directories_have_no_sparse_form(self):
         ds = mixshards.open(support.shard_dir("batch-v2") / "shards")
         ep = ds.epoch(0)
+        with self.assertRaises(ShardError):
+            ep.take([0], sparse=True)
         with self.assertRaises(ShardError) as ctx:
             ep.batches(50, sparse=True)
         self.assertEqual(str(ctx.exception), f"{ep.shards[0].path}: stores dense label rows (MixShard v2, labelType float32), not "
