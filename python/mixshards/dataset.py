@@ -17,7 +17,7 @@ from .errors import ShardError
 from .labels import PACKED_COLUMNS, SparseLabels
 from .order import DEFAULT_SHUFFLE_WINDOW, EpochOrder
 from .rng import chunk_order
-from .shard import Chunk, ShardFile, SourceImages
+from .shard import Chunk, ShardFile, SourceImages, unpacked_source_directory
 from .sourcefiles import SkippedFile, SourceFile, SourceFiles
 from .transform import Transform
 
@@ -550,7 +550,8 @@ def open_source_copy(manifest: manifest_mod.Manifest, directory: str,
     path = os.path.join(str(directory), entry.file)
     if not os.path.exists(path):
         raise ShardError(f"{path}: missing (listed in {manifest_mod.FILE_NAME})")
-    source = SourceImages(path, cache_bytes)
+    unpacked_dir = unpacked_source_directory()
+    source = SourceImages(path, cache_bytes, unpacked=(unpacked_dir, entry.sha256) if unpacked_dir else None)
     train_count = manifest.source.get("trainCount")
     if source.count != entry.samples or source.count != train_count:
         source.close()

@@ -110,6 +110,23 @@ def source_cache_bytes(environ=None) -> int:
     return int(value)
 
 
+def unpacked_source_directory(environ=None) -> Optional[str]:
+    """Where compressed source copies are read through their unpacked copy (:class:`SourceImages`):
+    ``MIXSHARDS_UNPACKED_SOURCE`` when set and not empty, else ``None`` (as the Swift readers)."""
+    return (os.environ if environ is None else environ).get("MIXSHARDS_UNPACKED_SOURCE") or None
+
+
+def unpacked_file_name(key: str) -> str:
+    """The unpacked copy's file name for a source copy whose SHA-256 is ``key`` (Swift ``UnpackedSource``)."""
+    return f"source-{key}.unpacked"
+
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+#: Bytes of chunks inflated at a time while making an unpacked copy.
+_UNPACK_BLOCK_BYTES = 64 << 20
+
+
 class _ChunkCache:
     """Inflated source-copy chunks (read-only ``n × C × H × W`` arrays) by chunk index, at most
     ``capacity`` bytes of them and always the one inserted last, least recently used dropped
@@ -175,7 +192,8 @@ class SourceImages:
     #: Images of a chunk (or chunks) at most this many bytes apart are read with one ``pread``.
     GAP_BYTES = 16384
 
-    def __init__(self, path: str, cache_bytes: Optional[int] = None):
+    def __init__(self, path: str, cache_bytes: Optional[int] = None,
+                 unpacked: Optional[tuple[str, str]] = None):
         self.shard = ShardFile(path)
         h = self.shard.header
         problem = layout.source_copy_problem(h)
@@ -203,7 +221,16 @@ class SourceImages:
         self._whole: Optional[np.ndarray] = None   # the held copy (count × C × H × W)
         self._ready: Optional[np.ndarray] = None   # compressed and held: which chunks are in place
         self._hold_lock = threading.Lock()
+        #: The unpacked copy read through, and whether this object made it (``None``: not read so).
+        self.unpacked: Optional[tuple[str, bool]] = None
+        self._mapped = None  # the unpacked copy, mapped copy-on-write
         if self.compressed:
+            if unpacked is not None and self.count > 0:
+                try:
+                    self._open_unpacked(*unpacked)
+                except BaseException:
+                    self.shard.close()
+                    raise
             return
         fd = self._file.open()
         try:
@@ -217,6 +244,123 @@ class SourceImages:
                                      f"(stored {layout.hex32(crc)}, computed {layout.hex32(computed)})")
         finally:
             os.close(fd)
+
+    def _open_unpacked(self, directory: str, key: str) -> None:
+        """Reads a compressed copy through its unpacked copy in ``directory`` (the file Swift's
+        ``UnpackedSource`` makes and maps: every chunk's raw payload, each at a multiple of 64
+        bytes, padding zero), made now when it is missing or of another length. Each chunk's
+        rawCRC is checked the first time a reference needs it; one that fails is inflated again
+        into this process's copy-on-write pages and the file removed, to be made again."""
+        if not _SHA256_HEX.fullmatch(key):
+            raise ShardError(f"{self.path}: cannot be unpacked under a key that is not a SHA-256 (64 lowercase hex digits)")
+        index = self.shard.index
+        raw = np.asarray(index["raw"], np.int64)
+        padded = (raw + 63) & ~63
+        self._u_offsets = np.concatenate([[0], np.cumsum(padded)[:-1]]).astype(np.int64)
+        self._u_raw = raw
+        total = int(padded.sum())
+        path = os.path.join(directory, unpacked_file_name(key))
+        made = False
+        if not (os.path.isfile(path) and os.path.getsize(path) == total):
+            self._make_unpacked(path, total)
+            made = True
+        mapped = np.memmap(path, np.uint8, mode="c")
+        if len(mapped) != total:
+            raise ShardError(f"{path}: holds {len(mapped)} bytes; the unpacked copy of {self.path} holds {total} "
+                             "(another process replaced it?)")
+        # Every chunk but the last holds `per` images and has the same payload: image k of the full chunks
+        # is at (k // per)·S + (k % per)·imageBytes, the last chunk's at its own offset.
+        per, ib, shape = self._per_chunk, self._image_bytes, self.shape
+        full = self.count // per
+        pixel = (shape[1] * shape[2], shape[2], 1)
+        if full and not np.all(padded[:full] == padded[0]):
+            raise ShardError(f"{self.path}: chunks of {per} images differ in size; cannot be read unpacked")
+        self._u_full = (np.ndarray((full, per, *shape), np.uint8, mapped, 0, (int(padded[0]), ib, *pixel))
+                        if full else None)
+        rest = self.count - full * per
+        self._u_last = (np.ndarray((rest, *shape), np.uint8, mapped, int(self._u_offsets[full]), (ib, *pixel))
+                        if rest else None)
+        self._u_full_count = full * per
+        self._u_checked = np.zeros(self.shard.chunk_count, bool)
+        self._u_damaged = False
+        self._mapped = mapped
+        self.unpacked = (path, made)
+
+    def _make_unpacked(self, path: str, total: int) -> None:
+        """Writes the unpacked copy to a temporary file beside ``path`` (exclusive, never through a
+        link), every chunk inflated and checked, fsynced and renamed to ``path``."""
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        fd, tmp = -1, ""
+        for n in range(1000):
+            tmp = f"{path}.{os.getpid()}-{n}.tmp"
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+                break
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise ShardError(f"{tmp}: cannot create: {e.strerror or e}") from None
+        if fd < 0:
+            raise ShardError(f"{tmp}: cannot create: every name is taken")
+        ok = False
+        try:
+            n = self.shard.chunk_count
+            first = 0
+            while first < n:
+                last, size = first, 0
+                while last < n and (last == first or size + self._u_raw[last] <= _UNPACK_BLOCK_BYTES):
+                    size += int(self._u_raw[last])
+                    last += 1
+                parts = []
+                for k, payload in self._payloads(list(range(first, last))).items():
+                    parts.append(payload)
+                    parts.append(bytes(-len(payload) % 64))
+                data = b"".join(parts)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                first = last
+            os.fsync(fd)
+            os.rename(tmp, path)
+            ok = True
+        except OSError as e:
+            raise ShardError(f"{path}: cannot write the unpacked copy: {e.strerror or e}") from None
+        finally:
+            os.close(fd)
+            if not ok:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+
+    def _unpacked_images(self, u: np.ndarray) -> np.ndarray:
+        """:meth:`images` through the unpacked copy: chunks not yet checked have their rawCRC
+        checked (a damaged one inflated into this process's pages), then one gather."""
+        per = self._per_chunk
+        chunk = u // per
+        needed = np.unique(chunk)
+        todo = needed[~self._u_checked[needed]]
+        for k in todo.tolist():
+            a, r = int(self._u_offsets[k]), int(self._u_raw[k])
+            if zlib.crc32(self._mapped[a:a + r]) != int(self.shard.index["crc"][k]):
+                self._mapped[a:a + r] = np.frombuffer(self._payloads([k])[k], np.uint8)
+                with self._cache._lock:
+                    self._cache.inflated += 1
+                    first_damage, self._u_damaged = not self._u_damaged, True
+                if first_damage:
+                    try:
+                        os.unlink(self.unpacked[0])
+                    except OSError:
+                        pass
+            self._u_checked[k] = True
+        out = np.empty((len(u), *self.shape), np.uint8)
+        in_full = u < self._u_full_count
+        if self._u_full is not None:
+            out[in_full] = self._u_full[chunk[in_full], u[in_full] - chunk[in_full] * per]
+        if self._u_last is not None:
+            out[~in_full] = self._u_last[u[~in_full] - self._u_full_count]
+        out.flags.writeable = False
+        return out
 
     @property
     def held(self) -> bool:
@@ -257,6 +401,8 @@ class SourceImages:
         u = np.asarray(indices, np.int64)
         if not len(u):
             return np.empty((0, *self.shape), np.uint8)
+        if self._mapped is not None:
+            return self._unpacked_images(u)
         if self.compressed:
             return self._held_images(u) if self.fits else self._inflated_images(u)
         whole = self._whole
@@ -345,9 +491,15 @@ class SourceImages:
         out.flags.writeable = False
         return out
 
-    def _inflate(self, chunks: list) -> dict:
+    def _payloads(self, chunks: list) -> dict:
+        """The raw payloads (bytes: images unfiltered, then the rest) of chunks ``chunks`` (sorted),
+        inflated and their rawCRC checked."""
+        return self._inflate(chunks, as_payloads=True)
+
+    def _inflate(self, chunks: list, as_payloads: bool = False) -> dict:
         """Chunks ``chunks`` (sorted) read (one ``pread`` per run at most GAP_BYTES apart), inflated,
-        unfiltered and their rawCRC checked, as read-only ``n × C × H × W`` arrays."""
+        unfiltered and their rawCRC checked, as read-only ``n × C × H × W`` arrays (with
+        ``as_payloads``, as :meth:`_payloads`)."""
         index = self.shard.index
         entries = [tuple(int(v) for v in index[k]) for k in chunks]
         runs, start = [], 0
@@ -387,6 +539,9 @@ class SourceImages:
             if computed != entries[j][5]:
                 raise ShardError(f"{self.path}: chunk {k}: rawCRC mismatch "
                                  f"(stored {layout.hex32(entries[j][5])}, computed {layout.hex32(computed)})")
+            if as_payloads:
+                out[k] = mine.tobytes() + bytes(payloads[j][region[j]:])
+                continue
             mine = mine.copy() if len(chunks) > 1 else mine  # its own buffer: a cached chunk holds no other's bytes
             mine.flags.writeable = False
             out[k] = mine

@@ -227,6 +227,63 @@ class CompressedSourceTests(unittest.TestCase):
         with self.assertRaises(ValueError):
             source_encoding((3, 32, 32), 10, {"filter": "delta", "source_codec": "zstd"})
 
+    def test_unpacked_copy(self):
+        """MIXSHARDS_UNPACKED_SOURCE: the first open makes the unpacked copy (byte for byte the file
+        Swift's mixtrain makes), later opens map it; batches are the pixels'; a damaged chunk still
+        reads right, inflated again, and the file is removed."""
+        import os
+        import subprocess
+        import tempfile
+        from mixshards.shard import unpacked_file_name, unpacked_source_directory
+        self.assertIsNone(unpacked_source_directory({}))
+        self.assertIsNone(unpacked_source_directory({"MIXSHARDS_UNPACKED_SOURCE": ""}))
+        self.assertEqual(unpacked_source_directory({"MIXSHARDS_UNPACKED_SOURCE": "/scratch/u"}), "/scratch/u")
+        mixtrain = os.path.join(os.path.dirname(support.mixprep()), "mixtrain")
+        old = os.environ.get("MIXSHARDS_UNPACKED_SOURCE")
+        try:
+            for name, (mode, per) in support.COMPRESSED_SOURCE.items():
+                with self.subTest(variant=name):
+                    refs = support.shard_dir(name) / "shards"
+                    pixels = mixshards.open(support.shard_dir(f"pixels-{mode}") / "shards")
+                    where = tempfile.mkdtemp(dir=support.scratch())
+                    os.environ["MIXSHARDS_UNPACKED_SOURCE"] = os.path.join(where, "py")
+                    key = mixshards.open(refs).manifest.source_copy.sha256
+                    file = os.path.join(where, "py", unpacked_file_name(key))
+                    for made in (True, False):
+                        a = mixshards.open(refs)
+                        self.assertEqual(a.source_copy.unpacked, (file, made))
+                        for e in range(a.epochs):
+                            for (ia, la), (ib, lb) in pairs(a.epoch(e).batches(40, seed=e), pixels.epoch(e).batches(40, seed=e)):
+                                self.assertTrue(np.array_equal(ia, ib) and np.array_equal(la, lb), name)
+                        self.assertEqual(a.source_copy.cache_statistics()["inflated"], 0)
+                        a.close()
+                    if os.access(mixtrain, os.X_OK):
+                        swift_dir = os.path.join(where, "swift")
+                        r = subprocess.run([mixtrain, "bench-loader", str(refs)], capture_output=True, text=True,
+                                           env={**os.environ, "MIXSHARDS_UNPACKED_SOURCE": swift_dir})
+                        self.assertEqual(r.returncode, 0, r.stderr)
+                        with open(file, "rb") as f, open(os.path.join(swift_dir, unpacked_file_name(key)), "rb") as g:
+                            self.assertEqual(f.read(), g.read(), f"{name}: Swift's unpacked copy differs")
+                    data = bytearray(open(file, "rb").read())
+                    data[70] ^= 0x40  # a pixel of source image 0, in chunk 0
+                    open(file, "wb").write(data)
+                    a = mixshards.open(refs)
+                    with mixshards.SourceImages(str(refs / layout.SOURCE_FILE)) as plain:
+                        np.testing.assert_array_equal(a.source_copy.images(range(a.source_copy.count)),
+                                                      plain.images(range(plain.count)))
+                    self.assertEqual(a.source_copy.cache_statistics()["inflated"], 1)
+                    self.assertFalse(os.path.exists(file))
+                    a.close()
+                    pixels.close()
+        finally:
+            if old is None:
+                os.environ.pop("MIXSHARDS_UNPACKED_SOURCE", None)
+            else:
+                os.environ["MIXSHARDS_UNPACKED_SOURCE"] = old
+        with self.assertRaises(mixshards.ShardError) as ctx:
+            mixshards.SourceImages(str(support.shard_dir("refz3-cutmix") / "shards" / layout.SOURCE_FILE), unpacked=("/tmp", "../x"))
+        self.assertTrue(str(ctx.exception).endswith(": cannot be unpacked under a key that is not a SHA-256 (64 lowercase hex digits)"))
+
     def test_cache_size_from_the_environment(self):
         from mixshards.shard import DEFAULT_SOURCE_CACHE_BYTES, source_cache_bytes
         self.assertEqual(source_cache_bytes({}), DEFAULT_SOURCE_CACHE_BYTES)
