@@ -181,6 +181,10 @@ class SourceImages:
       they name (``os.pread``, one read per run of nearby images).
     - A larger compressed (or filtered) v3 copy keeps at most the bound of inflated
       chunks (least recently used dropped first; always the chunk inflated last).
+    - With ``unpacked=(directory, sha256)`` (what :func:`mixshards.open` passes when
+      ``MIXSHARDS_UNPACKED_SOURCE`` is set), a compressed copy of any size is read
+      through its unpacked copy there instead, made first when it is missing (Swift's
+      ``UnpackedSource``; see :meth:`_open_unpacked`), and the bound does not apply.
 
     An uncompressed copy's rawCRCs are all checked when it is opened; a compressed
     copy's chunks are read (one ``pread`` per run of nearby chunks), inflated, unfiltered
