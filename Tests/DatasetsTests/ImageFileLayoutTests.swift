@@ -96,6 +96,19 @@ final class ImageFileLayoutTests: XCTestCase {
         }
     }
 
+    /// DESIGN.md's test vector of the held-out split (*Random numbers*): 5 files a class,
+    /// fraction 0.4, split_seed 7 hold out files {1, 4} of class 0, {2, 4} of class 1 and
+    /// {0, 3} of class 2 (numbered in listing order), as `python/tests/test_rng.py` computes.
+    func testHeldOutSplitIsDesignsVector() throws {
+        let l = try listing("single", ListingOptions(classes: ["cherry", "apple", "banana"], testFraction: 0.4, splitSeed: 7))
+        let held = [["cherry/cherry_2.png", "cherry/cherry_5.PNG"], ["apple/apple_3.JPEG", "apple/apple_5.PNG"],
+                    ["banana/banana_1.jpg", "banana/banana_4.webp"]]
+        for c in 0..<3 {
+            XCTAssertEqual(l.test.filter { $0.label == Int32(c) }.map(\.path), held[c], "class \(c)")
+        }
+        XCTAssertEqual(l.test.count, 6)
+    }
+
     func testDecodingBringsMixedSizesToOneAndRecordsTheFiles() throws {
         let l = try listing("folders")
         let d = try ImageFileDecoding(policy: SizePolicy(width: 8, height: 6, mode: .shorter)).decode(l)

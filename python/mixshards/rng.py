@@ -1,10 +1,15 @@
-"""mixtrain's chunk order and initial parameters, bit for bit: Philox4x32-10
-counter-based random numbers, the seeded Fisher–Yates shuffle of
-``ShardLoader.chunkOrder`` and the uniform draws of ``SeedCNN.init``.
+"""The project's random numbers, bit for bit: Philox4x32-10 counter-based
+streams and the draws made from them (DESIGN.md, *Random numbers*) — mixtrain's
+chunk order (``ShardLoader.chunkOrder``), its initial parameters
+(``SeedCNN.init``), and the uniform, bounded-integer, normal, Gamma and Beta
+draws that ``mixprep``'s epoch plans are made of (:mod:`mixshards.mixing`).
 
-Mirrors ``Sources/MixCore/CounterRNG.swift``: word n of the stream keyed by
-``(seed, stream, epoch, position)`` is word ``n % 4`` of
-``Philox(counter=(n // 4, position, epoch, stream), key=(seed low, seed high))``.
+Mirrors ``Sources/MixCore/CounterRNG.swift`` and ``CounterRNG+Distributions.swift``:
+word n of the stream keyed by ``(seed, stream, epoch, position)`` is word
+``n % 4`` of ``Philox(counter=(n // 4, position, epoch, stream), key=(seed low,
+seed high))``. The Gamma and Beta draws use the C library's ``log``, ``exp``
+and ``cos`` through :mod:`math` (which calls them for finite arguments), as the
+Swift code does, each operation in binary64 without fused multiply-add.
 """
 
 from __future__ import annotations
@@ -16,10 +21,20 @@ import numpy as np
 
 _M32 = 0xFFFFFFFF
 _M64 = 0xFFFFFFFFFFFFFFFF
+#: ``RNGStream.order``: an epoch's permutation of the training set.
+STREAM_ORDER = 1
+#: ``RNGStream.sample``: per-position mixing decisions (p, partner, λ, cutmix box).
+STREAM_SAMPLE = 2
+#: ``RNGStream.block``: per-block decisions of batch mixing (λ, partner permutation).
+STREAM_BLOCK = 3
 #: ``RNGStream.shuffle``: loader chunk order.
 STREAM_SHUFFLE = 4
 #: ``RNGStream.initialise``: network initialisation.
 STREAM_INITIALISE = 5
+#: ``RNGStream.augment``: per-position crop offsets and flips.
+STREAM_AUGMENT = 6
+#: ``RNGStream.split``: the held-out test split of one folder of classes.
+STREAM_SPLIT = 7
 
 
 def philox4x32(counter: tuple[int, int, int, int], key: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -36,7 +51,8 @@ def philox4x32(counter: tuple[int, int, int, int], key: tuple[int, int]) -> tupl
 
 
 class CounterRNG:
-    """The stream keyed by ``(seed, stream, epoch, position)``; only the draws the loader uses."""
+    """The stream keyed by ``(seed, stream, epoch, position)`` and the draws made from it,
+    each consuming words exactly as Swift's ``CounterRNG`` does."""
 
     def __init__(self, seed: int, stream: int, epoch: int = 0, position: int = 0):
         seed &= _M64
@@ -69,16 +85,70 @@ class CounterRNG:
                 product = self.next_u64() * n
         return product >> 64
 
+    def uniform(self) -> float:
+        """A uniform float in [0, 1): the high 53 bits of :meth:`next_u64` times 2^-53."""
+        return (self.next_u64() >> 11) * 2.0 ** -53
+
+    def uniform_positive(self) -> float:
+        """A uniform float in (0, 1]: (the high 53 bits of :meth:`next_u64` + 1) times 2^-53."""
+        return ((self.next_u64() >> 11) + 1) * 2.0 ** -53
+
+    def normal(self) -> float:
+        """A standard normal draw: Box–Muller's cosine half, ``√(−2·log u1)·cos(2π·u2)`` with
+        u1 = :meth:`uniform_positive` drawn first, then u2 = :meth:`uniform`."""
+        u1 = self.uniform_positive()
+        u2 = self.uniform()
+        return math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2)
+
+    def log_gamma(self, a: float) -> float:
+        """log of a Gamma(a, 1) draw: Marsaglia & Tsang for a ≥ 1; for a < 1 the draw for
+        a + 1 first, plus ``log(uniform_positive()) / a``."""
+        if not a > 0:
+            raise ValueError("Gamma shape must be > 0")
+        if a < 1:
+            boosted = self.log_gamma(a + 1)
+            return boosted + math.log(self.uniform_positive()) / a
+        d = a - 1.0 / 3.0
+        c = 1.0 / math.sqrt(9.0 * d)
+        while True:
+            while True:
+                x = self.normal()
+                v = 1 + c * x
+                if not v <= 0:
+                    break
+            v = v * v * v
+            u = self.uniform_positive()
+            x2 = x * x
+            if u < 1 - 0.0331 * x2 * x2:
+                return math.log(d * v)
+            if math.log(u) < 0.5 * x2 + d * (1 - v + math.log(v)):
+                return math.log(d * v)
+
+    def gamma(self, a: float) -> float:
+        """A Gamma(a, 1) draw, ``exp(log_gamma(a))``."""
+        return math.exp(self.log_gamma(a))
+
+    def beta(self, a: float, b: float) -> float:
+        """A Beta(a, b) draw: lx = log_gamma(a), then ly = log_gamma(b), then ``1 / (1 + exp(ly − lx))``."""
+        lx = self.log_gamma(a)
+        ly = self.log_gamma(b)
+        return 1 / (1 + math.exp(ly - lx))
+
+
+def fisher_yates(n: int, rng: CounterRNG) -> list[int]:
+    """``list(range(n))`` shuffled as every shuffle of the project is: for i = n − 1 down to 1,
+    swap i with ``rng.uniform_int(i + 1)``."""
+    order = list(range(n))
+    for i in range(n - 1, 0, -1):
+        j = rng.uniform_int(i + 1)
+        order[i], order[j] = order[j], order[i]
+    return order
+
 
 def chunk_order(count: int, seed: int, epoch: int) -> list[int]:
     """The order in which mixtrain visits an epoch's ``count`` chunks (numbered
     in shard-then-chunk order): a Fisher–Yates shuffle keyed by (seed, epoch)."""
-    order = list(range(count))
-    rng = CounterRNG(seed, STREAM_SHUFFLE, epoch)
-    for i in range(count - 1, 0, -1):
-        j = rng.uniform_int(i + 1)
-        order[i], order[j] = order[j], order[i]
-    return order
+    return fisher_yates(count, CounterRNG(seed, STREAM_SHUFFLE, epoch))
 
 
 def uniform_doubles(seed: int, stream: int, epoch: int, position: int, count: int) -> np.ndarray:
