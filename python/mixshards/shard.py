@@ -279,13 +279,16 @@ class SourceImages:
         pixel = (shape[1] * shape[2], shape[2], 1)
         if full and not np.all(padded[:full] == padded[0]):
             raise ShardError(f"{self.path}: chunks of {per} images differ in size; cannot be read unpacked")
-        self._u_full = (np.ndarray((full, per, *shape), np.uint8, mapped, 0, (int(padded[0]), ib, *pixel))
+        # One image a chunk (the default): one index per image, no second axis to index.
+        self._u_full = ((np.ndarray((full, *shape), np.uint8, mapped, 0, (int(padded[0]), *pixel)) if per == 1 else
+                         np.ndarray((full, per, *shape), np.uint8, mapped, 0, (int(padded[0]), ib, *pixel)))
                         if full else None)
         rest = self.count - full * per
         self._u_last = (np.ndarray((rest, *shape), np.uint8, mapped, int(self._u_offsets[full]), (ib, *pixel))
                         if rest else None)
         self._u_full_count = full * per
         self._u_checked = np.zeros(self.shard.chunk_count, bool)
+        self._u_unchecked = self.shard.chunk_count  # chunks not yet checked (0: nothing left to look up)
         self._u_damaged = False
         self._mapped = mapped
         self.unpacked = (path, made)
@@ -342,8 +345,7 @@ class SourceImages:
         checked (a damaged one inflated into this process's pages), then one gather."""
         per = self._per_chunk
         chunk = u // per
-        needed = np.unique(chunk)
-        todo = needed[~self._u_checked[needed]]
+        todo = np.unique(chunk[~self._u_checked[chunk]]) if self._u_unchecked else chunk[:0]
         for k in todo.tolist():
             a, r = int(self._u_offsets[k]), int(self._u_raw[k])
             if zlib.crc32(self._mapped[a:a + r]) != int(self.shard.index["crc"][k]):
@@ -356,12 +358,18 @@ class SourceImages:
                         os.unlink(self.unpacked[0])
                     except OSError:
                         pass
-            self._u_checked[k] = True
-        out = np.empty((len(u), *self.shape), np.uint8)
-        in_full = u < self._u_full_count
-        if self._u_full is not None:
-            out[in_full] = self._u_full[chunk[in_full], u[in_full] - chunk[in_full] * per]
-        if self._u_last is not None:
+            with self._cache._lock:
+                if not self._u_checked[k]:
+                    self._u_checked[k] = True
+                    self._u_unchecked -= 1
+        if self._u_last is None:  # every image in a full chunk
+            out = self._u_full[u] if per == 1 else self._u_full[chunk, u - chunk * per]
+        else:
+            out = np.empty((len(u), *self.shape), np.uint8)
+            in_full = u < self._u_full_count
+            if self._u_full is not None:
+                out[in_full] = (self._u_full[u[in_full]] if per == 1 else
+                                self._u_full[chunk[in_full], u[in_full] - chunk[in_full] * per])
             out[~in_full] = self._u_last[u[~in_full] - self._u_full_count]
         out.flags.writeable = False
         return out
