@@ -243,14 +243,14 @@ def main():
             print(f"{epoch + 1:5d}  {train_loss:10.4f}  {test_loss:9.4f}  {100 * acc:7.2f}%  {train_s:7.1f}  "
                   f"{eval_s:6.1f}", flush=True)
             rows.append(f"{epoch + 1},{train_loss:.6f},{test_loss:.6f},{acc:.6f},"
-                        f"{sums[1] / max(train_s, 1e-9):.1f},{train_s + eval_s:.3f},{args.threads},torch")
+                        f"{sums[1] / max(train_s, 1e-9):.1f},{train_s + eval_s:.3f},{args.threads},torch,{opt.param_groups[0]['lr']:.6g}")
         sums = [0.0, 0.0]
         if epoch + 1 < epochs:
             train.set_epoch(epoch + 1)  # the checkpoint then resumes at the next epoch's first batch
         checkpoint()
     if args.metrics and rank == 0:
         with open(args.metrics, "w") as f:
-            f.write("epoch,train_loss,test_loss,test_acc,images_per_s,seconds,threads,blas_kernel\n")
+            f.write("epoch,train_loss,test_loss,test_acc,images_per_s,seconds,threads,blas_kernel,lr\n")
             f.write("".join(r + "\n" for r in rows))
     if record:
         record.close()
