@@ -15,6 +15,9 @@ public struct CheckpointRecipe: Sendable, Equatable, Codable {
     public var stepGamma: Double
     public var weightDecay: Double
     public var ema: Double
+    /// Cosine only: `train.epochs`, the schedule's horizon (the rate of every step depends on
+    /// it, so a cosine run resumes only to the same number of epochs); nil otherwise.
+    public var scheduleEpochs: Int?
 
     /// The recipe of `t`, or nil when it is the default one.
     public init?(_ t: TrainSection) {
@@ -29,6 +32,7 @@ public struct CheckpointRecipe: Sendable, Equatable, Codable {
         stepGamma = t.stepGamma
         weightDecay = t.weightDecay
         ema = t.ema
+        scheduleEpochs = t.lrSchedule == "cosine" ? t.epochs : nil
     }
 
     /// `t` with this recipe's keys.
@@ -106,7 +110,10 @@ public struct Checkpoint: Sendable, Equatable {
             if let r = recipe {
                 var t = r.applied(to: TrainSection())
                 t.lr = learningRate
-                t.epochs = max(1, r.warmupEpochs + 1)
+                t.epochs = r.scheduleEpochs ?? max(1, r.warmupEpochs + 1)
+                if (r.scheduleEpochs != nil) != (r.lrSchedule == "cosine") {
+                    return "header: recipe: scheduleEpochs must be given for the cosine schedule only"
+                }
                 if let problem = t.recipeProblems().first { return "header: recipe: " + problem }
             }
             let n = normalization

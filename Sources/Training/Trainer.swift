@@ -239,7 +239,11 @@ public enum Trainer {
         if h.learningRate != s.train.lr || h.beta1 != s.train.beta1 || h.beta2 != s.train.beta2 || h.epsilon != s.train.eps {
             diff.append("optimiser settings")
         }
-        if h.recipe != CheckpointRecipe(s.train) {
+        let recipe = CheckpointRecipe(s.train)
+        if let e = h.recipe?.scheduleEpochs, let now = recipe?.scheduleEpochs, e != now,
+           { var r = recipe!; r.scheduleEpochs = e; return r }() == h.recipe {
+            diff.append("epochs of the cosine schedule (\(e) vs \(now): the rate of every step depends on them; resume with --epochs \(e))")
+        } else if h.recipe != recipe {
             diff.append("training recipe (\(h.trainRecipe.recipeDescription) vs \(s.train.recipeDescription))")
         }
         if h.manifestSHA256 != directory.manifestSHA256 { diff.append("shard set (manifest.json differs)") }
