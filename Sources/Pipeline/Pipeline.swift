@@ -355,7 +355,9 @@ public struct TrainSection: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case epochs, batch, lr, beta1, beta2, eps, widths, hidden
-        case lrSchedule, warmupEpochs, minLR, stepEpochs, stepGamma, weightDecay, ema
+        // The recipe keys as `[train]` and the rest of manifest.json's pipeline spell keys (`source_codec`).
+        case lrSchedule = "lr_schedule", warmupEpochs = "warmup_epochs", minLR = "min_lr", stepEpochs = "step_epochs"
+        case stepGamma = "step_gamma", weightDecay = "weight_decay", ema
     }
 
     /// Reads pipelines recorded before the recipe keys existed (all default then).

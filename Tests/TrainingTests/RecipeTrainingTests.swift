@@ -162,7 +162,13 @@ final class RecipeTrainingTests: XCTestCase {
         // Round trip through JSON (manifest.json); the default recipe adds no key.
         XCTAssertEqual(try JSONDecoder().decode(TrainSection.self, from: JSONEncoder().encode(p.train)), p.train)
         let plain = String(decoding: try JSONEncoder().encode(TrainSection()), as: UTF8.self)
-        XCTAssertFalse(plain.contains("ema") || plain.contains("lrSchedule") || plain.contains("weightDecay"), plain)
+        let keys = (try JSONSerialization.jsonObject(with: Data(plain.utf8)) as! [String: Any]).keys.sorted()
+        XCTAssertEqual(keys, ["batch", "beta1", "beta2", "epochs", "eps", "hidden", "lr", "widths"], plain)
+        let json = String(decoding: try JSONEncoder().encode(p.train), as: UTF8.self)
+        for key in ["\"lr_schedule\":\"cosine\"", "\"warmup_epochs\":2", "\"min_lr\":", "\"weight_decay\":0.05", "\"ema\":0.999"] {
+            XCTAssertTrue(json.contains(key), json)
+        }
+        XCTAssertFalse(json.contains("step_epochs") || json.contains("step_gamma"), json)
         let cases: [(String, String)] = [
             ("lr_schedule = \"linear\"", "train.lr_schedule must be one of constant, cosine, step (got \"linear\")"),
             ("lr_schedule = \"cosine\"\nwarmup_epochs = 5", "train.warmup_epochs must be from 0 to 4"),
