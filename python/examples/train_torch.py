@@ -154,6 +154,13 @@ def main():
 
     # The pipeline's batch is the global one, as in mixtrain: each of W ranks takes 1/W of it (DDP averages
     # the ranks' gradients), so one step sees the same number of samples however many ranks run.
+    # mixtrain's training recipe (DESIGN.md, "The training recipe") is not reproduced here: refuse rather than
+    # silently train constant-rate Adam on a pipeline that asks for a schedule, weight decay or an EMA.
+    recipe = sorted(k for k in ("lr_schedule", "warmup_epochs", "min_lr", "step_epochs", "step_gamma", "weight_decay", "ema")
+                    if k in train_cfg)
+    if recipe:
+        p.error(f"the pipeline's [train] sets {', '.join(recipe)}; this example trains only the default recipe "
+                "(constant-rate Adam, no EMA)")
     if train_cfg["batch"] % world:
         p.error(f"the pipeline's batch {train_cfg['batch']} does not split over {world} ranks")
     train = MixShardDataset(args.directory, batch_size=train_cfg["batch"] // world, seed=seed,
