@@ -240,8 +240,10 @@ public enum Trainer {
             diff.append("optimiser settings")
         }
         let recipe = CheckpointRecipe(s.train)
-        if let e = h.recipe?.scheduleEpochs, let now = recipe?.scheduleEpochs, e != now,
-           { var r = recipe!; r.scheduleEpochs = e; return r }() == h.recipe {
+        // The same recipe but for the cosine horizon (train.epochs) gets its own, actionable message.
+        var sameButEpochs = recipe
+        sameButEpochs?.scheduleEpochs = h.recipe?.scheduleEpochs
+        if let e = h.recipe?.scheduleEpochs, let now = recipe?.scheduleEpochs, e != now, sameButEpochs == h.recipe {
             diff.append("epochs of the cosine schedule (\(e) vs \(now): the rate of every step depends on them; resume with --epochs \(e))")
         } else if h.recipe != recipe {
             diff.append("training recipe (\(h.trainRecipe.recipeDescription) vs \(s.train.recipeDescription))")
