@@ -67,7 +67,7 @@ struct ReportContext {
         s += "| batch | \(t.batch) |\n"
         s += "| optimiser | \(t.weightDecay > 0 ? "AdamW" : "Adam"), lr \(t.lr), β1 \(t.beta1), β2 \(t.beta2), ε \(t.eps)"
             + "\(t.weightDecay > 0 ? ", weight decay \(t.weightDecay) (decoupled, every parameter incl. biases)" : "") |\n"
-        s += "| recipe | \(t.recipeDescription) (per optimizer step; see DESIGN.md, \"Training contract\") |\n"
+        s += "| recipe | \(t.recipeDescription) (per optimizer step; DESIGN.md, \"The training recipe\") |\n"
         s += "| evaluated weights | \(t.ema > 0 ? "the EMA of the weights (decay \(t.ema)): every test loss and accuracy below" : "the trained weights") |\n"
         s += "| network | conv widths \(t.widths), hidden \(t.hidden), \(parameterCount) parameters |\n"
         s += "| seed | \(settings.seed) |\n"
@@ -83,7 +83,8 @@ struct ReportContext {
         if let last = metrics.last {
             let best = metrics.max { $0.testAccuracy < $1.testAccuracy }!
             s += "Final test accuracy: **\(fmt(100 * last.testAccuracy, 2))%** after \(last.epoch) epoch\(last.epoch == 1 ? "" : "s") "
-                + "(best \(fmt(100 * best.testAccuracy, 2))% at epoch \(best.epoch)).\n\n"
+                + "(best \(fmt(100 * best.testAccuracy, 2))% at epoch \(best.epoch))"
+                + (t.ema > 0 ? ", of the EMA of the weights (decay \(t.ema)).\n\n" : ".\n\n")
         } else {
             s += "No epoch has completed.\n\n"
         }

@@ -106,7 +106,7 @@ final class RecipeCLITests: XCTestCase {
             (["--lr-schedule", "step", "--step-epochs", "1", "--step-gamma", "0.5"],
              "| recipe | step lr 0.001 × 0.5 every 1 epoch, Adam (no weight decay), no EMA", ["0.001", "0.0005"]),
             (["--weight-decay", "0.05"], "AdamW weight decay 0.05 (all parameters), no EMA", ["0.001", "0.001"]),
-            (["--ema", "0.9"], "| evaluated weights | the EMA of the weights (decay 0.9)", ["0.001", "0.001"]),
+            (["--ema", "0.9"], "), of the EMA of the weights (decay 0.9).", ["0.001", "0.001"]),
         ]
         for (n, c) in cases.enumerated() {
             let runDir = Fixtures.tempDirectory("cli-recipe\(n)")
