@@ -250,7 +250,8 @@ public enum ExperimentReport {
         md += "| seeds (trials) | \(s.seeds.map(String.init).joined(separator: ", ")) — seed the mixing, the initialisation and the sample order |\n"
         let p = plan.trials[0].pipeline
         md += "| epochs | \(s.epochs) trained, \(p.shards.epochs) materialised per run |\n"
-        md += "| training | batch \(s.batch), Adam lr \(shortNumber(p.train.lr)), β1 \(shortNumber(p.train.beta1)), β2 \(shortNumber(p.train.beta2)), ε \(shortNumber(p.train.eps)) |\n"
+        md += "| training | batch \(s.batch), Adam lr \(shortNumber(p.train.lr)), β1 \(shortNumber(p.train.beta1)), β2 \(shortNumber(p.train.beta2)), ε \(shortNumber(p.train.eps))"
+            + (CheckpointRecipe(p.train) == nil ? "" : "; recipe: \(p.train.recipeDescription)") + " |\n"
         md += "| network | conv widths \(s.widths), hidden \(s.hidden) |\n"
         md += "| shards, runs | `shards/<arm>-seed<k>/`, `runs/<arm>-seed<k>/` |\n\n"
         md += "Numbers: `summary.json` (accuracies as fractions). Reproduce: `mixtrain experiment \(s.file)`; "

@@ -273,6 +273,7 @@ public enum ExperimentRunner {
         if h.batch != t.batch { diff.append("batch (\(h.batch) vs \(t.batch))") }
         if h.widths != t.widths || h.hidden != t.hidden { diff.append("network (widths \(h.widths), hidden \(h.hidden) vs \(t.widths), \(t.hidden))") }
         if h.learningRate != t.lr { diff.append("lr (\(h.learningRate) vs \(t.lr))") }
+        if h.recipe != CheckpointRecipe(t) { diff.append("training recipe (\(h.trainRecipe.recipeDescription) vs \(t.recipeDescription))") }
         if h.metrics.count != t.epochs { diff.append("metrics of \(h.metrics.count) epochs") }
         guard diff.isEmpty else {
             throw MixError.file(trial.finalCheckpoint, "does not belong to this trial (differs in: \(diff.joined(separator: ", "))); delete \(trial.runDirectory) to redo it")

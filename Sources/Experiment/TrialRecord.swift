@@ -141,6 +141,10 @@ struct TrialRecord: Codable, Equatable {
         if x.epochs != y.epochs { d.append("train.epochs") }
         if x.batch != y.batch { d.append("train.batch") }
         if x.lr != y.lr || x.beta1 != y.beta1 || x.beta2 != y.beta2 || x.eps != y.eps { d.append("train optimiser (lr, beta1, beta2, eps)") }
+        if x.lrSchedule != y.lrSchedule || x.warmupEpochs != y.warmupEpochs || x.minLR != y.minLR || x.stepEpochs != y.stepEpochs
+            || x.stepGamma != y.stepGamma || x.weightDecay != y.weightDecay || x.ema != y.ema {
+            d.append("train recipe (lr_schedule, warmup_epochs, min_lr, step_epochs, step_gamma, weight_decay, ema)")
+        }
         if x.widths != y.widths { d.append("train.widths") }
         if x.hidden != y.hidden { d.append("train.hidden") }
         return d

@@ -1,10 +1,13 @@
 import Foundation
 import Kernels
 
-/// Adam exactly as `torch.optim.Adam` with its defaults (no weight decay, no amsgrad,
-/// single-tensor path), on one flat parameter buffer:
+/// Adam exactly as `torch.optim.Adam` with its defaults (no amsgrad, single-tensor path),
+/// on one flat parameter buffer; with `weightDecay` > 0 it is `torch.optim.AdamW`
+/// (decoupled weight decay, Loshchilov & Hutter), which first shrinks every parameter
+/// (weights and biases alike, as torch's default parameter group does):
 ///
 ///     t += 1
+///     p = p · (1 − lr·wd)                 (only when wd > 0; torch: param.mul_(1 − lr·wd))
 ///     m = m + (g − m)·(1 − β1)            (torch: exp_avg.lerp_(g, 1−β1))
 ///     v = v·β2 + (1 − β2)·g²
 ///     denom = √v / √(1 − β2ᵗ) + ε
@@ -18,6 +21,9 @@ public struct Adam: Sendable, Equatable {
     public var beta1: Double
     public var beta2: Double
     public var epsilon: Double
+    /// Decoupled (AdamW) weight decay; 0 is plain Adam. `learningRate` is the rate of the
+    /// next step (a schedule sets it before each step), and the decay is multiplied by it.
+    public var weightDecay: Double = 0
     /// First-moment estimate, one entry per parameter.
     public var m: [Float]
     /// Second-moment estimate, one entry per parameter.
@@ -26,8 +32,9 @@ public struct Adam: Sendable, Equatable {
     public var step: Int
 
     public init(parameterCount: Int, learningRate: Double = 1e-3, beta1: Double = 0.9,
-                beta2: Double = 0.999, epsilon: Double = 1e-8) {
+                beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0) {
         self.learningRate = learningRate
+        self.weightDecay = weightDecay
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
@@ -46,6 +53,7 @@ public struct Adam: Sendable, Equatable {
         let bc2Sqrt = Float(bc2.squareRoot())
         let w1 = Float(1 - beta1), b2 = Float(beta2), w2 = Float(1 - beta2), eps = Float(epsilon)
         let n = m.count
+        let decay = Float(1 - learningRate * weightDecay), decays = weightDecay != 0
         m.withUnsafeMutableBufferPointer { mb in
             v.withUnsafeMutableBufferPointer { vb in
                 let mp = mb.baseAddress!, vp = vb.baseAddress!
@@ -57,7 +65,8 @@ public struct Adam: Sendable, Equatable {
                         mp[i] = mi
                         vp[i] = vi
                         let denom = vi.squareRoot() / bc2Sqrt + eps
-                        p[i] = p[i] - stepSize * (mi / denom)
+                        let pi = decays ? p[i] * decay : p[i]
+                        p[i] = pi - stepSize * (mi / denom)
                     }
                 }
             }

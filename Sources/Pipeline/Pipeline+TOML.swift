@@ -96,6 +96,18 @@ extension Pipeline {
             p.train.eps = try t.double("eps") ?? p.train.eps
             p.train.widths = try t.intArray("widths") ?? p.train.widths
             p.train.hidden = try t.int("hidden") ?? p.train.hidden
+            if let schedule = try t.string("lr_schedule") {
+                guard TrainSection.scheduleNames.contains(schedule) else {
+                    throw MixError("\(file): train.lr_schedule must be one of \(TrainSection.scheduleNames.joined(separator: ", ")) (got \"\(schedule)\")")
+                }
+                p.train.lrSchedule = schedule
+            }
+            p.train.warmupEpochs = try t.int("warmup_epochs") ?? p.train.warmupEpochs
+            p.train.minLR = try t.double("min_lr") ?? p.train.minLR
+            p.train.stepEpochs = try t.int("step_epochs") ?? p.train.stepEpochs
+            p.train.stepGamma = try t.double("step_gamma") ?? p.train.stepGamma
+            p.train.weightDecay = try t.double("weight_decay") ?? p.train.weightDecay
+            p.train.ema = try t.double("ema") ?? p.train.ema
             try t.finish()
         }
         try top.finish()

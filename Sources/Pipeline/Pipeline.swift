@@ -331,8 +331,76 @@ public struct TrainSection: Sendable, Equatable, Codable {
     public var widths: [Int] = [32, 64, 128, 256]
     /// Width of the hidden fully connected layer.
     public var hidden: Int = 256
+    /// The learning-rate schedule: `constant`, `cosine` (linear warm-up, then cosine to
+    /// `minLR`) or `step` (× `stepGamma` every `stepEpochs` epochs); per optimizer step.
+    public var lrSchedule: String = "constant"
+    /// Cosine only: epochs of linear warm-up (counted in steps), 0 … epochs − 1.
+    public var warmupEpochs: Int = 0
+    /// Cosine only: the floor the rate decays to, 0 … lr.
+    public var minLR: Double = 0
+    /// Step only: epochs between decays (≥ 1).
+    public var stepEpochs: Int = 1
+    /// Step only: the factor of each decay, in (0, 1].
+    public var stepGamma: Double = 0.1
+    /// Decoupled (AdamW) weight decay of every parameter, ≥ 0; 0 is plain Adam.
+    public var weightDecay: Double = 0
+    /// Decay of the exponential moving average of the weights, in [0, 1); 0 is off. When on,
+    /// evaluation (and so the reported accuracy) and `mixtrain eval` use the averaged weights.
+    public var ema: Double = 0
+
+    /// The schedules `lrSchedule` may name.
+    public static let scheduleNames = ["constant", "cosine", "step"]
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case epochs, batch, lr, beta1, beta2, eps, widths, hidden
+        // The recipe keys as `[train]` and the rest of manifest.json's pipeline spell keys (`source_codec`).
+        case lrSchedule = "lr_schedule", warmupEpochs = "warmup_epochs", minLR = "min_lr", stepEpochs = "step_epochs"
+        case stepGamma = "step_gamma", weightDecay = "weight_decay", ema
+    }
+
+    /// Reads pipelines recorded before the recipe keys existed (all default then).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        epochs = try c.decode(Int.self, forKey: .epochs)
+        batch = try c.decode(Int.self, forKey: .batch)
+        lr = try c.decode(Double.self, forKey: .lr)
+        beta1 = try c.decode(Double.self, forKey: .beta1)
+        beta2 = try c.decode(Double.self, forKey: .beta2)
+        eps = try c.decode(Double.self, forKey: .eps)
+        widths = try c.decode([Int].self, forKey: .widths)
+        hidden = try c.decode(Int.self, forKey: .hidden)
+        lrSchedule = try c.decodeIfPresent(String.self, forKey: .lrSchedule) ?? lrSchedule
+        warmupEpochs = try c.decodeIfPresent(Int.self, forKey: .warmupEpochs) ?? warmupEpochs
+        minLR = try c.decodeIfPresent(Double.self, forKey: .minLR) ?? minLR
+        stepEpochs = try c.decodeIfPresent(Int.self, forKey: .stepEpochs) ?? stepEpochs
+        stepGamma = try c.decodeIfPresent(Double.self, forKey: .stepGamma) ?? stepGamma
+        weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? weightDecay
+        ema = try c.decodeIfPresent(Double.self, forKey: .ema) ?? ema
+    }
+
+    /// Writes the recipe keys only when they differ from the defaults, so a pipeline with
+    /// the article's recipe encodes (and its manifest.json hashes) as before they existed.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(epochs, forKey: .epochs)
+        try c.encode(batch, forKey: .batch)
+        try c.encode(lr, forKey: .lr)
+        try c.encode(beta1, forKey: .beta1)
+        try c.encode(beta2, forKey: .beta2)
+        try c.encode(eps, forKey: .eps)
+        try c.encode(widths, forKey: .widths)
+        try c.encode(hidden, forKey: .hidden)
+        let d = TrainSection()
+        if lrSchedule != d.lrSchedule { try c.encode(lrSchedule, forKey: .lrSchedule) }
+        if warmupEpochs != d.warmupEpochs { try c.encode(warmupEpochs, forKey: .warmupEpochs) }
+        if minLR != d.minLR { try c.encode(minLR, forKey: .minLR) }
+        if stepEpochs != d.stepEpochs { try c.encode(stepEpochs, forKey: .stepEpochs) }
+        if stepGamma != d.stepGamma { try c.encode(stepGamma, forKey: .stepGamma) }
+        if weightDecay != d.weightDecay { try c.encode(weightDecay, forKey: .weightDecay) }
+        if ema != d.ema { try c.encode(ema, forKey: .ema) }
+    }
 
     /// Problems with the values, each naming its key; empty when valid.
     public func problems() -> [String] {
@@ -343,11 +411,49 @@ public struct TrainSection: Sendable, Equatable, Codable {
         if !(0..<1).contains(beta1) { out.append("train.beta1 must be in [0, 1) (got \(beta1))") }
         if !(0..<1).contains(beta2) { out.append("train.beta2 must be in [0, 1) (got \(beta2))") }
         if !(eps > 0) || !eps.isFinite { out.append("train.eps must be > 0 (got \(eps))") }
+        out += recipeProblems()
         if widths.count != 4 || widths.contains(where: { !(1...TrainingLimits.maxWidth).contains($0) }) {
             out.append("train.widths must be 4 channel counts, each \(Wording.range(1, TrainingLimits.maxWidth)) (got \(widths))")
         }
         if !(1...TrainingLimits.maxHidden).contains(hidden) { out.append("train.hidden must be \(Wording.range(1, TrainingLimits.maxHidden)) (got \(hidden))") }
         return out
+    }
+
+    /// Problems with the recipe keys (schedule, weight decay, EMA), each naming its key.
+    public func recipeProblems() -> [String] {
+        var out: [String] = []
+        if !TrainSection.scheduleNames.contains(lrSchedule) {
+            out.append("train.lr_schedule must be one of \(TrainSection.scheduleNames.joined(separator: ", ")) (got \(String(reflecting: lrSchedule)))")
+        }
+        if warmupEpochs < 0 || warmupEpochs >= max(epochs, 1) {
+            out.append("train.warmup_epochs must be \(Wording.range(0, max(epochs, 1) - 1)), fewer than train.epochs (got \(warmupEpochs))")
+        } else if warmupEpochs > 0 && lrSchedule != "cosine" {
+            out.append("train.warmup_epochs applies to lr_schedule = \"cosine\" only (got \(warmupEpochs) with \(String(reflecting: lrSchedule)))")
+        }
+        if !(minLR >= 0 && minLR <= lr) || !minLR.isFinite { out.append("train.min_lr must be from 0 to train.lr = \(lr) (got \(minLR))") }
+        if stepEpochs < 1 || stepEpochs > 100_000 { out.append("train.step_epochs must be \(Wording.range(1, 100_000)) (got \(stepEpochs))") }
+        if !(stepGamma > 0 && stepGamma <= 1) { out.append("train.step_gamma must be in (0, 1] (got \(stepGamma))") }
+        if !(weightDecay >= 0) || !weightDecay.isFinite {
+            out.append("train.weight_decay must be ≥ 0 (got \(weightDecay))")
+        } else if !(lr * weightDecay < 1) {
+            out.append("train.weight_decay × train.lr must be < 1, else every step zeroes or flips the weights (got \(weightDecay) × \(lr))")
+        }
+        if !(0..<1).contains(ema) { out.append("train.ema must be in [0, 1), 0 = off (got \(ema))") }
+        return out
+    }
+
+    /// The recipe in one line, for reports: `constant lr 0.001, Adam` or
+    /// `cosine lr 0.001 → 0 after 2 warm-up epochs, AdamW weight decay 0.05, EMA 0.999`.
+    public var recipeDescription: String {
+        var s: String
+        switch lrSchedule {
+        case "cosine": s = "cosine lr \(lr) → \(minLR)" + (warmupEpochs > 0 ? " after \(warmupEpochs) linear warm-up epoch\(warmupEpochs == 1 ? "" : "s")" : "")
+        case "step": s = "step lr \(lr) × \(stepGamma) every \(stepEpochs) epoch\(stepEpochs == 1 ? "" : "s")"
+        default: s = "constant lr \(lr)"
+        }
+        s += weightDecay > 0 ? ", AdamW weight decay \(weightDecay) (all parameters)" : ", Adam (no weight decay)"
+        s += ema > 0 ? ", EMA of the weights \(ema) (evaluated and reported)" : ", no EMA"
+        return s
     }
 
     /// Why the seed CNN with these widths cannot take `height`×`width` images, or nil: it

@@ -1,7 +1,53 @@
 import Foundation
 import MixCore
 import NN
+import Pipeline
 import ShardStore
+
+/// The training recipe beyond constant-rate Adam (version 3 checkpoints): the learning-rate
+/// schedule, AdamW weight decay and the EMA decay, as in `[train]`. Absent (nil) in a
+/// checkpoint means the article's recipe: constant rate, no weight decay, no EMA.
+public struct CheckpointRecipe: Sendable, Equatable, Codable {
+    public var lrSchedule: String
+    public var warmupEpochs: Int
+    public var minLR: Double
+    public var stepEpochs: Int
+    public var stepGamma: Double
+    public var weightDecay: Double
+    public var ema: Double
+    /// Cosine only: `train.epochs`, the schedule's horizon (the rate of every step depends on
+    /// it, so a cosine run resumes only to the same number of epochs); nil otherwise.
+    public var scheduleEpochs: Int?
+
+    /// The recipe of `t`, or nil when it is the default one.
+    public init?(_ t: TrainSection) {
+        let d = TrainSection()
+        guard t.lrSchedule != d.lrSchedule || t.warmupEpochs != d.warmupEpochs || t.minLR != d.minLR
+                || t.stepEpochs != d.stepEpochs || t.stepGamma != d.stepGamma || t.weightDecay != d.weightDecay
+                || t.ema != d.ema else { return nil }
+        lrSchedule = t.lrSchedule
+        warmupEpochs = t.warmupEpochs
+        minLR = t.minLR
+        stepEpochs = t.stepEpochs
+        stepGamma = t.stepGamma
+        weightDecay = t.weightDecay
+        ema = t.ema
+        scheduleEpochs = t.lrSchedule == "cosine" ? t.epochs : nil
+    }
+
+    /// `t` with this recipe's keys.
+    func applied(to t: TrainSection) -> TrainSection {
+        var t = t
+        t.lrSchedule = lrSchedule
+        t.warmupEpochs = warmupEpochs
+        t.minLR = minLR
+        t.stepEpochs = stepEpochs
+        t.stepGamma = stepGamma
+        t.weightDecay = weightDecay
+        t.ema = ema
+        return t
+    }
+}
 
 /// Everything needed to continue training exactly where it stopped.
 public struct Checkpoint: Sendable, Equatable {
@@ -39,8 +85,18 @@ public struct Checkpoint: Sendable, Equatable {
         public var pipelineName: String
         public var manifestSHA256: String
         public var sourceFingerprint: String
-        /// Parameters in each of the three float blocks.
+        /// Parameters in each of the float blocks.
         public var parameterCount: Int
+        /// The recipe (version 3); nil: constant rate, no weight decay, no EMA. `learningRate`
+        /// is the base rate the schedule scales.
+        public var recipe: CheckpointRecipe? = nil
+
+        /// The recipe keys of `[train]` this checkpoint trained with (`learningRate` as `lr`).
+        public var trainRecipe: TrainSection {
+            var t = TrainSection()
+            t.lr = learningRate
+            return recipe?.applied(to: t) ?? t
+        }
 
         /// What is impossible in the header apart from the network shape (a crafted file), naming the field; nil when fine.
         var problem: String? {
@@ -50,6 +106,15 @@ public struct Checkpoint: Sendable, Equatable {
             if let problem = TrainingLimits.batchProblem(batch, key: "header: batch") { return problem }
             if parameterCount != config.checkedParameterCount {
                 return "header: parameterCount \(parameterCount) does not match the network's \(config.checkedParameterCount ?? 0)"
+            }
+            if let r = recipe {
+                var t = r.applied(to: TrainSection())
+                t.lr = learningRate
+                t.epochs = r.scheduleEpochs ?? max(1, r.warmupEpochs + 1)
+                if (r.scheduleEpochs != nil) != (r.lrSchedule == "cosine") {
+                    return "header: recipe: scheduleEpochs must be given for the cosine schedule only"
+                }
+                if let problem = t.recipeProblems().first { return "header: recipe: " + problem }
             }
             let n = normalization
             guard n.mean.count == inputChannels, n.std.count == inputChannels,
@@ -73,22 +138,34 @@ public struct Checkpoint: Sendable, Equatable {
     /// Adam's first and second moments.
     public var adamM: [Float]
     public var adamV: [Float]
+    /// The exponential moving average of the parameters (version 3, when the recipe's
+    /// `ema` > 0): what evaluation and `mixtrain eval` use.
+    public var ema: [Float]?
 
-    public init(header: Header, parameters: [Float], adamM: [Float], adamV: [Float]) {
+    public init(header: Header, parameters: [Float], adamM: [Float], adamV: [Float], ema: [Float]? = nil) {
         self.header = header
         self.parameters = parameters
         self.adamM = adamM
         self.adamV = adamV
+        self.ema = ema
     }
+
+    /// Whether the file holds an EMA block (the recipe's `ema` > 0).
+    var hasEMA: Bool { (header.recipe?.ema ?? 0) > 0 }
 
     // MARK: File format
 
     /// `MIXCKPT1`.
     public static let magic: [UInt8] = Array("MIXCKPT1".utf8)
-    /// The version written: 2 (non-square inputs, the normalisation figures). Version 1 (mixshards
-    /// ≤ 0.4: `inputSize`, no figures) is still read.
-    public static let version: UInt32 = 2
-    public static let readableVersions: ClosedRange<UInt32> = 1...2
+    /// The version written: 3 (the header's `recipe`, and an EMA block when its `ema` > 0) when
+    /// the run's recipe is not the default one; else 2 (non-square inputs, the normalisation
+    /// figures), byte for byte as before the recipe existed. Version 1 (mixshards ≤ 0.4:
+    /// `inputSize`, no figures) is still read.
+    public static let version: UInt32 = 3
+    public static let readableVersions: ClosedRange<UInt32> = 1...3
+
+    /// The version this checkpoint is written as.
+    public var formatVersion: UInt32 { header.recipe == nil ? 2 : 3 }
 
     /// The file name of the checkpoint taken after `epoch` completed epochs.
     public static func fileName(epoch: Int) -> String {
@@ -100,6 +177,7 @@ public struct Checkpoint: Sendable, Equatable {
     /// ```
     /// magic "MIXCKPT1" (8) | version u32 | headerBytes u32 | header (JSON, UTF-8)
     /// | parameterCount u64 | parameters f32 × n | Adam m f32 × n | Adam v f32 × n
+    /// | [version 3 with recipe.ema > 0: EMA parameters f32 × n]
     /// | SHA-256 of everything before (32)
     /// ```
     /// Integers and floats little-endian.
@@ -108,15 +186,18 @@ public struct Checkpoint: Sendable, Equatable {
         guard parameters.count == n, adamM.count == n, adamV.count == n else {
             throw MixError("checkpoint: parameter/moment counts (\(parameters.count)/\(adamM.count)/\(adamV.count)) do not match \(n)")
         }
+        guard hasEMA ? ema?.count == n : ema == nil else {
+            throw MixError("checkpoint: EMA parameters (\(ema?.count ?? 0)) do not match the recipe's ema \(header.recipe?.ema ?? 0) and \(n) parameters")
+        }
         let json = Array(try JSONEncoder.sorted.encode(header))
         var out: [UInt8] = []
         out.reserveCapacity(8 + 8 + json.count + 8 + 12 * n + 32)
         out += Checkpoint.magic
-        out.appendLE(Checkpoint.version)
+        out.appendLE(formatVersion)
         out.appendLE(UInt32(json.count))
         out += json
         out.appendLE(UInt64(n))
-        for block in [parameters, adamM, adamV] { out.appendFloats(block) }
+        for block in [parameters, adamM, adamV] + (ema.map { [$0] } ?? []) { out.appendFloats(block) }
         out += SHA256.hash(out)
         return out
     }
@@ -145,14 +226,19 @@ public struct Checkpoint: Sendable, Equatable {
         // Everything a crafted header could make overflow or allocate is checked before the floats are read.
         if let problem = header.config.validationError() { throw fail("network configuration: \(problem)") }
         if v == 1 { header.normalization = PixelNormalizer.legacy(channels: header.inputChannels).stats }
+        if v < 3 && header.recipe != nil { throw fail("header: a version \(v) checkpoint cannot hold a recipe") }
+        if v == 3 && header.recipe == nil { throw fail("header: a version 3 checkpoint must hold a recipe") }
         if let problem = header.problem { throw fail(problem) }
         let count: UInt64 = try r.le(fail)
-        guard count == UInt64(header.parameterCount), UInt64(r.remaining) == 12 &* count else {
-            throw fail("holds \(r.remaining) bytes of parameters and moments for \(count) parameters, expected 3 × 4 × \(header.parameterCount)")
+        let blocks: UInt64 = (header.recipe?.ema ?? 0) > 0 ? 4 : 3
+        guard count == UInt64(header.parameterCount), UInt64(r.remaining) == 4 &* blocks &* count else {
+            throw fail("holds \(r.remaining) bytes of parameters\(blocks == 4 ? ", moments and EMA" : " and moments") for \(count) parameters, "
+                       + "expected \(blocks) × 4 × \(header.parameterCount)")
         }
         let n = header.parameterCount
         let p = try r.floats(n, fail), m = try r.floats(n, fail), vv = try r.floats(n, fail)
-        return Checkpoint(header: header, parameters: p, adamM: m, adamV: vv)
+        let e = blocks == 4 ? try r.floats(n, fail) : nil
+        return Checkpoint(header: header, parameters: p, adamM: m, adamV: vv, ema: e)
     }
 
     /// Writes atomically (temp + fsync + rename).
@@ -204,20 +290,38 @@ public struct Checkpoint: Sendable, Equatable {
 
     // MARK: Model and optimiser
 
-    /// Captures a model, its optimiser, and the figures its inputs were normalised with.
+    /// Captures a model, its optimiser, and the figures its inputs were normalised with; with a
+    /// recipe, `learningRate` is its base rate (the optimiser's is the last scheduled one), and
+    /// `ema` the averaged weights when the recipe's `ema` > 0.
     public init(model: SeedCNN, optimizer: Adam, normalizer: PixelNormalizer, epoch: Int, batch: Int, seed: UInt64,
-                metrics: [EpochMetrics], pipelineName: String, manifestSHA256: String, sourceFingerprint: String) {
+                metrics: [EpochMetrics], pipelineName: String, manifestSHA256: String, sourceFingerprint: String,
+                learningRate: Double? = nil, recipe: CheckpointRecipe? = nil, ema: WeightEMA? = nil) {
         let c = model.config
         header = Header(widths: c.widths, hidden: c.hidden, classes: c.classes, inputChannels: c.inputChannels,
                         inputHeight: c.inputHeight, inputWidth: c.inputWidth, normalization: normalizer.stats,
                         epoch: epoch, adamStep: optimizer.step,
-                        learningRate: optimizer.learningRate, beta1: optimizer.beta1, beta2: optimizer.beta2,
+                        learningRate: learningRate ?? optimizer.learningRate, beta1: optimizer.beta1, beta2: optimizer.beta2,
                         epsilon: optimizer.epsilon, batch: batch, seed: seed, nextEpoch: epoch, metrics: metrics,
                         pipelineName: pipelineName, manifestSHA256: manifestSHA256,
-                        sourceFingerprint: sourceFingerprint, parameterCount: model.parameterCount)
+                        sourceFingerprint: sourceFingerprint, parameterCount: model.parameterCount, recipe: recipe)
         parameters = model.parameters
         adamM = optimizer.m
         adamV = optimizer.v
+        self.ema = ema?.values
+    }
+
+    /// A model holding the weights to evaluate: the EMA's when the checkpoint has one, else
+    /// the trained parameters.
+    public func makeEvaluationModel() throws -> SeedCNN {
+        let model = try makeModel()
+        if let ema { model.parameters = ema }
+        return model
+    }
+
+    /// The EMA state stored in the checkpoint (nil when the recipe has none).
+    public func makeEMA() -> WeightEMA? {
+        guard let ema, let decay = header.recipe?.ema, decay > 0 else { return nil }
+        return WeightEMA(decay: decay, parameters: ema)
     }
 
     /// A model holding the checkpoint's parameters.
@@ -236,7 +340,7 @@ public struct Checkpoint: Sendable, Equatable {
     /// The optimiser state stored in the checkpoint.
     public func makeOptimizer() -> Adam {
         var adam = Adam(parameterCount: parameters.count, learningRate: header.learningRate, beta1: header.beta1,
-                        beta2: header.beta2, epsilon: header.epsilon)
+                        beta2: header.beta2, epsilon: header.epsilon, weightDecay: header.recipe?.weightDecay ?? 0)
         adam.m = adamM
         adam.v = adamV
         adam.step = header.adamStep

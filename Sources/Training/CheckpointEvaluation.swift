@@ -10,7 +10,8 @@ public enum CheckpointEvaluation {
     /// Inputs are normalised with the figures the checkpoint records — those its network was
     /// trained with (a version 1 checkpoint: the CIFAR-10 constants, all it was ever trained
     /// with) — not the directory's: a network's input scaling is part of the network, and the
-    /// directory may hold other data of the same shape. When the directory's own figures differ,
+    /// directory may hold other data of the same shape. A checkpoint trained with an EMA of
+    /// the weights is evaluated with the averaged weights, as training evaluated it. When the directory's own figures differ,
     /// `warn` says so.
     public static func run(checkpoint: String, shardDirectory: String, threads: Int = 2, quiet: Bool = false,
                            warn: (String) -> Void = { printError("warning: " + $0) }) throws -> String {
@@ -24,7 +25,7 @@ public enum CheckpointEvaluation {
         }
         try MemoryBudget.check(c, workers: threads, training: false, context: checkpoint)
         setTrainingThreads(threads)
-        let model = try ckpt.makeModel()
+        let model = try ckpt.makeEvaluationModel()
         let normalizer = ckpt.normalizer
         let own = PixelNormalizer.forSource(dir.manifest.source)
         if own.normalizer != normalizer {
@@ -35,6 +36,7 @@ public enum CheckpointEvaluation {
         let eval = try Evaluation.run(model: model, loader: loader,
                                       progress: Progress("eval", total: dir.testSampleCount, unit: "images", quiet: quiet))
         var out = "checkpoint \(checkpoint) (epoch \(ckpt.header.epoch)) on \(shardDirectory): \(eval.count) test images\n"
+        if ckpt.ema != nil { out += "weights: the EMA (decay \(ckpt.header.recipe?.ema ?? 0)) of the trained weights, as in training\n" }
         out += "inputs normalised with \(normalizer.description) (the checkpoint's, as in training)\n"
         out += eval.table(classNames: dir.classNames)
         return out

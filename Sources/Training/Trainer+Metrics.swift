@@ -26,10 +26,13 @@ public struct EpochMetrics: Sendable, Equatable, Codable {
     /// The OpenBLAS kernel the epoch ran on, with where the choice came from
     /// (`Zen (chosen by mixshards for this CPU)`); nil in older checkpoints.
     public var blasKernel: String?
+    /// The learning rate of the epoch's last optimizer step (nil in checkpoints written
+    /// before the recipe existed, which all trained at the constant `train.lr`).
+    public var lr: Double?
 
     public init(epoch: Int, trainLoss: Double, testLoss: Double, testAccuracy: Double,
                 imagesPerSecond: Double, seconds: Double, loaderSeconds: Double? = nil, evalSeconds: Double? = nil,
-                threads: Int? = nil, blasKernel: String? = nil) {
+                threads: Int? = nil, blasKernel: String? = nil, lr: Double? = nil) {
         self.epoch = epoch
         self.trainLoss = trainLoss
         self.testLoss = testLoss
@@ -40,18 +43,21 @@ public struct EpochMetrics: Sendable, Equatable, Codable {
         self.evalSeconds = evalSeconds
         self.threads = threads
         self.blasKernel = blasKernel
+        self.lr = lr
     }
 }
 
 /// The run directory's text outputs: `metrics.csv`, `curves.svg`, `report.md`.
 public enum RunOutputs {
-    /// `metrics.csv`: a header and one row per epoch.
+    /// `metrics.csv`: a header and one row per epoch. `lr` (last, so readers by position keep
+    /// working) is the rate of the epoch's last step, `%.6g`; empty when unrecorded.
     public static func csv(_ metrics: [EpochMetrics]) -> String {
-        var out = "epoch,train_loss,test_loss,test_acc,images_per_s,seconds,threads,blas_kernel\n"
+        var out = "epoch,train_loss,test_loss,test_acc,images_per_s,seconds,threads,blas_kernel,lr\n"
         for m in metrics {
             let kernel = m.blasKernel.map(kernelName) ?? ""
             out += "\(m.epoch),\(fmt(m.trainLoss, 6)),\(fmt(m.testLoss, 6)),\(fmt(m.testAccuracy, 6)),"
-                + "\(fmt(m.imagesPerSecond, 1)),\(fmt(m.seconds, 3)),\(m.threads.map(String.init) ?? ""),\(kernel)\n"
+                + "\(fmt(m.imagesPerSecond, 1)),\(fmt(m.seconds, 3)),\(m.threads.map(String.init) ?? ""),\(kernel),"
+                + "\(m.lr.map { String(format: "%.6g", $0) } ?? "")\n"
         }
         return out
     }

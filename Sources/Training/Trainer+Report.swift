@@ -65,22 +65,26 @@ struct ReportContext {
         s += "| materialised epochs | \(materialisedEpochs)\(t.epochs > materialisedEpochs ? " (epoch e reads epoch e mod \(materialisedEpochs), reshuffled)" : "") |\n"
         s += "| epochs | \(t.epochs) |\n"
         s += "| batch | \(t.batch) |\n"
-        s += "| optimiser | Adam, lr \(t.lr), β1 \(t.beta1), β2 \(t.beta2), ε \(t.eps) |\n"
+        s += "| optimiser | \(t.weightDecay > 0 ? "AdamW" : "Adam"), lr \(t.lr), β1 \(t.beta1), β2 \(t.beta2), ε \(t.eps)"
+            + "\(t.weightDecay > 0 ? ", weight decay \(t.weightDecay) (decoupled, every parameter incl. biases)" : "") |\n"
+        s += "| recipe | \(t.recipeDescription) (per optimizer step; DESIGN.md, \"The training recipe\") |\n"
+        s += "| evaluated weights | \(t.ema > 0 ? "the EMA of the weights (decay \(t.ema)): every test loss and accuracy below" : "the trained weights") |\n"
         s += "| network | conv widths \(t.widths), hidden \(t.hidden), \(parameterCount) parameters |\n"
         s += "| seed | \(settings.seed) |\n"
         s += "| micro-batch | \(TrainingDefaults.microBatch) samples (gradients summed in a fixed order: the thread count changes speed only) |\n"
         s += "| threads | \(metrics.isEmpty ? String(settings.threads) : RunOutputs.byStretches(metrics.map(\.threads))) |\n"
         s += "| BLAS | \(blasText(metrics)) |\n"
         if resumedEpochs > 0 { s += "| resumed | after epoch \(resumedEpochs) (from `\(Checkpoint.fileName(epoch: resumedEpochs))`) |\n" }
-        s += "\n## Epochs\n\n| epoch | train loss | test loss | test accuracy | images/s | seconds |\n|---:|---:|---:|---:|---:|---:|\n"
+        s += "\n## Epochs\n\n| epoch | lr (last step) | train loss | test loss | test accuracy | images/s | seconds |\n|---:|---:|---:|---:|---:|---:|---:|\n"
         for m in metrics {
-            s += "| \(m.epoch) | \(fmt(m.trainLoss, 4)) | \(fmt(m.testLoss, 4)) | \(fmt(100 * m.testAccuracy, 2))% | \(Int(m.imagesPerSecond.rounded())) | \(fmt(m.seconds, 1)) |\n"
+            s += "| \(m.epoch) | \(m.lr.map { String(format: "%.4g", $0) } ?? "—") | \(fmt(m.trainLoss, 4)) | \(fmt(m.testLoss, 4)) | \(fmt(100 * m.testAccuracy, 2))% | \(Int(m.imagesPerSecond.rounded())) | \(fmt(m.seconds, 1)) |\n"
         }
         s += "\n## Result\n\n"
         if let last = metrics.last {
             let best = metrics.max { $0.testAccuracy < $1.testAccuracy }!
             s += "Final test accuracy: **\(fmt(100 * last.testAccuracy, 2))%** after \(last.epoch) epoch\(last.epoch == 1 ? "" : "s") "
-                + "(best \(fmt(100 * best.testAccuracy, 2))% at epoch \(best.epoch)).\n\n"
+                + "(best \(fmt(100 * best.testAccuracy, 2))% at epoch \(best.epoch))"
+                + (t.ema > 0 ? ", of the EMA of the weights (decay \(t.ema)).\n\n" : ".\n\n")
         } else {
             s += "No epoch has completed.\n\n"
         }

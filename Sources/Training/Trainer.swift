@@ -117,6 +117,7 @@ public enum Trainer {
 
         var model: SeedCNN
         var adam: Adam
+        var ema: WeightEMA?
         var metrics: [EpochMetrics] = []
         var resumed = 0
         let usable = settings.resume ? Checkpoint.newestUsable(in: run) : (checkpoint: nil, skipped: [])
@@ -125,6 +126,7 @@ public enum Trainer {
             try check(ckpt.header, against: settings, config: config, directory: dir, normalizer: normalizer)
             model = try ckpt.makeModel()
             adam = ckpt.makeOptimizer()
+            ema = ckpt.makeEMA()
             metrics = ckpt.header.metrics
             resumed = ckpt.header.epoch
             say("resuming from \(run)/\(Checkpoint.fileName(epoch: resumed)) (\(resumed) epoch\(resumed == 1 ? "" : "s") done)")
@@ -145,8 +147,16 @@ public enum Trainer {
                 printError("warning: no checkpoint in \(run); starting from scratch")
             }
             model = SeedCNN(config: config, seed: settings.seed)
-            adam = Adam(parameterCount: model.parameterCount, learningRate: t.lr, beta1: t.beta1, beta2: t.beta2, epsilon: t.eps)
+            adam = Adam(parameterCount: model.parameterCount, learningRate: t.lr, beta1: t.beta1, beta2: t.beta2, epsilon: t.eps,
+                        weightDecay: t.weightDecay)
+            if t.ema > 0 { ema = WeightEMA(decay: t.ema, parameters: model.parameters) }
         }
+        let schedule = t.schedule
+        let recipe = CheckpointRecipe(t)
+        // The schedule's epoch, in steps: the first epoch's batch count (DESIGN.md, "Training contract").
+        let stepsPerEpoch = max(1, (dir.trainSampleCount(epoch: 0) + t.batch - 1) / t.batch)
+        // Evaluation runs on the EMA's weights when there is one (timm's ModelEmaV2 use).
+        let emaModel = ema.map { _ in SeedCNN(config: config, seed: settings.seed) }
         let context = ReportContext(settings: settings, directory: dir, parameterCount: model.parameterCount,
                                     resumedEpochs: resumed, normalizer: normalizer, normalizationRecorded: recorded)
         say("inputs normalised with \(normalizer.description) "
@@ -161,15 +171,19 @@ public enum Trainer {
             var lossSum = 0.0
             var seen = 0
             var loaderSeconds = 0.0
+            var lastRate = adam.learningRate
             while true {
                 let waitStart = Progress.now()
                 guard let batch = try stream.next() else { break }
                 loaderSeconds += Progress.now() - waitStart
+                adam.learningRate = schedule.rate(base: t.lr, step: adam.step, stepsPerEpoch: stepsPerEpoch, epochs: t.epochs)
+                lastRate = adam.learningRate
                 let loss = batch.images.withUnsafeBufferPointer { x in
                     batch.labels.withUnsafeBufferPointer { y in
                         model.trainStep(input: x.baseAddress!, targets: y.baseAddress!, batch: batch.count, optimizer: &adam)
                     }
                 }
+                ema?.update(from: model)
                 guard loss.isFinite else {
                     throw MixError("epoch \(epoch + 1), batch \(batch.index + 1): the loss is \(loss); lower the learning rate (train.lr = \(t.lr))")
                 }
@@ -181,7 +195,8 @@ public enum Trainer {
             let trainSeconds = progress.finish()
             guard seen > 0 else { throw MixError.file(settings.shardDirectory, "epoch \(epoch + 1): no training sample could be read") }
             let evalStart = Progress.now()
-            let eval = try Evaluation.run(model: model, loader: loader,
+            if let emaModel, let ema { emaModel.parameters = ema.values }
+            let eval = try Evaluation.run(model: emaModel ?? model, loader: loader,
                                           progress: Progress("test \(epoch + 1)/\(t.epochs)", total: dir.testSampleCount,
                                                              unit: "images", quiet: settings.quiet))
             let epochEnd = Progress.now()
@@ -189,13 +204,14 @@ public enum Trainer {
                                  testAccuracy: eval.accuracy, imagesPerSecond: Double(seen) / max(trainSeconds, 1e-9),
                                  seconds: epochEnd - epochStart, loaderSeconds: loaderSeconds,
                                  evalSeconds: epochEnd - evalStart, threads: settings.threads,
-                                 blasKernel: BLASReport.kernel)
+                                 blasKernel: BLASReport.kernel, lr: lastRate)
             metrics.append(m)
             say("epoch \(m.epoch)/\(t.epochs): train loss \(fmt(m.trainLoss, 4)), test loss \(fmt(m.testLoss, 4)), "
                 + "test acc \(fmt(100 * m.testAccuracy, 2))%, \(Int(m.imagesPerSecond.rounded())) images/s, \(fmt(m.seconds, 1)) s")
             let ckpt = Checkpoint(model: model, optimizer: adam, normalizer: normalizer, epoch: epoch + 1, batch: t.batch, seed: settings.seed,
                                   metrics: metrics, pipelineName: settings.pipelineName,
-                                  manifestSHA256: dir.manifestSHA256, sourceFingerprint: dir.manifest.source.fingerprint)
+                                  manifestSHA256: dir.manifestSHA256, sourceFingerprint: dir.manifest.source.fingerprint,
+                                  learningRate: t.lr, recipe: recipe, ema: ema)
             try ckpt.write(to: run + "/" + Checkpoint.fileName(epoch: epoch + 1))
             try writeOutputs(run: run, metrics: metrics, context: context, skipped: loader.skipped,
                              wallSeconds: Progress.now() - wallStart)
@@ -223,6 +239,15 @@ public enum Trainer {
         if h.learningRate != s.train.lr || h.beta1 != s.train.beta1 || h.beta2 != s.train.beta2 || h.epsilon != s.train.eps {
             diff.append("optimiser settings")
         }
+        let recipe = CheckpointRecipe(s.train)
+        // The same recipe but for the cosine horizon (train.epochs) gets its own, actionable message.
+        var sameButEpochs = recipe
+        sameButEpochs?.scheduleEpochs = h.recipe?.scheduleEpochs
+        if let e = h.recipe?.scheduleEpochs, let now = recipe?.scheduleEpochs, e != now, sameButEpochs == h.recipe {
+            diff.append("epochs of the cosine schedule (\(e) vs \(now): the rate of every step depends on them; resume with --epochs \(e))")
+        } else if h.recipe != recipe {
+            diff.append("training recipe (\(h.trainRecipe.recipeDescription) vs \(s.train.recipeDescription))")
+        }
         if h.manifestSHA256 != directory.manifestSHA256 { diff.append("shard set (manifest.json differs)") }
         if h.normalization != normalizer.stats {
             diff.append("input normalisation (\(h.normalization.description) vs \(normalizer.description))")
@@ -237,6 +262,17 @@ public enum Trainer {
         try FileIO.writeAtomically(run + "/metrics.csv", RunOutputs.csv(metrics))
         try FileIO.writeAtomically(run + "/curves.svg", RunOutputs.svg(metrics, title: "mixtrain: \(context.settings.pipelineName)"))
         try FileIO.writeAtomically(run + "/report.md", context.markdown(metrics: metrics, skipped: skipped, wallSeconds: wallSeconds))
+    }
+}
+
+extension TrainSection {
+    /// The learning-rate schedule these keys name (validated: `lrSchedule` is a known name).
+    public var schedule: LRSchedule {
+        switch lrSchedule {
+        case "cosine": return .cosine(warmupEpochs: warmupEpochs, minLR: minLR)
+        case "step": return .step(everyEpochs: stepEpochs, gamma: stepGamma)
+        default: return .constant
+        }
     }
 }
 

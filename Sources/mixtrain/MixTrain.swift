@@ -46,13 +46,29 @@ struct Train: ParsableCommand {
     var startOver = false
     @Flag(help: "Skip corrupt chunks (counted and reported) instead of stopping.") var skipCorrupt = false
     @Option(help: "Batch size (overrides train.batch).") var batch: Int?
-    @Option(help: "Learning rate (overrides train.lr).") var lr: Double?
+    @Option(help: "Learning rate (overrides train.lr; the base rate a schedule scales).") var lr: Double?
+    @Option(help: "Learning-rate schedule: constant, cosine or step (overrides train.lr_schedule).") var lrSchedule: String?
+    @Option(help: "Cosine: linear warm-up epochs, counted in steps (overrides train.warmup_epochs).") var warmupEpochs: Int?
+    @Option(help: "Cosine: the rate's floor (overrides train.min_lr).") var minLr: Double?
+    @Option(help: "Step: epochs between decays (overrides train.step_epochs).") var stepEpochs: Int?
+    @Option(help: "Step: factor of each decay (overrides train.step_gamma).") var stepGamma: Double?
+    @Option(help: "Decoupled AdamW weight decay, 0 = Adam (overrides train.weight_decay).") var weightDecay: Double?
+    @Option(help: "EMA decay of the weights, evaluated and checkpointed; 0 = off (overrides train.ema).") var ema: Double?
     @Flag(help: "Print nothing but errors and warnings.") var quiet = false
 
     func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be ≥ 1") }
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be > 0") }
+        if let lrSchedule, !TrainSection.scheduleNames.contains(lrSchedule) {
+            throw ValidationError("--lr-schedule must be one of \(TrainSection.scheduleNames.joined(separator: ", ")) (got \(String(reflecting: lrSchedule)))")
+        }
+        if let warmupEpochs, warmupEpochs < 0 { throw ValidationError("--warmup-epochs must be ≥ 0") }
+        if let minLr, !(minLr >= 0 && minLr.isFinite) { throw ValidationError("--min-lr must be ≥ 0") }
+        if let stepEpochs, stepEpochs < 1 { throw ValidationError("--step-epochs must be ≥ 1") }
+        if let stepGamma, !(stepGamma > 0 && stepGamma <= 1) { throw ValidationError("--step-gamma must be in (0, 1]") }
+        if let weightDecay, !(weightDecay >= 0 && weightDecay.isFinite) { throw ValidationError("--weight-decay must be ≥ 0") }
+        if let ema, !(0..<1).contains(ema) { throw ValidationError("--ema must be in [0, 1), 0 = off") }
     }
 
     func run() throws {
@@ -68,6 +84,13 @@ struct Train: ParsableCommand {
             if let epochs { t.epochs = epochs }
             if let batch { t.batch = batch }
             if let lr { t.lr = lr }
+            if let lrSchedule { t.lrSchedule = lrSchedule }
+            if let warmupEpochs { t.warmupEpochs = warmupEpochs }
+            if let minLr { t.minLR = minLr }
+            if let stepEpochs { t.stepEpochs = stepEpochs }
+            if let stepGamma { t.stepGamma = stepGamma }
+            if let weightDecay { t.weightDecay = weightDecay }
+            if let ema { t.ema = ema }
             let runDirectory = try out ?? TrainSettings.defaultRunDirectory(pipelineName: p.name)
             let settings = TrainSettings(shardDirectory: shardDir, runDirectory: runDirectory, train: t,
                                          pipelineName: p.name, seed: seed ?? p.seed, threads: threads, resume: resume,

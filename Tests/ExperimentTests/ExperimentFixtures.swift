@@ -118,7 +118,7 @@ enum ExperimentFixtures {
     static func metrics(_ runDir: String) throws -> [(epoch: Int, trainLoss: Double, testLoss: Double, testAccuracy: Double)] {
         let text = String(decoding: try FileIO.read(runDir + "/metrics.csv"), as: UTF8.self)
         let lines = text.split(separator: "\n")
-        XCTAssertEqual(lines.first, "epoch,train_loss,test_loss,test_acc,images_per_s,seconds,threads,blas_kernel")
+        XCTAssertEqual(lines.first, "epoch,train_loss,test_loss,test_acc,images_per_s,seconds,threads,blas_kernel,lr")
         return lines.dropFirst().map { line in
             let f = line.split(separator: ",")
             return (Int(f[0])!, Double(f[1])!, Double(f[2])!, Double(f[3])!)

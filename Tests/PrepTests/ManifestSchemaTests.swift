@@ -15,6 +15,8 @@ final class ManifestSchemaTests: XCTestCase {
             ("batch", "[mix]\nmode = \"batch\"\nblock = 16\nsmoothing = 0.1"),
             ("cutmix", "[mix]\nmode = \"cutmix\"\np = 1.0\nalpha = 1.0"),
             ("none", "[mix]\nmode = \"none\"\n[shards]\ncodec = \"none\"\nfilter = \"none\"\nprovenance = false\nsamples_per_shard = 70"),
+            ("recipe", "[train]\nepochs = 4\nlr_schedule = \"cosine\"\nwarmup_epochs = 1\nmin_lr = 1e-5\nweight_decay = 0.05\nema = 0.999"),
+            ("step", "[train]\nlr_schedule = \"step\"\nstep_epochs = 3\nstep_gamma = 0.5"),
         ]
         for (name, section) in variants {
             let p = try Pipeline.parse("""

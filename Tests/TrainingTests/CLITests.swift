@@ -90,3 +90,57 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(badOption.err.contains("--threads must be ≥ 1"), badOption.err)
     }
 }
+
+/// `mixtrain train` with the recipe's options (issue 20, item 3).
+final class RecipeCLITests: XCTestCase {
+    func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        try TestSupport.run(TestSupport.executable("mixtrain"), args)
+    }
+
+    /// Each option reaches the run: report.md names the recipe, metrics.csv its rates, the checkpoint its keys.
+    func testRecipeOptionsTrainAndAreRecorded() throws {
+        let dir = try Fixtures.shardDirectory()
+        let cases: [(args: [String], report: String, lastRates: [String])] = [
+            (["--lr-schedule", "cosine", "--warmup-epochs", "1", "--min-lr", "0.0001"],
+             "| recipe | cosine lr 0.001 → 0.0001 after 1 linear warm-up epoch, Adam (no weight decay), no EMA", ["0.001", "0.000160289"]),
+            (["--lr-schedule", "step", "--step-epochs", "1", "--step-gamma", "0.5"],
+             "| recipe | step lr 0.001 × 0.5 every 1 epoch, Adam (no weight decay), no EMA", ["0.001", "0.0005"]),
+            (["--weight-decay", "0.05"], "AdamW weight decay 0.05 (all parameters), no EMA", ["0.001", "0.001"]),
+            (["--ema", "0.9"], "), of the EMA of the weights (decay 0.9).", ["0.001", "0.001"]),
+        ]
+        for (n, c) in cases.enumerated() {
+            let runDir = Fixtures.tempDirectory("cli-recipe\(n)")
+            let r = try run(["train", dir, "--out", runDir, "--epochs", "2", "--threads", "1", "--quiet"] + c.args)
+            XCTAssertEqual(r.status, 0, "\(c.args): \(r.err)")
+            let report = String(decoding: try FileIO.read(runDir + "/report.md"), as: UTF8.self)
+            XCTAssertTrue(report.contains(c.report), "\(c.args): \(report)")
+            let csv = String(decoding: try FileIO.read(runDir + "/metrics.csv"), as: UTF8.self)
+            let rates = csv.split(separator: "\n").dropFirst().map { String($0.split(separator: ",", omittingEmptySubsequences: false).last!) }
+            XCTAssertEqual(rates, c.lastRates, "\(c.args): \(csv)")
+            let ckpt = try Checkpoint.read(runDir + "/checkpoint-002.ckpt")
+            XCTAssertNotNil(ckpt.header.recipe, "\(c.args)")
+        }
+    }
+
+    /// Bad values are one-line errors naming the option or the key.
+    func testBadRecipeOptionsAreOneLineErrors() throws {
+        let dir = try Fixtures.shardDirectory()
+        let cases: [([String], String)] = [
+            (["--lr-schedule", "linear"], "--lr-schedule must be one of constant, cosine, step"),
+            (["--warmup-epochs=-1"], "--warmup-epochs must be ≥ 0"),
+            (["--min-lr=-1"], "--min-lr must be ≥ 0"),
+            (["--step-epochs", "0"], "--step-epochs must be ≥ 1"),
+            (["--step-gamma", "0"], "--step-gamma must be in (0, 1]"),
+            (["--weight-decay=-0.01"], "--weight-decay must be ≥ 0"),
+            (["--ema", "1"], "--ema must be in [0, 1)"),
+            (["--lr-schedule", "cosine", "--warmup-epochs", "2"], "train.warmup_epochs must be from 0 to 1, fewer than train.epochs (got 2)"),
+            (["--warmup-epochs", "1"], "train.warmup_epochs applies to lr_schedule = \"cosine\" only"),
+        ]
+        for (args, message) in cases {
+            let r = try run(["train", dir, "--out", Fixtures.tempDirectory("cli-bad"), "--epochs", "2", "--threads", "1", "--quiet"] + args)
+            XCTAssertNotEqual(r.status, 0, "\(args)")
+            XCTAssertTrue(r.err.contains(message), "\(args): \(r.err)")
+            XCTAssertEqual(r.err.split(separator: "\n").filter { $0.contains("rror") }.count, 1, "\(args): \(r.err)")
+        }
+    }
+}

@@ -1,5 +1,6 @@
 import MixCore
 import NN
+import Pipeline
 import XCTest
 @testable import Training
 
@@ -137,9 +138,37 @@ final class CheckpointTests: XCTestCase {
         assertRefused(try crafted { $0["normalization"] = nil }, "header is not valid: missing key normalization")
         // A version this build does not know.
         var future = try makeCheckpoint(epoch: 2).0.encoded()
-        future[8] = 3
+        future[8] = 4
         future.replaceSubrange((future.count - 32)..., with: SHA256.hash(Array(future[..<(future.count - 32)])))
-        assertRefused(future, "unsupported checkpoint version 3 (this build reads versions from 1 to 2)")
+        assertRefused(future, "unsupported checkpoint version 4 (this build reads versions from 1 to 3)")
+        // Version 3 is the recipe's: it must hold one, and a version 2 file must not.
+        var three = try makeCheckpoint(epoch: 2).0.encoded()
+        three[8] = 3
+        three.replaceSubrange((three.count - 32)..., with: SHA256.hash(Array(three[..<(three.count - 32)])))
+        assertRefused(three, "header: a version 3 checkpoint must hold a recipe")
+        assertRefused(try crafted { $0["recipe"] = ["lrSchedule": "constant", "warmupEpochs": 0, "minLR": 0, "stepEpochs": 1,
+                                                     "stepGamma": 0.1, "weightDecay": 0.1, "ema": 0] },
+                      "header: a version 2 checkpoint cannot hold a recipe")
+        var withRecipe = try makeCheckpoint(epoch: 2).0
+        var t = TrainSection()
+        t.weightDecay = 0.1
+        withRecipe.header.recipe = CheckpointRecipe(t)
+        XCTAssertNoThrow(try Checkpoint.decode(try withRecipe.encoded(), path: "x.ckpt"))
+        func craftedRecipe(_ key: String, _ value: Any) throws -> [UInt8] {
+            try Fixtures.craftedCheckpoint(withRecipe) { h in
+                var r = h["recipe"] as! [String: Any]
+                r[key] = value
+                h["recipe"] = r
+            }
+        }
+        assertRefused(try craftedRecipe("weightDecay", -1), "header: recipe: train.weight_decay must be ≥ 0 (got -1.0)")
+        assertRefused(try craftedRecipe("lrSchedule", "linear"),
+                      "header: recipe: train.lr_schedule must be one of constant, cosine, step (got \"linear\")")
+        assertRefused(try craftedRecipe("lrSchedule", "cosine"),
+                      "header: recipe: scheduleEpochs must be given for the cosine schedule only")
+        // An EMA in the header but no EMA block: the sizes say so.
+        assertRefused(try craftedRecipe("ema", 0.5), "holds \(12 * withRecipe.parameters.count) bytes of parameters, moments and EMA for "
+                      + "\(withRecipe.parameters.count) parameters, expected 4 × 4 × \(withRecipe.parameters.count)")
     }
 
     /// --resume skips a crafted checkpoint with a warning instead of crashing on it.

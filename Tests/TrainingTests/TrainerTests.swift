@@ -50,7 +50,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(Checkpoint.list(in: run).map(\.epoch), [3, 2, 1])
         let csv = String(decoding: try FileIO.read(run + "/metrics.csv"), as: UTF8.self)
         let lines = csv.split(separator: "\n")
-        XCTAssertEqual(lines.first, "epoch,train_loss,test_loss,test_acc,images_per_s,seconds,threads,blas_kernel")
+        XCTAssertEqual(lines.first, "epoch,train_loss,test_loss,test_acc,images_per_s,seconds,threads,blas_kernel,lr")
         XCTAssertEqual(lines[1].split(separator: ",")[6], "2")
         XCTAssertEqual(lines.count, 4)
         XCTAssertTrue(lines[3].hasPrefix("3,"))

@@ -154,6 +154,13 @@ def main():
 
     # The pipeline's batch is the global one, as in mixtrain: each of W ranks takes 1/W of it (DDP averages
     # the ranks' gradients), so one step sees the same number of samples however many ranks run.
+    # mixtrain's training recipe (DESIGN.md, "The training recipe") is not reproduced here: refuse rather than
+    # silently train constant-rate Adam on a pipeline that asks for a schedule, weight decay or an EMA.
+    recipe = sorted(k for k in ("lr_schedule", "warmup_epochs", "min_lr", "step_epochs", "step_gamma", "weight_decay", "ema")
+                    if k in train_cfg)
+    if recipe:
+        p.error(f"the pipeline's [train] sets {', '.join(recipe)}; this example trains only the default recipe "
+                "(constant-rate Adam, no EMA)")
     if train_cfg["batch"] % world:
         p.error(f"the pipeline's batch {train_cfg['batch']} does not split over {world} ranks")
     train = MixShardDataset(args.directory, batch_size=train_cfg["batch"] // world, seed=seed,
@@ -243,14 +250,14 @@ def main():
             print(f"{epoch + 1:5d}  {train_loss:10.4f}  {test_loss:9.4f}  {100 * acc:7.2f}%  {train_s:7.1f}  "
                   f"{eval_s:6.1f}", flush=True)
             rows.append(f"{epoch + 1},{train_loss:.6f},{test_loss:.6f},{acc:.6f},"
-                        f"{sums[1] / max(train_s, 1e-9):.1f},{train_s + eval_s:.3f},{args.threads},torch")
+                        f"{sums[1] / max(train_s, 1e-9):.1f},{train_s + eval_s:.3f},{args.threads},torch,{opt.param_groups[0]['lr']:.6g}")
         sums = [0.0, 0.0]
         if epoch + 1 < epochs:
             train.set_epoch(epoch + 1)  # the checkpoint then resumes at the next epoch's first batch
         checkpoint()
     if args.metrics and rank == 0:
         with open(args.metrics, "w") as f:
-            f.write("epoch,train_loss,test_loss,test_acc,images_per_s,seconds,threads,blas_kernel\n")
+            f.write("epoch,train_loss,test_loss,test_acc,images_per_s,seconds,threads,blas_kernel,lr\n")
             f.write("".join(r + "\n" for r in rows))
     if record:
         record.close()
