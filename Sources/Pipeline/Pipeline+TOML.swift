@@ -96,12 +96,7 @@ extension Pipeline {
             p.train.eps = try t.double("eps") ?? p.train.eps
             p.train.widths = try t.intArray("widths") ?? p.train.widths
             p.train.hidden = try t.int("hidden") ?? p.train.hidden
-            if let schedule = try t.string("lr_schedule") {
-                guard TrainSection.scheduleNames.contains(schedule) else {
-                    throw MixError("\(file): train.lr_schedule must be one of \(TrainSection.scheduleNames.joined(separator: ", ")) (got \"\(schedule)\")")
-                }
-                p.train.lrSchedule = schedule
-            }
+            p.train.lrSchedule = try t.string("lr_schedule") ?? p.train.lrSchedule  // checked with the rest by `problems()` below
             p.train.warmupEpochs = try t.int("warmup_epochs") ?? p.train.warmupEpochs
             p.train.minLR = try t.double("min_lr") ?? p.train.minLR
             p.train.stepEpochs = try t.int("step_epochs") ?? p.train.stepEpochs
