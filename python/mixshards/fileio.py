@@ -1,4 +1,4 @@
-"""Checked file reading, in one place (mirrors ``FileIO.openRegular`` of ``Sources/MixCore/FileIO.swift``).
+"""Checked file reading, and the one atomic writer, in one place (mirrors ``FileIO`` of ``Sources/MixCore/FileIO.swift``).
 
 Every file the reader opens — ``manifest.json``, shards, the source copy, the
 file lists — is opened here: non-blocking, then checked with ``fstat`` before
@@ -101,6 +101,45 @@ def read_listed(path: str, expected_size: int) -> tuple[Optional[bytes], int, st
         return data, st.st_size, hashlib.sha256(data).hexdigest()
     finally:
         os.close(fd)
+
+
+class AtomicFile:
+    """A file written under a temporary name beside ``path`` — ``path.<pid>-<n><suffix>``,
+    created exclusively and never through a symbolic link — and renamed to ``path`` after an
+    fsync when the ``with`` block ends without an exception; removed when it raises, so
+    nothing that is not whole ever appears under ``path`` (Swift's ``FileIO.AtomicWriter``).
+    Errors are the ``OSError`` of the failing call; the caller names what was written."""
+
+    def __init__(self, path: str, suffix: str = ".tmp"):
+        self.path = path
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        for n in range(1000):
+            self.tmp = f"{path}.{os.getpid()}-{n}{suffix}"
+            try:
+                self._fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+                return
+            except FileExistsError:
+                continue
+        raise FileExistsError(f"{path}: every temporary name is taken")
+
+    def write(self, data) -> None:
+        view = memoryview(data).cast("B")
+        while view:
+            view = view[os.write(self._fd, view):]
+
+    def __enter__(self) -> "AtomicFile":
+        return self
+
+    def __exit__(self, kind, *_exc) -> None:
+        try:
+            if kind is None:
+                os.fsync(self._fd)
+        finally:
+            os.close(self._fd)
+            if kind is None:
+                os.replace(self.tmp, self.path)
+            else:
+                os.unlink(self.tmp)
 
 
 class RegularFile:

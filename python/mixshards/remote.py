@@ -40,7 +40,7 @@ import urllib.parse
 import urllib.request
 from typing import Optional
 
-from . import layout, manifest as manifest_mod
+from . import fileio, layout, manifest as manifest_mod
 from .errors import ShardError
 from .shard import ShardFile
 
@@ -319,34 +319,23 @@ class RemoteStore:
         return data
 
     def _download(self, entry: manifest_mod.ShardEntry, data: str, record: str) -> None:
-        os.makedirs(os.path.dirname(data), exist_ok=True)
-        tmp = f"{data}.{os.getpid()}-{time.monotonic_ns()}.part"
         digest = hashlib.sha256()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         done = [0]
         url = self.backend.url(entry.file)
-        try:
+        with fileio.AtomicFile(data, ".part") as out:  # renamed into the mirror only once its SHA-256 holds
             def once(_progress):
                 while done[0] < entry.bytes:
                     end = min(entry.bytes, done[0] + PART_BYTES)
                     for block in self.backend.stream(entry.file, done[0], end):
-                        os.write(fd, block)
+                        out.write(block)
                         digest.update(block)
                         done[0] += len(block)
             if entry.bytes:
                 _retrying(url, once, getattr(self.backend, "retries", DEFAULT_RETRIES), lambda: done[0])
-            os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            os.unlink(tmp)
-            raise
-        os.close(fd)
-        got = digest.hexdigest()
-        if got != entry.sha256:
-            os.unlink(tmp)
-            raise ShardError(f"{url}: SHA-256 {got[:16]}… differs from the manifest's {entry.sha256[:16]}… "
-                             "(not cached)")
-        os.replace(tmp, data)
+            got = digest.hexdigest()
+            if got != entry.sha256:
+                raise ShardError(f"{url}: SHA-256 {got[:16]}… differs from the manifest's {entry.sha256[:16]}… "
+                                 "(not cached)")
         _write_atomic(record, (entry.sha256 + "\n").encode())
 
     def _pin(self, lock_path: str) -> None:
@@ -510,11 +499,8 @@ def _touch(path: str) -> None:
 
 
 def _write_atomic(path: str, data: bytes) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}-{time.monotonic_ns()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    with fileio.AtomicFile(path) as out:
+        out.write(data)
 
 
 def open_remote(url: str, cache: Optional[str] = None, cache_limit: Optional[int] = None, cache_chunks: int = 8,

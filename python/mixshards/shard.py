@@ -296,49 +296,21 @@ class SourceImages:
     def _make_unpacked(self, path: str, total: int) -> None:
         """Writes the unpacked copy to a temporary file beside ``path`` (exclusive, never through a
         link), every chunk inflated and checked, fsynced and renamed to ``path``."""
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        fd, tmp = -1, ""
-        for n in range(1000):
-            tmp = f"{path}.{os.getpid()}-{n}.tmp"
-            try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-                break
-            except FileExistsError:
-                continue
-            except OSError as e:
-                raise ShardError(f"{tmp}: cannot create: {e.strerror or e}") from None
-        if fd < 0:
-            raise ShardError(f"{tmp}: cannot create: every name is taken")
-        ok = False
         try:
-            n = self.shard.chunk_count
-            first = 0
-            while first < n:
-                last, size = first, 0
-                while last < n and (last == first or size + self._u_raw[last] <= _UNPACK_BLOCK_BYTES):
-                    size += int(self._u_raw[last])
-                    last += 1
-                parts = []
-                for k, payload in self._payloads(list(range(first, last))).items():
-                    parts.append(payload)
-                    parts.append(bytes(-len(payload) % 64))
-                data = b"".join(parts)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                first = last
-            os.fsync(fd)
-            os.rename(tmp, path)
-            ok = True
+            with fileio.AtomicFile(path) as out:
+                n = self.shard.chunk_count
+                first = 0
+                while first < n:
+                    last, size = first, 0
+                    while last < n and (last == first or size + self._u_raw[last] <= _UNPACK_BLOCK_BYTES):
+                        size += int(self._u_raw[last])
+                        last += 1
+                    for payload in self._payloads(list(range(first, last))).values():
+                        out.write(payload)
+                        out.write(bytes(-len(payload) % 64))
+                    first = last
         except OSError as e:
             raise ShardError(f"{path}: cannot write the unpacked copy: {e.strerror or e}") from None
-        finally:
-            os.close(fd)
-            if not ok:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
 
     def _unpacked_images(self, u: np.ndarray) -> np.ndarray:
         """:meth:`images` through the unpacked copy: chunks not yet checked have their rawCRC
