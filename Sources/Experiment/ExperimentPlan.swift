@@ -87,7 +87,12 @@ public struct ExperimentPlan: Sendable, Equatable {
             throw MixError("\(spec.file): dataset.path must be set (in the pipeline, as data = \"…\", or with --data)")
         }
         if let problem = base.problems().first { throw MixError("\(spec.file): \(problem)") }
-        let seeds = options.trials ?? spec.trials
+        // The file's seeds, then any an arm adds (`arms.trials`), in order of appearance;
+        // --trials replaces them all, every arm's included.
+        var seeds = options.trials ?? spec.trials
+        if options.trials == nil {
+            for arm in spec.arms { for s in arm.trials ?? [] where !seeds.contains(s) { seeds.append(s) } }
+        }
         guard !seeds.isEmpty else { throw MixError("--trials must list at least one seed") }
         guard Set(seeds).count == seeds.count else { throw MixError("--trials lists a seed twice (\(seeds.map(String.init).joined(separator: ",")))") }
         if options.trials != nil { try ExperimentSpec.checkRuns(arms: spec.arms.count, trials: seeds.count, file: spec.file, from: " from --trials") }
@@ -98,11 +103,17 @@ public struct ExperimentPlan: Sendable, Equatable {
         outDirectory = out
         epochs = base.train.epochs
         self.seeds = seeds
+        for arm in spec.arms {
+            if let problem = arm.problems(base: base).first { throw MixError("\(spec.file): \(problem)") }
+        }
+        let everyArmEverySeed = options.trials != nil
         trials = seeds.flatMap { seed in
-            spec.arms.map { arm in
+            spec.arms.filter { everyArmEverySeed || ($0.trials ?? spec.trials).contains(seed) }.map { arm in
                 var p = base
                 p.augment = arm.augment
                 p.mix = arm.mix
+                p.train = arm.training(base: base.train)
+                if let n = arm.shardsEpochs { p.shards.epochs = min(n, base.train.epochs) }
                 p.seed = seed
                 p.name = "\(spec.name)-\(arm.name)-seed\(seed)"
                 let name = "\(arm.name)-seed\(seed)"

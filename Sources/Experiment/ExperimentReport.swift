@@ -123,13 +123,23 @@ public enum ExperimentReport {
                 .map { "\($0.offset + 1). \($0.element.name) \(pct($0.element.finalTestAccuracy.mean)) %" }.joined(separator: ", ") + ".\n\n"
         }
         let hasReference = s.arms.contains { $0.referenceAccuracy != nil }
-        md += "| arm | mixing | trials | final test accuracy | best test accuracy | final test loss | vs \(s.baseline) |"
+        // The recipe and the materialised epochs get columns when the arms differ in them;
+        // the disk a run's shards take, whenever it is known.
+        let recipes = Set(s.arms.map { $0.training ?? "" }), materialised = Set(s.arms.map { $0.materialisedEpochs ?? s.epochs })
+        let hasTraining = recipes.count > 1, hasMaterialised = materialised.count > 1
+        let hasDisk = s.arms.contains { $0.shardBytes != nil }
+        md += "| arm | mixing |" + (hasTraining ? " training |" : "") + " trials | final test accuracy | best test accuracy | final test loss | vs \(s.baseline) |"
+            + (hasMaterialised ? " epochs materialised |" : "") + (hasDisk ? " disk per run |" : "")
             + (hasReference ? " reference |\n" : "\n")
-        md += "|---|---|---:|---:|---:|---:|---:|" + (hasReference ? "---:|\n" : "\n")
+        md += "|---|---|" + (hasTraining ? "---|" : "") + "---:|---:|---:|---:|---:|" + (hasMaterialised ? "---:|" : "")
+            + (hasDisk ? "---:|" : "") + (hasReference ? "---:|\n" : "\n")
         for a in s.arms {
             let diff = s.comparisons.first { $0.arm == a.name }.map { "\(points($0.difference)) points" } ?? "—"
-            md += "| \(a.name) | \(a.mixing) | \(a.finalTestAccuracy.n) | \(meanStd(a.finalTestAccuracy)) | \(meanStd(a.bestTestAccuracy)) | "
+            md += "| \(a.name) | \(a.mixing) |" + (hasTraining ? " \(a.training ?? "—") |" : "")
+                + " \(a.finalTestAccuracy.n) | \(meanStd(a.finalTestAccuracy)) | \(meanStd(a.bestTestAccuracy)) | "
                 + "\(meanStd(a.finalTestLoss, percent: false)) | \(diff) |"
+                + (hasMaterialised ? " \(a.materialisedEpochs.map(String.init) ?? "—") |" : "")
+                + (hasDisk ? " \(a.shardBytes.map { ByteSize.describe(Int($0.mean)) } ?? "—") |" : "")
                 + (hasReference ? " \(a.referenceAccuracy.map { "\(pct($0)) %" } ?? "—") |\n" : "\n")
         }
         if hasReference { md += "\n" + referenceLine(s) }
@@ -249,9 +259,11 @@ public enum ExperimentReport {
         md += "| arms | " + s.arms.map { "\($0.name): \($0.mixing)" }.joined(separator: "; ") + " |\n"
         md += "| seeds (trials) | \(s.seeds.map(String.init).joined(separator: ", ")) — seed the mixing, the initialisation and the sample order |\n"
         let p = plan.trials[0].pipeline
-        md += "| epochs | \(s.epochs) trained, \(p.shards.epochs) materialised per run |\n"
+        md += "| epochs | \(s.epochs) trained, " + (!hasMaterialised ? "\(p.shards.epochs) materialised per run"
+            : "materialised per arm as the table says (training cycles through them)") + " |\n"
         md += "| training | batch \(s.batch), Adam lr \(shortNumber(p.train.lr)), β1 \(shortNumber(p.train.beta1)), β2 \(shortNumber(p.train.beta2)), ε \(shortNumber(p.train.eps))"
-            + (CheckpointRecipe(p.train) == nil ? "" : "; recipe: \(p.train.recipeDescription)") + " |\n"
+            + (hasTraining ? "; recipe per arm: " + s.arms.map { "\($0.name): \($0.training ?? "—")" }.joined(separator: "; ")
+                : CheckpointRecipe(p.train) == nil ? "" : "; recipe: \(p.train.recipeDescription)") + " |\n"
         md += "| network | conv widths \(s.widths), hidden \(s.hidden) |\n"
         md += "| shards, runs | `shards/<arm>-seed<k>/`, `runs/<arm>-seed<k>/` |\n\n"
         md += "Numbers: `summary.json` (accuracies as fractions). Reproduce: `mixtrain experiment \(s.file)`; "

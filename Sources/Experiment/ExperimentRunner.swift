@@ -325,6 +325,11 @@ public enum ExperimentRunner {
         }
         let arms: [ArmSummary] = plan.spec.arms.map { arm in
             let mine = runs.filter { $0.arm == arm.name }
+            let trials = results.map(\.trial).filter { $0.arm.name == arm.name }
+            // Shard directories deleted after training (to save disk) count as unknown.
+            let bytes = trials.compactMap { t in
+                (try? Manifest.load(directory: t.shardDirectory)).map { Double($0.listedFiles.reduce(0) { $0 + $1.bytes }) }
+            }
             let k = mine[0].confusion.count
             var confusion = [[Int]](repeating: [Int](repeating: 0, count: k), count: k)
             for r in mine {
@@ -340,7 +345,9 @@ public enum ExperimentRunner {
                               finalTestLoss: TrialStatistic(mine.map(\.finalTestLoss)),
                               confusion: confusion, perClassAccuracy: perClass,
                               seconds: mine.reduce(TimeSplit()) { $0 + $1.seconds },
-                              referenceAccuracy: arm.referenceAccuracy)
+                              referenceAccuracy: arm.referenceAccuracy, training: trials[0].pipeline.train.recipeDescription,
+                              materialisedEpochs: trials[0].pipeline.shards.epochs,
+                              shardBytes: bytes.isEmpty ? nil : TrialStatistic(bytes))
         }
         let baseline = arms.first { $0.name == plan.spec.baseline }!
         let pairs = Dictionary(uniqueKeysWithValues: plan.spec.arms.compactMap { a in a.compareWith.map { (a.name, $0) } })

@@ -20,15 +20,38 @@ public struct ExperimentArm: Sendable, Equatable, Codable {
     /// e.g. crop-and-flip-then-mixup with crop-and-flip alone. Report only: it
     /// changes no shard and no run.
     public var compareWith: String?
+    /// The arm's training-recipe keys (`lr`, `lr_schedule`, `warmup_epochs`, `min_lr`,
+    /// `step_epochs`, `step_gamma`, `weight_decay`, `ema`); unset keys keep the base pipeline's.
+    public var train = TrainOverrides()
+    /// Epochs to materialise (`shards_epochs`, the pipeline's `shards.epochs`), 1 … the
+    /// experiment's training epochs; training cycles through them. nil: as many as are trained.
+    public var shardsEpochs: Int?
+    /// The arm's own seeds (`trials`), e.g. more for the best arms of a screen; nil: the file's.
+    public var trials: [UInt64]?
 
     /// An arm named `name` that augments and mixes as `augment` and `mix` say.
     public init(name: String, augment: AugmentConfig = AugmentConfig(), mix: MixConfig, referenceAccuracy: Double? = nil,
-                compareWith: String? = nil) {
+                compareWith: String? = nil, train: TrainOverrides = TrainOverrides(), shardsEpochs: Int? = nil,
+                trials: [UInt64]? = nil) {
         self.name = name
         self.augment = augment
         self.mix = mix
         self.referenceAccuracy = referenceAccuracy
         self.compareWith = compareWith
+        self.train = train
+        self.shardsEpochs = shardsEpochs
+        self.trials = trials
+    }
+
+    /// The base pipeline's `[train]` with the arm's recipe keys applied.
+    public func training(base: TrainSection) -> TrainSection { train.applied(to: base) }
+
+    /// Problems with the arm's recipe keys against the base pipeline's `[train]` (each
+    /// naming `arms.<name>.<key>`); empty when valid.
+    public func problems(base: Pipeline) -> [String] {
+        training(base: base.train).problems().map { p in
+            p.hasPrefix("train.") ? "arms.\(name)." + p.dropFirst("train.".count) : p
+        }
     }
 
     /// Whether the arm mixes anything at all (mode other than `none`, p > 0).
@@ -48,7 +71,7 @@ public struct ExperimentArm: Sendable, Equatable, Codable {
         return crop.map { "\($0), then \(s)" } ?? s
     }
 
-    enum CodingKeys: String, CodingKey { case name, augment, mix, referenceAccuracy, compareWith }
+    enum CodingKeys: String, CodingKey { case name, augment, mix, referenceAccuracy, compareWith, train, shardsEpochs, trials }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -57,6 +80,67 @@ public struct ExperimentArm: Sendable, Equatable, Codable {
         mix = try c.decode(MixConfig.self, forKey: .mix)
         referenceAccuracy = try c.decodeIfPresent(Double.self, forKey: .referenceAccuracy)
         compareWith = try c.decodeIfPresent(String.self, forKey: .compareWith)
+        train = try c.decodeIfPresent(TrainOverrides.self, forKey: .train) ?? TrainOverrides()
+        shardsEpochs = try c.decodeIfPresent(Int.self, forKey: .shardsEpochs)
+        trials = try c.decodeIfPresent([UInt64].self, forKey: .trials)
+    }
+
+    /// Encodes the keys it has; an arm without recipe keys, `shards_epochs` or `trials`
+    /// encodes as before they existed.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(augment, forKey: .augment)
+        try c.encode(mix, forKey: .mix)
+        try c.encodeIfPresent(referenceAccuracy, forKey: .referenceAccuracy)
+        try c.encodeIfPresent(compareWith, forKey: .compareWith)
+        if !train.isEmpty { try c.encode(train, forKey: .train) }
+        try c.encodeIfPresent(shardsEpochs, forKey: .shardsEpochs)
+        try c.encodeIfPresent(trials, forKey: .trials)
+    }
+}
+
+/// An arm's training-recipe keys; nil keeps the base pipeline's `[train]` value.
+public struct TrainOverrides: Sendable, Equatable, Codable {
+    public var lr: Double?
+    public var lrSchedule: String?
+    public var warmupEpochs: Int?
+    public var minLR: Double?
+    public var stepEpochs: Int?
+    public var stepGamma: Double?
+    public var weightDecay: Double?
+    public var ema: Double?
+
+    /// No key set: the base pipeline's recipe.
+    public init() {}
+
+    /// Whether no key is set.
+    public var isEmpty: Bool { self == TrainOverrides() }
+
+    /// `train` with the set keys replaced.
+    public func applied(to train: TrainSection) -> TrainSection {
+        var t = train
+        t.lr = lr ?? t.lr
+        t.lrSchedule = lrSchedule ?? t.lrSchedule
+        t.warmupEpochs = warmupEpochs ?? t.warmupEpochs
+        t.minLR = minLR ?? t.minLR
+        t.stepEpochs = stepEpochs ?? t.stepEpochs
+        t.stepGamma = stepGamma ?? t.stepGamma
+        t.weightDecay = weightDecay ?? t.weightDecay
+        t.ema = ema ?? t.ema
+        return t
+    }
+
+    /// Reads the keys from an arm's table (the `[train]` keys of the same names).
+    mutating func read(from r: inout StrictTOMLTable) throws {
+        lr = try r.double("lr")
+        lrSchedule = try r.string("lr_schedule")
+        warmupEpochs = try r.int("warmup_epochs")
+        minLR = try r.double("min_lr")
+        stepEpochs = try r.int("step_epochs")
+        stepGamma = try r.double("step_gamma")
+        weightDecay = try r.double("weight_decay")
+        ema = try r.double("ema")
     }
 }
 
@@ -248,10 +332,29 @@ public struct ExperimentSpec: Sendable, Equatable {
                 throw MixError("\(file): arms.\(armName).reference_accuracy must be a percentage in [0, 100] (got \(reference))")
             }
             let compareWith = try r.string("compare_with")
+            var train = TrainOverrides()
+            try train.read(from: &r)
+            let shardsEpochs = try r.int("shards_epochs")
+            var armTrials: [UInt64]?
+            if let values = try r.intArray("trials") {
+                guard !values.isEmpty else { throw MixError("\(file): arms.\(armName).trials must list at least one seed") }
+                if let bad = values.first(where: { $0 < 0 }) { throw MixError("\(file): arms.\(armName).trials must be seeds ≥ 0 (got \(bad))") }
+                if let dup = firstDuplicate(values) { throw MixError("\(file): arms.\(armName).trials lists seed \(dup) twice") }
+                armTrials = values.map { UInt64($0) }
+            }
             try r.finish()
             if let problem = mix.problems(prefix: "arms.\(armName).").first { throw MixError("\(file): \(problem)") }
-            arms.append(ExperimentArm(name: armName, augment: augment, mix: mix, referenceAccuracy: reference.map { $0 / 100 },
-                                      compareWith: compareWith))
+            let arm = ExperimentArm(name: armName, augment: augment, mix: mix, referenceAccuracy: reference.map { $0 / 100 },
+                                    compareWith: compareWith, train: train, shardsEpochs: shardsEpochs, trials: armTrials)
+            if let problem = arm.problems(base: base).first { throw MixError("\(file): \(problem)") }
+            if let n = shardsEpochs, !(1...max(base.train.epochs, 1)).contains(n) {
+                throw MixError("\(file): arms.\(armName).shards_epochs must be \(Wording.range(1, max(base.train.epochs, 1))), at most the epochs trained (got \(n))")
+            }
+            arms.append(arm)
+        }
+        let runs = arms.reduce(0) { $0 + ($1.trials?.count ?? trials.count) }
+        guard runs <= maxRuns else {
+            throw MixError("\(file): the arms' trials must be at most \(Wording.grouped(maxRuns)) runs in all (got \(Wording.grouped(runs)))")
         }
         for arm in arms {
             guard let other = arm.compareWith else { continue }

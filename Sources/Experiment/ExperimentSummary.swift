@@ -135,6 +135,13 @@ public struct ArmSummary: Sendable, Equatable, Codable {
     public var seconds: TimeSplit
     /// The experiment file's `reference_accuracy` for the arm (fraction).
     public var referenceAccuracy: Double? = nil
+    /// The arm's training recipe in one line (`TrainSection.recipeDescription`).
+    public var training: String? = nil
+    /// Epochs materialised per run (training cycles through them).
+    public var materialisedEpochs: Int? = nil
+    /// Bytes on disk of one run's shard directory (every file its manifest lists:
+    /// the epochs, the test split and the source copy), over trials.
+    public var shardBytes: TrialStatistic? = nil
 }
 
 /// One arm against another (the baseline, or the arm's `compare_with`): the

@@ -102,6 +102,19 @@ final class ExperimentSpecTests: XCTestCase {
              "arms.mixup.compare_with must name another arm (got \"control\"; arms: baseline, mixup)"),
             (good.replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.2\ncompare_with = \"mixup\""),
              "arms.mixup.compare_with must name another arm (got \"mixup\""),
+            // An arm's recipe keys and materialised epochs (issue 20).
+            (good.replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.2\nlr_schedule = \"linear\""),
+             "arms.mixup.lr_schedule must be one of constant, cosine, step (got \"linear\")"),
+            (good.replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.2\nweight_decay = -1"), "arms.mixup.weight_decay must be ≥ 0 (got -1.0)"),
+            (good.replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.2\nwarmup_epochs = 1"),
+             "arms.mixup.warmup_epochs must be from 0 to 0, fewer than train.epochs (got 1)"),
+            (good.replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.2\nema = 1"), "arms.mixup.ema must be in [0, 1), 0 = off (got 1.0)"),
+            (good.replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.2\nlr = 0"), "arms.mixup.lr must be > 0 (got 0.0)"),
+            (good.replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.2\nshards_epochs = 2"),
+             "arms.mixup.shards_epochs must be from 1 to 1, at most the epochs trained (got 2)"),
+            (good.replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.2\ntrials = [2, 2]"), "arms.mixup.trials lists seed 2 twice"),
+            (good.replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.2\ntrials = []"), "arms.mixup.trials must list at least one seed"),
+            (good.replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.2\ntrials = [-3]"), "arms.mixup.trials must be seeds ≥ 0 (got -3)"),
         ]
         for (text, expected) in cases {
             let file = try F.writeFile(text, name: "bad.toml")
@@ -157,6 +170,58 @@ final class ExperimentSpecTests: XCTestCase {
         }
         XCTAssertEqual(try ExperimentPlan(spec: s, options: ExperimentOptions(data: F.miniCIFAR)).trials[0].pipeline.dataset.path,
                        F.miniCIFAR)
+    }
+
+    /// The policy search screens every arm once and gives chosen arms more seeds; arms
+    /// set their own recipe and materialised epochs, the rest keep the base pipeline's.
+    func testShippedPolicySearchFile() throws {
+        let spec = try ExperimentSpec.load(F.packageRoot + "/pipelines/policy-search.toml")
+        XCTAssertEqual(spec.baseline, "crop-flip-cutmix")
+        XCTAssertEqual(spec.arms[0].name, "crop-flip-cutmix")
+        XCTAssertTrue(spec.arms[0].train.isEmpty)
+        let plan = try ExperimentPlan(spec: spec, options: ExperimentOptions(data: "/data"))
+        let byName = Dictionary(uniqueKeysWithValues: plan.trials.filter { $0.seed == 0 }.map { ($0.arm.name, $0.pipeline) })
+        XCTAssertEqual(byName.count, spec.arms.count)
+        XCTAssertEqual(byName["crop-flip-cutmix"]?.train, spec.base.train)
+        XCTAssertEqual(byName["crop-flip-cutmix"]?.shards.epochs, 30)
+        let wd = try XCTUnwrap(byName["cutmix-cosine-wd"])
+        XCTAssertEqual(wd.train.lrSchedule, "cosine")
+        XCTAssertEqual(wd.train.warmupEpochs, 1)
+        XCTAssertEqual(wd.train.weightDecay, 0.05)
+        XCTAssertEqual(wd.train.lr, 1e-3)
+        XCTAssertEqual(wd.train.epochs, 30)
+        XCTAssertEqual(wd.shards.epochs, 30)
+        let five = try XCTUnwrap(byName["cutmix-cosine-wd-5"])
+        XCTAssertEqual(five.train, wd.train)
+        XCTAssertEqual(five.shards.epochs, 5)
+        XCTAssertEqual(five.mix, wd.mix)
+        XCTAssertEqual(five.augment, wd.augment)
+    }
+
+    /// `arms.trials` adds seeds to one arm (the file's seeds run first, then the added ones,
+    /// every arm of a seed together); --trials runs every arm with its seeds; --epochs below an
+    /// arm's `shards_epochs` materialises only what is trained.
+    func testArmTrialsRecipeAndMaterialisedEpochs() throws {
+        let text = F.tinyExperimentText(epochs: 4)
+            .replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.2\ntrials = [1, 2]\nshards_epochs = 2\nlr_schedule = \"cosine\"\nweight_decay = 0.01")
+        let spec = try ExperimentSpec.load(try F.writeFile(text))
+        XCTAssertEqual(spec.arms[1].trials, [1, 2])
+        let plan = try ExperimentPlan(spec: spec, options: ExperimentOptions())
+        XCTAssertEqual(plan.seeds, [0, 1, 2])
+        XCTAssertEqual(plan.trials.map(\.name), ["baseline-seed0", "baseline-seed1", "mixup-seed1", "mixup-seed2"])
+        XCTAssertEqual(plan.trials.map(\.pipeline.shards.epochs), [4, 4, 2, 2])
+        XCTAssertEqual(plan.trials.map(\.pipeline.train.lrSchedule), ["constant", "constant", "cosine", "cosine"])
+        XCTAssertEqual(plan.trials.map(\.pipeline.train.weightDecay), [0, 0, 0.01, 0.01])
+        XCTAssertEqual(plan.trials(of: "mixup").map(\.seed), [1, 2])
+        let all = try ExperimentPlan(spec: spec, options: ExperimentOptions(epochs: 1, trials: [7]))
+        XCTAssertEqual(all.trials.map(\.name), ["baseline-seed7", "mixup-seed7"])
+        XCTAssertEqual(all.trials.map(\.pipeline.shards.epochs), [1, 1])
+        XCTAssertEqual(all.trials.map(\.pipeline.train.epochs), [1, 1])
+        // The arm round-trips through JSON with its new keys; an arm without them encodes as before.
+        let data = try JSONEncoder().encode(spec.arms[1])
+        XCTAssertEqual(try JSONDecoder().decode(ExperimentArm.self, from: data), spec.arms[1])
+        let plain = String(decoding: try JSONEncoder().encode(spec.arms[0]), as: UTF8.self)
+        XCTAssertFalse(plain.contains("train") || plain.contains("trials") || plain.contains("shardsEpochs"), plain)
     }
 
     func testShippedAblationFile() throws {

@@ -305,11 +305,43 @@ final class ExperimentTests: XCTestCase {
         s.arms[1].referenceAccuracy = 0.765
         s.reference = "the article"
         let md = ExperimentReport.markdown(s, plan: outcome.plan, contactSheets: [])
-        XCTAssertTrue(md.contains("| vs baseline | reference |\n|---|---|---:|---:|---:|---:|---:|---:|\n"), md)
-        XCTAssertTrue(md.contains(" | — | 74.50 % |\n"), md)
-        XCTAssertTrue(md.contains(" points | 76.50 % |\n"), md)
+        XCTAssertTrue(md.contains("| vs baseline | disk per run | reference |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n"), md)
+        let disk = s.arms.map { ByteSize.describe(Int($0.shardBytes!.mean)) }
+        XCTAssertTrue(md.contains(" | — | \(disk[0]) | 74.50 % |\n"), md)
+        XCTAssertTrue(md.contains(" points | \(disk[1]) | 76.50 % |\n"), md)
         let here = String(format: "%+.2f", 100 * s.comparisons[0].difference)
         XCTAssertTrue(md.contains("Reference (the article): baseline 74.50 %, mixup 76.50 % — mixup +2.00 points; here: mixup \(here) points.\n"), md)
+    }
+
+    /// Each arm's disk is what its runs' shard directories hold: every shard file, summed
+    /// from the files themselves here; the recipe and materialised epochs are recorded per arm.
+    func testArmsRecordDiskRecipeAndMaterialisedEpochs() throws {
+        let outcome = try F.sharedRun().outcome
+        for arm in outcome.summary.arms {
+            var sizes: [Double] = []
+            for trial in outcome.plan.trials(of: arm.name) {
+                let root = URL(fileURLWithPath: trial.shardDirectory)
+                let files = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.fileSizeKey])!
+                var total = 0
+                for case let url as URL in files where url.pathExtension == "mxs" {
+                    total += try url.resourceValues(forKeys: [.fileSizeKey]).fileSize!
+                }
+                XCTAssertGreaterThan(total, 0)
+                sizes.append(Double(total))
+            }
+            XCTAssertEqual(arm.shardBytes?.values, sizes, arm.name)
+            XCTAssertEqual(arm.materialisedEpochs, outcome.plan.epochs)
+            XCTAssertEqual(arm.training, outcome.plan.trials[0].pipeline.train.recipeDescription)
+        }
+        // Equal recipes and epochs get no column; differing ones do.
+        var s = outcome.summary
+        XCTAssertFalse(ExperimentReport.markdown(s, plan: outcome.plan, contactSheets: []).contains("epochs materialised"))
+        s.arms[1].materialisedEpochs = 5
+        s.arms[1].training = "cosine lr 0.001 → 0"
+        let md = ExperimentReport.markdown(s, plan: outcome.plan, contactSheets: [])
+        XCTAssertTrue(md.contains("| arm | mixing | training | trials |"), md)
+        XCTAssertTrue(md.contains("| epochs materialised | disk per run |"), md)
+        XCTAssertTrue(md.contains("| mixup | sample, p 0.2, α 0.2 | cosine lr 0.001 → 0 | "), md)
     }
 
     func testThreadsAreShownByStretchesOfEpochs() {
