@@ -298,3 +298,39 @@ class GoldenV3Tests(unittest.TestCase):
         self.assertIn("MixShard v3, ", text)
         self.assertIn(" 3 classes, labels sparse (smoothing 0), provenance yes", text)
         self.assertIn(" 3 classes, labels float32, provenance no", describe(str(GOLDEN / "golden-v3-dense-none.mxs")))
+
+
+class GoldenV4Tests(unittest.TestCase):
+    """ShardFixtures.goldenV4OpsBlock(): the v3 sparse augmented block with v4 op records."""
+
+    def test_op_records(self):
+        from mixshards import layout
+        for name in ("golden-v4-ops.mxs", "golden-v4-ops-zlib6-delta.mxs"):
+            with SourceImages(str(GOLDEN / "golden-v2-source.mxs")) as src, ShardFile(str(GOLDEN / name), src) as s:
+                h = s.header
+                self.assertEqual((h.version, h.flags, h.op_record_bytes), (4, 3, 176), name)
+                self.assertEqual(s.index["raw"].tolist(), [12 + 2 * 12 + 2 * 32 + 2 * 176, 12 + 2 * 12 + 2 * 32 + 2 * 176])
+                block = s.read_all()
+            images, _, _ = augmented_block()
+            np.testing.assert_array_equal(block.images, images)
+            ops = block.ops
+            self.assertEqual(ops.dtype, layout.OP_RECORD)
+            # Sample 0: one identity op, the same for both images (a reference may record identities).
+            self.assertEqual(ops["primary"]["count"].tolist(), [1, 3, 0, 0])
+            self.assertEqual(ops["partner"]["count"].tolist(), [1, 1, 0, 0])
+            p1 = ops["primary"][1]
+            self.assertEqual(int(p1["flags"]), layout.OPS_RESIZED_CROP)
+            self.assertEqual([int(p1[f]) for f in ("crop_top", "crop_left", "crop_height", "crop_width")], [0, 1, 2, 2])
+            self.assertEqual([layout.POLICY_OPS[i] for i in p1["slots"]["id"][:3]], ["Rotate", "Brightness", "Hue"])
+            np.testing.assert_array_equal(p1["slots"]["magnitude"][:3], np.array([-12.5, 0.25, -0.05], np.float32))
+            self.assertEqual((layout.POLICY_OPS[ops["partner"][1]["slots"]["id"][0]], float(ops["partner"][1]["slots"]["magnitude"][0])),
+                             ("Posterize", 6.0))
+            self.assertEqual(ops["erase_fill"].tolist(), [0, layout.ERASE_ZERO, layout.ERASE_RANDOM, 0])
+            self.assertEqual([int(ops[f][1]) for f in ("erase_top", "erase_left", "erase_height", "erase_width")], [1, 0, 1, 2])
+            self.assertEqual([int(ops[f][2]) for f in ("erase_top", "erase_left", "erase_height", "erase_width")], [0, 1, 1, 1])
+
+    def test_v3_has_no_op_records(self):
+        with SourceImages(str(GOLDEN / "golden-v2-source.mxs")) as src, \
+                ShardFile(str(GOLDEN / "golden-v3-sparse-augment.mxs"), src) as s:
+            self.assertEqual(s.header.op_record_bytes, 0)
+            self.assertIsNone(s.read_all().ops)
