@@ -334,3 +334,41 @@ class GoldenV4Tests(unittest.TestCase):
                 ShardFile(str(GOLDEN / "golden-v3-sparse-augment.mxs"), src) as s:
             self.assertEqual(s.header.op_record_bytes, 0)
             self.assertIsNone(s.read_all().ops)
+
+    def test_malformed_op_records_are_refused_as_swift_refuses_them(self):
+        """The cases of Swift's OpRecordTests.testMalformedOpRecordsAreRefused, word for word."""
+        import tempfile
+        golden = (GOLDEN / "golden-v4-ops.mxs").read_bytes()
+        ops0 = 164
+        ops1 = ops0 + 176
+        cases = [
+            (ops1, [9], "sample 1: ops: the primary records 9 ops, at most 8"),
+            (ops1 + 1, [3], "sample 1: ops: the primary's record has unknown flags 3 or non-zero reserved bytes"),
+            (ops1 + 8, [3], "sample 1: ops: the primary's resized crop (top 0, left 1, 3×2) is not a box within the 3×2 image"),
+            (ops1 + 16, [15], "sample 1: ops: the primary's op 0 has unknown id 15"),
+            (ops1 + 25, [1], "sample 1: ops: the primary's op 1 has non-zero reserved bytes"),
+            (ops1 + 20, [0, 0, 0xC0, 0x7F], "sample 1: ops: the primary's op 0 (Rotate) has magnitude nan"),
+            (ops1 + 40, [6], "sample 1: ops: the primary's op slot 3 is beyond its 3 ops but not zero"),
+            (ops1 + 161, [1], "sample 1: ops: the erasing record has non-zero reserved bytes"),
+            (ops1 + 160, [3], "sample 1: ops: erasing fill 3 is unknown"),
+            (ops1 + 168, [2], "sample 1: ops: the erased box (top 1, left 0, 2×2) is not a box within the 3×2 image"),
+            (ops1 + 160, [0], "sample 1: ops: an erasing box without a fill"),
+            (ops0 + 16, [5], "sample 0: ops: a copy must record the same ops for primary and partner"),
+            (ops0 + 160, [1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0],
+             "sample 0: ops: a reference has ops other than the identity (its pixels must be stored)"),
+        ]
+        with tempfile.TemporaryDirectory() as d:
+            path = f"{d}/bad.mxs"
+            for offset, patch, expected in cases:
+                b = bytearray(golden)
+                b[offset:offset + len(patch)] = bytes(patch)
+                index = len(b) - 96
+                stored = struct.unpack_from("<I", b, index + 8)[0]
+                struct.pack_into("<I", b, index + 24, zlib.crc32(bytes(b[64:64 + stored])))
+                struct.pack_into("<I", b, len(b) - 32 + 12, zlib.crc32(bytes(b[index:index + 64])))
+                with open(path, "wb") as f:
+                    f.write(b)
+                with SourceImages(str(GOLDEN / "golden-v2-source.mxs")) as src, ShardFile(path, src) as s:
+                    with self.assertRaises(ShardError) as ctx:
+                        s.read_all()
+                self.assertEqual(str(ctx.exception), f"{path}: chunk 0: {expected}")
