@@ -59,6 +59,7 @@ final class RandomErasingTests: XCTestCase {
             _ = try PrepRunner.run(pl, options: PrepOptions(outDirectory: dir, threads: 2, quiet: true))
             let manifest = try Manifest.load(directory: dir)
             XCTAssertEqual(manifest.formatVersion, 4)
+            XCTAssertEqual(try TestSupport.manifestSchemaProblems(directory: dir), [])
             XCTAssertEqual(try Verifier.verify(directory: dir, threads: 2).problems, [], mode)
             let copy = try XCTUnwrap(manifest.openSourceCopy(directory: dir))
             var erased = 0, references = 0, total = 0, erasedReferences = 0
