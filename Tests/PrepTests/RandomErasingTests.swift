@@ -1,10 +1,10 @@
+@testable import Prep
 import Datasets
 import Foundation
 import MixCore
 import Mixup
 import Pipeline
 import ShardStore
-import Prep
 import ShardFormat
 import TestSupport
 import XCTest
@@ -113,6 +113,32 @@ final class RandomErasingTests: XCTestCase {
         XCTAssertEqual(t1.count, 2 * 2 + 2 + 1 + 2) // 2 epochs × 2 shards, 2 test shards, the source copy, manifest and prep.json
         XCTAssertEqual(t1, try PrepFixtures.snapshot(base + "/t2"))
         XCTAssertEqual(t1, try PrepFixtures.snapshot(base + "/w"))
+    }
+
+    /// `export` names each sample's ops in index.md (a column only v4 exports have) and its caption.
+    func testExportShowsTheOps() throws {
+        let dir = try PrepFixtures.temporaryDirectory(name)
+        _ = try PrepRunner.run(try Self.pipeline(mode: "cutmix", value: "0"), options: PrepOptions(outDirectory: dir, quiet: true))
+        let out = dir + "/export"
+        _ = try Exporter.export(ExportRequest(directory: dir, outDirectory: out, epoch: 0, count: 8, positions: Array(0..<8),
+                                              mixedOnly: false, scale: 2, columns: 4))
+        let md = String(decoding: try FileIO.read(out + "/index.md"), as: UTF8.self)
+        XCTAssertTrue(md.contains("| shard | ops |\n|---:|---|---:|---:|---:|---|---|---|---|---|---|\n"), md)
+        let manifest = try Manifest.load(directory: dir)
+        let block = try ShardReader(path: dir + "/" + manifest.train[0].shards[0].file, source: try manifest.openSourceCopy(directory: dir)).readAll()
+        let rows = md.split(separator: "\n").filter { $0.hasPrefix("| ") && $0.contains("[png]") }
+        XCTAssertEqual(rows.count, 8)
+        for (k, row) in rows.enumerated() {
+            let p = block.provenance[k]
+            let want = p.hasOps ? p.opsSummary.replacingOccurrences(of: "|", with: "\\|") : "–"
+            XCTAssertTrue(row.hasSuffix(" \(want) |"), "position \(k): \(row)")
+            if let fill = p.erasing.fill {
+                XCTAssertEqual(fill, .zero)
+                XCTAssertEqual(Exporter.opsCaption(p), " E")
+                XCTAssertTrue(row.contains("erase zero (\(p.erasing.box.top),\(p.erasing.box.left),\(p.erasing.box.height)×\(p.erasing.box.width))"))
+            }
+        }
+        XCTAssertTrue(block.provenance[0..<8].contains { $0.hasOps }, "some of the first 8 samples are erased")
     }
 
     /// Without the new keys, a pipeline's shards stay v3, byte for byte what they were.
