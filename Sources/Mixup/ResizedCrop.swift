@@ -22,10 +22,10 @@ public struct ResizedCropConfig: Sendable, Equatable, Codable {
     public func problems(prefix: String) -> [String] {
         var out: [String] = []
         if !(scale.count == 2 && scale[0] > 0 && scale[0] <= scale[1] && scale[1] <= 1) {
-            out.append("\(prefix)scale must be two numbers [lo, hi] with 0 < lo ≤ hi ≤ 1 (got \(scale.map { Wording.float(Float($0)) }))")
+            out.append("\(prefix)scale must be two numbers [lo, hi] with 0 < lo ≤ hi ≤ 1 (got [\(scale.map { Wording.float(Float($0)) }.joined(separator: ", "))])")
         }
         if !(ratio.count == 2 && ratio[0] > 0 && ratio[0] <= ratio[1]) {
-            out.append("\(prefix)ratio must be two numbers [lo, hi] with 0 < lo ≤ hi (got \(ratio.map { Wording.float(Float($0)) }))")
+            out.append("\(prefix)ratio must be two numbers [lo, hi] with 0 < lo ≤ hi (got [\(ratio.map { Wording.float(Float($0)) }.joined(separator: ", "))])")
         }
         return out
     }
