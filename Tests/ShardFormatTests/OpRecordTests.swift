@@ -47,6 +47,11 @@ final class OpRecordTests: XCTestCase {
         XCTAssertEqual(block, ShardFixtures.goldenV4OpsBlock())
         XCTAssertEqual(block.provenance[2].erasing, Erasing(fill: .random, box: CropBox(top: 0, left: 1, height: 1, width: 1)))
         XCTAssertEqual(block.images, ShardFixtures.goldenSparseAugmentedBlock().images)
+        // What `mixprep inspect --samples` adds to a sample's line (python/tests/test_golden.py: the same text).
+        XCTAssertEqual(block.provenance.map { $0.hasOps ? " " + $0.opsSummary : "" },
+                       [" ops Identity(0)",
+                        " ops ResizedCrop(0,1,2×2) Rotate(-12.5) Brightness(0.25) Hue(-0.05) | Posterize(6); erase zero (1,0,1×2)",
+                        " ops - | -; erase random (0,1,1×1)", ""])
     }
 
     /// Without any op, the writer's v3 bytes are what they were (no op section), and v4 stores the

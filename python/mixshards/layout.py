@@ -1,4 +1,4 @@
-"""MixShard v3 (``.mxs``; v1 and v2 still read): the on-disk layout, defined in this one module.
+"""MixShard v3 and v4 (``.mxs``; v1 and v2 still read): the on-disk layout, defined in this one module.
 
 Mirrors ``Sources/ShardFormat/MixShardLayout.swift`` (DESIGN.md is the
 specification)::
@@ -13,7 +13,8 @@ field ``imageCount``), labels — ``n × 12`` bytes of sparse records
 smoothing ε by :func:`expand_sparse`) or ``n×K`` float32 (``labelType`` 0:
 v1, v2, and readable in v3) — and when header flag bit 0 is
 set, provenance ``n × 32`` bytes (:data:`PROVENANCE_V2`; v1: ``n × 12``,
-``{primary u32, partner u32, lambda f32}``, and m = n). A sample whose record
+``{primary u32, partner u32, lambda f32}``, and m = n), then in v4 op records
+``n × 176`` bytes (:data:`OP_RECORD`: the ``[augment]`` ops beyond crop and flip). A sample whose record
 has the reference flag stores no pixels: it is its primary source image under
 its transform, read from the directory's source copy (``source/train.mxs``, a
 shard of split ``source``: uncompressed in v2, uncompressed or compressed in v3).

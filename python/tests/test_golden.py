@@ -372,3 +372,13 @@ class GoldenV4Tests(unittest.TestCase):
                     with self.assertRaises(ShardError) as ctx:
                         s.read_all()
                 self.assertEqual(str(ctx.exception), f"{path}: chunk 0: {expected}")
+
+    def test_inspect_shows_the_ops_as_mixprep_does(self):
+        """`inspect --samples` names each sample's ops as Swift's Provenance.opsSummary does (OpRecordTests)."""
+        from mixshards.cli import describe_ops
+        with SourceImages(str(GOLDEN / "golden-v2-source.mxs")) as src, ShardFile(str(GOLDEN / "golden-v4-ops.mxs"), src) as s:
+            block = s.read_all()
+        texts = [describe_ops(block.ops[k], int(block.provenance[k]["kind"])) for k in range(4)]
+        self.assertEqual(texts, [" ops Identity(0)",
+                                 " ops ResizedCrop(0,1,2×2) Rotate(-12.5) Brightness(0.25) Hue(-0.05) | Posterize(6); erase zero (1,0,1×2)",
+                                 " ops - | -; erase random (0,1,1×1)", ""])
