@@ -1,11 +1,15 @@
 import MixCore
 
-/// The geometric augmentation of a pipeline (`[augment]`), applied to each
-/// source image before mixing — primary and partner independently.
+/// The augmentation of a pipeline (`[augment]`), applied to each source image before
+/// mixing — primary and partner independently — and (random erasing) to each sample after.
 ///
-/// Draws come from `CounterRNG(seed, .augment, epoch, position k)`: the primary's
+/// Crop and flip draw from `CounterRNG(seed, .augment, epoch, position k)`: the primary's
 /// (dx, dy, flip), then the partner's, always six draws whatever is enabled, so
-/// turning flips on never moves a crop and vice versa. See DESIGN.md, "Mixing semantics".
+/// turning flips on never moves a crop and vice versa. The policy keys of issue 20
+/// (`random_resized_crop`, `color_jitter`, `trivial_augment`, `rand_augment`,
+/// `random_erasing`) each draw from a stream of their own (`ops(seed:epoch:position:height:width:)`)
+/// and are recorded in MixShard v4 op records. See DESIGN.md, "Mixing semantics" and
+/// "The draws of an epoch, exactly".
 public struct AugmentConfig: Sendable, Equatable, Codable {
     /// Pad by this many zero pixels on every side, then crop back to H×W at a
     /// uniformly drawn offset (0: off). `augment.crop_pad`.
