@@ -87,6 +87,32 @@ final class PolicyDrawTests: XCTestCase {
         }
     }
 
+    /// Every op on: the decisions of an epoch are the same computed in order, backwards, in two
+    /// halves split anywhere (a worker split) and on two threads — each a function of its position.
+    func testDecisionsWithEveryOpAreThreadAndSplitInvariant() {
+        var a = Self.all
+        let plan = EpochPlan(config: MixConfig(mode: .sample, p: 0.5, alpha: 0.4), augment: a, seed: 3, epoch: 1, count: 400,
+                             height: 32, width: 32)
+        let forward = (0..<400).map { plan.decision(at: $0) }
+        XCTAssertEqual(Array((0..<400).reversed().map { plan.decision(at: $0) }.reversed()), forward)
+        let again = EpochPlan(config: plan.config, augment: a, seed: 3, epoch: 1, count: 400, height: 32, width: 32)
+        XCTAssertEqual((137..<400).map { again.decision(at: $0) } + (0..<137).map { again.decision(at: $0) },
+                       Array(forward[137...] + forward[..<137]))
+        let threaded = Locked([MixDecision?](repeating: nil, count: 400))
+        try? Parallel.forEach(count: 400, threads: 2) { k in
+            let d = plan.decision(at: k)
+            threaded.withLock { $0[k] = d }
+        }
+        XCTAssertEqual(threaded.withLock { $0 }.map { $0! }, forward)
+        XCTAssertGreaterThan(forward.filter { !$0.erasing.isNone }.count, 100)
+        XCTAssertTrue(forward.allSatisfy { $0.primaryOps.resizedCrop != nil && $0.primaryOps.ops.count == 5 })
+        // RandAugment instead of TrivialAugment: 2 policy ops + 4 jitter ops an image.
+        a.trivialAugment = nil
+        a.randAugment = RandAugmentConfig()
+        let ra = EpochPlan(config: plan.config, augment: a, seed: 3, epoch: 1, count: 400, height: 32, width: 32)
+        XCTAssertTrue((0..<400).allSatisfy { ra.decision(at: $0).partnerOps.ops.count == 6 })
+    }
+
     /// The draws follow torchvision v2's distributions (loose bounds: 4σ or wider).
     func testDistributions() {
         let n = 20_000
