@@ -499,7 +499,8 @@ def decode_ops(payload, offset: int, n: int, header: Header, provenance: np.ndar
     box_zero = (et == 0) & (el == 0) & (eh == 0) & (ew == 0)
     efits = (eh > 0) & (ew > 0) & (et + eh <= h) & (el + ew <= w)
     kind, flags = provenance["kind"], provenance["flags"]
-    same = np.array([bytes(a) == bytes(b) for a, b in zip(r["primary"], r["partner"])], bool) if n else np.zeros(0, bool)
+    raw = r.view(np.uint8).reshape(n, OP_RECORD_BYTES)
+    same = (raw[:, :IMAGE_OPS.itemsize] == raw[:, IMAGE_OPS.itemsize:2 * IMAGE_OPS.itemsize]).all(axis=1)
     identity = np.ones(n, bool)
     o = r["primary"]
     for i in range(MAX_OPS):
