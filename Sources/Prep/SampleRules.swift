@@ -59,7 +59,7 @@ struct RecordRules: Sendable {
         return nil
     }
 
-    /// Rule 14 (v4): the ops are ones `[augment]` draws — a resized crop exactly when
+    /// Rule 13 (v4): the ops are ones `[augment]` draws — a resized crop exactly when
     /// `random_resized_crop` is on, the policy's ops (TrivialAugment: one, RandAugment: N, ids
     /// 0–13, each magnitude one of its bins, signed only for signed ops), then colour jitter's
     /// enabled components once each with magnitudes in their ranges, and an erasing only when

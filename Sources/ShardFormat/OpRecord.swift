@@ -34,7 +34,7 @@ extension Provenance {
         buf.storeBytes(of: erasing.box.width.littleEndian, toByteOffset: e + O.eraseWidth, as: UInt16.self)
     }
 
-    /// Reads the op record at `at` into this record and checks it (rule 13); `fail` builds
+    /// Reads the op record at `at` into this record and checks it (rule 7b); `fail` builds
     /// the error (it knows file, chunk and sample).
     mutating func readOps(_ b: UnsafeRawBufferPointer, at: Int, header h: ShardHeader, fail: (String) -> Error) throws {
         typealias O = MixShardLayout.Ops

@@ -148,7 +148,7 @@ public final class ShardReader: @unchecked Sendable {
                     })
                     at += size
                 }
-                // v4: the op records follow the provenance records (rule 13).
+                // v4: the op records follow the provenance records (rule 7b).
                 let opBytes = header.opRecordBytes
                 if opBytes > 0 {
                     for s in 0..<n {

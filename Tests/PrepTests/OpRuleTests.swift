@@ -4,7 +4,7 @@ import Mixup
 import ShardFormat
 import XCTest
 
-/// `verify`'s rule 14 (v4): op records hold only what the pipeline's `[augment]` draws. The same
+/// `verify`'s rule 13 (v4): op records hold only what the pipeline's `[augment]` draws. The same
 /// cases and messages are in python/tests/test_policy.py (`rules.ops_problem`), word for word.
 final class OpRuleTests: XCTestCase {
     func rules(_ a: AugmentConfig) -> RecordRules {

@@ -11,7 +11,7 @@ import XCTest
 
 /// `augment.random_erasing` end to end (issue 20): MixShard v4 op records, every pixel recomputed
 /// from source + provenance by DESIGN.md's definitions, byte-identical shards at any thread count
-/// and worker split, `verify`'s rule 14, and the keys whose kernels are missing refused.
+/// and worker split, `verify`'s rule 13, and the keys whose kernels are missing refused.
 final class RandomErasingTests: XCTestCase {
     static func pipeline(mode: String, value: String, references: Bool = true) throws -> Pipeline {
         var pl = try PrepFixtures.pipeline(epochs: 2, mode: mode, p: 0.5, samplesPerShard: 250, trainLimit: 500)

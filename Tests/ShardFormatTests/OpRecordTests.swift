@@ -5,7 +5,7 @@ import ZlibKit
 import XCTest
 
 /// MixShard v4 op records (DESIGN.md, "Op record"): the golden file field by field, round trips,
-/// and rule 13, each refusal one line naming file, chunk and sample.
+/// and rule 7b, each refusal one line naming file, chunk and sample.
 final class OpRecordTests: XCTestCase {
     static let path = ShardFixtures.goldenDirectory + "/golden-v4-ops.mxs"
 
@@ -72,7 +72,7 @@ final class OpRecordTests: XCTestCase {
         XCTAssertEqual(try ShardReader(path: path, source: source).readAll(), block)
     }
 
-    /// Rule 13: each malformed op record is refused with one line naming file, chunk and sample.
+    /// Rule 7b: each malformed op record is refused with one line naming file, chunk and sample.
     func testMalformedOpRecordsAreRefused() throws {
         let golden = try FileIO.read(Self.path)
         let ops0: Int = 164, ops1: Int = ops0 + 176

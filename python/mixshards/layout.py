@@ -454,7 +454,7 @@ def decode_provenance(payload, offset: int, n: int, header: Header, first: int, 
 
 
 def decode_ops(payload, offset: int, n: int, header: Header, provenance: np.ndarray, first: int, fail) -> np.ndarray:
-    """Decodes and checks (rule 13) the ``n`` v4 op records at ``offset`` of a chunk's payload, after
+    """Decodes and checks (rule 7b) the ``n`` v4 op records at ``offset`` of a chunk's payload, after
     its provenance records; returns them as a read-only :data:`OP_RECORD` array. Messages and their
     order are ``Provenance.readOps``'s (``Sources/ShardFormat/OpRecord.swift``)."""
     r = np.frombuffer(payload, OP_RECORD, count=n, offset=offset).copy()

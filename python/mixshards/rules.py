@@ -93,7 +93,7 @@ def _transform_text(dx, dy, flipped) -> str:
 
 
 def ops_problem(record, policy_augment: dict, width: int, height: int) -> Optional[str]:
-    """Rule 14 (v4) for one :data:`layout.OP_RECORD`: the ops are ones ``[augment]`` draws (Swift's
+    """Rule 13 (v4) for one :data:`layout.OP_RECORD`: the ops are ones ``[augment]`` draws (Swift's
     ``RecordRules.opsProblem``, word for word)."""
     from . import policy
     primary, partner, erasing = policy.from_record(record)

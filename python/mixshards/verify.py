@@ -354,7 +354,7 @@ class _SampleChecks:
     mix: dict
     width: int
     height: int
-    #: The pipeline's whole ``[augment]`` as the manifest records it (rule 14's v4 keys).
+    #: The pipeline's whole ``[augment]`` as the manifest records it (rule 13's v4 keys).
     policy: Optional[dict] = None
 
 

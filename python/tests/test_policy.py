@@ -131,7 +131,7 @@ def _record(ops, crop=None, erasing=(0, (0, 0, 0, 0))) -> np.ndarray:
 
 
 class OpRuleTests(unittest.TestCase):
-    """Rule 14: Swift's OpRuleTests, the same cases and messages."""
+    """Rule 13: Swift's OpRuleTests, the same cases and messages."""
 
     def test_ops_the_augment_does_not_draw_are_violations(self):
         from mixshards import rules
