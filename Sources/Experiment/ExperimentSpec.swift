@@ -326,6 +326,7 @@ public struct ExperimentSpec: Sendable, Equatable {
             var augment = base.augment
             augment.cropPad = try r.int("crop_pad") ?? augment.cropPad
             augment.flip = try r.bool("flip") ?? augment.flip
+            try augment.readPolicyKeys(&r)
             if let problem = augment.problems(prefix: "arms.\(armName).").first { throw MixError("\(file): \(problem)") }
             let reference = try r.double("reference_accuracy")
             if let reference, !(0...100).contains(reference) {

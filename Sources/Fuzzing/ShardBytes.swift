@@ -20,6 +20,13 @@ public struct ShardBytes {
     /// The header's v3 label smoothing ε (f32; reserved zero in v1 and v2).
     public static let labelSmoothingField = (offset: 56, width: 4)
     /// v2 provenance record fields (32 bytes).
+    /// v4 op-record fields (DESIGN.md, "Op record"): the primary's count, flags, crop box and its first
+    /// two slots' ids and magnitudes, the partner's count and first slot, the erasing fill and box.
+    public static let opRecordFields: [(offset: Int, width: Int)] = [
+        (0, 1), (1, 1), (2, 2), (4, 2), (6, 2), (8, 2), (10, 2), (12, 4), (16, 1), (17, 1), (20, 4), (24, 1), (28, 4), (72, 1), (76, 4),
+        (80, 1), (81, 1), (96, 1), (100, 4), (160, 1), (161, 1), (164, 2), (166, 2), (168, 2), (170, 2), (172, 4),
+    ]
+
     public static let recordFields: [(offset: Int, width: Int)] = [
         (0, 4), (4, 4), (8, 4), (12, 1), (13, 1), (14, 2), (16, 2), (18, 2), (20, 2), (22, 2), (24, 2), (26, 2), (28, 2), (30, 2),
     ]
@@ -48,6 +55,8 @@ public struct ShardBytes {
     /// Bytes of one sample's label: a 12-byte record, or 4·K.
     var labelBytes: Int { sparseLabels ? 12 : 4 * classCount }
     var provenanceBytes: Int { header[12] & 1 == 0 ? 0 : (version == 1 ? 12 : 32) }
+    /// v4: bytes of one op record (after the provenance records), 0 before or without provenance.
+    var opRecordBytes: Int { header[12] & 1 == 0 || version < 4 ? 0 : 176 }
 
     /// Pixels a chunk stores: v1 writes imageCount 0 for "all".
     func storedImages(_ c: Chunk) -> Int { Int(version == 1 && c.imageCount == 0 ? c.sampleCount : c.imageCount) }

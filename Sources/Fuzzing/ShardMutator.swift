@@ -118,7 +118,18 @@ public struct ShardMutator {
                 } else {
                     m.header[37] = UInt8(rng.below(4))
                 }
-            case 2, 3, 4: // a provenance field
+            case 2, 3, 4: // a provenance field, or (v4) an op-record field
+                let ops = m.opRecordBytes
+                if ops > 0, rng.chance(0.4) {
+                    let n = Int(c.sampleCount), region = images + labels + n * (m.provenanceBytes + ops)
+                    guard n > 0, region <= c.raw.count else { continue }
+                    let record = images + labels + n * m.provenanceBytes + ops * rng.below(n)
+                    let f = rng.pick(ShardBytes.opRecordFields)
+                    let value: UInt64 = f.width == 4 && rng.chance(0.5) ? UInt64(rng.pick(ShardMutator.floats).bitPattern)
+                        : rng.chance(0.5) ? UInt64(rng.below(40)) : rng.pick(ByteMutator.interesting)
+                    ByteMutator.write(&m.chunks[i].raw, value, at: record + f.offset, width: f.width)
+                    continue
+                }
                 let size = m.provenanceBytes
                 guard size > 0, c.sampleCount > 0, images <= c.raw.count - labels - Int(c.sampleCount) * size else { continue }
                 let record = images + labels + size * rng.below(Int(c.sampleCount))

@@ -13,6 +13,11 @@ public enum RNGStream: UInt32, Sendable {
     case initialise = 5 // network initialisation
     case augment = 6    // per-position geometric transforms (crop offsets, flips)
     case split = 7      // the held-out test split of a single folder of classes (dataset.test_fraction)
+    case resizedCrop = 8   // per-position random_resized_crop boxes (primary, partner)
+    case colorJitter = 9   // per-position color_jitter orders and factors (primary, partner)
+    case policy = 10       // per-position trivial_augment / rand_augment ops (primary, partner)
+    case erasing = 11      // per-position random_erasing decision and box
+    case erasingValues = 12 // per-position random_erasing fill bytes (value = "random")
     case test = 99      // tests
 }
 

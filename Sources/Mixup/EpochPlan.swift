@@ -17,6 +17,12 @@ public struct MixDecision: Sendable, Equatable {
     public var primaryTransform: ImageTransform
     /// The partner's transform (== `primaryTransform` when unmixed).
     public var partnerTransform: ImageTransform
+    /// The primary's ops beyond crop and flip (`[augment]` v4 keys), applied after its transform.
+    public var primaryOps: ImageOps = .none
+    /// The partner's ops (== `primaryOps` when unmixed).
+    public var partnerOps: ImageOps = .none
+    /// Random erasing of the mixed pixels.
+    public var erasing: Erasing = .none
 
     public init(primary: Int, partner: Int, lambda: Float, box: (x0: Int, y0: Int, x1: Int, y1: Int)?, mixed: Bool,
                 primaryTransform: ImageTransform = .identity, partnerTransform: ImageTransform = .identity) {
@@ -39,10 +45,16 @@ public struct MixDecision: Sendable, Equatable {
     /// shard may store as a reference instead of pixels).
     public var isCopy: Bool { !mixed }
 
+    /// Whether a shard may store the sample as a reference: a copy whose only change to its
+    /// primary is its transform (no op but the identity, no erasing), so that no reader
+    /// needs an op kernel to resolve it.
+    public var canBeReference: Bool { !mixed && primaryOps.isIdentity && erasing.isNone }
+
     public static func == (a: MixDecision, b: MixDecision) -> Bool {
         a.primary == b.primary && a.partner == b.partner && a.lambda == b.lambda && a.mixed == b.mixed
             && a.box?.x0 == b.box?.x0 && a.box?.y0 == b.box?.y0 && a.box?.x1 == b.box?.x1 && a.box?.y1 == b.box?.y1
             && a.primaryTransform == b.primaryTransform && a.partnerTransform == b.partnerTransform
+            && a.primaryOps == b.primaryOps && a.partnerOps == b.partnerOps && a.erasing == b.erasing
     }
 }
 
@@ -88,13 +100,21 @@ public struct EpochPlan: Sendable {
         return a
     }
 
-    /// The decision for position `k`: the mixing, then the transforms of primary and partner.
+    /// The decision for position `k`: the mixing, then the transforms of primary and partner,
+    /// then (v4) their ops and the sample's erasing.
     public func decision(at k: Int) -> MixDecision {
         var d = mixing(at: k)
-        guard augment.isActive else { return d }
-        let t = augment.transforms(seed: seed, epoch: epoch, position: k)
-        d.primaryTransform = t.primary
-        d.partnerTransform = d.mixed ? t.partner : t.primary
+        if augment.isActive {
+            let t = augment.transforms(seed: seed, epoch: epoch, position: k)
+            d.primaryTransform = t.primary
+            d.partnerTransform = d.mixed ? t.partner : t.primary
+        }
+        if augment.recordsOps {
+            let o = augment.ops(seed: seed, epoch: epoch, position: k, height: height, width: width)
+            d.primaryOps = o.primary
+            d.partnerOps = d.mixed ? o.partner : o.primary
+            d.erasing = o.erasing
+        }
         return d
     }
 

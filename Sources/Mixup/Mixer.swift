@@ -11,30 +11,76 @@ public enum Mixer {
     }
 
     /// Writes the image of `d` into `out` (C·H·W bytes): the primary and the
-    /// partner each under its transform, then blended (or the box pasted).
-    public static func image(_ d: MixDecision, source: ImageStore, into out: UnsafeMutablePointer<UInt8>) {
+    /// partner each under its resized crop, transform and ops, then blended (or the box
+    /// pasted), then erased. `erasingValues` is the stream of a random fill's bytes
+    /// (`Erasing.valueStream` of the sample's position; needed only for a random fill).
+    public static func image(_ d: MixDecision, source: ImageStore, into out: UnsafeMutablePointer<UInt8>,
+                             erasingValues: CounterRNG? = nil) {
         let n = source.imageBytes
         let (c, h, w) = (source.channels, source.height, source.width)
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4 * n) { tmp in
-            // Raw copies of the two source images, then (when a transform applies) the turned ones.
-            let ra = tmp.baseAddress!, rb = ra + n, ta = rb + n, tb = ta + n
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 6 * n) { tmp in
+            // Raw copies of the two source images, then scratch for the turned ones.
+            let ra = tmp.baseAddress!, rb = ra + n, ta = rb + n, tb = ta + n, sa = tb + n, sb = sa + n
             source.copy(d.primary, into: ra)
-            var a = UnsafePointer(ra)
-            if !d.primaryTransform.isIdentity {
-                d.primaryTransform.apply(a, into: ta, channels: c, height: h, width: w)
-                a = UnsafePointer(ta)
-            }
+            let a = turn(UnsafePointer(ra), transform: d.primaryTransform, ops: d.primaryOps, scratch: (ta, sa),
+                         channels: c, height: h, width: w)
             if d.isCopy {
                 out.update(from: a, count: n)
-                return
+            } else {
+                source.copy(d.partner, into: rb)
+                let b = turn(UnsafePointer(rb), transform: d.partnerTransform, ops: d.partnerOps, scratch: (tb, sb),
+                             channels: c, height: h, width: w)
+                combine(d, a, b, source: source, into: out)
             }
-            source.copy(d.partner, into: rb)
-            var b = UnsafePointer(rb)
-            if !d.partnerTransform.isIdentity {
-                d.partnerTransform.apply(b, into: tb, channels: c, height: h, width: w)
-                b = UnsafePointer(tb)
-            }
-            combine(d, a, b, source: source, into: out)
+        }
+        if !d.erasing.isNone {
+            precondition(d.erasing.fill != .random || erasingValues != nil, "a random erasing fill needs its value stream")
+            var values = erasingValues ?? CounterRNG(seed: 0, stream: .erasingValues)
+            d.erasing.apply(to: out, channels: c, height: h, width: w, values: &values)
+        }
+    }
+
+    /// One image before mixing: `src` under its resized crop, then its transform, then its
+    /// ops in order; the result is `src` itself or one of the two `scratch` buffers.
+    private static func turn(_ src: UnsafePointer<UInt8>, transform: ImageTransform, ops: ImageOps,
+                             scratch: (UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<UInt8>),
+                             channels c: Int, height h: Int, width w: Int) -> UnsafePointer<UInt8> {
+        var current = src
+        var next = scratch.0, spare = scratch.1
+        func step(_ body: (UnsafePointer<UInt8>, UnsafeMutablePointer<UInt8>) -> Void) {
+            body(current, next)
+            current = UnsafePointer(next)
+            swap(&next, &spare)
+        }
+        if let crop = ops.resizedCrop {
+            step { s, o in applyImageOp(.resizedCrop, magnitude: 0, crop: crop, s, into: o, channels: c, height: h, width: w) }
+        }
+        if !transform.isIdentity {
+            step { s, o in transform.apply(s, into: o, channels: c, height: h, width: w) }
+        }
+        for op in ops.ops where op.op != .identity {
+            step { s, o in applyImageOp(op.op, magnitude: op.magnitude, crop: nil, s, into: o, channels: c, height: h, width: w) }
+        }
+        return current
+    }
+
+    // MARK: The one call site of the AugmentOps image kernels
+    //
+    // Every per-image op of `[augment]` beyond crop and flip (ids 1–15 of `PolicyOp`) is
+    // applied here and nowhere else. The kernels (target `AugmentOps`, torchvision v2
+    // semantics as DESIGN.md pins them) are wired in by the merge of issue 20's ops branch;
+    // until then `mixprep` refuses the keys that need them (`AugmentConfig.unavailableKeys`,
+    // "…: not yet available"), so this is never reached from a pipeline.
+    /// Applies op `op` with `magnitude` (or, for `.resizedCrop`, the box `crop`, resampled back to
+    /// H×W) to `src`, writing `out` (same size, not overlapping).
+    static func applyImageOp(_ op: PolicyOp, magnitude: Float, crop: CropBox?, _ src: UnsafePointer<UInt8>,
+                             into out: UnsafeMutablePointer<UInt8>, channels: Int, height: Int, width: Int) {
+        switch op {
+        case .identity:
+            out.update(from: src, count: channels * height * width)
+        default:
+            // AugmentOps: `AugmentOps.apply(op, magnitude: magnitude, crop: crop, src, into: out, …)` goes here.
+            preconditionFailure("augment op \(op.name): its AugmentOps kernel is not in this build (mixprep refuses the key)")
         }
     }
 

@@ -52,6 +52,7 @@ extension Pipeline {
         if var t = try top.table("augment") {
             p.augment.cropPad = try t.int("crop_pad") ?? p.augment.cropPad
             p.augment.flip = try t.bool("flip") ?? p.augment.flip
+            try p.augment.readPolicyKeys(&t)
             try t.finish()
         }
         if var t = try top.table("mix") {
@@ -111,3 +112,55 @@ extension Pipeline {
     }
 }
 
+
+extension AugmentConfig {
+    /// Reads the `[augment]` keys of issue 20's policies from `t` (a pipeline's `[augment]` or an
+    /// experiment arm): `random_resized_crop = {scale = [lo, hi], ratio = [lo, hi]}`,
+    /// `color_jitter = {brightness, contrast, saturation, hue}`, `trivial_augment = true`,
+    /// `rand_augment = {ops, magnitude}`, `random_erasing = {p, scale, ratio, value = 0 or "random"}`.
+    /// A table's missing keys take torchvision's defaults; wrong types and unknown keys are
+    /// one-line errors naming the key (values are checked by `problems`).
+    public mutating func readPolicyKeys(_ t: inout StrictTOMLTable) throws {
+        if var r = try t.table("random_resized_crop") {
+            var c = ResizedCropConfig()
+            c.scale = try r.doubleArray("scale") ?? c.scale
+            c.ratio = try r.doubleArray("ratio") ?? c.ratio
+            try r.finish()
+            randomResizedCrop = c
+        }
+        if var r = try t.table("color_jitter") {
+            var c = ColorJitterConfig()
+            c.brightness = try r.double("brightness") ?? c.brightness
+            c.contrast = try r.double("contrast") ?? c.contrast
+            c.saturation = try r.double("saturation") ?? c.saturation
+            c.hue = try r.double("hue") ?? c.hue
+            try r.finish()
+            // All four 0 is torchvision's no-op: recorded as off, so the shards keep their version.
+            colorJitter = c.isActive || !c.problems(prefix: "").isEmpty ? c : nil
+        }
+        if let on = try t.bool("trivial_augment") { trivialAugment = on ? true : nil }
+        if var r = try t.table("rand_augment") {
+            var c = RandAugmentConfig()
+            c.ops = try r.int("ops") ?? c.ops
+            c.magnitude = try r.int("magnitude") ?? c.magnitude
+            try r.finish()
+            randAugment = c
+        }
+        if var r = try t.table("random_erasing") {
+            var c = ErasingConfig()
+            c.p = try r.double("p") ?? c.p
+            c.scale = try r.doubleArray("scale") ?? c.scale
+            c.ratio = try r.doubleArray("ratio") ?? c.ratio
+            if let v = try r.intOrString("value") {
+                switch (v.int, v.string) {
+                case (0?, _): c.random = false
+                case (_, "random"?): c.random = true
+                default:
+                    throw MixError("\(r.file): \(r.prefix)value must be 0 or \"random\" (got \(v.int.map(String.init) ?? "\"\(v.string ?? "")\""))")
+                }
+            }
+            try r.finish()
+            randomErasing = c
+        }
+    }
+}

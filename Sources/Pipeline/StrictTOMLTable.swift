@@ -81,6 +81,28 @@ public struct StrictTOMLTable {
         }
     }
 
+    /// An array of numbers (floats or integers), each finite.
+    public mutating func doubleArray(_ key: String) throws -> [Double]? {
+        guard let v = value(key) else { return nil }
+        guard let a = v.array else { throw fail(key, "must be an array of numbers") }
+        return try a.map { e in
+            if let d = e.double {
+                guard d.isFinite else { throw fail(key, "must hold finite numbers (got \(d))") }
+                return d
+            }
+            if let i = e.int { return Double(i) }
+            throw fail(key, "must be an array of numbers")
+        }
+    }
+
+    /// The value of `key` as TOML text's kind: an integer, or a string (nil when absent).
+    public mutating func intOrString(_ key: String) throws -> (int: Int?, string: String?)? {
+        guard let v = value(key) else { return nil }
+        if let i = v.int { return (i, nil) }
+        if let s = v.string { return (nil, s) }
+        throw fail(key, "must be an integer or a string")
+    }
+
     public mutating func stringArray(_ key: String) throws -> [String]? {
         guard let v = value(key) else { return nil }
         guard let a = v.array else { throw fail(key, "must be an array of strings") }

@@ -145,7 +145,7 @@ public enum Exporter {
         let tiles = picked.map { p in
             ContactTile(image: p.image, channels: src.channels, height: src.height, width: src.width, label: p.label,
                         lambda: p.provenance.flatMap { $0.isMixed ? $0.lambda : nil },
-                        caption: "#\(p.position)" + (p.provenance.map { " " + transformText($0.primaryTransform) } ?? ""))
+                        caption: "#\(p.position)" + (p.provenance.map { " " + transformText($0.primaryTransform) + opsCaption($0) } ?? ""))
         }
         let title = title(picked.count)
         if let problem = sizeProblem(request, source: src, tiles: picked.count, title: { _ in title }) { throw MixError(problem) }
@@ -209,6 +209,27 @@ public enum Exporter {
         return (t.flip ? "flip " : "") + "\(signed(t.dx)),\(signed(t.dy))"
     }
 
+    /// A sample's v4 ops as short caption text (ASCII, the contact sheet's font): the primary's
+    /// ops by the first three letters of their names with their magnitudes (`RC` for the resized
+    /// crop), and `E` when erased, e.g. ` RC Rot-9 Bri+0.25 E`; empty without ops.
+    static func opsCaption(_ p: Provenance) -> String {
+        guard p.hasOps else { return "" }
+        var parts: [String] = []
+        if p.primaryOps.resizedCrop != nil { parts.append("RC") }
+        for op in p.primaryOps.ops where op.op != .identity {
+            let m = op.magnitude
+            let text = m == m.rounded() ? String(Int(m)) : String(format: "%.2f", m)
+            parts.append(String(op.op.name.prefix(3)) + (m > 0 && op.op != .posterize && op.op != .solarize ? "+" : "") + (m == 0 ? "" : text))
+        }
+        if !p.erasing.isNone { parts.append("E") }
+        return parts.isEmpty ? "" : " " + parts.joined(separator: " ")
+    }
+
+    /// A sample's ops as index.md text: `Provenance.opsSummary` (primary | partner; erasing), `–` without.
+    static func opsText(_ p: Provenance) -> String {
+        p.hasOps ? p.opsSummary.replacingOccurrences(of: "|", with: "\\|") : "–"
+    }
+
     static func sampleName(_ position: Int) -> String {
         "sample-" + String(format: "%06d", position) + ".png"
     }
@@ -221,8 +242,16 @@ public enum Exporter {
         md += "Positions are within the epoch; primary and partner are indices in the source split"
         md += files == nil ? ".\n\n" : ", whose files are relative to `\(source.path)`.\n\n"
         md += "Transforms: shift (dx, dy) of the crop, then `flip` when mirrored; the partner's for mixed samples.\n\n"
+        // MixShard v4: one more column with each sample's ops (absent when no sample has any, so v3 exports keep their text).
+        let showOps = picked.contains { $0.provenance?.hasOps == true }
+        if showOps {
+            md += "Ops (MixShard v4): the primary's resized crop (top, left, h×w) and ops with their magnitudes, "
+            md += "then the partner's after `|` for mixed samples, then the erased box (top, left, h×w) and its fill.\n\n"
+        }
         md += "| position | image | primary | partner | λ | kind | transform | partner transform | label (top classes) | shard |"
-        md += files == nil ? "\n|---:|---|---:|---:|---:|---|---|---|---|---|\n" : " primary file | partner file |\n|---:|---|---:|---:|---:|---|---|---|---|---|---|---|\n"
+        if showOps { md += " ops |" }
+        let columns = 10 + (showOps ? 1 : 0) + (files == nil ? 0 : 2)
+        md += (files == nil ? "" : " primary file | partner file |") + "\n|---:|---|---:|---:|---:|" + String(repeating: "---|", count: columns - 5) + "\n"
         func file(_ index: UInt32) -> String {
             guard let files, Int(index) < files.count else { return "–" }
             return "`" + files[Int(index)].replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "`", with: "'") + "`"
@@ -237,6 +266,7 @@ public enum Exporter {
             let t1 = p.provenance.map { transformText($0.primaryTransform) } ?? "–"
             let t2 = p.provenance.map { $0.isMixed ? transformText($0.partnerTransform) : "" } ?? "–"
             md += "| \(p.position) | [png](\(sampleName(p.position))) | \(prim) | \(part) | \(lam) | \(kind) | \(t1) | \(t2) | \(top) | \(p.file) |"
+            if showOps { md += " \(p.provenance.map(opsText) ?? "–") |" }
             if files != nil {
                 md += " \(p.provenance.map { file($0.primary) } ?? "–") | \(p.provenance.map { $0.isMixed ? file($0.partner) : "" } ?? "–") |"
             }

@@ -78,6 +78,7 @@ public enum Inspector {
         if p.isMixed { s += " partner \(t(p.partnerTransform))" }
         if p.kind == .cutmix { s += " box [\(p.box.x0),\(p.box.x1))×[\(p.box.y0),\(p.box.y1))" }
         if p.isReference { s += " ref" }
+        if p.hasOps { s += " " + p.opsSummary }
         return s
     }
 
@@ -85,7 +86,7 @@ public enum Inspector {
     /// resolved), to `out` as flat little-endian arrays: images (n×C×H×W bytes),
     /// then labels (n×K float32: the dense rows, sparse records expanded), then, if the
     /// shard has provenance, its n records as the shard stores them (v1: 12 bytes,
-    /// v2 and v3: 32). Other readers compare against it.
+    /// v2 to v4: 32), and in v4 its n op records (176 bytes each). Other readers compare against it.
     public static func dump(path: String, to out: String) throws {
         let reader = try open(path)
         let block = try reader.readAll()
@@ -94,6 +95,12 @@ public enum Inspector {
         records.withUnsafeMutableBytes { buf in
             for (i, p) in block.provenance.enumerated() { p.write(into: buf, at: i * size, version: reader.header.version) }
         }
+        let opSize = reader.header.opRecordBytes
+        var opRecords = [UInt8](repeating: 0, count: opSize * block.provenance.count)
+        opRecords.withUnsafeMutableBytes { buf in
+            for (i, p) in block.provenance.enumerated() where opSize > 0 { p.writeOps(into: buf, at: i * opSize) }
+        }
+        records += opRecords
         let rows = block.rows
         var bytes = block.images
         bytes.reserveCapacity(block.images.count + 4 * rows.count + records.count)

@@ -49,7 +49,15 @@ public enum PrepRunner {
     public static func run(_ pipeline: Pipeline, options: PrepOptions) throws -> PrepReport {
         try pipeline.validate()
         if let problem = RunState.formatVersionProblem(options.formatVersion) { throw MixError(problem) }
-        let version = UInt16(options.formatVersion)
+        if let key = pipeline.augment.unavailableKeys.first {
+            throw MixError("augment.\(key): not yet available (its image kernel, target AugmentOps, is not in this build)")
+        }
+        // A pipeline with an op beyond crop and flip writes v4 (op records); any other keeps its bytes.
+        let version = RunState.version(recordingOps: pipeline.augment.recordsOps, requested: options.formatVersion)
+        if pipeline.augment.recordsOps && options.formatVersion < Int(MixShardLayout.version) {
+            throw MixError("--format-version \(options.formatVersion) cannot record the [augment] ops of this pipeline "
+                           + "(random_resized_crop, color_jitter, trivial_augment, rand_augment, random_erasing need v\(MixShardLayout.opsVersion))")
+        }
         let dir = options.outDirectory
         try FileIO.checkOutputDirectory(dir)
         let log = Log(quiet: options.quiet)
@@ -77,7 +85,7 @@ public enum PrepRunner {
         let fileLists = SourceLoading.fileLists(dataset)
         let state = RunState(identity: pipeline.prepIdentity,
                              source: SourceLoading.info(dataset, fileLists: fileLists, channelStats: channelStats), pipeline: pipeline,
-                             formatVersion: options.formatVersion)
+                             formatVersion: Int(version))
 
         // Workers of a job array start at once: exactly one creates prep.json, the others
         // (and later runs) compare theirs with it.
@@ -157,7 +165,8 @@ public enum PrepRunner {
                     + (job.count + encoding.samplesPerChunk - 1) / encoding.samplesPerChunk * MixShardLayout.indexEntryBytes
                     + job.count * (factory.shape.imageBytes
                                    + MixShardLayout.labelBytes(MixShardLayout.labelType(writtenIn: version), classCount: factory.shape.classCount)
-                                   + (encoding.provenance ? MixShardLayout.provenanceBytes(version: encoding.version) : 0))
+                                   + (encoding.provenance ? MixShardLayout.provenanceBytes(version: encoding.version)
+                                      + MixShardLayout.opRecordBytes(version: encoding.version) : 0))
                 if let redoReason { $0.redone.append("\(job.file): \(redoReason)") }
             }
         }

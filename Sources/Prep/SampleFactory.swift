@@ -28,7 +28,10 @@ struct SampleFactory: Sendable {
         let referencing: Bool
         var count: Int { decisions.count }
         /// Whether any sample is stored as a reference (the header's flag bit 1).
-        var hasReferences: Bool { referencing && decisions.contains(where: \.isCopy) }
+        var hasReferences: Bool { referencing && decisions.contains(where: \.canBeReference) }
+        /// The epoch of the decisions (for the random erasing fill's stream), and each one's position.
+        let epoch: Int
+        let positions: Range<Int>
     }
 
     func plan(for job: ShardJob) -> JobPlan {
@@ -37,11 +40,11 @@ struct SampleFactory: Sendable {
             let plan = EpochPlan(config: mix, augment: augment, seed: seed, epoch: job.epoch, count: train.count,
                                  height: train.height, width: train.width)
             return JobPlan(decisions: job.positions.map { plan.decision(at: $0) }, source: train, smoothing: mix.smoothing,
-                           referencing: references)
+                           referencing: references, epoch: job.epoch, positions: job.positions)
         case .test, .source:
             // The test split unmixed; the source copy is the training images as read.
             return JobPlan(decisions: job.positions.map { MixDecision.unmixed($0) }, source: job.split == .test ? test : train,
-                           smoothing: 0, referencing: false)
+                           smoothing: 0, referencing: false, epoch: 0, positions: job.positions)
         }
     }
 
@@ -61,8 +64,10 @@ struct SampleFactory: Sendable {
         let imageBytes = shape.imageBytes
         var images = [UInt8](repeating: 0, count: range.count * imageBytes)
         images.withUnsafeMutableBufferPointer { images in
-            for (s, d) in p.decisions[range].enumerated() where referencePixels || !(p.referencing && d.isCopy) {
-                Mixer.image(d, source: p.source, into: images.baseAddress! + s * imageBytes)
+            for (s, d) in p.decisions[range].enumerated() where referencePixels || !(p.referencing && d.canBeReference) {
+                let values = d.erasing.fill == .random
+                    ? Erasing.valueStream(seed: seed, epoch: p.epoch, position: p.positions.lowerBound + range.lowerBound + s) : nil
+                Mixer.image(d, source: p.source, into: images.baseAddress! + s * imageBytes, erasingValues: values)
             }
         }
         let records = p.decisions[range].map { d in
@@ -70,7 +75,7 @@ struct SampleFactory: Sendable {
             return LabelRecord(classA: UInt32(parts.primaryClass), classB: UInt32(parts.partnerClass), weight: parts.lambda)
         }
         var block = SampleBlock(shape: shape, images: images, labels: .sparse(records, smoothing: Float(p.smoothing)))
-        block.provenance = p.decisions[range].map { SampleFactory.provenance($0, reference: p.referencing && $0.isCopy) }
+        block.provenance = p.decisions[range].map { SampleFactory.provenance($0, reference: p.referencing && $0.canBeReference) }
         return block
     }
 
@@ -78,8 +83,12 @@ struct SampleFactory: Sendable {
     static func provenance(_ d: MixDecision, reference: Bool) -> Provenance {
         let kind: MixKind = !d.mixed ? .copy : d.box != nil ? .cutmix : .blend
         let box = d.box.map { CutBox(x0: UInt16($0.x0), y0: UInt16($0.y0), x1: UInt16($0.x1), y1: UInt16($0.y1)) } ?? .empty
-        return Provenance(primary: UInt32(d.primary), partner: UInt32(d.partner), lambda: d.lambda, kind: kind,
-                          primaryTransform: d.primaryTransform, partnerTransform: d.partnerTransform, box: box,
-                          isReference: reference)
+        var p = Provenance(primary: UInt32(d.primary), partner: UInt32(d.partner), lambda: d.lambda, kind: kind,
+                           primaryTransform: d.primaryTransform, partnerTransform: d.partnerTransform, box: box,
+                           isReference: reference)
+        p.primaryOps = d.primaryOps
+        p.partnerOps = d.partnerOps
+        p.erasing = d.erasing
+        return p
     }
 }

@@ -20,7 +20,7 @@ struct RecordRules: Sendable {
     /// nil when it keeps the rules.
     func problem(_ p: Provenance, split: Split, position: Int, version: UInt16) -> String? {
         if split == .test {
-            guard p.kind == .copy, Int(p.primary) == position, p.primaryTransform.isIdentity, !p.isReference else {
+            guard p.kind == .copy, Int(p.primary) == position, p.primaryTransform.isIdentity, !p.isReference, !p.hasOps else {
                 return "provenance: test position \(position) must hold test image \(position), unmixed and untransformed"
             }
             return nil
@@ -33,6 +33,7 @@ struct RecordRules: Sendable {
             return "provenance: transforms \(Self.text(p.primaryTransform)) and \(Self.text(p.partnerTransform)) are not drawn by "
                 + "the pipeline's augment (crop_pad \(augment.cropPad), flip \(augment.flip))"
         }
+        if let problem = opsProblem(p) { return problem }
         guard version >= 2 else { return nil }
         switch p.kind {
         case .copy:
@@ -53,6 +54,66 @@ struct RecordRules: Sendable {
             let lambda = EpochPlan.cutmixLambda(boxArea: b.area, width: width, height: height)
             guard p.lambda.bitPattern == lambda.bitPattern else {
                 return "provenance: \(box) leaves lambda \(Wording.float(lambda)) of the primary, the record says \(Wording.float(p.lambda))"
+            }
+        }
+        return nil
+    }
+
+    /// Rule 13 (v4): the ops are ones `[augment]` draws — a resized crop exactly when
+    /// `random_resized_crop` is on, the policy's ops (TrivialAugment: one, RandAugment: N, ids
+    /// 0–13, each magnitude one of its bins, signed only for signed ops), then colour jitter's
+    /// enabled components once each with magnitudes in their ranges, and an erasing only when
+    /// `random_erasing` is on, with its fill and a box smaller than the image.
+    func opsProblem(_ p: Provenance) -> String? {
+        for (role, ops) in [("primary", p.primaryOps), ("partner", p.partnerOps)] {
+            if (ops.resizedCrop != nil) != (augment.randomResizedCrop != nil) {
+                return "provenance: the \(role) \(ops.resizedCrop == nil ? "has no" : "has a") resized crop, but augment.random_resized_crop is "
+                    + (augment.randomResizedCrop == nil ? "off" : "on")
+            }
+            var rest = ops.ops[...]
+            let policy = augment.trivialAugment == true ? 1 : augment.randAugment?.ops ?? 0
+            guard rest.count >= policy else { return "provenance: the \(role) records \(rest.count) ops, the pipeline's policy draws \(policy)" }
+            for op in rest.prefix(policy) {
+                let bins: [(magnitude: Float, signed: Bool)] = augment.trivialAugment == true
+                    ? (0..<PolicyAugment.bins).map { PolicyAugment.trivialMagnitude(op.op, bin: $0) }
+                    : [PolicyAugment.randMagnitude(op.op, bin: augment.randAugment!.magnitude, height: height, width: width)]
+                let fits = op.op.rawValue <= 13 && bins.contains {
+                    $0.magnitude.bitPattern == op.magnitude.bitPattern || ($0.signed && (-$0.magnitude).bitPattern == op.magnitude.bitPattern)
+                }
+                if !fits {
+                    return "provenance: the \(role)'s op \(op.op.name) of magnitude \(Wording.float(op.magnitude)) is not one "
+                        + (augment.trivialAugment == true ? "augment.trivial_augment" : "augment.rand_augment") + " draws"
+                }
+            }
+            rest = rest.dropFirst(policy)
+            let jitter = augment.colorJitter ?? ColorJitterConfig()
+            let ranges: [(PolicyOp, Double, Double, Double)] = [
+                (.brightness, jitter.brightness, max(0, 1 - jitter.brightness) - 1, jitter.brightness),
+                (.contrast, jitter.contrast, max(0, 1 - jitter.contrast) - 1, jitter.contrast),
+                (.color, jitter.saturation, max(0, 1 - jitter.saturation) - 1, jitter.saturation),
+                (.hue, jitter.hue, -jitter.hue, jitter.hue)]
+            let enabled = ranges.filter { $0.1 > 0 }
+            let ids = rest.map(\.op)
+            guard rest.count == enabled.count, Set(ids) == Set(enabled.map(\.0)) else {
+                return "provenance: the \(role)'s colour-jitter ops [\(ids.map(\.name).joined(separator: ", "))] are not the enabled "
+                    + "components of augment.color_jitter [\(enabled.map(\.0.name).joined(separator: ", "))], once each"
+            }
+            for op in rest {
+                let r = enabled.first { $0.0 == op.op }!
+                if !(Float(r.2) <= op.magnitude && op.magnitude <= Float(r.3)) {
+                    return "provenance: the \(role)'s colour-jitter \(op.op.name) of magnitude \(Wording.float(op.magnitude)) is not in "
+                        + "[\(Wording.float(Float(r.2))), \(Wording.float(Float(r.3)))]"
+                }
+            }
+        }
+        if let fill = p.erasing.fill {
+            guard let e = augment.randomErasing else { return "provenance: an erased box, but augment.random_erasing is off" }
+            guard (fill == .random) == e.random else {
+                return "provenance: an erased box filled with \(fill == .random ? "random bytes" : "zeros"), but augment.random_erasing.value is "
+                    + (e.random ? "\"random\"" : "0")
+            }
+            guard Int(p.erasing.box.height) < height, Int(p.erasing.box.width) < width else {
+                return "provenance: an erased box of \(p.erasing.box.height)×\(p.erasing.box.width) is not smaller than the image"
             }
         }
         return nil

@@ -78,7 +78,9 @@ enum SourceLoading {
                                 classCount: dataset.classCount)
         if let problem = MixShardLayout.limitProblem(shape: shape, samplesPerChunk: pipeline.shards.samplesPerChunk,
                                                      samplesPerShard: pipeline.shards.samplesPerShard,
-                                                     provenance: pipeline.shards.provenance, version: UInt16(options.formatVersion)) {
+                                                     provenance: pipeline.shards.provenance,
+                                                     version: RunState.version(recordingOps: pipeline.augment.recordsOps,
+                                                                               requested: options.formatVersion)) {
             throw MixError.file(dataset.path, problem)
         }
         if let problem = pipeline.sourceCopyProblem(shape: shape) { throw MixError.file(dataset.path, problem) }

@@ -25,8 +25,13 @@ public enum MixShardLayout {
     public static let endMagic: [UInt8] = Array("MIXSHEND".utf8)
     /// The version this build writes.
     public static let version: UInt16 = 3
+    /// The version written when a pipeline uses an `[augment]` op beyond crop and flip
+    /// (`random_resized_crop`, `color_jitter`, `trivial_augment`, `rand_augment`,
+    /// `random_erasing`): v3's layout plus an op record per sample after the provenance
+    /// records. A pipeline without them is written as `version`, byte for byte as before.
+    public static let opsVersion: UInt16 = 4
     /// The versions this build reads.
-    public static let readableVersions: ClosedRange<UInt16> = 1...3
+    public static let readableVersions: ClosedRange<UInt16> = 1...4
     /// The first version whose source copy may be compressed and filtered (v2's is codec
     /// none, filter none).
     public static let compressedSourceVersion: UInt16 = 3
@@ -35,6 +40,10 @@ public enum MixShardLayout {
     public static let footerBytes = 32
     /// Bytes of one provenance record in `version`.
     public static func provenanceBytes(version: UInt16) -> Int { version == 1 ? 12 : 32 }
+    /// Bytes of one op record (v4, with provenance): two image-op records and the erasing record.
+    public static let opRecordBytes = 176
+    /// Bytes of one sample's op record in `version` when the shard has provenance (0 before v4).
+    public static func opRecordBytes(version: UInt16) -> Int { version >= opsVersion ? opRecordBytes : 0 }
     /// Bytes of one sparse label record (v3, `labelType` 2): `classA u32, classB u32, weight f32`.
     public static let sparseLabelBytes = 12
     /// Bytes of one sample's label in a shard of `classCount` classes stored as `labelType`.
@@ -121,7 +130,8 @@ public enum MixShardLayout {
         if !(1...maxClasses).contains(shape.classCount) { return "\(shape.classCount) classes; the format allows \(Wording.range(1, maxClasses))" }
         let perChunk = min(samplesPerChunk, max(samplesPerShard, 1))
         let labels = labelType ?? self.labelType(writtenIn: version)
-        let perSample = shape.imageBytes + labelBytes(labels, classCount: shape.classCount) + (provenance ? provenanceBytes(version: version) : 0)
+        let perSample = shape.imageBytes + labelBytes(labels, classCount: shape.classCount)
+            + (provenance ? provenanceBytes(version: version) + opRecordBytes(version: version) : 0)
         let (raw, overflow) = perChunk.multipliedReportingOverflow(by: perSample)
         if overflow || raw > maxChunkRawBytes {
             return "shards.samples_per_chunk = \(samplesPerChunk): a chunk of \(perChunk) samples of \(perSample) bytes exceeds "
@@ -164,6 +174,21 @@ public enum MixShardLayout {
         static let boxX0 = 24, boxY0 = 26, boxX1 = 28, boxY1 = 30
         /// `flags` bits.
         static let primaryFlip: UInt8 = 1, partnerFlip: UInt8 = 2, reference: UInt8 = 4
+    }
+
+    /// Op record field offsets (v4, 176 bytes per sample, after the chunk's provenance records):
+    /// the primary's image ops at 0, the partner's at `partner`, the erasing record at `erasing`.
+    enum Ops {
+        static let primary = 0, partner = 80, erasing = 160
+        /// Within an image-op record (80 bytes): the op count, flags, the resized crop's box,
+        /// then `ImageOps.maxOps` slots of 8 bytes `{id u8, reserved u8×3, magnitude f32}`.
+        static let count = 0, flags = 1, reserved = 2, cropTop = 4, cropLeft = 6, cropHeight = 8, cropWidth = 10
+        static let reserved2 = 12, slots = 16, slotBytes = 8, slotMagnitude = 4
+        static let imageBytes = 80
+        /// `flags` bit: the resized crop's box is set.
+        static let resizedCrop: UInt8 = 1
+        /// Within the erasing record (16 bytes): fill (0 none, 1 zero, 2 random), the box, reserved.
+        static let fill = 0, eraseReserved = 1, eraseTop = 4, eraseLeft = 6, eraseHeight = 8, eraseWidth = 10, eraseReserved2 = 12
     }
 
     /// Sparse label record field offsets (v3, `labelType` 2, 12 bytes).
@@ -252,18 +277,20 @@ public struct ShardHeader: Equatable, Sendable {
     public var hasReferences: Bool { flags & MixShardLayout.flagReferences != 0 }
     /// Bytes of one provenance record (0 without provenance).
     public var provenanceBytes: Int { hasProvenance ? MixShardLayout.provenanceBytes(version: version) : 0 }
+    /// Bytes of one op record (v4 with provenance; else 0).
+    public var opRecordBytes: Int { hasProvenance ? MixShardLayout.opRecordBytes(version: version) : 0 }
     /// Bytes of one image (C·H·W); at most 65535³, so never overflows an Int.
     public var imageBytes: Int { Int(channels) * Int(height) * Int(width) }
     /// Bytes of one sample's label: a sparse record (12) or a dense row (4·K).
     public var labelBytes: Int { MixShardLayout.labelBytes(labelType, classCount: Int(classCount)) }
     /// Raw payload bytes of one sample with its pixels (image, label, provenance); never overflows.
-    public var sampleBytes: Int { imageBytes + labelBytes + provenanceBytes }
+    public var sampleBytes: Int { imageBytes + labelBytes + provenanceBytes + opRecordBytes }
     /// Raw payload bytes of `n` samples of which `images` store pixels (default: all), nil when it overflows.
     public func checkedRawBytes(samples n: Int, images: Int? = nil) -> Int? {
         let m = images ?? n
         guard n >= 0, m >= 0, m <= n else { return nil }
         let (a, o1) = m.multipliedReportingOverflow(by: imageBytes)
-        let (b, o2) = n.multipliedReportingOverflow(by: labelBytes + provenanceBytes)
+        let (b, o2) = n.multipliedReportingOverflow(by: labelBytes + provenanceBytes + opRecordBytes)
         let (v, o3) = a.addingReportingOverflow(b)
         return o1 || o2 || o3 ? nil : v
     }
@@ -348,6 +375,15 @@ public struct Provenance: Equatable, Sendable {
     public var box: CutBox
     /// Stored as a reference (no pixels in the chunk): kind copy only.
     public var isReference: Bool
+    /// v4: the primary's ops before mixing (after the resized crop, its transform), `.none` before v4.
+    public var primaryOps: ImageOps = .none
+    /// v4: the partner's ops (= `primaryOps` for a copy).
+    public var partnerOps: ImageOps = .none
+    /// v4: random erasing of the sample's final pixels.
+    public var erasing: Erasing = .none
+
+    /// Whether the record has any v4 op (which only a v4 shard can store).
+    public var hasOps: Bool { primaryOps != .none || partnerOps != .none || !erasing.isNone }
 
     public init(primary: UInt32, partner: UInt32, lambda: Float, kind: MixKind? = nil,
                 primaryTransform: ImageTransform = .identity, partnerTransform: ImageTransform? = nil,

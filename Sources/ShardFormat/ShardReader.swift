@@ -20,7 +20,7 @@ public struct DecodedChunk: Sendable {
     public init() {}
 }
 
-/// A read-only, memory-mapped MixShard file (v1, v2 or v3).
+/// A read-only, memory-mapped MixShard file (v1 to v4).
 ///
 /// `init` checks the structure (magics, version, header CRC, file size, index
 /// CRC, every chunk's bounds); `readChunk` checks a chunk's contents (inflated
@@ -147,6 +147,16 @@ public final class ShardReader: @unchecked Sendable {
                         fail("sample \(Int(e.firstSample) + s): \(what)")
                     })
                     at += size
+                }
+                // v4: the op records follow the provenance records (rule 7b).
+                let opBytes = header.opRecordBytes
+                if opBytes > 0 {
+                    for s in 0..<n {
+                        try chunk.provenance[s].readOps(buf, at: at, header: header) { what in
+                            fail("sample \(Int(e.firstSample) + s): \(what)")
+                        }
+                        at += opBytes
+                    }
                 }
             }
             chunk.records.removeAll(keepingCapacity: true)

@@ -59,6 +59,7 @@ public final class ShardFileWriter {
             $0.primaryTransform.isIdentity && $0.partnerTransform.isIdentity && $0.kind != .cutmix
         }, "v1 cannot record transforms or cutmix boxes")
         precondition(header.hasReferences || !block.provenance.contains(where: \.isReference), "a reference in a shard declared without")
+        precondition(header.version >= MixShardLayout.opsVersion || !block.provenance.contains(where: \.hasOps), "only v4 records augment ops")
         let labels = ShardWriter.storedLabels(block, version: header.version)
         precondition(labels.type == header.labelType && labels.smoothing.bitPattern == header.labelSmoothing.bitPattern,
                      "labels of another type or smoothing than the header declares")

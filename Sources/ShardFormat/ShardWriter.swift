@@ -92,6 +92,8 @@ public enum ShardWriter {
         }), "v1 cannot record transforms, cutmix boxes, references or a source copy")
         precondition(split != .source || encoding.version >= MixShardLayout.compressedSourceVersion
                      || (encoding.codec == .none && encoding.filter == .none), "a v2 source copy is uncompressed and unfiltered")
+        precondition(encoding.version >= MixShardLayout.opsVersion || !block.provenance.contains(where: \.hasOps),
+                     "only v4 records augment ops")
         let header = makeHeader(shape: shape, encoding: encoding, samples: n, references: references,
                                 split: split, epoch: epoch, shardIndex: shardIndex, labelType: labelType, smoothing: smoothing)
         let perChunk = encoding.samplesPerChunk
@@ -213,6 +215,13 @@ public enum ShardWriter {
             for p in block.provenance[first..<(first + count)] {
                 p.write(into: buf, at: at, version: header.version)
                 at += size
+            }
+            // v4: the op records, after the provenance records.
+            if header.opRecordBytes > 0 {
+                for p in block.provenance[first..<(first + count)] {
+                    p.writeOps(into: buf, at: at)
+                    at += header.opRecordBytes
+                }
             }
         }
         return Zlib.crc32(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buf)[imageRegion..<at]), seed: crc)

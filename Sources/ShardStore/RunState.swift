@@ -47,7 +47,7 @@ public struct RunState: Codable, Equatable, Sendable {
         }
         // `mixprep finalize` writes the manifest's source from it.
         if let problem = state.source.classNameProblem { throw MixError.file(path, problem) }
-        if let problem = RunState.formatVersionProblem(state.formatVersion) { throw MixError.file(path, problem) }
+        if let problem = RunState.recordedVersionProblem(state.formatVersion) { throw MixError.file(path, problem) }
         if let problem = state.source.channelStatsProblem { throw MixError.file(path, problem) }
         return state
     }
@@ -84,6 +84,17 @@ public struct RunState: Codable, Equatable, Sendable {
     /// The versions `mixprep run` writes: the current one, and v2 for readers that predate
     /// v3 (v1 cannot record transforms, cutmix boxes or references).
     public static let writableVersions: ClosedRange<Int> = 2...Int(MixShardLayout.version)
+
+    /// The version a run writes: v4 when its `[augment]` records ops (`AugmentConfig.recordsOps`),
+    /// else the one requested (`--format-version`).
+    public static func version(recordingOps: Bool, requested: Int) -> UInt16 {
+        recordingOps ? MixShardLayout.opsVersion : UInt16(requested)
+    }
+
+    /// Why `version` is not one a `prep.json` may record (the writable ones and v4), or nil.
+    public static func recordedVersionProblem(_ version: Int) -> String? {
+        version == Int(MixShardLayout.opsVersion) ? nil : formatVersionProblem(version)
+    }
 
     /// Why `version` is not one `mixprep run` writes, or nil.
     public static func formatVersionProblem(_ version: Int) -> String? {

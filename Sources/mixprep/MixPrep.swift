@@ -43,7 +43,7 @@ struct Run: ParsableCommand {
     @Option(help: "Use only the first N training images (overrides dataset.train_limit).") var limit: Int?
     @Option(help: "Worker threads.") var threads: Int = Parallel.defaultThreads
     @Option(help: "This process's share of the shards, i/n.") var worker: String?
-    @Option(help: "MixShard version to write: 3 (sparse labels, 12 bytes a sample), or 2 for readers that predate v3 (dense label rows, 4·K bytes).")
+    @Option(help: "MixShard version to write: 3 (sparse labels, 12 bytes a sample), or 2 for readers that predate v3 (dense label rows, 4·K bytes). A pipeline with an [augment] op beyond crop and flip writes 4 (op records) instead of 3.")
     var formatVersion: Int = RunState.writableVersions.upperBound
     @Flag(help: "Skip image files that cannot be decoded, listing them in skipped-files.csv (sets dataset.skip_bad).")
     var skipBad = false

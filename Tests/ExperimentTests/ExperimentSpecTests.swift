@@ -1,6 +1,7 @@
 @testable import Experiment
 import Foundation
 import MixCore
+import Mixup
 import XCTest
 
 /// Experiment files: the shipped ones, and errors that name the key.
@@ -60,6 +61,16 @@ final class ExperimentSpecTests: XCTestCase {
     }
 
     /// Each bad file gives one line naming the file and the key.
+    /// An arm may turn on issue 20's [augment] keys.
+    func testArmsTakeThePolicyKeys() throws {
+        let text = F.tinyExperimentText().replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.2\nrandom_erasing = {p = 0.25, value = \"random\"}\ntrivial_augment = true")
+        let spec = try ExperimentSpec.parse(text, file: "e.toml")
+        let arm = try XCTUnwrap(spec.arms.first { $0.name == "mixup" })
+        XCTAssertEqual(arm.augment.randomErasing, ErasingConfig(p: 0.25, random: true))
+        XCTAssertEqual(arm.augment.trivialAugment, true)
+        XCTAssertEqual(spec.arms.first { $0.name == "baseline" }?.augment.recordsOps, false)
+    }
+
     func testErrorsNameTheKey() throws {
         let good = F.tinyExperimentText()
         let cases: [(String, String)] = [
@@ -88,6 +99,11 @@ final class ExperimentSpecTests: XCTestCase {
             (good.replacingOccurrences(of: "name = \"mixup\"\n", with: ""), "arms[2].name must be set"),
             (good.replacingOccurrences(of: "[[arms]]", with: "[[armz]]"), "no arms"),
             (good.replacingOccurrences(of: "[mix]", with: "[mix]\nfoo = 1"), "unknown key mix.foo"),
+            // Issue 20's [augment] keys in an arm, checked as in a pipeline.
+            (good.replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.2\nrandom_erasing = {p = 2}"),
+             "arms.mixup.random_erasing.p must be a number from 0 to 1 (got 2)"),
+            (good.replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.2\nrand_augment = {ops = 9}"),
+             "arms.mixup.rand_augment.ops must be from 1 to 4 (got 9)"),
             (good.replacingOccurrences(of: "hidden = 32", with: "hidden = 0"), "train.hidden must be from 1 to 8,192 (got 0)"),
             ("pipeline = \"cifar10-mixup.toml\"\n" + good, "give either pipeline = \"…\" or inline sections, not both (found [dataset])"),
             ("name = \"x\"\npipeline = \"missing.toml\"\ntrials = [0]\n[[arms]]\nname = \"a\"\n", "pipeline: no such file"),

@@ -97,6 +97,30 @@ final class MutatorTests: XCTestCase {
         XCTAssertGreaterThan(readV3, 10)
     }
 
+    /// The shard mutator edits v4 op records behind valid CRCs, so the fuzzer reaches rule 7b.
+    func testMutantsReachTheOpRecordChecks() throws {
+        let goldens = try Self.goldens()
+        let mutator = ShardMutator(seeds: goldens.map(\.1))
+        let source = try SourceImages(path: Self.goldenDirectory + "/golden-v2-source.mxs")
+        let dir = NSTemporaryDirectory() + "mixshards-mutator-ops-\(getpid())"
+        try FileIO.makeDirectories(dir)
+        var ops = 0, readV4 = 0
+        for n in 0..<3000 {
+            var rng = FuzzRNG(seed: 12, target: "shard", case: UInt64(n))
+            let bytes = mutator.mutate(rng: &rng)
+            try FileIO.writeAtomically(dir + "/m.mxs", bytes)
+            do {
+                let r = try ShardReader(path: dir + "/m.mxs", source: source)
+                _ = try r.readAll()
+                if r.header.version == 4 { readV4 += 1 }
+            } catch {
+                if "\(error)".contains(": ops: ") { ops += 1 }
+            }
+        }
+        XCTAssertGreaterThan(ops, 10)
+        XCTAssertGreaterThan(readV4, 10)
+    }
+
     /// A label edited to NaN behind valid CRCs is caught by the label check (a weight must be in [0, 1]), not by a checksum.
     func testPayloadMutantsGetPastTheChecksums() throws {
         let path = Self.goldenDirectory + "/golden-v2-zlib6-none.mxs"

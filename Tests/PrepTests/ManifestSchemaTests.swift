@@ -41,7 +41,7 @@ final class ManifestSchemaTests: XCTestCase {
         let schema = try TestSupport.manifestSchema()
         let text = String(decoding: try FileIO.read(dir + "/manifest.json"), as: UTF8.self)
         let broken: [(String, String, String)] = [
-            ("\"formatVersion\" : 3", "\"formatVersion\" : 4", "$.formatVersion: int(4) is not one of the allowed values"),
+            ("\"formatVersion\" : 3", "\"formatVersion\" : 5", "$.formatVersion: int(5) is not one of the allowed values"),
             ("\"mode\" : \"sample\"", "\"mode\" : \"mixup\"", "$.pipeline.mix.mode: "),
             ("\"provenance\" : true", "\"provenance\" : 1", "$.pipeline.shards.provenance: expected boolean, got integer"),
             ("\"file\" : \"test/shard-00000.mxs\"", "\"file\" : \"../shard-0.mxs\"", "$.test.shards[0].file: "),

@@ -57,6 +57,23 @@ enum ShardFixtures {
         return b
     }
 
+    /// The v4 golden block: `goldenSparseAugmentedBlock` with op records (MixShard v4): sample 0, a
+    /// reference, records one identity op; sample 1 (a blend) a resized crop, Rotate −12.5 and a
+    /// brightness of +0.25 then a hue of −0.05 for its primary, Posterize 6 for its partner, and a
+    /// zero-filled erasing; sample 2 (a cutmix) a random-filled erasing; sample 3 nothing. The
+    /// pixels are the v3 block's: a format fixture, not the ops applied.
+    static func goldenV4OpsBlock() -> SampleBlock {
+        var b = goldenSparseAugmentedBlock()
+        b.provenance[0].primaryOps = ImageOps(ops: [AppliedOp(.identity, 0)])
+        b.provenance[0].partnerOps = b.provenance[0].primaryOps
+        b.provenance[1].primaryOps = ImageOps(resizedCrop: CropBox(top: 0, left: 1, height: 2, width: 2),
+                                              ops: [AppliedOp(.rotate, -12.5), AppliedOp(.brightness, 0.25), AppliedOp(.hue, -0.05)])
+        b.provenance[1].partnerOps = ImageOps(ops: [AppliedOp(.posterize, 6)])
+        b.provenance[1].erasing = Erasing(fill: .zero, box: CropBox(top: 1, left: 0, height: 1, width: 2))
+        b.provenance[2].erasing = Erasing(fill: .random, box: CropBox(top: 0, left: 1, height: 1, width: 1))
+        return b
+    }
+
     /// `goldenBlock`'s images and provenance with sparse labels (2, 2, 1), (0, 1, ¼), (1, 1, 1) and no smoothing.
     static func goldenSparseBlock() -> SampleBlock {
         var b = goldenBlock()

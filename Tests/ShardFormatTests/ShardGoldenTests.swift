@@ -26,6 +26,8 @@ final class ShardGoldenTests: XCTestCase {
         ("golden-v3-sparse-zlib6-delta.mxs", ShardFixtures.goldenSparseBlock(), encoding(.zlib, level: 6, filter: .delta, provenance: true, version: 3), .train),
         ("golden-v3-dense-none.mxs", ShardFixtures.goldenBlock(), encoding(.none, level: 1, filter: .none, provenance: false, version: 3), .test),
         ("golden-v3-source-zlib.mxs", ShardFixtures.goldenSourceBlock(), compressedSource, .source),
+        ("golden-v4-ops.mxs", ShardFixtures.goldenV4OpsBlock(), encoding(.none, level: 1, filter: .none, provenance: true, version: 4), .train),
+        ("golden-v4-ops-zlib6-delta.mxs", ShardFixtures.goldenV4OpsBlock(), encoding(.zlib, level: 6, filter: .delta, provenance: true, version: 4), .train),
     ]
 
     /// A v3 compressed source copy as `mixprep` writes one by default: zlib level 1, `rle`, the

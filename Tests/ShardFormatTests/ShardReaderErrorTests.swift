@@ -30,8 +30,8 @@ final class ShardReaderErrorTests: XCTestCase {
 
     func testWrongVersion() throws {
         var b = good
-        b[8] = 4
-        XCTAssertTrue(try failure(b).contains("unsupported version 4"))
+        b[8] = 5
+        XCTAssertTrue(try failure(b).contains("unsupported version 5"))
     }
 
     func testHeaderCRC() throws {

@@ -55,7 +55,7 @@ final class HostileManifestTests: XCTestCase {
         try assertLoaderRefuses(dir, "\(dir)/manifest.json: train[0] is numbered epoch 1, expected 0")
 
         dir = try directory("version") { $0.formatVersion = 99 }
-        try assertLoaderRefuses(dir, "\(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions from 1 to 3)")
+        try assertLoaderRefuses(dir, "\(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions from 1 to 4)")
 
         // A source shape the shards contradict (export sized its sheets by it, and refused a 1,024-wide one
         // without naming the directory: found by mixfuzz's manifest target), worded as the Python reader words it.
@@ -102,11 +102,11 @@ final class HostileManifestTests: XCTestCase {
     func testVerifyChecksEveryListedField() throws {
         var dir = try directory("vversion") { $0.formatVersion = 99 }
         XCTAssertThrowsError(try Verifier.verify(directory: dir, threads: 1)) {
-            XCTAssertTrue("\($0)".hasSuffix("manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions from 1 to 3)"), "\($0)")
+            XCTAssertTrue("\($0)".hasSuffix("manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions from 1 to 4)"), "\($0)")
         }
         let v = try TestSupport.run(TestSupport.executable("mixprep"), ["verify", dir])
         XCTAssertEqual(v.status, 1)
-        XCTAssertEqual(v.err, "error: \(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions from 1 to 3)\n")
+        XCTAssertEqual(v.err, "error: \(dir)/manifest.json: format \"MixShard\" version 99 is not supported (this build reads MixShard versions from 1 to 4)\n")
 
         dir = try directory("vsamples") { $0.train[0].shards[0].samples = 1_000_000_000_000 }
         var r = try Verifier.verify(directory: dir, threads: 1)

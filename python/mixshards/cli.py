@@ -41,6 +41,8 @@ def describe(path: str, samples: bool = False) -> str:
                 for s in range(min(len(c), 4)):
                     row = " ".join(f"{v:.3f}" for v in c.labels[s])
                     prov = "" if c.provenance is None else " " + describe_provenance(c.provenance[s], h.version)
+                    if c.ops is not None:
+                        prov += describe_ops(c.ops[s], int(c.provenance[s]["kind"]))
                     lines.append(f"  chunk {i} sample {c.first_sample + s}:{prov} label [{row}]")
                     if files is not None and c.provenance is not None and int(c.provenance[s]["primary"]) < len(files):
                         rec = c.provenance[s]
@@ -95,6 +97,31 @@ def describe_provenance(record, version: int) -> str:
                  f"[{int(record['box_y0'])},{int(record['box_y1'])})")
     if flags & layout.REFERENCE:
         text += " ref"
+    return text
+
+
+def describe_ops(record, kind: int) -> str:
+    """A v4 op record as ``mixprep inspect`` shows it after the provenance (Swift's
+    ``Provenance.opsSummary``): `` ops ResizedCrop(0,1,2×2) Rotate(-12.5) | Posterize(6); erase zero (1,0,1×2)``,
+    the partner's part only for a mixed sample; empty without ops."""
+    from .rules import float_text
+
+    def image(o) -> str:
+        parts = []
+        if o["flags"] & layout.OPS_RESIZED_CROP:
+            parts.append(f"ResizedCrop({int(o['crop_top'])},{int(o['crop_left'])},{int(o['crop_height'])}×{int(o['crop_width'])})")
+        parts += [f"{layout.POLICY_OPS[int(o['slots']['id'][i])]}({float_text(o['slots']['magnitude'][i])})"
+                  for i in range(int(o["count"]))]
+        return " ".join(parts) if parts else "-"
+    p, q, fill = record["primary"], record["partner"], int(record["erase_fill"])
+    if not (p["count"] or p["flags"] or q["count"] or q["flags"] or fill):
+        return ""
+    text = " ops " + image(p)
+    if kind != layout.KIND_COPY:
+        text += " | " + image(q)
+    if fill:
+        text += (f"; erase {'zero' if fill == layout.ERASE_ZERO else 'random'} ({int(record['erase_top'])},"
+                 f"{int(record['erase_left'])},{int(record['erase_height'])}×{int(record['erase_width'])})")
     return text
 
 

@@ -1,4 +1,4 @@
-"""MixShard v3 (``.mxs``; v1 and v2 still read): the on-disk layout, defined in this one module.
+"""MixShard v3 and v4 (``.mxs``; v1 and v2 still read): the on-disk layout, defined in this one module.
 
 Mirrors ``Sources/ShardFormat/MixShardLayout.swift`` (DESIGN.md is the
 specification)::
@@ -13,7 +13,8 @@ field ``imageCount``), labels — ``n × 12`` bytes of sparse records
 smoothing ε by :func:`expand_sparse`) or ``n×K`` float32 (``labelType`` 0:
 v1, v2, and readable in v3) — and when header flag bit 0 is
 set, provenance ``n × 32`` bytes (:data:`PROVENANCE_V2`; v1: ``n × 12``,
-``{primary u32, partner u32, lambda f32}``, and m = n). A sample whose record
+``{primary u32, partner u32, lambda f32}``, and m = n), then in v4 op records
+``n × 176`` bytes (:data:`OP_RECORD`: the ``[augment]`` ops beyond crop and flip). A sample whose record
 has the reference flag stores no pixels: it is its primary source image under
 its transform, read from the directory's source copy (``source/train.mxs``, a
 shard of split ``source``: uncompressed in v2, uncompressed or compressed in v3).
@@ -40,8 +41,11 @@ MAGIC = b"MIXSHRD1"
 END_MAGIC = b"MIXSHEND"
 #: The version mixprep writes.
 VERSION = 3
+#: The version written when a pipeline uses an ``[augment]`` op beyond crop and flip: v3 plus an
+#: op record per sample (:data:`OP_RECORD`) after the provenance records.
+OPS_VERSION = 4
 #: The versions this reader reads.
-READABLE_VERSIONS = (1, 2, 3)
+READABLE_VERSIONS = (1, 2, 3, 4)
 #: The first version whose source copy may be compressed and filtered (v2's is codec none, filter none).
 COMPRESSED_SOURCE_VERSION = 3
 HEADER_BYTES = 64
@@ -81,6 +85,34 @@ def label_sum_tolerance(classes: int) -> np.float32:
 def provenance_bytes(version: int) -> int:
     """Bytes of one provenance record in ``version``."""
     return 12 if version == 1 else 32
+
+
+def op_record_bytes(version: int) -> int:
+    """Bytes of one op record in ``version`` when the shard has provenance (v4: 176; else 0)."""
+    return OP_RECORD_BYTES if version >= OPS_VERSION else 0
+
+
+#: Op ids (``Sources/MixCore/ImageOps.swift`` ``PolicyOp``, shared with the AugmentOps kernels): 0–13
+#: torchvision TrivialAugmentWide's ``_AUGMENTATION_SPACE`` in its order, 14 colour jitter's hue,
+#: 15 the resized crop (recorded in its own fields, never in an op slot).
+POLICY_OPS = ("Identity", "ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "Brightness", "Color",
+              "Contrast", "Sharpness", "Posterize", "Solarize", "AutoContrast", "Equalize", "Hue", "ResizedCrop")
+OP_IDENTITY, OP_RESIZED_CROP = 0, 15
+#: Op slots per image in an op record.
+MAX_OPS = 8
+#: Image-op record flag: the resized crop's box is set.
+OPS_RESIZED_CROP = 1
+#: Erasing fill: 0 not erased, 1 zeros, 2 random bytes.
+ERASE_NONE, ERASE_ZERO, ERASE_RANDOM = 0, 1, 2
+_OP_SLOT = np.dtype([("id", "u1"), ("reserved", "u1", (3,)), ("magnitude", "<f4")])
+#: One image's ops (80 bytes): op count, flags, the resized crop (top, left, height, width), then 8 slots.
+IMAGE_OPS = np.dtype([("count", "u1"), ("flags", "u1"), ("reserved", "<u2"), ("crop_top", "<u2"), ("crop_left", "<u2"),
+                      ("crop_height", "<u2"), ("crop_width", "<u2"), ("reserved2", "<u4"), ("slots", _OP_SLOT, (MAX_OPS,))])
+#: One v4 op record (176 bytes): the primary's image ops, the partner's, and the erasing record.
+OP_RECORD = np.dtype([("primary", IMAGE_OPS), ("partner", IMAGE_OPS), ("erase_fill", "u1"), ("erase_reserved", "u1", (3,)),
+                      ("erase_top", "<u2"), ("erase_left", "<u2"), ("erase_height", "<u2"), ("erase_width", "<u2"),
+                      ("erase_reserved2", "<u4")])
+OP_RECORD_BYTES = 176
 
 
 #: One v1 provenance record (12 bytes).
@@ -130,6 +162,7 @@ INDEX_DTYPE = np.dtype([("offset", "<u8"), ("stored", "<u4"), ("raw", "<u4"), ("
 HEADER_CRC_OFFSET = 60
 assert _HEADER.size == HEADER_BYTES and _FOOTER.size == FOOTER_BYTES and INDEX_DTYPE.itemsize == INDEX_ENTRY_BYTES
 assert PROVENANCE_V1.itemsize == 12 and PROVENANCE_V2.itemsize == 32 and SPARSE_LABEL.itemsize == SPARSE_LABEL_BYTES
+assert IMAGE_OPS.itemsize == 80 and OP_RECORD.itemsize == OP_RECORD_BYTES
 
 
 @dataclass(frozen=True)
@@ -170,6 +203,11 @@ class Header:
         return provenance_bytes(self.version) if self.has_provenance else 0
 
     @property
+    def op_record_bytes(self) -> int:
+        """Bytes of one op record (v4 with provenance; else 0)."""
+        return op_record_bytes(self.version) if self.has_provenance else 0
+
+    @property
     def shape(self) -> tuple[int, int, int]:
         """``(C, H, W)`` of one image."""
         return (self.channels, self.height, self.width)
@@ -186,13 +224,13 @@ class Header:
     @property
     def sample_bytes(self) -> int:
         """Raw payload bytes of one sample with its pixels (image, label, provenance)."""
-        return self.image_bytes + self.label_bytes + self.provenance_bytes
+        return self.image_bytes + self.label_bytes + self.provenance_bytes + self.op_record_bytes
 
     def raw_bytes(self, n: int, images: int | None = None) -> int:
         """Payload bytes of ``n`` samples, ``images`` of which store pixels (default: all),
         before filter and compression."""
         m = n if images is None else images
-        return m * self.image_bytes + n * (self.label_bytes + self.provenance_bytes)
+        return m * self.image_bytes + n * (self.label_bytes + self.provenance_bytes + self.op_record_bytes)
 
 
 @dataclass(frozen=True)
@@ -413,6 +451,75 @@ def decode_provenance(payload, offset: int, n: int, header: Header, first: int, 
     if problem is not None:
         raise fail(f"sample {first + problem[0]}: {problem[1]}")
     return p
+
+
+def decode_ops(payload, offset: int, n: int, header: Header, provenance: np.ndarray, first: int, fail) -> np.ndarray:
+    """Decodes and checks (rule 7b) the ``n`` v4 op records at ``offset`` of a chunk's payload, after
+    its provenance records; returns them as a read-only :data:`OP_RECORD` array. Messages and their
+    order are ``Provenance.readOps``'s (``Sources/ShardFormat/OpRecord.swift``)."""
+    r = np.frombuffer(payload, OP_RECORD, count=n, offset=offset).copy()
+    r.flags.writeable = False
+    h, w = header.height, header.width
+    checks = []
+    for which in ("primary", "partner"):
+        o = r[which]
+        count, flags = o["count"].astype(np.int64), o["flags"]
+        top, left, ch, cw = (o[f].astype(np.int64) for f in ("crop_top", "crop_left", "crop_height", "crop_width"))
+        flagged = (flags & OPS_RESIZED_CROP) != 0
+        fits = (ch > 0) & (cw > 0) & (top + ch <= h) & (left + cw <= w)
+        checks += [
+            (count > MAX_OPS, lambda j, which=which, count=count: f"ops: the {which} records {count[j]} ops, at most {MAX_OPS}"),
+            (((flags & ~np.uint8(OPS_RESIZED_CROP)) != 0) | (o["reserved"] != 0) | (o["reserved2"] != 0),
+             lambda j, which=which, flags=flags: f"ops: the {which}'s record has unknown flags {flags[j]} or non-zero reserved bytes"),
+            (flagged & ~fits,
+             lambda j, which=which, t=top, l=left, a=ch, b=cw: f"ops: the {which}'s resized crop (top {t[j]}, left {l[j]}, "
+                                                             f"{a[j]}×{b[j]}) is not a box within the {w}×{h} image"),
+            (~flagged & ((top != 0) | (left != 0) | (ch != 0) | (cw != 0)),
+             lambda j, which=which: f"ops: the {which} has a resized crop box but no resized-crop flag"),
+        ]
+        slots = o["slots"]
+        for i in range(MAX_OPS):
+            sid, mag = slots["id"][:, i], slots["magnitude"][:, i]
+            reserved = slots["reserved"][:, i].any(axis=1)
+            beyond = i >= count
+            with np.errstate(invalid="ignore"):
+                finite = np.isfinite(mag)
+            checks += [
+                (beyond & ((sid != 0) | reserved | (mag.view(np.uint32) != 0)),
+                 lambda j, which=which, i=i, count=count: f"ops: the {which}'s op slot {i} is beyond its {count[j]} ops but not zero"),
+                (~beyond & (sid >= OP_RESIZED_CROP),
+                 lambda j, which=which, i=i, sid=sid: f"ops: the {which}'s op {i} has unknown id {sid[j]}"),
+                (~beyond & reserved, lambda j, which=which, i=i: f"ops: the {which}'s op {i} has non-zero reserved bytes"),
+                (~beyond & ~finite,
+                 lambda j, which=which, i=i, sid=sid, mag=mag: f"ops: the {which}'s op {i} ({POLICY_OPS[sid[j]]}) has magnitude "
+                                                               f"{'nan' if np.isnan(mag[j]) else ('inf' if mag[j] > 0 else '-inf')}"),
+            ]
+    fill = r["erase_fill"]
+    et, el, eh, ew = (r[f].astype(np.int64) for f in ("erase_top", "erase_left", "erase_height", "erase_width"))
+    box_zero = (et == 0) & (el == 0) & (eh == 0) & (ew == 0)
+    efits = (eh > 0) & (ew > 0) & (et + eh <= h) & (el + ew <= w)
+    kind, flags = provenance["kind"], provenance["flags"]
+    raw = r.view(np.uint8).reshape(n, OP_RECORD_BYTES)
+    same = (raw[:, :IMAGE_OPS.itemsize] == raw[:, IMAGE_OPS.itemsize:2 * IMAGE_OPS.itemsize]).all(axis=1)
+    identity = np.ones(n, bool)
+    o = r["primary"]
+    for i in range(MAX_OPS):
+        identity &= (i >= o["count"]) | (o["slots"]["id"][:, i] == OP_IDENTITY)
+    identity &= (o["flags"] & OPS_RESIZED_CROP) == 0
+    checks += [
+        (r["erase_reserved"].any(axis=1) | (r["erase_reserved2"] != 0), lambda j: "ops: the erasing record has non-zero reserved bytes"),
+        ((fill == ERASE_NONE) & ~box_zero, lambda j: "ops: an erasing box without a fill"),
+        (fill > ERASE_RANDOM, lambda j: f"ops: erasing fill {fill[j]} is unknown"),
+        ((fill != ERASE_NONE) & (fill <= ERASE_RANDOM) & ~efits,
+         lambda j: f"ops: the erased box (top {et[j]}, left {el[j]}, {eh[j]}×{ew[j]}) is not a box within the {w}×{h} image"),
+        ((kind == KIND_COPY) & ~same, lambda j: "ops: a copy must record the same ops for primary and partner"),
+        (((flags & REFERENCE) != 0) & (~identity | (fill != ERASE_NONE)),
+         lambda j: "ops: a reference has ops other than the identity (its pixels must be stored)"),
+    ]
+    problem = first_problem(checks, n)
+    if problem is not None:
+        raise fail(f"sample {first + problem[0]}: {problem[1]}")
+    return r
 
 
 def decode_sparse_labels(payload, offset: int, n: int, header: Header, provenance: Optional[np.ndarray], first: int,

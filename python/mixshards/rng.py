@@ -35,6 +35,16 @@ STREAM_INITIALISE = 5
 STREAM_AUGMENT = 6
 #: ``RNGStream.split``: the held-out test split of one folder of classes.
 STREAM_SPLIT = 7
+#: Per-position ``random_resized_crop`` boxes: the primary's, then the partner's (v4).
+STREAM_RESIZED_CROP = 8
+#: Per-position ``color_jitter`` orders and factors: the primary's, then the partner's (v4).
+STREAM_COLOR_JITTER = 9
+#: Per-position ``trivial_augment`` / ``rand_augment`` ops: the primary's, then the partner's (v4).
+STREAM_POLICY = 10
+#: Per-position ``random_erasing`` decision and box (v4).
+STREAM_ERASING = 11
+#: Per-position ``random_erasing`` fill bytes with ``value = "random"`` (v4).
+STREAM_ERASING_VALUES = 12
 
 
 def philox4x32(counter: tuple[int, int, int, int], key: tuple[int, int]) -> tuple[int, int, int, int]:

@@ -92,8 +92,64 @@ def _transform_text(dx, dy, flipped) -> str:
     return f"({int(dx)}, {int(dy)}{', flipped' if flipped else ''})"
 
 
+def ops_problem(record, policy_augment: dict, width: int, height: int) -> Optional[str]:
+    """Rule 13 (v4) for one :data:`layout.OP_RECORD`: the ops are ones ``[augment]`` draws (Swift's
+    ``RecordRules.opsProblem``, word for word)."""
+    from . import policy
+    primary, partner, erasing = policy.from_record(record)
+    a = policy_augment
+    crop_on = bool(a.get("random_resized_crop"))
+    trivial = bool(a.get("trivial_augment"))
+    ra = a.get("rand_augment")
+    for role, ops in (("primary", primary), ("partner", partner)):
+        if (ops.crop is not None) != crop_on:
+            return (f"provenance: the {role} {'has no' if ops.crop is None else 'has a'} resized crop, but "
+                    f"augment.random_resized_crop is {'on' if crop_on else 'off'}")
+        rest = list(ops.ops)
+        count = 1 if trivial else (ra["ops"] if ra else 0)
+        if len(rest) < count:
+            return f"provenance: the {role} records {len(rest)} ops, the pipeline's policy draws {count}"
+        for op, m in rest[:count]:
+            if trivial:
+                bins = [policy.trivial_magnitude(op, i) for i in range(policy.BINS)] if op <= 13 else []
+            else:
+                bins = [policy.rand_magnitude(op, ra["magnitude"], height, width)] if op <= 13 else []
+            mb = np.float32(m).view(np.uint32)
+            if not any(np.float32(b).view(np.uint32) == mb or (signed and np.float32(-b).view(np.uint32) == mb) for b, signed in bins):
+                return (f"provenance: the {role}'s op {layout.POLICY_OPS[op]} of magnitude {float_text(np.float32(m))} is not one "
+                        + ("augment.trivial_augment" if trivial else "augment.rand_augment") + " draws")
+        rest = rest[count:]
+        j = a.get("color_jitter") or {"brightness": 0, "contrast": 0, "saturation": 0, "hue": 0}
+        ranges = [(policy.BRIGHTNESS, j["brightness"], max(0.0, 1 - j["brightness"]) - 1, j["brightness"]),
+                  (policy.CONTRAST, j["contrast"], max(0.0, 1 - j["contrast"]) - 1, j["contrast"]),
+                  (policy.COLOR, j["saturation"], max(0.0, 1 - j["saturation"]) - 1, j["saturation"]),
+                  (policy.HUE, j["hue"], -j["hue"], j["hue"])]
+        enabled = [r for r in ranges if r[1] > 0]
+        ids = [op for op, _ in rest]
+        if len(rest) != len(enabled) or set(ids) != {r[0] for r in enabled}:
+            return (f"provenance: the {role}'s colour-jitter ops [{', '.join(layout.POLICY_OPS[i] for i in ids)}] are not the "
+                    f"enabled components of augment.color_jitter [{', '.join(layout.POLICY_OPS[r[0]] for r in enabled)}], once each")
+        for op, m in rest:
+            r = next(r for r in enabled if r[0] == op)
+            if not (np.float32(r[2]) <= np.float32(m) <= np.float32(r[3])):
+                return (f"provenance: the {role}'s colour-jitter {layout.POLICY_OPS[op]} of magnitude {float_text(np.float32(m))} "
+                        f"is not in [{float_text(np.float32(r[2]))}, {float_text(np.float32(r[3]))}]")
+    if erasing.fill:
+        e = a.get("random_erasing")
+        if not e:
+            return "provenance: an erased box, but augment.random_erasing is off"
+        if (erasing.fill == layout.ERASE_RANDOM) != bool(e.get("random")):
+            value = '"random"' if e.get("random") else "0"
+            fills = "random bytes" if erasing.fill == layout.ERASE_RANDOM else "zeros"
+            return f"provenance: an erased box filled with {fills}, but augment.random_erasing.value is {value}"
+        if not (erasing.box[2] < height and erasing.box[3] < width):
+            return f"provenance: an erased box of {erasing.box[2]}×{erasing.box[3]} is not smaller than the image"
+    return None
+
+
 def record_problem(p: np.ndarray, split: str, first_position: int, version: int, train_count: int,
-                   augment: tuple[int, bool], mix: dict, width: int, height: int) -> Optional[tuple[int, str]]:
+                   augment: tuple[int, bool], mix: dict, width: int, height: int, ops: Optional[np.ndarray] = None,
+                   policy_augment: Optional[dict] = None) -> Optional[tuple[int, str]]:
     """The first record of a shard of ``split`` (``p``: :data:`layout.PROVENANCE_V2`
     records, sample ``j`` at position ``first_position + j`` of the split) that breaks the
     rules ``verify`` adds to the reader's, as ``(sample, problem)``; ``None`` when all keep
@@ -110,9 +166,14 @@ def record_problem(p: np.ndarray, split: str, first_position: int, version: int,
     pflip, qflip = (flags & layout.FLIP_PRIMARY) != 0, (flags & layout.FLIP_PARTNER) != 0
     position = first_position + np.arange(n)
     checks = []
+    has_ops = np.zeros(n, bool)
+    if ops is not None:
+        has_ops = ((ops["primary"]["count"] != 0) | (ops["primary"]["flags"] != 0) | (ops["partner"]["count"] != 0)
+                   | (ops["partner"]["flags"] != 0) | (ops["erase_fill"] != 0))
     if split == "test":
         untransformed = (pdx == 0) & (pdy == 0) & ~pflip
-        checks.append(((kind != layout.KIND_COPY) | (primary != position) | ~untransformed | ((flags & layout.REFERENCE) != 0),
+        checks.append(((kind != layout.KIND_COPY) | (primary != position) | ~untransformed | ((flags & layout.REFERENCE) != 0)
+                       | has_ops,
                        lambda j: f"provenance: test position {position[j]} must hold test image {position[j]}, "
                                  "unmixed and untransformed"))
     else:
@@ -126,6 +187,9 @@ def record_problem(p: np.ndarray, split: str, first_position: int, version: int,
         checks.append((~drawn, lambda j: f"provenance: transforms {_transform_text(pdx[j], pdy[j], pflip[j])} and "
                                          f"{_transform_text(qdx[j], qdy[j], qflip[j])} are not drawn by the pipeline's "
                                          f"augment (crop_pad {pad}, flip {str(flip).lower()})"))
+        if ops is not None:
+            messages = [ops_problem(ops[j], policy_augment or {}, width, height) for j in range(n)]
+            checks.append((np.array([m is not None for m in messages], bool), lambda j: messages[j]))
         if version >= 2:
             mode, mixing = mix["mode"], kind != layout.KIND_COPY
             name = lambda j: layout.KINDS[int(kind[j])]  # noqa: E731

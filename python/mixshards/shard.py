@@ -27,10 +27,11 @@ class Chunk:
     chunk) on first use — a reader that wants only the sparse form never builds ``n × K`` floats.
     """
 
-    __slots__ = ("first_sample", "images", "provenance", "sparse", "_labels", "_expand")
+    __slots__ = ("first_sample", "images", "provenance", "sparse", "ops", "_labels", "_expand")
 
     def __init__(self, first_sample: int, images: np.ndarray, labels: Optional[np.ndarray], provenance: Optional[np.ndarray],
-                 sparse: Optional[SparseLabels] = None, expand: Optional[Callable[[], np.ndarray]] = None):
+                 sparse: Optional[SparseLabels] = None, expand: Optional[Callable[[], np.ndarray]] = None,
+                 ops: Optional[np.ndarray] = None):
         self.first_sample = first_sample
         #: ``n × C × H × W`` uint8: every sample's pixels (references resolved).
         self.images = images
@@ -40,6 +41,9 @@ class Chunk:
         #: v3: the labels in sparse form (:class:`mixshards.labels.SparseLabels`); ``None`` for
         #: a shard that stores dense rows (v1, v2, v3 ``labelType`` 0).
         self.sparse = sparse
+        #: v4: ``n`` op records of :data:`mixshards.layout.OP_RECORD` (the ``[augment]`` ops beyond
+        #: crop and flip, and random erasing); ``None`` before v4 or without provenance.
+        self.ops = ops
         self._labels = labels
         self._expand = expand
 
@@ -660,10 +664,13 @@ class ShardFile:
         if computed != crc:
             raise fail(f"rawCRC mismatch (stored {layout.hex32(crc)}, computed {layout.hex32(computed)})")
         k = h.class_count
-        provenance = None
+        provenance = ops = None
         if h.has_provenance:
             provenance = layout.decode_provenance(payload, image_region + n * h.label_bytes, n, h, first,
                                                   lambda what: fail(what))
+            if h.op_record_bytes:
+                ops = layout.decode_ops(payload, image_region + n * (h.label_bytes + h.provenance_bytes), n, h, provenance,
+                                        first, fail)
             if self.source_count is not None:
                 # Rule 8 for the directory reader (mixshards.open), worded as verify words it (rules.py, SampleRules.swift).
                 what = "a test image (the split has" if self.split_name == "test" else "a training image (the source has"
@@ -691,7 +698,7 @@ class ShardFile:
             labels = labels.astype(np.float32, copy=False)
             labels.flags.writeable = False
         images.flags.writeable = False
-        return Chunk(first, images, labels, provenance, sparse, expand)
+        return Chunk(first, images, labels, provenance, sparse, expand, ops)
 
     def _resolve(self, stored: np.ndarray, provenance: np.ndarray, first: int, fail) -> np.ndarray:
         """Every sample's pixels: the stored ones in sample order, references from the source copy."""
@@ -737,10 +744,10 @@ class ShardFile:
             parts = [getattr(c, name) for c in chunks]
             return None if parts[0] is None else np.concatenate(parts)
         if not sparse:
-            return Chunk(0, cat("images"), cat("labels"), cat("provenance"))
+            return Chunk(0, cat("images"), cat("labels"), cat("provenance"), ops=cat("ops"))
         return Chunk(0, cat("images"), None, cat("provenance"),
                      SparseLabels.concatenate([c.sparse for c in chunks], h.class_count, h.label_smoothing),
-                     lambda: np.concatenate([c.labels for c in chunks]))
+                     lambda: np.concatenate([c.labels for c in chunks]), cat("ops"))
 
     def close(self) -> None:
         """Closes the source copy this shard opened for itself (:func:`mixshards.open_shard`); the

@@ -243,7 +243,7 @@ def verify(directory, threads: Optional[int] = None) -> list[str]:
     except ShardError as e:
         return problems + [f"{e} (every reference sample depends on it)"]
     stats = Stats(len(m.class_names))
-    checks = _SampleChecks(src["trainCount"], augment, mix, m.shape[2], m.shape[1])
+    checks = _SampleChecks(src["trainCount"], augment, mix, m.shape[2], m.shape[1], m.pipeline.get("augment") or {})
     ledger = rules.LabelLedger(src["trainCount"], src["testCount"], m.class_names, train_labels, test_labels)
     unresolved = None if source is None else _Unresolved.of(source)
     threads = max(1, threads or min(4, os.cpu_count() or 1))
@@ -354,6 +354,8 @@ class _SampleChecks:
     mix: dict
     width: int
     height: int
+    #: The pipeline's whole ``[augment]`` as the manifest records it (rule 13's v4 keys).
+    policy: Optional[dict] = None
 
 
 class _Unresolved(SourceImages):
@@ -375,16 +377,18 @@ class _Unresolved(SourceImages):
 
 def _records(shard: ShardFile):
     """Every chunk read and checked; their labels and provenance (not their images) as one block."""
-    labels, provenance = [], []
+    labels, provenance, ops = [], [], []
     for i in range(shard.chunk_count):
         c = shard.read_chunk(i)
         labels.append(c.labels)
         provenance.append(c.provenance)
+        ops.append(c.ops)
     h = shard.header
     if not labels:
         return Chunk(0, None, np.zeros((0, h.class_count), np.float32),
                      np.zeros(0, layout.PROVENANCE_V2) if h.has_provenance else None)
-    return Chunk(0, None, np.concatenate(labels), None if provenance[0] is None else np.concatenate(provenance))
+    return Chunk(0, None, np.concatenate(labels), None if provenance[0] is None else np.concatenate(provenance),
+                 ops=None if ops[0] is None else np.concatenate(ops))
 
 
 def _check_shard(path: str, job: Job, shape: tuple, encoding: tuple, source: Optional[SourceImages],
@@ -433,7 +437,7 @@ def _check_shard(path: str, job: Job, shape: tuple, encoding: tuple, source: Opt
     if job.split == "source" or block.provenance is not None:
         if block.provenance is not None:
             bad = rules.record_problem(block.provenance, job.split, job.first, h.version, checks.train_count,
-                                       checks.augment, checks.mix, checks.width, checks.height)
+                                       checks.augment, checks.mix, checks.width, checks.height, block.ops, checks.policy)
             if bad is not None:
                 s, problem = bad
                 raise ShardError(f"{path}: chunk {s // h.samples_per_chunk}: sample {s}: {problem}")

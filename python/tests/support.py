@@ -85,6 +85,12 @@ for _mode in REFERENCE_MODES:
     VARIANTS[f"refs-{_mode}"] = _augmented(_mode, True)
     VARIANTS[f"pixels-{_mode}"] = _augmented(_mode, False)
 
+#: MixShard v4 (op records): random erasing after cutmix, crop and flip, unmixed samples as references.
+VARIANTS["erasing-cutmix"] = _augmented("cutmix", True).replace(
+    "flip = true", 'flip = true\nrandom_erasing = {p = 0.5, value = "random"}')
+VARIANTS["erasing-sample"] = _augmented("sample", False).replace(
+    "flip = true", "flip = true\nrandom_erasing = {p = 0.5, scale = [0.1, 0.4], value = 0}")
+
 #: Reference directories whose source copy is compressed (v3): variant → (mode, images per source chunk or None
 #: for the default); each is compared with ``pixels-MODE``.
 COMPRESSED_SOURCE = {"refz-sample": ("sample", None), "refz3-cutmix": ("cutmix", 3), "refz-none": ("none", None)}
@@ -211,6 +217,7 @@ def read_dump(path: Path, n: int, shape: tuple[int, int, int], classes: int, pro
         dtype = layout.PROVENANCE_V1 if version == 1 else layout.PROVENANCE_V2
         prov = np.frombuffer(b, dtype, n, at)
         at += dtype.itemsize * n
+        at += layout.op_record_bytes(version) * n  # v4: the op records follow (read them with read_dump_ops)
     assert at == len(b), f"{path}: dump is {len(b)} bytes, expected {at}"
     return images, labels, prov
 

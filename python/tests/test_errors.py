@@ -51,10 +51,10 @@ class ShardDamageTests(unittest.TestCase):
         self.assertIn("header: bad magic", self.failure(b))
 
     def test_unknown_version_is_refused_by_number(self):
-        for version in (0, 4):
+        for version in (0, 5):
             b = bytearray(self.zlib)
             b[8] = version
-            self.assertIn(f"header: unsupported version {version} (this reader knows versions from 1 to 3)", self.failure(b))
+            self.assertIn(f"header: unsupported version {version} (this reader knows versions from 1 to 4)", self.failure(b))
 
     def swift_says(self, data: bytes) -> str:
         """What ``mixprep inspect`` says of ``data`` (the Swift reader's message, without the path)."""
@@ -85,7 +85,7 @@ class ShardDamageTests(unittest.TestCase):
             (header(channels=5), "header: image shape 3×2 (width×height, 5 channels) exceeds the format limits "
                                  "(at most 4 channels and sides of 1,024)"),
             (header(per_chunk=70_000), "header: samplesPerChunk 70000 exceeds the format limit 65536"),
-            (header(version=4), "header: unsupported version 4 (this reader knows versions from 1 to 3)"),
+            (header(version=5), "header: unsupported version 5 (this reader knows versions from 1 to 4)"),
         ]
         for data, expected in cases:
             with self.subTest(expected=expected):
@@ -228,8 +228,8 @@ class DirectoryDamageTests(unittest.TestCase):
         d = support.copy_dir("quickstart", "manifest")
         text = (d / "manifest.json").read_text()
         cases = [
-            (text.replace('"formatVersion" : 3', '"formatVersion" : 4'),
-             "format 'MixShard' version 4 is not supported (this reader reads MixShard versions from 1 to 3)"),
+            (text.replace('"formatVersion" : 3', '"formatVersion" : 5'),
+             "format 'MixShard' version 5 is not supported (this reader reads MixShard versions from 1 to 4)"),
             (text.replace('"format" : "MixShard"', '"format" : "WebDataset"'), "format 'WebDataset' version 3 is not supported"),
             (text.replace('"classNames"', '"names"'), "missing key source.classNames"),
             (text.replace('"file" : "test/shard-00000.mxs"', '"file" : "../test/shard-00000.mxs"'), "test.shards[0].file"),
@@ -321,7 +321,9 @@ class DirectoryDamageTests(unittest.TestCase):
         self.assertEqual((layout.HEADER_BYTES, layout.INDEX_ENTRY_BYTES, layout.FOOTER_BYTES), (64, 32, 32))
         self.assertEqual((layout.MAGIC, layout.END_MAGIC, layout.VERSION), (b"MIXSHRD1", b"MIXSHEND", 3))
         self.assertEqual((layout.provenance_bytes(1), layout.provenance_bytes(2), layout.provenance_bytes(3),
-                          layout.READABLE_VERSIONS, layout.COMPRESSED_SOURCE_VERSION), (12, 32, 32, (1, 2, 3), 3))
+                          layout.READABLE_VERSIONS, layout.COMPRESSED_SOURCE_VERSION), (12, 32, 32, (1, 2, 3, 4), 3))
+        self.assertEqual((layout.OPS_VERSION, layout.op_record_bytes(3), layout.op_record_bytes(4), layout.OP_RECORD.itemsize,
+                          layout.MAX_OPS, len(layout.POLICY_OPS)), (4, 0, 176, 176, 8, 16))
         self.assertEqual((layout.SPARSE_LABEL_BYTES, layout.SPARSE_LABEL.itemsize, layout.LABEL_TYPES, layout.MAX_CLASSES),
                          (12, 12, {0: "float32", 2: "sparse"}, 65_535))
         self.assertEqual(layout.SOURCE_FILE, "source/train.mxs")

@@ -298,3 +298,87 @@ class GoldenV3Tests(unittest.TestCase):
         self.assertIn("MixShard v3, ", text)
         self.assertIn(" 3 classes, labels sparse (smoothing 0), provenance yes", text)
         self.assertIn(" 3 classes, labels float32, provenance no", describe(str(GOLDEN / "golden-v3-dense-none.mxs")))
+
+
+class GoldenV4Tests(unittest.TestCase):
+    """ShardFixtures.goldenV4OpsBlock(): the v3 sparse augmented block with v4 op records."""
+
+    def test_op_records(self):
+        from mixshards import layout
+        for name in ("golden-v4-ops.mxs", "golden-v4-ops-zlib6-delta.mxs"):
+            with SourceImages(str(GOLDEN / "golden-v2-source.mxs")) as src, ShardFile(str(GOLDEN / name), src) as s:
+                h = s.header
+                self.assertEqual((h.version, h.flags, h.op_record_bytes), (4, 3, 176), name)
+                self.assertEqual(s.index["raw"].tolist(), [12 + 2 * 12 + 2 * 32 + 2 * 176, 12 + 2 * 12 + 2 * 32 + 2 * 176])
+                block = s.read_all()
+            images, _, _ = augmented_block()
+            np.testing.assert_array_equal(block.images, images)
+            ops = block.ops
+            self.assertEqual(ops.dtype, layout.OP_RECORD)
+            # Sample 0: one identity op, the same for both images (a reference may record identities).
+            self.assertEqual(ops["primary"]["count"].tolist(), [1, 3, 0, 0])
+            self.assertEqual(ops["partner"]["count"].tolist(), [1, 1, 0, 0])
+            p1 = ops["primary"][1]
+            self.assertEqual(int(p1["flags"]), layout.OPS_RESIZED_CROP)
+            self.assertEqual([int(p1[f]) for f in ("crop_top", "crop_left", "crop_height", "crop_width")], [0, 1, 2, 2])
+            self.assertEqual([layout.POLICY_OPS[i] for i in p1["slots"]["id"][:3]], ["Rotate", "Brightness", "Hue"])
+            np.testing.assert_array_equal(p1["slots"]["magnitude"][:3], np.array([-12.5, 0.25, -0.05], np.float32))
+            self.assertEqual((layout.POLICY_OPS[ops["partner"][1]["slots"]["id"][0]], float(ops["partner"][1]["slots"]["magnitude"][0])),
+                             ("Posterize", 6.0))
+            self.assertEqual(ops["erase_fill"].tolist(), [0, layout.ERASE_ZERO, layout.ERASE_RANDOM, 0])
+            self.assertEqual([int(ops[f][1]) for f in ("erase_top", "erase_left", "erase_height", "erase_width")], [1, 0, 1, 2])
+            self.assertEqual([int(ops[f][2]) for f in ("erase_top", "erase_left", "erase_height", "erase_width")], [0, 1, 1, 1])
+
+    def test_v3_has_no_op_records(self):
+        with SourceImages(str(GOLDEN / "golden-v2-source.mxs")) as src, \
+                ShardFile(str(GOLDEN / "golden-v3-sparse-augment.mxs"), src) as s:
+            self.assertEqual(s.header.op_record_bytes, 0)
+            self.assertIsNone(s.read_all().ops)
+
+    def test_malformed_op_records_are_refused_as_swift_refuses_them(self):
+        """The cases of Swift's OpRecordTests.testMalformedOpRecordsAreRefused, word for word."""
+        import tempfile
+        golden = (GOLDEN / "golden-v4-ops.mxs").read_bytes()
+        ops0 = 164
+        ops1 = ops0 + 176
+        cases = [
+            (ops1, [9], "sample 1: ops: the primary records 9 ops, at most 8"),
+            (ops1 + 1, [3], "sample 1: ops: the primary's record has unknown flags 3 or non-zero reserved bytes"),
+            (ops1 + 8, [3], "sample 1: ops: the primary's resized crop (top 0, left 1, 3×2) is not a box within the 3×2 image"),
+            (ops1 + 16, [15], "sample 1: ops: the primary's op 0 has unknown id 15"),
+            (ops1 + 25, [1], "sample 1: ops: the primary's op 1 has non-zero reserved bytes"),
+            (ops1 + 20, [0, 0, 0xC0, 0x7F], "sample 1: ops: the primary's op 0 (Rotate) has magnitude nan"),
+            (ops1 + 40, [6], "sample 1: ops: the primary's op slot 3 is beyond its 3 ops but not zero"),
+            (ops1 + 161, [1], "sample 1: ops: the erasing record has non-zero reserved bytes"),
+            (ops1 + 160, [3], "sample 1: ops: erasing fill 3 is unknown"),
+            (ops1 + 168, [2], "sample 1: ops: the erased box (top 1, left 0, 2×2) is not a box within the 3×2 image"),
+            (ops1 + 160, [0], "sample 1: ops: an erasing box without a fill"),
+            (ops0 + 16, [5], "sample 0: ops: a copy must record the same ops for primary and partner"),
+            (ops0 + 160, [1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0],
+             "sample 0: ops: a reference has ops other than the identity (its pixels must be stored)"),
+        ]
+        with tempfile.TemporaryDirectory() as d:
+            path = f"{d}/bad.mxs"
+            for offset, patch, expected in cases:
+                b = bytearray(golden)
+                b[offset:offset + len(patch)] = bytes(patch)
+                index = len(b) - 96
+                stored = struct.unpack_from("<I", b, index + 8)[0]
+                struct.pack_into("<I", b, index + 24, zlib.crc32(bytes(b[64:64 + stored])))
+                struct.pack_into("<I", b, len(b) - 32 + 12, zlib.crc32(bytes(b[index:index + 64])))
+                with open(path, "wb") as f:
+                    f.write(b)
+                with SourceImages(str(GOLDEN / "golden-v2-source.mxs")) as src, ShardFile(path, src) as s:
+                    with self.assertRaises(ShardError) as ctx:
+                        s.read_all()
+                self.assertEqual(str(ctx.exception), f"{path}: chunk 0: {expected}")
+
+    def test_inspect_shows_the_ops_as_mixprep_does(self):
+        """`inspect --samples` names each sample's ops as Swift's Provenance.opsSummary does (OpRecordTests)."""
+        from mixshards.cli import describe_ops
+        with SourceImages(str(GOLDEN / "golden-v2-source.mxs")) as src, ShardFile(str(GOLDEN / "golden-v4-ops.mxs"), src) as s:
+            block = s.read_all()
+        texts = [describe_ops(block.ops[k], int(block.provenance[k]["kind"])) for k in range(4)]
+        self.assertEqual(texts, [" ops Identity(0)",
+                                 " ops ResizedCrop(0,1,2×2) Rotate(-12.5) Brightness(0.25) Hue(-0.05) | Posterize(6); erase zero (1,0,1×2)",
+                                 " ops - | -; erase random (0,1,1×1)", ""])

@@ -75,7 +75,7 @@ class SchemaTests(unittest.TestCase):
 
     def test_violations(self):
         cases = [
-            (("formatVersion",), 4, "$.formatVersion: 4 is not one of the allowed values"),
+            (("formatVersion",), 5, "$.formatVersion: 5 is not one of the allowed values"),
             (("sourceCopy", "file"), "source/test.mxs", "$.sourceCopy.file: must be 'source/train.mxs'"),
             (("pipeline", "augment", "crop_pad"), 1024, "$.pipeline.augment.crop_pad: 1024 violates maximum 1023"),
             (("pipeline", "augment", "flip"), 1, "$.pipeline.augment.flip: expected boolean"),
