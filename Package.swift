@@ -24,6 +24,8 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
         .systemLibrary(name: "CSwscale", pkgConfig: "libswscale", providers: [.apt(["libswscale-dev"])]),
+        // The policy ops' geometry (nearest affine maps, bilinear resized crops): libswscale scales but does not map.
+        .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
 
         // OpenBLAS is not linked: Kernels loads it at run time (dlopen, BLAS.swift) after choosing its kernel.
 
@@ -43,6 +45,8 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["ImageCodecs", "MixCore"]),
         .target(name: "Datasets", dependencies: ["MixCore", "ZlibKit", "ImageCodecs"]),
         .target(name: "Mixup", dependencies: ["MixCore"]),
+        // The augmentation policies' image kernels (torchvision v2 semantics), pure functions of their parameters.
+        .target(name: "AugmentOps", dependencies: ["CVips", "MixCore"]),
         .target(name: "ShardFormat", dependencies: ["MixCore", "ZlibKit"]),
         .target(name: "Pipeline", dependencies: ["MixCore", "Mixup", "ShardFormat", "ZlibKit", "TOMLKit"]),
         // The shard-directory contract in one place: file naming and the shard plan, prep.json,
@@ -81,6 +85,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "ImageCodecs"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ZlibKit", "Imaging", "ImageCodecs", "MixCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MixupTests", dependencies: ["Mixup", "MixCore"]),
+        .testTarget(name: "AugmentOpsTests", dependencies: ["AugmentOps", "MixCore", "ZlibKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ShardFormatTests", dependencies: ["ShardFormat", "MixCore", "ZlibKit", "ShardTestSupport"],
                     resources: [.copy("Golden")]),
         .testTarget(name: "PrepTests", dependencies: ["ShardStore", "TestSupport", "ShardTestSupport", "Prep", "Pipeline", "ShardFormat", "MixCore", "Datasets", "Imaging", "ImageCodecs",
