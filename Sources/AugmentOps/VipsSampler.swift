@@ -10,6 +10,9 @@ public enum VipsSampler {
     /// libvips' version, for reports and manifests.
     public static var libraryVersion: String { String(cString: mxs_vips_version()) }
 
+    /// Added to the nearest-neighbour rounding so that exact halves go up (see `affineNearest`).
+    public static let tieBreak = 1e-9
+
     static func start() throws {
         guard mxs_vips_start() == 0 else { throw MixError("libvips did not start: \(lastError())") }
     }
@@ -22,13 +25,16 @@ public enum VipsSampler {
 
     /// Every plane of `src` through the inverse map `x = m[0]·X + m[1]·Y + m[2]`,
     /// `y = m[3]·X + m[4]·Y + m[5]` (input pixel indices from output pixel indices),
-    /// nearest neighbour rounding half up (input pixel `floor(x + ½), floor(y + ½)`), 0 where
-    /// that lies outside. Throws when the matrix is singular or libvips fails.
+    /// nearest neighbour rounding half up (input pixel `floor(x + ½ + 10⁻⁹), floor(y + ½ + 10⁻⁹)`),
+    /// 0 where that lies outside. The 10⁻⁹ decides exact halves (an even side's centre is one,
+    /// so 45° and 135° rotations meet them) upward whatever the last bits of the arithmetic;
+    /// it is far above double rounding noise and far below any real coordinate step.
+    /// Throws when the matrix is singular or libvips fails.
     static func affineNearest(_ src: PlanarImage, inverse m: [Double], into dst: inout PlanarImage) throws {
         try start()
-        // vips samples floor(x): add ½ to the inverse map, then hand vips its forward map.
+        // vips samples floor(x): add ½ (and the tie-breaker) to the inverse map, then hand vips its forward map.
         let (a, b, c, d) = (m[0], m[1], m[3], m[4])
-        let (tx, ty) = (m[2] + 0.5, m[5] + 0.5)
+        let (tx, ty) = (m[2] + 0.5 + tieBreak, m[5] + 0.5 + tieBreak)
         let det = a * d - b * c
         guard det.isFinite, abs(det) > 1e-12 else { throw MixError("affine map \(m) is singular") }
         let (fa, fb, fc, fd) = (d / det, -b / det, -c / det, a / det)

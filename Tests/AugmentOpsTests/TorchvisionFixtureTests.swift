@@ -73,9 +73,8 @@ final class TorchvisionFixtureTests: XCTestCase {
             print(String(format: "policy fixture %@: %d cases (%d exact), worst mean %.4f, worst pixel %d",
                          g, count[g]!, exactCases[g] ?? 0, worstMean[g]!, worstMax[g]!))
         }
-        XCTAssertLessThanOrEqual(worstMean["Rotate"] ?? 9, 0.15)
         // The ops reproduced bit for bit (measured; a change here is a change of semantics).
-        for g in ["Identity", "ShearX", "ShearY", "TranslateX", "TranslateY", "Brightness", "Color", "Contrast", "Sharpness",
+        for g in ["Identity", "ShearX", "ShearY", "Rotate", "TranslateX", "TranslateY", "Brightness", "Color", "Contrast", "Sharpness",
                   "Posterize", "Solarize", "AutoContrast", "Equalize", "Hue", "ColorJitter"] {
             XCTAssertEqual(worstMax[g], 0, "\(g) should equal torchvision exactly")
         }
