@@ -114,9 +114,23 @@ public struct Translate: ImageKernel {
         return AffineNearest.Params(translate: p.horizontal ? (t, 0) : (0, t))
     }
 
+    /// A whole-pixel shift needs no resampling: it is MixCore's `ImageTransform` (the crop
+    /// augmentation's kernel) with `dx = −t` or `dy = −t`, the same pixels as the affine map
+    /// (`testGeometryRecomputesFromTheDesignFormulas`) without libvips' millisecond per call.
     public static func apply(_ p: Params, src: PlanarImage, dst: inout PlanarImage) throws {
-        guard p.magnitude.isFinite, abs(p.magnitude) < 1e9 else { throw MixError("translate magnitude must be finite, not \(p.magnitude)") }
-        try AffineNearest.apply(affine(p), src: src, dst: &dst)
+        guard p.magnitude.isFinite else { throw MixError("translate magnitude must be finite, not \(p.magnitude)") }
+        // ImageTransform shifts by Int16: sides beyond that take the affine map.
+        guard max(src.width, src.height) <= Int(Int16.max) else { return try AffineNearest.apply(affine(p), src: src, dst: &dst) }
+        // Beyond the image every pixel is the fill; clamping keeps the shift in Int16.
+        let limit = Double(max(src.width, src.height))
+        let t = Int16(min(max(p.magnitude.rounded(.towardZero), -limit), limit))
+        let shift = p.horizontal ? ImageTransform(dx: -t, dy: 0) : ImageTransform(dx: 0, dy: -t)
+        src.shaped(&dst)
+        src.pixels.withUnsafeBufferPointer { s in
+            dst.pixels.withUnsafeMutableBufferPointer { o in
+                shift.apply(s.baseAddress!, into: o.baseAddress!, channels: src.channels, height: src.height, width: src.width)
+            }
+        }
     }
 }
 

@@ -39,45 +39,53 @@ public enum VipsSampler {
         guard det.isFinite, abs(det) > 1e-12 else { throw MixError("affine map \(m) is singular") }
         let (fa, fb, fc, fd) = (d / det, -b / det, -c / det, a / det)
         let (fx, fy) = (-(fa * tx + fb * ty), -(fc * tx + fd * ty))
-        src.shaped(&dst)
-        let plane = src.planeCount, w = Int32(src.width), h = Int32(src.height)
-        var failed = false
-        src.pixels.withUnsafeBufferPointer { s in
-            dst.pixels.withUnsafeMutableBufferPointer { o in
-                for ch in 0..<src.channels where !failed {
-                    failed = mxs_vips_affine_nearest(s.baseAddress! + ch * plane, o.baseAddress! + ch * plane, w, h,
-                                                     fa, fb, fc, fd, fx, fy) != 0
-                }
+        let packed = interleaved(src)
+        var out = [UInt8](repeating: 0, count: packed.count)
+        let ok = packed.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { o in
+                mxs_vips_affine_nearest(s.baseAddress!, o.baseAddress!, Int32(src.channels), Int32(src.width), Int32(src.height),
+                                        fa, fb, fc, fd, fx, fy) == 0
             }
         }
-        if failed { throw MixError("libvips affine map of a \(src.width)×\(src.height) image failed: \(lastError())") }
+        guard ok else { throw MixError("libvips affine map of a \(src.width)×\(src.height) image failed: \(lastError())") }
+        dst = try planar(out, channels: src.channels, height: src.height, width: src.width)
     }
 
-    /// `src` resized to `height` × `width`, bilinear (antialiased when shrinking): the
-    /// horizontal pass, then the vertical, each skipped when that side keeps its size.
+    /// `src` resized to `height` × `width`, bilinear, the horizontal pass then the vertical,
+    /// each rounded to bytes: an enlarged side samples input position `(i + ½)·N/n − ½`
+    /// (edges extended), a shrunk side goes through libvips' reduce (antialiased, linear kernel).
     static func resizeBilinear(_ src: PlanarImage, height: Int, width: Int) throws -> PlanarImage {
         try PlanarImage.check(channels: src.channels, height: height, width: width)
+        if height == src.height && width == src.width { return src }
         try start()
-        var image = src
-        if width != image.width { image = try resizeAxis(image, to: width, horizontal: true) }
-        if height != image.height { image = try resizeAxis(image, to: height, horizontal: false) }
-        return image
-    }
-
-    private static func resizeAxis(_ src: PlanarImage, to n: Int, horizontal: Bool) throws -> PlanarImage {
-        let (oh, ow) = horizontal ? (src.height, n) : (n, src.width)
-        var out = try PlanarImage(channels: src.channels, height: oh, width: ow)
-        let inPlane = src.planeCount, outPlane = oh * ow
-        var failed = false
-        src.pixels.withUnsafeBufferPointer { s in
-            out.pixels.withUnsafeMutableBufferPointer { o in
-                for ch in 0..<src.channels where !failed {
-                    failed = mxs_vips_resize_axis(s.baseAddress! + ch * inPlane, o.baseAddress! + ch * outPlane,
-                                                  Int32(src.width), Int32(src.height), Int32(n), horizontal ? 1 : 0) != 0
-                }
+        let packed = interleaved(src)
+        var out = [UInt8](repeating: 0, count: src.channels * height * width)
+        let ok = packed.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { o in
+                mxs_vips_resize(s.baseAddress!, o.baseAddress!, Int32(src.channels), Int32(src.width), Int32(src.height),
+                                Int32(width), Int32(height)) == 0
             }
         }
-        if failed { throw MixError("libvips resize of a \(src.width)×\(src.height) image to \(ow)×\(oh) failed: \(lastError())") }
+        guard ok else { throw MixError("libvips resize of a \(src.width)×\(src.height) image to \(width)×\(height) failed: \(lastError())") }
+        return try planar(out, channels: src.channels, height: height, width: width)
+    }
+
+    /// Planar to interleaved (one libvips call per image instead of one per channel: each
+    /// call costs about a millisecond of libvips' set-up, whatever the image's size).
+    static func interleaved(_ src: PlanarImage) -> [UInt8] {
+        let c = src.channels, n = src.planeCount
+        if c == 1 { return src.pixels }
+        var out = [UInt8](repeating: 0, count: c * n)
+        for ch in 0..<c { for i in 0..<n { out[i * c + ch] = src.pixels[ch * n + i] } }
         return out
+    }
+
+    /// Interleaved to planar.
+    static func planar(_ bytes: [UInt8], channels c: Int, height: Int, width: Int) throws -> PlanarImage {
+        let n = height * width
+        if c == 1 { return try PlanarImage(channels: 1, height: height, width: width, pixels: bytes) }
+        var out = [UInt8](repeating: 0, count: c * n)
+        for ch in 0..<c { for i in 0..<n { out[ch * n + i] = bytes[i * c + ch] } }
+        return try PlanarImage(channels: c, height: height, width: width, pixels: out)
     }
 }

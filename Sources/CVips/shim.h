@@ -1,9 +1,11 @@
 #ifndef MIXSHARDS_CVIPS_SHIM_H
 #define MIXSHARDS_CVIPS_SHIM_H
 /* libvips (libvips-dev), imported only by AugmentOps/VipsSampler.swift: the resampling of
-   the policy ops' geometry (nearest-neighbour affine maps, bilinear resizes). libvips'
-   operations are C varargs functions, which Swift cannot call; these wrappers fix the
-   options each op needs. Every function returns 0 on success, -1 with vips' error buffer set. */
+   the policy ops' geometry (nearest-neighbour affine maps, bilinear resizes) on images of
+   1 or 3 interleaved uchar bands. libvips' operations are C varargs functions, which Swift
+   cannot call; these wrappers fix the options each op needs. Every function returns 0 on
+   success, -1 with vips' error buffer set. Each call costs about a millisecond of libvips'
+   operation set-up whatever the image's size, so callers make one per image, not per band. */
 #include <vips/vips.h>
 
 /* Starts libvips once (thread-safe; later calls are no-ops) and turns off its operation
@@ -27,71 +29,81 @@ static inline int mxs_vips_start(void) {
     return result;
 }
 
-/* Copies `dst`'s pixels (exactly `n` bytes) into `out`. */
-static inline int mxs_vips_copy_out(VipsImage *dst, unsigned char *out, size_t n) {
-    size_t size = 0;
-    void *bytes = vips_image_write_to_memory(dst, &size);
-    if (!bytes) return -1;
-    int r = 0;
-    if (size != n) { vips_error("mixshards", "vips wrote %zu bytes, not %zu", size, n); r = -1; }
-    else memcpy(out, bytes, n);
-    g_free(bytes);
+/* Copies `dst`'s pixels (`bands` interleaved uchar bands, exactly `n` bytes) into `out`,
+   computed in the calling thread through a region (vips_image_write_to_memory would start
+   a thread pool for every image). */
+static inline int mxs_vips_copy_out(VipsImage *dst, unsigned char *out, int bands, size_t n) {
+    int w = dst->Xsize, h = dst->Ysize;
+    if ((size_t)w * h * bands != n || dst->Bands != bands || dst->BandFmt != VIPS_FORMAT_UCHAR) {
+        vips_error("mixshards", "vips made a %dx%d image of %d bands, not %zu bytes", w, h, dst->Bands, n);
+        return -1;
+    }
+    VipsRegion *region = vips_region_new(dst);
+    if (!region) return -1;
+    VipsRect all = { 0, 0, w, h };
+    int r = vips_region_prepare(region, &all);
+    if (r == 0) {
+        for (int y = 0; y < h; y++) memcpy(out + (size_t)y * w * bands, VIPS_REGION_ADDR(region, 0, y), (size_t)w * bands);
+    }
+    g_object_unref(region);
     return r;
 }
 
-/* Writes the `w` × `h` one-band uchar image `out` (same size as `in`), where output pixel
-   (X, Y) = in(x, y) with (x, y) the forward map's inverse of (X, Y),
+/* Writes the `w` x `h` image `out` (`bands` interleaved uchar bands, same size as `in`),
+   where output pixel (X, Y) = in(x, y) with (x, y) the forward map's inverse of (X, Y),
    X = a x + b y + dx, Y = c x + d y + dy, sampled by vips' "nearest" interpolator (the
    input pixel floor(x), floor(y)), black where that lies outside. */
-static inline int mxs_vips_affine_nearest(const unsigned char *in, unsigned char *out, int w, int h,
+static inline int mxs_vips_affine_nearest(const unsigned char *in, unsigned char *out, int bands, int w, int h,
                                           double a, double b, double c, double d, double dx, double dy) {
-    VipsImage *src = vips_image_new_from_memory(in, (size_t)w * h, w, h, 1, VIPS_FORMAT_UCHAR);
+    VipsImage *src = vips_image_new_from_memory(in, (size_t)w * h * bands, w, h, bands, VIPS_FORMAT_UCHAR);
     if (!src) return -1;
-    VipsInterpolate *nearest = vips_interpolate_nearest_static();
     VipsArrayInt *area = vips_array_int_newv(4, 0, 0, w, h);
     VipsImage *dst = NULL;
     int r = vips_affine(src, &dst, a, b, c, d, "odx", dx, "ody", dy, "oarea", area,
-                        "interpolate", nearest, "extend", VIPS_EXTEND_BLACK, NULL);
+                        "interpolate", vips_interpolate_nearest_static(), "extend", VIPS_EXTEND_BLACK, NULL);
     vips_area_unref(VIPS_AREA(area));
-    if (r == 0) r = mxs_vips_copy_out(dst, out, (size_t)w * h);
+    if (r == 0) r = mxs_vips_copy_out(dst, out, bands, (size_t)w * h * bands);
     if (dst) g_object_unref(dst);
     g_object_unref(src);
     return r;
 }
 
-/* One axis (horizontal when `horizontal`, else vertical) of an `iw` × `ih` one-band uchar
-   image resized to `n` pixels along it, bilinear as Pillow and torch's antialiased resize
-   define it: upscaling samples at input position (i + 0.5)·in/n − 0.5 between the two
-   nearest pixels, edges extended; shrinking uses vips' reduce with its linear kernel. */
-static inline int mxs_vips_resize_axis(const unsigned char *in, unsigned char *out, int iw, int ih, int n, int horizontal) {
-    VipsImage *src = vips_image_new_from_memory(in, (size_t)iw * ih, iw, ih, 1, VIPS_FORMAT_UCHAR);
+/* Enlarges `src` along one axis by s = n / size >= 1 (the other side kept), bilinear as
+   Pillow and torch's resize define it: output pixel i samples input position
+   (i + 0.5) / s - 0.5 between its two nearest pixels, edges extended; uchar out (rounded). */
+static inline int mxs_vips_enlarge(VipsImage *src, VipsImage **dst, int n, int horizontal) {
+    int ow = horizontal ? n : src->Xsize, oh = horizontal ? src->Ysize : n;
+    double s = horizontal ? (double)n / src->Xsize : (double)n / src->Ysize;
+    double a = horizontal ? s : 1, d = horizontal ? 1 : s;
+    VipsArrayInt *area = vips_array_int_newv(4, 0, 0, ow, oh);
+    int r = vips_affine(src, dst, a, 0, 0, d, "odx", horizontal ? 0.5 * s - 0.5 : 0.0, "ody", horizontal ? 0.0 : 0.5 * s - 0.5,
+                        "oarea", area, "interpolate", vips_interpolate_bilinear_static(), "extend", VIPS_EXTEND_COPY, NULL);
+    vips_area_unref(VIPS_AREA(area));
+    return r;
+}
+
+/* An `iw` x `ih` image of `bands` interleaved uchar bands resized to `ow` x `oh`, bilinear,
+   the horizontal pass and then the vertical (each rounded to uchar, as torch's uint8 path):
+   enlarged sides by mxs_vips_enlarge, shrunk sides by vips' reduce with its linear kernel
+   (antialiased), unchanged sides skipped. */
+static inline int mxs_vips_resize(const unsigned char *in, unsigned char *out, int bands, int iw, int ih, int ow, int oh) {
+    VipsImage *src = vips_image_new_from_memory(in, (size_t)iw * ih * bands, iw, ih, bands, VIPS_FORMAT_UCHAR);
     if (!src) return -1;
-    int ow = horizontal ? n : iw, oh = horizontal ? ih : n;
-    int size = horizontal ? iw : ih;
-    VipsImage *dst = NULL;
-    int r;
-    if (n > size) {
-        double s = (double)n / size;
-        VipsInterpolate *bilinear = vips_interpolate_bilinear_static();
-        VipsArrayInt *area = vips_array_int_newv(4, 0, 0, ow, oh);
-        if (horizontal)
-            r = vips_affine(src, &dst, s, 0, 0, 1, "odx", 0.5 * s - 0.5, "oarea", area,
-                            "interpolate", bilinear, "extend", VIPS_EXTEND_COPY, NULL);
-        else
-            r = vips_affine(src, &dst, 1, 0, 0, s, "ody", 0.5 * s - 0.5, "oarea", area,
-                            "interpolate", bilinear, "extend", VIPS_EXTEND_COPY, NULL);
-        vips_area_unref(VIPS_AREA(area));
-    } else {
-        double shrink = (double)size / n;
-        if (horizontal) r = vips_reduceh(src, &dst, shrink, "kernel", VIPS_KERNEL_LINEAR, NULL);
-        else r = vips_reducev(src, &dst, shrink, "kernel", VIPS_KERNEL_LINEAR, NULL);
+    VipsImage *cur = src, *next = NULL;
+    g_object_ref(cur);
+    int r = 0;
+    if (ow != iw) {
+        r = ow < iw ? vips_reduceh(cur, &next, (double)iw / ow, "kernel", VIPS_KERNEL_LINEAR, NULL)
+                    : mxs_vips_enlarge(cur, &next, ow, 1);
+        g_object_unref(cur); cur = next; next = NULL;
     }
-    if (r == 0 && (dst->Xsize != ow || dst->Ysize != oh)) {
-        vips_error("mixshards", "resize gave %dx%d, not %dx%d", dst->Xsize, dst->Ysize, ow, oh);
-        r = -1;
+    if (r == 0 && oh != ih) {
+        r = oh < ih ? vips_reducev(cur, &next, (double)ih / oh, "kernel", VIPS_KERNEL_LINEAR, NULL)
+                    : mxs_vips_enlarge(cur, &next, oh, 0);
+        g_object_unref(cur); cur = next; next = NULL;
     }
-    if (r == 0) r = mxs_vips_copy_out(dst, out, (size_t)ow * oh);
-    if (dst) g_object_unref(dst);
+    if (r == 0) r = mxs_vips_copy_out(cur, out, bands, (size_t)ow * oh * bands);
+    if (cur) g_object_unref(cur);
     g_object_unref(src);
     return r;
 }
