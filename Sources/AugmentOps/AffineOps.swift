@@ -15,11 +15,16 @@ public struct AffineNearest: ImageKernel {
     /// it), translation (pixels), shear (degrees, x and y), and the centre (pixel
     /// coordinates; `nil` is the image centre).
     public struct Params: Sendable, Hashable {
+        /// Degrees, clockwise as `F.affine` takes it.
         public var angle: Double
+        /// Pixels.
         public var translate: (x: Double, y: Double)
+        /// Degrees, x and y.
         public var shear: (x: Double, y: Double)
+        /// Pixel coordinates; nil for the image centre.
         public var center: (x: Double, y: Double)?
 
+        /// Parameters as given (checked by `apply`).
         public init(angle: Double = 0, translate: (x: Double, y: Double) = (0, 0), shear: (x: Double, y: Double) = (0, 0),
                     center: (x: Double, y: Double)? = nil) {
             self.angle = angle
@@ -28,10 +33,12 @@ public struct AffineNearest: ImageKernel {
             self.center = center
         }
 
+        /// Equal when every field is.
         public static func == (a: Params, b: Params) -> Bool {
             a.angle == b.angle && a.translate == b.translate && a.shear == b.shear && a.center?.x == b.center?.x && a.center?.y == b.center?.y
         }
 
+        /// Hashes every field.
         public func hash(into h: inout Hasher) {
             for v in [angle, translate.x, translate.y, shear.x, shear.y, center?.x ?? .nan, center?.y ?? .nan] { h.combine(v) }
         }
@@ -65,6 +72,7 @@ public struct AffineNearest: ImageKernel {
                 m[3], m[4], m[5] + oy - m[3] * ox - m[4] * oy]
     }
 
+    /// Writes the op with `p` on `src` into `dst` (see the type's definition); throws on invalid parameters.
     public static func apply(_ p: Params, src: PlanarImage, dst: inout PlanarImage) throws {
         for v in [p.angle, p.translate.x, p.translate.y, p.shear.x, p.shear.y, p.center?.x ?? 0, p.center?.y ?? 0] where !v.isFinite {
             throw MixError("affine parameters must be finite, not \(v)")
@@ -76,11 +84,13 @@ public struct AffineNearest: ImageKernel {
 /// TrivialAugmentWide's ShearX / ShearY: `F.affine(angle 0, translate 0, scale 1,
 /// shear = degrees(atan(m)) on one axis, center [0, 0])` — sheared about the top-left corner.
 public struct Shear: ImageKernel {
+    /// The op's parameters (what the draw side records).
     public struct Params: Sendable, Hashable {
         /// The magnitude as `_apply_image_or_video_transform` receives it (the shear's tangent, e.g. ±0.99).
         public var magnitude: Double
         /// Along x (ShearX) or y (ShearY).
         public var horizontal: Bool
+        /// Parameters as given (checked by `apply`).
         public init(magnitude: Double, horizontal: Bool) { self.magnitude = magnitude; self.horizontal = horizontal }
     }
 
@@ -90,6 +100,7 @@ public struct Shear: ImageKernel {
         return AffineNearest.Params(shear: p.horizontal ? (degrees, 0) : (0, degrees), center: (0, 0))
     }
 
+    /// Writes the op with `p` on `src` into `dst` (see the type's definition); throws on invalid parameters.
     public static func apply(_ p: Params, src: PlanarImage, dst: inout PlanarImage) throws {
         guard p.magnitude.isFinite else { throw MixError("shear magnitude must be finite, not \(p.magnitude)") }
         try AffineNearest.apply(affine(p), src: src, dst: &dst)
@@ -99,16 +110,20 @@ public struct Shear: ImageKernel {
 /// TranslateX / TranslateY: `F.affine(translate = [int(m), 0] or [0, int(m)])`: a whole-pixel
 /// shift (the magnitude truncated toward zero), output pixel `(x, y)` = input `(x − tx, y − ty)`.
 public struct Translate: ImageKernel {
+    /// The op's parameters (what the draw side records).
     public struct Params: Sendable, Hashable {
         /// Pixels, as `_apply_image_or_video_transform` receives it (truncated toward zero).
         public var magnitude: Double
+        /// Along x (the X op) or y (the Y op).
         public var horizontal: Bool
+        /// Parameters as given (checked by `apply`).
         public init(magnitude: Double, horizontal: Bool) { self.magnitude = magnitude; self.horizontal = horizontal }
     }
 
     /// Whole pixels: Python's `int(m)`.
     public static func pixels(_ m: Double) -> Int { Int(m.rounded(.towardZero)) }
 
+    /// The affine parameters torchvision passes for this op.
     public static func affine(_ p: Params) -> AffineNearest.Params {
         let t = Double(pixels(p.magnitude))
         return AffineNearest.Params(translate: p.horizontal ? (t, 0) : (0, t))
@@ -138,17 +153,21 @@ public struct Translate: ImageKernel {
 /// no expansion. An angle ≡ 0 (mod 360) is a copy (torchvision's fast path); 90°, 180°
 /// and 270° give torchvision's exact `rot90` permutations too (their coordinates are whole).
 public struct Rotate: ImageKernel {
+    /// The op's parameters (what the draw side records).
     public struct Params: Sendable, Hashable {
         /// Degrees, as `_apply_image_or_video_transform` receives it.
         public var degrees: Double
+        /// Parameters as given (checked by `apply`).
         public init(degrees: Double) { self.degrees = degrees }
     }
 
+    /// The affine parameters torchvision passes for this op.
     public static func affine(_ p: Params) -> AffineNearest.Params {
         // rotate_image passes −angle to the affine matrix ("incoherence of rotation angle direction").
         AffineNearest.Params(angle: -pythonModulo(p.degrees, 360))
     }
 
+    /// Writes the op with `p` on `src` into `dst` (see the type's definition); throws on invalid parameters.
     public static func apply(_ p: Params, src: PlanarImage, dst: inout PlanarImage) throws {
         guard p.degrees.isFinite else { throw MixError("rotation angle must be finite, not \(p.degrees)") }
         if pythonModulo(p.degrees, 360) == 0 { dst = src; return }

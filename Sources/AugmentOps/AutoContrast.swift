@@ -2,8 +2,10 @@
 /// `((x − min) / ((max − min)·(1/255))).clamp(0, 255)` truncated, in float32; a channel with
 /// `max = min` is unchanged.
 public struct AutoContrast: ImageKernel {
+    /// No parameters.
     public typealias Params = Void
 
+    /// Writes the op with `p` on `src` into `dst` (see the type's definition); throws on invalid parameters.
     public static func apply(_ p: Void, src: PlanarImage, dst: inout PlanarImage) throws {
         src.shaped(&dst)
         let n = src.planeCount
@@ -20,6 +22,7 @@ public struct AutoContrast: ImageKernel {
 /// its running sum `cum`, `step = ⌊(N − hist[max value]) / 255⌋` (N pixels), `lut[0] = 0`,
 /// `lut[k] = min(255, ⌊(cum[k−1] + ⌊step/2⌋) / step⌋)`; a channel with `step = 0` is unchanged.
 public struct Equalize: ImageKernel {
+    /// No parameters.
     public typealias Params = Void
 
     /// The lookup table of one channel, or nil when it stays unchanged (`step = 0`).
@@ -38,6 +41,7 @@ public struct Equalize: ImageKernel {
         return lut
     }
 
+    /// Writes the op with `p` on `src` into `dst` (see the type's definition); throws on invalid parameters.
     public static func apply(_ p: Void, src: PlanarImage, dst: inout PlanarImage) throws {
         src.shaped(&dst)
         let n = src.planeCount

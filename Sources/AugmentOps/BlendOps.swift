@@ -19,12 +19,15 @@ import MixCore
 /// Brightness: `adjust_brightness(img, f)` = `(img·f).clamp(0, 255).to(uint8)`; the policy
 /// op's factor is `1 + m`.
 public struct Brightness: ImageKernel {
+    /// The op's parameters (what the draw side records).
     public struct Params: Sendable, Hashable {
         /// The factor (≥ 0): 0 black, 1 the image.
         public var factor: Double
+        /// Parameters as given (checked by `apply`).
         public init(factor: Double) { self.factor = factor }
     }
 
+    /// Writes the op with `p` on `src` into `dst` (see the type's definition); throws on invalid parameters.
     public static func apply(_ p: Params, src: PlanarImage, dst: inout PlanarImage) throws {
         guard p.factor.isFinite, p.factor >= 0 else { throw MixError("brightness factor must be ≥ 0, not \(p.factor)") }
         src.shaped(&dst)
@@ -36,12 +39,15 @@ public struct Brightness: ImageKernel {
 /// Colour (saturation): `adjust_saturation(img, f)` = `_blend(img, ⌊grey(img)⌋, f)` per
 /// channel; grey images are returned unchanged (as Pillow).
 public struct Saturation: ImageKernel {
+    /// The op's parameters (what the draw side records).
     public struct Params: Sendable, Hashable {
         /// The factor (≥ 0): 0 grey, 1 the image.
         public var factor: Double
+        /// Parameters as given (checked by `apply`).
         public init(factor: Double) { self.factor = factor }
     }
 
+    /// Writes the op with `p` on `src` into `dst` (see the type's definition); throws on invalid parameters.
     public static func apply(_ p: Params, src: PlanarImage, dst: inout PlanarImage) throws {
         guard p.factor.isFinite, p.factor >= 0 else { throw MixError("saturation factor must be ≥ 0, not \(p.factor)") }
         guard src.channels == 3 else { dst = src; return }
@@ -57,9 +63,11 @@ public struct Saturation: ImageKernel {
 /// Contrast: `adjust_contrast(img, f)` = `_blend(img, mean, f)`, `mean` the float32 mean of
 /// the floored grey image (of the image itself when grey) over all pixels.
 public struct Contrast: ImageKernel {
+    /// The op's parameters (what the draw side records).
     public struct Params: Sendable, Hashable {
         /// The factor (≥ 0): 0 the mean grey, 1 the image.
         public var factor: Double
+        /// Parameters as given (checked by `apply`).
         public init(factor: Double) { self.factor = factor }
     }
 
@@ -76,6 +84,7 @@ public struct Contrast: ImageKernel {
         return Float(sum / Double(n))
     }
 
+    /// Writes the op with `p` on `src` into `dst` (see the type's definition); throws on invalid parameters.
     public static func apply(_ p: Params, src: PlanarImage, dst: inout PlanarImage) throws {
         guard p.factor.isFinite, p.factor >= 0 else { throw MixError("contrast factor must be ≥ 0, not \(p.factor)") }
         src.shaped(&dst)

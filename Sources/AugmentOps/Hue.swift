@@ -5,9 +5,11 @@ import MixCore
 /// `(r, g, b) = x·(1/255)`, to HSV as torchvision's `_rgb_to_hsv`, the hue shifted by `h`
 /// modulo 1, back with `_hsv_to_rgb`, and each channel `⌊v·255.999⌋` (`to_dtype`'s scale).
 public struct Hue: ImageKernel {
+    /// The op's parameters (what the draw side records).
     public struct Params: Sendable, Hashable {
         /// The hue shift in turns, −0.5…0.5.
         public var factor: Double
+        /// Parameters as given (checked by `apply`).
         public init(factor: Double) { self.factor = factor }
     }
 
@@ -56,6 +58,7 @@ public struct Hue: ImageKernel {
         return (UInt8(ro * scale), UInt8(go * scale), UInt8(bo * scale))
     }
 
+    /// Writes the op with `p` on `src` into `dst` (see the type's definition); throws on invalid parameters.
     public static func apply(_ p: Params, src: PlanarImage, dst: inout PlanarImage) throws {
         guard (-0.5...0.5).contains(p.factor) else { throw MixError("hue factor must be in [-0.5, 0.5], not \(p.factor)") }
         guard src.channels == 3 else { dst = src; return }
@@ -74,13 +77,19 @@ public struct Hue: ImageKernel {
 /// when its factor is given, in the order of `order` (a permutation of 0…3: 0 brightness,
 /// 1 contrast, 2 saturation, 3 hue), each on the previous one's uint8 output.
 public struct ColorJitter: ImageKernel {
+    /// The op's parameters (what the draw side records).
     public struct Params: Sendable, Hashable {
+        /// Brightness factor (≥ 0), or nil to skip.
         public var brightness: Double?
+        /// Contrast factor (≥ 0), or nil to skip.
         public var contrast: Double?
+        /// Saturation factor (≥ 0), or nil to skip.
         public var saturation: Double?
+        /// Hue factor (−0.5…0.5), or nil to skip.
         public var hue: Double?
         /// A permutation of 0…3 (`torch.randperm(4)` in torchvision).
         public var order: [Int]
+        /// Parameters as given (checked by `apply`).
         public init(brightness: Double? = nil, contrast: Double? = nil, saturation: Double? = nil, hue: Double? = nil,
                     order: [Int] = [0, 1, 2, 3]) {
             self.brightness = brightness
@@ -91,6 +100,7 @@ public struct ColorJitter: ImageKernel {
         }
     }
 
+    /// Writes the op with `p` on `src` into `dst` (see the type's definition); throws on invalid parameters.
     public static func apply(_ p: Params, src: PlanarImage, dst: inout PlanarImage) throws {
         guard p.order.sorted() == [0, 1, 2, 3] else { throw MixError("color_jitter order must be a permutation of 0…3, not \(p.order)") }
         var image = src

@@ -5,7 +5,9 @@ import MixCore
 public struct PlanarImage: Sendable, Hashable {
     /// 1 (grey) or 3 (RGB).
     public let channels: Int
+    /// Rows.
     public let height: Int
+    /// Columns.
     public let width: Int
     /// `channels × height × width` bytes; pixel `(c, y, x)` at `(c·height + y)·width + x`.
     public var pixels: [UInt8]

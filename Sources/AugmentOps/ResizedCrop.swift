@@ -5,13 +5,21 @@ import MixCore
 /// the image, as RandomResizedCrop draws it) resized to `outHeight × outWidth`, bilinear,
 /// antialiased when shrinking (libvips; DESIGN, "Policy ops").
 public struct ResizedCrop: ImageKernel {
+    /// The op's parameters (what the draw side records).
     public struct Params: Sendable, Hashable {
+        /// The box: first row.
         public var top: Int
+        /// The box: first column.
         public var left: Int
+        /// The box: rows.
         public var height: Int
+        /// The box: columns.
         public var width: Int
+        /// The output's rows.
         public var outHeight: Int
+        /// The output's columns.
         public var outWidth: Int
+        /// Parameters as given (checked by `apply`).
         public init(top: Int, left: Int, height: Int, width: Int, outHeight: Int, outWidth: Int) {
             self.top = top
             self.left = left
@@ -39,6 +47,7 @@ public struct ResizedCrop: ImageKernel {
         return out
     }
 
+    /// Writes the op with `p` on `src` into `dst` (see the type's definition); throws on invalid parameters.
     public static func apply(_ p: Params, src: PlanarImage, dst: inout PlanarImage) throws {
         let box = try crop(p, src)
         dst = try VipsSampler.resizeBilinear(box, height: p.outHeight, width: p.outWidth)

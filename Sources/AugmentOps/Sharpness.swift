@@ -6,12 +6,15 @@ import MixCore
 /// truncated, in float32 with the product fused; the one-pixel border is kept, and an image
 /// with a side ≤ 2 is returned unchanged.
 public struct Sharpness: ImageKernel {
+    /// The op's parameters (what the draw side records).
     public struct Params: Sendable, Hashable {
         /// The factor (≥ 0): 0 blurred, 1 the image, 2 sharpened.
         public var factor: Double
+        /// Parameters as given (checked by `apply`).
         public init(factor: Double) { self.factor = factor }
     }
 
+    /// Writes the op with `p` on `src` into `dst` (see the type's definition); throws on invalid parameters.
     public static func apply(_ p: Params, src: PlanarImage, dst: inout PlanarImage) throws {
         guard p.factor.isFinite, p.factor >= 0 else { throw MixError("sharpness factor must be ≥ 0, not \(p.factor)") }
         dst = src
