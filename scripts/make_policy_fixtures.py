@@ -17,7 +17,9 @@ What it makes (Tests/AugmentOpsTests/Fixtures/policy-ops/)
                   kind "jitter": brightness / contrast / saturation / hue (or null) and
                     order, applied as v2.ColorJitter.transform applies them;
                   kind "resized_crop": top, left, height, width, size = [h, w]:
-                    F.resized_crop(..., BILINEAR, antialias=True) as RandomResizedCrop.
+                    F.resized_crop(..., BILINEAR, antialias=True) as RandomResizedCrop;
+                  kind "erase": top, left, height, width, values (C or C x h x w bytes):
+                    F.erase as RandomErasing applies it.
                 "tables": the magnitudes of TrivialAugmentWide's and RandAugment's
                 _AUGMENTATION_SPACE (31 bins) for 32 x 32 and 24 x 40 images.
 
@@ -149,6 +151,14 @@ def main():
         for top, left, bh, bw, size in boxes:
             out = F.resized_crop(img, top, left, bh, bw, size, interpolation=v2.InterpolationMode.BILINEAR, antialias=True)
             add({"kind": "resized_crop", "top": top, "left": left, "height": bh, "width": bw, "size": size}, out, index)
+
+        # Erasing (random_erasing's kernel): a constant per channel and per-pixel bytes.
+        g = torch.Generator().manual_seed(100 + index)
+        c = img.shape[0]
+        for top, left, bh, bw, per_pixel in [(0, 0, 1, 1, False), (1, 2, h // 2, w // 3, False), (h // 3, w // 4, h // 2, w // 2, True)]:
+            v = torch.randint(0, 256, (c, bh, bw) if per_pixel else (c, 1, 1), generator=g, dtype=torch.uint8)
+            add({"kind": "erase", "top": top, "left": left, "height": bh, "width": bw, "values": v.flatten().tolist()},
+                F.erase(img, top, left, bh, bw, v), index)
 
     with open(os.path.join(OUT, "inputs.bin"), "wb") as f:
         offsets, o = [], 0

@@ -175,6 +175,31 @@ final class PolicyOpTests: XCTestCase {
         XCTAssertEqual(Set(try ResizedCrop.applied(.init(top: 2, left: 3, height: 3, width: 2, outHeight: 32, outWidth: 32), to: flat).pixels), [200])
     }
 
+    func testEraseSetsExactlyTheBox() throws {
+        for img in Self.images() {
+            let (c, h, w) = (img.channels, img.height, img.width)
+            let (top, left, bh, bw) = (h / 3, w / 4, (h + 1) / 2, (w + 1) / 2)
+            let constant = try Erase.applied(.init(top: top, left: left, height: bh, width: bw, values: (0..<c).map { UInt8(10 + $0) }), to: img)
+            let perPixel = (0..<(c * bh * bw)).map { UInt8(truncatingIfNeeded: $0 * 37 + 5) }
+            let random = try Erase.applied(.init(top: top, left: left, height: bh, width: bw, values: perPixel), to: img)
+            let zero = try Erase.applied(.init(top: top, left: left, height: bh, width: bw, values: [0]), to: img)
+            for ch in 0..<c {
+                for y in 0..<h {
+                    for x in 0..<w {
+                        let inside = y >= top && y < top + bh && x >= left && x < left + bw
+                        XCTAssertEqual(constant[ch, y, x], inside ? UInt8(10 + ch) : img[ch, y, x])
+                        XCTAssertEqual(random[ch, y, x], inside ? perPixel[(ch * bh + y - top) * bw + x - left] : img[ch, y, x])
+                        XCTAssertEqual(zero[ch, y, x], inside ? 0 : img[ch, y, x])
+                    }
+                }
+            }
+        }
+        let img = DesignReference.image(channels: 3, height: 8, width: 8, seed: 2)
+        XCTAssertEqual(try Erase.applied(.init(top: 8, left: 0, height: 0, width: 8, values: [0]), to: img), img, "an empty box")
+        XCTAssertThrowsError(try Erase.applied(.init(top: 0, left: 0, height: 2, width: 2, values: [1, 2]), to: img))
+        XCTAssertThrowsError(try Erase.applied(.init(top: 7, left: 0, height: 2, width: 2, values: [1]), to: img))
+    }
+
     func testBadParametersAreOneLineErrors() throws {
         let img = DesignReference.image(channels: 3, height: 8, width: 8, seed: 1)
         func message(_ body: () throws -> Any) -> String? {
@@ -193,6 +218,7 @@ final class PolicyOpTests: XCTestCase {
             ("resizedCrop", { try PolicyOp.resizedCrop.applied(magnitude: 1, to: img) }),
             ("crop box", { try ResizedCrop.applied(.init(top: 4, left: 0, height: 5, width: 8, outHeight: 8, outWidth: 8), to: img) }),
             ("crop size", { try ResizedCrop.applied(.init(top: 0, left: 0, height: 8, width: 8, outHeight: 0, outWidth: 8), to: img) }),
+            ("erase values", { try Erase.applied(.init(top: 0, left: 0, height: 2, width: 2, values: [1, 2]), to: img) }),
             ("bin", { try AugmentationSpace.trivialAugmentWide.magnitude(.rotate, bin: 31, height: 8, width: 8) }),
         ]
         for (name, body) in cases {

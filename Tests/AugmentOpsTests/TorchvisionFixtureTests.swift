@@ -1,5 +1,6 @@
 import AugmentOps
 import Foundation
+import MixCore
 import XCTest
 
 /// Every op against torchvision v2 on the committed fixtures: the same parameters give the
@@ -22,8 +23,12 @@ final class TorchvisionFixtureTests: XCTestCase {
             let p = ResizedCrop.Params(top: e["top"] as! Int, left: e["left"] as! Int, height: e["height"] as! Int,
                                        width: e["width"] as! Int, outHeight: size[0], outWidth: size[1])
             return try ResizedCrop.applied(p, to: src)
+        case "erase":
+            let p = Erase.Params(top: e["top"] as! Int, left: e["left"] as! Int, height: e["height"] as! Int,
+                                 width: e["width"] as! Int, values: (e["values"] as! [Int]).map { UInt8($0) })
+            return try Erase.applied(p, to: src)
         default:
-            throw XCTSkip("unknown fixture kind \(c.kind)")
+            throw MixError("unknown fixture kind \(c.kind)")
         }
     }
 
@@ -32,6 +37,7 @@ final class TorchvisionFixtureTests: XCTestCase {
         switch c.kind {
         case "policy": c.entry["name"] as! String
         case "jitter": "ColorJitter"
+        case "erase": "Erase"
         default: "ResizedCrop"
         }
     }
@@ -75,7 +81,7 @@ final class TorchvisionFixtureTests: XCTestCase {
         }
         // The ops reproduced bit for bit (measured; a change here is a change of semantics).
         for g in ["Identity", "ShearX", "ShearY", "Rotate", "TranslateX", "TranslateY", "Brightness", "Color", "Contrast", "Sharpness",
-                  "Posterize", "Solarize", "AutoContrast", "Equalize", "Hue", "ColorJitter"] {
+                  "Posterize", "Solarize", "AutoContrast", "Equalize", "Hue", "ColorJitter", "Erase"] {
             XCTAssertEqual(worstMax[g], 0, "\(g) should equal torchvision exactly")
         }
     }
