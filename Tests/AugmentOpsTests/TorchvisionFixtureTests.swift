@@ -66,7 +66,7 @@ final class TorchvisionFixtureTests: XCTestCase {
             if d.max == 0 { exactCases[g, default: 0] += 1 }
             if Self.isTinyShrink(c) {
                 // libvips' reduce is not Pillow's filter when shrinking a few pixels (DESIGN,
-                // "Policy ops"): measured 3.27 on the 5×7 → 5×2 case; random_resized_crop never shrinks.
+                // "Policy ops"): measured 3.27 on the 7×5 → 5×2 (W×H) case; random_resized_crop never shrinks.
                 XCTAssertLessThanOrEqual(d.mean, 3.5, c.label)
             } else {
                 XCTAssertLessThanOrEqual(d.mean, 1.0, c.label)
