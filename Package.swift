@@ -24,6 +24,8 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
         .systemLibrary(name: "CSwscale", pkgConfig: "libswscale", providers: [.apt(["libswscale-dev"])]),
+        // The policy ops' geometry (nearest affine maps, bilinear resized crops): libswscale scales but does not map.
+        .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
 
         // OpenBLAS is not linked: Kernels loads it at run time (dlopen, BLAS.swift) after choosing its kernel.
 
@@ -42,7 +44,9 @@ let package = Package(
         .target(name: "ImageCodecs", dependencies: ["CPNG", "CJPEG", "CWebP", "CSwscale", "MixCore"]),
         .target(name: "Imaging", dependencies: ["ImageCodecs", "MixCore"]),
         .target(name: "Datasets", dependencies: ["MixCore", "ZlibKit", "ImageCodecs"]),
-        .target(name: "Mixup", dependencies: ["MixCore"]),
+        .target(name: "Mixup", dependencies: ["MixCore", "AugmentOps"]),
+        // The augmentation policies' image kernels (torchvision v2 semantics), pure functions of their parameters.
+        .target(name: "AugmentOps", dependencies: ["CVips", "MixCore"]),
         .target(name: "ShardFormat", dependencies: ["MixCore", "ZlibKit"]),
         .target(name: "Pipeline", dependencies: ["MixCore", "Mixup", "ShardFormat", "ZlibKit", "TOMLKit"]),
         // The shard-directory contract in one place: file naming and the shard plan, prep.json,
@@ -75,15 +79,17 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // Hostile but self-consistent shards (fields edited, CRCs recomputed) for the reader and CLI tests.
         .target(name: "ShardTestSupport", dependencies: ["ZlibKit"], path: "Tests/ShardTestSupport"),
+        .target(name: "OpsTestSupport", dependencies: ["AugmentOps", "MixCore"], path: "Tests/OpsTestSupport"),
         .testTarget(name: "MixCoreTests", dependencies: ["MixCore", "TestSupport"]),
         .testTarget(name: "ZlibKitTests", dependencies: ["ZlibKit"]),
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "Imaging", "MixCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "ImageCodecs"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ZlibKit", "Imaging", "ImageCodecs", "MixCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MixupTests", dependencies: ["Mixup", "MixCore"]),
+        .testTarget(name: "AugmentOpsTests", dependencies: ["AugmentOps", "MixCore", "ZlibKit", "OpsTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ShardFormatTests", dependencies: ["ShardFormat", "MixCore", "ZlibKit", "ShardTestSupport"],
                     resources: [.copy("Golden")]),
-        .testTarget(name: "PrepTests", dependencies: ["ShardStore", "TestSupport", "ShardTestSupport", "Prep", "Pipeline", "ShardFormat", "MixCore", "Datasets", "Imaging", "ImageCodecs",
+        .testTarget(name: "PrepTests", dependencies: ["ShardStore", "TestSupport", "ShardTestSupport", "OpsTestSupport", "AugmentOps", "Prep", "Pipeline", "ShardFormat", "MixCore", "Datasets", "Imaging", "ImageCodecs",
                                                 "Experiment"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Kernels", "MixCore", "TestSupport"], resources: [.copy("Fixtures")]),

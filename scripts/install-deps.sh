@@ -3,7 +3,7 @@
 # venv, setuptools and wheel for the Python reader's tests, which pip-install the
 # package), if any is missing.
 set -euo pipefail
-packages=(pkg-config zlib1g-dev libdeflate-dev libpng-dev libturbojpeg0-dev libwebp-dev libswscale-dev libopenblas-dev python3 python3-numpy python3-venv python3-setuptools python3-wheel)
+packages=(pkg-config zlib1g-dev libdeflate-dev libpng-dev libturbojpeg0-dev libwebp-dev libswscale-dev libvips-dev libopenblas-dev python3 python3-numpy python3-venv python3-setuptools python3-wheel)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -43,18 +43,6 @@ public struct AugmentConfig: Sendable, Equatable, Codable {
         randomResizedCrop != nil || colorJitter?.isActive == true || trivialAugment == true || randAugment != nil
     }
 
-    /// The keys that are on but whose kernels are not in this build yet (the `AugmentOps`
-    /// image kernels): `mixprep` refuses them, one line naming the key. Random erasing's fill
-    /// is here and always available.
-    public var unavailableKeys: [String] {
-        var keys: [String] = []
-        if randomResizedCrop != nil { keys.append("random_resized_crop") }
-        if colorJitter?.isActive == true { keys.append("color_jitter") }
-        if trivialAugment == true { keys.append("trivial_augment") }
-        if randAugment != nil { keys.append("rand_augment") }
-        return keys
-    }
-
     /// The largest `crop_pad` the format can record (offsets are stored as int16).
     public static let maxCropPad = 1023
 

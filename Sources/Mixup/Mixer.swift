@@ -1,3 +1,4 @@
+import AugmentOps
 import MixCore
 
 /// Applies decisions to source images: pixels and soft labels.
@@ -67,20 +68,34 @@ public enum Mixer {
     // MARK: The one call site of the AugmentOps image kernels
     //
     // Every per-image op of `[augment]` beyond crop and flip (ids 1–15 of `PolicyOp`) is
-    // applied here and nowhere else. The kernels (target `AugmentOps`, torchvision v2
-    // semantics as DESIGN.md pins them) are wired in by the merge of issue 20's ops branch;
-    // until then `mixprep` refuses the keys that need them (`AugmentConfig.unavailableKeys`,
-    // "…: not yet available"), so this is never reached from a pipeline.
+    // applied here and nowhere else, by the `AugmentOps` kernels (torchvision v2 semantics as
+    // DESIGN.md, "Policy ops", pins them).
     /// Applies op `op` with `magnitude` (or, for `.resizedCrop`, the box `crop`, resampled back to
-    /// H×W) to `src`, writing `out` (same size, not overlapping).
+    /// H×W) to `src`, writing `out` (same size, not overlapping). The draws only ever give
+    /// parameters the kernels take (a box inside the image, finite magnitudes in the ops'
+    /// ranges), so a kernel's refusal here is a bug in the draw side, not bad input.
     static func applyImageOp(_ op: PolicyOp, magnitude: Float, crop: CropBox?, _ src: UnsafePointer<UInt8>,
                              into out: UnsafeMutablePointer<UInt8>, channels: Int, height: Int, width: Int) {
-        switch op {
-        case .identity:
-            out.update(from: src, count: channels * height * width)
-        default:
-            // AugmentOps: `AugmentOps.apply(op, magnitude: magnitude, crop: crop, src, into: out, …)` goes here.
-            preconditionFailure("augment op \(op.name): its AugmentOps kernel is not in this build (mixprep refuses the key)")
+        let n = channels * height * width
+        if op == .identity {
+            out.update(from: src, count: n)
+            return
+        }
+        do {
+            let image = try PlanarImage(channels: channels, height: height, width: width,
+                                        pixels: Array(UnsafeBufferPointer(start: src, count: n)))
+            var result = image
+            if op == .resizedCrop {
+                guard let b = crop else { preconditionFailure("a resized crop needs its box") }
+                try ResizedCrop.apply(.init(top: Int(b.top), left: Int(b.left), height: Int(b.height), width: Int(b.width),
+                                            outHeight: height, outWidth: width), src: image, dst: &result)
+            } else {
+                try op.apply(magnitude: Double(magnitude), src: image, dst: &result)
+            }
+            precondition(result.pixels.count == n, "augment op \(op.name) changed the image's size")
+            result.pixels.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: n) }
+        } catch {
+            preconditionFailure("augment op \(op.name) refused parameters the draws gave (\(magnitude), \(String(describing: crop))): \(error)")
         }
     }
 

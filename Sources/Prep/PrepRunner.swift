@@ -49,9 +49,6 @@ public enum PrepRunner {
     public static func run(_ pipeline: Pipeline, options: PrepOptions) throws -> PrepReport {
         try pipeline.validate()
         if let problem = RunState.formatVersionProblem(options.formatVersion) { throw MixError(problem) }
-        if let key = pipeline.augment.unavailableKeys.first {
-            throw MixError("augment.\(key): not yet available (its image kernel, target AugmentOps, is not in this build)")
-        }
         // A pipeline with an op beyond crop and flip writes v4 (op records); any other keeps its bytes.
         let version = RunState.version(recordingOps: pipeline.augment.recordsOps, requested: options.formatVersion)
         if pipeline.augment.recordsOps && options.formatVersion < Int(MixShardLayout.version) {
