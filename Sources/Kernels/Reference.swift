@@ -142,3 +142,149 @@ public func winogradOutputPoolBackwardReference(dOutput: UnsafePointer<Float>, o
         dBias[co] = sum
     }
 }
+
+/// Swift reference of `winogradInputTransform` (the code it replaced; tests compare the C
+/// kernel with it bit for bit): V[16, C, T] = Bᵀ·d·B for every 4×4 input window of
+/// `input [C, B, H, W]` (CNHW, pad 1).
+///
+/// Works per (channel, image) plane: the plane is copied into a zero-bordered
+/// (H+2)×(W+2) buffer (no bounds checks in the tile loop), transformed into a local
+/// [16, (H/2)·(W/2)] block, and each of the 16 rows is then written as one contiguous run.
+public func winogradInputTransformReference(_ input: UnsafePointer<Float>, channels: Int, batch: Int, height H: Int, width W: Int,
+                                   v: UnsafeMutablePointer<Float>) {
+    precondition(H % 2 == 0 && W % 2 == 0, "Winograd F(2,3) needs even sides")
+    let tilesY = H / 2, tilesX = W / 2, perImage = tilesY * tilesX, T = batch * perImage
+    let plane = winogradSlabStride(channels * T)
+    let P = W + 2, rows = H + 2
+    parallelFor(channels * batch) { cb in
+        let c = cb / batch, b = cb % batch
+        let src = input + cb * H * W          // (c·B + b)·H·W in CNHW
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: P * rows + 16 * perImage) { buf in
+            let pad = buf.baseAddress!, local = pad + P * rows
+            pad.update(repeating: 0, count: P)
+            for y in 0..<H {
+                let row = pad + (y + 1) * P
+                row[0] = 0
+                (row + 1).update(from: src + y * W, count: W)
+                row[W + 1] = 0
+            }
+            (pad + (H + 1) * P).update(repeating: 0, count: P)
+            // Row pass Bᵀ·d over whole padded rows (contiguous, vectorisable), then the
+            // column pass per tile.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * P) { rb in
+                let R = rb.baseAddress!
+                for ty in 0..<tilesY {
+                    let p0 = pad + 2 * ty * P, p1 = p0 + P, p2 = p1 + P, p3 = p2 + P
+                    for x in 0..<P {
+                        R[x] = p0[x] - p2[x]
+                        R[P + x] = p1[x] + p2[x]
+                        R[2 * P + x] = p2[x] - p1[x]
+                        R[3 * P + x] = p1[x] - p3[x]
+                    }
+                    for r in 0..<4 {
+                        let q = R + r * P
+                        let l0 = local + (4 * r) * perImage + ty * tilesX
+                        let l1 = l0 + perImage, l2 = l1 + perImage, l3 = l2 + perImage
+                        for tx in 0..<tilesX {
+                            let a = q[2 * tx], b = q[2 * tx + 1], c = q[2 * tx + 2], d = q[2 * tx + 3]
+                            l0[tx] = a - c
+                            l1[tx] = b + c
+                            l2[tx] = c - b
+                            l3[tx] = b - d
+                        }
+                    }
+                }
+            }
+            let dst = v + c * T + b * perImage
+            for xi in 0..<16 {
+                (dst + xi * plane).update(from: local + xi * perImage, count: perImage)
+            }
+        }
+    }
+}
+
+/// Swift reference of `winogradInputGradient`: dInput [C, B, H, W] (overwritten) = Σ over
+/// windows of B·dV·Bᵀ, the adjoint of the input transform (padding positions dropped).
+public func winogradInputGradientReference(_ dv: UnsafePointer<Float>, channels: Int, batch: Int, height H: Int, width W: Int,
+                                  dInput: UnsafeMutablePointer<Float>) {
+    precondition(H % 2 == 0 && W % 2 == 0, "Winograd F(2,3) needs even sides")
+    let tilesY = H / 2, tilesX = W / 2, perImage = tilesY * tilesX, T = batch * perImage
+    let plane = winogradSlabStride(channels * T)
+    let P = W + 2, rows = H + 2
+    parallelFor(channels * batch) { cb in
+        let c = cb / batch, b = cb % batch
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: P * rows + 16 * perImage) { buf in
+            let pad = buf.baseAddress!, local = pad + P * rows
+            pad.update(repeating: 0, count: P * rows)
+            let src = dv + c * T + b * perImage
+            for xi in 0..<16 {
+                (local + xi * perImage).update(from: src + xi * plane, count: perImage)
+            }
+            // Column pass (x·Bᵀ per dV row, per tile) into full-width rows Q_r, then the row
+            // pass B·Q accumulated into four padded rows (contiguous, vectorisable).
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * P) { qb in
+                let Q = qb.baseAddress!
+                for ty in 0..<tilesY {
+                    for r in 0..<4 {
+                        let q = Q + r * P
+                        q.update(repeating: 0, count: P)
+                        let l0 = local + (4 * r) * perImage + ty * tilesX
+                        let l1 = l0 + perImage, l2 = l1 + perImage, l3 = l2 + perImage
+                        for tx in 0..<tilesX {
+                            let x0 = l0[tx], x1 = l1[tx], x2 = l2[tx], x3 = l3[tx]
+                            q[2 * tx] += x0
+                            q[2 * tx + 1] += x1 - x2 + x3
+                            q[2 * tx + 2] += x1 + x2 - x0
+                            q[2 * tx + 3] -= x3
+                        }
+                    }
+                    let p0 = pad + 2 * ty * P, p1 = p0 + P, p2 = p1 + P, p3 = p2 + P
+                    let q0 = Q, q1 = Q + P, q2 = Q + 2 * P, q3 = Q + 3 * P
+                    for x in 0..<P {
+                        p0[x] += q0[x]
+                        p1[x] += q1[x] - q2[x] + q3[x]
+                        p2[x] += q1[x] + q2[x] - q0[x]
+                        p3[x] -= q3[x]
+                    }
+                }
+            }
+            let dst = dInput + cb * H * W
+            for y in 0..<H {
+                (dst + y * W).update(from: pad + (y + 1) * P + 1, count: W)
+            }
+        }
+    }
+}
+
+/// Reference of `smallKGemm`: C[i][j] = the fused multiply-add chain
+/// acc = 0; for p in 0..<k: acc = fma(A[i][p], B[p][j], acc).
+public func smallKGemmReference(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                c: UnsafeMutablePointer<Float>) {
+    for i in 0..<m {
+        for j in 0..<n {
+            var acc: Float = 0
+            for p in 0..<k { acc.addProduct(a[i * k + p], b[p * n + j]) }
+            c[i * n + j] = acc
+        }
+    }
+}
+
+/// Reference of `longKGemmNT`: C[i][j] = Σ_p A[i][p]·B[j][p] summed in 16 lanes (lane l
+/// takes p ≡ l mod 16 as a fused multiply-add chain in p order from 0), then reduced
+/// pairwise: s8 = l[0..<8] + l[8..<16], s4 = s8[0..<4] + s8[4..<8], s2 = s4[0..<2] + s4[2..<4],
+/// C = s2[0] + s2[1].
+public func longKGemmNTReference(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                 c: UnsafeMutablePointer<Float>) {
+    for i in 0..<m {
+        for j in 0..<n {
+            var lanes = [Float](repeating: 0, count: 16)
+            for p in 0..<k { lanes[p % 16].addProduct(a[i * k + p], b[j * k + p]) }
+            var width = 8
+            while width >= 1 {
+                for q in 0..<width { lanes[q] = lanes[q] + lanes[q + width] }
+                width /= 2
+            }
+            c[i * n + j] = lanes[0]
+        }
+    }
+}

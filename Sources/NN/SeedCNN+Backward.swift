@@ -99,8 +99,13 @@ extension SeedCNN {
             }
             // dW = dConv × colᵀ
             timed(ws, "conv\(i).gemmW") {
-                sgemm(transB: true, m: conv.outChannels, n: g.colRows, k: g.colColumns,
-                      a: ws.convOut, b: ws.cols[i], c: grads + convWeight(i))
+                let small = g.colRows <= SeedCNN.smallKMaxRows
+                    && longKGemmNT(m: conv.outChannels, n: g.colRows, k: g.colColumns,
+                                   a: ws.convOut, b: ws.cols[i], c: grads + convWeight(i))
+                if !small {
+                    sgemm(transB: true, m: conv.outChannels, n: g.colRows, k: g.colColumns,
+                          a: ws.convOut, b: ws.cols[i], c: grads + convWeight(i))
+                }
             }
             if i > 0 {
                 // dCol = Wᵀ × dConv;  dPooled[i-1] = col2im(dCol)

@@ -51,8 +51,14 @@ extension SeedCNN {
             // convOut[Cout, B·H·W] = W[Cout, Cin·9] × col[Cin·9, B·H·W]   (bias added after pooling)
             timed(ws, "conv\(i).im2col") { im2col(g, input: x, col: ws.cols[i]) }
             timed(ws, "conv\(i).gemm") {
-                sgemm(m: conv.outChannels, n: g.colColumns, k: g.colRows,
-                      a: params + convWeight(i), b: ws.cols[i], c: ws.convOut)
+                // Few input channels (conv0, K = 27): the small-K kernel, where the CPU has one.
+                let small = g.colRows <= SeedCNN.smallKMaxRows
+                    && smallKGemm(m: conv.outChannels, n: g.colColumns, k: g.colRows,
+                                  a: params + convWeight(i), b: ws.cols[i], c: ws.convOut)
+                if !small {
+                    sgemm(m: conv.outChannels, n: g.colColumns, k: g.colRows,
+                          a: params + convWeight(i), b: ws.cols[i], c: ws.convOut)
+                }
             }
             // pooled[Cout, B, H/2, W/2] = relu(maxpool(convOut) + bias)
             timed(ws, "conv\(i).pool") {

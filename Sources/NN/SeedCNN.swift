@@ -39,6 +39,11 @@ public final class SeedCNN {
     /// the gradient buffers to this many, whatever the batch size. A batch of 128 in
     /// micro-batches of 32 is one round.
     public static let microBatchesPerRound = 8
+    /// im2col blocks with at most this many column-matrix rows (Cin·9 ≤ 36: the first block
+    /// of an RGB or grey model) run their forward GEMM and weight gradient through the
+    /// small-K kernels (`smallKGemm`, `longKGemmNT`) when the CPU has them (AVX2 and FMA),
+    /// else through OpenBLAS; OpenBLAS packs K = 27 poorly (a quarter of its speed).
+    public static let smallKMaxRows = 36
 
     let params: UnsafeMutablePointer<Float>
     let grads: UnsafeMutablePointer<Float>

@@ -3,8 +3,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// Which code path the kernels below run: 2 = AVX2, 0 = baseline x86-64 (or not x86).
+/// Which code path the kernels below run: 3 = AVX-512 (with AVX2 and FMA), 2 = AVX2 and FMA,
+/// 0 = baseline x86-64 (or not x86). Detected once, unless forced.
 int mxs_kernels_isa(void);
+
+/// The best path this CPU supports (what `mxs_kernels_isa` detects).
+int mxs_kernels_detected_isa(void);
+
+/// Forces the path (tests): `isa` is lowered to what the CPU supports (a negative value
+/// restores the detected one). Returns the path now in use. Not for use while kernels run.
+int mxs_kernels_force_isa(int isa);
 
 /// Winograd F(2×2,3×3) output transform fused with 2×2 max-pool, bias and ReLU, over
 /// channels [co_lo, co_hi): for idx = co·T + t, reads the 16 values m[ξ·plane + idx],
@@ -20,5 +28,39 @@ void mxs_wino_output_pool(const float *m, size_t plane, size_t T, size_t co_lo, 
 void mxs_wino_output_pool_backward(const float *d_output, const float *output, const uint8_t *argmax,
                                    size_t plane, size_t T, size_t co_lo, size_t co_hi,
                                    float *dm, float *d_bias);
+
+
+/// Floats of scratch `mxs_wino_input_transform` and `mxs_wino_input_gradient` need for
+/// planes of height×width.
+size_t mxs_wino_input_scratch(size_t height, size_t width);
+
+/// Winograd F(2×2,3×3) input transform of the (channel, image) planes cb in [cb_lo, cb_hi)
+/// of `input [C, batch, H, W]` (CNHW, H and W even, pad 1): writes V[ξ·plane + c·T + b·H/2·W/2 + t]
+/// = (Bᵀ·d·B)[ξ] for every tile t of the plane (T = batch·H/2·W/2). Bit-identical to the
+/// Swift reference `winogradInputTransformReference`.
+void mxs_wino_input_transform(const float *input, size_t height, size_t width, size_t batch, size_t plane,
+                              size_t cb_lo, size_t cb_hi, float *v, float *scratch);
+
+/// Its adjoint for planes [cb_lo, cb_hi): d_input (overwritten) = Σ over windows of B·dV·Bᵀ,
+/// padding dropped. Bit-identical to `winogradInputGradientReference`.
+void mxs_wino_input_gradient(const float *dv, size_t height, size_t width, size_t batch, size_t plane,
+                             size_t cb_lo, size_t cb_hi, float *d_input, float *scratch);
+
+/// C[m×n] = A[m×k]·B[k×n] (row-major, tight) for columns j in [j_lo, j_hi), each entry the
+/// chain acc = 0; for p in 0..<k: acc = fma(A[i][p], B[p][j], acc). Returns 0 without
+/// computing anything when the CPU has no AVX2+FMA path.
+int mxs_gemm_smallk(const float *a, const float *b, float *c, size_t m, size_t n, size_t k,
+                    size_t j_lo, size_t j_hi);
+
+/// Floats of scratch `mxs_gemm_nt_longk` needs for `rows` rows of C with n columns.
+size_t mxs_gemm_nt_longk_scratch(size_t rows, size_t n);
+
+/// C[m×n] = A[m×k]·B[n×k]ᵀ for rows i in [i_lo, i_hi): entry (i, j) is the sum over p in
+/// 16 lanes (lane l: p ≡ l mod 16, fma chains in p order from 0), reduced as
+/// ((l + l₊₈) + (l + l₊₈)₊₄) … pairwise: s8 = l[0:8] + l[8:16], s4 = s8[0:4] + s8[4:8],
+/// s2 = s4[0:2] + s4[2:4], C = s2[0] + s2[1]. Returns 0 without computing anything when the
+/// CPU has no AVX2+FMA path.
+int mxs_gemm_nt_longk(const float *a, const float *b, float *c, size_t m, size_t n, size_t k,
+                      size_t i_lo, size_t i_hi, float *lanes);
 
 #endif
