@@ -1,8 +1,10 @@
 // GEMMs for a convolution with few input channels (conv0: K = Cin·9 = 27), where OpenBLAS
 // spends most of its time packing and reaches a quarter of its speed:
 //
-//   mxs_gemm_smallk:  C[M×N] = A[M×K]·B[K×N], K small, N long (the forward GEMM);
-//   mxs_gemm_nt_longk: C[M×N] = A[M×K]·B[N×K]ᵀ, K long, M·N small (the weight gradient).
+//   mxs_conv_pool_smallk: C[M×N] = A[M×K]·B[K×N], K small, N long (the forward GEMM), fused
+//     with bias, ReLU and 2×2 max-pool;
+//   mxs_gemm_nt_longk: C[M×N] = A[M×K]·B[N×K]ᵀ, K long, M·N small (the weight gradient), and
+//     mxs_conv_pool_weight_grad, the same fused with the pool's backward.
 //
 // Both have an exact definition, independent of the vector width and of how the work is
 // split (see ckernels.h), which the AVX2+FMA and AVX-512 builds follow, so they give the
@@ -23,68 +25,6 @@ typedef float v16 __attribute__((vector_size(64)));
 #define STORE(p, x) ({ __typeof__(x) _x = (x); memcpy((p), &_x, sizeof(_x)); })
 #define FMA(a, b, c) __builtin_elementwise_fma((a), (b), (c))
 
-// ---- C = A·B with K small: acc = 0; for p in 0..<K: acc = fma(A[i][p], B[p][j], acc).
-//
-// Register block of MR rows × NR vectors of VT; B's strip (K × NR·lanes) stays in L1
-// while the row blocks go over it. Leftover rows and columns use narrower blocks with the
-// same per-element chain, then scalar fmaf.
-#define SMALLK_BLOCK(VT, MR, NR)                                                            \
-    {                                                                                       \
-        enum { L = sizeof(VT) / sizeof(float) };                                            \
-        VT acc[MR][NR];                                                                     \
-        for (int r = 0; r < MR; r++)                                                        \
-            for (int s = 0; s < NR; s++) acc[r][s] = (VT){0};                               \
-        for (size_t p = 0; p < K; p++) {                                                    \
-            VT bv[NR];                                                                      \
-            for (int s = 0; s < NR; s++) bv[s] = LOAD(VT, b + p * N + j + s * L);           \
-            for (int r = 0; r < MR; r++) {                                                  \
-                const VT av = a[(i + r) * K + p] - (VT){0}; /* splat (x − 0 = x) */                                 \
-                for (int s = 0; s < NR; s++) acc[r][s] = FMA(av, bv[s], acc[r][s]);         \
-            }                                                                               \
-        }                                                                                   \
-        for (int r = 0; r < MR; r++)                                                        \
-            for (int s = 0; s < NR; s++) STORE(c + (i + r) * N + j + s * L, acc[r][s]);     \
-    }
-
-#define SMALLK_BODY(VT, MR, NR)                                                             \
-    enum { LANES = sizeof(VT) / sizeof(float) };                                            \
-    size_t j = j_lo;                                                                        \
-    for (; j + NR * LANES <= j_hi; j += NR * LANES) {                                       \
-        size_t i = 0;                                                                       \
-        for (; i + MR <= M; i += MR) SMALLK_BLOCK(VT, MR, NR)                               \
-        for (; i < M; i++) SMALLK_BLOCK(VT, 1, NR)                                          \
-    }                                                                                       \
-    for (; j + LANES <= j_hi; j += LANES) {                                                 \
-        for (size_t i = 0; i < M; i++) SMALLK_BLOCK(VT, 1, 1)                               \
-    }                                                                                       \
-    for (; j < j_hi; j++)                                                                   \
-        for (size_t i = 0; i < M; i++) {                                                    \
-            float acc = 0;                                                                  \
-            for (size_t p = 0; p < K; p++) acc = __builtin_fmaf(a[i * K + p], b[p * N + j], acc); \
-            c[i * N + j] = acc;                                                             \
-        }
-
-#define PARAMS_SK const float *restrict a, const float *restrict b, float *restrict c, size_t M, size_t N, \
-                  size_t K, size_t j_lo, size_t j_hi
-
-#if defined(__x86_64__)
-MXS_AVX2 static void smallk_avx2(PARAMS_SK) { SMALLK_BODY(v8, 4, 3) }
-MXS_AVX512 static void smallk_avx512(PARAMS_SK) { SMALLK_BODY(v16, 8, 2) }
-#endif
-
-int mxs_gemm_smallk(const float *a, const float *b, float *c, size_t m, size_t n, size_t k,
-                    size_t j_lo, size_t j_hi) {
-#if defined(__x86_64__)
-    switch (mxs_kernels_isa()) {
-    case MXS_ISA_AVX512: smallk_avx512(a, b, c, m, n, k, j_lo, j_hi); return 1;
-    case MXS_ISA_AVX2: smallk_avx2(a, b, c, m, n, k, j_lo, j_hi); return 1;
-    default: break;
-    }
-#endif
-    (void)a; (void)b; (void)c; (void)m; (void)n; (void)k; (void)j_lo; (void)j_hi;
-    return 0;
-}
-
 // ---- C = A·Bᵀ with K long. Entry (i, j) sums over p in 16 lanes: lane l takes
 // p ≡ l (mod 16) in increasing p, acc_l = fma(A[i][p], B[j][p], acc_l) from 0; then
 // s8[l] = acc[l] + acc[l+8], s4[l] = s8[l] + s8[l+4], s2[l] = s4[l] + s4[l+2],
@@ -104,20 +44,20 @@ INLINE float reduce16(const float *l) {
 
 // One block of MR rows of A × NR rows of B over columns [p0, p1) (multiple of 16 long);
 // VT is v16 or v8 (then each 16-lane accumulator is two v8, lanes 0–7 and 8–15).
-#define NT_BLOCK(VT, MR, NR)                                                                \
+#define NT_BLOCK(VT, MR, NR, A_AT, B_AT, LANE_AT, P_LO, P_HI)                                                                \
     {                                                                                       \
         enum { L = sizeof(VT) / sizeof(float), PARTS = 16 / L };                            \
         VT acc[MR][NR][PARTS];                                                              \
         for (int r = 0; r < MR; r++)                                                        \
             for (int s = 0; s < NR; s++)                                                    \
                 for (int q = 0; q < PARTS; q++)                                             \
-                    acc[r][s][q] = LOAD(VT, lanes + (((i + r - i_lo) * N + j + s) * 16 + q * L)); \
-        for (size_t p = p0; p < p1; p += 16) {                                              \
+                    acc[r][s][q] = LOAD(VT, LANE_AT(i + r, j + s) + q * L); \
+        for (size_t p = P_LO; p < P_HI; p += 16) {                                              \
             for (int q = 0; q < PARTS; q++) {                                               \
                 VT bv[NR];                                                                  \
-                for (int s = 0; s < NR; s++) bv[s] = LOAD(VT, b + (j + s) * K + p + q * L); \
+                for (int s = 0; s < NR; s++) bv[s] = LOAD(VT, B_AT(j + s, p) + q * L); \
                 for (int r = 0; r < MR; r++) {                                              \
-                    const VT av = LOAD(VT, a + (i + r) * K + p + q * L);                    \
+                    const VT av = LOAD(VT, A_AT(i + r, p) + q * L);                    \
                     for (int s = 0; s < NR; s++) acc[r][s][q] = FMA(av, bv[s], acc[r][s][q]); \
                 }                                                                           \
             }                                                                               \
@@ -125,9 +65,12 @@ INLINE float reduce16(const float *l) {
         for (int r = 0; r < MR; r++)                                                        \
             for (int s = 0; s < NR; s++)                                                    \
                 for (int q = 0; q < PARTS; q++)                                             \
-                    STORE(lanes + (((i + r - i_lo) * N + j + s) * 16 + q * L), acc[r][s][q]); \
+                    STORE(LANE_AT(i + r, j + s) + q * L, acc[r][s][q]); \
     }
 
+#define NT_A(i, p) (a + (i) * K + (p))
+#define NT_B(j, p) (b + (j) * K + (p))
+#define NT_LANE(i, j) (lanes + (((i) - i_lo) * N + (j)) * 16)
 #define NT_BODY(VT, MR, NR)                                                                 \
     memset(lanes, 0, (i_hi - i_lo) * N * 16 * sizeof(float));                              \
     const size_t full = K / 16 * 16;                                                        \
@@ -136,11 +79,11 @@ INLINE float reduce16(const float *l) {
         size_t i = i_lo;                                                                    \
         for (; i + MR <= i_hi; i += MR) {                                                   \
             size_t j = 0;                                                                   \
-            for (; j + NR <= N; j += NR) NT_BLOCK(VT, MR, NR)                               \
-            for (; j < N; j++) NT_BLOCK(VT, MR, 1)                                          \
+            for (; j + NR <= N; j += NR) NT_BLOCK(VT, MR, NR, NT_A, NT_B, NT_LANE, p0, p1)           \
+            for (; j < N; j++) NT_BLOCK(VT, MR, 1, NT_A, NT_B, NT_LANE, p0, p1)                      \
         }                                                                                   \
         for (; i < i_hi; i++)                                                               \
-            for (size_t j = 0; j < N; j++) NT_BLOCK(VT, 1, 1)                               \
+            for (size_t j = 0; j < N; j++) NT_BLOCK(VT, 1, 1, NT_A, NT_B, NT_LANE, p0, p1)           \
     }                                                                                       \
     for (size_t i = i_lo; i < i_hi; i++)                                                    \
         for (size_t j = 0; j < N; j++) {                                                    \
@@ -170,5 +113,190 @@ int mxs_gemm_nt_longk(const float *a, const float *b, float *c, size_t m, size_t
     }
 #endif
     (void)a; (void)b; (void)c; (void)m; (void)n; (void)k; (void)i_lo; (void)i_hi; (void)lanes;
+    return 0;
+}
+
+// ---- conv0 forward fused with bias, ReLU and 2×2 max-pool: each conv value is the chain
+// acc = 0; for p in 0..<K: acc = fma(A[i][p], B[p][j], acc) (blocks of MR channels × 2 rows
+// of 16 columns; leftovers in scalar fmaf, the same chain), pooled exactly as BiasReLUMaxPool.forward does
+// (first maximum of the window in row-major order, then (0 ≥ s) ? 0 : s for s = max + bias),
+// so the raw conv output is never stored. Works on row pairs rp = b·OH + oy: conv rows
+// 2oy and 2oy+1 of image b are columns rp·2W … rp·2W + 2W − 1 of `col`.
+typedef int v8i __attribute__((vector_size(32)));
+typedef float v8f __attribute__((vector_size(32)));
+typedef unsigned char v8u8 __attribute__((vector_size(8)));
+
+MXS_AVX2 INLINE void pool_store8(v8f e0, v8f o0, v8f e1, v8f o1, float bias, float *out, uint8_t *am) {
+    v8f best = e0;
+    v8i a = (v8i){0};
+    v8i m = o0 > best;
+    best = (v8f)((m & (v8i)o0) | (~m & (v8i)best)); a = (m & 1) | (~m & a);
+    m = e1 > best;
+    best = (v8f)((m & (v8i)e1) | (~m & (v8i)best)); a = (m & 2) | (~m & a);
+    m = o1 > best;
+    best = (v8f)((m & (v8i)o1) | (~m & (v8i)best)); a = (m & 3) | (~m & a);
+    const v8f s = best + bias;
+    const v8i z = (v8f){0} >= s;
+    STORE(out, (v8f)(~z & (v8i)s));
+    STORE(am, __builtin_convertvector(a, v8u8));
+}
+
+#define CP_BLOCK(MR)                                                                        \
+    {                                                                                       \
+        v16 acc0[MR], acc1[MR];                                                             \
+        for (int r = 0; r < MR; r++) { acc0[r] = (v16){0}; acc1[r] = (v16){0}; }            \
+        for (size_t p = 0; p < K; p++) {                                                    \
+            const v16 b0 = LOAD(v16, col + p * N + q0 + x);                                 \
+            const v16 b1 = LOAD(v16, col + p * N + q0 + W + x);                             \
+            for (int r = 0; r < MR; r++) {                                                  \
+                const v16 av = w[(co + r) * K + p] - (v16){0};                              \
+                acc0[r] = FMA(av, b0, acc0[r]);                                             \
+                acc1[r] = FMA(av, b1, acc1[r]);                                             \
+            }                                                                               \
+        }                                                                                   \
+        for (int r = 0; r < MR; r++) {                                                      \
+            const v8f ev0 = __builtin_shufflevector(acc0[r], acc0[r], 0, 2, 4, 6, 8, 10, 12, 14); \
+            const v8f od0 = __builtin_shufflevector(acc0[r], acc0[r], 1, 3, 5, 7, 9, 11, 13, 15); \
+            const v8f ev1 = __builtin_shufflevector(acc1[r], acc1[r], 0, 2, 4, 6, 8, 10, 12, 14); \
+            const v8f od1 = __builtin_shufflevector(acc1[r], acc1[r], 1, 3, 5, 7, 9, 11, 13, 15); \
+            const size_t o = (co + r) * P + o0 + x / 2;                                     \
+            pool_store8(ev0, od0, ev1, od1, bias[co + r], output + o, argmax + o);          \
+        }                                                                                   \
+    }
+
+#define CP_BODY(MR)                                                                         \
+    const size_t OW = W / 2, P = N / 4, xfull = W / 16 * 16;                                \
+    for (size_t rp = rp_lo; rp < rp_hi; rp++) {                                             \
+        const size_t q0 = rp * 2 * W, o0 = rp * OW;                                         \
+        for (size_t x = 0; x < xfull; x += 16) {                                            \
+            size_t co = 0;                                                                  \
+            for (; co + MR <= M; co += MR) CP_BLOCK(MR)                                     \
+            for (; co < M; co++) CP_BLOCK(1)                                                \
+        }                                                                                   \
+        for (size_t x = xfull; x < W; x += 2)                                               \
+            for (size_t co = 0; co < M; co++) {                                             \
+                float v[4] = {0, 0, 0, 0};                                                  \
+                const size_t pos[4] = {q0 + x, q0 + x + 1, q0 + W + x, q0 + W + x + 1};     \
+                for (size_t p = 0; p < K; p++)                                              \
+                    for (int t = 0; t < 4; t++)                                             \
+                        v[t] = __builtin_fmaf(w[co * K + p], col[p * N + pos[t]], v[t]);    \
+                float best = v[0]; uint8_t a = 0;                                           \
+                if (v[1] > best) { best = v[1]; a = 1; }                                    \
+                if (v[2] > best) { best = v[2]; a = 2; }                                    \
+                if (v[3] > best) { best = v[3]; a = 3; }                                    \
+                const float s = best + bias[co];                                            \
+                const size_t o = co * P + o0 + x / 2;                                       \
+                output[o] = (0.0f >= s) ? 0.0f : s;                                         \
+                argmax[o] = a;                                                              \
+            }                                                                               \
+    }
+
+#define PARAMS_CP const float *restrict w, const float *restrict col, const float *restrict bias, size_t M, \
+                  size_t K, size_t N, size_t W, size_t rp_lo, size_t rp_hi, float *restrict output,          \
+                  uint8_t *restrict argmax
+
+#if defined(__x86_64__)
+MXS_AVX2 static void conv_pool_avx2(PARAMS_CP) { CP_BODY(2) }
+MXS_AVX512 static void conv_pool_avx512(PARAMS_CP) { CP_BODY(8) }
+#endif
+
+int mxs_conv_pool_smallk(const float *w, const float *col, const float *bias, size_t m, size_t k,
+                         size_t batch, size_t height, size_t width, size_t rp_lo, size_t rp_hi,
+                         float *output, uint8_t *argmax) {
+    const size_t n = batch * height * width;
+#if defined(__x86_64__)
+    switch (mxs_kernels_isa()) {
+    case MXS_ISA_AVX512: conv_pool_avx512(w, col, bias, m, k, n, width, rp_lo, rp_hi, output, argmax); return 1;
+    case MXS_ISA_AVX2: conv_pool_avx2(w, col, bias, m, k, n, width, rp_lo, rp_hi, output, argmax); return 1;
+    default: break;
+    }
+#endif
+    (void)w; (void)col; (void)bias; (void)m; (void)k; (void)n; (void)rp_lo; (void)rp_hi; (void)output; (void)argmax;
+    return 0;
+}
+
+// ---- conv0's weight gradient fused with the pool's backward: dW[M×K] = dConv[M×N]·col[K×N]ᵀ
+// exactly as mxs_gemm_nt_longk sums it, where dConv is what BiasReLUMaxPool.backward makes
+// (the pooled gradient at each window's argmax where the pooled output is positive, +0
+// elsewhere), built a chunk of CL columns at a time (whole row pairs, a multiple of 16)
+// instead of as a whole [M, N] tensor; and dBias[co] = Σ of those gradients in pooled order.
+static size_t gcd_size(size_t a, size_t b) { while (b) { size_t t = a % b; a = b; b = t; } return a; }
+
+size_t mxs_conv_pool_weight_grad_chunk(size_t width) {
+    const size_t l0 = 16 / gcd_size(16, 2 * width) * 2 * width;  // lcm(16, 2W)
+    return l0 * (l0 < 512 ? 512 / l0 : 1);
+}
+
+#define PWG_A(i, p) (abuf + ((i) - i_lo) * CL + ((p) - c0))
+#define PWG_B(j, p) (col + (j) * N + (p))
+#define PWG_LANE(i, j) (lanes + (((i) - i_lo) * K + (j)) * 16)
+#define PWG_BODY(VT, MR, NR)                                                                \
+    const size_t N = B * H * W, OW = W / 2, P = N / 4, full = N / 16 * 16;                  \
+    const size_t CL = mxs_conv_pool_weight_grad_chunk(W), rows = i_hi - i_lo;               \
+    memset(lanes, 0, rows * K * 16 * sizeof(float));                                        \
+    for (size_t i = i_lo; i < i_hi; i++) {                                                  \
+        float sum = 0;                                                                      \
+        for (size_t o = i * P; o < (i + 1) * P; o++) if (y[o] > 0) sum += g[o];             \
+        d_bias[i] = sum;                                                                    \
+    }                                                                                       \
+    for (size_t c0 = 0; c0 < N; c0 += CL) {                                                 \
+        const size_t c1 = c0 + CL < N ? c0 + CL : N;                                        \
+        memset(abuf, 0, rows * CL * sizeof(float));                                         \
+        for (size_t i = i_lo; i < i_hi; i++)                                                \
+            for (size_t rp = c0 / (2 * W); rp < c1 / (2 * W); rp++)                         \
+                for (size_t ox = 0; ox < OW; ox++) {                                        \
+                    const size_t o = i * P + rp * OW + ox;                                  \
+                    if (!(y[o] > 0)) continue;                                              \
+                    const size_t pos = rp * 2 * W + (am[o] >> 1) * W + 2 * ox + (am[o] & 1); \
+                    abuf[(i - i_lo) * CL + (pos - c0)] = g[o];                              \
+                }                                                                           \
+        const size_t p0 = c0, p1 = c1 < full ? c1 : full;                                   \
+        if (p0 < p1) {                                                                      \
+            size_t i = i_lo;                                                                \
+            for (; i + MR <= i_hi; i += MR) {                                               \
+                size_t j = 0;                                                               \
+                for (; j + NR <= K; j += NR) NT_BLOCK(VT, MR, NR, PWG_A, PWG_B, PWG_LANE, p0, p1)     \
+                for (; j < K; j++) NT_BLOCK(VT, MR, 1, PWG_A, PWG_B, PWG_LANE, p0, p1)                \
+            }                                                                               \
+            for (; i < i_hi; i++)                                                           \
+                for (size_t j = 0; j < K; j++) NT_BLOCK(VT, 1, 1, PWG_A, PWG_B, PWG_LANE, p0, p1)     \
+        }                                                                                   \
+        for (size_t p = (c0 > full ? c0 : full); p < c1; p++)                               \
+            for (size_t i = i_lo; i < i_hi; i++)                                            \
+                for (size_t j = 0; j < K; j++) {                                            \
+                    float *l = lanes + ((i - i_lo) * K + j) * 16 + (p - full);              \
+                    *l = __builtin_fmaf(*PWG_A(i, p), *PWG_B(j, p), *l);                    \
+                }                                                                           \
+    }                                                                                       \
+    for (size_t i = i_lo; i < i_hi; i++)                                                    \
+        for (size_t j = 0; j < K; j++) d_weight[i * K + j] = reduce16(lanes + ((i - i_lo) * K + j) * 16);
+
+#define PARAMS_PWG const float *restrict g, const float *restrict y, const uint8_t *restrict am,          \
+                   const float *restrict col, size_t K, size_t B, size_t H, size_t W, size_t i_lo,        \
+                   size_t i_hi, float *restrict d_weight, float *restrict d_bias, float *restrict lanes,  \
+                   float *restrict abuf
+
+#if defined(__x86_64__)
+MXS_AVX2 static void pwg_avx2(PARAMS_PWG) { PWG_BODY(v8, 2, 3) }
+MXS_AVX512 static void pwg_avx512(PARAMS_PWG) { PWG_BODY(v16, 4, 3) }
+#endif
+
+int mxs_conv_pool_weight_grad(const float *d_pooled, const float *pooled, const uint8_t *argmax,
+                              const float *col, size_t k, size_t batch, size_t height, size_t width,
+                              size_t co_lo, size_t co_hi, float *d_weight, float *d_bias,
+                              float *lanes, float *chunk) {
+#if defined(__x86_64__)
+    switch (mxs_kernels_isa()) {
+    case MXS_ISA_AVX512:
+        pwg_avx512(d_pooled, pooled, argmax, col, k, batch, height, width, co_lo, co_hi, d_weight, d_bias, lanes, chunk);
+        return 1;
+    case MXS_ISA_AVX2:
+        pwg_avx2(d_pooled, pooled, argmax, col, k, batch, height, width, co_lo, co_hi, d_weight, d_bias, lanes, chunk);
+        return 1;
+    default: break;
+    }
+#endif
+    (void)d_pooled; (void)pooled; (void)argmax; (void)col; (void)k; (void)batch; (void)height; (void)width;
+    (void)co_lo; (void)co_hi; (void)d_weight; (void)d_bias; (void)lanes; (void)chunk;
     return 0;
 }

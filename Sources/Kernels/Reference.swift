@@ -256,7 +256,7 @@ public func winogradInputGradientReference(_ dv: UnsafePointer<Float>, channels:
     }
 }
 
-/// Reference of `smallKGemm`: C[i][j] = the fused multiply-add chain
+/// The conv values `smallKConvPool` pools, C = A·B for small k: C[i][j] = the fused multiply-add chain
 /// acc = 0; for p in 0..<k: acc = fma(A[i][p], B[p][j], acc).
 public func smallKGemmReference(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                                 c: UnsafeMutablePointer<Float>) {

@@ -1,5 +1,5 @@
 // The only Swift file that imports CKernels: the vectorised kernels in C (Winograd input
-// transform and tails, the small-K GEMMs of conv0), each with a Swift reference in
+// transform and tails, conv0's small-K GEMMs), each with a Swift reference in
 // Reference.swift that tests compare bit for bit.
 import CKernels
 
@@ -90,24 +90,49 @@ public func winogradOutputPoolBackward(dOutput: UnsafePointer<Float>, output: Un
     }
 }
 
-/// Whether `smallKGemm` and `longKGemmNT` have a vector path here (AVX2 and FMA, or
-/// AVX-512); without one they return false and the caller uses `sgemm`.
+/// Whether `smallKConvPool`, `smallKConvPoolBackward` and `longKGemmNT` have a vector path
+/// here (AVX2 and FMA, or AVX-512); without one they return false and the caller uses `sgemm`.
 public var hasSmallKGemm: Bool { mxs_kernels_isa() >= 2 }
 
-/// C[m×n] = A[m×k]·B[k×n] (row-major, tight) for small k (conv0's im2col GEMM, k = 27),
-/// each entry the fused multiply-add chain over p = 0..<k from 0 (see
-/// `smallKGemmReference`): the same bits on every vector path and for any split of the
-/// columns, which run in parallel. Returns false, computing nothing, without a vector path.
+/// conv0's forward, fused: for `col [k, B·H·W]` (im2col of the block input) and `weight
+/// [m, k]`, the conv values C = weight·col are each the fused multiply-add chain of
+/// `smallKGemmReference` (the same bits on every vector path and for any split), and only
+/// `BiasReLUMaxPool.forward`'s result is written: `output`, `argmax` `[m, B, H/2, W/2]`
+/// (H and W even). Parallel over row pairs. Returns false, computing nothing, without a
+/// vector path (then use `sgemm` and `BiasReLUMaxPool`).
 @discardableResult
-public func smallKGemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                       c: UnsafeMutablePointer<Float>) -> Bool {
+public func smallKConvPool(weight: UnsafePointer<Float>, col: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                           outChannels m: Int, k: Int, batch: Int, height H: Int, width W: Int,
+                           output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<UInt8>) -> Bool {
     guard hasSmallKGemm else { return false }
-    precondition(m >= 0 && n >= 0 && k >= 0, "smallKGemm: negative size")
-    // Column blocks of 256 (a multiple of every vector block), at most 16 tasks.
-    let blocks = (n + 255) / 256, tasks = min(blocks, 16)
+    precondition(m >= 0 && k >= 0 && batch >= 0 && H % 2 == 0 && W % 2 == 0, "smallKConvPool: bad shape")
+    let pairs = batch * H / 2, tasks = min(pairs, 16)
     parallelFor(tasks) { task in
-        let lo = min(n, blocks * task / tasks * 256), hi = min(n, blocks * (task + 1) / tasks * 256)
-        _ = mxs_gemm_smallk(a, b, c, m, n, k, lo, hi)
+        _ = mxs_conv_pool_smallk(weight, col, bias, m, k, batch, H, W, pairs * task / tasks, pairs * (task + 1) / tasks,
+                                 output, argmax)
+    }
+    return true
+}
+
+/// The backward of `smallKConvPool` without the input gradient (conv0 needs none): dBias
+/// as `BiasReLUMaxPool.backward` sums it, and dWeight `[m, k]` = dConv·colᵀ summed as
+/// `longKGemmNTReference` does, for the dConv `BiasReLUMaxPool.backward` would write (built
+/// a few row pairs at a time, never whole). Both overwritten; parallel over channels.
+/// Returns false, computing nothing, without a vector path.
+@discardableResult
+public func smallKConvPoolBackward(dOutput: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                                   argmax: UnsafePointer<UInt8>, col: UnsafePointer<Float>,
+                                   outChannels m: Int, k: Int, batch: Int, height H: Int, width W: Int,
+                                   dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>) -> Bool {
+    guard hasSmallKGemm else { return false }
+    precondition(m >= 0 && k >= 0 && batch >= 0 && H % 2 == 0 && W % 2 == 0, "smallKConvPoolBackward: bad shape")
+    let tasks = min(m, 8), chunk = mxs_conv_pool_weight_grad_chunk(W)
+    parallelFor(tasks) { task in
+        let lo = m * task / tasks, hi = m * (task + 1) / tasks
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: (hi - lo) * (16 * k + chunk)) { buf in
+            let lanes = buf.baseAddress!, rows = lanes + (hi - lo) * 16 * k
+            _ = mxs_conv_pool_weight_grad(dOutput, output, argmax, col, k, batch, H, W, lo, hi, dWeight, dBias, lanes, rows)
+        }
     }
     return true
 }

@@ -91,6 +91,15 @@ extension SeedCNN {
                 continue
             }
             let g = conv.geometry(batch: B, height: H, width: W, layout: i == 0 ? .nchw : .cnhw)
+            if i == 0 && usesSmallK(i) {
+                // dW and dBias straight from the pooled gradient (conv0 needs no input gradient).
+                timed(ws, "conv\(i).gemmPoolBack") {
+                    _ = smallKConvPoolBackward(dOutput: ws.dPooled[i], output: ws.pooled[i], argmax: ws.argmax[i], col: ws.cols[i],
+                                               outChannels: conv.outChannels, k: g.colRows, batch: B, height: H, width: W,
+                                               dWeight: grads + convWeight(i), dBias: grads + convBias(i))
+                }
+                continue
+            }
             // dConv[Cout, B·H·W] (in convOut) and dBias from the pooled gradient.
             timed(ws, "conv\(i).poolBack") {
                 BiasReLUMaxPool.backward(dOutput: ws.dPooled[i], output: ws.pooled[i], argmax: ws.argmax[i],
@@ -99,7 +108,7 @@ extension SeedCNN {
             }
             // dW = dConv × colᵀ
             timed(ws, "conv\(i).gemmW") {
-                let small = g.colRows <= SeedCNN.smallKMaxRows
+                let small = usesSmallK(i)
                     && longKGemmNT(m: conv.outChannels, n: g.colRows, k: g.colColumns,
                                    a: ws.convOut, b: ws.cols[i], c: grads + convWeight(i))
                 if !small {

@@ -40,10 +40,17 @@ public final class SeedCNN {
     /// micro-batches of 32 is one round.
     public static let microBatchesPerRound = 8
     /// im2col blocks with at most this many column-matrix rows (Cin·9 ≤ 36: the first block
-    /// of an RGB or grey model) run their forward GEMM and weight gradient through the
-    /// small-K kernels (`smallKGemm`, `longKGemmNT`) when the CPU has them (AVX2 and FMA),
-    /// else through OpenBLAS; OpenBLAS packs K = 27 poorly (a quarter of its speed).
+    /// of an RGB or grey model) run through the small-K kernels when the CPU has them (AVX2
+    /// and FMA): forward GEMM fused with bias, ReLU and pool (`smallKConvPool`), and the
+    /// weight gradient (`smallKConvPoolBackward` for block 0, fused with the pool's
+    /// backward; `longKGemmNT` for a later block, which needs dConv for its input gradient).
+    /// Elsewhere OpenBLAS, which packs K = 27 poorly (a quarter of its speed).
     public static let smallKMaxRows = 36
+
+    /// Whether im2col block `i` uses the small-K kernels (see `smallKMaxRows`).
+    func usesSmallK(_ i: Int) -> Bool {
+        !usesWinograd[i] && convs[i].inChannels * convs[i].kernel * convs[i].kernel <= SeedCNN.smallKMaxRows && hasSmallKGemm
+    }
 
     let params: UnsafeMutablePointer<Float>
     let grads: UnsafeMutablePointer<Float>

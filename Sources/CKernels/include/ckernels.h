@@ -46,12 +46,6 @@ void mxs_wino_input_transform(const float *input, size_t height, size_t width, s
 void mxs_wino_input_gradient(const float *dv, size_t height, size_t width, size_t batch, size_t plane,
                              size_t cb_lo, size_t cb_hi, float *d_input, float *scratch);
 
-/// C[m×n] = A[m×k]·B[k×n] (row-major, tight) for columns j in [j_lo, j_hi), each entry the
-/// chain acc = 0; for p in 0..<k: acc = fma(A[i][p], B[p][j], acc). Returns 0 without
-/// computing anything when the CPU has no AVX2+FMA path.
-int mxs_gemm_smallk(const float *a, const float *b, float *c, size_t m, size_t n, size_t k,
-                    size_t j_lo, size_t j_hi);
-
 /// Floats of scratch `mxs_gemm_nt_longk` needs for `rows` rows of C with n columns.
 size_t mxs_gemm_nt_longk_scratch(size_t rows, size_t n);
 
@@ -62,5 +56,27 @@ size_t mxs_gemm_nt_longk_scratch(size_t rows, size_t n);
 /// CPU has no AVX2+FMA path.
 int mxs_gemm_nt_longk(const float *a, const float *b, float *c, size_t m, size_t n, size_t k,
                       size_t i_lo, size_t i_hi, float *lanes);
+
+/// A conv with small k (conv0) fused with bias, ReLU and 2×2 max-pool: for the row pairs
+/// rp = b·(H/2) + oy in [rp_lo, rp_hi), the conv values C = W[m×k]·col[k × batch·H·W] of rows
+/// 2oy, 2oy+1 are each the chain acc = 0; for p in 0..<k: acc = fma(W[i][p], col[p][j], acc), and output/argmax [m, batch, H/2, W/2]
+/// get exactly what BiasReLUMaxPool.forward makes of them (H, W even). Returns 0 without
+/// computing anything when the CPU has no AVX2+FMA path.
+int mxs_conv_pool_smallk(const float *w, const float *col, const float *bias, size_t m, size_t k,
+                         size_t batch, size_t height, size_t width, size_t rp_lo, size_t rp_hi,
+                         float *output, uint8_t *argmax);
+
+/// Columns per chunk of `mxs_conv_pool_weight_grad` for planes `width` wide (whole row pairs,
+/// a multiple of 16); its scratch is `rows`·k·16 floats of lanes and `rows`·chunk floats.
+size_t mxs_conv_pool_weight_grad_chunk(size_t width);
+
+/// The backward of `mxs_conv_pool_smallk` for output channels [co_lo, co_hi) (rows = co_hi − co_lo):
+/// dBias[co] as BiasReLUMaxPool.backward sums it, and dW[co][·] = dConv·colᵀ summed exactly as
+/// `mxs_gemm_nt_longk` does, for the dConv BiasReLUMaxPool.backward would write (built a chunk
+/// at a time, never whole). Returns 0 without computing anything when the CPU has no AVX2+FMA path.
+int mxs_conv_pool_weight_grad(const float *d_pooled, const float *pooled, const uint8_t *argmax,
+                              const float *col, size_t k, size_t batch, size_t height, size_t width,
+                              size_t co_lo, size_t co_hi, float *d_weight, float *d_bias,
+                              float *lanes, float *chunk);
 
 #endif
