@@ -224,32 +224,47 @@ static size_t gcd_size(size_t a, size_t b) { while (b) { size_t t = a % b; a = b
 
 size_t mxs_conv_pool_weight_grad_chunk(size_t width) {
     const size_t l0 = 16 / gcd_size(16, 2 * width) * 2 * width;  // lcm(16, 2W)
-    return l0 * (l0 < 512 ? 512 / l0 : 1);
+    return l0 * (l0 < 256 ? 256 / l0 : 1);
 }
 
-#define PWG_A(i, p) (abuf + ((i) - i_lo) * CL + ((p) - c0))
-#define PWG_B(j, p) (col + (j) * N + (p))
+size_t mxs_conv_pool_weight_grad_scratch(size_t rows, size_t k, size_t width) {
+    const size_t cl = mxs_conv_pool_weight_grad_chunk(width) + 16;
+    return rows * k * 16 + (rows + k) * cl;
+}
+
+// Chunk rows are CS = CL + 16 floats apart, so that the rows of a chunk do not all fall in
+// the same cache sets (col's rows are B·H·W floats apart, often a power of two).
+#define PWG_A(i, p) (abuf + ((i) - i_lo) * CS + ((p) - c0))
+#define PWG_B(j, p) (bbuf + (j) * CS + ((p) - c0))
 #define PWG_LANE(i, j) (lanes + (((i) - i_lo) * K + (j)) * 16)
 #define PWG_BODY(VT, MR, NR)                                                                \
     const size_t N = B * H * W, OW = W / 2, P = N / 4, full = N / 16 * 16;                  \
-    const size_t CL = mxs_conv_pool_weight_grad_chunk(W), rows = i_hi - i_lo;               \
+    const size_t CL = mxs_conv_pool_weight_grad_chunk(W), CS = CL + 16, rows = i_hi - i_lo; \
+    float *restrict abuf = scratch + rows * K * 16, *restrict bbuf = abuf + rows * CS;     \
     memset(lanes, 0, rows * K * 16 * sizeof(float));                                        \
-    for (size_t i = i_lo; i < i_hi; i++) {                                                  \
-        float sum = 0;                                                                      \
-        for (size_t o = i * P; o < (i + 1) * P; o++) if (y[o] > 0) sum += g[o];             \
-        d_bias[i] = sum;                                                                    \
-    }                                                                                       \
+    for (size_t i = i_lo; i < i_hi; i++) d_bias[i] = 0;                                     \
     for (size_t c0 = 0; c0 < N; c0 += CL) {                                                 \
         const size_t c1 = c0 + CL < N ? c0 + CL : N;                                        \
-        memset(abuf, 0, rows * CL * sizeof(float));                                         \
-        for (size_t i = i_lo; i < i_hi; i++)                                                \
-            for (size_t rp = c0 / (2 * W); rp < c1 / (2 * W); rp++)                         \
+        for (size_t j = 0; j < K; j++) memcpy(bbuf + j * CS, col + j * N + c0, (c1 - c0) * sizeof(float)); \
+        memset(abuf, 0, rows * CS * sizeof(float));                                         \
+        /* dConv and dBias, per row pair and channel (each channel's sum in pooled order, \
+           as BiasReLUMaxPool.backward adds it; the channels' chains are independent). */ \
+        for (size_t rp = c0 / (2 * W); rp < c1 / (2 * W); rp++)                             \
+            for (size_t i = i_lo; i < i_hi; i++) {                                          \
+                float sum = d_bias[i];                                                      \
+                float *restrict arow = abuf + (i - i_lo) * CS + rp * 2 * W - c0;            \
+                const size_t o0 = i * P + rp * OW;                                          \
+                _Pragma("clang loop vectorize(disable)")                                    \
                 for (size_t ox = 0; ox < OW; ox++) {                                        \
-                    const size_t o = i * P + rp * OW + ox;                                  \
-                    if (!(y[o] > 0)) continue;                                              \
-                    const size_t pos = rp * 2 * W + (am[o] >> 1) * W + 2 * ox + (am[o] & 1); \
-                    abuf[(i - i_lo) * CL + (pos - c0)] = g[o];                              \
+                    /* Branch-free (the sign of y is a coin toss): adding +0 never changes \
+                       the sum, which is never −0, and the buffer holds +0 already. */     \
+                    const float gv = y[o0 + ox] > 0 ? g[o0 + ox] : 0.0f;                    \
+                    sum += gv;                                                              \
+                    const unsigned a = am[o0 + ox];                                         \
+                    arow[(a >> 1) * W + 2 * ox + (a & 1)] = gv;                             \
                 }                                                                           \
+                d_bias[i] = sum;                                                            \
+            }                                                                               \
         const size_t p0 = c0, p1 = c1 < full ? c1 : full;                                   \
         if (p0 < p1) {                                                                      \
             size_t i = i_lo;                                                                \
@@ -264,39 +279,37 @@ size_t mxs_conv_pool_weight_grad_chunk(size_t width) {
         for (size_t p = (c0 > full ? c0 : full); p < c1; p++)                               \
             for (size_t i = i_lo; i < i_hi; i++)                                            \
                 for (size_t j = 0; j < K; j++) {                                            \
-                    float *l = lanes + ((i - i_lo) * K + j) * 16 + (p - full);              \
+                    float *l = PWG_LANE(i, j) + (p - full);                                 \
                     *l = __builtin_fmaf(*PWG_A(i, p), *PWG_B(j, p), *l);                    \
                 }                                                                           \
     }                                                                                       \
     for (size_t i = i_lo; i < i_hi; i++)                                                    \
-        for (size_t j = 0; j < K; j++) d_weight[i * K + j] = reduce16(lanes + ((i - i_lo) * K + j) * 16);
+        for (size_t j = 0; j < K; j++) d_weight[i * K + j] = reduce16(PWG_LANE(i, j));
 
 #define PARAMS_PWG const float *restrict g, const float *restrict y, const uint8_t *restrict am,          \
                    const float *restrict col, size_t K, size_t B, size_t H, size_t W, size_t i_lo,        \
-                   size_t i_hi, float *restrict d_weight, float *restrict d_bias, float *restrict lanes,  \
-                   float *restrict abuf
+                   size_t i_hi, float *restrict d_weight, float *restrict d_bias, float *restrict scratch
 
 #if defined(__x86_64__)
-MXS_AVX2 static void pwg_avx2(PARAMS_PWG) { PWG_BODY(v8, 2, 3) }
-MXS_AVX512 static void pwg_avx512(PARAMS_PWG) { PWG_BODY(v16, 4, 3) }
+MXS_AVX2 static void pwg_avx2(PARAMS_PWG) { float *restrict lanes = scratch; PWG_BODY(v8, 2, 3) }
+MXS_AVX512 static void pwg_avx512(PARAMS_PWG) { float *restrict lanes = scratch; PWG_BODY(v16, 8, 3) }
 #endif
 
 int mxs_conv_pool_weight_grad(const float *d_pooled, const float *pooled, const uint8_t *argmax,
                               const float *col, size_t k, size_t batch, size_t height, size_t width,
-                              size_t co_lo, size_t co_hi, float *d_weight, float *d_bias,
-                              float *lanes, float *chunk) {
+                              size_t co_lo, size_t co_hi, float *d_weight, float *d_bias, float *scratch) {
 #if defined(__x86_64__)
     switch (mxs_kernels_isa()) {
     case MXS_ISA_AVX512:
-        pwg_avx512(d_pooled, pooled, argmax, col, k, batch, height, width, co_lo, co_hi, d_weight, d_bias, lanes, chunk);
+        pwg_avx512(d_pooled, pooled, argmax, col, k, batch, height, width, co_lo, co_hi, d_weight, d_bias, scratch);
         return 1;
     case MXS_ISA_AVX2:
-        pwg_avx2(d_pooled, pooled, argmax, col, k, batch, height, width, co_lo, co_hi, d_weight, d_bias, lanes, chunk);
+        pwg_avx2(d_pooled, pooled, argmax, col, k, batch, height, width, co_lo, co_hi, d_weight, d_bias, scratch);
         return 1;
     default: break;
     }
 #endif
     (void)d_pooled; (void)pooled; (void)argmax; (void)col; (void)k; (void)batch; (void)height; (void)width;
-    (void)co_lo; (void)co_hi; (void)d_weight; (void)d_bias; (void)lanes; (void)chunk;
+    (void)co_lo; (void)co_hi; (void)d_weight; (void)d_bias; (void)scratch;
     return 0;
 }

@@ -126,12 +126,12 @@ public func smallKConvPoolBackward(dOutput: UnsafePointer<Float>, output: Unsafe
                                    dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>) -> Bool {
     guard hasSmallKGemm else { return false }
     precondition(m >= 0 && k >= 0 && batch >= 0 && H % 2 == 0 && W % 2 == 0, "smallKConvPoolBackward: bad shape")
-    let tasks = min(m, 8), chunk = mxs_conv_pool_weight_grad_chunk(W)
+    // One task per thread (each packs the chunks of `col` it reads), none inside a worker.
+    let tasks = ParallelSettings.isNested ? 1 : max(1, min(m, kernelThreads))
     parallelFor(tasks) { task in
         let lo = m * task / tasks, hi = m * (task + 1) / tasks
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: (hi - lo) * (16 * k + chunk)) { buf in
-            let lanes = buf.baseAddress!, rows = lanes + (hi - lo) * 16 * k
-            _ = mxs_conv_pool_weight_grad(dOutput, output, argmax, col, k, batch, H, W, lo, hi, dWeight, dBias, lanes, rows)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: mxs_conv_pool_weight_grad_scratch(hi - lo, k, W)) { buf in
+            _ = mxs_conv_pool_weight_grad(dOutput, output, argmax, col, k, batch, H, W, lo, hi, dWeight, dBias, buf.baseAddress!)
         }
     }
     return true

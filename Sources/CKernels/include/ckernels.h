@@ -67,8 +67,11 @@ int mxs_conv_pool_smallk(const float *w, const float *col, const float *bias, si
                          float *output, uint8_t *argmax);
 
 /// Columns per chunk of `mxs_conv_pool_weight_grad` for planes `width` wide (whole row pairs,
-/// a multiple of 16); its scratch is `rows`·k·16 floats of lanes and `rows`·chunk floats.
+/// a multiple of 16).
 size_t mxs_conv_pool_weight_grad_chunk(size_t width);
+
+/// Floats of scratch `mxs_conv_pool_weight_grad` needs for `rows` channels.
+size_t mxs_conv_pool_weight_grad_scratch(size_t rows, size_t k, size_t width);
 
 /// The backward of `mxs_conv_pool_smallk` for output channels [co_lo, co_hi) (rows = co_hi − co_lo):
 /// dBias[co] as BiasReLUMaxPool.backward sums it, and dW[co][·] = dConv·colᵀ summed exactly as
@@ -76,7 +79,6 @@ size_t mxs_conv_pool_weight_grad_chunk(size_t width);
 /// at a time, never whole). Returns 0 without computing anything when the CPU has no AVX2+FMA path.
 int mxs_conv_pool_weight_grad(const float *d_pooled, const float *pooled, const uint8_t *argmax,
                               const float *col, size_t k, size_t batch, size_t height, size_t width,
-                              size_t co_lo, size_t co_hi, float *d_weight, float *d_bias,
-                              float *lanes, float *chunk);
+                              size_t co_lo, size_t co_hi, float *d_weight, float *d_bias, float *scratch);
 
 #endif
