@@ -1,10 +1,11 @@
-// GEMMs for a convolution with few input channels (conv0: K = Cin·9 = 27), where OpenBLAS
-// spends most of its time packing and reaches a quarter of its speed:
+// conv0 (3×3, pad 1, few input channels: its im2col GEMM has K = 9·Cin = 27, where OpenBLAS
+// spends most of its time packing and reaches a quarter of its speed), read straight from
+// its input:
 //
-//   mxs_conv_pool_smallk: C[M×N] = A[M×K]·B[K×N], K small, N long (the forward GEMM), fused
-//     with bias, ReLU and 2×2 max-pool;
-//   mxs_gemm_nt_longk: C[M×N] = A[M×K]·B[N×K]ᵀ, K long, M·N small (the weight gradient), and
-//     mxs_conv_pool_weight_grad, the same fused with the pool's backward.
+//   mxs_conv3x3_pool: the forward GEMM C[M×N] = W[M×K]·col[K×N] fused with bias, ReLU and
+//     2×2 max-pool;
+//   mxs_conv3x3_pool_weight_grad: the weight gradient dW[M×K] = dConv[M×N]·col[K×N]ᵀ fused
+//     with the pool's backward, and the bias gradient.
 //
 // Both have an exact definition, independent of the vector width and of how the work is
 // split (see ckernels.h), which the AVX2+FMA and AVX-512 builds follow, so they give the
@@ -25,14 +26,10 @@ typedef float v16 __attribute__((vector_size(64)));
 #define STORE(p, x) ({ __typeof__(x) _x = (x); memcpy((p), &_x, sizeof(_x)); })
 #define FMA(a, b, c) __builtin_elementwise_fma((a), (b), (c))
 
-// ---- C = A·Bᵀ with K long. Entry (i, j) sums over p in 16 lanes: lane l takes
-// p ≡ l (mod 16) in increasing p, acc_l = fma(A[i][p], B[j][p], acc_l) from 0; then
-// s8[l] = acc[l] + acc[l+8], s4[l] = s8[l] + s8[l+4], s2[l] = s4[l] + s4[l+2],
-// C = s2[0] + s2[1].
-//
-// K is walked in chunks of KC (the chunk's rows of A and B stay in L2) and the lanes of
-// every entry are kept in `lanes` [(i_hi − i_lo)·N·16] between chunks, exactly.
-enum { KC = 512 };
+// ---- C = A·Bᵀ with K long (the weight gradient). Entry (i, j) sums over p in 16 lanes:
+// lane l takes p ≡ l (mod 16) in increasing p, acc_l = fma(A[i][p], B[j][p], acc_l) from 0;
+// then s8[l] = acc[l] + acc[l+8], s4[l] = s8[l] + s8[l+4], s2[l] = s4[l] + s4[l+2],
+// C = s2[0] + s2[1]. The lanes of every entry are kept in memory between chunks of p, exactly.
 
 INLINE float reduce16(const float *l) {
     float s8[8], s4[4], s2[2];
@@ -42,7 +39,8 @@ INLINE float reduce16(const float *l) {
     return s2[0] + s2[1];
 }
 
-// One block of MR rows of A × NR rows of B over columns [p0, p1) (multiple of 16 long);
+// One block of MR rows of A × NR rows of B over columns [P_LO, P_HI) (a multiple of 16 long;
+// A_AT(i, p), B_AT(j, p) point at the elements, LANE_AT(i, j) at the entry's 16 lanes);
 // VT is v16 or v8 (then each 16-lane accumulator is two v8, lanes 0–7 and 8–15).
 #define NT_BLOCK(VT, MR, NR, A_AT, B_AT, LANE_AT, P_LO, P_HI)                                                                \
     {                                                                                       \
@@ -68,60 +66,37 @@ INLINE float reduce16(const float *l) {
                     STORE(LANE_AT(i + r, j + s) + q * L, acc[r][s][q]); \
     }
 
-#define NT_A(i, p) (a + (i) * K + (p))
-#define NT_B(j, p) (b + (j) * K + (p))
-#define NT_LANE(i, j) (lanes + (((i) - i_lo) * N + (j)) * 16)
-#define NT_BODY(VT, MR, NR)                                                                 \
-    memset(lanes, 0, (i_hi - i_lo) * N * 16 * sizeof(float));                              \
-    const size_t full = K / 16 * 16;                                                        \
-    for (size_t p0 = 0; p0 < full; p0 += KC) {                                              \
-        const size_t p1 = p0 + KC < full ? p0 + KC : full;                                  \
-        size_t i = i_lo;                                                                    \
-        for (; i + MR <= i_hi; i += MR) {                                                   \
-            size_t j = 0;                                                                   \
-            for (; j + NR <= N; j += NR) NT_BLOCK(VT, MR, NR, NT_A, NT_B, NT_LANE, p0, p1)           \
-            for (; j < N; j++) NT_BLOCK(VT, MR, 1, NT_A, NT_B, NT_LANE, p0, p1)                      \
-        }                                                                                   \
-        for (; i < i_hi; i++)                                                               \
-            for (size_t j = 0; j < N; j++) NT_BLOCK(VT, 1, 1, NT_A, NT_B, NT_LANE, p0, p1)           \
-    }                                                                                       \
-    for (size_t i = i_lo; i < i_hi; i++)                                                    \
-        for (size_t j = 0; j < N; j++) {                                                    \
-            float *l = lanes + ((i - i_lo) * N + j) * 16;                                   \
-            for (size_t p = full; p < K; p++)                                               \
-                l[p - full] = __builtin_fmaf(a[i * K + p], b[j * K + p], l[p - full]);      \
-            c[i * N + j] = reduce16(l);                                                     \
-        }
+// ---- conv0 reads its input directly: row j = (c·3 + ky)·3 + kx of the im2col matrix at
+// column (b·H + y)·W + x is input[c·cs + b·bs + (y+ky−1)·W + x+kx−1], or +0 outside the
+// plane (exactly what Kernels' im2col writes), so the kernels below build the few columns
+// they need in L1 instead of reading a [9C, B·H·W] matrix.
+typedef struct {
+    const float *input;
+    size_t cs, bs, H, W;   // channel and batch strides, plane height and width
+} conv_input;
 
-#define PARAMS_NT const float *restrict a, const float *restrict b, float *restrict c, size_t M, size_t N, \
-                  size_t K, size_t i_lo, size_t i_hi, float *restrict lanes
-
-#if defined(__x86_64__)
-MXS_AVX2 static void nt_avx2(PARAMS_NT) { (void)M; NT_BODY(v8, 2, 3) }
-MXS_AVX512 static void nt_avx512(PARAMS_NT) { (void)M; NT_BODY(v16, 4, 3) }
-#endif
-
-size_t mxs_gemm_nt_longk_scratch(size_t rows, size_t n) { return rows * n * 16; }
-
-int mxs_gemm_nt_longk(const float *a, const float *b, float *c, size_t m, size_t n, size_t k,
-                      size_t i_lo, size_t i_hi, float *lanes) {
-#if defined(__x86_64__)
-    switch (mxs_kernels_isa()) {
-    case MXS_ISA_AVX512: nt_avx512(a, b, c, m, n, k, i_lo, i_hi, lanes); return 1;
-    case MXS_ISA_AVX2: nt_avx2(a, b, c, m, n, k, i_lo, i_hi, lanes); return 1;
-    default: break;
-    }
-#endif
-    (void)a; (void)b; (void)c; (void)m; (void)n; (void)k; (void)i_lo; (void)i_hi; (void)lanes;
-    return 0;
+// dst[0..<len] = im2col row j at columns (b, y, x0 … x0+len−1), all in one conv row.
+INLINE void im2col_run(const conv_input *in, size_t j, size_t b, size_t y, size_t x0, size_t len, float *restrict dst) {
+    const size_t c = j / 9, ky = j / 3 % 3, kx = j % 3;
+    const long iy = (long)y + (long)ky - 1;
+    if (iy < 0 || iy >= (long)in->H) { memset(dst, 0, len * sizeof(float)); return; }
+    const float *src = in->input + c * in->cs + b * in->bs + (size_t)iy * in->W;
+    // ix = x0 + l + kx − 1 must lie in [0, W).
+    const long first = (long)x0 + (long)kx - 1;
+    long lo = first < 0 ? -first : 0, hi = (long)in->W - first;
+    if (hi > (long)len) hi = (long)len;
+    if (hi < lo) hi = lo;
+    for (long l = 0; l < lo; l++) dst[l] = 0;
+    if (hi > lo) memcpy(dst + lo, src + first + lo, (size_t)(hi - lo) * sizeof(float));
+    for (long l = hi; l < (long)len; l++) dst[l] = 0;
 }
 
 // ---- conv0 forward fused with bias, ReLU and 2×2 max-pool: each conv value is the chain
 // acc = 0; for p in 0..<K: acc = fma(A[i][p], B[p][j], acc) (blocks of MR channels × 2 rows
 // of 16 columns; leftovers in scalar fmaf, the same chain), pooled exactly as BiasReLUMaxPool.forward does
 // (first maximum of the window in row-major order, then (0 ≥ s) ? 0 : s for s = max + bias),
-// so the raw conv output is never stored. Works on row pairs rp = b·OH + oy: conv rows
-// 2oy and 2oy+1 of image b are columns rp·2W … rp·2W + 2W − 1 of `col`.
+// so the raw conv output is never stored. Works on row pairs rp = b·OH + oy (conv rows 2oy
+// and 2oy+1 of image b).
 typedef int v8i __attribute__((vector_size(32)));
 typedef float v8f __attribute__((vector_size(32)));
 typedef unsigned char v8u8 __attribute__((vector_size(8)));
@@ -146,8 +121,8 @@ MXS_AVX2 INLINE void pool_store8(v8f e0, v8f o0, v8f e1, v8f o1, float bias, flo
         v16 acc0[MR], acc1[MR];                                                             \
         for (int r = 0; r < MR; r++) { acc0[r] = (v16){0}; acc1[r] = (v16){0}; }            \
         for (size_t p = 0; p < K; p++) {                                                    \
-            const v16 b0 = LOAD(v16, col + p * N + q0 + x);                                 \
-            const v16 b1 = LOAD(v16, col + p * N + q0 + W + x);                             \
+            const v16 b0 = LOAD(v16, strip + 32 * p);                                       \
+            const v16 b1 = LOAD(v16, strip + 32 * p + 16);                                  \
             for (int r = 0; r < MR; r++) {                                                  \
                 const v16 av = w[(co + r) * K + p] - (v16){0};                              \
                 acc0[r] = FMA(av, b0, acc0[r]);                                             \
@@ -165,21 +140,27 @@ MXS_AVX2 INLINE void pool_store8(v8f e0, v8f o0, v8f e1, v8f o1, float bias, flo
     }
 
 #define CP_BODY(MR)                                                                         \
-    const size_t OW = W / 2, P = N / 4, xfull = W / 16 * 16;                                \
+    const size_t W = in->W, H = in->H, OW = W / 2, P = N / 4, xfull = W / 16 * 16;         \
     for (size_t rp = rp_lo; rp < rp_hi; rp++) {                                             \
-        const size_t q0 = rp * 2 * W, o0 = rp * OW;                                         \
+        const size_t o0 = rp * OW, b = rp / (H / 2), y0 = rp % (H / 2) * 2;                  \
         for (size_t x = 0; x < xfull; x += 16) {                                            \
+            /* The 2 × 16 columns of all K im2col rows, packed in L1. */                   \
+            for (size_t p = 0; p < K; p++) {                                                \
+                im2col_run(in, p, b, y0, x, 16, strip + 32 * p);                            \
+                im2col_run(in, p, b, y0 + 1, x, 16, strip + 32 * p + 16);                   \
+            }                                                                               \
             size_t co = 0;                                                                  \
             for (; co + MR <= M; co += MR) CP_BLOCK(MR)                                     \
             for (; co < M; co++) CP_BLOCK(1)                                                \
         }                                                                                   \
         for (size_t x = xfull; x < W; x += 2)                                               \
             for (size_t co = 0; co < M; co++) {                                             \
-                float v[4] = {0, 0, 0, 0};                                                  \
-                const size_t pos[4] = {q0 + x, q0 + x + 1, q0 + W + x, q0 + W + x + 1};     \
-                for (size_t p = 0; p < K; p++)                                              \
-                    for (int t = 0; t < 4; t++)                                             \
-                        v[t] = __builtin_fmaf(w[co * K + p], col[p * N + pos[t]], v[t]);    \
+                float v[4] = {0, 0, 0, 0}, cv[4];                                           \
+                for (size_t p = 0; p < K; p++) {                                            \
+                    im2col_run(in, p, b, y0, x, 2, cv);                                     \
+                    im2col_run(in, p, b, y0 + 1, x, 2, cv + 2);                             \
+                    for (int t = 0; t < 4; t++) v[t] = __builtin_fmaf(w[co * K + p], cv[t], v[t]); \
+                }                                                                           \
                 float best = v[0]; uint8_t a = 0;                                           \
                 if (v[1] > best) { best = v[1]; a = 1; }                                    \
                 if (v[2] > best) { best = v[2]; a = 2; }                                    \
@@ -191,61 +172,65 @@ MXS_AVX2 INLINE void pool_store8(v8f e0, v8f o0, v8f e1, v8f o1, float bias, flo
             }                                                                               \
     }
 
-#define PARAMS_CP const float *restrict w, const float *restrict col, const float *restrict bias, size_t M, \
-                  size_t K, size_t N, size_t W, size_t rp_lo, size_t rp_hi, float *restrict output,          \
-                  uint8_t *restrict argmax
+#define PARAMS_CP const float *restrict w, const conv_input *in, const float *restrict bias, size_t M,     \
+                  size_t K, size_t N, size_t rp_lo, size_t rp_hi, float *restrict output,                    \
+                  uint8_t *restrict argmax, float *restrict strip
 
 #if defined(__x86_64__)
 MXS_AVX2 static void conv_pool_avx2(PARAMS_CP) { CP_BODY(2) }
 MXS_AVX512 static void conv_pool_avx512(PARAMS_CP) { CP_BODY(8) }
 #endif
 
-int mxs_conv_pool_smallk(const float *w, const float *col, const float *bias, size_t m, size_t k,
-                         size_t batch, size_t height, size_t width, size_t rp_lo, size_t rp_hi,
-                         float *output, uint8_t *argmax) {
-    const size_t n = batch * height * width;
+int mxs_conv3x3_pool(const float *w, const float *input, size_t channel_stride, size_t batch_stride,
+                     const float *bias, size_t m, size_t channels, size_t batch, size_t height, size_t width,
+                     size_t rp_lo, size_t rp_hi, float *output, uint8_t *argmax, float *scratch) {
+    const conv_input in = {input, channel_stride, batch_stride, height, width};
+    const size_t n = batch * height * width, k = 9 * channels;
 #if defined(__x86_64__)
     switch (mxs_kernels_isa()) {
-    case MXS_ISA_AVX512: conv_pool_avx512(w, col, bias, m, k, n, width, rp_lo, rp_hi, output, argmax); return 1;
-    case MXS_ISA_AVX2: conv_pool_avx2(w, col, bias, m, k, n, width, rp_lo, rp_hi, output, argmax); return 1;
+    case MXS_ISA_AVX512: conv_pool_avx512(w, &in, bias, m, k, n, rp_lo, rp_hi, output, argmax, scratch); return 1;
+    case MXS_ISA_AVX2: conv_pool_avx2(w, &in, bias, m, k, n, rp_lo, rp_hi, output, argmax, scratch); return 1;
     default: break;
     }
 #endif
-    (void)w; (void)col; (void)bias; (void)m; (void)k; (void)n; (void)rp_lo; (void)rp_hi; (void)output; (void)argmax;
+    (void)w; (void)in; (void)bias; (void)m; (void)k; (void)n; (void)rp_lo; (void)rp_hi; (void)output; (void)argmax;
+    (void)scratch;
     return 0;
 }
 
 // ---- conv0's weight gradient fused with the pool's backward: dW[M×K] = dConv[M×N]·col[K×N]ᵀ
-// exactly as mxs_gemm_nt_longk sums it, where dConv is what BiasReLUMaxPool.backward makes
+// summed as NT_BLOCK does (16 lanes, reduce16), where dConv is what BiasReLUMaxPool.backward makes
 // (the pooled gradient at each window's argmax where the pooled output is positive, +0
 // elsewhere), built a chunk of CL columns at a time (whole row pairs, a multiple of 16)
 // instead of as a whole [M, N] tensor; and dBias[co] = Σ of those gradients in pooled order.
 static size_t gcd_size(size_t a, size_t b) { while (b) { size_t t = a % b; a = b; b = t; } return a; }
 
-size_t mxs_conv_pool_weight_grad_chunk(size_t width) {
+size_t mxs_conv3x3_pool_weight_grad_chunk(size_t width) {
     const size_t l0 = 16 / gcd_size(16, 2 * width) * 2 * width;  // lcm(16, 2W)
     return l0 * (l0 < 256 ? 256 / l0 : 1);
 }
 
-size_t mxs_conv_pool_weight_grad_scratch(size_t rows, size_t k, size_t width) {
-    const size_t cl = mxs_conv_pool_weight_grad_chunk(width) + 16;
+size_t mxs_conv3x3_pool_weight_grad_scratch(size_t rows, size_t channels, size_t width) {
+    const size_t k = 9 * channels, cl = mxs_conv3x3_pool_weight_grad_chunk(width) + 16;
     return rows * k * 16 + (rows + k) * cl;
 }
 
-// Chunk rows are CS = CL + 16 floats apart, so that the rows of a chunk do not all fall in
-// the same cache sets (col's rows are B·H·W floats apart, often a power of two).
+// dConv (abuf) and col (bbuf) are built a chunk of CL columns at a time, rows CS = CL + 16
+// floats apart so that they do not all fall in the same cache sets.
 #define PWG_A(i, p) (abuf + ((i) - i_lo) * CS + ((p) - c0))
 #define PWG_B(j, p) (bbuf + (j) * CS + ((p) - c0))
 #define PWG_LANE(i, j) (lanes + (((i) - i_lo) * K + (j)) * 16)
 #define PWG_BODY(VT, MR, NR)                                                                \
-    const size_t N = B * H * W, OW = W / 2, P = N / 4, full = N / 16 * 16;                  \
-    const size_t CL = mxs_conv_pool_weight_grad_chunk(W), CS = CL + 16, rows = i_hi - i_lo; \
+    const size_t H = in->H, W = in->W, N = B * H * W, OW = W / 2, P = N / 4, full = N / 16 * 16; \
+    const size_t CL = mxs_conv3x3_pool_weight_grad_chunk(W), CS = CL + 16, rows = i_hi - i_lo; \
     float *restrict abuf = scratch + rows * K * 16, *restrict bbuf = abuf + rows * CS;     \
     memset(lanes, 0, rows * K * 16 * sizeof(float));                                        \
     for (size_t i = i_lo; i < i_hi; i++) d_bias[i] = 0;                                     \
     for (size_t c0 = 0; c0 < N; c0 += CL) {                                                 \
         const size_t c1 = c0 + CL < N ? c0 + CL : N;                                        \
-        for (size_t j = 0; j < K; j++) memcpy(bbuf + j * CS, col + j * N + c0, (c1 - c0) * sizeof(float)); \
+        for (size_t j = 0; j < K; j++)                                                      \
+            for (size_t row = c0 / W; row < c1 / W; row++)                                  \
+                im2col_run(in, j, row / H, row % H, 0, W, bbuf + j * CS + (row * W - c0));  \
         memset(abuf, 0, rows * CS * sizeof(float));                                         \
         /* dConv and dBias, per row pair and channel (each channel's sum in pooled order, \
            as BiasReLUMaxPool.backward adds it; the channels' chains are independent). */ \
@@ -287,29 +272,28 @@ size_t mxs_conv_pool_weight_grad_scratch(size_t rows, size_t k, size_t width) {
         for (size_t j = 0; j < K; j++) d_weight[i * K + j] = reduce16(PWG_LANE(i, j));
 
 #define PARAMS_PWG const float *restrict g, const float *restrict y, const uint8_t *restrict am,          \
-                   const float *restrict col, size_t K, size_t B, size_t H, size_t W, size_t i_lo,        \
-                   size_t i_hi, float *restrict d_weight, float *restrict d_bias, float *restrict scratch
+                   const conv_input *in, size_t K, size_t B, size_t i_lo, size_t i_hi,                    \
+                   float *restrict d_weight, float *restrict d_bias, float *restrict scratch
 
 #if defined(__x86_64__)
 MXS_AVX2 static void pwg_avx2(PARAMS_PWG) { float *restrict lanes = scratch; PWG_BODY(v8, 2, 3) }
 MXS_AVX512 static void pwg_avx512(PARAMS_PWG) { float *restrict lanes = scratch; PWG_BODY(v16, 8, 3) }
 #endif
 
-int mxs_conv_pool_weight_grad(const float *d_pooled, const float *pooled, const uint8_t *argmax,
-                              const float *col, size_t k, size_t batch, size_t height, size_t width,
-                              size_t co_lo, size_t co_hi, float *d_weight, float *d_bias, float *scratch) {
+int mxs_conv3x3_pool_weight_grad(const float *d_pooled, const float *pooled, const uint8_t *argmax,
+                                 const float *input, size_t channel_stride, size_t batch_stride, size_t channels,
+                                 size_t batch, size_t height, size_t width, size_t co_lo, size_t co_hi,
+                                 float *d_weight, float *d_bias, float *scratch) {
+    const conv_input in = {input, channel_stride, batch_stride, height, width};
+    const size_t k = 9 * channels;
 #if defined(__x86_64__)
     switch (mxs_kernels_isa()) {
-    case MXS_ISA_AVX512:
-        pwg_avx512(d_pooled, pooled, argmax, col, k, batch, height, width, co_lo, co_hi, d_weight, d_bias, scratch);
-        return 1;
-    case MXS_ISA_AVX2:
-        pwg_avx2(d_pooled, pooled, argmax, col, k, batch, height, width, co_lo, co_hi, d_weight, d_bias, scratch);
-        return 1;
+    case MXS_ISA_AVX512: pwg_avx512(d_pooled, pooled, argmax, &in, k, batch, co_lo, co_hi, d_weight, d_bias, scratch); return 1;
+    case MXS_ISA_AVX2: pwg_avx2(d_pooled, pooled, argmax, &in, k, batch, co_lo, co_hi, d_weight, d_bias, scratch); return 1;
     default: break;
     }
 #endif
-    (void)d_pooled; (void)pooled; (void)argmax; (void)col; (void)k; (void)batch; (void)height; (void)width;
-    (void)co_lo; (void)co_hi; (void)d_weight; (void)d_bias; (void)scratch;
+    (void)d_pooled; (void)pooled; (void)argmax; (void)in; (void)k; (void)batch; (void)co_lo; (void)co_hi;
+    (void)d_weight; (void)d_bias; (void)scratch;
     return 0;
 }

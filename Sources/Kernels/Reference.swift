@@ -256,7 +256,7 @@ public func winogradInputGradientReference(_ dv: UnsafePointer<Float>, channels:
     }
 }
 
-/// The conv values `smallKConvPool` pools, C = A·B for small k: C[i][j] = the fused multiply-add chain
+/// The conv values `conv3x3Pool` pools, C = weight·col for small k: C[i][j] = the fused multiply-add chain
 /// acc = 0; for p in 0..<k: acc = fma(A[i][p], B[p][j], acc).
 public func smallKGemmReference(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                                 c: UnsafeMutablePointer<Float>) {
@@ -269,7 +269,7 @@ public func smallKGemmReference(m: Int, n: Int, k: Int, a: UnsafePointer<Float>,
     }
 }
 
-/// Reference of `longKGemmNT`: C[i][j] = Σ_p A[i][p]·B[j][p] summed in 16 lanes (lane l
+/// How `conv3x3PoolBackward` sums the weight gradient, C = A·Bᵀ for long k: C[i][j] = Σ_p A[i][p]·B[j][p] summed in 16 lanes (lane l
 /// takes p ≡ l mod 16 as a fused multiply-add chain in p order from 0), then reduced
 /// pairwise: s8 = l[0..<8] + l[8..<16], s4 = s8[0..<4] + s8[4..<8], s2 = s4[0..<2] + s4[2..<4],
 /// C = s2[0] + s2[1].

@@ -1,5 +1,5 @@
 // The only Swift file that imports CKernels: the vectorised kernels in C (Winograd input
-// transform and tails, conv0's small-K GEMMs), each with a Swift reference in
+// transform and tails, conv0 fused with its pool), each with a Swift reference in
 // Reference.swift that tests compare bit for bit.
 import CKernels
 
@@ -90,67 +90,55 @@ public func winogradOutputPoolBackward(dOutput: UnsafePointer<Float>, output: Un
     }
 }
 
-/// Whether `smallKConvPool`, `smallKConvPoolBackward` and `longKGemmNT` have a vector path
-/// here (AVX2 and FMA, or AVX-512); without one they return false and the caller uses `sgemm`.
-public var hasSmallKGemm: Bool { mxs_kernels_isa() >= 2 }
+/// Whether `conv3x3Pool` and `conv3x3PoolBackward` have a vector path here (AVX2 and FMA,
+/// or AVX-512); without one they return false and the caller uses im2col and `sgemm`.
+public var hasSmallKConvKernels: Bool { mxs_kernels_isa() >= 2 }
 
-/// conv0's forward, fused: for `col [k, B·H·W]` (im2col of the block input) and `weight
-/// [m, k]`, the conv values C = weight·col are each the fused multiply-add chain of
-/// `smallKGemmReference` (the same bits on every vector path and for any split), and only
-/// `BiasReLUMaxPool.forward`'s result is written: `output`, `argmax` `[m, B, H/2, W/2]`
-/// (H and W even). Parallel over row pairs. Returns false, computing nothing, without a
-/// vector path (then use `sgemm` and `BiasReLUMaxPool`).
+/// conv0's forward, fused and read straight from its input: the 3×3 (pad 1, stride 1)
+/// convolution of the input `g` describes (either layout) with `weight [m, 9C]`, each conv
+/// value the fused multiply-add chain over the 9C im2col entries in order (as
+/// `smallKGemmReference` computes C = weight·col: the same bits on every vector path and
+/// for any split), of which only `BiasReLUMaxPool.forward`'s result is written: `output`,
+/// `argmax` `[m, B, H/2, W/2]` (H and W even). Parallel over row pairs. Returns false,
+/// computing nothing, without a vector path.
 @discardableResult
-public func smallKConvPool(weight: UnsafePointer<Float>, col: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-                           outChannels m: Int, k: Int, batch: Int, height H: Int, width W: Int,
-                           output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<UInt8>) -> Bool {
-    guard hasSmallKGemm else { return false }
-    precondition(m >= 0 && k >= 0 && batch >= 0 && H % 2 == 0 && W % 2 == 0, "smallKConvPool: bad shape")
-    let pairs = batch * H / 2, tasks = min(pairs, 16)
+public func conv3x3Pool(_ g: ConvGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        bias: UnsafePointer<Float>, outChannels m: Int,
+                        output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<UInt8>) -> Bool {
+    guard hasSmallKConvKernels else { return false }
+    precondition(g.kernel == 3 && g.pad == 1 && g.stride == 1 && g.height % 2 == 0 && g.width % 2 == 0 && m >= 0,
+                 "conv3x3Pool: needs a 3×3, pad 1, stride 1 convolution of even sides")
+    let pairs = g.batch * g.height / 2, tasks = min(pairs, 16)
     parallelFor(tasks) { task in
-        _ = mxs_conv_pool_smallk(weight, col, bias, m, k, batch, H, W, pairs * task / tasks, pairs * (task + 1) / tasks,
-                                 output, argmax)
-    }
-    return true
-}
-
-/// The backward of `smallKConvPool` without the input gradient (conv0 needs none): dBias
-/// as `BiasReLUMaxPool.backward` sums it, and dWeight `[m, k]` = dConv·colᵀ summed as
-/// `longKGemmNTReference` does, for the dConv `BiasReLUMaxPool.backward` would write (built
-/// a few row pairs at a time, never whole). Both overwritten; parallel over channels.
-/// Returns false, computing nothing, without a vector path.
-@discardableResult
-public func smallKConvPoolBackward(dOutput: UnsafePointer<Float>, output: UnsafePointer<Float>,
-                                   argmax: UnsafePointer<UInt8>, col: UnsafePointer<Float>,
-                                   outChannels m: Int, k: Int, batch: Int, height H: Int, width W: Int,
-                                   dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>) -> Bool {
-    guard hasSmallKGemm else { return false }
-    precondition(m >= 0 && k >= 0 && batch >= 0 && H % 2 == 0 && W % 2 == 0, "smallKConvPoolBackward: bad shape")
-    // One task per thread (each packs the chunks of `col` it reads), none inside a worker.
-    let tasks = ParallelSettings.isNested ? 1 : max(1, min(m, kernelThreads))
-    parallelFor(tasks) { task in
-        let lo = m * task / tasks, hi = m * (task + 1) / tasks
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: mxs_conv_pool_weight_grad_scratch(hi - lo, k, W)) { buf in
-            _ = mxs_conv_pool_weight_grad(dOutput, output, argmax, col, k, batch, H, W, lo, hi, dWeight, dBias, buf.baseAddress!)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 288 * g.channels) { strip in
+            _ = mxs_conv3x3_pool(weight, input, g.channelStride, g.batchStride, bias, m, g.channels, g.batch,
+                                 g.height, g.width, pairs * task / tasks, pairs * (task + 1) / tasks,
+                                 output, argmax, strip.baseAddress!)
         }
     }
     return true
 }
 
-/// C[m×n] = A[m×k]·B[n×k]ᵀ (row-major, tight) for long k and small m·n (conv0's weight
-/// gradient: k = B·H·W), each entry summed in 16 lanes reduced pairwise (see
-/// `longKGemmNTReference`): the same bits on every vector path and for any split of the
-/// rows, which run in parallel. Returns false, computing nothing, without a vector path.
+/// The backward of `conv3x3Pool` without the input gradient (conv0 needs none): dBias as
+/// `BiasReLUMaxPool.backward` sums it, and dWeight `[m, 9C]` = dConv·colᵀ summed as
+/// `longKGemmNTReference` does, for the dConv `BiasReLUMaxPool.backward` would write and the
+/// im2col matrix of the input, both built a few row pairs at a time, never whole. Both
+/// overwritten; parallel over channels. Returns false, computing nothing, without a vector path.
 @discardableResult
-public func longKGemmNT(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                        c: UnsafeMutablePointer<Float>) -> Bool {
-    guard hasSmallKGemm else { return false }
-    precondition(m >= 0 && n >= 0 && k >= 0, "longKGemmNT: negative size")
-    let tasks = min(m, 8)
+public func conv3x3PoolBackward(_ g: ConvGeometry, input: UnsafePointer<Float>, dOutput: UnsafePointer<Float>,
+                                output: UnsafePointer<Float>, argmax: UnsafePointer<UInt8>, outChannels m: Int,
+                                dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>) -> Bool {
+    guard hasSmallKConvKernels else { return false }
+    precondition(g.kernel == 3 && g.pad == 1 && g.stride == 1 && g.height % 2 == 0 && g.width % 2 == 0 && m >= 0,
+                 "conv3x3PoolBackward: needs a 3×3, pad 1, stride 1 convolution of even sides")
+    // One task per thread (each builds the chunks it reads), none inside a worker.
+    let tasks = ParallelSettings.isNested ? 1 : max(1, min(m, kernelThreads))
     parallelFor(tasks) { task in
         let lo = m * task / tasks, hi = m * (task + 1) / tasks
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, mxs_gemm_nt_longk_scratch(hi - lo, n))) { lanes in
-            _ = mxs_gemm_nt_longk(a, b, c, m, n, k, lo, hi, lanes.baseAddress!)
+        let count = mxs_conv3x3_pool_weight_grad_scratch(hi - lo, g.channels, g.width)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: count) { buf in
+            _ = mxs_conv3x3_pool_weight_grad(dOutput, output, argmax, input, g.channelStride, g.batchStride, g.channels,
+                                             g.batch, g.height, g.width, lo, hi, dWeight, dBias, buf.baseAddress!)
         }
     }
     return true

@@ -91,12 +91,13 @@ extension SeedCNN {
                 continue
             }
             let g = conv.geometry(batch: B, height: H, width: W, layout: i == 0 ? .nchw : .cnhw)
-            if i == 0 && usesSmallK(i) {
-                // dW and dBias straight from the pooled gradient (conv0 needs no input gradient).
-                timed(ws, "conv\(i).gemmPoolBack") {
-                    _ = smallKConvPoolBackward(dOutput: ws.dPooled[i], output: ws.pooled[i], argmax: ws.argmax[i], col: ws.cols[i],
-                                               outChannels: conv.outChannels, k: g.colRows, batch: B, height: H, width: W,
-                                               dWeight: grads + convWeight(i), dBias: grads + convBias(i))
+            if usesSmallK(i) {
+                // dW and dBias straight from the pooled gradient and the block's input (conv0
+                // needs no input gradient).
+                timed(ws, "conv\(i).convPoolBack") {
+                    _ = conv3x3PoolBackward(g, input: i == 0 ? input : UnsafePointer(ws.pooled[i - 1]), dOutput: ws.dPooled[i],
+                                            output: ws.pooled[i], argmax: ws.argmax[i], outChannels: conv.outChannels,
+                                            dWeight: grads + convWeight(i), dBias: grads + convBias(i))
                 }
                 continue
             }
@@ -108,13 +109,8 @@ extension SeedCNN {
             }
             // dW = dConv × colᵀ
             timed(ws, "conv\(i).gemmW") {
-                let small = usesSmallK(i)
-                    && longKGemmNT(m: conv.outChannels, n: g.colRows, k: g.colColumns,
-                                   a: ws.convOut, b: ws.cols[i], c: grads + convWeight(i))
-                if !small {
-                    sgemm(transB: true, m: conv.outChannels, n: g.colRows, k: g.colColumns,
-                          a: ws.convOut, b: ws.cols[i], c: grads + convWeight(i))
-                }
+                sgemm(transB: true, m: conv.outChannels, n: g.colRows, k: g.colColumns,
+                      a: ws.convOut, b: ws.cols[i], c: grads + convWeight(i))
             }
             if i > 0 {
                 // dCol = Wᵀ × dConv;  dPooled[i-1] = col2im(dCol)

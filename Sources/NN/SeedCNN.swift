@@ -39,17 +39,18 @@ public final class SeedCNN {
     /// the gradient buffers to this many, whatever the batch size. A batch of 128 in
     /// micro-batches of 32 is one round.
     public static let microBatchesPerRound = 8
-    /// im2col blocks with at most this many column-matrix rows (Cin·9 ≤ 36: the first block
-    /// of an RGB or grey model) run through the small-K kernels when the CPU has them (AVX2
-    /// and FMA): forward GEMM fused with bias, ReLU and pool (`smallKConvPool`), and the
-    /// weight gradient (`smallKConvPoolBackward` for block 0, fused with the pool's
-    /// backward; `longKGemmNT` for a later block, which needs dConv for its input gradient).
-    /// Elsewhere OpenBLAS, which packs K = 27 poorly (a quarter of its speed).
+    /// A first block with at most this many im2col rows (Cin·9 ≤ 36: an RGB or grey input)
+    /// runs through `conv3x3Pool` and `conv3x3PoolBackward` when the CPU has them (AVX2 and
+    /// FMA): read straight from the input, the GEMM fused with bias, ReLU and pool, and the
+    /// weight gradient with the pool's backward. Elsewhere im2col and OpenBLAS, which packs
+    /// K = 27 poorly (a quarter of its speed).
     public static let smallKMaxRows = 36
 
-    /// Whether im2col block `i` uses the small-K kernels (see `smallKMaxRows`).
+    /// Whether block `i` uses the small-K kernels (see `smallKMaxRows`; a later block would
+    /// need dConv for its input gradient, which they do not make).
     func usesSmallK(_ i: Int) -> Bool {
-        !usesWinograd[i] && convs[i].inChannels * convs[i].kernel * convs[i].kernel <= SeedCNN.smallKMaxRows && hasSmallKGemm
+        i == 0 && !usesWinograd[i] && convs[i].inChannels * convs[i].kernel * convs[i].kernel <= SeedCNN.smallKMaxRows
+            && hasSmallKConvKernels
     }
 
     let params: UnsafeMutablePointer<Float>

@@ -46,39 +46,33 @@ void mxs_wino_input_transform(const float *input, size_t height, size_t width, s
 void mxs_wino_input_gradient(const float *dv, size_t height, size_t width, size_t batch, size_t plane,
                              size_t cb_lo, size_t cb_hi, float *d_input, float *scratch);
 
-/// Floats of scratch `mxs_gemm_nt_longk` needs for `rows` rows of C with n columns.
-size_t mxs_gemm_nt_longk_scratch(size_t rows, size_t n);
+/// conv0's forward: a 3×3, pad 1, stride 1 convolution of `input` (element (c, b, y, x) at
+/// c·channel_stride + b·batch_stride + y·width + x) with `w [m, 9·channels]`, fused with bias,
+/// ReLU and 2×2 max-pool, for the row pairs rp = b·(H/2) + oy in [rp_lo, rp_hi) (H, W even).
+/// Each conv value is the chain acc = 0; for p in 0..<9·channels: acc = fma(w[i][p], col[p][j],
+/// acc) over the im2col column j; output/argmax [m, batch, H/2, W/2] get exactly what
+/// BiasReLUMaxPool.forward makes of them. `scratch` holds 288·channels floats. Returns 0
+/// without computing anything when the CPU has no AVX2+FMA path.
+int mxs_conv3x3_pool(const float *w, const float *input, size_t channel_stride, size_t batch_stride,
+                     const float *bias, size_t m, size_t channels, size_t batch, size_t height, size_t width,
+                     size_t rp_lo, size_t rp_hi, float *output, uint8_t *argmax, float *scratch);
 
-/// C[m×n] = A[m×k]·B[n×k]ᵀ for rows i in [i_lo, i_hi): entry (i, j) is the sum over p in
-/// 16 lanes (lane l: p ≡ l mod 16, fma chains in p order from 0), reduced as
-/// ((l + l₊₈) + (l + l₊₈)₊₄) … pairwise: s8 = l[0:8] + l[8:16], s4 = s8[0:4] + s8[4:8],
-/// s2 = s4[0:2] + s4[2:4], C = s2[0] + s2[1]. Returns 0 without computing anything when the
-/// CPU has no AVX2+FMA path.
-int mxs_gemm_nt_longk(const float *a, const float *b, float *c, size_t m, size_t n, size_t k,
-                      size_t i_lo, size_t i_hi, float *lanes);
+/// Columns per chunk of `mxs_conv3x3_pool_weight_grad` for planes `width` wide (whole row
+/// pairs, a multiple of 16).
+size_t mxs_conv3x3_pool_weight_grad_chunk(size_t width);
 
-/// A conv with small k (conv0) fused with bias, ReLU and 2×2 max-pool: for the row pairs
-/// rp = b·(H/2) + oy in [rp_lo, rp_hi), the conv values C = W[m×k]·col[k × batch·H·W] of rows
-/// 2oy, 2oy+1 are each the chain acc = 0; for p in 0..<k: acc = fma(W[i][p], col[p][j], acc), and output/argmax [m, batch, H/2, W/2]
-/// get exactly what BiasReLUMaxPool.forward makes of them (H, W even). Returns 0 without
-/// computing anything when the CPU has no AVX2+FMA path.
-int mxs_conv_pool_smallk(const float *w, const float *col, const float *bias, size_t m, size_t k,
-                         size_t batch, size_t height, size_t width, size_t rp_lo, size_t rp_hi,
-                         float *output, uint8_t *argmax);
+/// Floats of scratch `mxs_conv3x3_pool_weight_grad` needs for `rows` output channels.
+size_t mxs_conv3x3_pool_weight_grad_scratch(size_t rows, size_t channels, size_t width);
 
-/// Columns per chunk of `mxs_conv_pool_weight_grad` for planes `width` wide (whole row pairs,
-/// a multiple of 16).
-size_t mxs_conv_pool_weight_grad_chunk(size_t width);
-
-/// Floats of scratch `mxs_conv_pool_weight_grad` needs for `rows` channels.
-size_t mxs_conv_pool_weight_grad_scratch(size_t rows, size_t k, size_t width);
-
-/// The backward of `mxs_conv_pool_smallk` for output channels [co_lo, co_hi) (rows = co_hi − co_lo):
-/// dBias[co] as BiasReLUMaxPool.backward sums it, and dW[co][·] = dConv·colᵀ summed exactly as
-/// `mxs_gemm_nt_longk` does, for the dConv BiasReLUMaxPool.backward would write (built a chunk
-/// at a time, never whole). Returns 0 without computing anything when the CPU has no AVX2+FMA path.
-int mxs_conv_pool_weight_grad(const float *d_pooled, const float *pooled, const uint8_t *argmax,
-                              const float *col, size_t k, size_t batch, size_t height, size_t width,
-                              size_t co_lo, size_t co_hi, float *d_weight, float *d_bias, float *scratch);
+/// The backward of `mxs_conv3x3_pool` without the input gradient, for output channels
+/// [co_lo, co_hi): dBias[co] as BiasReLUMaxPool.backward sums it, and dW[co][p] =
+/// Σ_j dConv[co][j]·col[p][j] in 16 lanes (lane l: j ≡ l mod 16, fma chains in j order from 0)
+/// reduced pairwise: s8 = l[0:8] + l[8:16], s4 = s8[0:4] + s8[4:8], s2 = s4[0:2] + s4[2:4],
+/// dW = s2[0] + s2[1] — for the dConv BiasReLUMaxPool.backward would write, built a chunk at
+/// a time, never whole. Returns 0 without computing anything when the CPU has no AVX2+FMA path.
+int mxs_conv3x3_pool_weight_grad(const float *d_pooled, const float *pooled, const uint8_t *argmax,
+                                 const float *input, size_t channel_stride, size_t batch_stride, size_t channels,
+                                 size_t batch, size_t height, size_t width, size_t co_lo, size_t co_hi,
+                                 float *d_weight, float *d_bias, float *scratch);
 
 #endif
