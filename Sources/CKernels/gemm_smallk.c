@@ -203,6 +203,36 @@ int mxs_conv3x3_pool(const float *w, const float *input, size_t channel_stride, 
 // (the pooled gradient at each window's argmax where the pooled output is positive, +0
 // elsewhere), built a chunk of CL columns at a time (whole row pairs, a multiple of 16)
 // instead of as a whole [M, N] tensor; and dBias[co] = Σ of those gradients in pooled order.
+// One row pair of dConv from its pooled gradient: for each of the OW windows, gv = the
+// gradient where the pooled output is positive, else +0, written at the window's argmax in
+// rows r0 = dst and r1 = dst + 2·OW, +0 at its other three positions; returns sum + gv in
+// window order (adding +0 never changes a sum that is never −0).
+MXS_AVX2 INLINE float unpool_pair(const float *restrict g, const float *restrict y, const uint8_t *restrict am,
+                                  size_t OW, float *restrict dst, float sum) {
+    float *restrict r0 = dst, *restrict r1 = dst + 2 * OW;
+    size_t ox = 0;
+    for (; ox + 8 <= OW; ox += 8) {
+        const v8i pos = LOAD(v8f, y + ox) > (v8f){0};
+        const v8f gv = (v8f)(pos & (v8i)LOAD(v8f, g + ox));
+        const v8i a = __builtin_convertvector(LOAD(v8u8, am + ox), v8i);
+        const v8f e0 = (v8f)((a == 0) & (v8i)gv), o0 = (v8f)((a == 1) & (v8i)gv);
+        const v8f e1 = (v8f)((a == 2) & (v8i)gv), o1 = (v8f)((a == 3) & (v8i)gv);
+        STORE(r0 + 2 * ox, __builtin_shufflevector(e0, o0, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
+        STORE(r1 + 2 * ox, __builtin_shufflevector(e1, o1, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
+        for (int l = 0; l < 8; l++) sum += gv[l];
+    }
+    for (; ox < OW; ox++) {
+        const float gv = y[ox] > 0 ? g[ox] : 0.0f;
+        const unsigned a = am[ox];
+        r0[2 * ox] = a == 0 ? gv : 0.0f;
+        r0[2 * ox + 1] = a == 1 ? gv : 0.0f;
+        r1[2 * ox] = a == 2 ? gv : 0.0f;
+        r1[2 * ox + 1] = a == 3 ? gv : 0.0f;
+        sum += gv;
+    }
+    return sum;
+}
+
 static size_t gcd_size(size_t a, size_t b) { while (b) { size_t t = a % b; a = b; b = t; } return a; }
 
 size_t mxs_conv3x3_pool_weight_grad_chunk(size_t width) {
@@ -231,25 +261,14 @@ size_t mxs_conv3x3_pool_weight_grad_scratch(size_t rows, size_t channels, size_t
         for (size_t j = 0; j < K; j++)                                                      \
             for (size_t row = c0 / W; row < c1 / W; row++)                                  \
                 im2col_run(in, j, row / H, row % H, 0, W, bbuf + j * CS + (row * W - c0));  \
-        memset(abuf, 0, rows * CS * sizeof(float));                                         \
-        /* dConv and dBias, per row pair and channel (each channel's sum in pooled order, \
-           as BiasReLUMaxPool.backward adds it; the channels' chains are independent). */ \
+        /* dConv and dBias, per row pair and channel: every position of the row pair is   \
+           written (the pooled gradient where the window's argmax is, +0 elsewhere), 8     \
+           windows at a time; each channel's sum is added in pooled order, as             \
+           BiasReLUMaxPool.backward adds it (the channels' chains are independent). */    \
         for (size_t rp = c0 / (2 * W); rp < c1 / (2 * W); rp++)                             \
-            for (size_t i = i_lo; i < i_hi; i++) {                                          \
-                float sum = d_bias[i];                                                      \
-                float *restrict arow = abuf + (i - i_lo) * CS + rp * 2 * W - c0;            \
-                const size_t o0 = i * P + rp * OW;                                          \
-                _Pragma("clang loop vectorize(disable)")                                    \
-                for (size_t ox = 0; ox < OW; ox++) {                                        \
-                    /* Branch-free (the sign of y is a coin toss): adding +0 never changes \
-                       the sum, which is never −0, and the buffer holds +0 already. */     \
-                    const float gv = y[o0 + ox] > 0 ? g[o0 + ox] : 0.0f;                    \
-                    sum += gv;                                                              \
-                    const unsigned a = am[o0 + ox];                                         \
-                    arow[(a >> 1) * W + 2 * ox + (a & 1)] = gv;                             \
-                }                                                                           \
-                d_bias[i] = sum;                                                            \
-            }                                                                               \
+            for (size_t i = i_lo; i < i_hi; i++)                                            \
+                d_bias[i] = unpool_pair(g + i * P + rp * OW, y + i * P + rp * OW, am + i * P + rp * OW, \
+                                        OW, abuf + (i - i_lo) * CS + (rp * 2 * W - c0), d_bias[i]); \
         const size_t p0 = c0, p1 = c1 < full ? c1 : full;                                   \
         if (p0 < p1) {                                                                      \
             size_t i = i_lo;                                                                \
