@@ -189,3 +189,84 @@ void mxs_wino_input_gradient(const float *dv, size_t height, size_t width, size_
 #endif
     input_gradient_base(dv, height, width, batch, plane, cb_lo, cb_hi, d_input, scratch);
 }
+
+// ---- The weight transform U = G·g·Gᵀ and its adjoint dg = Gᵀ·dU·G, over the flat filter
+// index o = co·Cin + ci in [o_lo, o_hi) (U[ξ·plane + o], g and dg [o, 3, 3]): the Swift
+// references' operations (winogradWeightTransformReference, winogradWeightGradientReference),
+// in their order, vectorised across filters.
+INLINE void weight_transform(const float *restrict weight, size_t plane, size_t o_lo, size_t o_hi, float *restrict u) {
+    for (size_t o = o_lo; o < o_hi; o++) {
+        const float *g = weight + 9 * o;
+        // t = G·g (4×3): rows g0, ½(g0 + g1 + g2), ½(g0 − g1 + g2), g2.
+        float t[4][3];
+        for (int c = 0; c < 3; c++) {
+            const float a = g[c], b = g[3 + c], d = g[6 + c];
+            t[0][c] = a;
+            t[1][c] = 0.5f * ((a + b) + d);
+            t[2][c] = 0.5f * ((a - b) + d);
+            t[3][c] = d;
+        }
+        // u = t·Gᵀ (4×4).
+        for (int r = 0; r < 4; r++) {
+            const float x0 = t[r][0], x1 = t[r][1], x2 = t[r][2];
+            u[(size_t)(4 * r + 0) * plane + o] = x0;
+            u[(size_t)(4 * r + 1) * plane + o] = 0.5f * ((x0 + x1) + x2);
+            u[(size_t)(4 * r + 2) * plane + o] = 0.5f * ((x0 - x1) + x2);
+            u[(size_t)(4 * r + 3) * plane + o] = x2;
+        }
+    }
+}
+
+INLINE void weight_gradient(const float *restrict du, size_t plane, size_t o_lo, size_t o_hi, float *restrict dg) {
+    for (size_t o = o_lo; o < o_hi; o++) {
+        // s = dU·G (4×3): columns of G are (1,½,½,0), (0,½,−½,0), (0,½,½,1).
+        float s[4][3];
+        for (int r = 0; r < 4; r++) {
+            const float a = du[(size_t)(4 * r) * plane + o], b = du[(size_t)(4 * r + 1) * plane + o];
+            const float c = du[(size_t)(4 * r + 2) * plane + o], d = du[(size_t)(4 * r + 3) * plane + o];
+            s[r][0] = a + 0.5f * (b + c);
+            s[r][1] = 0.5f * (b - c);
+            s[r][2] = 0.5f * (b + c) + d;
+        }
+        // dg = Gᵀ·s (3×3).
+        float *out = dg + 9 * o;
+        for (int c = 0; c < 3; c++) {
+            out[c] = s[0][c] + 0.5f * (s[1][c] + s[2][c]);
+            out[3 + c] = 0.5f * (s[1][c] - s[2][c]);
+            out[6 + c] = 0.5f * (s[1][c] + s[2][c]) + s[3][c];
+        }
+    }
+}
+
+#define PARAMS_WT const float *weight, size_t plane, size_t lo, size_t hi, float *u
+#define PARAMS_WG const float *du, size_t plane, size_t lo, size_t hi, float *dg
+static void weight_transform_base(PARAMS_WT) { weight_transform(weight, plane, lo, hi, u); }
+static void weight_gradient_base(PARAMS_WG) { weight_gradient(du, plane, lo, hi, dg); }
+#if defined(__x86_64__)
+MXS_AVX2 static void weight_transform_avx2(PARAMS_WT) { weight_transform(weight, plane, lo, hi, u); }
+MXS_AVX2 static void weight_gradient_avx2(PARAMS_WG) { weight_gradient(du, plane, lo, hi, dg); }
+MXS_AVX512 static void weight_transform_avx512(PARAMS_WT) { weight_transform(weight, plane, lo, hi, u); }
+MXS_AVX512 static void weight_gradient_avx512(PARAMS_WG) { weight_gradient(du, plane, lo, hi, dg); }
+#endif
+
+void mxs_wino_weight_transform(const float *weight, size_t plane, size_t o_lo, size_t o_hi, float *u) {
+#if defined(__x86_64__)
+    switch (mxs_kernels_isa()) {
+    case MXS_ISA_AVX512: weight_transform_avx512(weight, plane, o_lo, o_hi, u); return;
+    case MXS_ISA_AVX2: weight_transform_avx2(weight, plane, o_lo, o_hi, u); return;
+    default: break;
+    }
+#endif
+    weight_transform_base(weight, plane, o_lo, o_hi, u);
+}
+
+void mxs_wino_weight_gradient(const float *du, size_t plane, size_t o_lo, size_t o_hi, float *d_weight) {
+#if defined(__x86_64__)
+    switch (mxs_kernels_isa()) {
+    case MXS_ISA_AVX512: weight_gradient_avx512(du, plane, o_lo, o_hi, d_weight); return;
+    case MXS_ISA_AVX2: weight_gradient_avx2(du, plane, o_lo, o_hi, d_weight); return;
+    default: break;
+    }
+#endif
+    weight_gradient_base(du, plane, o_lo, o_hi, d_weight);
+}

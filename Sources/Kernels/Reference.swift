@@ -288,3 +288,52 @@ public func longKGemmNTReference(m: Int, n: Int, k: Int, a: UnsafePointer<Float>
         }
     }
 }
+
+/// Swift reference of `winogradWeightTransform` (the code it replaced): U[16, Cout, Cin] =
+/// G·g·Gᵀ for each 3×3 filter of `weight [Cout, Cin, 3, 3]`.
+public func winogradWeightTransformReference(_ weight: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+                                    u: UnsafeMutablePointer<Float>) {
+    let plane = winogradSlabStride(outChannels * inChannels)
+    parallelFor(outChannels) { co in
+        for ci in 0..<inChannels {
+            let g = weight + (co * inChannels + ci) * 9
+            // t = G·g  (4×3, rows held in SIMD4 with lane 3 unused)
+            let g0 = SIMD4(g[0], g[1], g[2], 0), g1 = SIMD4(g[3], g[4], g[5], 0), g2 = SIMD4(g[6], g[7], g[8], 0)
+            let t = (g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2)
+            // u = t·Gᵀ  (4×4)
+            let o = co * inChannels + ci
+            @inline(__always) func store(_ x: SIMD4<Float>, _ r: Int) {
+                u[(4 * r + 0) * plane + o] = x[0]
+                u[(4 * r + 1) * plane + o] = 0.5 * (x[0] + x[1] + x[2])
+                u[(4 * r + 2) * plane + o] = 0.5 * (x[0] - x[1] + x[2])
+                u[(4 * r + 3) * plane + o] = x[2]
+            }
+            store(t.0, 0); store(t.1, 1); store(t.2, 2); store(t.3, 3)
+        }
+    }
+}
+
+/// Swift reference of `winogradWeightGradient`: dWeight [Cout, Cin, 3, 3] = Gᵀ·dU·G
+/// (overwritten), the adjoint of the weight transform.
+public func winogradWeightGradientReference(_ du: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+                                   dWeight: UnsafeMutablePointer<Float>) {
+    let plane = winogradSlabStride(outChannels * inChannels)
+    parallelFor(outChannels) { co in
+        for ci in 0..<inChannels {
+            let o = co * inChannels + ci
+            // s = dU·G  (4×3): columns of G are (1,½,½,0), (0,½,−½,0), (0,½,½,1).
+            @inline(__always) func srow(_ r: Int) -> SIMD4<Float> {
+                let a = du[(4 * r) * plane + o], b = du[(4 * r + 1) * plane + o]
+                let c = du[(4 * r + 2) * plane + o], d = du[(4 * r + 3) * plane + o]
+                return SIMD4(a + 0.5 * (b + c), 0.5 * (b - c), 0.5 * (b + c) + d, 0)
+            }
+            let s0 = srow(0), s1 = srow(1), s2 = srow(2), s3 = srow(3)
+            // dg = Gᵀ·s  (3×3)
+            let r0 = s0 + 0.5 * (s1 + s2), r1 = 0.5 * (s1 - s2), r2 = 0.5 * (s1 + s2) + s3
+            let dg = dWeight + o * 9
+            dg[0] = r0[0]; dg[1] = r0[1]; dg[2] = r0[2]
+            dg[3] = r1[0]; dg[4] = r1[1]; dg[5] = r1[2]
+            dg[6] = r2[0]; dg[7] = r2[1]; dg[8] = r2[2]
+        }
+    }
+}

@@ -1,5 +1,5 @@
-// The only Swift file that imports CKernels: the vectorised kernels in C (Winograd input
-// transform and tails, conv0 fused with its pool), each with a Swift reference in
+// The only Swift file that imports CKernels: the vectorised kernels in C (Winograd weight and
+// input transforms and tails, conv0 fused with its pool), each with a Swift reference in
 // Reference.swift that tests compare bit for bit.
 import CKernels
 
@@ -30,6 +30,27 @@ public func withVectorKernelISA<R>(_ isa: String, _ body: () throws -> R) rethro
     precondition(mxs_kernels_force_isa(level) == level, "withVectorKernelISA: this CPU cannot run \(isa)")
     defer { _ = mxs_kernels_force_isa(-1) }
     return try body()
+}
+
+/// U[16, Cout, Cin] = G·g·Gᵀ for each 3×3 filter of `weight [Cout, Cin, 3, 3]` (slab stride
+/// `winogradSlabStride(Cout·Cin)`). Parallel over filters; bit-identical to
+/// `winogradWeightTransformReference`.
+public func winogradWeightTransform(_ weight: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+                                    u: UnsafeMutablePointer<Float>) {
+    let filters = outChannels * inChannels, plane = winogradSlabStride(filters), tasks = min(outChannels, 16)
+    parallelFor(tasks) { task in
+        mxs_wino_weight_transform(weight, plane, filters * task / tasks, filters * (task + 1) / tasks, u)
+    }
+}
+
+/// dWeight [Cout, Cin, 3, 3] = Gᵀ·dU·G (overwritten), the adjoint of `winogradWeightTransform`.
+/// Parallel over filters; bit-identical to `winogradWeightGradientReference`.
+public func winogradWeightGradient(_ du: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+                                   dWeight: UnsafeMutablePointer<Float>) {
+    let filters = outChannels * inChannels, plane = winogradSlabStride(filters), tasks = min(outChannels, 16)
+    parallelFor(tasks) { task in
+        mxs_wino_weight_gradient(du, plane, filters * task / tasks, filters * (task + 1) / tasks, dWeight)
+    }
 }
 
 /// V[16, C, T] = Bᵀ·d·B for every 4×4 input window of `input [C, B, H, W]` (CNHW, pad 1,

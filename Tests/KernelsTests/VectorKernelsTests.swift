@@ -76,6 +76,30 @@ final class VectorKernelsTests: XCTestCase {
         }
     }
 
+    func testWinogradWeightTransformsMatchTheReferenceExactly() {
+        for isa in availableVectorKernelISAs {
+            withVectorKernelISA(isa) {
+                var rng = TestRNG(83)
+                // (Cout, Cin): one filter, counts not a multiple of any vector width, the seed CNN's blocks.
+                for (Cout, Cin) in [(1, 1), (3, 5), (17, 7), (64, 32), (256, 128)] {
+                    let slab = winogradSlabStride(Cout * Cin)
+                    let w = Self.signedZeroFloats(&rng, Cout * Cin * 9)
+                    var u = [Float](repeating: 7, count: 16 * slab), uRef = u
+                    winogradWeightTransform(w, outChannels: Cout, inChannels: Cin, u: &u)
+                    winogradWeightTransformReference(w, outChannels: Cout, inChannels: Cin, u: &uRef)
+                    XCTAssertEqual(u.map(\.bitPattern), uRef.map(\.bitPattern), "\(isa) transform \(Cout)×\(Cin)")
+
+                    let du = Self.signedZeroFloats(&rng, 16 * slab)
+                    var dw = [Float](repeating: .nan, count: w.count), dwRef = dw
+                    winogradWeightGradient(du, outChannels: Cout, inChannels: Cin, dWeight: &dw)
+                    winogradWeightGradientReference(du, outChannels: Cout, inChannels: Cin, dWeight: &dwRef)
+                    XCTAssertEqual(dw.map(\.bitPattern), dwRef.map(\.bitPattern), "\(isa) gradient \(Cout)×\(Cin)")
+                    XCTAssertFalse(dwRef.contains { $0.isNaN })
+                }
+            }
+        }
+    }
+
     /// Relative closeness to a Double-accumulated naive GEMM: |c − ref| ≤ tol·Σ|a·b|.
     func assertNearNaive(_ c: [Float], _ ref: [Float], _ scale: [Float], tol: Float, _ what: String) {
         for i in c.indices where abs(c[i] - ref[i]) > tol * scale[i] {

@@ -46,6 +46,15 @@ void mxs_wino_input_transform(const float *input, size_t height, size_t width, s
 void mxs_wino_input_gradient(const float *dv, size_t height, size_t width, size_t batch, size_t plane,
                              size_t cb_lo, size_t cb_hi, float *d_input, float *scratch);
 
+/// Winograd weight transform U[ξ·plane + o] = (G·g·Gᵀ)[ξ] for the 3×3 filters o in
+/// [o_lo, o_hi) of `weight` [o, 3, 3] (o = co·Cin + ci). Bit-identical to the Swift reference
+/// `winogradWeightTransformReference`.
+void mxs_wino_weight_transform(const float *weight, size_t plane, size_t o_lo, size_t o_hi, float *u);
+
+/// Its adjoint for filters [o_lo, o_hi): d_weight[o, 3, 3] (overwritten) = Gᵀ·dU·G. Bit-identical
+/// to `winogradWeightGradientReference`.
+void mxs_wino_weight_gradient(const float *du, size_t plane, size_t o_lo, size_t o_hi, float *d_weight);
+
 /// conv0's forward: a 3×3, pad 1, stride 1 convolution of `input` (element (c, b, y, x) at
 /// c·channel_stride + b·batch_stride + y·width + x) with `w [m, 9·channels]`, fused with bias,
 /// ReLU and 2×2 max-pool, for the row pairs rp = b·(H/2) + oy in [rp_lo, rp_hi) (H, W even).
