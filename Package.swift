@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "CCPUID"),
         // mixfuzz's guard: async-signal-safe crash handlers, hang watchdog, status shared with the supervisor.
         .target(name: "CFuzzGuard"),
-        // Vectorised kernels: Winograd input transform and tails, conv0's small-K GEMMs (baseline, AVX2
+        // Vectorised kernels: Winograd transforms and tails, conv0 fused with its pool (baseline, AVX2
         // and AVX-512 builds of each, chosen at run time).
         .target(name: "CKernels"),
         .target(name: "CMapGuard"),
