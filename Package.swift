@@ -35,7 +35,8 @@ let package = Package(
         .target(name: "CCPUID"),
         // mixfuzz's guard: async-signal-safe crash handlers, hang watchdog, status shared with the supervisor.
         .target(name: "CFuzzGuard"),
-        // Vectorised Winograd tails (baseline and AVX2 builds of each, chosen at run time).
+        // Vectorised kernels: Winograd transforms and tails, conv0 fused with its pool (baseline, AVX2
+        // and AVX-512 builds of each, chosen at run time).
         .target(name: "CKernels"),
         .target(name: "CMapGuard"),
         .target(name: "MixCore", dependencies: ["CSHA256", "CMapGuard"]),

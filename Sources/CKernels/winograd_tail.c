@@ -1,8 +1,9 @@
 // The memory-bound tails of the Winograd conv block (Kernels/Winograd.swift), written so
-// that clang vectorises them across tiles, compiled twice: for baseline x86-64 and with
-// AVX2, chosen once at run time. Every float operation is the Swift reference's, in the
-// same order, so both paths give the reference's bits (tests compare them exactly).
+// that clang vectorises them across tiles, compiled for baseline x86-64, AVX2 and
+// AVX-512, chosen at run time (isa.c). Every float operation is the Swift reference's, in the
+// same order, so every path gives the reference's bits (tests compare them exactly).
 #include "ckernels.h"
+#include "isa.h"
 
 #define OUTPUT_POOL_BODY                                                                    \
     for (size_t co = co_lo; co < co_hi; co++) {                                             \
@@ -67,25 +68,20 @@ static void output_pool_base(PARAMS_FWD) { OUTPUT_POOL_BODY }
 static void output_pool_backward_base(PARAMS_BWD) { OUTPUT_POOL_BACKWARD_BODY }
 
 #if defined(__x86_64__)
-__attribute__((target("avx2"))) static void output_pool_avx2(PARAMS_FWD) { OUTPUT_POOL_BODY }
-__attribute__((target("avx2"))) static void output_pool_backward_avx2(PARAMS_BWD) { OUTPUT_POOL_BACKWARD_BODY }
-
-int mxs_kernels_isa(void) {
-    static int isa = -1;
-    if (isa < 0) {
-        __builtin_cpu_init();
-        isa = __builtin_cpu_supports("avx2") ? 2 : 0;
-    }
-    return isa;
-}
-#else
-int mxs_kernels_isa(void) { return 0; }
+MXS_AVX2 static void output_pool_avx2(PARAMS_FWD) { OUTPUT_POOL_BODY }
+MXS_AVX2 static void output_pool_backward_avx2(PARAMS_BWD) { OUTPUT_POOL_BACKWARD_BODY }
+MXS_AVX512 static void output_pool_avx512(PARAMS_FWD) { OUTPUT_POOL_BODY }
+MXS_AVX512 static void output_pool_backward_avx512(PARAMS_BWD) { OUTPUT_POOL_BACKWARD_BODY }
 #endif
 
 void mxs_wino_output_pool(const float *m, size_t plane, size_t T, size_t co_lo, size_t co_hi,
                           const float *bias, float *output, uint8_t *argmax) {
 #if defined(__x86_64__)
-    if (mxs_kernels_isa() == 2) { output_pool_avx2(m, plane, T, co_lo, co_hi, bias, output, argmax); return; }
+    switch (mxs_kernels_isa()) {
+    case MXS_ISA_AVX512: output_pool_avx512(m, plane, T, co_lo, co_hi, bias, output, argmax); return;
+    case MXS_ISA_AVX2: output_pool_avx2(m, plane, T, co_lo, co_hi, bias, output, argmax); return;
+    default: break;
+    }
 #endif
     output_pool_base(m, plane, T, co_lo, co_hi, bias, output, argmax);
 }
@@ -94,9 +90,10 @@ void mxs_wino_output_pool_backward(const float *d_output, const float *output, c
                                    size_t plane, size_t T, size_t co_lo, size_t co_hi,
                                    float *dm, float *d_bias) {
 #if defined(__x86_64__)
-    if (mxs_kernels_isa() == 2) {
-        output_pool_backward_avx2(d_output, output, argmax, plane, T, co_lo, co_hi, dm, d_bias);
-        return;
+    switch (mxs_kernels_isa()) {
+    case MXS_ISA_AVX512: output_pool_backward_avx512(d_output, output, argmax, plane, T, co_lo, co_hi, dm, d_bias); return;
+    case MXS_ISA_AVX2: output_pool_backward_avx2(d_output, output, argmax, plane, T, co_lo, co_hi, dm, d_bias); return;
+    default: break;
     }
 #endif
     output_pool_backward_base(d_output, output, argmax, plane, T, co_lo, co_hi, dm, d_bias);

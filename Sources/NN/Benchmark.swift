@@ -16,7 +16,7 @@ public func benchmarkTrainSteps(config: CNNConfig = CNNConfig(), batch: Int = 12
 }
 
 /// Like `benchmarkTrainSteps`, but also returns the seconds per step spent in each phase
-/// (`conv0.im2col`, `conv0.gemm`, `conv0.pool`, `conv1.gemmW`, `conv1.gemmX`,
+/// (`conv0.convPool` (`.im2col`, `.gemm`, `.pool` without the small-K kernels), `conv1.gemmW`, `conv1.gemmX`,
 /// `conv1.col2im`, `fc`, `loss`, `adam`, …), sorted by cost. Timing adds a little overhead.
 public func benchmarkProfile(config: CNNConfig = CNNConfig(), batch: Int = 128, steps: Int = 20,
                              threads: Int = 2, seed: UInt64 = 0, winograd: Bool = true,

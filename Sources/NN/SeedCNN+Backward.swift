@@ -91,6 +91,16 @@ extension SeedCNN {
                 continue
             }
             let g = conv.geometry(batch: B, height: H, width: W, layout: i == 0 ? .nchw : .cnhw)
+            if usesSmallK(i) {
+                // dW and dBias straight from the pooled gradient and the block's input (conv0
+                // needs no input gradient).
+                timed(ws, "conv\(i).convPoolBack") {
+                    _ = conv3x3PoolBackward(g, input: i == 0 ? input : UnsafePointer(ws.pooled[i - 1]), dOutput: ws.dPooled[i],
+                                            output: ws.pooled[i], argmax: ws.argmax[i], outChannels: conv.outChannels,
+                                            dWeight: grads + convWeight(i), dBias: grads + convBias(i))
+                }
+                continue
+            }
             // dConv[Cout, B·H·W] (in convOut) and dBias from the pooled gradient.
             timed(ws, "conv\(i).poolBack") {
                 BiasReLUMaxPool.backward(dOutput: ws.dPooled[i], output: ws.pooled[i], argmax: ws.argmax[i],

@@ -48,6 +48,16 @@ extension SeedCNN {
                 continue
             }
             let g = conv.geometry(batch: B, height: H, width: W, layout: i == 0 ? .nchw : .cnhw)
+            if usesSmallK(i) {
+                // conv0 (K = 27): read straight from the input, GEMM, bias, ReLU and pool in one
+                // kernel (the same numbers on every vector path).
+                timed(ws, "conv\(i).convPool") {
+                    _ = conv3x3Pool(g, input: x, weight: params + convWeight(i), bias: params + convBias(i),
+                                    outChannels: conv.outChannels, output: ws.pooled[i], argmax: ws.argmax[i])
+                }
+                x = UnsafePointer(ws.pooled[i])
+                continue
+            }
             // convOut[Cout, B·H·W] = W[Cout, Cin·9] × col[Cin·9, B·H·W]   (bias added after pooling)
             timed(ws, "conv\(i).im2col") { im2col(g, input: x, col: ws.cols[i]) }
             timed(ws, "conv\(i).gemm") {

@@ -1,7 +1,9 @@
 /// Activation and scratch buffers for one batch capacity, allocated once and reused.
 ///
 /// Shapes for block `i` with input `H×W` (output `H/2 × W/2`), batch `B ≤ capacity`:
-///   col[i]     [Cin·9, B·H·W]        im2col of the block input (kept for dW)
+///   col[i]     [Cin·9, B·H·W]        im2col of the block input (kept for dW; unused by a block 0
+///                                    on the small-K kernels, `SeedCNN.smallKMaxRows`, but still
+///                                    allocated, so the memory estimate holds on every CPU)
 ///   pooled[i]  [Cout, B, H/2, W/2]   post-ReLU pooled output (= next block's input, CNHW)
 ///   argmax[i]  [Cout, B, H/2, W/2]   window index 0…3 of each max
 ///   dPooled[i] same as pooled[i]     gradient w.r.t. pooled[i]

@@ -39,6 +39,19 @@ public final class SeedCNN {
     /// the gradient buffers to this many, whatever the batch size. A batch of 128 in
     /// micro-batches of 32 is one round.
     public static let microBatchesPerRound = 8
+    /// A first block with at most this many im2col rows (Cin·9 ≤ 36: an RGB or grey input)
+    /// runs through `conv3x3Pool` and `conv3x3PoolBackward` when the CPU has them (AVX2 and
+    /// FMA): read straight from the input, the GEMM fused with bias, ReLU and pool, and the
+    /// weight gradient with the pool's backward. Elsewhere im2col and OpenBLAS, which packs
+    /// K = 27 poorly (a quarter of its speed).
+    public static let smallKMaxRows = 36
+
+    /// Whether block `i` uses the small-K kernels (see `smallKMaxRows`; a later block would
+    /// need dConv for its input gradient, which they do not make).
+    func usesSmallK(_ i: Int) -> Bool {
+        i == 0 && !usesWinograd[i] && convs[i].inChannels * convs[i].kernel * convs[i].kernel <= SeedCNN.smallKMaxRows
+            && hasSmallKConvKernels
+    }
 
     let params: UnsafeMutablePointer<Float>
     let grads: UnsafeMutablePointer<Float>

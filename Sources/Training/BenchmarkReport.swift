@@ -45,7 +45,7 @@ public enum ProfileTable {
         if phase == "fcBack" || phase == "loss" { return "fc bwd" }
         guard phase.hasPrefix("conv"), let dot = phase.firstIndex(of: ".") else { return phase }
         let conv = String(phase[..<dot]), part = phase[phase.index(after: dot)...]
-        let backward = ["winogradBack", "poolBack", "gemmW", "gemmX", "col2im"].contains(String(part))
+        let backward = ["winogradBack", "convPoolBack", "poolBack", "gemmW", "gemmX", "col2im"].contains(String(part))
         return conv + (backward ? " bwd" : " fwd")
     }
 
