@@ -29,7 +29,8 @@ public enum ExperimentReport {
         }
         var out: [(line: String, comparison: Comparison?, wording: Wording)] = []
         if let l = s.leader, let best = s.arms.first(where: { $0.name == l.arm }), let next = s.arms.first(where: { $0.name == l.baseline }) {
-            out.append(("Best: \(best.name), \(meanStd(best.finalTestAccuracy)) final test accuracy (\(trials(best, next)), \(epochs)); "
+            out.append(("Best: \(best.name), \(meanStd(best.finalTestAccuracy)) final test accuracy (\(trials(best, next)), \(epochs)"
+                + (meanInterval(best.finalTestAccuracy).map { "; 95% interval of its mean \($0)" } ?? "") + "); "
                 + "ahead of the runner-up, \(next.name) (\(meanStd(next.finalTestAccuracy))), by \(points(l.difference)) points", l, .wins))
         }
         for c in s.comparisons {
@@ -281,6 +282,14 @@ public enum ExperimentReport {
         let names = perEpoch.compactMap { $0.map(RunOutputs.kernelName) }
         let distinct = names.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         return distinct.isEmpty ? "—" : distinct.joined(separator: ", ")
+    }
+
+    /// The 95% confidence interval of the mean of `s`'s values (Student t, n − 1 degrees of
+    /// freedom), e.g. `84.02 to 85.61 %`; nil for one trial.
+    static func meanInterval(_ s: TrialStatistic) -> String? {
+        guard let sd = s.std, s.n > 1 else { return nil }
+        let half = studentT975(Double(s.n - 1)) * sd / Double(s.n).squareRoot()
+        return "\(pct(s.mean - half)) to \(pct(s.mean + half)) %"
     }
 
     static func pct(_ x: Double) -> String { String(format: "%.2f", 100 * x) }

@@ -147,8 +147,10 @@ final class ExperimentTarget: FuzzTarget {
             guard spec.arms.contains(where: { $0.name == spec.baseline }) else { throw FuzzInvariant("baseline \(spec.baseline) is no arm") }
             let options = ExperimentOptions(data: spec.base.dataset.path.isEmpty ? "fuzz-data" : nil, threads: 1, quiet: true)
             let plan = try ExperimentPlan(spec: spec, options: options)
-            guard plan.trials.count == spec.arms.count * spec.trials.count else {
-                throw FuzzInvariant("\(plan.trials.count) trials planned for \(spec.arms.count) arms × \(spec.trials.count) seeds")
+            // Each arm runs its own seeds (`arms.trials`) or the file's.
+            let expected = spec.arms.reduce(0) { $0 + ($1.trials ?? spec.trials).count }
+            guard plan.trials.count == expected else {
+                throw FuzzInvariant("\(plan.trials.count) trials planned for \(spec.arms.count) arms with \(expected) runs between them")
             }
             // mixprep validates each trial's pipeline: an accepted experiment must not fail there, arms in.
             for trial in plan.trials {

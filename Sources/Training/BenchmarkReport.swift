@@ -11,7 +11,7 @@ public enum TrainingDefaults {
 /// The BLAS library, kernel and CPU behind a figure, for benchmark output and reports.
 public enum BLASReport {
     /// `BLAS: OpenBLAS 0.3.21, kernel Zen (chosen by mixshards for this CPU), on AuthenticAMD family 25 model 17: AVX-512, AVX2+FMA`
-    public static var line: String { "BLAS: " + BLASKernel.runtime.description }
+    public static var line: String { "BLAS: " + BLASKernel.runtime.description + "; C kernels: \(vectorKernelISA)" }
     /// `Zen (chosen by mixshards for this CPU)`.
     public static var kernel: String { BLASKernel.runtime.kernelDescription }
     /// Why the kernel may be slower than the CPU allows, if it may.

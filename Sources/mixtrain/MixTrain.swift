@@ -150,7 +150,7 @@ struct Bench: ParsableCommand {
             if let problem = TrainingLimits.batchProblem(batch, key: "--batch") { throw MixError(problem) }
             try TrainBenchmark.checkMemory(batch: batch, threads: threads, microBatch: microBatch)
         }
-        let header = "seed CNN, batch \(batch), micro-batch \(microBatch), \(threads) thread\(threads == 1 ? "" : "s"), \(steps) steps, "
+        let header = "seed CNN, fp32 (the one precision), batch \(batch), micro-batch \(microBatch), \(threads) thread\(threads == 1 ? "" : "s"), \(steps) steps, "
             + "synthetic 3×32×32 input drawn from N(0, 1) (already normalised: no mean or std applied)"
         if profile {
             let r = TrainBenchmark.profile(batch: batch, steps: steps, threads: threads, microBatch: microBatch)

@@ -207,11 +207,18 @@ final class ExperimentSpecTests: XCTestCase {
         XCTAssertEqual(wd.train.lr, 1e-3)
         XCTAssertEqual(wd.train.epochs, 30)
         XCTAssertEqual(wd.shards.epochs, 30)
-        let five = try XCTUnwrap(byName["cutmix-cosine-wd-5"])
-        XCTAssertEqual(five.train, wd.train)
+        let cosine = try XCTUnwrap(byName["cutmix-cosine"])
+        let five = try XCTUnwrap(byName["cutmix-cosine-e5"])
+        XCTAssertEqual(five.train, cosine.train)
         XCTAssertEqual(five.shards.epochs, 5)
-        XCTAssertEqual(five.mix, wd.mix)
-        XCTAssertEqual(five.augment, wd.augment)
+        XCTAssertEqual(five.mix, cosine.mix)
+        XCTAssertEqual(five.augment, cosine.augment)
+        XCTAssertEqual(byName["cutmix-cosine-ta"]?.augment.trivialAugment, true)
+        XCTAssertNotNil(byName["cutmix-cosine-ra"]?.augment.randAugment)
+        XCTAssertEqual(byName["cutmix-cosine-re"]?.augment.randomErasing?.p, 0.25)
+        // The screen's best runs three seeds; the others one.
+        XCTAssertEqual(plan.trials(of: "cutmix-cosine").map(\.seed), [0, 1, 2])
+        XCTAssertEqual(plan.trials(of: "cutmix-cosine-ta").map(\.seed), [0])
     }
 
     /// `arms.trials` adds seeds to one arm (the file's seeds run first, then the added ones,
@@ -276,7 +283,8 @@ final class ExperimentSpecTests: XCTestCase {
                                   arms: arms, comparisons: comparisons, leader: leader, runs: [], seconds: TimeSplit())
         let lines = ExperimentReport.headline(s)
         XCTAssertEqual(lines.count, 6)
-        XCTAssertEqual(lines[0], "Best: b, 84.00 ± 1.00 % final test accuracy (3 trials each, 30 epochs); "
+        // t(2) = 4.303: 84 ± 4.303 · 1 / √3 = 84 ± 2.48.
+        XCTAssertEqual(lines[0], "Best: b, 84.00 ± 1.00 % final test accuracy (3 trials each, 30 epochs; 95% interval of its mean 81.52 to 86.48 %); "
                        + "ahead of the runner-up, a (81.00 ± 1.00 %), by +3.00 points")
         XCTAssertEqual(lines[5], "b: 84.00 ± 1.00 % vs a 81.00 ± 1.00 % final test accuracy (3 trials each, 30 epochs): +3.00 points")
         XCTAssertTrue(ExperimentReport.verdict(leader, .wins).hasSuffix("above zero: **b wins**."))

@@ -104,8 +104,8 @@ final class DatasetAndExperimentTargetTests: XCTestCase {
         let context = try Self.context("exp-seeds")
         defer { Scratch.removeTree(context.scratch) }
         let target = try ExperimentTarget(context: context)
-        // article.toml, article-mini.toml, augment-ablation.toml, and the two written in code.
-        XCTAssertEqual(target.seeds.count, 5)
+        // article.toml, article-mini.toml, augment-ablation.toml, policy-search.toml, and the two written in code.
+        XCTAssertEqual(target.seeds.count, 6)
         for seed in target.seeds { XCTAssertEqual(target.run(seed), .success, String(decoding: seed, as: UTF8.self)) }
     }
 

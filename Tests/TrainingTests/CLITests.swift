@@ -61,6 +61,8 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(b.status, 0, b.err)
         XCTAssertTrue(b.out.split(separator: "\n").last!.hasSuffix(" images/s"), b.out)
         XCTAssertTrue(b.out.contains("micro-batch 32, 1 thread"), b.out)
+        XCTAssertTrue(b.out.contains("seed CNN, fp32 (the one precision), batch "), b.out)
+        XCTAssertTrue(b.out.contains("; C kernels: "), b.out)
         XCTAssertTrue(b.out.contains("synthetic 3×32×32 input drawn from N(0, 1) (already normalised: no mean or std applied)"), b.out)
         XCTAssertTrue(b.out.contains("BLAS: OpenBLAS"), b.out)
         let bl = try run(["bench-loader", dir])
