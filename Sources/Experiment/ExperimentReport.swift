@@ -143,6 +143,11 @@ public enum ExperimentReport {
                 + (hasDisk ? " \(a.shardBytes.map { ByteSize.describe(Int($0.mean)) } ?? "—") |" : "")
                 + (hasReference ? " \(a.referenceAccuracy.map { "\(pct($0)) %" } ?? "—") |\n" : "\n")
         }
+        let intervals = s.arms.compactMap { a in meanInterval(a.finalTestAccuracy).map { "\(a.name) \($0)" } }
+        if !intervals.isEmpty {
+            md += "\n95% intervals of the mean final test accuracy (Student t, n − 1 degrees of freedom): "
+                + intervals.joined(separator: "; ") + ".\n"
+        }
         if hasReference { md += "\n" + referenceLine(s) }
         md += "\nMean over trials ± sample standard deviation. \(s.source): \(grouped(s.trainSamples)) training / "
             + "\(grouped(s.testSamples)) test images; \(s.epochs) epoch\(s.epochs == 1 ? "" : "s"), batch \(s.batch), "

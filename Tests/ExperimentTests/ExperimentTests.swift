@@ -309,6 +309,11 @@ final class ExperimentTests: XCTestCase {
         let disk = s.arms.map { ByteSize.describe(Int($0.shardBytes!.mean)) }
         XCTAssertTrue(md.contains(" | — | \(disk[0]) | 74.50 % |\n"), md)
         XCTAssertTrue(md.contains(" points | \(disk[1]) | 76.50 % |\n"), md)
+        // Arms of two trials or more get the interval of their mean.
+        let a = s.arms[0].finalTestAccuracy
+        let half = 12.706 * a.std! / 2.0.squareRoot()
+        XCTAssertTrue(md.contains(String(format: "95%% intervals of the mean final test accuracy (Student t, n − 1 degrees of freedom): baseline %.2f to %.2f %%;",
+                                         100 * (a.mean - half), 100 * (a.mean + half))), md)
         let here = String(format: "%+.2f", 100 * s.comparisons[0].difference)
         XCTAssertTrue(md.contains("Reference (the article): baseline 74.50 %, mixup 76.50 % — mixup +2.00 points; here: mixup \(here) points.\n"), md)
     }
