@@ -25,6 +25,9 @@ own per-channel figures (``source.channelStats``), like mixtrain.
 - **Devices** (``--device``, default cuda when available): batches leave the DataLoader
   workers as uint8 and are normalised on the device (with the directory's figures); on CUDA
   with automatic mixed precision (float16 autocast and a gradient scaler; ``--no-amp`` turns it off).
+- ``--preload`` reads the test split once, and each epoch's batches before that epoch's clock
+  starts, into memory (normalised, on the device): train_s and eval_s then time the network
+  alone. It is the yardstick for mixtrain's whole-epoch speed (docs/results/benchmarks.md).
 - ``--record FILE`` appends one line per step and rank (epoch, step, SHA-256 of the
   batch) to ``FILE.rankR``: two runs that deliver the same samples have the same lines.
 
@@ -129,6 +132,9 @@ def main():
     p.add_argument("--record", help="append each step's batch digest to FILE.rankR")
     p.add_argument("--metrics", help="write per-epoch metrics here (rank 0), as mixtrain's metrics.csv")
     p.add_argument("--cache", help="local cache folder for a remote directory")
+    p.add_argument("--preload", action="store_true",
+                   help="read the test split once, and each epoch's batches before that epoch's clock starts, into "
+                        "memory: train_s and eval_s then time the network alone (no reading, decoding or normalising)")
     args = p.parse_args()
 
     distributed = "WORLD_SIZE" in os.environ
@@ -161,6 +167,8 @@ def main():
     if recipe:
         p.error(f"the pipeline's [train] sets {', '.join(recipe)}; this example trains only the default recipe "
                 "(constant-rate Adam, no EMA)")
+    if args.preload and (distributed or args.checkpoint or args.stop_after is not None or args.record):
+        p.error("--preload times whole epochs of one process: not with torchrun, --checkpoint, --stop-after or --record")
     if train_cfg["batch"] % world:
         p.error(f"the pipeline's batch {train_cfg['batch']} does not split over {world} ranks")
     train = MixShardDataset(args.directory, batch_size=train_cfg["batch"] // world, seed=seed,
@@ -213,10 +221,13 @@ def main():
     first = train.epoch
     if train.state_dict()["batches"] >= len(train):  # a checkpoint taken after the last epoch's last batch
         first += 1
+    # --preload: the whole test split now, each epoch's batches before its clock starts (normalised, on the device).
+    test_batches = list(test_loader) if args.preload else test_loader
     for epoch in range(first, epochs):
         train.set_epoch(epoch)  # keeps a resumed position
+        batches = list(train_loader) if args.preload else train_loader
         start = time.perf_counter()
-        for x, y in train_loader:
+        for x, y in batches:
             with autocast(device, amp):
                 loss = soft_cross_entropy(net(x), y)
             opt.zero_grad(set_to_none=True)
@@ -243,7 +254,7 @@ def main():
                 return
         train_s = time.perf_counter() - start
         start = time.perf_counter()
-        test_loss, acc = evaluate(net, test_loader, device, distributed, amp)
+        test_loss, acc = evaluate(net, test_batches, device, distributed, amp)
         train_loss = sums[0] / max(sums[1], 1)
         if rank == 0:
             eval_s = time.perf_counter() - start

@@ -134,6 +134,31 @@ class NonSquareTests(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, r"images are 40×16; the CNN needs a height and a width that are multiples of 16"):
             example.SeedCNN(3, 16, 40, 2)
 
+    @unittest.skipIf(torch is None, "torch is not installed")
+    def test_the_example_preloaded_trains_on_the_same_batches(self):
+        """train_torch.py --preload (the yardstick of whole-epoch speed) reads the same batches before the clock:
+        the same losses and accuracy to the bit; and it refuses what it cannot time."""
+        import os
+        import subprocess
+        import sys
+        script = support.REPO / "python" / "examples" / "train_torch.py"
+        env = dict(os.environ, PYTHONPATH=str(support.REPO / "python"))
+
+        def train(*extra: str) -> list[list[str]]:
+            out = support.scratch() / f"metrics{len(extra)}.csv"
+            subprocess.run([sys.executable, str(script), str(self.dir), "--epochs", "2", "--threads", "1", "--device", "cpu",
+                            "--init", "mixtrain", "--metrics", str(out), *extra], check=True, env=env, capture_output=True)
+            rows = [line.split(",") for line in out.read_text().splitlines()[1:]]
+            return [r[:4] for r in rows]  # epoch, train_loss, test_loss, test_acc (not the times)
+
+        plain = train()
+        self.assertEqual([r[0] for r in plain], ["1", "2"])
+        self.assertEqual(train("--preload"), plain)
+        refused = subprocess.run([sys.executable, str(script), str(self.dir), "--preload", "--stop-after", "1"],
+                                 env=env, capture_output=True, text=True)
+        self.assertEqual(refused.returncode, 2)
+        self.assertIn("--preload times whole epochs of one process", refused.stderr)
+
 
 def drain(it):
     return [(x.clone(), y.clone()) for x, y in it]
