@@ -67,9 +67,15 @@ public enum ExperimentReport {
     /// not; the best arm against the runner-up "wins".
     enum Wording { case helps, beats, wins }
 
-    /// What the interval says, in words.
-    static func verdict(_ c: Comparison, _ wording: Wording = .helps) -> String {
+    /// What the interval says, in words. `arm` and `baseline` are the two arms' final test
+    /// accuracies: when only one of them has several trials, the other's single trial is judged
+    /// against the range another trial of it would fall in.
+    static func verdict(_ c: Comparison, _ wording: Wording = .helps,
+                        arm: TrialStatistic? = nil, baseline: TrialStatistic? = nil) -> String {
         guard let se = c.standardError else {
+            if let a = arm, let b = baseline, (a.n == 1) != (b.n == 1) {
+                return singleTrialVerdict(one: a.n == 1 ? (c.arm, a) : (c.baseline, b), many: a.n == 1 ? (c.baseline, b) : (c.arm, a))
+            }
             return "One trial per arm: there is no trial-to-trial spread to judge the difference against; run more trials (`trials = [0, 1, 2]`)."
         }
         guard let lo = c.ci95Low, let hi = c.ci95High, let df = c.degreesOfFreedom else {
@@ -88,6 +94,26 @@ public enum ExperimentReport {
             return interval + (wording == .helps ? " — below zero: **\(c.arm) hurts** in this setting." : " — below zero: **\(c.baseline) beats \(c.arm)**.")
         }
         return interval + " — it includes zero: the difference is within the trial-to-trial spread; more trials would tell."
+    }
+
+    /// One arm's single trial against another arm's several: inside or outside the 95% range in
+    /// which one more trial of the latter would fall (Student t prediction interval,
+    /// mean ± t(n − 1) · sd · √(1 + 1/n)), e.g. `e5 has one trial, e30 3: its 84.70 % lies inside
+    /// the 95% range of another e30 trial, 84.21 to 85.35 % — within the trial-to-trial spread.`
+    static func singleTrialVerdict(one: (name: String, stat: TrialStatistic), many: (name: String, stat: TrialStatistic)) -> String {
+        let x = one.stat.mean, m = many.stat
+        let head = "\(one.name) has one trial, \(many.name) \(m.n): "
+        guard let sd = m.std, sd > 0 else {
+            return head + "every trial of \(many.name) scored \(pct(m.mean)) %, so there is no spread to judge \(one.name)'s \(pct(x)) % against; run more trials."
+        }
+        let half = studentT975(Double(m.n - 1)) * sd * (1 + 1 / Double(m.n)).squareRoot()
+        let (lo, hi) = (m.mean - half, m.mean + half)
+        let range = "the 95% range of another \(many.name) trial, \(pct(lo)) to \(pct(hi)) % (Student t prediction interval)"
+        if x < lo || x > hi {
+            return head + "its \(pct(x)) % lies \(x > hi ? "above" : "below") \(range) — outside the trial-to-trial spread; "
+                + "more trials of \(one.name) would say by how much."
+        }
+        return head + "its \(pct(x)) % lies inside \(range) — within the trial-to-trial spread."
     }
 
     /// The files, by name relative to the experiment folder.
@@ -111,7 +137,8 @@ public enum ExperimentReport {
         for answer in answers(s) {
             md += "**\(answer.line).**"
             if let c = answer.comparison {
-                md += " " + verdict(c, answer.wording)
+                md += " " + verdict(c, answer.wording, arm: s.arms.first { $0.name == c.arm }?.finalTestAccuracy,
+                                    baseline: s.arms.first { $0.name == c.baseline }?.finalTestAccuracy)
                 if !c.perSeed.isEmpty {
                     md += " Per seed (same initialisation and sample order; only the arms' augmentation and mixing differ): "
                     md += c.perSeed.map { "\(points($0.difference)) (seed \($0.seed))" }.joined(separator: ", ") + "."
