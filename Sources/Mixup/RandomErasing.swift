@@ -45,16 +45,9 @@ public struct ErasingConfig: Sendable, Equatable, Codable {
     /// when the box taken is empty (h or w rounds to 0: torchvision erases nothing).
     public func draw(_ rng: inout CounterRNG, height: Int, width: Int) -> Erasing {
         let u = rng.uniform()
-        let area = Double(height * width)
-        let logLo = log(ratio[0]), logHi = log(ratio[1])
-        var chosen: (h: Int, w: Int)?
-        for _ in 0..<10 {
-            let target = area * (scale[0] + (scale[1] - scale[0]) * rng.uniform())
-            let aspect = exp(logLo + (logHi - logLo) * rng.uniform())
-            let h = Int((target * aspect).squareRoot().rounded(.toNearestOrEven))
-            let w = Int((target / aspect).squareRoot().rounded(.toNearestOrEven))
-            if chosen == nil && h < height && w < width { chosen = (h, w) }
-        }
+        // Erasing's aspect is h/w: the first side is the height.
+        let attempts = BoxAttempts.draw(&rng, area: Double(height * width), scale: scale, ratio: ratio)
+        let chosen: (h: Int, w: Int)? = attempts.first { (h: Int, w: Int) in h < height && w < width }
         let (h, w) = chosen ?? (height, width)
         let top = rng.uniformInt(below: height - h + 1)
         let left = rng.uniformInt(below: width - w + 1)

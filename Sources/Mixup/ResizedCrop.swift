@@ -36,17 +36,10 @@ public struct ResizedCropConfig: Sendable, Equatable, Codable {
     /// left = `uniformInt(W − w + 1)` for the box taken (drawn even when the centre fallback
     /// replaces them). DESIGN.md, "The draws of an epoch, exactly".
     public func draw(_ rng: inout CounterRNG, height: Int, width: Int) -> CropBox {
-        let area = Double(height * width)
-        let logLo = log(ratio[0]), logHi = log(ratio[1])
-        var chosen: (h: Int, w: Int)?
-        for _ in 0..<10 {
-            let target = area * (scale[0] + (scale[1] - scale[0]) * rng.uniform())
-            let aspect = exp(logLo + (logHi - logLo) * rng.uniform())
-            let w = Int((target * aspect).squareRoot().rounded(.toNearestOrEven))
-            let h = Int((target / aspect).squareRoot().rounded(.toNearestOrEven))
-            if chosen == nil && w > 0 && w <= width && h > 0 && h <= height { chosen = (h, w) }
-        }
-        let (h, w) = chosen ?? ResizedCropConfig.fallback(height: height, width: width, ratio: ratio)
+        // The crop's aspect is w/h: the first side is the width.
+        let attempts = BoxAttempts.draw(&rng, area: Double(height * width), scale: scale, ratio: ratio)
+        let chosen: (w: Int, h: Int)? = attempts.first { (w: Int, h: Int) in w > 0 && w <= width && h > 0 && h <= height }
+        let (h, w) = chosen.map { ($0.h, $0.w) } ?? ResizedCropConfig.fallback(height: height, width: width, ratio: ratio)
         let top = rng.uniformInt(below: height - h + 1)
         let left = rng.uniformInt(below: width - w + 1)
         if chosen != nil { return CropBox(top: UInt16(top), left: UInt16(left), height: UInt16(h), width: UInt16(w)) }

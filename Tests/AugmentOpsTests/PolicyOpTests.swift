@@ -201,6 +201,35 @@ final class PolicyOpTests: XCTestCase {
         XCTAssertThrowsError(try Erase.applied(.init(top: 7, left: 0, height: 2, width: 2, values: [1]), to: img))
     }
 
+    /// The writer fills erased boxes with MixCore's `Erasing.apply`; `Erase` is the kernel the
+    /// torchvision fixtures check. They must agree: a zero fill is `Erase` with value 0, a random
+    /// fill is `Erase` with the box's bytes drawn from the same value stream, plane by plane, row
+    /// by row (DESIGN.md, "The draws of an epoch, exactly").
+    func testTheWritersErasingFillIsTheCheckedKernel() throws {
+        var checked = 0
+        for img in Self.images() {
+            let (c, h, w) = (img.channels, img.height, img.width)
+            for (k, (top, left, bh, bw)) in [(0, 0, h, w), (h / 3, w / 4, (h + 1) / 2, (w + 1) / 2), (h - 1, w - 1, 1, 1)].enumerated()
+                where bh <= h - top && bw <= w - left {
+                let box = CropBox(top: UInt16(top), left: UInt16(left), height: UInt16(bh), width: UInt16(bw))
+                for fill in [Erasing.Fill.zero, .random] {
+                    var written = img.pixels
+                    var stream = Erasing.valueStream(seed: 7, epoch: 3, position: k)
+                    written.withUnsafeMutableBufferPointer {
+                        Erasing(fill: fill, box: box).apply(to: $0.baseAddress!, channels: c, height: h, width: w, values: &stream)
+                    }
+                    var draws = Erasing.valueStream(seed: 7, epoch: 3, position: k)
+                    let values = fill == .zero ? [UInt8(0)] : (0..<(c * bh * bw)).map { _ in UInt8(draws.uniformInt(below: 256)) }
+                    let kernel = try Erase.applied(.init(top: top, left: left, height: bh, width: bw, values: values), to: img)
+                    XCTAssertEqual(written, kernel.pixels, "\(fill) fill, box \(bw)×\(bh) at (\(left), \(top)) of \(c)×\(h)×\(w)")
+                    if fill == .random && bh * bw > 4 { XCTAssertNotEqual(written, img.pixels) }
+                    checked += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 8)
+    }
+
     func testBadParametersAreOneLineErrors() throws {
         let img = DesignReference.image(channels: 3, height: 8, width: 8, seed: 1)
         func message(_ body: () throws -> Any) -> String? {

@@ -188,6 +188,33 @@ final class ExperimentSpecTests: XCTestCase {
                        F.miniCIFAR)
     }
 
+    /// Item 4's question: the same policy and recipe with 30, 10 and 5 materialised epochs;
+    /// training is 30 epochs in every arm and cycles through what was written.
+    func testShippedMaterialisedEpochsFile() throws {
+        let spec = try ExperimentSpec.load(F.packageRoot + "/pipelines/materialised-epochs.toml")
+        XCTAssertEqual(spec.baseline, "epochs-30")
+        let plan = try ExperimentPlan(spec: spec, options: ExperimentOptions(data: "/data"))
+        // Seed by seed: every arm's seed 0 runs before any seed 1.
+        XCTAssertEqual(plan.trials.map(\.name), ["epochs-30-seed0", "epochs-10-seed0", "epochs-5-seed0",
+                                                 "epochs-30-seed1", "epochs-10-seed1", "epochs-5-seed1"])
+        let byName = Dictionary(uniqueKeysWithValues: plan.trials.filter { $0.seed == 0 }.map { ($0.arm.name, $0.pipeline) })
+        XCTAssertEqual(byName.mapValues(\.shards.epochs), ["epochs-30": 30, "epochs-10": 10, "epochs-5": 5])
+        let thirty = try XCTUnwrap(byName["epochs-30"])
+        XCTAssertEqual(thirty.train.lrSchedule, "cosine")
+        XCTAssertEqual(thirty.train.warmupEpochs, 1)
+        XCTAssertEqual(thirty.mix.mode, .cutmix)
+        XCTAssertEqual(thirty.augment.cropPad, 4)
+        // The same policy as policy-search's best arm, cutmix-cosine.
+        let search = try ExperimentPlan(spec: try ExperimentSpec.load(F.packageRoot + "/pipelines/policy-search.toml"),
+                                        options: ExperimentOptions(data: "/data"))
+        let best = try XCTUnwrap(search.trials.first { $0.arm.name == "cutmix-cosine" }).pipeline
+        for arm in byName.values {
+            XCTAssertEqual(arm.train, best.train)
+            XCTAssertEqual(arm.mix, best.mix)
+            XCTAssertEqual(arm.augment, best.augment)
+        }
+    }
+
     /// The policy search screens every arm once and gives chosen arms more seeds; arms
     /// set their own recipe and materialised epochs, the rest keep the base pipeline's.
     func testShippedPolicySearchFile() throws {
@@ -346,6 +373,23 @@ final class ExperimentSpecTests: XCTestCase {
         let single = Comparison(arm: arm("mixup", [0.8]), baseline: arm("baseline", [0.7]), runs: [])
         XCTAssertNil(single.standardError)
         XCTAssertTrue(ExperimentReport.verdict(single).hasPrefix("One trial per arm"))
+        XCTAssertTrue(ExperimentReport.verdict(single, arm: TrialStatistic([0.8]), baseline: TrialStatistic([0.7])).hasPrefix("One trial per arm"))
+        // One trial against three: judged against where another trial of the three-trial arm would fall,
+        // 0.72 ± t(2) · 0.02 · √(4/3) = 0.72 ± 0.09937.
+        let one = arm("e5", [0.80]), three = arm("e30", [0.70, 0.72, 0.74])
+        let inside = Comparison(arm: one, baseline: three, runs: [])
+        XCTAssertNil(inside.standardError)
+        XCTAssertEqual(ExperimentReport.verdict(inside, arm: one.finalTestAccuracy, baseline: three.finalTestAccuracy),
+                       "e5 has one trial, e30 3: its 80.00 % lies inside the 95% range of another e30 trial, 62.06 to 81.94 % "
+                       + "(Student t prediction interval) — within the trial-to-trial spread.")
+        let far = arm("e5", [0.83]), reversed = Comparison(arm: three, baseline: far, runs: [])
+        XCTAssertEqual(ExperimentReport.verdict(reversed, arm: three.finalTestAccuracy, baseline: far.finalTestAccuracy),
+                       "e5 has one trial, e30 3: its 83.00 % lies above the 95% range of another e30 trial, 62.06 to 81.94 % "
+                       + "(Student t prediction interval) — outside the trial-to-trial spread; more trials of e5 would say by how much.")
+        let flat = arm("e30", [0.72, 0.72])
+        XCTAssertTrue(ExperimentReport.verdict(Comparison(arm: one, baseline: flat, runs: []), arm: one.finalTestAccuracy,
+                                               baseline: flat.finalTestAccuracy)
+            .hasPrefix("e5 has one trial, e30 2: every trial of e30 scored 72.00 %"))
         XCTAssertEqual(ExperimentReport.duration(42.04), "42.0 s")
         XCTAssertEqual(ExperimentReport.duration(245), "4 min 05 s")
         XCTAssertEqual(ExperimentReport.duration(7380), "2 h 03 min")

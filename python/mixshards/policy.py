@@ -98,20 +98,27 @@ def rand_magnitude(op: int, i: int, height: int, width: int) -> tuple[np.float32
     return np.float32(0), False
 
 
+def _ten_attempts(rng: CounterRNG, area: int, scale, ratio) -> list[tuple[int, int]]:
+    """torchvision's ten box attempts, shared by the resized crop and erasing: each draws a target area
+    ``area·(lo + (hi − lo)·uniform())`` and an aspect ``exp(log lo + (log hi − log lo)·uniform())``, and gives the
+    sides √(target·aspect) and √(target/aspect) rounded half to even. All ten are drawn whatever fits; which side
+    is the width, and what fits, is the caller's."""
+    lo, hi = math.log(ratio[0]), math.log(ratio[1])
+    out = []
+    for _ in range(10):
+        target = float(area) * (scale[0] + (scale[1] - scale[0]) * rng.uniform())
+        aspect = math.exp(lo + (hi - lo) * rng.uniform())
+        out.append((_round_even(math.sqrt(target * aspect)), _round_even(math.sqrt(target / aspect))))
+    return out
+
+
 def resized_crop(rng: CounterRNG, height: int, width: int, scale, ratio) -> tuple[int, int, int, int]:
     """One image's ``random_resized_crop`` box: ten attempts of two ``uniform()`` (all drawn, the first
     that fits taken), then top = ``uniform_int(H − h + 1)``, left = ``uniform_int(W − w + 1)``; the
     centre fallback when none fits."""
-    area = float(height * width)
-    lo, hi = math.log(ratio[0]), math.log(ratio[1])
-    chosen = None
-    for _ in range(10):
-        target = area * (scale[0] + (scale[1] - scale[0]) * rng.uniform())
-        aspect = math.exp(lo + (hi - lo) * rng.uniform())
-        w = _round_even(math.sqrt(target * aspect))
-        h = _round_even(math.sqrt(target / aspect))
-        if chosen is None and 0 < w <= width and 0 < h <= height:
-            chosen = (h, w)
+    # The crop's aspect is w/h: the first side is the width.
+    chosen = next(((h, w) for w, h in _ten_attempts(rng, height * width, scale, ratio)
+                   if 0 < w <= width and 0 < h <= height), None)
     if chosen is None:
         in_ratio = width / height
         if in_ratio < ratio[0]:
@@ -181,16 +188,8 @@ def erasing(rng: CounterRNG, height: int, width: int, p: float, scale, ratio, ra
     h < H and w < W taken), then top and left (bounds 1 when none is); erased when u < p and the box taken
     holds a pixel."""
     u = rng.uniform()
-    area = float(height * width)
-    lo, hi = math.log(ratio[0]), math.log(ratio[1])
-    chosen = None
-    for _ in range(10):
-        target = area * (scale[0] + (scale[1] - scale[0]) * rng.uniform())
-        aspect = math.exp(lo + (hi - lo) * rng.uniform())
-        h = _round_even(math.sqrt(target * aspect))
-        w = _round_even(math.sqrt(target / aspect))
-        if chosen is None and h < height and w < width:
-            chosen = (h, w)
+    # Erasing's aspect is h/w: the first side is the height.
+    chosen = next(((h, w) for h, w in _ten_attempts(rng, height * width, scale, ratio) if h < height and w < width), None)
     h, w = chosen if chosen is not None else (height, width)
     top = rng.uniform_int(height - h + 1)
     left = rng.uniform_int(width - w + 1)
