@@ -104,8 +104,9 @@ final class DatasetAndExperimentTargetTests: XCTestCase {
         let context = try Self.context("exp-seeds")
         defer { Scratch.removeTree(context.scratch) }
         let target = try ExperimentTarget(context: context)
-        // article.toml, article-mini.toml, augment-ablation.toml, policy-search.toml, and the two written in code.
-        XCTAssertEqual(target.seeds.count, 6)
+        // article.toml, article-mini.toml, augment-ablation.toml, materialised-epochs.toml, policy-search.toml,
+        // and the two written in code.
+        XCTAssertEqual(target.seeds.count, 7)
         for seed in target.seeds { XCTAssertEqual(target.run(seed), .success, String(decoding: seed, as: UTF8.self)) }
     }
 
