@@ -227,7 +227,7 @@ public struct ExperimentSpec: Sendable, Equatable {
         }
 
         // Base pipeline: a file, or inline sections.
-        let sections = ["dataset", "mix", "shards", "train"]
+        let sections = ["dataset", "mix", "augment", "shards", "train"]
         let inline = sections.filter { root[$0] != nil }
         var base: Pipeline
         var baseFile: String?
@@ -241,7 +241,7 @@ public struct ExperimentSpec: Sendable, Equatable {
             baseFile = resolved
         } else {
             guard !inline.isEmpty else {
-                throw MixError("\(file): no base pipeline: set pipeline = \"FILE.toml\" or give [dataset], [mix], [shards], [train] sections")
+                throw MixError("\(file): no base pipeline: set pipeline = \"FILE.toml\" or give [dataset], [mix], [augment], [shards], [train] sections")
             }
             let sub = TOMLTable()
             for key in inline {

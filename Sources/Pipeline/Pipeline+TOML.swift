@@ -118,17 +118,24 @@ extension AugmentConfig {
     /// experiment arm): `random_resized_crop = {scale = [lo, hi], ratio = [lo, hi]}`,
     /// `color_jitter = {brightness, contrast, saturation, hue}`, `trivial_augment = true`,
     /// `rand_augment = {ops, magnitude}`, `random_erasing = {p, scale, ratio, value = 0 or "random"}`.
-    /// A table's missing keys take torchvision's defaults; wrong types and unknown keys are
+    /// A table's missing keys take torchvision's defaults; `false` turns a table-valued key off
+    /// (an arm's way to drop what its base pipeline sets); wrong types and unknown keys are
     /// one-line errors naming the key (values are checked by `problems`).
     public mutating func readPolicyKeys(_ t: inout StrictTOMLTable) throws {
-        if var r = try t.table("random_resized_crop") {
+        switch try t.tableOrOff("random_resized_crop") {
+        case nil: break
+        case .some(nil): randomResizedCrop = nil
+        case .some(var r?):
             var c = ResizedCropConfig()
             c.scale = try r.doubleArray("scale") ?? c.scale
             c.ratio = try r.doubleArray("ratio") ?? c.ratio
             try r.finish()
             randomResizedCrop = c
         }
-        if var r = try t.table("color_jitter") {
+        switch try t.tableOrOff("color_jitter") {
+        case nil: break
+        case .some(nil): colorJitter = nil
+        case .some(var r?):
             var c = ColorJitterConfig()
             c.brightness = try r.double("brightness") ?? c.brightness
             c.contrast = try r.double("contrast") ?? c.contrast
@@ -139,14 +146,20 @@ extension AugmentConfig {
             colorJitter = c.isActive || !c.problems(prefix: "").isEmpty ? c : nil
         }
         if let on = try t.bool("trivial_augment") { trivialAugment = on ? true : nil }
-        if var r = try t.table("rand_augment") {
+        switch try t.tableOrOff("rand_augment") {
+        case nil: break
+        case .some(nil): randAugment = nil
+        case .some(var r?):
             var c = RandAugmentConfig()
             c.ops = try r.int("ops") ?? c.ops
             c.magnitude = try r.int("magnitude") ?? c.magnitude
             try r.finish()
             randAugment = c
         }
-        if var r = try t.table("random_erasing") {
+        switch try t.tableOrOff("random_erasing") {
+        case nil: break
+        case .some(nil): randomErasing = nil
+        case .some(var r?):
             var c = ErasingConfig()
             c.p = try r.double("p") ?? c.p
             c.scale = try r.doubleArray("scale") ?? c.scale

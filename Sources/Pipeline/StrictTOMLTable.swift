@@ -119,6 +119,15 @@ public struct StrictTOMLTable {
         return StrictTOMLTable(t, prefix: prefix + key + ".", file: file)
     }
 
+    /// A table, or `false` for "off" (nil: absent; `.some(nil)`: `false`). Lets an experiment
+    /// arm turn off a table-valued key its base pipeline sets.
+    public mutating func tableOrOff(_ key: String) throws -> StrictTOMLTable?? {
+        guard let v = value(key) else { return nil }
+        if let t = v.table { return .some(StrictTOMLTable(t, prefix: prefix + key + ".", file: file)) }
+        guard v.bool == false else { throw fail(key, "must be a table ({…}) or false") }
+        return .some(nil)
+    }
+
     /// An array of tables (`[[key]]`).
     public mutating func tableArray(_ key: String) throws -> [TOMLTable]? {
         guard let v = value(key) else { return nil }

@@ -69,6 +69,29 @@ final class ExperimentSpecTests: XCTestCase {
         XCTAssertEqual(arm.augment.randomErasing, ErasingConfig(p: 0.25, random: true))
         XCTAssertEqual(arm.augment.trivialAugment, true)
         XCTAssertEqual(spec.arms.first { $0.name == "baseline" }?.augment.recordsOps, false)
+
+        // The base pipeline sets every table-valued policy; an arm turns each off with `false`,
+        // the other arm keeps them.
+        let base = "[augment]\nrandom_resized_crop = {scale = [0.5, 1.0]}\ncolor_jitter = {brightness = 0.4}\n"
+            + "rand_augment = {ops = 1}\nrandom_erasing = {p = 0.5}\n\n[train]"
+        let off = F.tinyExperimentText().replacingOccurrences(of: "[train]", with: base)
+            .replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.2\nrandom_resized_crop = false\ncolor_jitter = false\n"
+                                  + "rand_augment = false\nrandom_erasing = false")
+        let both = try ExperimentSpec.parse(off, file: "e.toml")
+        let plain = try XCTUnwrap(both.arms.first { $0.name == "mixup" }).augment
+        XCTAssertNil(plain.randomResizedCrop)
+        XCTAssertNil(plain.colorJitter)
+        XCTAssertNil(plain.randAugment)
+        XCTAssertNil(plain.randomErasing)
+        XCTAssertFalse(plain.recordsOps)
+        let kept = try XCTUnwrap(both.arms.first { $0.name == "baseline" }).augment
+        XCTAssertEqual(kept.randomResizedCrop, ResizedCropConfig(scale: [0.5, 1.0]))
+        XCTAssertEqual(kept.randAugment?.ops, 1)
+        XCTAssertEqual(kept.randomErasing, ErasingConfig(p: 0.5))
+        XCTAssertThrowsError(try ExperimentSpec.parse(off.replacingOccurrences(of: "random_erasing = false", with: "random_erasing = true"),
+                                                      file: "e.toml")) {
+            XCTAssertEqual("\($0)", "e.toml: arms.mixup.random_erasing must be a table ({…}) or false")
+        }
     }
 
     func testErrorsNameTheKey() throws {
