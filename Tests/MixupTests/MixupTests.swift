@@ -162,6 +162,30 @@ final class MixerTests: XCTestCase {
         XCTAssertEqual(Mixer.blend(200, 100, lambda: 0.25), 125)
     }
 
+    /// The vectorised row is `blend` bit for bit: every byte pair, at λ values that make ties
+    /// (0.5, 0.25), the ends, values just inside them and seeded draws; row lengths that leave
+    /// tails of every size.
+    func testBlendRowIsBlendOnEveryBytePair() {
+        var a = [UInt8](), b = [UInt8]()
+        for x in 0...255 { for y in 0...255 { a.append(UInt8(x)); b.append(UInt8(y)) } }
+        var rng = CounterRNG(seed: 9, stream: .sample)
+        var lambdas: [Float] = [0, 1, 0.5, 0.25, 0.75, 1.0 / 3, 0.1, 0.9, Float(1).nextDown, Float(0).nextUp, 1e-7, Float(0.5).nextUp, Float(0.5).nextDown]
+        for _ in 0..<24 { lambdas.append(Float(rng.uniform())) }
+        var out = [UInt8](repeating: 0, count: a.count)
+        for lambda in lambdas {
+            for n in [a.count, a.count - 1, 15, 17, 0] {
+                out.withUnsafeMutableBufferPointer { Mixer.blendRow(a, b, lambda: lambda, into: $0.baseAddress!, count: n) }
+                let bad = (0..<n).first { out[$0] != Mixer.blend(a[$0], b[$0], lambda: lambda) }
+                XCTAssertNil(bad, "λ \(lambda), \(n) pairs: pair (\(bad.map { a[$0] } ?? 0), \(bad.map { b[$0] } ?? 0))")
+            }
+        }
+        // It does round half away from zero in every lane, not half to even.
+        let halves = [UInt8](repeating: 1, count: 16) + [UInt8](repeating: 5, count: 16)
+        var got = [UInt8](repeating: 0, count: 32)
+        got.withUnsafeMutableBufferPointer { Mixer.blendRow(halves, [UInt8](repeating: 0, count: 32), lambda: 0.5, into: $0.baseAddress!, count: 32) }
+        XCTAssertEqual(got, [UInt8](repeating: 1, count: 16) + [UInt8](repeating: 3, count: 16))  // 0.5 → 1, 2.5 → 3
+    }
+
     func testMixedImageAndLabel() {
         let d = MixDecision(primary: 0, partner: 1, lambda: 0.75, box: nil, mixed: true)
         var image = [UInt8](repeating: 0, count: 4)
