@@ -1,20 +1,23 @@
 /// The image filters' kernels: forward (before compression) and inverse (after inflation).
 extension ImageFilter {
-    /// Filters `count` bytes of rows of `width` bytes in place (right to left within each row, so every difference reads unfiltered bytes).
+    /// Writes the filtered `count` bytes of rows of `width` bytes from `src` into `dst` (which
+    /// must not overlap it): each row's first byte as it is, then each byte minus its left
+    /// neighbour, mod 256.
     @inline(__always)
-    static func deltaEncodeInPlace(_ p: UnsafeMutablePointer<UInt8>, count: Int, width: Int) {
+    static func deltaEncode(_ src: UnsafePointer<UInt8>, into dst: UnsafeMutablePointer<UInt8>, count: Int, width: Int) {
         var row = 0
         while row < count {
-            var x = width - 1
-            while x > 0 {
-                p[row + x] = p[row + x] &- p[row + x - 1]
-                x -= 1
+            dst[row] = src[row]
+            var x = 1
+            while x < width {
+                dst[row + x] = src[row + x] &- src[row + x - 1]
+                x += 1
             }
             row += width
         }
     }
 
-    /// Undoes `deltaEncodeInPlace` (a running sum within each row, mod 256).
+    /// Undoes `deltaEncode` (a running sum within each row, mod 256).
     @inline(__always)
     static func deltaDecode(_ p: UnsafeMutablePointer<UInt8>, count: Int, width: Int) {
         var row = 0

@@ -186,16 +186,23 @@ public enum ShardWriter {
         let shape = block.shape
         let imageBytes = shape.imageBytes
         let dst = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        // Gather the stored images (all of them unless some samples are references).
+        // Gather the stored images (all of them unless some samples are references), filtered on
+        // the way: the rawCRC runs over each unfiltered image where it lies, chained image by image.
         var imageRegion = 0
+        var crc: UInt32 = 0
+        let delta = header.imageFilter == .delta
         block.images.withUnsafeBufferPointer { images in
             for s in first..<(first + count) where !(header.hasReferences && block.provenance[s].isReference) {
-                (dst + imageRegion).update(from: images.baseAddress! + s * imageBytes, count: imageBytes)
+                let src = images.baseAddress! + s * imageBytes
+                crc = Zlib.crc32(UnsafeRawBufferPointer(start: src, count: imageBytes), seed: crc)
+                if delta {
+                    ImageFilter.deltaEncode(src, into: dst + imageRegion, count: imageBytes, width: shape.width)
+                } else {
+                    (dst + imageRegion).update(from: src, count: imageBytes)
+                }
                 imageRegion += imageBytes
             }
         }
-        let crc = Zlib.crc32(UnsafeRawBufferPointer(start: dst, count: imageRegion))
-        if header.imageFilter == .delta { ImageFilter.deltaEncodeInPlace(dst, count: imageRegion, width: shape.width) }
         var at = imageRegion
         let k = shape.classCount
         switch labels {
