@@ -13,6 +13,7 @@ formula) does, so rows compare bit for bit.
 
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 import numpy as np
@@ -92,6 +93,24 @@ def _transform_text(dx, dy, flipped) -> str:
     return f"({int(dx)}, {int(dy)}{', flipped' if flipped else ''})"
 
 
+@functools.lru_cache(maxsize=None)
+def _policy_magnitude_bits(trivial: bool, op: int, magnitude: int, height: int, width: int) -> frozenset:
+    """The binary32 bit patterns of every magnitude ``op`` can record under TrivialAugmentWide (its 31 bins) or
+    RandAugment (``magnitude``'s bin), both signs of a signed one; none for an id above 13. Rule 13 asks this
+    of every op of every sample, so it is computed once per op."""
+    from . import policy
+    if op > 13:
+        return frozenset()
+    bins = ([policy.trivial_magnitude(op, i) for i in range(policy.BINS)] if trivial
+            else [policy.rand_magnitude(op, magnitude, height, width)])
+    bits = set()
+    for b, signed in bins:
+        bits.add(int(np.float32(b).view(np.uint32)))
+        if signed:
+            bits.add(int(np.float32(-b).view(np.uint32)))
+    return frozenset(bits)
+
+
 def ops_problem(record, policy_augment: dict, width: int, height: int) -> Optional[str]:
     """Rule 13 (v4) for one :data:`layout.OP_RECORD`: the ops are ones ``[augment]`` draws (Swift's
     ``RecordRules.opsProblem``, word for word)."""
@@ -110,12 +129,8 @@ def ops_problem(record, policy_augment: dict, width: int, height: int) -> Option
         if len(rest) < count:
             return f"provenance: the {role} records {len(rest)} ops, the pipeline's policy draws {count}"
         for op, m in rest[:count]:
-            if trivial:
-                bins = [policy.trivial_magnitude(op, i) for i in range(policy.BINS)] if op <= 13 else []
-            else:
-                bins = [policy.rand_magnitude(op, ra["magnitude"], height, width)] if op <= 13 else []
-            mb = np.float32(m).view(np.uint32)
-            if not any(np.float32(b).view(np.uint32) == mb or (signed and np.float32(-b).view(np.uint32) == mb) for b, signed in bins):
+            allowed = _policy_magnitude_bits(trivial, op, ra["magnitude"] if ra else 0, height, width)
+            if int(np.float32(m).view(np.uint32)) not in allowed:
                 return (f"provenance: the {role}'s op {layout.POLICY_OPS[op]} of magnitude {float_text(np.float32(m))} is not one "
                         + ("augment.trivial_augment" if trivial else "augment.rand_augment") + " draws")
         rest = rest[count:]
