@@ -16,16 +16,24 @@ public struct ExperimentOptions: Sendable {
     public var trials: [UInt64]?
     /// Print nothing but warnings (no progress, no per-epoch lines).
     public var quiet: Bool
+    /// A published experiment folder (its `summary.json`, as `scripts/publish-experiment.sh`
+    /// writes it): the runs it holds of this experiment's arms and seeds are taken as finished
+    /// instead of being run again (`ImportedRuns`).
+    public var importFrom: String?
+    /// Only these arms (and the baseline, which every comparison needs) are run and reported.
+    public var arms: [String]?
 
     /// Options; nil keeps the file's value.
     public init(data: String? = nil, out: String? = nil, epochs: Int? = nil, threads: Int = Parallel.defaultThreads,
-                trials: [UInt64]? = nil, quiet: Bool = false) {
+                trials: [UInt64]? = nil, quiet: Bool = false, importFrom: String? = nil, arms: [String]? = nil) {
+        self.arms = arms
         self.data = data
         self.out = out
         self.epochs = epochs
         self.threads = threads
         self.trials = trials
         self.quiet = quiet
+        self.importFrom = importFrom
     }
 }
 
@@ -71,8 +79,16 @@ public struct ExperimentPlan: Sendable, Equatable {
     public var trials: [TrialPlan]
 
     /// Applies `options` to `spec` and checks the result.
-    public init(spec: ExperimentSpec, options: ExperimentOptions) throws {
+    public init(spec file: ExperimentSpec, options: ExperimentOptions) throws {
         guard options.threads >= 1 else { throw MixError("threads must be ≥ 1 (got \(options.threads))") }
+        var spec = file
+        if let chosen = options.arms {
+            let names = Set(spec.arms.map(\.name))
+            if let unknown = chosen.first(where: { !names.contains($0) }) {
+                throw MixError("--arms: \(spec.file) has no arm \"\(unknown)\" (its arms: \(spec.arms.map(\.name).joined(separator: ", ")))")
+            }
+            spec.arms = spec.arms.filter { chosen.contains($0.name) || $0.name == spec.baseline }
+        }
         var base = spec.base
         if let data = options.data {
             guard !data.isEmpty else { throw MixError("--data must not be empty") }

@@ -283,6 +283,9 @@ public enum ExperimentReport {
             + "and Adam steps. *Evaluation*: the test split after every epoch. Summed over runs and epochs (an epoch "
             + "interrupted by a kill and redone counts once).\n\n"
 
+        if let from = s.importedFrom, let names = s.importedRuns, !names.isEmpty {
+            md += "Imported from `\(from)` (published earlier; not run again here): " + names.joined(separator: ", ") + ".\n\n"
+        }
         md += "## Settings\n\n| setting | value |\n|---|---|\n"
         md += "| experiment file | `\(s.file)` |\n"
         if let f = plan.spec.basePipelineFile { md += "| base pipeline | `\(f)` |\n" } else { md += "| base pipeline | inline in the experiment file |\n" }

@@ -17,6 +17,8 @@ public struct TrialOutcome: Sendable, Equatable {
         case alreadyTrained
         /// The run had finished and been evaluated: nothing was done at all.
         case skipped
+        /// Taken from the published folder of `--import` (`ImportedRuns`): nothing was run.
+        case imported
     }
 
     /// `<arm>-seed<k>`.
@@ -49,6 +51,8 @@ public struct ExperimentOutcome: Sendable {
     public var resumed: Int { trials.filter { isResumed($0.training) }.count }
     /// Runs that had finished before: no prep, no training, no evaluation.
     public var skipped: Int { trials.filter { $0.training == .skipped }.count }
+    /// Runs taken from a published experiment (`--import`).
+    public var imported: Int { trials.filter { $0.training == .imported }.count }
     /// The numbers of `summary.json`.
     public var summary: ExperimentSummary
     /// `OUT/report.md`.
@@ -86,7 +90,10 @@ public enum ExperimentRunner {
         try FileIO.makeDirectories(plan.outDirectory)
         say("experiment \(spec.name): \(spec.arms.count) arm\(spec.arms.count == 1 ? "" : "s") × \(plan.seeds.count) trial\(plan.seeds.count == 1 ? "" : "s") "
             + "× \(plan.epochs) epoch\(plan.epochs == 1 ? "" : "s") into \(plan.outDirectory)")
+        let imported = try options.importFrom.map { try ImportedRuns.load($0, plan: plan) }
+        for warning in imported?.warnings ?? [] { printError("warning: \(warning)") }
         var outcomes: [TrialOutcome] = []
+        var taken: [String: (run: RunSummary, shardBytes: Double?)] = [:]
         // Each run is claimed with a lock, so several processes (or machines
         // sharing OUT) can work through one experiment: first every run that
         // is free, then the ones other processes hold — waiting for each, and
@@ -94,6 +101,14 @@ public enum ExperimentRunner {
         var busy: [(tag: String, trial: TrialPlan)] = []
         for (i, trial) in plan.trials.enumerated() {
             let tag = "[\(i + 1)/\(plan.trials.count)] \(trial.name)"
+            if let imported, let run = imported.runs[trial.name], !finishedHere(trial) {
+                try imported.copyFiles(of: trial, into: plan.outDirectory)
+                taken[trial.name] = run
+                say("\(tag): imported from \(imported.directory)")
+                outcomes.append(TrialOutcome(name: trial.name, arm: trial.arm.name, seed: trial.seed, shardsWritten: 0,
+                                             shardsKept: 0, prepRan: false, training: .imported))
+                continue
+            }
             guard let lock = try FileLock.tryAcquire(try lockPath(trial)) else {
                 say("\(tag): another process is running it; coming back to it at the end")
                 busy.append((tag, trial))
@@ -107,14 +122,19 @@ public enum ExperimentRunner {
             outcomes.append(try withExtendedLifetime(lock) { try runTrial(trial, tag: tag, options: options, say: say) })
         }
         // Arm by arm for the report's tables.
-        let results = try spec.arms.flatMap { arm in try plan.trials(of: arm.name).map { try loadResult($0, plan: plan) } }
+        let results = try spec.arms.flatMap { arm in
+            try plan.trials(of: arm.name).filter { taken[$0.name] == nil }.map { try loadResult($0, plan: plan) }
+        }
         // The report sums confusion matrices per arm and lays them out with one list of class names.
         if let first = results.first, let other = results.first(where: { $0.record.confusion?.count != first.record.confusion?.count }) {
             throw MixError.file(other.trial.runDirectory + "/" + TrialRecord.fileName,
                                 "has \(other.record.confusion?.count ?? 0) classes, \(first.trial.runDirectory)/\(TrialRecord.fileName) "
                                 + "\(first.record.confusion?.count ?? 0): the runs of one experiment share their classes")
         }
-        let summary = makeSummary(plan: plan, results: results)
+        if let imported, !taken.isEmpty {
+            try imported.check(against: results.first?.record, classes: results.first?.record.confusion?.count)
+        }
+        let summary = makeSummary(plan: plan, results: results, imported: imported.map { ($0, taken) })
         var written: [String] = []
         // One report writer at a time (they would write the same bytes).
         let reportLock = try FileLock.acquire(plan.outDirectory + "/" + reportLockName)
@@ -130,7 +150,8 @@ public enum ExperimentRunner {
         let outcome = ExperimentOutcome(plan: plan, trials: outcomes, summary: summary,
                                         reportPath: plan.outDirectory + "/report.md", headline: headline,
                                         filesWritten: written)
-        say("runs: \(outcome.trained) trained (\(outcome.resumed) resumed), \(outcome.skipped) already finished; "
+        say("runs: \(outcome.trained) trained (\(outcome.resumed) resumed), \(outcome.skipped) already finished"
+            + (outcome.imported > 0 ? ", \(outcome.imported) imported" : "") + "; "
             + "shards written in \(outcome.prepared) director\(outcome.prepared == 1 ? "y" : "ies")")
         return outcome
     }
@@ -302,10 +323,20 @@ public enum ExperimentRunner {
         return TrialResult(trial: trial, record: record, metrics: ckpt.header.metrics)
     }
 
-    static func makeSummary(plan: ExperimentPlan, results: [TrialResult]) -> ExperimentSummary {
+    /// Whether this folder holds the finished run of `trial` (complete record, final checkpoint),
+    /// which is then preferred to an imported one.
+    static func finishedHere(_ trial: TrialPlan) -> Bool {
+        guard let record = try? TrialRecord.load(directory: trial.runDirectory)?.get(), record.complete else { return false }
+        return readableCheckpoint(trial.finalCheckpoint) != nil
+    }
+
+    /// The summary of the finished runs: `results`, this folder's own, and the runs taken from
+    /// `imported` (arm by arm, each arm's trials in plan order).
+    static func makeSummary(plan: ExperimentPlan, results: [TrialResult],
+                            imported: (runs: ImportedRuns, taken: [String: (run: RunSummary, shardBytes: Double?)])? = nil) -> ExperimentSummary {
         let prefix = plan.outDirectory + "/"
         func relative(_ p: String) -> String { p.hasPrefix(prefix) ? String(p.dropFirst(prefix.count)) : p }
-        let runs: [RunSummary] = results.map { r in
+        let local: [RunSummary] = results.map { r in
             let m = r.metrics
             let best = m.indices.max { m[$0].testAccuracy < m[$1].testAccuracy || (m[$0].testAccuracy == m[$1].testAccuracy && $0 > $1) }!
             var split = TimeSplit(prep: r.record.prepSeconds)
@@ -323,12 +354,17 @@ public enum ExperimentRunner {
                               threads: m.map(\.threads), blasKernels: m.map(\.blasKernel), seconds: split,
                               confusion: r.record.confusion!)
         }
+        let taken = imported?.taken ?? [:]
+        let ordered = plan.spec.arms.flatMap { plan.trials(of: $0.name) }
+        let runs: [RunSummary] = ordered.compactMap { t in taken[t.name]?.run ?? local.first { $0.arm == t.arm.name && $0.seed == t.seed } }
         let arms: [ArmSummary] = plan.spec.arms.map { arm in
             let mine = runs.filter { $0.arm == arm.name }
-            let trials = results.map(\.trial).filter { $0.arm.name == arm.name }
-            // Shard directories deleted after training (to save disk) count as unknown.
+            let trials = plan.trials(of: arm.name)
+            // Shard directories deleted after training (to save disk) count as unknown, and so
+            // do imported runs whose published arm did not record theirs.
             let bytes = trials.compactMap { t in
-                (try? Manifest.load(directory: t.shardDirectory)).map { Double($0.listedFiles.reduce(0) { $0 + $1.bytes }) }
+                taken[t.name].map { $0.shardBytes }
+                    ?? (try? Manifest.load(directory: t.shardDirectory)).map { Double($0.listedFiles.reduce(0) { $0 + $1.bytes }) }
             }
             let k = mine[0].confusion.count
             var confusion = [[Int]](repeating: [Int](repeating: 0, count: k), count: k)
@@ -352,16 +388,31 @@ public enum ExperimentRunner {
         let baseline = arms.first { $0.name == plan.spec.baseline }!
         let pairs = Dictionary(uniqueKeysWithValues: plan.spec.arms.compactMap { a in a.compareWith.map { (a.name, $0) } })
         let comparisons = ExperimentSummary.comparisons(arms: arms, baseline: baseline.name, compareWith: pairs, runs: runs)
-        let first = results[0]
-        let t = first.trial.pipeline.train
-        return ExperimentSummary(experiment: plan.spec.name, file: plan.spec.file, baseline: baseline.name, epochs: plan.epochs,
-                                 seeds: plan.seeds, source: first.record.sourceName ?? "",
-                                 sourceFingerprint: first.record.sourceFingerprint ?? "",
-                                 trainSamples: first.record.trainSamples ?? 0, testSamples: first.record.testSamples ?? 0,
-                                 classNames: first.record.classNames ?? [], batch: t.batch, learningRate: t.lr,
-                                 widths: t.widths, hidden: t.hidden, arms: arms, comparisons: comparisons,
-                                 leader: ExperimentSummary.leader(arms: arms, runs: runs), runs: runs,
-                                 seconds: runs.reduce(TimeSplit()) { $0 + $1.seconds }, reference: plan.spec.reference)
+        let t = plan.trials[0].pipeline.train
+        var summary = ExperimentSummary(experiment: plan.spec.name, file: plan.spec.file, baseline: baseline.name, epochs: plan.epochs,
+                                        seeds: plan.seeds, source: "", sourceFingerprint: "", trainSamples: 0, testSamples: 0,
+                                        classNames: [], batch: t.batch, learningRate: t.lr,
+                                        widths: t.widths, hidden: t.hidden, arms: arms, comparisons: comparisons,
+                                        leader: ExperimentSummary.leader(arms: arms, runs: runs), runs: runs,
+                                        seconds: runs.reduce(TimeSplit()) { $0 + $1.seconds }, reference: plan.spec.reference)
+        if let first = results.first {
+            summary.source = first.record.sourceName ?? ""
+            summary.sourceFingerprint = first.record.sourceFingerprint ?? ""
+            summary.trainSamples = first.record.trainSamples ?? 0
+            summary.testSamples = first.record.testSamples ?? 0
+            summary.classNames = first.record.classNames ?? []
+        } else if let published = imported?.runs.summary {
+            summary.source = published.source
+            summary.sourceFingerprint = published.sourceFingerprint
+            summary.trainSamples = published.trainSamples
+            summary.testSamples = published.testSamples
+            summary.classNames = published.classNames
+        }
+        if let imported, !taken.isEmpty {
+            summary.importedFrom = imported.runs.directory
+            summary.importedRuns = ordered.map(\.name).filter { taken[$0] != nil }
+        }
+        return summary
     }
 
     // MARK: - Contact sheets

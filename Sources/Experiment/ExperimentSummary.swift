@@ -239,6 +239,10 @@ public struct ExperimentSummary: Sendable, Equatable, Codable {
     public var seconds: TimeSplit
     /// What the arms' reference accuracies are.
     public var reference: String? = nil
+    /// The published experiment folder some runs were imported from (`--import`), and those
+    /// runs' names (`<arm>-seed<k>`); nil when none was.
+    public var importedFrom: String? = nil
+    public var importedRuns: [String]? = nil
 
     /// The comparisons an experiment reports: every arm but the baseline against
     /// the baseline, then each arm against its `compareWith` (when that is not the baseline).

@@ -212,12 +212,19 @@ struct Experiment: ParsableCommand {
     @Option(help: "Epochs to train and materialise (overrides the file's epochs).") var epochs: Int?
     @Option(help: "Threads for mixprep and training.") var threads: Int = Parallel.defaultThreads
     @Option(help: "Seeds to run, comma-separated (overrides the file's trials), e.g. 0,1.") var trials: String?
+    @Option(name: .customLong("import"),
+            help: "A published experiment folder (its summary.json): its runs of this file's arms and seeds are taken as finished, not run again.")
+    var importFrom: String?
+    @Option(help: "Arms to run and report, comma-separated (the baseline always is), e.g. baseline,cutmix.") var arms: String?
     @Flag(help: "Print nothing but the answer, warnings and errors.") var quiet = false
 
     func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be ≥ 1") }
         if let trials, parsedTrials(trials) == nil { throw ValidationError("--trials must be seeds ≥ 0 separated by commas, e.g. 0,1") }
+        if let arms, arms.split(separator: ",", omittingEmptySubsequences: false).contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            throw ValidationError("--arms must be arm names separated by commas, e.g. baseline,cutmix")
+        }
     }
 
     func parsedTrials(_ text: String) -> [UInt64]? {
@@ -229,7 +236,8 @@ struct Experiment: ParsableCommand {
         try guarded {
             let spec = try ExperimentSpec.load(file)
             let options = ExperimentOptions(data: data, out: out, epochs: epochs, threads: threads,
-                                            trials: trials.flatMap(parsedTrials), quiet: quiet)
+                                            trials: trials.flatMap(parsedTrials), quiet: quiet, importFrom: importFrom,
+                                            arms: arms.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
             let outcome = try ExperimentRunner.run(spec, options: options)
             for line in outcome.headline { print(line) }
             print("report: \(outcome.reportPath)")

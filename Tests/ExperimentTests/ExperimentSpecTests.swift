@@ -219,7 +219,7 @@ final class ExperimentSpecTests: XCTestCase {
         let plan = try ExperimentPlan(spec: spec, options: ExperimentOptions(data: "/data"))
         // Seed by seed: every arm's seed 0 runs before any seed 1.
         XCTAssertEqual(plan.trials.map(\.name), ["epochs-30-seed0", "epochs-10-seed0", "epochs-5-seed0",
-                                                 "epochs-30-seed1", "epochs-10-seed1", "epochs-5-seed1"])
+                                                 "epochs-30-seed1", "epochs-5-seed1"])
         let byName = Dictionary(uniqueKeysWithValues: plan.trials.filter { $0.seed == 0 }.map { ($0.arm.name, $0.pipeline) })
         XCTAssertEqual(byName.mapValues(\.shards.epochs), ["epochs-30": 30, "epochs-10": 10, "epochs-5": 5])
         let thirty = try XCTUnwrap(byName["epochs-30"])
@@ -227,6 +227,13 @@ final class ExperimentSpecTests: XCTestCase {
         XCTAssertEqual(thirty.train.warmupEpochs, 1)
         XCTAssertEqual(thirty.mix.mode, .cutmix)
         XCTAssertEqual(thirty.augment.cropPad, 4)
+        // --arms: those arms and the baseline, seeds as the file gives them.
+        let five = try ExperimentPlan(spec: spec, options: ExperimentOptions(data: "/data", arms: ["epochs-5"]))
+        XCTAssertEqual(five.spec.arms.map(\.name), ["epochs-30", "epochs-5"])
+        XCTAssertEqual(five.trials.map(\.name), ["epochs-30-seed0", "epochs-5-seed0", "epochs-30-seed1", "epochs-5-seed1"])
+        XCTAssertThrowsError(try ExperimentPlan(spec: spec, options: ExperimentOptions(data: "/data", arms: ["epochs-6"]))) {
+            XCTAssertEqual("\($0)", "--arms: \(spec.file) has no arm \"epochs-6\" (its arms: epochs-30, epochs-10, epochs-5)")
+        }
         // The same policy as policy-search's best arm, cutmix-cosine.
         let search = try ExperimentPlan(spec: try ExperimentSpec.load(F.packageRoot + "/pipelines/policy-search.toml"),
                                         options: ExperimentOptions(data: "/data"))

@@ -112,6 +112,69 @@ final class ExperimentTests: XCTestCase {
         XCTAssertTrue(report.contains(airplaneRow), airplaneRow)
     }
 
+    /// `--import`: a published experiment (summary.json and the runs' own files, no shards, no
+    /// checkpoints) lends its runs to a later experiment with more arms, which trains only the
+    /// rest and reports them all; an arm that changed is run again; a different training is refused.
+    func testPublishedRunsAreImportedNotRerun() throws {
+        let (sharedOut, _, shared) = try F.sharedRun()
+        // Published as scripts/publish-experiment.sh does.
+        let published = F.tempDirectory("published")
+        try FileIO.writeAtomically(published + "/summary.json", try FileIO.read(sharedOut + "/summary.json"))
+        for run in shared.summary.runs {
+            try FileIO.makeDirectories(run.run, in: published)
+            for name in ["report.md", "metrics.csv", "trial.json"] {
+                try FileIO.writeAtomically(published + "/" + run.run + "/" + name, try FileIO.read(sharedOut + "/" + run.run + "/" + name))
+            }
+        }
+        let more = F.defaultArms + "\n\n[[arms]]\nname = \"cutmix\"\nmode = \"cutmix\"\np = 0.5\nalpha = 1.0\n"
+        let file = try F.writeFile(F.tinyExperimentText(arms: more))
+        let out = F.tempDirectory("imported") + "/out"
+        let options = ExperimentOptions(out: out, threads: 1, quiet: true, importFrom: published)
+        let outcome = try ExperimentRunner.run(try ExperimentSpec.load(file), options: options)
+        XCTAssertEqual(outcome.imported, 4)
+        XCTAssertEqual(outcome.trained, 2)
+        XCTAssertEqual(outcome.trials.filter { $0.training == .trained }.map(\.name), ["cutmix-seed0", "cutmix-seed1"])
+        let s = outcome.summary
+        XCTAssertEqual(s.runs.map { "\($0.arm)-seed\($0.seed)" },
+                       ["baseline-seed0", "baseline-seed1", "mixup-seed0", "mixup-seed1", "cutmix-seed0", "cutmix-seed1"])
+        XCTAssertEqual(Array(s.runs.prefix(4)), shared.summary.runs, "the published runs, number for number")
+        XCTAssertEqual(Array(s.arms.prefix(2)), shared.summary.arms)
+        XCTAssertEqual(s.importedFrom, published)
+        XCTAssertEqual(s.importedRuns, ["baseline-seed0", "baseline-seed1", "mixup-seed0", "mixup-seed1"])
+        XCTAssertEqual(s.sourceFingerprint, shared.summary.sourceFingerprint)
+        let report = String(decoding: try FileIO.read(out + "/report.md"), as: UTF8.self)
+        XCTAssertTrue(report.contains("Imported from `\(published)` (published earlier; not run again here): "
+                                      + "baseline-seed0, baseline-seed1, mixup-seed0, mixup-seed1."), report)
+        XCTAssertTrue(FileIO.exists(out + "/runs/mixup-seed1/report.md"))
+        XCTAssertFalse(FileIO.exists(out + "/runs/mixup-seed1/trial.json"), "an imported run is not this folder's own")
+        XCTAssertEqual(try ExperimentSummary.decode(try FileIO.read(out + "/summary.json")), s)
+
+        // Again: nothing to do, nothing rewritten.
+        let again = try ExperimentRunner.run(try ExperimentSpec.load(file), options: options)
+        XCTAssertEqual([again.imported, again.skipped, again.trained], [4, 2, 0])
+        XCTAssertEqual(again.filesWritten, [])
+        // Without --import the published runs are this folder's to run.
+        XCTAssertEqual(try ExperimentRunner.run(try ExperimentSpec.load(file),
+                                                options: ExperimentOptions(out: out, threads: 1, trials: [0], quiet: true)).trained, 2)
+
+        // An arm that changed is not imported (and runs here); the others are.
+        let changed = try F.writeFile(F.tinyExperimentText(arms: F.defaultArms.replacingOccurrences(of: "alpha = 0.2", with: "alpha = 0.3")))
+        let other = ImportedRuns.load
+        let plan = try ExperimentPlan(spec: try ExperimentSpec.load(changed), options: ExperimentOptions(out: out + "-2", threads: 1))
+        let taken = try other(published, plan)
+        XCTAssertEqual(Set(taken.runs.keys), ["baseline-seed0", "baseline-seed1"])
+        XCTAssertEqual(taken.warnings.count, 2)
+        XCTAssertTrue(taken.warnings[0].hasPrefix("not importing mixup-seed0 from \(published): its arm differs in mixing, augmentation"),
+                      taken.warnings[0])
+        // Another training length: nothing can be imported.
+        XCTAssertThrowsError(try ExperimentRunner.run(try ExperimentSpec.load(file),
+                                                      options: ExperimentOptions(out: out + "-3", epochs: 2, threads: 1, quiet: true,
+                                                                                 importFrom: published))) {
+            XCTAssertEqual("\($0)", "\(published)/summary.json: was trained otherwise: 1 training epochs, this experiment 2; "
+                           + "nothing can be imported from it")
+        }
+    }
+
     func testRerunDoesNoWork() throws {
         let out = try F.copyOfSharedRun("rerun")
         let file = try F.sharedRun().file
