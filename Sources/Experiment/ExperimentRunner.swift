@@ -88,7 +88,7 @@ public enum ExperimentRunner {
             if !quiet { log(line) }
         }
         try FileIO.makeDirectories(plan.outDirectory)
-        say("experiment \(spec.name): \(spec.arms.count) arm\(spec.arms.count == 1 ? "" : "s") × \(plan.seeds.count) trial\(plan.seeds.count == 1 ? "" : "s") "
+        say("experiment \(spec.name): \(plan.spec.arms.count) arm\(plan.spec.arms.count == 1 ? "" : "s") × \(plan.seeds.count) trial\(plan.seeds.count == 1 ? "" : "s") "
             + "× \(plan.epochs) epoch\(plan.epochs == 1 ? "" : "s") into \(plan.outDirectory)")
         let imported = try options.importFrom.map { try ImportedRuns.load($0, plan: plan) }
         for warning in imported?.warnings ?? [] { printError("warning: \(warning)") }
@@ -122,7 +122,7 @@ public enum ExperimentRunner {
             outcomes.append(try withExtendedLifetime(lock) { try runTrial(trial, tag: tag, options: options, say: say) })
         }
         // Arm by arm for the report's tables.
-        let results = try spec.arms.flatMap { arm in
+        let results = try plan.spec.arms.flatMap { arm in
             try plan.trials(of: arm.name).filter { taken[$0.name] == nil }.map { try loadResult($0, plan: plan) }
         }
         // The report sums confusion matrices per arm and lays them out with one list of class names.
