@@ -218,8 +218,7 @@ final class ExperimentSpecTests: XCTestCase {
         XCTAssertEqual(spec.baseline, "epochs-30")
         let plan = try ExperimentPlan(spec: spec, options: ExperimentOptions(data: "/data"))
         // Seed by seed: every arm's seed 0 runs before any seed 1.
-        XCTAssertEqual(plan.trials.map(\.name), ["epochs-30-seed0", "epochs-10-seed0", "epochs-5-seed0",
-                                                 "epochs-30-seed1", "epochs-5-seed1"])
+        XCTAssertEqual(plan.trials.map(\.name), ["epochs-30-seed0", "epochs-10-seed0", "epochs-5-seed0", "epochs-30-seed1"])
         let byName = Dictionary(uniqueKeysWithValues: plan.trials.filter { $0.seed == 0 }.map { ($0.arm.name, $0.pipeline) })
         XCTAssertEqual(byName.mapValues(\.shards.epochs), ["epochs-30": 30, "epochs-10": 10, "epochs-5": 5])
         let thirty = try XCTUnwrap(byName["epochs-30"])
@@ -230,7 +229,7 @@ final class ExperimentSpecTests: XCTestCase {
         // --arms: those arms and the baseline, seeds as the file gives them.
         let five = try ExperimentPlan(spec: spec, options: ExperimentOptions(data: "/data", arms: ["epochs-5"]))
         XCTAssertEqual(five.spec.arms.map(\.name), ["epochs-30", "epochs-5"])
-        XCTAssertEqual(five.trials.map(\.name), ["epochs-30-seed0", "epochs-5-seed0", "epochs-30-seed1", "epochs-5-seed1"])
+        XCTAssertEqual(five.trials.map(\.name), ["epochs-30-seed0", "epochs-5-seed0", "epochs-30-seed1"])
         XCTAssertThrowsError(try ExperimentPlan(spec: spec, options: ExperimentOptions(data: "/data", arms: ["epochs-6"]))) {
             XCTAssertEqual("\($0)", "--arms: \(spec.file) has no arm \"epochs-6\" (its arms: epochs-30, epochs-10, epochs-5)")
         }
