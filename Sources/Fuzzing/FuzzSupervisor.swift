@@ -176,11 +176,7 @@ public enum FuzzSupervisor {
             if let endCase { args += ["--end-case", "\(endCase)"] }
             if let deadline { args += ["--seconds", String(format: "%.3f", max(deadline - Progress.now(), 0.001))] }
             if let a = o.addressSpaceMiB { args += ["--address-space-mb", "\(a)"] }
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: o.executable)
-            p.arguments = args
-            try p.run()
-            p.waitUntilExit()
+            let p = try WorkerProcess.run(o.executable, args)
             let status = FuzzGuard.Status(bytes: (try? FileIO.read(statusPath)) ?? [])
             FileIO.remove(statusPath)
             t.executions += status.executions
@@ -193,7 +189,7 @@ public enum FuzzSupervisor {
             let failing = status.active ? status.currentCase : (status.executions > 0 ? status.lastCase : next)
             let file = { (kind: String) in o.failureDirectory + "/\(kind)-\(name)-seed\(o.seed)-case\(failing).bin" }
             var abnormal: String?
-            if p.terminationReason == .uncaughtSignal {
+            if p.signalled {
                 t.crashes += 1
                 t.executions += 1
                 abnormal = "crash"
@@ -259,5 +255,31 @@ public enum FuzzSupervisor {
     public static func defaultScratchBase() -> String {
         if FileIO.isDirectory("/dev/shm") && access("/dev/shm", W_OK) == 0 { return "/dev/shm" }
         return NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()
+    }
+}
+
+/// A worker run to its end: `posix_spawn`, then a blocking `waitpid`. Not Foundation's
+/// `Process`: its `waitUntilExit` once waited forever for a worker that had already died
+/// (the crash canary, on a loaded machine), the child left a zombie nobody reaped.
+struct WorkerProcess {
+    /// Killed by a signal (a crash).
+    let signalled: Bool
+    /// The exit status, or the signal's number when `signalled`.
+    let terminationStatus: Int32
+
+    static func run(_ executable: String, _ arguments: [String]) throws -> WorkerProcess {
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, nil, nil, argv, environ)
+        guard rc == 0 else { throw MixError("mixfuzz: cannot start a worker (\(executable)): \(String(cString: strerror(rc)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else { throw MixError("mixfuzz: waiting for worker \(pid): \(String(cString: strerror(errno)))") }
+        }
+        // WIFSIGNALED / WTERMSIG / WEXITSTATUS (C macros Swift does not import).
+        let signal = status & 0x7f
+        if signal != 0 && signal != 0x7f { return WorkerProcess(signalled: true, terminationStatus: signal) }
+        return WorkerProcess(signalled: false, terminationStatus: (status >> 8) & 0xff)
     }
 }
