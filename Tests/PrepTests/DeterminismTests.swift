@@ -14,16 +14,10 @@ final class DeterminismTests: XCTestCase {
     func testThreadCountsAndWorkerSplitsGiveIdenticalBytes() throws {
         let base = try PrepFixtures.temporaryDirectory(name)
         let p = try PrepFixtures.pipeline(samplesPerShard: 250, trainLimit: 1000)
-        _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/t1", threads: 1, quiet: true))
-        _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/t2", threads: 2, quiet: true))
-        _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/w", threads: 2, worker: WorkerSlot(index: 1, count: 2), quiet: true))
-        XCTAssertFalse(FileIO.exists(base + "/w/manifest.json"), "a worker share must not write the manifest")
-        _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/w", threads: 1, worker: WorkerSlot(index: 0, count: 2), quiet: true))
-        try PrepRunner.finalize(directory: base + "/w", threads: 2, quiet: true)
-        let t1 = try PrepFixtures.snapshot(base + "/t1")
+        let (t1, t2, split) = try PrepFixtures.threadAndWorkerSnapshots(p, in: base)
         XCTAssertEqual(t1.count, 2 * 4 + 2 + 2) // 2 epochs × 4 shards + 2 test shards + manifest + prep.json
-        XCTAssertEqual(t1, try PrepFixtures.snapshot(base + "/t2"))
-        XCTAssertEqual(t1, try PrepFixtures.snapshot(base + "/w"))
+        XCTAssertEqual(t1, t2)
+        XCTAssertEqual(t1, split)
     }
 
     func testSeedChangesTheBytes() throws {

@@ -168,17 +168,12 @@ final class PolicyOpsEpochTests: XCTestCase {
                 \(policy)
                 random_erasing = {p = 0.5, value = "random"}
                 """)
-            _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/t1", threads: 1, quiet: true))
-            _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/t2", threads: 2, quiet: true))
-            _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/w", threads: 2, worker: WorkerSlot(index: 1, count: 2), quiet: true))
-            _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/w", threads: 1, worker: WorkerSlot(index: 0, count: 2), quiet: true))
-            try PrepRunner.finalize(directory: base + "/w", threads: 2, quiet: true)
-            let t1 = try PrepFixtures.snapshot(base + "/t1")
+            let (t1, t2, split) = try PrepFixtures.threadAndWorkerSnapshots(p, in: base)
             // 2 epochs × 2 shards, the test shard, manifest and prep.json: no source copy, since
             // every image is resized-cropped and so no sample can be a reference.
             XCTAssertEqual(t1.count, 2 * 2 + 1 + 2, policy)
-            XCTAssertEqual(t1, try PrepFixtures.snapshot(base + "/t2"), policy)
-            XCTAssertEqual(t1, try PrepFixtures.snapshot(base + "/w"), policy)
+            XCTAssertEqual(t1, t2, policy)
+            XCTAssertEqual(t1, split, policy)
             XCTAssertEqual(try Verifier.verify(directory: base + "/t1", threads: 2).problems, [], policy)
         }
     }

@@ -53,6 +53,20 @@ enum PrepFixtures {
         return out
     }
 
+    /// Runs `p` into `base`/t1 at 1 thread, `base`/t2 at 2 threads, and `base`/w as a worker
+    /// split (share 1 of 2 on 2 threads, then share 0 on 1 thread, then `finalize`); checks that
+    /// a worker share alone writes no manifest; returns the three snapshots.
+    static func threadAndWorkerSnapshots(_ p: Pipeline, in base: String, file: StaticString = #filePath, line: UInt = #line) throws
+        -> (t1: [String: [UInt8]], t2: [String: [UInt8]], split: [String: [UInt8]]) {
+        _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/t1", threads: 1, quiet: true))
+        _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/t2", threads: 2, quiet: true))
+        _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/w", threads: 2, worker: WorkerSlot(index: 1, count: 2), quiet: true))
+        XCTAssertFalse(FileIO.exists(base + "/w/manifest.json"), "a worker share must not write the manifest", file: file, line: line)
+        _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/w", threads: 1, worker: WorkerSlot(index: 0, count: 2), quiet: true))
+        try PrepRunner.finalize(directory: base + "/w", threads: 2, quiet: true)
+        return (try snapshot(base + "/t1"), try snapshot(base + "/t2"), try snapshot(base + "/w"))
+    }
+
     /// The built `mixprep` executable.
     static var mixprep: String { TestSupport.executable("mixprep") }
 

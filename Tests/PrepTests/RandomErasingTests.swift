@@ -104,15 +104,10 @@ final class RandomErasingTests: XCTestCase {
     func testThreadCountsAndWorkerSplitsGiveIdenticalBytesWithErasing() throws {
         let base = try PrepFixtures.temporaryDirectory(name)
         let p = try Self.pipeline(mode: "cutmix", value: "\"random\"")
-        _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/t1", threads: 1, quiet: true))
-        _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/t2", threads: 2, quiet: true))
-        _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/w", threads: 2, worker: WorkerSlot(index: 1, count: 2), quiet: true))
-        _ = try PrepRunner.run(p, options: PrepOptions(outDirectory: base + "/w", threads: 1, worker: WorkerSlot(index: 0, count: 2), quiet: true))
-        try PrepRunner.finalize(directory: base + "/w", threads: 2, quiet: true)
-        let t1 = try PrepFixtures.snapshot(base + "/t1")
+        let (t1, t2, split) = try PrepFixtures.threadAndWorkerSnapshots(p, in: base)
         XCTAssertEqual(t1.count, 2 * 2 + 2 + 1 + 2) // 2 epochs × 2 shards, 2 test shards, the source copy, manifest and prep.json
-        XCTAssertEqual(t1, try PrepFixtures.snapshot(base + "/t2"))
-        XCTAssertEqual(t1, try PrepFixtures.snapshot(base + "/w"))
+        XCTAssertEqual(t1, t2)
+        XCTAssertEqual(t1, split)
     }
 
     /// `export` names each sample's ops in index.md (a column only v4 exports have) and its caption.
