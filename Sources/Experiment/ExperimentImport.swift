@@ -74,13 +74,13 @@ struct ImportedRuns {
 
     /// Imported runs and this folder's own must be of one dataset and one set of classes: the
     /// published source fingerprint against `record`'s (a run of this folder), and the classes.
-    func check(against record: TrialRecord?, classes: Int?) throws {
+    func check(against record: TrialRecord?) throws {
         let path = directory + "/summary.json"
         if let record, let mine = record.sourceFingerprint, !summary.sourceFingerprint.isEmpty, mine != summary.sourceFingerprint {
             throw MixError.file(path, "holds runs of another dataset (source fingerprint \(summary.sourceFingerprint.prefix(12))…, "
                                 + "this experiment's \(mine.prefix(12))…): they cannot share a report")
         }
-        if let classes, let k = runs.values.first?.run.confusion.count, k != classes {
+        if let classes = record?.confusion?.count, let k = runs.values.first?.run.confusion.count, k != classes {
             throw MixError.file(path, "holds runs of \(k) classes, this experiment's have \(classes)")
         }
     }

@@ -132,7 +132,7 @@ public enum ExperimentRunner {
                                 + "\(first.record.confusion?.count ?? 0): the runs of one experiment share their classes")
         }
         if let imported, !taken.isEmpty {
-            try imported.check(against: results.first?.record, classes: results.first?.record.confusion?.count)
+            try imported.check(against: results.first?.record)
         }
         let summary = makeSummary(plan: plan, results: results, imported: imported.map { ($0, taken) })
         var written: [String] = []
