@@ -115,7 +115,10 @@ public enum PrepRunner {
         let progress = Progress("mixprep", total: mine.reduce(0) { $0 + allJobs[$1].count }, unit: "images", quiet: options.quiet)
         let results = Locked([Int: ShardOutcome]())
         let tally = Locked(PrepReport())
-        try Parallel.forEach(count: mine.count, threads: options.threads) { n in
+        // Each shard's fsync and rename wait for the disk on a thread of their own (a few
+        // percent of a CIFAR epoch's time), while the workers go on compressing.
+        let commits = FileIO.BackgroundCommits()
+        let made = Result { try Parallel.forEach(count: mine.count, threads: options.threads) { n in
             let job = allJobs[mine[n]]
             let path = dir + "/" + job.file
             let encoding = pipeline.encoding(for: job.split, shape: shape, version: version)
@@ -150,7 +153,7 @@ public enum PrepRunner {
                 progress.advance(by: range.count)
                 first = range.upperBound
             }
-            let file = try writer.finish()
+            let file = try writer.finish(commits: commits)
             let outcome = ShardOutcome(entry: ShardEntry(file: job.file, samples: job.count, bytes: file.bytes, sha256: file.sha256),
                                        stats: stats)
             results.withLock { $0[mine[n]] = outcome }
@@ -166,7 +169,11 @@ public enum PrepRunner {
                                       + MixShardLayout.opRecordBytes(version: encoding.version) : 0))
                 if let redoReason { $0.redone.append("\(job.file): \(redoReason)") }
             }
-        }
+        } }
+        // Every commit handed over has ended before this returns or throws (its error first).
+        let committed = Result { try commits.wait() }
+        try made.get()
+        try committed.get()
         report = tally.withLock { $0 }
         report.warnings = warnings
         report.seconds = progress.finish()

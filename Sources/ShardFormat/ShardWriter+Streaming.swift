@@ -77,11 +77,14 @@ public final class ShardFileWriter {
     }
 
     /// Writes the index and footer and puts the file in place; its size and SHA-256 (hex).
-    public func finish() throws -> (bytes: Int, sha256: String) {
+    /// With `commits`, the file is put in place (fsync, rename) on their background thread
+    /// instead, and is there once `commits.wait()` has returned.
+    public func finish(commits: FileIO.BackgroundCommits? = nil) throws -> (bytes: Int, sha256: String) {
         precondition(samples == Int(header.sampleCount), "\(samples) of \(header.sampleCount) samples appended")
         try write(ShardWriter.tail(entries, indexOffset: file.count, samples: samples))
-        try file.commit()
-        return (file.count, SHA256.hex(sha.finalize()))
+        let result = (file.count, SHA256.hex(sha.finalize()))
+        if let commits { commits.commit(file) } else { try file.commit() }
+        return result
     }
 
     private func write(_ bytes: [UInt8]) throws {

@@ -48,6 +48,33 @@ final class FileIOTests: XCTestCase {
         XCTAssertFalse(try FileIO.list(dir).contains { $0.hasSuffix(".tmp") })
     }
 
+    /// Files handed to `BackgroundCommits` are under their names, whole, once `wait()` has
+    /// returned, and not before they are handed over; a commit that fails (its folder gone)
+    /// is rethrown by `wait()` naming the file, after the others have still been committed.
+    func testBackgroundCommits() throws {
+        let commits = FileIO.BackgroundCommits()
+        let contents = (0..<6).map { i in [UInt8](repeating: UInt8(i), count: 100_000 + i) }
+        for (i, bytes) in contents.enumerated() {
+            let writer = try FileIO.AtomicWriter(dir + "/shard-\(i).mxs")
+            try writer.append(bytes)
+            XCTAssertFalse(FileIO.exists(dir + "/shard-\(i).mxs"))
+            commits.commit(writer)
+        }
+        try commits.wait()
+        for (i, bytes) in contents.enumerated() { XCTAssertEqual(try FileIO.read(dir + "/shard-\(i).mxs"), bytes) }
+        XCTAssertFalse(try FileIO.list(dir).contains { $0.hasSuffix(".tmp") })
+
+        try FileIO.makeDirectories("gone", in: dir)
+        let doomed = try FileIO.AtomicWriter(dir + "/gone/a.mxs"), fine = try FileIO.AtomicWriter(dir + "/b.mxs")
+        try doomed.append([1])
+        try fine.append([2])
+        try FileManager.default.removeItem(atPath: dir + "/gone")
+        commits.commit(doomed)
+        commits.commit(fine)
+        XCTAssertThrowsError(try commits.wait()) { XCTAssertTrue("\($0)".contains("gone/a.mxs"), "\($0)") }
+        XCTAssertEqual(try FileIO.read(dir + "/b.mxs"), [2])
+    }
+
     func testWriteAtomically() throws {
         let path = dir + "/out.bin"
         let first = (0 ..< 10_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
