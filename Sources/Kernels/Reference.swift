@@ -337,3 +337,18 @@ public func winogradWeightGradientReference(_ du: UnsafePointer<Float>, outChann
         }
     }
 }
+
+/// Reference for `adamUpdate`: one element at a time, in Swift.
+public func adamUpdateReference(parameters p: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>,
+                                m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int, _ c: AdamCoefficients) {
+    for i in 0..<count {
+        let gi = g[i]
+        let mi = m[i] + (gi - m[i]) * c.w1
+        let vi = v[i] * c.beta2 + c.w2 * (gi * gi)
+        m[i] = mi
+        v[i] = vi
+        let denom = vi.squareRoot() / c.bc2Sqrt + c.epsilon
+        let pi = c.decay.map { p[i] * $0 } ?? p[i]
+        p[i] = pi - c.stepSize * (mi / denom)
+    }
+}

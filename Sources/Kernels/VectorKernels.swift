@@ -164,3 +164,29 @@ public func conv3x3PoolBackward(_ g: ConvGeometry, input: UnsafePointer<Float>, 
     }
     return true
 }
+
+/// The per-step constants of Adam's update (`NN.Adam` derives them from its hyperparameters
+/// and step count), as the float values every element's update uses.
+public struct AdamCoefficients: Sendable {
+    /// 1 − β1, β2, 1 − β2.
+    public var w1: Float, beta2: Float, w2: Float
+    /// √(1 − β2ᵗ), ε, lr / (1 − β1ᵗ).
+    public var bc2Sqrt: Float, epsilon: Float, stepSize: Float
+    /// 1 − lr·wd with decoupled weight decay (AdamW), nil without.
+    public var decay: Float?
+
+    public init(w1: Float, beta2: Float, w2: Float, bc2Sqrt: Float, epsilon: Float, stepSize: Float, decay: Float?) {
+        (self.w1, self.beta2, self.w2, self.bc2Sqrt, self.epsilon, self.stepSize, self.decay) = (w1, beta2, w2, bc2Sqrt, epsilon, stepSize, decay)
+    }
+}
+
+/// Adam's update of `count` parameters in place, with their moments `m` and `v`:
+/// m = m + (g − m)·w1, v = v·β2 + w2·g², p = (p·decay) − stepSize·m / (√v / bc2Sqrt + ε).
+/// Parallel over chunks; bit-identical to `adamUpdateReference`.
+public func adamUpdate(parameters p: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>,
+                       m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int, _ c: AdamCoefficients) {
+    parallelChunks(count, minChunk: 1 << 15) { r in
+        mxs_adam_step(p, g, m, v, r.lowerBound, r.upperBound, c.w1, c.beta2, c.w2, c.bc2Sqrt, c.epsilon, c.stepSize,
+                      c.decay == nil ? 0 : 1, c.decay ?? 1)
+    }
+}

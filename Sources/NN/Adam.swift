@@ -49,26 +49,14 @@ public struct Adam: Sendable, Equatable {
         let t = Double(step)
         let bc1 = 1 - pow(beta1, t)
         let bc2 = 1 - pow(beta2, t)
-        let stepSize = Float(learningRate / bc1)
-        let bc2Sqrt = Float(bc2.squareRoot())
-        let w1 = Float(1 - beta1), b2 = Float(beta2), w2 = Float(1 - beta2), eps = Float(epsilon)
+        let coefficients = AdamCoefficients(w1: Float(1 - beta1), beta2: Float(beta2), w2: Float(1 - beta2),
+                                            bc2Sqrt: Float(bc2.squareRoot()), epsilon: Float(epsilon),
+                                            stepSize: Float(learningRate / bc1),
+                                            decay: weightDecay != 0 ? Float(1 - learningRate * weightDecay) : nil)
         let n = m.count
-        let decay = Float(1 - learningRate * weightDecay), decays = weightDecay != 0
         m.withUnsafeMutableBufferPointer { mb in
             v.withUnsafeMutableBufferPointer { vb in
-                let mp = mb.baseAddress!, vp = vb.baseAddress!
-                parallelChunks(n, minChunk: 1 << 15) { r in
-                    for i in r {
-                        let gi = g[i]
-                        let mi = mp[i] + (gi - mp[i]) * w1
-                        let vi = vp[i] * b2 + w2 * (gi * gi)
-                        mp[i] = mi
-                        vp[i] = vi
-                        let denom = vi.squareRoot() / bc2Sqrt + eps
-                        let pi = decays ? p[i] * decay : p[i]
-                        p[i] = pi - stepSize * (mi / denom)
-                    }
-                }
+                adamUpdate(parameters: p, gradients: g, m: mb.baseAddress!, v: vb.baseAddress!, count: n, coefficients)
             }
         }
     }

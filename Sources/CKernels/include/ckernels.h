@@ -84,4 +84,11 @@ int mxs_conv3x3_pool_weight_grad(const float *d_pooled, const float *pooled, con
                                  size_t batch, size_t height, size_t width, size_t co_lo, size_t co_hi,
                                  float *d_weight, float *d_bias, float *scratch);
 
+/// Adam's (AdamW's with `decays`) update of parameters [lo, hi): for each i,
+/// m = m + (g − m)·w1, v = v·b2 + w2·g², denom = √v / bc2_sqrt + eps,
+/// p = (decays ? p·decay : p) − step_size·(m / denom). Bit-identical to the Swift reference
+/// `adamUpdateReference`.
+void mxs_adam_step(float *p, const float *g, float *m, float *v, size_t lo, size_t hi, float w1, float b2, float w2,
+                   float bc2_sqrt, float eps, float step_size, int decays, float decay);
+
 #endif
