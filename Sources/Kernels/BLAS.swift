@@ -96,6 +96,18 @@ public func sgemm(
     let lda = lda ?? (transA ? m : k)
     let ldb = ldb ?? (transB ? k : n)
     let ldc = ldc ?? n
+    // OpenBLAS does beta = 0 as "zero C with its beta kernel, then C += alpha·A·B". Its beta
+    // kernel stores one float at a time (9% of a training step on Zen 2); memset writes the
+    // same +0s several times faster, and beta = 1 then skips OpenBLAS's pass: the same sums.
+    var beta = beta
+    if beta == 0 {
+        if ldc == n {
+            c.update(repeating: 0, count: m * n)
+        } else {
+            for row in 0..<m { (c + row * ldc).update(repeating: 0, count: n) }
+        }
+        beta = 1
+    }
     let lib = OpenBLASLibrary.shared
     lib.sgemm(OpenBLASLibrary.rowMajor,
               transA ? OpenBLASLibrary.trans : OpenBLASLibrary.noTrans,
