@@ -272,6 +272,15 @@ final class ExperimentSpecTests: XCTestCase {
         XCTAssertEqual(byName["cutmix-cosine-ta"]?.augment.trivialAugment, true)
         XCTAssertNotNil(byName["cutmix-cosine-ra"]?.augment.randAugment)
         XCTAssertEqual(byName["cutmix-cosine-re"]?.augment.randomErasing?.p, 0.25)
+        // The mixing arms change only the mixing: CutMix on every sample, or mixup in its place.
+        let p1 = try XCTUnwrap(byName["cutmix-cosine-p1"]), mixup = try XCTUnwrap(byName["mixup-cosine"])
+        XCTAssertEqual([p1.mix.mode, mixup.mix.mode], [.cutmix, .sample])
+        XCTAssertEqual([p1.mix.p, mixup.mix.p], [1.0, 0.5])
+        XCTAssertEqual([p1.mix.alpha, mixup.mix.alpha], [cosine.mix.alpha, cosine.mix.alpha])
+        for arm in [p1, mixup] {
+            XCTAssertEqual(arm.train, cosine.train)
+            XCTAssertEqual(arm.augment, cosine.augment)
+        }
         // The screen's best runs three seeds; the others one.
         XCTAssertEqual(plan.trials(of: "cutmix-cosine").map(\.seed), [0, 1, 2])
         XCTAssertEqual(plan.trials(of: "cutmix-cosine-ta").map(\.seed), [0])
