@@ -31,13 +31,19 @@ extension FileIO {
             }
         }
 
-        /// Waits for every commit handed over so far; throws the first error among them.
-        public func wait() throws {
-            group.wait()
+        /// Throws the first error of the commits finished so far, without waiting: a worker
+        /// calls it before starting another file, so a failing disk stops the work early.
+        public func check() throws {
             lock.lock()
             let error = firstError
             lock.unlock()
             if let error { throw error }
+        }
+
+        /// Waits for every commit handed over so far; throws the first error among them.
+        public func wait() throws {
+            group.wait()
+            try check()
         }
 
         /// A writer that only the commit queue touches once handed over.

@@ -119,6 +119,7 @@ public enum PrepRunner {
         // percent of a CIFAR epoch's time), while the workers go on compressing.
         let commits = FileIO.BackgroundCommits()
         let made = Result { try Parallel.forEach(count: mine.count, threads: options.threads) { n in
+            try commits.check()
             let job = allJobs[mine[n]]
             let path = dir + "/" + job.file
             let encoding = pipeline.encoding(for: job.split, shape: shape, version: version)

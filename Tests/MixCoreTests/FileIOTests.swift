@@ -69,9 +69,11 @@ final class FileIOTests: XCTestCase {
         try doomed.append([1])
         try fine.append([2])
         try FileManager.default.removeItem(atPath: dir + "/gone")
+        try commits.check()
         commits.commit(doomed)
         commits.commit(fine)
         XCTAssertThrowsError(try commits.wait()) { XCTAssertTrue("\($0)".contains("gone/a.mxs"), "\($0)") }
+        XCTAssertThrowsError(try commits.check(), "check() keeps reporting the failure once it has happened")
         XCTAssertEqual(try FileIO.read(dir + "/b.mxs"), [2])
     }
 
