@@ -281,8 +281,9 @@ final class ExperimentSpecTests: XCTestCase {
             XCTAssertEqual(arm.train, cosine.train)
             XCTAssertEqual(arm.augment, cosine.augment)
         }
-        // The screen's best runs three seeds; the others one.
+        // The screens' best two run three seeds; the others one.
         XCTAssertEqual(plan.trials(of: "cutmix-cosine").map(\.seed), [0, 1, 2])
+        XCTAssertEqual(plan.trials(of: "cutmix-cosine-wd").map(\.seed), [0, 1, 2])
         XCTAssertEqual(plan.trials(of: "cutmix-cosine-ta").map(\.seed), [0])
     }
 
