@@ -14,10 +14,9 @@
 #define ADAM_PARAMS float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t lo, size_t hi, \
                     float w1, float b2, float w2, float bc2_sqrt, float eps, float step_size, int decays, float decay
 
-/// Elements [i, hi) one by one: the Swift reference's expression for each.
-static inline void adam_scalar(ADAM_PARAMS, size_t i) {
-    (void)lo;
-    for (; i < hi; i++) {
+/// Elements [lo, hi) one by one: the Swift reference's expression for each.
+static inline void adam_scalar(ADAM_PARAMS) {
+    for (size_t i = lo; i < hi; i++) {
         const float gi = g[i];
         const float mi = m[i] + (gi - m[i]) * w1;
         const float vi = v[i] * b2 + w2 * (gi * gi);
@@ -48,14 +47,14 @@ static inline void adam_scalar(ADAM_PARAMS, size_t i) {
         const T pi = decays ? PFX##_mul_ps(p0, DECAY) : p0;                                  \
         PFX##_storeu_ps(p + i, PFX##_sub_ps(pi, PFX##_mul_ps(STEP, PFX##_div_ps(mi, denom)))); \
     }                                                                                        \
-    adam_scalar(ADAM_ARGS, i);
+    adam_scalar(p, g, m, v, i, hi, w1, b2, w2, bc2_sqrt, eps, step_size, decays, decay); /* the tail */
 
 #if defined(__x86_64__)
 static void adam_base(ADAM_PARAMS) { ADAM_VECTOR_BODY(4, __m128, _mm) }
 MXS_AVX2 static void adam_avx2(ADAM_PARAMS) { ADAM_VECTOR_BODY(8, __m256, _mm256) }
 MXS_AVX512 static void adam_avx512(ADAM_PARAMS) { ADAM_VECTOR_BODY(16, __m512, _mm512) }
 #else
-static void adam_base(ADAM_PARAMS) { adam_scalar(ADAM_ARGS, lo); }
+static void adam_base(ADAM_PARAMS) { adam_scalar(ADAM_ARGS); }
 #endif
 
 void mxs_adam_step(float *p, const float *g, float *m, float *v, size_t lo, size_t hi, float w1, float b2, float w2,
